@@ -1,0 +1,153 @@
+"""Header-only JWST exposures for examples, tests and benchmarks.
+
+Writes small FITS files (a primary header and an empty SCI extension) with the
+keywords the pipeline and jwst's association rules read, laid out as real
+programs are: several detectors per exposure, dither points, mosaic tiles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+__all__ = ["ExposureLayout", "write_header_exposures", "NIRCAM_SW_DETECTORS", "NIRCAM_LW_DETECTORS"]
+
+NIRCAM_SW_DETECTORS = ("NRCA1", "NRCA2", "NRCA3", "NRCA4", "NRCB1", "NRCB2", "NRCB3", "NRCB4")
+NIRCAM_LW_DETECTORS = ("NRCALONG", "NRCBLONG")
+
+# Detector centre offsets from the boresight (arcsec, V2/V3-like) for multi-detector layouts.
+_NIRCAM_OFFSETS = {
+    "NRCA1": (-80, -32), "NRCA2": (-80, 32), "NRCA3": (-16, -32), "NRCA4": (-16, 32),
+    "NRCB1": (48, 32), "NRCB2": (48, -32), "NRCB3": (112, 32), "NRCB4": (112, -32),
+    "NRCALONG": (-48, 0), "NRCBLONG": (80, 0),
+}
+_INSTRUMENT_OF = {"NRC": "NIRCAM", "MIR": "MIRI", "NIS": "NIRISS", "NRS": "NIRSPEC", "FGS": "FGS"}
+_DETECTOR_SHAPE = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
+_PIXEL_AREA = {"MIRIMAGE": 0.1108**2, "NIS": 0.0656**2, "NRCALONG": 0.063**2, "NRCBLONG": 0.063**2}
+
+
+@dataclass
+class ExposureLayout:
+    """An observation to write: detectors x dither points x mosaic tiles."""
+
+    program: int = 1234
+    observation: int = 1
+    exp_type: str = "NRC_IMAGE"
+    detectors: tuple[str, ...] = ("NRCA1",)
+    filter: str = "F150W"
+    pupil: str = "CLEAR"
+    grating: str | None = None
+    band: str | None = None
+    channel: str | None = None
+    subarray: str = "FULL"
+    subarray_shape: tuple[int, int] | None = None
+    dither_points: int = 1
+    dither_step_arcsec: float = 3.0
+    mosaic_tiles: tuple[int, int] = (1, 1)
+    tile_step_arcsec: float = 40.0
+    target_ra: float = 53.16
+    target_dec: float = -27.78
+    roll: float = 0.0
+    nints: int = 1
+    ngroups: int = 5
+    suffix: str = "uncal"
+    target_name: str = "EXAMPLE-FIELD"
+    visit_type: str = "PRIME_TARGETED_FIXED"
+    extra: dict = field(default_factory=dict)
+
+    def pointings(self) -> list[tuple[float, float]]:
+        """Boresight offsets (arcsec) of every exposure: tiles, then dither points within a tile."""
+        nx, ny = self.mosaic_tiles
+        out = []
+        for j in range(ny):
+            for i in range(nx):
+                for d in range(self.dither_points):
+                    angle = 2 * math.pi * d / max(self.dither_points, 1)
+                    r = self.dither_step_arcsec * (1 + d // 4) if d else 0.0
+                    out.append((i * self.tile_step_arcsec + r * math.cos(angle),
+                                j * self.tile_step_arcsec + r * math.sin(angle)))
+        return out
+
+
+def _offset_sky(ra0, dec0, dx_arcsec, dy_arcsec, roll_deg):
+    roll = math.radians(roll_deg)
+    east = dx_arcsec * math.cos(roll) - dy_arcsec * math.sin(roll)
+    north = dx_arcsec * math.sin(roll) + dy_arcsec * math.cos(roll)
+    dec = dec0 + north / 3600.0
+    ra = ra0 + east / 3600.0 / math.cos(math.radians(dec0))
+    return ra % 360.0, dec
+
+
+def write_header_exposures(layout: ExposureLayout, directory: str | Path) -> list[Path]:
+    """Write the layout's exposures as header-only FITS files; returns their paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    pointings = layout.pointings()
+    for number, (bx, by) in enumerate(pointings, start=1):
+        for detector in layout.detectors:
+            paths.append(_write_one(layout, directory, number, len(pointings), detector, bx, by))
+    return paths
+
+
+def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path:
+    instrument = _INSTRUMENT_OF[detector[:3] if not detector.startswith("MIRI") else "MIR"]
+    if detector.startswith("GUIDER"):
+        instrument = "FGS"
+    ncols, nrows = layout.subarray_shape or _DETECTOR_SHAPE.get(detector, (2048, 2048))
+    dx, dy = _NIRCAM_OFFSETS.get(detector, (0.0, 0.0)) if len(layout.detectors) > 1 else (0.0, 0.0)
+    ra, dec = _offset_sky(layout.target_ra, layout.target_dec, bx + dx, by + dy, layout.roll)
+    visit = 1
+    obs_id = f"V{layout.program:05d}{layout.observation:03d}{visit:03d}P0000000{number:05d}"
+    name = (
+        f"jw{layout.program:05d}{layout.observation:03d}{visit:03d}_03101_{number:05d}_"
+        f"{detector.lower()}_{layout.suffix}.fits"
+    )
+    channel = layout.channel
+    if channel is None and instrument == "NIRCAM":
+        channel = "LONG" if detector.endswith("LONG") else "SHORT"
+    module = detector[3] if instrument == "NIRCAM" else None
+    primary = fits.Header()
+    cards = {
+        "TELESCOP": "JWST", "ORIGIN": "STSCI", "FILENAME": name, "DATAMODL": "Level1bModel",
+        "DATE-OBS": "2024-01-10", "TIME-OBS": f"10:{number % 60:02d}:00.000",
+        "EXPSTART": 60319.4 + number * 1e-3, "EXPMID": 60319.4 + number * 1e-3 + 5e-4,
+        "EXPEND": 60319.4 + number * 1e-3 + 1e-3,
+        "PROGRAM": f"{layout.program:05d}", "OBSERVTN": f"{layout.observation:03d}", "VISIT": f"{visit:03d}",
+        "VISITGRP": "03", "SEQ_ID": "1", "ACT_ID": "01", "EXPOSURE": f"{number:05d}",
+        "OBS_ID": obs_id, "VISIT_ID": f"{layout.program:05d}{layout.observation:03d}{visit:03d}",
+        "TEMPLATE": "NIRCam Imaging" if instrument == "NIRCAM" else f"{instrument} Imaging",
+        "VISITYPE": layout.visit_type, "VISITSTA": "SUCCESSFUL", "NEXPOSUR": n_exposures * len(layout.detectors),
+        "TARGPROP": layout.target_name, "TARGNAME": layout.target_name, "TARGTYPE": "FIXED",
+        "TARG_RA": layout.target_ra, "TARG_DEC": layout.target_dec,
+        "INSTRUME": instrument, "DETECTOR": detector, "FILTER": layout.filter, "PUPIL": layout.pupil,
+        "EXP_TYPE": layout.exp_type, "EXPCOUNT": number, "EXPRIPAR": "PRIME",
+        "NINTS": layout.nints, "NGROUPS": layout.ngroups, "NFRAMES": 1, "READPATT": "MEDIUM8",
+        "SUBARRAY": layout.subarray, "SUBSTRT1": 1, "SUBSTRT2": 1, "SUBSIZE1": ncols, "SUBSIZE2": nrows,
+        "FASTAXIS": -1, "SLOWAXIS": 2,
+        "PATTTYPE": "FULL" if layout.dither_points > 1 else "NONE",
+        "NUMDTHPT": layout.dither_points, "PATT_NUM": (number - 1) % max(layout.dither_points, 1) + 1,
+        "BKGDTARG": False, "IS_PSF": False, "IS_IMPRT": False, "TSOVISIT": False,
+        "PNTG_SEQ": 1, "EXSEGNUM": 1, "EXSEGTOT": 1,
+    }
+    for key, value in (("MODULE", module), ("CHANNEL", channel), ("GRATING", layout.grating), ("BAND", layout.band)):
+        if value is not None:
+            cards[key] = value
+    cards.update(layout.extra)
+    for key, value in cards.items():
+        primary[key] = value
+    sci = fits.ImageHDU(name="SCI")
+    wcs = {
+        "RA_REF": ra, "DEC_REF": dec, "ROLL_REF": layout.roll, "V2_REF": 0.0, "V3_REF": 0.0, "V3I_YANG": 0.0,
+        "VPARITY": -1, "CRVAL1": ra, "CRVAL2": dec, "CRPIX1": ncols / 2, "CRPIX2": nrows / 2,
+        "PIXAR_A2": _PIXEL_AREA.get(detector, 0.0311**2 if instrument == "NIRCAM" else 0.01),
+    }
+    for key, value in wcs.items():
+        sci.header[key] = value
+    path = directory / name
+    fits.HDUList([fits.PrimaryHDU(header=primary), sci]).writeto(path, overwrite=True)
+    return path

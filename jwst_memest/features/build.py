@@ -1,0 +1,157 @@
+"""Features of one Level-3 product from its members' metadata.
+
+The one implementation used by the step, folder mode, ingest, profiling and
+training: ``product_features`` returns raw values keyed by schema name, and
+``FeatureSchema.encode`` turns them into the model's vector.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from jwst_memest.features.geometry import mean_pointing, mosaic_pixels, offset_statistics, tangent_plane
+from jwst_memest.features.schema import load_schema
+from jwst_memest.metadata import ExposureMetadata
+
+__all__ = ["ProductFeatures", "product_features", "BYTES_PER_PIXEL_CAL"]
+
+# A Level-2b model holds data, err, dq, var_poisson, var_rnoise, var_flat and area
+# at 4 bytes each: 28 bytes per pixel per integration.
+BYTES_PER_PIXEL_CAL = 28
+
+_INTS_LEVELS = {"rateints", "calints"}
+_INTS_PIPELINES = {"tso3", "coron3", "ami3"}
+
+
+@dataclass
+class ProductFeatures:
+    """Raw feature values of a product plus what went into them."""
+
+    pipeline: str
+    values: dict
+    n_members: int
+    warnings: list[str] = field(default_factory=list)
+
+    def vector(self) -> np.ndarray:
+        return load_schema(self.pipeline).encode(self.values)
+
+    def unknown_categories(self) -> list[str]:
+        schema = load_schema(self.pipeline)
+        found = []
+        for spec in schema.features:
+            value = self.values.get(spec.name)
+            if spec.kind == "category" and value not in (None, "N/A", "NONE", "ANY") and not spec.is_known(value):
+                found.append(f"{spec.name}={value}")
+        return found
+
+
+def _subarray_group(value: str | None) -> str | None:
+    if value is None:
+        return None
+    for prefix in ("FULL", "SUB", "MASK", "WFSS"):
+        if value.startswith(prefix):
+            return prefix
+    return "OTHER"
+
+
+def _detector_layout(members: Sequence[ExposureMetadata]) -> str:
+    detectors = {m.detector for m in members if m.detector}
+    if len(detectors) <= 1:
+        return "SINGLE"
+    modules = {m.module or (d[3] if d.startswith("NRC") and len(d) > 3 else d) for m, d in
+               ((m, m.detector) for m in members if m.detector)}
+    return "MODULE" if len(modules) == 1 else "MULTIPLE_MODULES"
+
+
+def _common(members, attribute) -> str | None:
+    """The members' shared value, or MULTIPLE when they differ."""
+    values = {getattr(m, attribute) for m in members if getattr(m, attribute) is not None}
+    if not values:
+        return None
+    return values.pop() if len(values) == 1 else "MULTIPLE"
+
+
+def _max_int(members, attribute) -> int:
+    values = [getattr(m, attribute) for m in members if getattr(m, attribute) is not None]
+    return int(max(values)) if values else 0
+
+
+def _geometry(members, warnings) -> dict:
+    pointed = [m for m in members if m.has_pointing]
+    for m in members:
+        if not m.has_pointing:
+            warnings.append(f"{m.path}: no usable pointing; left out of the offset statistics")
+    stats = {}
+    stats.update(offset_statistics(np.array([]), "offset"))
+    stats.update(offset_statistics(np.array([]), "target_offset"))
+    if not pointed:
+        largest = max(members, key=lambda m: m.pixels)
+        stats["output_pixels"] = float(largest.pixels)
+        return stats
+    ra = np.array([m.ra_ref for m in pointed])
+    dec = np.array([m.dec_ref for m in pointed])
+    scale = np.array([m.pixel_scale for m in pointed])
+    ra0, dec0 = mean_pointing(ra, dec)
+    xi, eta = tangent_plane(ra, dec, ra0, dec0)
+    stats.update(offset_statistics(np.hypot(xi, eta) / scale, "offset"))
+    targets = [(m.targ_ra, m.targ_dec) for m in pointed if math.isfinite(m.targ_ra) and math.isfinite(m.targ_dec)]
+    if targets:
+        tra, tdec = targets[0]
+        txi, teta = tangent_plane(ra, dec, tra, tdec)
+        stats.update(offset_statistics(np.hypot(txi, teta) / scale, "target_offset"))
+    stats["output_pixels"] = mosaic_pixels(
+        xi, eta, [m.roll_ref for m in pointed],
+        [m.ncols for m in pointed], [m.nrows for m in pointed], scale,
+        output_scale=float(scale.min()),
+    )
+    return stats
+
+
+def product_features(
+    members: Sequence[ExposureMetadata], pipeline: str = "image3", in_memory: bool = True
+) -> ProductFeatures:
+    """Raw feature values of one product from its science members' metadata."""
+    if not members:
+        raise ValueError("a product needs at least one member to estimate")
+    schema = load_schema(pipeline)
+    level3 = pipeline.lower().removeprefix("calwebb_")
+    warnings: list[str] = [w for m in members for w in m.warnings]
+    ints = level3 in _INTS_PIPELINES or any(m.level in _INTS_LEVELS for m in members)
+    member_bytes = [
+        BYTES_PER_PIXEL_CAL * m.pixels * (max(m.n_integrations, 1) if ints else 1) for m in members
+    ]
+    values = {
+        "instrument": _common(members, "instrument"),
+        "detector": _detector_layout(members),
+        "exp_type": _common(members, "exp_type"),
+        "visit_type": _common(members, "visit_type"),
+        "filter": _common(members, "filter"),
+        "pupil": _common(members, "pupil"),
+        "grating": _common(members, "grating"),
+        "channel": _common(members, "channel"),
+        "band": _common(members, "band"),
+        "subarray": _subarray_group(_common(members, "subarray")),
+        "background_target": any(m.background_target for m in members),
+        "in_memory": bool(in_memory),
+        "n_members": len(members),
+        "n_exposures": _max_int(members, "n_exposures") or len({m.exposure_id for m in members}),
+        "n_dither_points": _max_int(members, "n_dither_points"),
+        "n_detectors": len({m.detector for m in members if m.detector}) or 1,
+        "n_exposure_groups": len({m.exposure_id for m in members}),
+        "member_pixels": float(max(m.pixels for m in members)),
+        "n_integrations": _max_int(members, "n_integrations") or 1,
+        "n_groups": _max_int(members, "n_groups"),
+        "member_bytes": float(max(member_bytes)),
+        "total_input_bytes": float(sum(member_bytes)),
+    }
+    values.update(_geometry(members, warnings))
+    features = ProductFeatures(pipeline=level3, values=values, n_members=len(members), warnings=warnings)
+    for unknown in features.unknown_categories():
+        features.warnings.append(f"unknown category {unknown}; encoded as unknown")
+    # keep only schema names plus nothing else: one source of truth
+    features.values = {name: values.get(name) for name in schema.names}
+    return features

@@ -1,0 +1,281 @@
+"""Header-only reading of the metadata of association members.
+
+One ``fits.open`` per file reads the primary and SCI headers; data arrays are
+never touched (about 1-2 ms per file). Open datamodels (a hook on a pipeline
+sub-step receives a ModelLibrary) are read through their ``meta`` tree instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from astropy.io import fits
+
+log = logging.getLogger("stpipe.jwst_memest.metadata")
+
+__all__ = [
+    "ExposureMetadata",
+    "MetadataError",
+    "read_exposure_metadata",
+    "metadata_from_datamodel",
+    "product_level",
+]
+
+# Pixel scale (arcsec) by detector, used when the header has no PIXAR_A2.
+_DETECTOR_PIXEL_SCALE = {
+    "NRCALONG": 0.0630, "NRCBLONG": 0.0630,
+    "MIRIMAGE": 0.1108, "MIRIFUSHORT": 0.196, "MIRIFULONG": 0.196,
+    "NIS": 0.0656, "GUIDER1": 0.069, "GUIDER2": 0.069,
+    "NRS1": 0.1, "NRS2": 0.1,
+}
+_NIRCAM_SW_SCALE = 0.0311
+
+# Full-frame science image size by detector when neither SUBSIZE nor NAXIS says.
+_FULL_FRAME = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
+_DEFAULT_FULL_FRAME = (2048, 2048)
+
+_LEVELS = ("uncal", "rate", "rateints", "cal", "calints", "i2d", "s2d", "x1d", "crf")
+
+
+class MetadataError(ValueError):
+    """A member's metadata could not be read; the message names the file and the problem."""
+
+
+def product_level(path: str | Path) -> str:
+    """Processing level from a file name suffix (``uncal``, ``rate``, ``cal``, ...)."""
+    stem = Path(path).name.split(".")[0]
+    suffix = stem.rsplit("_", 1)[-1].lower()
+    return suffix if suffix in _LEVELS else "unknown"
+
+
+@dataclass
+class ExposureMetadata:
+    """What jwst_memest needs to know about one exposure (one detector)."""
+
+    path: str
+    level: str = "unknown"
+    instrument: str | None = None
+    detector: str | None = None
+    module: str | None = None
+    exp_type: str | None = None
+    visit_type: str | None = None
+    filter: str | None = None
+    pupil: str | None = None
+    grating: str | None = None
+    channel: str | None = None
+    band: str | None = None
+    subarray: str | None = None
+    background_target: bool = False
+    n_exposures: int | None = None
+    n_dither_points: int | None = None
+    n_integrations: int = 1
+    n_groups: int | None = None
+    ncols: int = 0
+    nrows: int = 0
+    pixel_scale: float = math.nan  # arcsec per pixel
+    ra_ref: float = math.nan
+    dec_ref: float = math.nan
+    roll_ref: float = math.nan
+    targ_ra: float = math.nan
+    targ_dec: float = math.nan
+    target_name: str | None = None
+    exposure_id: str = ""  # program/observation/visit/group/sequence/activity/exposure
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def pixels(self) -> int:
+        return int(self.ncols) * int(self.nrows)
+
+    @property
+    def has_pointing(self) -> bool:
+        return math.isfinite(self.ra_ref) and math.isfinite(self.dec_ref)
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _first(headers, *keywords):
+    for keyword in keywords:
+        for header in headers:
+            if header is not None and keyword in header:
+                value = header[keyword]
+                if value is None or isinstance(value, fits.card.Undefined):
+                    continue
+                if isinstance(value, str):
+                    value = value.strip()
+                    if not value:
+                        continue
+                return value
+    return None
+
+
+def _as_float(value, keyword, path, problems) -> float:
+    if value is None:
+        return math.nan
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        problems.append(f"{keyword}={value!r} is not a number")
+        return math.nan
+    if not math.isfinite(result):
+        problems.append(f"{keyword} is {value!r}")
+    return result
+
+
+def _as_int(value, keyword, path, problems) -> int | None:
+    number = _as_float(value, keyword, path, problems)
+    if not math.isfinite(number):
+        return None
+    return int(number)
+
+
+def _as_str(value) -> str | None:
+    return None if value is None else str(value).strip().upper()
+
+
+def _pixel_scale(detector: str | None, pixar_a2) -> float:
+    if pixar_a2 is not None:
+        try:
+            area = float(pixar_a2)
+            if area > 0 and math.isfinite(area):
+                return math.sqrt(area)
+        except (TypeError, ValueError):
+            pass
+    if detector in _DETECTOR_PIXEL_SCALE:
+        return _DETECTOR_PIXEL_SCALE[detector]
+    if detector and detector.startswith("NRC"):
+        return _NIRCAM_SW_SCALE
+    return 0.1
+
+
+def _image_shape(primary, sci, detector) -> tuple[int, int]:
+    ncols = _first([primary, sci], "SUBSIZE1")
+    nrows = _first([primary, sci], "SUBSIZE2")
+    if ncols is None or nrows is None:
+        if sci is not None and int(sci.get("NAXIS", 0)) >= 2:
+            ncols, nrows = sci["NAXIS1"], sci["NAXIS2"]
+        else:
+            ncols, nrows = _FULL_FRAME.get(detector or "", _DEFAULT_FULL_FRAME)
+    return int(ncols), int(nrows)
+
+
+def _exposure_id(headers, path: str) -> str:
+    parts = [_first(headers, k) for k in ("PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE")]
+    if all(p is not None for p in parts):
+        return "_".join(str(p).strip() for p in parts)
+    # Fall back on the file name: jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>_<detector>_<suffix>
+    match = re.match(r"(jw\d{11}_\d{5}_\d{5})", Path(path).name)
+    return match.group(1) if match else Path(path).name
+
+
+def metadata_from_headers(path: str, primary, sci) -> ExposureMetadata:
+    """Build ExposureMetadata from a primary and an (optional) SCI header."""
+    headers = [primary, sci]
+    problems: list[str] = []
+    detector = _as_str(_first(headers, "DETECTOR"))
+    ncols, nrows = _image_shape(primary, sci, detector)
+    ra = _first([sci, primary], "RA_REF")
+    dec = _first([sci, primary], "DEC_REF")
+    ra_key, dec_key = "RA_REF", "DEC_REF"
+    if ra is None or dec is None:
+        ra, dec = _first([sci, primary], "CRVAL1"), _first([sci, primary], "CRVAL2")
+        ra_key, dec_key = "CRVAL1", "CRVAL2"
+    meta = ExposureMetadata(
+        path=str(path),
+        level=product_level(path),
+        instrument=_as_str(_first(headers, "INSTRUME")),
+        detector=detector,
+        module=_as_str(_first(headers, "MODULE")),
+        exp_type=_as_str(_first(headers, "EXP_TYPE")),
+        visit_type=_as_str(_first(headers, "VISITYPE")),
+        filter=_as_str(_first(headers, "FILTER")),
+        pupil=_as_str(_first(headers, "PUPIL")),
+        grating=_as_str(_first(headers, "GRATING")),
+        channel=_as_str(_first(headers, "CHANNEL")),
+        band=_as_str(_first(headers, "BAND")),
+        subarray=_as_str(_first(headers, "SUBARRAY")),
+        background_target=bool(_first(headers, "BKGDTARG") or False),
+        n_exposures=_as_int(_first(headers, "NEXPOSUR"), "NEXPOSUR", path, problems),
+        n_dither_points=_as_int(_first(headers, "NUMDTHPT"), "NUMDTHPT", path, problems),
+        n_integrations=_as_int(_first(headers, "NINTS"), "NINTS", path, problems) or 1,
+        n_groups=_as_int(_first(headers, "NGROUPS"), "NGROUPS", path, problems),
+        ncols=ncols,
+        nrows=nrows,
+        pixel_scale=_pixel_scale(detector, _first([sci, primary], "PIXAR_A2")),
+        ra_ref=_as_float(ra, ra_key, path, problems),
+        dec_ref=_as_float(dec, dec_key, path, problems),
+        roll_ref=_as_float(_first([sci, primary], "ROLL_REF", "PA_V3"), "ROLL_REF", path, problems),
+        targ_ra=_as_float(_first(headers, "TARG_RA"), "TARG_RA", path, problems),
+        targ_dec=_as_float(_first(headers, "TARG_DEC"), "TARG_DEC", path, problems),
+        target_name=_first(headers, "TARGNAME"),
+        exposure_id=_exposure_id(headers, str(path)),
+    )
+    if not meta.has_pointing:
+        problems.append("no usable pointing (RA_REF/DEC_REF or CRVAL1/CRVAL2)")
+    meta.warnings = [f"{Path(path).name}: {p}" for p in problems]
+    return meta
+
+
+def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
+    """Read one member's metadata from its primary and SCI headers, never its data.
+
+    Raises
+    ------
+    MetadataError
+        The file is missing, not FITS, truncated, or lacks INSTRUME and EXP_TYPE.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MetadataError(f"{path}: file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, lazy_load_hdus=True, memmap=False, ignore_missing_simple=False) as hdul:
+                primary = hdul[0].header
+                sci = None
+                try:
+                    sci = hdul["SCI"].header
+                except (KeyError, IndexError):
+                    sci = None
+                except OSError as exc:
+                    raise MetadataError(f"{path}: truncated or corrupt FITS ({exc})") from None
+    except MetadataError:
+        raise
+    except (OSError, ValueError, TypeError, IndexError) as exc:
+        raise MetadataError(f"{path}: not a readable FITS file ({exc})") from None
+    if _first([primary, sci], "INSTRUME") is None and _first([primary, sci], "EXP_TYPE") is None:
+        raise MetadataError(f"{path}: no INSTRUME or EXP_TYPE keyword; not a JWST exposure")
+    return metadata_from_headers(str(path), primary, sci)
+
+
+def metadata_from_datamodel(model, name: str | None = None) -> ExposureMetadata:
+    """ExposureMetadata from an open jwst datamodel (its meta tree, no array access)."""
+    meta = model.meta
+    inst, exp, obs = meta.instrument, meta.exposure, meta.observation
+    wcsinfo, target = meta.wcsinfo, meta.target
+    primary = {
+        "INSTRUME": inst.name, "DETECTOR": inst.detector, "MODULE": getattr(inst, "module", None),
+        "EXP_TYPE": exp.type, "VISITYPE": getattr(meta.visit, "type", None),
+        "FILTER": inst.filter, "PUPIL": inst.pupil, "GRATING": inst.grating,
+        "CHANNEL": inst.channel, "BAND": inst.band, "SUBARRAY": meta.subarray.name,
+        "SUBSIZE1": meta.subarray.xsize, "SUBSIZE2": meta.subarray.ysize,
+        "BKGDTARG": getattr(obs, "bkgdtarg", None),
+        "NEXPOSUR": getattr(meta.visit, "total_exposures", None),
+        "NUMDTHPT": getattr(meta.dither, "total_points", None),
+        "NINTS": exp.nints, "NGROUPS": exp.ngroups,
+        "TARG_RA": target.ra, "TARG_DEC": target.dec, "TARGNAME": target.catalog_name,
+        "PROGRAM": obs.program_number, "OBSERVTN": obs.observation_number, "VISIT": obs.visit_number,
+        "VISITGRP": obs.visit_group, "SEQ_ID": obs.sequence_id, "ACT_ID": obs.activity_id,
+        "EXPOSURE": obs.exposure_number,
+        "RA_REF": wcsinfo.ra_ref, "DEC_REF": wcsinfo.dec_ref, "ROLL_REF": wcsinfo.roll_ref,
+        "CRVAL1": getattr(wcsinfo, "crval1", None), "CRVAL2": getattr(wcsinfo, "crval2", None),
+        "PIXAR_A2": getattr(meta.photometry, "pixelarea_arcsecsq", None),
+    }
+    primary = {k: v for k, v in primary.items() if v is not None}
+    path = name or getattr(meta, "filename", None) or "<datamodel>"
+    return metadata_from_headers(str(path), primary, None)
