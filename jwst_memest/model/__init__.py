@@ -1,0 +1,1 @@
+"""Estimators: the physics baseline and trained model bundles, with their upper bounds."""

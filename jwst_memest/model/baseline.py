@@ -1,0 +1,103 @@
+"""Physics baseline: peak memory from what the Level-3 pipelines allocate.
+
+Usable with no trained model. Terms, with Npix_in the pixels of one member
+image, Npix_out the output mosaic pixels, N the members and G the exposure
+groups (outlier detection's median cube has one plane per group):
+
+image3:  base + in_memory * N * b_file * Npix_in
+              + max(a_res * Npix_in + b_res * Npix_out,                 (final resample)
+                    a_out * Npix_in + b_out * Npix_out + c_med * G * Npix_out,  (outlier median)
+                    b_cat * Npix_out)                                    (source_catalog over the i2d)
+spec3:   base + N * b_spec * member_bytes / 28
+
+Coefficients live in ``baseline.yaml`` beside this module, refitted from the
+measured corpus by ``python -m jwst_memest.profile fit-baseline``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from jwst_memest.features.schema import feature_set_for, load_schema
+from jwst_memest.model.upper import UpperBound
+
+__all__ = ["PhysicsBaseline", "load_baseline", "GIB", "GB"]
+
+GIB = 2.0**30
+GB = 1e9
+
+
+class PhysicsBaseline:
+    """Estimator from physical terms; same interface as a model bundle."""
+
+    kind = "physics_baseline"
+
+    def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = ""):
+        self.pipeline = feature_set_for(pipeline)
+        self.coefficients = dict(coefficients)
+        self.upper_bound = upper_bound
+        self.version = version
+        self.name = f"physics_baseline_{self.pipeline}"
+        self.source = source
+        self.schema = load_schema(self.pipeline)
+        self.checksum = ""
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.schema.names
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Peak memory in GB (10^9 bytes) for each row of encoded features."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
+        c = self.coefficients
+        n = col["n_members"]
+        npix_in = col["member_pixels"]
+        npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
+        in_memory = col["in_memory"]
+        if self.pipeline == "image3":
+            ints = np.maximum(col["n_integrations"], 1)
+            per_file = in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints
+            resample = c["resample_in"] * npix_in + c["resample_out"] * npix_out
+            outlier = (
+                c["outlier_in"] * npix_in
+                + c["outlier_out"] * npix_out
+                + c["median_per_group"] * col["n_exposure_groups"] * npix_out
+            )
+            catalog = c["catalog_out"] * npix_out
+            peak = c["base_bytes"] + per_file + np.maximum(np.maximum(resample, outlier), catalog)
+        else:
+            per_member_pixels = col["member_bytes"] / 28.0
+            peak = (
+                c["base_bytes"]
+                + c["spec_per_member_pixel"] * n * per_member_pixels
+                + c["spec_out"] * npix_out
+            )
+        return peak / GB
+
+    def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        gb = self.predict(X)
+        return gb, gb * self.upper_bound.factor(quantile)
+
+
+@cache
+def _coefficients_file() -> dict:
+    return yaml.safe_load(resources.files(__package__).joinpath("baseline.yaml").read_text())
+
+
+def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
+    """The physics baseline for a Level-3 pipeline, with its calibrated upper bound."""
+    raw = _coefficients_file()
+    feature_set = feature_set_for(pipeline)
+    entry = raw["pipelines"][feature_set]
+    return PhysicsBaseline(
+        feature_set,
+        entry["coefficients"],
+        UpperBound.from_tree(entry["upper_bound"]),
+        version=str(raw["version"]),
+        source=entry.get("source", ""),
+    )

@@ -1,0 +1,76 @@
+"""Calibrated upper bounds: multiply an estimate by a quantile of measured/estimated.
+
+Calibrated on held-out measured runs, so that a bound at quantile q exceeds
+the measured peak for a share q of products like those it was calibrated on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["UpperBound", "DEFAULT_QUANTILES"]
+
+DEFAULT_QUANTILES = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+@dataclass(frozen=True)
+class UpperBound:
+    """Factors (>= 1 by construction) applied to an estimate, per quantile."""
+
+    quantiles: tuple[float, ...]
+    factors: tuple[float, ...]
+    n_rows: int
+    source: str = ""
+    method: str = "ratio_quantiles"
+
+    def __post_init__(self):
+        q, f = np.asarray(self.quantiles, float), np.asarray(self.factors, float)
+        if q.shape != f.shape or q.size == 0:
+            raise ValueError("upper bound needs as many factors as quantiles, at least one")
+        if not (np.all(np.isfinite(q)) and np.all(np.isfinite(f))):
+            raise ValueError("upper bound quantiles and factors must be finite")
+        if np.any(np.diff(q) <= 0) or q[0] <= 0 or q[-1] > 1:
+            raise ValueError("upper bound quantiles must increase within (0, 1]")
+        if np.any(f <= 0):
+            raise ValueError("upper bound factors must be positive")
+
+    def factor(self, quantile: float) -> float:
+        """Factor for a quantile, interpolated; quantiles beyond the table use its last factor."""
+        if not 0 < quantile <= 1:
+            raise ValueError(f"quantile must be in (0, 1], got {quantile}")
+        return float(np.interp(quantile, self.quantiles, self.factors))
+
+    @classmethod
+    def from_measurements(cls, measured, estimated, quantiles=DEFAULT_QUANTILES, source: str = "") -> "UpperBound":
+        """Calibrate on measured peaks and the estimates made for them (held-out rows)."""
+        measured = np.asarray(measured, float)
+        estimated = np.asarray(estimated, float)
+        ok = np.isfinite(measured) & np.isfinite(estimated) & (estimated > 0)
+        if not ok.any():
+            raise ValueError("no finite, positive estimates to calibrate an upper bound on")
+        ratio = measured[ok] / estimated[ok]
+        # never tighter than the estimate itself: the bound is an upper bound
+        factors = np.maximum(np.quantile(ratio, quantiles), 1.0)
+        factors = np.maximum.accumulate(factors)
+        return cls(tuple(float(q) for q in quantiles), tuple(float(f) for f in factors), int(ok.sum()), source)
+
+    def to_tree(self) -> dict:
+        return {
+            "method": self.method,
+            "quantiles": [float(q) for q in self.quantiles],
+            "factors": [float(f) for f in self.factors],
+            "n_rows": int(self.n_rows),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_tree(cls, tree: dict) -> "UpperBound":
+        return cls(
+            quantiles=tuple(float(q) for q in tree["quantiles"]),
+            factors=tuple(float(f) for f in tree["factors"]),
+            n_rows=int(tree["n_rows"]),
+            source=str(tree.get("source", "")),
+            method=str(tree.get("method", "ratio_quantiles")),
+        )
