@@ -1,0 +1,141 @@
+"""Level-3 associations: load with jwst's own loader, map products to member files.
+
+A member named in the association but absent on disk is looked for under its
+other processing levels (same exposure stem: cal, calints, rate, rateints,
+uncal), beside the association and in the user's search path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from jwst_memest.features.schema import LEVEL3_PIPELINES
+
+log = logging.getLogger("stpipe.jwst_memest.association")
+
+__all__ = [
+    "AssociationError",
+    "ProductMembers",
+    "load_level3_association",
+    "product_members",
+    "resolve_member",
+    "MEMBER_EXPTYPES",
+    "SIBLING_SUFFIXES",
+]
+
+# Members each Level-3 pipeline loads into memory.
+MEMBER_EXPTYPES = {
+    "image3": ("science",),
+    "spec3": ("science", "background", "imprint"),
+    "coron3": ("science", "psf"),
+    "ami3": ("science", "psf"),
+    "tso3": ("science",),
+}
+
+# Order in which other levels of a missing member are tried (closest to Level 2b first).
+SIBLING_SUFFIXES = ("cal", "calints", "rate", "rateints", "uncal")
+
+
+class AssociationError(ValueError):
+    """The association cannot be estimated; the message names the file and the problem."""
+
+
+@dataclass
+class ProductMembers:
+    """One Level-3 product and the member files found for it."""
+
+    name: str
+    index: int
+    paths: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    substituted: list[tuple[str, Path]] = field(default_factory=list)
+
+
+def load_level3_association(path: str | Path):
+    """Load a Level-3 association with jwst's loader; returns (association, pipeline key).
+
+    Raises
+    ------
+    AssociationError
+        Missing or unreadable file, invalid JSON, not a valid association, not Level 3.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AssociationError(f"{path}: association file not found")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AssociationError(f"{path}: cannot read association ({exc})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AssociationError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(raw, dict):
+        raise AssociationError(f"{path}: an association is a JSON object, not {type(raw).__name__}")
+    asn_type = str(raw.get("asn_type", "")).lower()
+    pipeline = asn_type.removeprefix("calwebb_")
+    if pipeline not in LEVEL3_PIPELINES:
+        raise AssociationError(
+            f"{path}: asn_type {raw.get('asn_type')!r} is not a Level-3 association "
+            f"(expected one of {', '.join(LEVEL3_PIPELINES)})"
+        )
+    from jwst.associations import AssociationNotValidError
+    from jwst.associations.load_asn import load_asn
+
+    try:
+        association = load_asn(text)
+    except (AssociationNotValidError, ValueError, TypeError, KeyError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AssociationError(f"{path}: not a valid association ({first_line[:200]})") from None
+    products = association.get("products")
+    if not isinstance(products, list) or not products:
+        raise AssociationError(f"{path}: association has no products")
+    return association, pipeline
+
+
+def resolve_member(expname: str, asn_dir: Path, search_path: Sequence[Path] = ()) -> Path | None:
+    """Path of a member on disk: as named, else a sibling level of the same exposure."""
+    named = Path(expname)
+    directories = [asn_dir, *search_path]
+    candidates = [named] if named.is_absolute() else [d / named for d in directories]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    stem, _, _ = named.name.rpartition("_")
+    if not stem:
+        return None
+    for directory in [named.parent if named.is_absolute() else asn_dir, *search_path]:
+        for suffix in SIBLING_SUFFIXES:
+            candidate = Path(directory) / f"{stem}_{suffix}.fits"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def product_members(
+    association, pipeline: str, asn_dir: Path, search_path: Iterable[str | Path] = ()
+) -> list[ProductMembers]:
+    """Member files of every product, for the member types the pipeline loads."""
+    search = [Path(p) for p in search_path if str(p)]
+    exptypes = MEMBER_EXPTYPES[pipeline]
+    result = []
+    for index, product in enumerate(association["products"]):
+        name = str(product.get("name") or f"product_{index}")
+        found = ProductMembers(name=name, index=index)
+        for member in product.get("members", []):
+            if str(member.get("exptype", "science")).lower() not in exptypes:
+                continue
+            expname = str(member["expname"])
+            path = resolve_member(expname, asn_dir, search)
+            if path is None:
+                found.missing.append(expname)
+            else:
+                if path.name != Path(expname).name:
+                    found.substituted.append((expname, path))
+                found.paths.append(path)
+        result.append(found)
+    return result

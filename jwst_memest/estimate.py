@@ -1,0 +1,233 @@
+"""From an association to memory estimates: the path shared by the step and folder mode."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from jwst_memest.association import AssociationError, load_level3_association, product_members
+from jwst_memest.features.build import ProductFeatures, product_features
+from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
+
+log = logging.getLogger("stpipe.jwst_memest")
+
+__all__ = [
+    "ProductEstimate",
+    "AssociationEstimate",
+    "estimate_products",
+    "estimate_features",
+    "estimate_association",
+    "annotate_association",
+    "write_json_atomic",
+    "resolve_estimator",
+]
+
+PIPELINE_CLASS_ALIAS = {
+    "image3": "calwebb_image3",
+    "spec3": "calwebb_spec3",
+    "coron3": "calwebb_coron3",
+    "ami3": "calwebb_ami3",
+    "tso3": "calwebb_tso3",
+}
+
+
+def resolve_estimator(pipeline: str, model_path: str | None = None):
+    """The trained bundle configured for a pipeline, else the physics baseline."""
+    try:
+        from jwst_memest.model.registry import resolve_estimator as _resolve
+    except ImportError:
+        from jwst_memest.model.baseline import load_baseline
+
+        return load_baseline(pipeline)
+    return _resolve(pipeline, model_path or None)
+
+
+@dataclass
+class ProductEstimate:
+    """Estimated peak memory of one Level-3 product."""
+
+    product: str
+    pipeline: str
+    n_members: int
+    gb_size: float
+    upper_bound_gb: float
+    request_gb: float
+    quantile: float
+    in_memory: bool
+    estimator: dict
+    warnings: list[str] = field(default_factory=list)
+    features: ProductFeatures | None = None
+
+    def annotation(self) -> dict:
+        """The ``memory_estimate`` block written beside ``gbSize``."""
+        from jwst_memest import __version__
+
+        return {
+            "upper_bound_gb": round(self.upper_bound_gb, 4),
+            "upper_bound_quantile": self.quantile,
+            "request_gb": round(self.request_gb, 4),
+            "model": dict(self.estimator),
+            "pipeline": PIPELINE_CLASS_ALIAS[self.pipeline],
+            "pipeline_parameters": {"in_memory": self.in_memory},
+            "n_members": self.n_members,
+            "warnings": list(self.warnings),
+            "jwst_memest_version": __version__,
+        }
+
+
+@dataclass
+class AssociationEstimate:
+    path: Path | None
+    pipeline: str
+    raw: dict
+    products: list[ProductEstimate]
+
+
+def _estimator_description(estimator) -> dict:
+    return {
+        "name": estimator.name,
+        "version": str(estimator.version),
+        "kind": estimator.kind,
+        "checksum": getattr(estimator, "checksum", "") or "",
+    }
+
+
+def estimate_products(
+    products: Sequence[tuple[str, Sequence[ExposureMetadata]]],
+    pipeline: str,
+    *,
+    in_memory: bool = True,
+    **options,
+) -> list[ProductEstimate]:
+    """Estimate every product from its members' metadata, in one batch through the model."""
+    named = [(name, product_features(members, pipeline, in_memory)) for name, members in products]
+    return estimate_features(named, pipeline, **options)
+
+
+def estimate_features(
+    named_features: Sequence[tuple[str, ProductFeatures]],
+    pipeline: str,
+    *,
+    estimator=None,
+    model_path: str | None = None,
+    quantile: float = 0.95,
+    max_request_gb: float | None = None,
+    extra_warnings: dict[str, list[str]] | None = None,
+) -> list[ProductEstimate]:
+    """Estimate products from their features: one model evaluation for the whole batch."""
+    if not named_features:
+        return []
+    estimator = estimator or resolve_estimator(pipeline, model_path)
+    X = np.vstack([features.vector() for _, features in named_features])
+    gb, upper = estimator.estimate(X, quantile)
+    description = _estimator_description(estimator)
+    results = []
+    for (name, feats), size, bound in zip(named_features, gb, upper):
+        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings
+        size, bound = float(size), float(max(bound, size))
+        request = bound
+        if max_request_gb and bound > max_request_gb:
+            request = float(max_request_gb)
+            warnings.append(
+                f"upper bound {bound:.2f} GB exceeds max_request_gb {max_request_gb:g}: memory request "
+                f"capped at {max_request_gb:g} GB; process this product on disk (in_memory=False)"
+            )
+        results.append(
+            ProductEstimate(
+                product=name, pipeline=pipeline, n_members=feats.n_members, gb_size=size,
+                upper_bound_gb=bound, request_gb=request, quantile=quantile,
+                in_memory=bool(feats.values.get("in_memory", True)),
+                estimator=description, warnings=warnings, features=feats,
+            )
+        )
+    return results
+
+
+def read_members(paths: Iterable[Path]) -> tuple[list[ExposureMetadata], list[str]]:
+    """Metadata of the readable members, and one warning per member left out."""
+    members, warnings = [], []
+    for path in paths:
+        try:
+            members.append(read_exposure_metadata(path))
+        except MetadataError as exc:
+            warnings.append(f"member left out: {exc}")
+    return members, warnings
+
+
+def estimate_association(
+    path: str | Path,
+    *,
+    search_path: Iterable[str | Path] = (),
+    **options,
+) -> AssociationEstimate:
+    """Estimate every product of a Level-3 association file.
+
+    Raises AssociationError (one line naming the file) when the association
+    cannot be read or a product has no readable member.
+    """
+    path = Path(path)
+    association, pipeline = load_level3_association(path)
+    products, extra = [], {}
+    for found in product_members(association, pipeline, path.parent.resolve(), search_path):
+        warnings = []
+        if found.substituted:
+            levels = sorted({sub.name.rsplit("_", 1)[-1] for _, sub in found.substituted})
+            first_name, first_sub = found.substituted[0]
+            warnings.append(
+                f"{len(found.substituted)} member(s) not found as named; used the same exposures' "
+                f"{', '.join(levels)} files (e.g. {first_name} -> {first_sub.name})"
+            )
+        warnings += [f"member {name} not found beside the association or in search_path" for name in found.missing]
+        members, unreadable = read_members(found.paths)
+        warnings += unreadable
+        if not members:
+            detail = "; ".join(warnings) if warnings else "the product lists no members"
+            raise AssociationError(f"{path}: product {found.name}: no member found ({detail})")
+        products.append((found.name, members))
+        extra[found.name] = warnings
+    estimates = estimate_products(products, pipeline, extra_warnings=extra, **options)
+    return AssociationEstimate(path=path, pipeline=pipeline, raw=json.loads(path.read_text()), products=estimates)
+
+
+def annotate_association(raw: dict, estimates: Sequence[ProductEstimate]) -> dict:
+    """A copy of the association with ``gbSize`` and ``memory_estimate`` in each product."""
+    annotated = json.loads(json.dumps(raw))
+    by_name = {e.product: e for e in estimates}
+    for index, product in enumerate(annotated.get("products", [])):
+        estimate = by_name.get(product.get("name")) or (estimates[index] if index < len(estimates) else None)
+        if estimate is None:
+            continue
+        product["gbSize"] = round(estimate.gb_size, 4)
+        product["memory_estimate"] = estimate.annotation()
+    return annotated
+
+
+def write_json_atomic(data: dict, path: str | Path) -> Path:
+    """Write JSON to a temporary file beside ``path``, then rename: never half-written."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise OSError(f"{directory}: output directory does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=4)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600; give the file the permissions a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

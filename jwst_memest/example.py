@@ -1,0 +1,52 @@
+"""The bundled example: header-only NIRCam exposures and their Level-3 association.
+
+``python -m jwst_memest.example DIR`` rewrites it (the shipped copy lives in
+``jwst_memest/data/example``); ``example_association()`` returns its path.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+
+from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
+
+__all__ = ["EXAMPLE_LAYOUT", "example_association", "make_example"]
+
+# NIRCam short-wave module A, 4-point dither, F150W: 16 members, one image3 product.
+EXAMPLE_LAYOUT = ExposureLayout(
+    program=1234, observation=1, detectors=NIRCAM_SW_DETECTORS[:4], filter="F150W", pupil="CLEAR",
+    dither_points=4, dither_step_arcsec=3.0,
+)
+
+
+def example_association() -> Path:
+    """Path of the shipped example association."""
+    folder = Path(str(resources.files("jwst_memest").joinpath("data", "example")))
+    return next(folder.glob("*_asn.json"))
+
+
+def make_example(directory: str | Path) -> Path:
+    """Write the example exposures and their association (made by jwst's rules) to ``directory``."""
+    from jwst_memest.predict import JwstCalPredict
+
+    directory = Path(directory)
+    write_header_exposures(EXAMPLE_LAYOUT, directory)
+    predictor = JwstCalPredict(directory, exp_modes=["image"])
+    predictor.run_inference()
+    (path,) = predictor.write_associations(directory)
+    # the shipped association carries no estimate: the user makes it
+    import json
+
+    from jwst_memest.estimate import write_json_atomic
+
+    raw = json.loads(path.read_text())
+    for product in raw["products"]:
+        product.pop("gbSize", None)
+        product.pop("memory_estimate", None)
+    return write_json_atomic(raw, path)
+
+
+if __name__ == "__main__":
+    print(make_example(sys.argv[1] if len(sys.argv) > 1 else "."))

@@ -1,0 +1,123 @@
+"""Running inside a host pipeline: open-model inputs, memory limit and the in_memory rescue."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from jwst_memest.estimate import AssociationEstimate, estimate_products, read_members
+from jwst_memest.features.schema import LEVEL3_PIPELINES
+from jwst_memest.metadata import metadata_from_datamodel
+
+log = logging.getLogger("stpipe.jwst_memest")
+
+__all__ = ["available_memory_gb", "estimate_open_models", "rescue_parent", "pipeline_of"]
+
+
+def available_memory_gb() -> float:
+    """Memory the kernel says is available now (GB), else total physical memory."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+
+
+def pipeline_of(host, association: dict | None = None) -> str:
+    """Level-3 pipeline key from the host pipeline's alias, else the association's asn_type."""
+    for candidate in (getattr(host, "class_alias", None), (association or {}).get("asn_type")):
+        key = str(candidate or "").lower().removeprefix("calwebb_")
+        if key in LEVEL3_PIPELINES:
+            return key
+    raise ValueError("cannot tell which Level-3 pipeline the input is for")
+
+
+def _library_members(library):
+    """Member metadata of a ModelLibrary: from the files' headers, else from the open models."""
+    asn = library.asn
+    members_listed = asn["products"][0]["members"]
+    asn_dir = Path(getattr(library, "asn_dir", None) or ".")
+    paths = [asn_dir / m["expname"] for m in members_listed]
+    if all(p.is_file() for p in paths):
+        return read_members(paths)
+    metadata = []
+    with library:
+        for index in range(len(library)):
+            model = library.borrow(index)
+            try:
+                metadata.append(metadata_from_datamodel(model, members_listed[index]["expname"]))
+            finally:
+                library.shelve(model, index, modify=False)
+    return metadata, []
+
+
+def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
+    """Estimate from what a sub-step hook receives: a ModelLibrary, datamodels, or an association dict."""
+    from jwst.datamodels import ModelLibrary
+    from stdatamodels.jwst.datamodels import JwstDataModel
+
+    if isinstance(input_data, ModelLibrary):
+        raw = input_data.asn
+        members, warnings = _library_members(input_data)
+    elif isinstance(input_data, JwstDataModel):
+        raw = {"asn_type": "", "products": [{"name": str(input_data.meta.filename), "members": []}]}
+        members, warnings = [metadata_from_datamodel(input_data)], []
+    elif isinstance(input_data, (list, tuple)) and all(isinstance(m, JwstDataModel) for m in input_data):
+        raw = {"asn_type": "", "products": [{"name": "product", "members": []}]}
+        members, warnings = [metadata_from_datamodel(m) for m in input_data], []
+    else:
+        raise ValueError(f"cannot estimate from input of type {type(input_data).__name__}")
+    if not members:
+        raise ValueError("no member metadata could be read from the input models")
+    pipeline = pipeline_of(host, raw)
+    name = str(raw["products"][0].get("name", "product"))
+    estimates = estimate_products([(name, members)], pipeline, extra_warnings={name: warnings}, **options)
+    return AssociationEstimate(path=None, pipeline=pipeline, raw=dict(raw), products=estimates)
+
+
+def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: dict) -> AssociationEstimate | None:
+    """Switch a host calwebb_image3 to in_memory=False when the upper bound exceeds the limit.
+
+    Returns the estimate redone for the switched pipeline, or None when nothing changed.
+    """
+    over = [p for p in result.products if p.upper_bound_gb > limit_gb]
+    if not over:
+        return None
+    worst = max(over, key=lambda p: p.upper_bound_gb)
+    message = f"upper bound {worst.upper_bound_gb:.2f} GB of {worst.product} exceeds memory_limit {limit_gb:.2f} GB"
+    can_switch = hasattr(host, "in_memory") and result.pipeline == "image3"
+    if not can_switch:
+        log.warning("%s; %s has no in_memory switch: the run may run out of memory",
+                    message, getattr(host, "class_alias", "the pipeline"))
+        for p in result.products:
+            p.warnings.append(f"{message}; the pipeline has no in_memory switch")
+        return None
+    if not host.in_memory:
+        for p in over:
+            p.warnings.append(f"{message}, already with in_memory=False")
+        log.warning("%s, already with in_memory=False", message)
+        return None
+    host.in_memory = False
+    for step_name in getattr(host, "step_defs", {}):
+        step = getattr(host, step_name, None)
+        if step is not None and hasattr(step, "in_memory"):
+            step.in_memory = False
+    log.warning("%s: switched %s to in_memory=False before loading any data", message, host.class_alias)
+    from dataclasses import replace
+
+    from jwst_memest.estimate import estimate_features
+
+    switched = [
+        (p.product, replace(p.features, values=dict(p.features.values, in_memory=False), warnings=list(p.warnings)))
+        for p in result.products
+    ]
+    note = f"{message}: pipeline switched to in_memory=False"
+    redone = estimate_features(
+        switched, result.pipeline, extra_warnings={p.product: [note] for p in result.products},
+        **{k: v for k, v in options.items() if k != "in_memory"},
+    )
+    return AssociationEstimate(path=result.path, pipeline=result.pipeline, raw=result.raw, products=redone)

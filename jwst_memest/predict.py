@@ -1,0 +1,211 @@
+"""Folder mode: estimate every Level-3 product a folder of exposures will make.
+
+Products are formed by jwst's own Level-3 association rules (a pool built from
+the exposures' headers, then jwst's generator), so names are the ones the
+pipeline will write. Files the association tools cannot take are screened out
+first and reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Iterable
+
+from jwst_memest.estimate import ProductEstimate, annotate_association, estimate_products, write_json_atomic
+from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
+
+log = logging.getLogger("stpipe.jwst_memest.predict")
+
+__all__ = ["JwstCalPredict", "build_associations", "screen_exposures", "main", "EXP_MODE_PIPELINES"]
+
+# Which Level-3 association types each folder-mode exposure mode covers.
+EXP_MODE_PIPELINES = {
+    "image": ("image3", "coron3", "ami3"),
+    "spec": ("spec3", "tso3"),
+}
+
+
+def screen_exposures(paths: Iterable[Path]) -> tuple[dict[str, ExposureMetadata], list[str]]:
+    """Metadata keyed by exposure stem for the files jwst's association tools can take.
+
+    jwst's pool maker aborts on one unreadable file or a missing TARGNAME, and
+    its generator on a missing EXP_TYPE: such files are left out and reported.
+    """
+    kept, rejected = {}, []
+    for path in paths:
+        try:
+            meta = read_exposure_metadata(path)
+        except MetadataError as exc:
+            rejected.append(str(exc))
+            continue
+        missing = [k for k, v in (("EXP_TYPE", meta.exp_type), ("TARGNAME", meta.target_name)) if not v]
+        if missing:
+            rejected.append(f"{path}: no {' or '.join(missing)}; jwst's association rules need it")
+            continue
+        kept[Path(path).name.rsplit("_", 1)[0]] = meta
+    return kept, rejected
+
+
+def build_associations(exposures: dict[str, ExposureMetadata]) -> list:
+    """Level-3 associations from jwst's rules over a pool made from the exposures' headers."""
+    from jwst.associations.generator.generate_per_candidate import generate_per_candidate
+    from jwst.associations.lib import rules_level3
+    from jwst.associations.mkpool import mkpool
+    from astropy.io import fits
+
+    if not exposures:
+        return []
+    paths = {Path(m.path).name: m.path for m in exposures.values()}
+    pool = mkpool(list(paths.values()))
+    # mkpool sets every exposure's IS_IMPRT to 'f'; NIRSpec imprints need their header value
+    for row in pool:
+        path = paths.get(Path(str(row["filename"])).name)
+        if path is None:
+            continue
+        is_imprt = fits.getheader(path).get("IS_IMPRT", False)
+        row["is_imprt"] = "t" if str(is_imprt).strip().upper() in ("T", "TRUE", "1") else "f"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return generate_per_candidate(
+            pool, rule_defs=[rules_level3.__file__], all_candidates=True, discover=True, ignore_default=True
+        )
+
+
+class JwstCalPredict:
+    """Estimate Level-3 memory for a folder of exposures.
+
+    ``JwstCalPredict(input_path).run_inference()`` then ``.predictions`` maps
+    each product name to ``{"gbSize": float}``; ``.estimates`` holds the full
+    ProductEstimate objects and ``.associations`` the generated associations.
+    """
+
+    def __init__(
+        self,
+        input_path: str | Path,
+        pid: int | None = None,
+        obs: int | None = None,
+        sfx: str = "_uncal.fits",
+        exp_modes: Iterable[str] = ("image", "spec"),
+        model_path: str | None = None,
+        in_memory: bool = True,
+        quantile: float = 0.95,
+        max_request_gb: float | None = None,
+    ):
+        self.input_path = Path(input_path)
+        self.pid, self.obs, self.sfx = pid, obs, sfx
+        self.exp_modes = [m.strip().lower() for m in exp_modes if m.strip()]
+        unknown = [m for m in self.exp_modes if m not in EXP_MODE_PIPELINES]
+        if unknown:
+            raise ValueError(f"unknown exp mode {', '.join(unknown)}; expected {', '.join(EXP_MODE_PIPELINES)}")
+        self.options = dict(model_path=model_path, in_memory=in_memory, quantile=quantile, max_request_gb=max_request_gb)
+        self.predictions: dict[str, dict] = {}
+        self.estimates: list[ProductEstimate] = []
+        self.associations: list = []
+        self.rejected: list[str] = []
+
+    def input_files(self) -> list[Path]:
+        if not self.input_path.is_dir():
+            raise ValueError(f"{self.input_path}: not a directory")
+        pattern = "jw"
+        if self.pid is not None:
+            pattern += f"{int(self.pid):05d}"
+            if self.obs is not None:
+                pattern += f"{int(self.obs):03d}"
+        files = sorted(self.input_path.glob(f"{pattern}*{self.sfx}"))
+        if not files:
+            raise ValueError(f"{self.input_path}: no exposures matching {pattern}*{self.sfx}")
+        return files
+
+    def run_inference(self) -> dict[str, dict]:
+        exposures, self.rejected = screen_exposures(self.input_files())
+        for reason in self.rejected:
+            log.warning("left out: %s", reason)
+        wanted = {p for mode in self.exp_modes for p in EXP_MODE_PIPELINES[mode]}
+        self.associations = [a for a in build_associations(exposures) if a["asn_type"] in wanted]
+        self.estimates = []
+        for association in self.associations:
+            by_pipeline = []
+            for product in association["products"]:
+                members = [
+                    exposures[Path(m["expname"]).name.rsplit("_", 1)[0]]
+                    for m in product["members"]
+                    if str(m.get("exptype", "science")).lower() in _member_types(association["asn_type"])
+                    and Path(m["expname"]).name.rsplit("_", 1)[0] in exposures
+                ]
+                if members:
+                    by_pipeline.append((product["name"], members))
+            self.estimates += estimate_products(by_pipeline, association["asn_type"], **self.options)
+        self.predictions = {e.product: {"gbSize": round(e.gb_size, 4)} for e in self.estimates}
+        return self.predictions
+
+    def write_associations(self, directory: str | Path) -> list[Path]:
+        """Write the generated associations, annotated with the estimates.
+
+        Members that live in ``directory`` are named without a path, as
+        jwst's pipelines expect; others keep their absolute path.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for association in self.associations:
+            filename, serialized = association.dump(format="json")
+            raw = json.loads(serialized)
+            for product in raw["products"]:
+                for member in product["members"]:
+                    expname = Path(member["expname"])
+                    if expname.parent.resolve() == directory.resolve():
+                        member["expname"] = expname.name
+            written.append(write_json_atomic(annotate_association(raw, self.estimates), directory / filename))
+        return written
+
+
+def _member_types(asn_type: str) -> tuple[str, ...]:
+    from jwst_memest.association import MEMBER_EXPTYPES
+
+    return MEMBER_EXPTYPES.get(asn_type, ("science",))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jwst_memest.predict",
+        description="Estimate the peak memory (GB) of every Level-3 product a folder of JWST exposures will make.",
+    )
+    parser.add_argument("input_path", help="folder of exposures")
+    parser.add_argument("--pid", type=int, help="program id to select")
+    parser.add_argument("--obs", type=int, help="observation number to select (with --pid)")
+    parser.add_argument("--sfx", default="_uncal.fits", help="file name suffix of the exposures (default _uncal.fits)")
+    parser.add_argument("--exp-modes", default="image,spec", help="comma-separated: image, spec (default both)")
+    parser.add_argument("--model", dest="model_path", help="model bundle (.asdf) to use")
+    parser.add_argument("--on-disk", action="store_true", help="size runs made with in_memory=False")
+    parser.add_argument("--quantile", type=float, default=0.95, help="quantile of the upper bound (default 0.95)")
+    parser.add_argument("--write-asn", metavar="DIR", help="write the generated associations, annotated, to DIR")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        predictor = JwstCalPredict(
+            args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),
+            model_path=args.model_path, in_memory=not args.on_disk, quantile=args.quantile,
+        )
+        predictor.run_inference()
+        if args.write_asn:
+            for path in predictor.write_associations(args.write_asn):
+                print(f"wrote {path}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    width = max([len(e.product) for e in predictor.estimates] + [7])
+    print(f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}")
+    for e in predictor.estimates:
+        print(f"{e.product:<{width}}  {e.n_members:>7d}  {e.gb_size:>9.3f}  {e.upper_bound_gb:>9.3f}")
+    if not predictor.estimates:
+        print("no Level-3 products formed from these exposures", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""MemoryEstimateStep: annotate a Level-3 association with per-product peak memory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from stpipe.exceptions import StpipeExitException
+
+from jwst.stpipe import Step
+from jwst_memest.estimate import annotate_association, estimate_association, write_json_atomic
+from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
+
+log = logging.getLogger("stpipe.jwst_memest")
+
+__all__ = ["MemoryEstimateStep", "MemoryEstimateError"]
+
+
+class MemoryEstimateError(StpipeExitException, ValueError):
+    """Bad input; ``strun`` exits with status 2 and this one-line message, no traceback."""
+
+    def __init__(self, message: str):
+        super().__init__(2, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class MemoryEstimateStep(Step):
+    """Estimate the peak memory of each product of a Level-3 association.
+
+    Standalone it writes the association back with ``gbSize`` and a
+    ``memory_estimate`` block per product and returns the estimates. As a
+    pre-hook of calwebb_image3/spec3 it never changes the pipeline's input and
+    never aborts it: failures become one warning.
+    """
+
+    class_alias = "memory_estimate"
+
+    spec = """
+    model_path = string(default=None)  # Model bundle (.asdf) to use instead of the installed default
+    in_memory = boolean(default=None)  # in_memory of the Level-3 run to size; None: the parent pipeline's, else True
+    upper_quantile = float(default=0.95, min=0.5, max=1.0)  # Quantile of the calibrated upper bound
+    search_path = string_list(default=list())  # More directories to look for members (and their uncal siblings)
+    inplace = boolean(default=False)  # Annotate the input association in place instead of writing <asn>_memest.json
+    memory_limit = float(default=None, min=0)  # GB; as a calwebb_image3 pre-hook, above it switch to in_memory=False (default: available memory)
+    max_request_gb = float(default=None, min=0)  # GB; cap of the memory request written beside the estimate (None: no cap)
+    """  # noqa: E501
+
+    reference_file_types: list = []
+
+    @classmethod
+    def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
+        # No parameter reference file exists in CRDS for this step: never ask.
+        return cls._empty_config()
+
+    def run(self, *args):
+        if self.parent is None:
+            return super().run(*args)
+        try:
+            super().run(*args)
+        except Exception as exc:  # a hook never aborts its host pipeline
+            log.warning("memory estimate skipped: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
+
+    def process(self, input_data):
+        in_memory = self._assumed_in_memory()
+        options = dict(
+            model_path=self.model_path,
+            in_memory=in_memory,
+            quantile=self.upper_quantile,
+            max_request_gb=self.max_request_gb,
+        )
+        try:
+            if isinstance(input_data, (str, Path)):
+                result = estimate_association(input_data, search_path=self.search_path or (), **options)
+            else:
+                result = estimate_open_models(input_data, self.parent, **options)
+        except (ValueError, OSError) as exc:
+            raise MemoryEstimateError(str(exc)) from None
+
+        if self.parent is not None:
+            result = rescue_parent(self.parent, result, self._memory_limit(), options) or result
+        self._log_table(result.products)
+        self._write(result)
+        if self.parent is not None:
+            return None  # a hook's return value would replace the pipeline's input
+        return {p.product: {"gbSize": p.gb_size, **p.annotation()} for p in result.products}
+
+    def _assumed_in_memory(self) -> bool:
+        if self.in_memory is not None:
+            return bool(self.in_memory)
+        parent_value = getattr(self.parent, "in_memory", None)
+        return True if parent_value is None else bool(parent_value)
+
+    def _memory_limit(self) -> float:
+        return float(self.memory_limit) if self.memory_limit else available_memory_gb()
+
+    def _output_path(self, result) -> Path:
+        if self.inplace and result.path is not None:
+            return result.path
+        stem = result.path.stem if result.path is not None else (result.products[0].product if result.products else "association")
+        directory = self.output_dir or getattr(self.parent, "output_dir", None) or "."
+        return Path(directory) / f"{stem}_memest.json"
+
+    def _write(self, result) -> None:
+        path = self._output_path(result)
+        try:
+            write_json_atomic(annotate_association(result.raw, result.products), path)
+        except OSError as exc:
+            raise MemoryEstimateError(f"{path}: cannot write the annotated association ({exc.strerror or exc})") from None
+        log.info("Annotated association written to %s", path)
+
+    @staticmethod
+    def _log_table(products) -> None:
+        width = max([len(p.product) for p in products] + [7])
+        lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  model"]
+        for p in products:
+            lines.append(
+                f"{p.product:<{width}}  {p.n_members:>7d}  {p.gb_size:>9.3f}  {p.upper_bound_gb:>9.3f}  "
+                f"{p.request_gb:>9.3f}  {p.estimator['name']} {p.estimator['version']}"
+            )
+        log.info("Memory estimates (GB = 1e9 bytes, upper bound at quantile %s):\n%s",
+                 products[0].quantile if products else "", "\n".join(lines))
+        for p in products:
+            for warning in p.warnings:
+                log.warning("%s: %s", p.product, warning)
