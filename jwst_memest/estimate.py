@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import tempfile
@@ -49,6 +50,12 @@ def resolve_estimator(pipeline: str, model_path: str | None = None):
     return _resolve(pipeline, model_path or None)
 
 
+def _round_up(value: float, digits: int = 4) -> float:
+    """Round a bound upwards, so that rounding never makes it smaller than what it bounds."""
+    scale = 10**digits
+    return math.ceil(value * scale) / scale
+
+
 @dataclass
 class ProductEstimate:
     """Estimated peak memory of one Level-3 product."""
@@ -65,14 +72,18 @@ class ProductEstimate:
     warnings: list[str] = field(default_factory=list)
     features: ProductFeatures | None = None
 
+    @property
+    def rounded_gb(self) -> float:
+        return round(self.gb_size, 4)
+
     def annotation(self) -> dict:
         """The ``memory_estimate`` block written beside ``gbSize``."""
         from jwst_memest import __version__
 
         return {
-            "upper_bound_gb": round(self.upper_bound_gb, 4),
+            "upper_bound_gb": _round_up(self.upper_bound_gb),
             "upper_bound_quantile": self.quantile,
-            "request_gb": round(self.request_gb, 4),
+            "request_gb": _round_up(self.request_gb) if self.request_gb >= self.upper_bound_gb else round(self.request_gb, 4),
             "model": dict(self.estimator),
             "pipeline": PIPELINE_CLASS_ALIAS[self.pipeline],
             "pipeline_parameters": {"in_memory": self.in_memory},
@@ -178,7 +189,7 @@ def estimate_association(
     for found in product_members(association, pipeline, path.parent.resolve(), search_path):
         warnings = []
         if found.substituted:
-            levels = sorted({sub.name.rsplit("_", 1)[-1] for _, sub in found.substituted})
+            levels = sorted({sub.name.rsplit("_", 1)[-1].split(".")[0] for _, sub in found.substituted})
             first_name, first_sub = found.substituted[0]
             warnings.append(
                 f"{len(found.substituted)} member(s) not found as named; used the same exposures' "
@@ -204,7 +215,7 @@ def annotate_association(raw: dict, estimates: Sequence[ProductEstimate]) -> dic
         estimate = by_name.get(product.get("name")) or (estimates[index] if index < len(estimates) else None)
         if estimate is None:
             continue
-        product["gbSize"] = round(estimate.gb_size, 4)
+        product["gbSize"] = estimate.rounded_gb
         product["memory_estimate"] = estimate.annotation()
     return annotated
 

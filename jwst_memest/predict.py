@@ -140,7 +140,7 @@ class JwstCalPredict:
                 if members:
                     by_pipeline.append((product["name"], members))
             self.estimates += estimate_products(by_pipeline, association["asn_type"], **self.options)
-        self.predictions = {e.product: {"gbSize": round(e.gb_size, 4)} for e in self.estimates}
+        self.predictions = {e.product: {"gbSize": e.rounded_gb} for e in self.estimates}
         return self.predictions
 
     def write_associations(self, directory: str | Path) -> list[Path]:

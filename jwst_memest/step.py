@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from stpipe.exceptions import StpipeExitException
@@ -44,8 +45,8 @@ class MemoryEstimateStep(Step):
     upper_quantile = float(default=0.95, min=0.5, max=1.0)  # Quantile of the calibrated upper bound
     search_path = string_list(default=list())  # More directories to look for members (and their uncal siblings)
     inplace = boolean(default=False)  # Annotate the input association in place instead of writing <asn>_memest.json
-    memory_limit = float(default=None, min=0)  # GB; as a calwebb_image3 pre-hook, above it switch to in_memory=False (default: available memory)
-    max_request_gb = float(default=None, min=0)  # GB; cap of the memory request written beside the estimate (None: no cap)
+    memory_limit = float(default=None, min=0)  # GB; as a calwebb_image3 pre-hook, above it switch to in_memory=False (default: $JWST_MEMEST_MEMORY_LIMIT, else available memory)
+    max_request_gb = float(default=None, min=0)  # GB; cap of the memory request written beside the estimate (default: $JWST_MEMEST_MAX_REQUEST_GB, else no cap)
     """  # noqa: E501
 
     reference_file_types: list = []
@@ -70,7 +71,7 @@ class MemoryEstimateStep(Step):
             model_path=self.model_path,
             in_memory=in_memory,
             quantile=self.upper_quantile,
-            max_request_gb=self.max_request_gb,
+            max_request_gb=self._max_request_gb(),
         )
         try:
             if isinstance(input_data, (str, Path)):
@@ -86,7 +87,7 @@ class MemoryEstimateStep(Step):
         self._write(result)
         if self.parent is not None:
             return None  # a hook's return value would replace the pipeline's input
-        return {p.product: {"gbSize": p.gb_size, **p.annotation()} for p in result.products}
+        return {p.product: {"gbSize": p.rounded_gb, **p.annotation()} for p in result.products}
 
     def _assumed_in_memory(self) -> bool:
         if self.in_memory is not None:
@@ -95,7 +96,17 @@ class MemoryEstimateStep(Step):
         return True if parent_value is None else bool(parent_value)
 
     def _memory_limit(self) -> float:
-        return float(self.memory_limit) if self.memory_limit else available_memory_gb()
+        # A hook's parameters cannot be set from the host's command line: the environment can.
+        if self.memory_limit:
+            return float(self.memory_limit)
+        from_env = os.environ.get("JWST_MEMEST_MEMORY_LIMIT")
+        return float(from_env) if from_env else available_memory_gb()
+
+    def _max_request_gb(self) -> float | None:
+        if self.max_request_gb:
+            return float(self.max_request_gb)
+        from_env = os.environ.get("JWST_MEMEST_MAX_REQUEST_GB")
+        return float(from_env) if from_env else None
 
     def _output_path(self, result) -> Path:
         if self.inplace and result.path is not None:

@@ -1,0 +1,115 @@
+"""MemoryEstimateStep standalone: through strun and through Python."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jwst.associations import load_asn
+
+from jwst_memest import MemoryEstimateStep
+from jwst_memest.exposures import ExposureLayout
+
+
+def _strun(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "stpipe", "run", *args] if False else ["strun", *args],
+        cwd=cwd, capture_output=True, text=True, env=os.environ.copy(), timeout=300,
+    )
+
+
+def _annotated(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("step_name", ["jwst_memest.MemoryEstimateStep", "memory_estimate"])
+def test_strun_writes_annotated_association(example_asn, tmp_path, step_name):
+    before = example_asn.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _strun(step_name, str(example_asn), cwd=out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = out / f"{example_asn.stem}_memest.json"
+    annotated = _annotated(written)
+    product = annotated["products"][0]
+    assert isinstance(product["gbSize"], float) and product["gbSize"] > 0.1
+    block = product["memory_estimate"]
+    assert block["upper_bound_gb"] >= product["gbSize"]
+    assert block["n_members"] == 16
+    assert block["pipeline"] == "calwebb_image3"
+    assert block["pipeline_parameters"] == {"in_memory": True}
+    assert block["model"]["name"] and block["model"]["version"]
+    # the table is logged and the input is untouched
+    assert "gbSize" in result.stdout + result.stderr
+    assert example_asn.read_bytes() == before
+    # the annotated association is still a valid association for jwst
+    with written.open() as handle:
+        assert load_asn(handle)["products"][0]["name"] == product["name"]
+
+
+def test_step_is_listed_by_stpipe():
+    from stpipe.entry_points import get_steps
+
+    listed = {s.class_alias: s.class_name for s in get_steps()}
+    assert listed["memory_estimate"] == "jwst_memest.step.MemoryEstimateStep"
+
+
+def test_python_call_returns_estimates(example_asn, tmp_path):
+    estimates = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path))
+    (name, estimate), = estimates.items()
+    assert name.startswith("jw01234-o001_t001_nircam_clear-f150w")
+    assert estimate["gbSize"] > 0
+    assert (tmp_path / f"{example_asn.stem}_memest.json").is_file()
+
+
+def test_inplace_annotates_the_input(example_asn):
+    MemoryEstimateStep.call(str(example_asn), inplace=True)
+    assert "gbSize" in _annotated(example_asn)["products"][0]
+
+
+def test_on_disk_runs_need_less_memory(example_asn, tmp_path):
+    in_memory = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path))
+    on_disk = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path), in_memory=False)
+    name = next(iter(in_memory))
+    assert on_disk[name]["gbSize"] < in_memory[name]["gbSize"]
+    assert on_disk[name]["pipeline_parameters"] == {"in_memory": False}
+
+
+def test_upper_quantile_widens_the_bound(example_asn, tmp_path):
+    low = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path), upper_quantile=0.5)
+    high = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path), upper_quantile=1.0)
+    name = next(iter(low))
+    assert high[name]["upper_bound_gb"] > low[name]["upper_bound_gb"] >= low[name]["gbSize"]
+
+
+def test_max_request_caps_only_the_request(association_factory, tmp_path):
+    # a 3 x 3 NIRCam SW mosaic: an estimate above the cap
+    asn = association_factory(ExposureLayout(mosaic_tiles=(3, 3), tile_step_arcsec=60.0))
+    uncapped = MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path))
+    capped = MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path), max_request_gb=2.0)
+    name = next(iter(capped))
+    assert capped[name]["gbSize"] == uncapped[name]["gbSize"] > 2.0
+    assert capped[name]["upper_bound_gb"] == uncapped[name]["upper_bound_gb"]
+    assert capped[name]["request_gb"] == 2.0
+    assert any("max_request_gb" in w and "in_memory=False" in w for w in capped[name]["warnings"])
+
+
+def test_large_estimates_are_reported_uncapped(association_factory, tmp_path):
+    # tiles one degree apart: a mosaic of about 10^10 output pixels
+    asn = association_factory(ExposureLayout(mosaic_tiles=(2, 2), tile_step_arcsec=3600.0))
+    estimates = MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path), max_request_gb=990.0)
+    (estimate,) = estimates.values()
+    assert estimate["gbSize"] > 1000.0
+    assert estimate["request_gb"] == 990.0
+
+
+def test_search_path_finds_members_elsewhere(example_dir, tmp_path):
+    asn = next(example_dir.glob("*_asn.json"))
+    elsewhere = tmp_path / "moved"
+    elsewhere.mkdir()
+    for fits_file in example_dir.glob("*.fits"):
+        fits_file.rename(elsewhere / fits_file.name)
+    estimates = MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path), search_path=[str(elsewhere)])
+    assert next(iter(estimates.values()))["n_members"] == 16
