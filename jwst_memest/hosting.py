@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -27,9 +28,16 @@ def available_memory_gb() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
 
 
+def _hosts(host):
+    while host is not None:
+        yield host
+        host = getattr(host, "parent", None)
+
+
 def pipeline_of(host, association: dict | None = None) -> str:
-    """Level-3 pipeline key from the host pipeline's alias, else the association's asn_type."""
-    for candidate in (getattr(host, "class_alias", None), (association or {}).get("asn_type")):
+    """Level-3 pipeline key from the host (or the pipeline around it), else the association's asn_type."""
+    aliases = [getattr(h, "class_alias", None) for h in _hosts(host)]
+    for candidate in (*aliases, (association or {}).get("asn_type")):
         key = str(candidate or "").lower().removeprefix("calwebb_")
         if key in LEVEL3_PIPELINES:
             return key
@@ -55,13 +63,22 @@ def _library_members(library):
     return metadata, []
 
 
+def _plain(value):
+    """JSON fallback for the read-only mappings and numpy scalars a ModelLibrary's asn holds."""
+    if hasattr(value, "keys"):
+        return dict(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
 def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
     """Estimate from what a sub-step hook receives: a ModelLibrary, datamodels, or an association dict."""
     from jwst.datamodels import ModelLibrary
     from stdatamodels.jwst.datamodels import JwstDataModel
 
     if isinstance(input_data, ModelLibrary):
-        raw = input_data.asn
+        raw = json.loads(json.dumps(input_data.asn, default=_plain))
         members, warnings = _library_members(input_data)
     elif isinstance(input_data, JwstDataModel):
         raw = {"asn_type": "", "products": [{"name": str(input_data.meta.filename), "members": []}]}
@@ -89,7 +106,8 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
         return None
     worst = max(over, key=lambda p: p.upper_bound_gb)
     message = f"upper bound {worst.upper_bound_gb:.2f} GB of {worst.product} exceeds memory_limit {limit_gb:.2f} GB"
-    can_switch = hasattr(host, "in_memory") and result.pipeline == "image3"
+    # only the pipeline itself, before it loads anything, can still change how it loads
+    can_switch = getattr(host, "class_alias", None) == "calwebb_image3" and hasattr(host, "in_memory")
     if not can_switch:
         log.warning("%s; %s has no in_memory switch: the run may run out of memory",
                     message, getattr(host, "class_alias", "the pipeline"))
