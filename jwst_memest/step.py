@@ -58,7 +58,11 @@ class MemoryEstimateStep(Step):
 
     def run(self, *args):
         if self.parent is None:
-            return super().run(*args)
+            try:
+                return super().run(*args)
+            except OSError as exc:  # e.g. stpipe making an output_dir that cannot be made
+                where = exc.filename or self.output_dir
+                raise MemoryEstimateError(f"{where}: {exc.strerror or exc}") from None
         try:
             super().run(*args)
         except Exception as exc:  # a hook never aborts its host pipeline

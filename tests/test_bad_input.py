@@ -1,0 +1,186 @@
+"""Bad input: one clear line naming the file and the problem, and nothing half-written."""
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from astropy.io import fits
+
+from jwst_memest.step import MemoryEstimateError, MemoryEstimateStep
+
+
+def _call(asn, tmp_path, **kwargs):
+    return MemoryEstimateStep.call(str(asn), output_dir=str(kwargs.pop("output_dir", tmp_path)), **kwargs)
+
+
+def _members(asn: Path) -> list[Path]:
+    return sorted(asn.parent.glob("*_uncal.fits"))
+
+
+def _error(asn, tmp_path, **kwargs) -> str:
+    with pytest.raises(MemoryEstimateError) as info:
+        _call(asn, tmp_path, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    assert not list(Path(kwargs.get("output_dir", tmp_path)).glob("*_memest.json"))
+    return message
+
+
+def test_missing_association(tmp_path):
+    message = _error(tmp_path / "nowhere_asn.json", tmp_path)
+    assert "nowhere_asn.json" in message and "not found" in message
+
+
+def test_invalid_json(tmp_path):
+    asn = tmp_path / "broken_asn.json"
+    asn.write_text('{"asn_type": "image3", "products": [')
+    message = _error(asn, tmp_path)
+    assert "broken_asn.json" in message and "invalid JSON" in message
+
+
+def test_json_that_is_not_an_object(tmp_path):
+    asn = tmp_path / "list_asn.json"
+    asn.write_text("[1, 2, 3]")
+    assert "JSON object" in _error(asn, tmp_path)
+
+
+def test_level2_association_is_refused(example_asn, tmp_path):
+    raw = json.loads(example_asn.read_text())
+    raw["asn_type"] = "image2"
+    example_asn.write_text(json.dumps(raw))
+    message = _error(example_asn, tmp_path)
+    assert example_asn.name in message and "not a Level-3 association" in message
+
+
+def test_association_failing_jwst_validation(tmp_path):
+    asn = tmp_path / "hollow_asn.json"
+    asn.write_text(json.dumps({"asn_type": "image3", "products": [{"name": "x"}]}))
+    message = _error(asn, tmp_path)
+    assert "hollow_asn.json" in message and "not a valid association" in message
+
+
+def test_no_member_found(example_asn, tmp_path):
+    for path in _members(example_asn):
+        path.unlink()
+    message = _error(example_asn, tmp_path)
+    assert example_asn.name in message and "no member found" in message
+
+
+def test_member_that_is_not_fits_is_left_out(example_asn, tmp_path):
+    bad = _members(example_asn)[0]
+    bad.write_text("this is not FITS")
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert estimate["n_members"] == 15
+    assert any(bad.name in w and "not a readable FITS" in w for w in estimate["warnings"])
+
+
+def test_truncated_member_is_left_out(example_asn, tmp_path):
+    bad = _members(example_asn)[1]
+    bad.write_bytes(bad.read_bytes()[:1000])
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert estimate["n_members"] == 15
+    assert any(bad.name in w for w in estimate["warnings"])
+
+
+def test_all_members_unreadable(example_asn, tmp_path):
+    for path in _members(example_asn):
+        path.write_bytes(b"\0" * 10)
+    message = _error(example_asn, tmp_path)
+    assert "no member found" in message and "not a readable FITS" in message
+
+
+@pytest.mark.parametrize("value", ["nan", "missing"])
+def test_member_without_pointing_leaves_the_offset_statistics(example_asn, tmp_path, value):
+    bad = _members(example_asn)[0]
+    with fits.open(bad, mode="update") as hdul:
+        for key in ("RA_REF", "DEC_REF", "CRVAL1", "CRVAL2"):
+            if value == "missing":
+                del hdul["SCI"].header[key]
+            else:
+                hdul["SCI"].header[key] = "NaN"  # FITS has no float NaN: writers leave a string
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert estimate["n_members"] == 16
+    assert any(bad.name in w and "offset statistics" in w for w in estimate["warnings"])
+
+
+def test_crval_stands_in_for_missing_ra_ref(example_asn, tmp_path):
+    member = _members(example_asn)[0]
+    with fits.open(member, mode="update") as hdul:
+        del hdul["SCI"].header["RA_REF"]
+        del hdul["SCI"].header["DEC_REF"]
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert not any("pointing" in w for w in estimate["warnings"])
+
+
+@pytest.mark.parametrize("keyword,value,feature", [
+    ("EXP_TYPE", "NRC_NEWMODE", "exp_type"),
+    ("FILTER", "F999W", "filter"),
+])
+def test_unknown_categories_are_encoded_unknown_with_a_warning(example_asn, tmp_path, keyword, value, feature):
+    for member in _members(example_asn):
+        with fits.open(member, mode="update") as hdul:
+            hdul[0].header[keyword] = value
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert any(f"unknown category {feature}={value}" in w for w in estimate["warnings"])
+    assert estimate["gbSize"] > 0
+
+
+def test_unknown_detector_gets_default_geometry(example_asn, tmp_path):
+    for member in _members(example_asn):
+        with fits.open(member, mode="update") as hdul:
+            hdul[0].header["DETECTOR"] = "NRCX9"
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert estimate["gbSize"] > 0
+
+
+def test_wrong_type_keyword_is_a_warning(example_asn, tmp_path):
+    member = _members(example_asn)[0]
+    with fits.open(member, mode="update") as hdul:
+        hdul[0].header["NINTS"] = "many"
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert any("NINTS='many' is not a number" in w for w in estimate["warnings"])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_unwritable_output_directory_nonroot(example_asn, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    message = _error(example_asn, tmp_path, output_dir=locked)
+    assert "cannot write" in message
+
+
+@pytest.mark.parametrize("where", ["file", "file/below"])
+def test_output_directory_that_cannot_be_made(example_asn, tmp_path, where):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(MemoryEstimateError) as info:
+        _call(example_asn, tmp_path, output_dir=tmp_path / where)
+    assert str(tmp_path / "file") in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_failed_write_keeps_the_original(example_asn, tmp_path, monkeypatch):
+    before = example_asn.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("jwst_memest.estimate.json.dump", fail)
+    with pytest.raises(MemoryEstimateError):
+        MemoryEstimateStep.call(str(example_asn), inplace=True)
+    assert example_asn.read_bytes() == before
+    assert [p.name for p in example_asn.parent.glob(".*tmp")] == []
+
+
+def test_strun_prints_one_line_and_no_traceback(tmp_path):
+    (tmp_path / "broken_asn.json").write_text("{")
+    result = subprocess.run(
+        ["strun", "memory_estimate", "broken_asn.json"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "Traceback" not in output
+    assert "broken_asn.json: invalid JSON" in output
