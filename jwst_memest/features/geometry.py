@@ -81,4 +81,5 @@ def mosaic_pixels(xi, eta, roll_deg, ncols, nrows, member_scale, output_scale: f
     v = -corners[:, 0] * np.sin(roll0) + corners[:, 1] * np.cos(roll0)
     width = (u.max() - u.min()) / output_scale
     height = (v.max() - v.min()) / output_scale
-    return float(np.ceil(width) * np.ceil(height))
+    # round off projection noise before counting whole pixels
+    return float(np.ceil(round(width, 6)) * np.ceil(round(height, 6)))

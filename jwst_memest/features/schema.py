@@ -128,11 +128,14 @@ def feature_set_for(pipeline: str) -> str:
     return LEVEL3_PIPELINES[key]
 
 
-@cache
 def load_schema(pipeline: str = "image3") -> FeatureSchema:
-    """The feature schema for a Level-3 pipeline."""
+    """The feature schema for a Level-3 pipeline (coron3 and ami3 share image3's, tso3 spec3's)."""
+    return _load_feature_set(feature_set_for(pipeline))
+
+
+@cache
+def _load_feature_set(feature_set: str) -> FeatureSchema:
     raw = _raw_schema()
-    feature_set = feature_set_for(pipeline)
     specs = []
     for name in raw["pipelines"][feature_set]["features"]:
         entry = raw["features"][name]
