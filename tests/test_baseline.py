@@ -1,0 +1,53 @@
+"""The physics baseline and calibrated upper bounds."""
+
+import numpy as np
+import pytest
+
+from jwst_memest.exposures import ExposureLayout, write_header_exposures
+from jwst_memest.features.build import product_features
+from jwst_memest.metadata import read_exposure_metadata
+from jwst_memest.model.baseline import GB, GIB, load_baseline
+from jwst_memest.model.upper import UpperBound
+
+
+def _estimate(tmp_path, layout, pipeline="image3", in_memory=True):
+    members = [read_exposure_metadata(p) for p in write_header_exposures(layout, tmp_path / str(id(layout)))]
+    vector = product_features(members, pipeline, in_memory).vector()
+    return load_baseline(pipeline).estimate(vector[None, :], 0.95)
+
+
+def test_on_disk_is_cheaper_and_grows_with_members(tmp_path):
+    small, _ = _estimate(tmp_path, ExposureLayout(dither_points=2))
+    large, _ = _estimate(tmp_path, ExposureLayout(dither_points=8))
+    on_disk, _ = _estimate(tmp_path, ExposureLayout(dither_points=8), in_memory=False)
+    assert small[0] < large[0] and on_disk[0] < large[0]
+
+
+def test_in_memory_false_measured_run_within_ten_percent(tmp_path):
+    # 8 NIRCam SW exposures on a 4 x 2 grid of 40" steps, in_memory=False: measured 1.98 GB peak
+    gb, upper = _estimate(tmp_path, ExposureLayout(mosaic_tiles=(4, 2), tile_step_arcsec=40.0), in_memory=False)
+    assert gb[0] * GB / GIB == pytest.approx(1.98, rel=0.10)
+    assert upper[0] >= gb[0]
+
+
+def test_spec3_baseline_runs(tmp_path):
+    layout = ExposureLayout(detectors=("MIRIFUSHORT",), exp_type="MIR_MRS", filter="N/A", pupil="N/A",
+                            channel="12", band="SHORT", dither_points=4)
+    gb, upper = _estimate(tmp_path, layout, pipeline="spec3")
+    assert 1.0 < gb[0] < 5.0 and upper[0] > gb[0]
+
+
+def test_upper_bound_calibration():
+    rng = np.random.default_rng(1)
+    estimated = rng.uniform(1, 10, 1000)
+    measured = estimated * rng.uniform(0.9, 1.2, 1000)
+    bound = UpperBound.from_measurements(measured, estimated, source="test")
+    assert bound.n_rows == 1000
+    assert bound.factor(0.95) == pytest.approx(1.19, abs=0.01)
+    assert np.mean(measured > estimated * bound.factor(0.95)) == pytest.approx(0.05, abs=0.01)
+    assert all(np.diff(bound.factors) >= 0) and min(bound.factors) >= 1.0
+    assert UpperBound.from_tree(bound.to_tree()) == bound
+    with pytest.raises(ValueError):
+        bound.factor(1.5)
+    with pytest.raises(ValueError):
+        UpperBound((0.9, 0.5), (1.0, 1.1), 3)
