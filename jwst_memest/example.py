@@ -1,7 +1,8 @@
 """The bundled example: header-only NIRCam exposures and their Level-3 association.
 
-``python -m jwst_memest.example DIR`` rewrites it (the shipped copy lives in
-``jwst_memest/data/example``); ``example_association()`` returns its path.
+``python -m jwst_memest.example`` prints the path of the shipped association
+(in ``jwst_memest/data/example``); ``python -m jwst_memest.example --write DIR``
+makes it anew with jwst's association rules.
 """
 
 from __future__ import annotations
@@ -48,5 +49,15 @@ def make_example(directory: str | Path) -> Path:
     return write_json_atomic(raw, path)
 
 
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jwst_memest.example", description=__doc__.splitlines()[0])
+    parser.add_argument("--write", metavar="DIR", help="write the example exposures and association to DIR")
+    args = parser.parse_args(argv)
+    print(make_example(args.write) if args.write else example_association())
+    return 0
+
+
 if __name__ == "__main__":
-    print(make_example(sys.argv[1] if len(sys.argv) > 1 else "."))
+    sys.exit(main())

@@ -43,7 +43,7 @@ class MemoryEstimateStep(Step):
     model_path = string(default=None)  # Model bundle (.asdf) to use instead of the installed default
     in_memory = boolean(default=None)  # in_memory of the Level-3 run to size; None: the parent pipeline's, else True
     upper_quantile = float(default=0.95, min=0.5, max=1.0)  # Quantile of the calibrated upper bound
-    search_path = string_list(default=list())  # More directories to look for members (and their uncal siblings)
+    search_path = string(default=None)  # More directories to look for members and their siblings, separated by ':'
     inplace = boolean(default=False)  # Annotate the input association in place instead of writing <asn>_memest.json
     memory_limit = float(default=None, min=0)  # GB; as a calwebb_image3 pre-hook, above it switch to in_memory=False (default: $JWST_MEMEST_MEMORY_LIMIT, else available memory)
     max_request_gb = float(default=None, min=0)  # GB; cap of the memory request written beside the estimate (default: $JWST_MEMEST_MAX_REQUEST_GB, else no cap)
@@ -79,7 +79,7 @@ class MemoryEstimateStep(Step):
         )
         try:
             if isinstance(input_data, (str, Path)):
-                result = estimate_association(input_data, search_path=self.search_path or (), **options)
+                result = estimate_association(input_data, search_path=self._search_path(), **options)
             else:
                 result = estimate_open_models(input_data, self.parent, **options)
         except (ValueError, OSError) as exc:
@@ -92,6 +92,12 @@ class MemoryEstimateStep(Step):
         if self.parent is not None:
             return None  # a hook's return value would replace the pipeline's input
         return {p.product: {"gbSize": p.rounded_gb, **p.annotation()} for p in result.products}
+
+    def _search_path(self) -> list[str]:
+        value = self.search_path or ""
+        if isinstance(value, (list, tuple)):  # from Python callers
+            return [str(v) for v in value]
+        return [part for part in value.split(os.pathsep) if part]
 
     def _assumed_in_memory(self) -> bool:
         if self.in_memory is not None:

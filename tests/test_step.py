@@ -111,5 +111,8 @@ def test_search_path_finds_members_elsewhere(example_dir, tmp_path):
     elsewhere.mkdir()
     for fits_file in example_dir.glob("*.fits"):
         fits_file.rename(elsewhere / fits_file.name)
-    estimates = MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path), search_path=[str(elsewhere)])
+    search_path = f"{tmp_path / 'empty'}:{elsewhere}"  # as on the command line: ':'-separated
+    estimates = MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path), search_path=search_path)
     assert next(iter(estimates.values()))["n_members"] == 16
+    with pytest.raises(ValueError, match="no member found"):
+        MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path))

@@ -1,0 +1,149 @@
+"""Speed of jwst_memest on folders of header-only exposures (and of spacekit's peer when installed).
+
+    python benchmarks/speed.py [--sizes 40,400,4000] [--out benchmarks/results/speed.md]
+
+Measures, per folder size: cold ``strun`` wall time for one association,
+header reading per file, warm estimation per association once metadata is
+read, folder mode end to end, and peak memory (max RSS) of a cold run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jwst_memest.estimate import estimate_products, resolve_estimator
+from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
+from jwst_memest.metadata import read_exposure_metadata
+
+CRDS_FREE = {
+    "CRDS_SERVER_URL": "https://localhost:1",
+    "CRDS_MODE": "local",
+    "STPIPE_DISABLE_CRDS_STEPPARS": "True",
+}
+
+
+def make_folder(directory: Path, n_files: int) -> Path:
+    """A folder of ``n_files`` NIRCam SW exposures: 4 detectors x dithers x observations of 40 files."""
+    per_observation = 40
+    for observation in range(1, max(n_files // per_observation, 1) + 1):
+        layout = ExposureLayout(observation=observation, detectors=NIRCAM_SW_DETECTORS[:4], dither_points=10)
+        write_header_exposures(layout, directory)
+    return directory
+
+
+def timed(command, cwd, env) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of a child command."""
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(after, before) * 1024 / 1e9
+
+
+def bench_jwst_memest(folder: Path, env) -> dict:
+    files = sorted(folder.glob("*_uncal.fits"))
+    start = time.perf_counter()
+    metadata = [read_exposure_metadata(p) for p in files]
+    header_ms = (time.perf_counter() - start) / len(files) * 1e3
+
+    estimator = resolve_estimator("image3")
+    groups = [metadata[i : i + 40] for i in range(0, len(metadata), 40)]
+    products = [(f"product{i}", group) for i, group in enumerate(groups)]
+    estimate_products(products[:1], "image3", estimator=estimator)  # warm up
+    repeats = max(1, 200 // len(products))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        estimate_products(products, "image3", estimator=estimator)
+    warm_ms = (time.perf_counter() - start) / (repeats * len(products)) * 1e3
+
+    out = Path(tempfile.mkdtemp())
+    cold_folder, rss_folder = timed([sys.executable, "-m", "jwst_memest.predict", str(folder)], out, env)
+    asn_dir = Path(tempfile.mkdtemp())
+    subprocess.run([sys.executable, "-m", "jwst_memest.predict", str(folder), "--pid", "1234", "--obs", "1",
+                    "--write-asn", str(asn_dir)], env=env, check=True, capture_output=True)
+    asn = next(asn_dir.glob("*_asn.json"))
+    cold_strun, rss_strun = timed(["strun", "memory_estimate", str(asn), "--search_path", str(folder)], out, env)
+    return {
+        "files": len(files),
+        "header_ms_per_file": header_ms,
+        "warm_ms_per_association_40": warm_ms,
+        "cold_strun_s_one_asn": cold_strun,
+        "cold_strun_peak_gb": rss_strun,
+        "cold_folder_mode_s": cold_folder,
+        "folder_mode_peak_gb": rss_folder,
+    }
+
+
+def bench_spacekit(folder: Path, env) -> dict | None:
+    """spacekit's JwstCalPredict on the same folder, cold (fresh interpreter) and warm."""
+    try:
+        import spacekit  # noqa: F401
+    except ImportError:
+        return None
+    script = (
+        "import sys, time\n"
+        "t = time.perf_counter()\n"
+        "from spacekit.skopes.jwst.cal.predict import JwstCalPredict\n"
+        "p = JwstCalPredict(input_path=sys.argv[1])\n"
+        "p.run_inference()\n"
+        "t1 = time.perf_counter()\n"
+        "p2 = JwstCalPredict(input_path=sys.argv[1]); p2.run_inference()\n"
+        "print(t1 - t, time.perf_counter() - t1)\n"
+    )
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", script, str(folder)], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+    cold, warm = (float(x) for x in result.stdout.split()[-2:])
+    return {"cold_s": wall, "first_inference_s": cold, "warm_s": warm}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="40,400,4000")
+    parser.add_argument("--out", default="benchmarks/results/speed.md")
+    args = parser.parse_args(argv)
+    env = dict(os.environ, **CRDS_FREE, CRDS_PATH=tempfile.mkdtemp())
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        folder = make_folder(Path(tempfile.mkdtemp()), size)
+        ours = bench_jwst_memest(folder, env)
+        peer = bench_spacekit(folder, env)
+        rows.append((ours, peer))
+        print(json.dumps({"jwst_memest": ours, "spacekit": peer}, indent=1))
+        shutil.rmtree(folder, ignore_errors=True)
+    lines = [
+        "| files | header read ms/file | warm ms/asn (40) | cold strun s | strun peak GB | folder mode s | folder peak GB | spacekit cold s | spacekit warm s | cold ratio (spacekit/ours) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for ours, peer in rows:
+        sk_cold = peer.get("cold_s") if peer else None
+        sk_warm = peer.get("warm_s") if peer else None
+        ratio = f"{sk_cold / ours['cold_folder_mode_s']:.1f}x" if sk_cold else "n/a"
+        lines.append(
+            f"| {ours['files']} | {ours['header_ms_per_file']:.2f} | {ours['warm_ms_per_association_40']:.2f} | "
+            f"{ours['cold_strun_s_one_asn']:.2f} | {ours['cold_strun_peak_gb']:.2f} | {ours['cold_folder_mode_s']:.2f} | "
+            f"{ours['folder_mode_peak_gb']:.2f} | {sk_cold if sk_cold else 'n/a'} | {sk_warm if sk_warm else 'n/a'} | {ratio} |"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
