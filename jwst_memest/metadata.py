@@ -39,6 +39,8 @@ _NIRCAM_SW_SCALE = 0.0311
 _FULL_FRAME = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
 _DEFAULT_FULL_FRAME = (2048, 2048)
 
+_MAX_AXIS = 1 << 16  # no JWST detector image is wider
+
 _LEVELS = ("uncal", "rate", "rateints", "cal", "calints", "i2d", "s2d", "x1d", "crf")
 
 
@@ -93,7 +95,7 @@ class ExposureMetadata:
 
     @property
     def has_pointing(self) -> bool:
-        return math.isfinite(self.ra_ref) and math.isfinite(self.dec_ref)
+        return math.isfinite(self.ra_ref) and math.isfinite(self.dec_ref) and abs(self.dec_ref) <= 90
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -153,15 +155,30 @@ def _pixel_scale(detector: str | None, pixar_a2) -> float:
     return 0.1
 
 
-def _image_shape(primary, sci, detector) -> tuple[int, int]:
-    ncols = _first([primary, sci], "SUBSIZE1")
-    nrows = _first([primary, sci], "SUBSIZE2")
-    if ncols is None or nrows is None:
-        if sci is not None and int(sci.get("NAXIS", 0)) >= 2:
-            ncols, nrows = sci["NAXIS1"], sci["NAXIS2"]
-        else:
-            ncols, nrows = _FULL_FRAME.get(detector or "", _DEFAULT_FULL_FRAME)
-    return int(ncols), int(nrows)
+def _image_shape(primary, sci, detector, problems) -> tuple[int, int]:
+    """Science image size: SUBSIZE1/2, else the SCI array's axes, else the detector's full frame."""
+    full_frame = _FULL_FRAME.get(detector or "", _DEFAULT_FULL_FRAME)
+    sizes = [_first([primary, sci], "SUBSIZE1"), _first([primary, sci], "SUBSIZE2")]
+    if None in sizes and sci is not None and _positive_int(sci.get("NAXIS", 0)) and int(sci["NAXIS"]) >= 2:
+        sizes = [sci.get("NAXIS1"), sci.get("NAXIS2")]
+    if None in sizes:
+        return full_frame
+    parsed = [_positive_int(v) for v in sizes]
+    if None in parsed:
+        problems.append(f"image size {sizes[0]!r} x {sizes[1]!r} is not usable; assumed full frame")
+        return full_frame
+    return parsed[0], parsed[1]
+
+
+def _positive_int(value) -> int | None:
+    """A plausible detector dimension, or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or number < 1 or number > _MAX_AXIS or number != int(number):
+        return None
+    return int(number)
 
 
 def _exposure_id(headers, path: str) -> str:
@@ -178,7 +195,7 @@ def metadata_from_headers(path: str, primary, sci) -> ExposureMetadata:
     headers = [primary, sci]
     problems: list[str] = []
     detector = _as_str(_first(headers, "DETECTOR"))
-    ncols, nrows = _image_shape(primary, sci, detector)
+    ncols, nrows = _image_shape(primary, sci, detector, problems)
     ra = _first([sci, primary], "RA_REF")
     dec = _first([sci, primary], "DEC_REF")
     ra_key, dec_key = "RA_REF", "DEC_REF"
@@ -202,7 +219,7 @@ def metadata_from_headers(path: str, primary, sci) -> ExposureMetadata:
         background_target=bool(_first(headers, "BKGDTARG") or False),
         n_exposures=_as_int(_first(headers, "NEXPOSUR"), "NEXPOSUR", path, problems),
         n_dither_points=_as_int(_first(headers, "NUMDTHPT"), "NUMDTHPT", path, problems),
-        n_integrations=_as_int(_first(headers, "NINTS"), "NINTS", path, problems) or 1,
+        n_integrations=max(_as_int(_first(headers, "NINTS"), "NINTS", path, problems) or 1, 1),
         n_groups=_as_int(_first(headers, "NGROUPS"), "NGROUPS", path, problems),
         ncols=ncols,
         nrows=nrows,
