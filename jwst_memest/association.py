@@ -64,6 +64,8 @@ def load_level3_association(path: str | Path):
         Missing or unreadable file, invalid JSON, not a valid association, not Level 3.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AssociationError(f"{path}: is a directory, not an association file")
     if not path.is_file():
         raise AssociationError(f"{path}: association file not found")
     try:
@@ -74,6 +76,8 @@ def load_level3_association(path: str | Path):
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise AssociationError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise AssociationError(f"{path}: JSON nested too deeply to be an association") from None
     if not isinstance(raw, dict):
         raise AssociationError(f"{path}: an association is a JSON object, not {type(raw).__name__}")
     asn_type = str(raw.get("asn_type", "")).lower()

@@ -161,14 +161,29 @@ def estimate_features(
     return results
 
 
-def read_members(paths: Iterable[Path]) -> tuple[list[ExposureMetadata], list[str]]:
-    """Metadata of the readable members, and one warning per member left out."""
+def read_members(paths: Iterable[Path], cache: dict | None = None) -> tuple[list[ExposureMetadata], list[str]]:
+    """Metadata of the readable members, and one warning per member left out.
+
+    A file listed several times is read once (``cache`` may be shared across products).
+    """
+    cache = {} if cache is None else cache
     members, warnings = [], []
     for path in paths:
-        try:
-            members.append(read_exposure_metadata(path))
-        except MetadataError as exc:
-            warnings.append(f"member left out: {exc}")
+        key = str(path)
+        if key not in cache:
+            try:
+                cache[key] = read_exposure_metadata(path)
+            except MetadataError as exc:
+                cache[key] = exc
+        found = cache[key]
+        if isinstance(found, MetadataError):
+            warnings.append(f"member left out: {found}")
+        else:
+            members.append(found)
+    listed = [str(p) for p in paths]
+    repeats = len(listed) - len(set(listed))
+    if repeats:
+        warnings.append(f"{repeats} member entries name a file already listed; each entry is counted, as the pipeline loads each")
     return members, warnings
 
 
@@ -185,7 +200,7 @@ def estimate_association(
     """
     path = Path(path)
     association, pipeline = load_level3_association(path)
-    products, extra = [], {}
+    products, extra, cache = [], {}, {}
     for found in product_members(association, pipeline, path.parent.resolve(), search_path):
         warnings = []
         if found.substituted:
@@ -196,7 +211,7 @@ def estimate_association(
                 f"{', '.join(levels)} files (e.g. {first_name} -> {first_sub.name})"
             )
         warnings += [f"member {name} not found beside the association or in search_path" for name in found.missing]
-        members, unreadable = read_members(found.paths)
+        members, unreadable = read_members(found.paths, cache)
         warnings += unreadable
         if not members:
             detail = "; ".join(warnings) if warnings else "the product lists no members"

@@ -56,6 +56,12 @@ class MemoryEstimateStep(Step):
         # No parameter reference file exists in CRDS for this step: never ask.
         return cls._empty_config()
 
+    @classmethod
+    def _get_crds_parameters(cls, dataset):
+        # jwst would open the association as a ModelLibrary just to ask CRDS about
+        # parameters this step does not have: slow on large inputs, fragile on bad ones.
+        return {}, "jwst"
+
     def run(self, *args):
         if self.parent is None:
             try:

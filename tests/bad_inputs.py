@@ -1,0 +1,96 @@
+"""A corpus of bad inputs, each built in a copy of the example association's folder.
+
+Each builder damages the folder and returns (association path, outcome): "error" when the
+step must refuse with one line, "warning" when it must still estimate and say what it left out.
+docs/bad-inputs.md lists them.
+"""
+
+import json
+from pathlib import Path
+
+from astropy.io import fits
+
+
+def _asn(folder: Path) -> Path:
+    return next(folder.glob("*_asn.json"))
+
+
+def _members(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*_uncal.fits"))
+
+
+def _rewrite(folder: Path, change) -> Path:
+    path = _asn(folder)
+    raw = json.loads(path.read_text())
+    change(raw)
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def _write(folder: Path, text: str | bytes, name="bad_asn.json") -> Path:
+    path = folder / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def _headers(folder: Path, change, which=slice(0, 1)) -> Path:
+    for member in _members(folder)[which]:
+        with fits.open(member, mode="update") as hdul:
+            change(hdul)
+    return _asn(folder)
+
+
+def _members_list(raw):
+    return raw["products"][0]["members"]
+
+
+BAD_INPUTS = {
+    # --- association file ---
+    "missing association": (lambda f: f / "absent_asn.json", "error"),
+    "association is a directory": (lambda f: (f / "dir_asn.json").mkdir() or f / "dir_asn.json", "error"),
+    "empty association file": (lambda f: _write(f, ""), "error"),
+    "invalid JSON": (lambda f: _write(f, '{"asn_type": "image3",'), "error"),
+    "binary garbage": (lambda f: _write(f, bytes(range(256)) * 4), "error"),
+    "JSON array instead of object": (lambda f: _write(f, "[]"), "error"),
+    "deeply nested JSON": (lambda f: _write(f, "[" * 100000 + "]" * 100000), "error"),
+    "Level-2 association": (lambda f: _rewrite(f, lambda r: r.update(asn_type="image2")), "error"),
+    "asn_type of the wrong type": (lambda f: _rewrite(f, lambda r: r.update(asn_type=["image3"])), "error"),
+    "no products": (lambda f: _rewrite(f, lambda r: r.update(products=[])), "error"),
+    "products not a list": (lambda f: _rewrite(f, lambda r: r.update(products="all")), "error"),
+    "product without members": (lambda f: _rewrite(f, lambda r: r["products"][0].update(members=[])), "error"),
+    "member without expname": (lambda f: _rewrite(f, lambda r: _members_list(r)[0].pop("expname")), "error"),
+    "every member absent": (lambda f: [p.unlink() for p in _members(f)] and _asn(f), "error"),
+    "member path escaping the folder": (
+        lambda f: _rewrite(f, lambda r: _members_list(r)[0].update(expname="../../../../etc/passwd")), "warning"),
+    "huge member list": (
+        lambda f: _rewrite(f, lambda r: r["products"][0].update(members=_members_list(r) * 500)), "warning"),
+    # --- member files ---
+    "member is not FITS": (lambda f: _replace_member(f, b"SIMPLE? no."), "warning"),
+    "member is empty": (lambda f: _replace_member(f, b""), "warning"),
+    "member truncated": (lambda f: _replace_member(f, _members(f)[0].read_bytes()[:2000]), "warning"),
+    "member is a directory": (lambda f: _members(f)[0].unlink() or _members_dir(f), "warning"),
+    "member without INSTRUME and EXP_TYPE": (
+        lambda f: _headers(f, lambda h: [h[0].header.remove(k) for k in ("INSTRUME", "EXP_TYPE")]), "warning"),
+    "member without SCI extension": (lambda f: _headers(f, lambda h: h.pop(1)), "warning"),
+    "pointing keywords missing": (
+        lambda f: _headers(f, lambda h: [h[1].header.remove(k) for k in ("RA_REF", "DEC_REF", "CRVAL1", "CRVAL2")]), "warning"),
+    "pointing keywords NaN": (lambda f: _headers(f, lambda h: h[1].header.update(RA_REF="NaN", DEC_REF="NaN")), "warning"),
+    "declination out of range": (lambda f: _headers(f, lambda h: h[1].header.update(DEC_REF=123.0, CRVAL2=123.0)), "warning"),
+    "wrong-type NINTS": (lambda f: _headers(f, lambda h: h[0].header.update(NINTS="many")), "warning"),
+    "negative SUBSIZE": (lambda f: _headers(f, lambda h: h[0].header.update(SUBSIZE1=-2048)), "warning"),
+    "unknown EXP_TYPE": (lambda f: _headers(f, lambda h: h[0].header.update(EXP_TYPE="NRC_FUTURE"), slice(None)), "warning"),
+    "unknown filter": (lambda f: _headers(f, lambda h: h[0].header.update(FILTER="F999W"), slice(None)), "warning"),
+    "unknown detector": (lambda f: _headers(f, lambda h: h[0].header.update(DETECTOR="NRCZ9"), slice(None)), "warning"),
+}
+
+
+def _replace_member(folder: Path, content: bytes) -> Path:
+    _members(folder)[0].write_bytes(content)
+    return _asn(folder)
+
+
+def _members_dir(folder: Path) -> Path:
+    raw = json.loads(_asn(folder).read_text())
+    name = Path(_members_list(raw)[0]["expname"]).name.rsplit("_", 1)[0] + "_uncal.fits"
+    (folder / name).mkdir()
+    return _asn(folder)
