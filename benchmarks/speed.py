@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -42,14 +41,20 @@ def make_folder(directory: Path, n_files: int) -> Path:
     return directory
 
 
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
 def timed(command, cwd, env) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of a child command."""
+    """Wall seconds and peak RSS (GB) of one child command, measured in a wrapper of its own."""
     start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-c", _MEASURE, *command], cwd=cwd, env=env, check=True,
+                            capture_output=True, text=True)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(after, before) * 1024 / 1e9
+    return wall, int(result.stdout.split()[-1]) * 1024 / 1e9
 
 
 def bench_jwst_memest(folder: Path, env) -> dict:
@@ -86,14 +91,17 @@ def bench_jwst_memest(folder: Path, env) -> dict:
     }
 
 
-def bench_spacekit(folder: Path, env) -> dict | None:
-    """spacekit's JwstCalPredict on the same folder, cold (fresh interpreter) and warm."""
-    try:
-        import spacekit  # noqa: F401
-    except ImportError:
+def bench_spacekit(folder: Path, env, python: str | None) -> dict | None:
+    """spacekit's JwstCalPredict on the same folder, cold (fresh interpreter) and warm.
+
+    ``python`` is an interpreter with spacekit installed (it pins its own tensorflow, so a
+    separate virtual environment is the usual home); None skips the peer.
+    """
+    if python is None:
         return None
     script = (
-        "import sys, time\n"
+        "import logging, sys, time\n"
+        "logging.disable(logging.CRITICAL)\n"
         "t = time.perf_counter()\n"
         "from spacekit.skopes.jwst.cal.predict import JwstCalPredict\n"
         "p = JwstCalPredict(input_path=sys.argv[1])\n"
@@ -103,7 +111,7 @@ def bench_spacekit(folder: Path, env) -> dict | None:
         "print(t1 - t, time.perf_counter() - t1)\n"
     )
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", script, str(folder)], env=env, capture_output=True, text=True)
+    result = subprocess.run([python, "-c", script, str(folder)], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if result.returncode != 0:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
@@ -111,17 +119,26 @@ def bench_spacekit(folder: Path, env) -> dict | None:
     return {"cold_s": wall, "first_inference_s": cold, "warm_s": warm}
 
 
+def _python_with_spacekit() -> str | None:
+    try:
+        import spacekit  # noqa: F401
+    except ImportError:
+        return None
+    return sys.executable
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="40,400,4000")
     parser.add_argument("--out", default="benchmarks/results/speed.md")
+    parser.add_argument("--peer-python", help="python of an environment with spacekit installed (pip install spacekit)")
     args = parser.parse_args(argv)
     env = dict(os.environ, **CRDS_FREE, CRDS_PATH=tempfile.mkdtemp())
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         folder = make_folder(Path(tempfile.mkdtemp()), size)
         ours = bench_jwst_memest(folder, env)
-        peer = bench_spacekit(folder, env)
+        peer = bench_spacekit(folder, env, args.peer_python or _python_with_spacekit())
         rows.append((ours, peer))
         print(json.dumps({"jwst_memest": ours, "spacekit": peer}, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
