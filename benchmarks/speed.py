@@ -111,7 +111,9 @@ def bench_spacekit(folder: Path, env, python: str | None) -> dict | None:
         "print(t1 - t, time.perf_counter() - t1)\n"
     )
     start = time.perf_counter()
-    result = subprocess.run([python, "-c", script, str(folder)], env=env, capture_output=True, text=True)
+    # spacekit unpacks its models and writes its log into the working directory
+    result = subprocess.run([python, "-c", script, str(folder)], env=env, capture_output=True, text=True,
+                            cwd=tempfile.mkdtemp())
     wall = time.perf_counter() - start
     if result.returncode != 0:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
