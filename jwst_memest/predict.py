@@ -51,8 +51,13 @@ def screen_exposures(paths: Iterable[Path]) -> tuple[dict[str, ExposureMetadata]
     return kept, rejected
 
 
-def build_associations(exposures: dict[str, ExposureMetadata]) -> list:
-    """Level-3 associations from jwst's rules over a pool made from the exposures' headers."""
+def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = False) -> list:
+    """Level-3 associations from jwst's rules over a pool made from the exposures' headers.
+
+    As ``asn_generate --all-candidates``: one pass per observation candidate.
+    ``discover=True`` adds jwst's discovery pass over the whole pool (``asn_generate``'s
+    default), which finds the same products here at twice the cost.
+    """
     from jwst.associations.generator.generate_per_candidate import generate_per_candidate
     from jwst.associations.lib import rules_level3
     from jwst.associations.mkpool import mkpool
@@ -72,7 +77,7 @@ def build_associations(exposures: dict[str, ExposureMetadata]) -> list:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return generate_per_candidate(
-            pool, rule_defs=[rules_level3.__file__], all_candidates=True, discover=True, ignore_default=True
+            pool, rule_defs=[rules_level3.__file__], all_candidates=True, discover=discover, ignore_default=True
         )
 
 
@@ -95,9 +100,10 @@ class JwstCalPredict:
         in_memory: bool = True,
         quantile: float = 0.95,
         max_request_gb: float | None = None,
+        discover: bool = False,
     ):
         self.input_path = Path(input_path)
-        self.pid, self.obs, self.sfx = pid, obs, sfx
+        self.pid, self.obs, self.sfx, self.discover = pid, obs, sfx, discover
         self.exp_modes = [m.strip().lower() for m in exp_modes if m.strip()]
         unknown = [m for m in self.exp_modes if m not in EXP_MODE_PIPELINES]
         if unknown:
@@ -126,7 +132,7 @@ class JwstCalPredict:
         for reason in self.rejected:
             log.warning("left out: %s", reason)
         wanted = {p for mode in self.exp_modes for p in EXP_MODE_PIPELINES[mode]}
-        self.associations = [a for a in build_associations(exposures) if a["asn_type"] in wanted]
+        self.associations = [a for a in build_associations(exposures, self.discover) if a["asn_type"] in wanted]
         self.estimates = []
         for association in self.associations:
             by_pipeline = []
@@ -183,13 +189,14 @@ def main(argv=None) -> int:
     parser.add_argument("--model", dest="model_path", help="model bundle (.asdf) to use")
     parser.add_argument("--on-disk", action="store_true", help="size runs made with in_memory=False")
     parser.add_argument("--quantile", type=float, default=0.95, help="quantile of the upper bound (default 0.95)")
+    parser.add_argument("--discover", action="store_true", help="also run jwst's discovery pass (slower)")
     parser.add_argument("--write-asn", metavar="DIR", help="write the generated associations, annotated, to DIR")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         predictor = JwstCalPredict(
             args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),
-            model_path=args.model_path, in_memory=not args.on_disk, quantile=args.quantile,
+            model_path=args.model_path, in_memory=not args.on_disk, quantile=args.quantile, discover=args.discover,
         )
         predictor.run_inference()
         if args.write_asn:

@@ -93,3 +93,9 @@ def test_shipped_example_is_what_jwst_rules_make(tmp_path):
     assert [p["name"] for p in remade["products"]] == [p["name"] for p in shipped["products"]]
     assert remade["products"][0]["members"] == shipped["products"][0]["members"]
     assert len(shipped["products"][0]["members"]) == EXAMPLE_LAYOUT.dither_points * len(EXAMPLE_LAYOUT.detectors)
+
+
+def test_discovery_pass_finds_the_same_products(mixed_folder):
+    candidates = JwstCalPredict(mixed_folder).run_inference()
+    discovered = JwstCalPredict(mixed_folder, discover=True).run_inference()
+    assert candidates == discovered
