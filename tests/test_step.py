@@ -116,3 +116,14 @@ def test_search_path_finds_members_elsewhere(example_dir, tmp_path):
     assert next(iter(estimates.values()))["n_members"] == 16
     with pytest.raises(ValueError, match="no member found"):
         MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("asn_type", ["coron3", "ami3", "tso3", "spec3"])
+def test_other_level3_pipelines_are_recognised(example_asn, tmp_path, asn_type):
+    raw = json.loads(example_asn.read_text())
+    raw["asn_type"] = asn_type
+    example_asn.write_text(json.dumps(raw))
+    (estimate,) = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path)).values()
+    assert estimate["pipeline"] == f"calwebb_{asn_type}"
+    assert estimate["model"]["kind"] == "physics_baseline"
+    assert estimate["gbSize"] > 0
