@@ -127,3 +127,8 @@ def test_other_level3_pipelines_are_recognised(example_asn, tmp_path, asn_type):
     assert estimate["pipeline"] == f"calwebb_{asn_type}"
     assert estimate["model"]["kind"] == "physics_baseline"
     assert estimate["gbSize"] > 0
+
+
+def test_output_file_names_the_annotated_association(example_asn, tmp_path):
+    MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path), output_file="sized")
+    assert json.loads((tmp_path / "sized.json").read_text())["products"][0]["gbSize"] > 0
