@@ -130,7 +130,7 @@ class MemoryEstimateStep(Step):
         stem = result.path.stem if result.path is not None else (result.products[0].product if result.products else "association")
         directory = self.output_dir or getattr(self.parent, "output_dir", None) or "."
         if self.output_file:
-            name = Path(self.output_file)
+            name = Path(Path(self.output_file).name)  # stpipe makes it absolute; output_dir decides
             return Path(directory) / (name if name.suffix == ".json" else name.with_suffix(".json"))
         return Path(directory) / f"{stem}_memest.json"
 
