@@ -73,6 +73,7 @@ class ExposureMetadata:
     band: str | None = None
     subarray: str | None = None
     background_target: bool = False
+    is_imprint: bool = False
     n_exposures: int | None = None
     n_dither_points: int | None = None
     n_integrations: int = 1
@@ -134,6 +135,12 @@ def _as_int(value, keyword, path, problems) -> int | None:
     if not math.isfinite(number):
         return None
     return int(number)
+
+
+def _as_bool(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().upper() in ("T", "TRUE", "1", "Y", "YES")
+    return bool(value)
 
 
 def _as_str(value) -> str | None:
@@ -216,7 +223,8 @@ def metadata_from_headers(path: str, primary, sci) -> ExposureMetadata:
         channel=_as_str(_first(headers, "CHANNEL")),
         band=_as_str(_first(headers, "BAND")),
         subarray=_as_str(_first(headers, "SUBARRAY")),
-        background_target=bool(_first(headers, "BKGDTARG") or False),
+        background_target=_as_bool(_first(headers, "BKGDTARG")),
+        is_imprint=_as_bool(_first(headers, "IS_IMPRT")),
         n_exposures=_as_int(_first(headers, "NEXPOSUR"), "NEXPOSUR", path, problems),
         n_dither_points=_as_int(_first(headers, "NUMDTHPT"), "NUMDTHPT", path, problems),
         n_integrations=max(_as_int(_first(headers, "NINTS"), "NINTS", path, problems) or 1, 1),

@@ -52,28 +52,37 @@ def screen_exposures(paths: Iterable[Path]) -> tuple[dict[str, ExposureMetadata]
 
 
 def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = False) -> list:
-    """Level-3 associations from jwst's rules over a pool made from the exposures' headers.
+    """Level-3 associations from jwst's rules over pools made from the exposures' headers.
 
-    As ``asn_generate --all-candidates``: one pass per observation candidate.
-    ``discover=True`` adds jwst's discovery pass over the whole pool (``asn_generate``'s
-    default), which finds the same products here at twice the cost.
+    As ``asn_generate --all-candidates``: observation candidates only, so each
+    program/observation gets a pool of its own (jwst's pool building and
+    matching grow faster than linearly with pool size). ``discover=True`` runs
+    one pool with jwst's discovery pass too (``asn_generate``'s default), which
+    finds the same products here at several times the cost.
     """
+    if discover:
+        return _generate(list(exposures.values()), discover=True)
+    observations: dict[tuple[str, str], list[ExposureMetadata]] = {}
+    for meta in exposures.values():
+        program, observation = (meta.exposure_id.split("_") + ["", ""])[:2]
+        observations.setdefault((program, observation), []).append(meta)
+    return [asn for group in observations.values() for asn in _generate(group, discover=False)]
+
+
+def _generate(exposures: list[ExposureMetadata], discover: bool) -> list:
     from jwst.associations.generator.generate_per_candidate import generate_per_candidate
     from jwst.associations.lib import rules_level3
     from jwst.associations.mkpool import mkpool
-    from astropy.io import fits
 
     if not exposures:
         return []
-    paths = {Path(m.path).name: m.path for m in exposures.values()}
-    pool = mkpool(list(paths.values()))
+    by_name = {Path(m.path).name: m for m in exposures}
+    pool = mkpool([m.path for m in exposures])
     # mkpool sets every exposure's IS_IMPRT to 'f'; NIRSpec imprints need their header value
     for row in pool:
-        path = paths.get(Path(str(row["filename"])).name)
-        if path is None:
-            continue
-        is_imprt = fits.getheader(path).get("IS_IMPRT", False)
-        row["is_imprt"] = "t" if str(is_imprt).strip().upper() in ("T", "TRUE", "1") else "f"
+        meta = by_name.get(Path(str(row["filename"])).name)
+        if meta is not None:
+            row["is_imprt"] = "t" if meta.is_imprint else "f"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return generate_per_candidate(
