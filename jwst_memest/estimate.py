@@ -41,12 +41,8 @@ PIPELINE_CLASS_ALIAS = {
 
 def resolve_estimator(pipeline: str, model_path: str | None = None):
     """The trained bundle configured for a pipeline, else the physics baseline."""
-    try:
-        from jwst_memest.model.registry import resolve_estimator as _resolve
-    except ImportError:
-        from jwst_memest.model.baseline import load_baseline
+    from jwst_memest.model.registry import resolve_estimator as _resolve
 
-        return load_baseline(pipeline)
     return _resolve(pipeline, model_path or None)
 
 

@@ -37,13 +37,14 @@ class PhysicsBaseline:
     kind = "physics_baseline"
 
     def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = ""):
-        self.pipeline = feature_set_for(pipeline)
+        self.pipeline = pipeline.lower().removeprefix("calwebb_")
+        self.feature_set = feature_set_for(self.pipeline)
         self.coefficients = dict(coefficients)
         self.upper_bound = upper_bound
         self.version = version
         self.name = f"physics_baseline_{self.pipeline}"
         self.source = source
-        self.schema = load_schema(self.pipeline)
+        self.schema = load_schema(self.feature_set)
         self.checksum = ""
 
     @property
@@ -59,7 +60,7 @@ class PhysicsBaseline:
         npix_in = col["member_pixels"]
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
         in_memory = col["in_memory"]
-        if self.pipeline == "image3":
+        if self.feature_set == "image3":
             ints = np.maximum(col["n_integrations"], 1)
             per_file = in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints
             resample = c["resample_in"] * npix_in + c["resample_out"] * npix_out
@@ -95,7 +96,7 @@ def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
     feature_set = feature_set_for(pipeline)
     entry = raw["pipelines"][feature_set]
     return PhysicsBaseline(
-        feature_set,
+        pipeline,
         entry["coefficients"],
         UpperBound.from_tree(entry["upper_bound"]),
         version=str(raw["version"]),

@@ -1,0 +1,276 @@
+"""Model bundles: one validated ASDF file per trained model, evaluated with numpy.
+
+A bundle is a plain ASDF tree (no custom tag) under ``jwst_memest_bundle``,
+checked on read against the schema the package serves through asdf's
+``asdf.resource_mappings`` entry point, then against the package's feature
+schema and its own sha256 checksum. Loading runs no code: arrays and plain
+values only. The format is described in docs/bundle.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from jwst_memest.features.schema import LEVEL3_PIPELINES, FeatureSchema, load_schema
+from jwst_memest.model.integration import BUNDLE_SCHEMA_URI
+from jwst_memest.model.network import DenseLayer, forward
+from jwst_memest.model.transforms import Normalizer
+from jwst_memest.model.upper import UpperBound
+
+__all__ = ["BundleError", "ModelBundle", "load_bundle", "write_bundle", "FORMAT_VERSION", "OUTPUT_TRANSFORMS"]
+
+FORMAT_VERSION = "1.0.0"
+ROOT = "jwst_memest_bundle"
+OUTPUT_TRANSFORMS = {
+    "identity": lambda y: y,
+    "log1p": np.expm1,
+    "log10": lambda y: np.power(10.0, y),
+}
+# Estimates are floored here: a network can extrapolate below any real run's footprint.
+MIN_GB = 0.01
+
+
+class BundleError(ValueError):
+    """A bundle cannot be used; the message names the file and the problem."""
+
+
+def _canonical(node, digest) -> None:
+    """Feed a tree into a hash in a canonical order: sorted keys, arrays by dtype, shape and bytes."""
+    if isinstance(node, dict):
+        digest.update(b"{")
+        for key in sorted(node):
+            digest.update(json.dumps(str(key)).encode())
+            _canonical(node[key], digest)
+        digest.update(b"}")
+    elif isinstance(node, (list, tuple)):
+        digest.update(b"[")
+        for item in node:
+            _canonical(item, digest)
+        digest.update(b"]")
+    elif isinstance(node, np.ndarray) or hasattr(node, "__array__") and not isinstance(node, (str, bytes)):
+        array = np.ascontiguousarray(np.asarray(node), dtype=np.asarray(node).dtype.newbyteorder("<"))
+        digest.update(f"ndarray:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    else:
+        value = node.item() if isinstance(node, np.generic) else node
+        digest.update(json.dumps(value, sort_keys=True).encode())
+
+
+def checksum(tree: dict) -> str:
+    """sha256 of every part of a bundle tree except its checksum."""
+    digest = hashlib.sha256()
+    _canonical({k: v for k, v in tree.items() if k != "checksum"}, digest)
+    return digest.hexdigest()
+
+
+def _plain(node):
+    """Copy an asdf tree into plain dicts, lists and numpy arrays (no lazy blocks, no tagged objects)."""
+    if hasattr(node, "keys"):
+        return {str(k): _plain(node[k]) for k in node.keys()}
+    if isinstance(node, (list, tuple)):
+        return [_plain(v) for v in node]
+    if isinstance(node, (str, bytes, bool, int, float, type(None))):
+        return node
+    if isinstance(node, np.generic):
+        return node.item()
+    return np.array(node)
+
+
+class ModelBundle:
+    """A trained model loaded from a bundle; same interface as the physics baseline."""
+
+    kind = "mlp"
+
+    def __init__(self, tree: dict, path: str | Path | None = None):
+        self.tree = tree
+        self.path = Path(path) if path else None
+        model = tree["model"]
+        self.name, self.version = model["name"], model["version"]
+        self.pipeline, self.created = model["pipeline"], model["created"]
+        self.checksum = tree["checksum"]["value"]
+        self.feature_names = [f["name"] for f in tree["features"]["features"]]
+        self.upper_bound = UpperBound.from_tree(tree["upper_bound"])
+        self.provenance, self.metrics = tree["provenance"], tree["metrics"]
+        pre = tree["preprocessing"]
+        columns = [self.feature_names.index(name) for name in pre["continuous"]]
+        self.normalizer = Normalizer(pre["method"], columns, pre["lambdas"], pre["means"], pre["sigmas"])
+        self.layers = [DenseLayer(l["weights"], l["bias"], l["activation"]) for l in tree["network"]["layers"]]
+        self.output_transform = tree["output"]["transform"]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Peak memory in GB for each row of encoded features (schema order)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        X = np.nan_to_num(X, nan=0.0)
+        y = forward(self.layers, self.normalizer(X))[:, 0]
+        return np.maximum(OUTPUT_TRANSFORMS[self.output_transform](y), MIN_GB)
+
+    def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        gb = self.predict(X)
+        return gb, gb * self.upper_bound.factor(quantile)
+
+
+def _check(tree: dict, name: str) -> None:
+    """Everything the schema cannot say: versions, checksum, shapes, finiteness, feature schema."""
+    version = str(tree["format_version"])
+    if version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+        raise BundleError(f"{name}: unknown bundle format version {version} (this jwst_memest reads {FORMAT_VERSION[0]}.x)")
+    if checksum(tree) != tree["checksum"]["value"]:
+        raise BundleError(f"{name}: checksum mismatch: the bundle was altered after it was written")
+    pipeline = tree["model"]["pipeline"]
+    expected: FeatureSchema = load_schema(pipeline)
+    stored = tree["features"]
+    if stored["schema_version"] != expected.version:
+        raise BundleError(f"{name}: feature schema version {stored['schema_version']}, this jwst_memest has {expected.version}")
+    names = [f["name"] for f in stored["features"]]
+    if names != expected.names:
+        if len(names) != len(expected.names):
+            raise BundleError(f"{name}: {len(names)} features, the {pipeline} schema has {len(expected.names)}")
+        first = next(i for i, (a, b) in enumerate(zip(names, expected.names)) if a != b)
+        raise BundleError(f"{name}: feature {first} is {names[first]!r}, the {pipeline} schema has {expected.names[first]!r}")
+    for entry, spec in zip(stored["features"], expected.features):
+        if list(entry["categories"]) != list(spec.categories) or entry["kind"] != spec.kind:
+            raise BundleError(f"{name}: encoding of feature {spec.name!r} differs from this jwst_memest's schema")
+    unknown = set(tree["preprocessing"]["continuous"]) - set(names)
+    if unknown:
+        raise BundleError(f"{name}: preprocessing names unknown features {sorted(unknown)}")
+    arrays = [tree["preprocessing"][k] for k in ("lambdas", "means", "sigmas")]
+    for layer in tree["network"]["layers"]:
+        arrays += [layer["weights"], layer["bias"]]
+    if any(not np.all(np.isfinite(np.asarray(a, dtype=np.float64))) for a in arrays):
+        raise BundleError(f"{name}: NaN or infinite values in the network or its normalisation")
+    n_in = len(names)
+    for index, layer in enumerate(tree["network"]["layers"]):
+        weights, bias = np.asarray(layer["weights"]), np.asarray(layer["bias"])
+        if weights.ndim != 2 or weights.shape[0] != n_in or bias.shape != (weights.shape[1],):
+            raise BundleError(
+                f"{name}: layer {index} has weights {weights.shape} and bias {bias.shape}; it needs {n_in} inputs"
+            )
+        n_in = weights.shape[1]
+    if n_in != 1:
+        raise BundleError(f"{name}: the network ends with {n_in} outputs, not 1")
+    try:
+        UpperBound.from_tree(tree["upper_bound"])
+    except ValueError as exc:
+        raise BundleError(f"{name}: upper bound: {exc}") from None
+
+
+def load_bundle(path: str | Path) -> ModelBundle:
+    """Read, validate and check a bundle. Raises BundleError naming the file and the problem."""
+    import asdf
+
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: model bundle not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with asdf.open(path, custom_schema=BUNDLE_SCHEMA_URI, lazy_load=False, memmap=False) as af:
+                af.validate()
+                if ROOT not in af.tree:
+                    raise BundleError(f"{path}: not a jwst_memest model bundle (no {ROOT})")
+                tree = _plain(af.tree[ROOT])
+    except BundleError:
+        raise
+    except asdf.ValidationError as exc:
+        reason = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+        where = "/".join(str(p) for p in getattr(exc, "absolute_path", []))
+        raise BundleError(f"{path}: does not match the bundle schema{f' at {where}' if where else ''}: {reason}") from None
+    except Exception as exc:  # asdf/yaml raise many types on garbage; all mean the same to the user
+        raise BundleError(f"{path}: not a readable ASDF file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    try:
+        _check(tree, str(path))
+        return ModelBundle(tree, path)
+    except BundleError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise BundleError(f"{path}: inconsistent bundle ({type(exc).__name__}: {exc})") from None
+
+
+def _library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("jwst_memest", "numpy", "asdf", "jwst", "scikit-learn", "tensorflow", "keras"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def write_bundle(
+    path: str | Path,
+    *,
+    schema: FeatureSchema,
+    preprocessing: dict,
+    layers: list[dict],
+    output_transform: str,
+    upper_bound: UpperBound,
+    model_name: str,
+    model_version: str,
+    provenance: dict,
+    metrics: dict,
+    pipeline: str | None = None,
+) -> Path:
+    """Validate and write a bundle atomically (temporary file, then rename); returns its path."""
+    import asdf
+
+    path = Path(path)
+    pipeline = (pipeline or schema.name).lower().removeprefix("calwebb_")
+    if pipeline not in LEVEL3_PIPELINES:
+        raise BundleError(f"{path}: unknown Level-3 pipeline {pipeline!r}")
+    if output_transform not in OUTPUT_TRANSFORMS:
+        raise BundleError(f"{path}: unknown output transform {output_transform!r}")
+    tree = {
+        "format_version": FORMAT_VERSION,
+        "model": {
+            "name": model_name, "version": str(model_version), "pipeline": pipeline, "kind": "mlp",
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        },
+        "features": schema.to_tree(),
+        "preprocessing": {
+            "method": preprocessing.get("method", "yeo-johnson+standardize"),
+            "continuous": list(preprocessing.get("continuous", [])),
+            **{k: np.asarray(preprocessing.get(k, []), dtype=np.float64) for k in ("lambdas", "means", "sigmas")},
+        },
+        "network": {
+            "layers": [
+                {
+                    "weights": np.asarray(l["weights"], dtype=np.float64),
+                    "bias": np.asarray(l["bias"], dtype=np.float64),
+                    "activation": str(l["activation"]),
+                }
+                for l in layers
+            ]
+        },
+        "output": {"transform": output_transform, "units": "GB"},
+        "upper_bound": upper_bound.to_tree(),
+        "provenance": {
+            "training_data_sha256": "", "training_rows": 0, "jwst_version": "",
+            "library_versions": _library_versions(), "notes": "", **provenance,
+        },
+        "metrics": {"held_out": {}, **metrics},
+    }
+    tree["checksum"] = {"algorithm": "sha256", "value": checksum(tree)}
+    _check(tree, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        af = asdf.AsdfFile({ROOT: tree})
+        af.validate()
+        af.write_to(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    load_bundle(path)  # what was written must read back
+    return path

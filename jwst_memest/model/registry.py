@@ -1,0 +1,116 @@
+"""Which estimator serves each Level-3 pipeline.
+
+Search order for a pipeline's bundle ``<pipeline>.asdf`` (image3, spec3, coron3, ami3, tso3):
+1. an explicit path (the step's ``model_path``);
+2. ``$JWST_MEMEST_MODEL``: one bundle, used for the pipeline it was trained for;
+3. ``$JWST_MEMEST_MODEL_DIR/<pipeline>.asdf``;
+4. the user directory (``~/.local/share/jwst_memest/models`` or ``$XDG_DATA_HOME``), where
+   ``install_bundle`` puts bundles;
+5. the bundles shipped with the package (``jwst_memest/data/models``);
+6. otherwise the physics baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from jwst_memest.features.schema import LEVEL3_PIPELINES
+from jwst_memest.model.baseline import load_baseline
+from jwst_memest.model.bundle import BundleError, ModelBundle, load_bundle
+
+__all__ = ["resolve_estimator", "installed_bundles", "install_bundle", "user_model_dir", "bundle_candidates"]
+
+
+def user_model_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "jwst_memest" / "models"
+
+
+def _package_model_dir() -> Path:
+    return Path(str(resources.files("jwst_memest").joinpath("data", "models")))
+
+
+def _key(pipeline: str) -> str:
+    key = pipeline.lower().removeprefix("calwebb_")
+    if key not in LEVEL3_PIPELINES:
+        raise ValueError(f"unknown Level-3 pipeline {pipeline!r}")
+    return key
+
+
+def bundle_candidates(pipeline: str) -> list[tuple[Path, str]]:
+    """Where a pipeline's bundle may be, in search order, with the name of each source."""
+    key = _key(pipeline)
+    candidates = []
+    single = os.environ.get("JWST_MEMEST_MODEL")
+    if single:
+        candidates.append((Path(single), "$JWST_MEMEST_MODEL"))
+    directory = os.environ.get("JWST_MEMEST_MODEL_DIR")
+    if directory:
+        candidates.append((Path(directory) / f"{key}.asdf", "$JWST_MEMEST_MODEL_DIR"))
+    candidates.append((user_model_dir() / f"{key}.asdf", "user"))
+    candidates.append((_package_model_dir() / f"{key}.asdf", "package"))
+    return candidates
+
+
+def resolve_estimator(pipeline: str, model_path: str | Path | None = None):
+    """The bundle configured for a pipeline, else the physics baseline.
+
+    A configured bundle that cannot be used raises BundleError: a broken model is never
+    silently replaced by another one.
+    """
+    key = _key(pipeline)
+    if model_path:
+        bundle = load_bundle(model_path)
+        _same_pipeline(bundle, key, model_path)
+        return bundle
+    for path, source in bundle_candidates(key):
+        if source == "$JWST_MEMEST_MODEL":
+            bundle = load_bundle(path)
+            if bundle.pipeline == key:
+                return bundle
+            continue
+        if path.is_file():
+            return load_bundle(path)
+    return load_baseline(key)
+
+
+def _same_pipeline(bundle: ModelBundle, key: str, path) -> None:
+    if bundle.pipeline != key:
+        raise BundleError(f"{path}: bundle is for {bundle.pipeline}, the association is {key}")
+
+
+def installed_bundles() -> list[tuple[str, Path | None, str]]:
+    """(pipeline, bundle path or None, source) of the estimator each pipeline uses now."""
+    rows = []
+    for key in LEVEL3_PIPELINES:
+        found = None
+        for path, source in bundle_candidates(key):
+            if path.is_file() and (source != "$JWST_MEMEST_MODEL" or _pipeline_of(path) == key):
+                found = (key, path, source)
+                break
+        rows.append(found or (key, None, "physics baseline"))
+    return rows
+
+
+def _pipeline_of(path: Path) -> str | None:
+    try:
+        return load_bundle(path).pipeline
+    except BundleError:
+        return None
+
+
+def install_bundle(source: str | Path, pipeline: str | None = None, directory: str | Path | None = None) -> Path:
+    """Validate a bundle and copy it where the registry finds it; returns the installed path."""
+    bundle = load_bundle(source)
+    key = _key(pipeline or bundle.pipeline)
+    _same_pipeline(bundle, key, source)
+    target_dir = Path(directory or os.environ.get("JWST_MEMEST_MODEL_DIR") or user_model_dir())
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{key}.asdf"
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    return target
