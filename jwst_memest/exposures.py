@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["ExposureLayout", "write_header_exposures", "NIRCAM_SW_DETECTORS", "NIRCAM_LW_DETECTORS"]
+__all__ = [
+    "ExposureLayout",
+    "write_header_exposures",
+    "detector_offset",
+    "instrument_of",
+    "NIRCAM_SW_DETECTORS",
+    "NIRCAM_LW_DETECTORS",
+]
 
 NIRCAM_SW_DETECTORS = ("NRCA1", "NRCA2", "NRCA3", "NRCA4", "NRCB1", "NRCB2", "NRCB3", "NRCB4")
 NIRCAM_LW_DETECTORS = ("NRCALONG", "NRCBLONG")
@@ -94,12 +101,22 @@ def write_header_exposures(layout: ExposureLayout, directory: str | Path) -> lis
     return paths
 
 
-def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path:
-    instrument = _INSTRUMENT_OF[detector[:3] if not detector.startswith("MIRI") else "MIR"]
+def instrument_of(detector: str) -> str:
+    """Instrument name of a detector name (NRCA1 -> NIRCAM, MIRIMAGE -> MIRI, ...)."""
     if detector.startswith("GUIDER"):
-        instrument = "FGS"
+        return "FGS"
+    return _INSTRUMENT_OF.get(detector[:3] if not detector.startswith("MIRI") else "MIR", "UNKNOWN")
+
+
+def detector_offset(layout: ExposureLayout, detector: str) -> tuple[float, float]:
+    """Offset (arcsec east, north at roll 0) of a detector's centre from the boresight."""
+    return _NIRCAM_OFFSETS.get(detector, (0.0, 0.0)) if len(layout.detectors) > 1 else (0.0, 0.0)
+
+
+def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path:
+    instrument = instrument_of(detector)
     ncols, nrows = layout.subarray_shape or _DETECTOR_SHAPE.get(detector, (2048, 2048))
-    dx, dy = _NIRCAM_OFFSETS.get(detector, (0.0, 0.0)) if len(layout.detectors) > 1 else (0.0, 0.0)
+    dx, dy = detector_offset(layout, detector)
     ra, dec = _offset_sky(layout.target_ra, layout.target_dec, bx + dx, by + dy, layout.roll)
     visit = 1
     obs_id = f"V{layout.program:05d}{layout.observation:03d}{visit:03d}P0000000{number:05d}"

@@ -1,0 +1,193 @@
+"""Synthetic full-size Level-2b exposures (cal) that calwebb_image3 processes like real ones.
+
+Each member is an ImageModel with the seven arrays of a real cal file, a
+three-frame gwcs (detector -> v2v3 -> world, jwst's own V2V3-to-sky rotation),
+an s_region from that WCS, integer DQ, and stars at fixed sky positions (so
+tweakreg matches them and source_catalog measures them), cosmic rays and bad
+pixels. Layouts (detectors, dithers, mosaic tiles, subarrays) come from
+``jwst_memest.exposures.ExposureLayout``, the same description the header-only
+examples use.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
+
+__all__ = ["write_cal_exposures", "make_cal_model", "star_field", "PIXEL_SCALE"]
+
+PIXEL_SCALE = {"NRCALONG": 0.063, "NRCBLONG": 0.063, "MIRIMAGE": 0.1108, "NIS": 0.0656}
+_NIRCAM_SW_SCALE = 0.0311
+_FULL_FRAME = {"MIRIMAGE": (1032, 1024)}
+
+
+def pixel_scale(detector: str) -> float:
+    return PIXEL_SCALE.get(detector, _NIRCAM_SW_SCALE)
+
+
+def star_field(layout: ExposureLayout, seed: int, n_stars: int = 400) -> np.ndarray:
+    """(n, 3) RA, Dec, flux of stars spread over the whole layout, fixed for an observation."""
+    rng = np.random.default_rng(seed)
+    pointings = np.array(layout.pointings())
+    half = 200.0  # arcsec beyond the outermost pointing
+    x = rng.uniform(pointings[:, 0].min() - half, pointings[:, 0].max() + half, n_stars)
+    y = rng.uniform(pointings[:, 1].min() - half, pointings[:, 1].max() + half, n_stars)
+    dec = layout.target_dec + y / 3600.0
+    ra = layout.target_ra + x / 3600.0 / math.cos(math.radians(layout.target_dec))
+    flux = rng.lognormal(mean=5.0, sigma=1.0, size=n_stars)
+    return np.column_stack([ra, dec, flux])
+
+
+def _wcs(model, boresight_ra, boresight_dec, roll, v2_ref, v3_ref, scale, shape):
+    """detector -> v2v3 (arcsec) -> world, with jwst's own telescope-to-sky rotation."""
+    from astropy import coordinates as coord
+    from astropy import units as u
+    from astropy.modeling import models
+    from gwcs import coordinate_frames as cf
+    from gwcs import wcs
+    from jwst.assign_wcs.pointing import _v23tosky
+
+    ny, nx = shape
+    detector_to_v2v3 = (
+        (models.Shift(-(nx - 1) / 2) & models.Shift(-(ny - 1) / 2))
+        | (models.Scale(-scale) & models.Scale(scale))  # VPARITY = -1: x runs against V2
+        | (models.Shift(v2_ref) & models.Shift(v3_ref))
+    )
+    tel2sky = _v23tosky(0.0, 0.0, roll, boresight_ra, boresight_dec)
+    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
+    v2v3 = cf.Frame2D(name="v2v3", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec))
+    world = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world")
+    result = wcs.WCS([(detector, detector_to_v2v3), (v2v3, tel2sky), (world, None)])
+    result.bounding_box = ((-0.5, nx - 0.5), (-0.5, ny - 0.5))
+    return result
+
+
+def _add_stars(data, wcs, stars, fwhm_pix, rng):
+    x, y = wcs.invert(stars[:, 0], stars[:, 1], with_bounding_box=False)
+    ny, nx = data.shape
+    sigma = fwhm_pix / 2.355
+    half = int(math.ceil(4 * sigma))
+    grid = np.arange(-half, half + 1)
+    for xc, yc, flux in zip(x, y, stars[:, 2]):
+        if not (np.isfinite(xc) and np.isfinite(yc)) or not (-half < xc < nx + half and -half < yc < ny + half):
+            continue
+        ix, iy = int(round(xc)), int(round(yc))
+        gx = np.exp(-0.5 * ((grid + ix - xc) / sigma) ** 2)
+        gy = np.exp(-0.5 * ((grid + iy - yc) / sigma) ** 2)
+        stamp = flux * np.outer(gy, gx) / (2 * math.pi * sigma**2)
+        x0, y0 = ix - half, iy - half
+        sx0, sy0 = max(0, -x0), max(0, -y0)
+        x1, y1 = min(nx, x0 + stamp.shape[1]), min(ny, y0 + stamp.shape[0])
+        if x1 > max(x0, 0) and y1 > max(y0, 0):
+            data[max(y0, 0):y1, max(x0, 0):x1] += stamp[sy0:sy0 + y1 - max(y0, 0), sx0:sx0 + x1 - max(x0, 0)]
+
+
+def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposures: int,
+                   boresight: tuple[float, float], stars: np.ndarray, rng: np.random.Generator):
+    """One synthetic cal ImageModel for a detector at one pointing of the layout."""
+    from jwst.assign_wcs.pointing import compute_roll_ref
+    from jwst.assign_wcs.util import update_s_region_imaging
+    from stdatamodels.jwst.datamodels import ImageModel, dqflags
+
+    ncols, nrows = layout.subarray_shape or _FULL_FRAME.get(detector, (2048, 2048))
+    scale = pixel_scale(detector)
+    instrument = instrument_of(detector)
+    dx, dy = detector_offset(layout, detector)
+    # boresight on the sky: the layout's offsets are east/north arcsec from the target at roll 0
+    ra_b = layout.target_ra + boresight[0] / 3600.0 / math.cos(math.radians(layout.target_dec))
+    dec_b = layout.target_dec + boresight[1] / 3600.0
+    v2_ref, v3_ref = -dx, dy
+
+    shape = (nrows, ncols)
+    background = 0.3
+    data = rng.normal(background, 0.02, shape).astype(np.float32)
+    model = ImageModel(data=data)
+    model.err = np.full(shape, 0.02, np.float32)
+    model.var_poisson = np.full(shape, 2e-4, np.float32)
+    model.var_rnoise = np.full(shape, 2e-4, np.float32)
+    model.var_flat = np.full(shape, 1e-6, np.float32)
+    model.area = np.ones(shape, np.float32)
+    dq = np.zeros(shape, np.uint32)
+    bad = rng.integers(0, data.size, data.size // 2000)
+    dq.flat[bad] = dqflags.pixel["DO_NOT_USE"] | dqflags.pixel["HOT"]
+    rays = rng.integers(0, data.size, data.size // 5000)
+    data.flat[rays] += rng.uniform(5, 50, rays.size).astype(np.float32)
+    dq.flat[rays] |= dqflags.pixel["JUMP_DET"]
+    model.dq = dq
+
+    meta = model.meta
+    meta.filename = (f"jw{layout.program:05d}{layout.observation:03d}001_03101_{number:05d}_"
+                     f"{detector.lower()}_cal.fits")
+    meta.telescope = "JWST"
+    meta.instrument.name, meta.instrument.detector = instrument, detector
+    meta.instrument.filter = layout.filter
+    if layout.pupil and layout.pupil != "N/A":
+        meta.instrument.pupil = layout.pupil
+    if instrument == "NIRCAM":
+        meta.instrument.channel = "LONG" if detector.endswith("LONG") else "SHORT"
+        meta.instrument.module = detector[3]
+    meta.exposure.type = layout.exp_type
+    meta.exposure.nints, meta.exposure.ngroups, meta.exposure.nframes = layout.nints, layout.ngroups, 1
+    meta.exposure.readpatt = "MEDIUM8" if instrument == "NIRCAM" else "FASTR1" if instrument == "MIRI" else "NIS"
+    start = 60319.4 + number * 1e-3
+    meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
+    meta.exposure.exposure_time = meta.exposure.effective_exposure_time = meta.exposure.measurement_time = 300.0
+    meta.exposure.duration = 300.0
+    meta.observation.date, meta.observation.time = "2024-01-10", "10:00:00.000"
+    meta.observation.date_beg = "2024-01-10T10:00:00.000"
+    meta.observation.program_number = f"{layout.program:05d}"
+    meta.observation.observation_number = f"{layout.observation:03d}"
+    meta.observation.visit_number, meta.observation.visit_group = "001", "03"
+    meta.observation.sequence_id, meta.observation.activity_id = "1", "01"
+    meta.observation.exposure_number = f"{number:05d}"
+    meta.visit.type = layout.visit_type
+    meta.visit.total_exposures = n_exposures * len(layout.detectors)
+    meta.dither.total_points = layout.dither_points
+    meta.target.catalog_name = meta.target.proposer_name = layout.target_name
+    meta.target.ra, meta.target.dec = layout.target_ra, layout.target_dec
+    meta.subarray.name = layout.subarray
+    meta.subarray.xstart, meta.subarray.ystart = 1, 1
+    meta.subarray.xsize, meta.subarray.ysize = ncols, nrows
+    meta.subarray.fastaxis, meta.subarray.slowaxis = -1, 2
+    meta.bunit_data, meta.bunit_err = "MJy/sr", "MJy/sr"
+    meta.photometry.conversion_megajanskys = 1.0
+    meta.photometry.pixelarea_arcsecsq = scale**2
+    meta.photometry.pixelarea_steradians = scale**2 * (math.pi / 180 / 3600) ** 2
+    meta.wcsinfo.v2_ref, meta.wcsinfo.v3_ref = v2_ref, v3_ref
+    meta.wcsinfo.v3yangle, meta.wcsinfo.vparity = 0.0, -1
+    meta.wcsinfo.roll_ref = compute_roll_ref(0.0, 0.0, layout.roll, ra_b, dec_b, v2_ref, v3_ref)
+    meta.wcsinfo.ctype1, meta.wcsinfo.ctype2 = "RA---TAN", "DEC--TAN"
+    wcs = _wcs(model, ra_b, dec_b, layout.roll, v2_ref, v3_ref, scale, shape)
+    ra_ref, dec_ref = wcs((ncols - 1) / 2, (nrows - 1) / 2)
+    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref = float(ra_ref), float(dec_ref)
+    meta.wcsinfo.crval1, meta.wcsinfo.crval2 = float(ra_ref), float(dec_ref)
+    meta.wcsinfo.crpix1, meta.wcsinfo.crpix2 = (ncols + 1) / 2, (nrows + 1) / 2
+    meta.wcs = wcs
+    update_s_region_imaging(model)
+    for step in ("assign_wcs", "flat_field", "photom"):
+        setattr(meta.cal_step, step, "COMPLETE")
+    fwhm = {"MIRI": 2.5, "NIRISS": 2.2}.get(instrument, 2.0)
+    _add_stars(model.data, wcs, stars, fwhm, rng)
+    return model
+
+
+def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> list[Path]:
+    """Write every member of the layout as a full-size cal file; returns their paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    stars = star_field(layout, seed)
+    pointings = layout.pointings()
+    paths = []
+    for number, boresight in enumerate(pointings, start=1):
+        for detector in layout.detectors:
+            model = make_cal_model(layout, detector, number, len(pointings), boresight, stars, rng)
+            path = directory / model.meta.filename
+            model.save(path)
+            model.close()
+            paths.append(path)
+    return paths
