@@ -29,13 +29,19 @@ def pixel_scale(detector: str) -> float:
     return PIXEL_SCALE.get(detector, _NIRCAM_SW_SCALE)
 
 
-def star_field(layout: ExposureLayout, seed: int, n_stars: int = 400) -> np.ndarray:
-    """(n, 3) RA, Dec, flux of stars spread over the whole layout, fixed for an observation."""
+def star_field(layout: ExposureLayout, seed: int, density: float = 0.05, max_stars: int = 50000) -> np.ndarray:
+    """(n, 3) RA, Dec, flux of stars over the whole layout (``density`` per arcsec^2), fixed per observation.
+
+    Dense enough that every detector, subarrays included, holds tens of stars for
+    tweakreg to match and source_catalog to measure.
+    """
     rng = np.random.default_rng(seed)
     pointings = np.array(layout.pointings())
     half = 200.0  # arcsec beyond the outermost pointing
-    x = rng.uniform(pointings[:, 0].min() - half, pointings[:, 0].max() + half, n_stars)
-    y = rng.uniform(pointings[:, 1].min() - half, pointings[:, 1].max() + half, n_stars)
+    lo, hi = pointings.min(axis=0) - half, pointings.max(axis=0) + half
+    n_stars = int(min(max_stars, density * np.prod(hi - lo)))
+    x = rng.uniform(lo[0], hi[0], n_stars)
+    y = rng.uniform(lo[1], hi[1], n_stars)
     dec = layout.target_dec + y / 3600.0
     ra = layout.target_ra + x / 3600.0 / math.cos(math.radians(layout.target_dec))
     flux = rng.lognormal(mean=5.0, sigma=1.0, size=n_stars)

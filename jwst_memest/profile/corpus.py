@@ -1,0 +1,182 @@
+"""Build a measured corpus: synthetic exposures -> association -> real pipeline run -> one row each.
+
+Runs fan out on dask.distributed (a LocalCluster by default, or a scheduler
+address). The corpus CSV is append-only and written by this process alone:
+a crash or kill loses at most the runs in flight, finished rows are never
+rewritten, and a rerun skips the run ids already present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from jwst_memest.exposures import ExposureLayout
+from jwst_memest.profile.run import append_row, finished_run_ids
+
+__all__ = ["Configuration", "expand_plan", "run_configuration", "build_corpus"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Configuration:
+    run_id: str
+    layout: dict
+    in_memory: bool = True
+    skip_source_catalog: bool = False
+
+
+def expand_plan(plan: dict) -> list[Configuration]:
+    """Every configuration of a plan: each group's base layout times the product of its variations."""
+    configurations = []
+    for group in plan["groups"]:
+        base = dict(group.get("base", {}))
+        vary = group.get("vary", {})
+        keys = list(vary)
+        for values in itertools.product(*(vary[k] for k in keys)):
+            params = {**base, **dict(zip(keys, values))}
+            in_memory = bool(params.pop("in_memory", True))
+            skip_catalog = bool(params.pop("skip_source_catalog", False))
+            digest = hashlib.sha256(json.dumps([params, in_memory, skip_catalog], sort_keys=True).encode()).hexdigest()[:10]
+            configurations.append(Configuration(f"{group['name']}-{digest}", params, in_memory, skip_catalog))
+    return configurations
+
+
+def _layout(params: dict) -> ExposureLayout:
+    fields = {f.name for f in dataclasses.fields(ExposureLayout)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in fields}
+    return ExposureLayout(**values)
+
+
+def _make_association(paths: list[Path], directory: Path, product: str) -> Path:
+    """A Level-3 image association made by jwst's asn_from_list with the Level-3 base rule."""
+    from jwst.associations import asn_from_list
+    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
+
+    association = asn_from_list.asn_from_list([p.name for p in paths], rule=DMS_Level3_Base, product_name=product)
+    association.data["asn_type"] = "image3"
+    name, serialized = association.dump(format="json")
+    path = directory / f"{product}_image3_asn.json"
+    path.write_text(serialized)
+    return path
+
+
+def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600) -> dict:
+    """Generate the data, run calwebb_image3 under the monitor, delete the data; return the row."""
+    from jwst_memest.profile.references import write_source_catalog_references
+    from jwst_memest.profile.run import profile_association
+    from jwst_memest.profile.synthetic import write_cal_exposures
+
+    layout = _layout(configuration.layout)
+    scratch = Path(tempfile.mkdtemp(prefix="memest-corpus-", dir=scratch_root))
+    try:
+        seed = int(configuration.run_id.rsplit("-", 1)[-1], 16) % (2**32)
+        paths = write_cal_exposures(layout, scratch, seed=seed)
+        product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
+        asn = _make_association(paths, scratch, product)
+        instrument = paths and _instrument(paths[0])
+        args = []
+        if configuration.skip_source_catalog:
+            args.append("--steps.source_catalog.skip=true")
+        else:
+            apcorr, abvega = write_source_catalog_references(
+                instrument, layout.filter, layout.pupil, layout.subarray, scratch / "refs")
+            args += [f"--steps.source_catalog.override_apcorr={apcorr}",
+                     f"--steps.source_catalog.override_abvegaoffset={abvega}"]
+        if not configuration.in_memory:
+            args.append("--in_memory=false")
+        return profile_association(asn, pipeline_args=args, run_id=configuration.run_id,
+                                   layout=configuration.layout, timeout=timeout,
+                                   log_path=scratch / "pipeline.log")
+    except Exception as exc:  # a failed run is recorded, not fatal to the corpus
+        return {"run_id": configuration.run_id, "status": f"error: {type(exc).__name__}: {str(exc)[:200]}",
+                "layout": json.dumps(configuration.layout), "in_memory": configuration.in_memory}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _instrument(path: Path) -> str:
+    from astropy.io import fits
+
+    return fits.getval(path, "INSTRUME")
+
+
+def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
+    """Refuse configurations whose physics-baseline upper bound exceeds the machine's budget."""
+    from jwst_memest.exposures import write_header_exposures
+    from jwst_memest.features.build import product_features
+    from jwst_memest.metadata import read_exposure_metadata
+    from jwst_memest.model.baseline import load_baseline
+
+    layout = dataclasses.replace(_layout(configuration.layout), suffix="cal")
+    with tempfile.TemporaryDirectory() as scratch:
+        members = [read_exposure_metadata(p) for p in write_header_exposures(layout, scratch)]
+    features = product_features(members, "image3", configuration.in_memory)
+    _, upper = load_baseline("image3").estimate(features.vector()[None, :], 0.99)
+    if upper[0] > limit_gb:
+        return {"run_id": configuration.run_id, "status": f"skipped: upper bound {upper[0]:.1f} GB > guard {limit_gb} GB",
+                "layout": json.dumps(configuration.layout), "in_memory": configuration.in_memory}
+    return None
+
+
+def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, workers: int = 1,
+                 memory_guard_gb: float = 12.0, limit: int | None = None) -> int:
+    """Run every configuration of the plan not yet in the corpus; returns the number of rows added."""
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    plan = yaml.safe_load(Path(plan_path).read_text())
+    done = finished_run_ids(corpus)
+    pending = [c for c in expand_plan(plan) if c.run_id not in done][:limit]
+    added = 0
+    guarded = []
+    for configuration in pending:
+        refusal = _guard(configuration, memory_guard_gb)
+        if refusal:
+            append_row(corpus, refusal)
+            added += 1
+        else:
+            guarded.append(configuration)
+    if not guarded:
+        return added
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                  memory_limit=0, dashboard_address=None)
+    with Client(scheduler or cluster) as client:
+        futures = [client.submit(run_configuration, c, pure=False, key=c.run_id) for c in guarded]
+        with tqdm(total=len(futures), desc="corpus runs", unit="run") as progress:
+            for future in as_completed(futures):
+                row = future.result()
+                append_row(corpus, row)
+                added += 1
+                progress.set_postfix_str(f"{row.get('run_id', '')[:30]} {row.get('status')} {row.get('measured_gb', '')} GB")
+                progress.update()
+    if cluster is not None:
+        cluster.close()
+    return added
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile corpus", description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", required=True, help="YAML plan of configurations")
+    parser.add_argument("--out", required=True, help="corpus CSV (appended to, never rewritten)")
+    parser.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
+    parser.add_argument("--workers", type=int, default=1, help="LocalCluster workers (default 1: one run at a time)")
+    parser.add_argument("--memory-guard", type=float, default=12.0, help="GB; skip runs whose upper bound exceeds it")
+    parser.add_argument("--limit", type=int, help="run at most this many pending configurations")
+    args = parser.parse_args(argv)
+    added = build_corpus(Path(args.plan), Path(args.out), args.scheduler, args.workers, args.memory_guard, args.limit)
+    print(f"{added} rows added to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

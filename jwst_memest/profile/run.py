@@ -1,0 +1,122 @@
+"""Profile one association: run its Level-3 pipeline under the monitor, append one corpus row."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from jwst_memest.association import load_level3_association, product_members
+from jwst_memest.estimate import read_members
+from jwst_memest.features.build import product_features
+from jwst_memest.features.schema import load_schema
+from jwst_memest.profile.monitor import measure
+
+__all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env"]
+
+RUN_COLUMNS = [
+    "run_id", "product", "pipeline", "status", "measured_gb", "peak_sampled_gb", "wall_s",
+    "pipeline_args", "jwst_version", "timestamp", "split", "layout",
+]
+CORPUS_COLUMNS = RUN_COLUMNS + list(dict.fromkeys(load_schema("image3").names + load_schema("spec3").names))
+
+
+def crds_free_env(crds_path: str | None = None) -> dict:
+    """Environment in which stpipe and jwst never reach a CRDS server."""
+    return dict(
+        os.environ,
+        CRDS_SERVER_URL="https://localhost:1",
+        CRDS_MODE="local",
+        CRDS_PATH=crds_path or tempfile.mkdtemp(prefix="crds-"),
+        STPIPE_DISABLE_CRDS_STEPPARS="True",
+    )
+
+
+def finished_run_ids(corpus: Path) -> set[str]:
+    if not corpus.is_file():
+        return set()
+    with corpus.open(newline="") as handle:
+        return {row["run_id"] for row in csv.DictReader(handle)}
+
+
+def append_row(corpus: Path, row: dict) -> None:
+    """Append one row and force it to disk: finished rows are never rewritten."""
+    corpus.parent.mkdir(parents=True, exist_ok=True)
+    new = not corpus.is_file() or corpus.stat().st_size == 0
+    with corpus.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CORPUS_COLUMNS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _split(run_id: str, test_fraction: float = 0.2) -> str:
+    """Fixed held-out split from a hash of the run id: the same run is always on the same side."""
+    import hashlib
+
+    value = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if value < test_fraction else "train"
+
+
+def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), run_id: str | None = None,
+                        layout: dict | None = None, timeout: float | None = None, log_path=None) -> dict:
+    """Run the association's Level-3 pipeline and return the corpus row (features + measurement)."""
+    import jwst
+
+    asn_path = Path(asn_path).resolve()
+    association, pipeline = load_level3_association(asn_path)
+    (found,) = product_members(association, pipeline, asn_path.parent)[:1]
+    members, _ = read_members(found.paths)
+    in_memory = not any(a.replace(" ", "").lower() in ("--in_memory=false", "--in_memory=f") for a in pipeline_args)
+    features = product_features(members, pipeline, in_memory)
+    command = ["strun", f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
+    with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
+        result = measure(command, env=crds_free_env(), cwd=scratch, timeout=timeout, log_path=log_path)
+    run_id = run_id or f"{found.name}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
+    row = {
+        "run_id": run_id,
+        "product": found.name,
+        "pipeline": pipeline,
+        "status": "ok" if result.returncode == 0 else f"exit {result.returncode}",
+        "measured_gb": round(result.peak_gb, 4),
+        "peak_sampled_gb": round(result.peak_sampled_gb, 4),
+        "wall_s": round(result.wall_s, 2),
+        "n_members": len(members),
+        "in_memory": in_memory,
+        "pipeline_args": " ".join(pipeline_args),
+        "jwst_version": jwst.__version__,
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "split": _split(run_id),
+        "layout": json.dumps(layout or {}),
+        **features.values,
+    }
+    return row
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m jwst_memest.profile run",
+        description="Run a Level-3 pipeline on an association, measure its peak memory, append a corpus row.",
+    )
+    parser.add_argument("asn")
+    parser.add_argument("--corpus", default="corpus.csv", help="corpus CSV to append to (default corpus.csv)")
+    parser.add_argument("--run-id")
+    parser.add_argument("pipeline_args", nargs=argparse.REMAINDER, help="after --: extra pipeline arguments")
+    args = parser.parse_args(argv)
+    extra = [a for a in args.pipeline_args if a != "--"]
+    try:
+        row = profile_association(args.asn, pipeline_args=extra, run_id=args.run_id)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    append_row(Path(args.corpus), row)
+    print(f"{row['product']}: {row['status']}, peak {row['measured_gb']} GB, {row['wall_s']} s -> {args.corpus}")
+    return 0 if row["status"] == "ok" else 1
