@@ -1,0 +1,24 @@
+"""Held-out accuracy metrics shared by the baseline fit, training and the benchmarks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["held_out_metrics"]
+
+
+def held_out_metrics(measured, estimated, upper=None) -> dict:
+    """Median absolute percent error, RMSE (GB), bias, and the share of measured peaks above the bound."""
+    measured = np.asarray(measured, dtype=float)
+    estimated = np.asarray(estimated, dtype=float)
+    pct = 100.0 * np.abs(estimated - measured) / measured
+    result = {
+        "n_rows": int(measured.size),
+        "median_abs_pct_error": float(np.median(pct)) if measured.size else float("nan"),
+        "p90_abs_pct_error": float(np.percentile(pct, 90)) if measured.size else float("nan"),
+        "rmse_gb": float(np.sqrt(np.mean((estimated - measured) ** 2))) if measured.size else float("nan"),
+        "under_estimate_fraction": float(np.mean(estimated < measured)) if measured.size else float("nan"),
+    }
+    if upper is not None:
+        result["upper_exceeded_fraction"] = float(np.mean(measured > np.asarray(upper, dtype=float)))
+    return result

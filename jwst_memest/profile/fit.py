@@ -1,0 +1,114 @@
+"""Refit the physics baseline's image3 coefficients on the measured corpus.
+
+Bounded least squares on relative residuals over the training split (the model
+has a max() of branches, so a linear solver does not fit it), an upper bound
+calibrated on the held-out split, and baseline.yaml rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from jwst_memest.features.schema import load_schema
+from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+from jwst_memest.model.metrics import held_out_metrics
+from jwst_memest.model.upper import UpperBound
+
+__all__ = ["load_measured", "fit_image3_baseline", "main"]
+
+IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
+                "outlier_in", "outlier_out", "median_per_group", "catalog_out")
+
+
+def load_measured(corpus: str | Path, pipeline: str = "image3"):
+    """Encoded features, measured GB and split of the successful runs of a corpus CSV."""
+    import pandas as pd
+
+    table = pd.read_csv(corpus)
+    table = table[(table["status"] == "ok") & (table["pipeline"] == pipeline) & table["measured_gb"].notna()]
+    schema = load_schema(pipeline)
+    rows = table[schema.names].to_dict("records")
+    X = schema.encode_many(rows)
+    return X, table["measured_gb"].to_numpy(float), table["split"].to_numpy(str), table
+
+
+def fit_image3_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline) -> dict:
+    from scipy.optimize import least_squares
+
+    scale = np.array([start.coefficients[t] for t in IMAGE3_TERMS], dtype=float)
+    scale[scale == 0] = 1.0
+
+    def residuals(theta):
+        trial = PhysicsBaseline("image3", dict(zip(IMAGE3_TERMS, theta * scale)), start.upper_bound, "fit")
+        return (trial.predict(X) - measured) / measured
+
+    fit = least_squares(residuals, np.ones(len(IMAGE3_TERMS)), bounds=(0, np.inf), loss="soft_l1", f_scale=0.05)
+    return {term: float(value) for term, value in zip(IMAGE3_TERMS, fit.x * scale)}
+
+
+def _write_yaml_atomic(data: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# Coefficients of the physics baseline (bytes per pixel unless noted); written by\n")
+        handle.write("# `python -m jwst_memest.profile fit-baseline`.\n")
+        yaml.safe_dump(data, handle, sort_keys=False)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile fit-baseline", description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
+    args = parser.parse_args(argv)
+    X, measured, split, _ = load_measured(args.corpus)
+    train, test = split == "train", split == "test"
+    if train.sum() < len(IMAGE3_TERMS) or test.sum() < 5:
+        print(f"error: {args.corpus}: {train.sum()} training and {test.sum()} held-out runs are too few", file=sys.stderr)
+        return 2
+    start = load_baseline("image3")
+    coefficients = fit_image3_baseline(X[train], measured[train], start)
+    fitted = PhysicsBaseline("image3", coefficients, start.upper_bound, start.version)
+    estimated = fitted.predict(X[test])
+    bound = UpperBound.from_measurements(measured[test], estimated,
+                                         source=f"held-out split of {Path(args.corpus).name}: {int(test.sum())} runs")
+    metrics = held_out_metrics(measured[test], estimated, estimated * bound.factor(0.95))
+    before = held_out_metrics(measured[test], start.predict(X[test]), start.estimate(X[test], 0.95)[1])
+    print("coefficients:", {k: round(v, 3) for k, v in coefficients.items()})
+    print("held-out, refitted:", {k: round(v, 4) for k, v in metrics.items()})
+    print("held-out, previous:", {k: round(v, 4) for k, v in before.items()})
+    if args.dry_run:
+        return 0
+    path = Path(args.output) if args.output else Path(str(resources.files("jwst_memest.model").joinpath("baseline.yaml")))
+    data = yaml.safe_load(path.read_text()) if path.is_file() else {"version": "1", "pipelines": {}}
+    data["version"] = str(int(float(data.get("version", 1))) + 1)
+    data["pipelines"]["image3"] = {
+        "source": f"fitted to {int(train.sum())} measured calwebb_image3 runs of {Path(args.corpus).name} "
+                  f"(jwst {_jwst_version()}); upper bound from {int(test.sum())} held-out runs",
+        "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
+        "upper_bound": bound.to_tree(),
+        "held_out": {k: round(v, 4) for k, v in metrics.items()},
+    }
+    _write_yaml_atomic(data, path)
+    print(f"wrote {path}")
+    return 0
+
+
+def _jwst_version() -> str:
+    import jwst
+
+    return jwst.__version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Ground-truth tooling: the memory monitor, synthetic exposures, the append-only corpus and the baseline fit."""
+
+import csv
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from jwst_memest.exposures import ExposureLayout
+from jwst_memest.profile import corpus as corpus_module
+from jwst_memest.profile.corpus import Configuration, expand_plan
+from jwst_memest.profile.monitor import measure
+from jwst_memest.profile.run import CORPUS_COLUMNS, append_row, finished_run_ids
+
+
+def test_monitor_measures_a_known_allocation():
+    allocate = "import numpy as np, time; a = np.ones(400_000_000 // 8); time.sleep(0.6)"
+    result = measure([sys.executable, "-c", allocate], interval=0.05)
+    assert result.returncode == 0
+    assert 0.4 < result.peak_gb < 0.6
+    assert 0.3 < result.peak_sampled_gb <= result.peak_gb * 1.05
+
+
+def test_monitor_reports_failures_and_timeouts():
+    assert measure([sys.executable, "-c", "raise SystemExit(3)"]).returncode == 3
+    killed = measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
+    assert killed.returncode == -9 and killed.wall_s < 10
+
+
+def test_plan_expansion_is_stable():
+    plan = {"groups": [{"name": "g", "base": {"detectors": ["NRCA1"]}, "vary": {"dither_points": [2, 4], "in_memory": [True, False]}}]}
+    first, second = expand_plan(plan), expand_plan(plan)
+    assert [c.run_id for c in first] == [c.run_id for c in second]
+    assert len({c.run_id for c in first}) == 4
+    assert sorted(c.in_memory for c in first) == [False, False, True, True]
+
+
+def test_corpus_is_append_only_and_resumable(tmp_path, monkeypatch):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("groups:\n  - name: g\n    base: {detectors: [NRCA1], subarray: SUB64P, subarray_shape: [64, 64]}\n"
+                    "    vary: {dither_points: [2, 3, 4]}\n")
+    corpus = tmp_path / "corpus.csv"
+    def fake_run(configuration, scratch_root=None, timeout=3600):  # runs in a dask worker
+        return {"run_id": configuration.run_id, "status": "ok", "measured_gb": 1.0, "split": "train"}
+
+    monkeypatch.setattr(corpus_module, "run_configuration", fake_run)
+    assert corpus_module.build_corpus(plan, corpus, limit=2) == 2
+    first_bytes = corpus.read_bytes()
+    assert corpus_module.build_corpus(plan, corpus) == 1  # only the missing run
+    assert corpus.read_bytes().startswith(first_bytes)  # finished rows untouched
+    assert len(finished_run_ids(corpus)) == 3
+    assert len(corpus.read_text().splitlines()) == 4  # header + one row per run, none repeated
+    with corpus.open() as handle:
+        assert csv.DictReader(handle).fieldnames == CORPUS_COLUMNS
+
+
+def test_memory_guard_skips_oversized_runs(tmp_path, monkeypatch):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("groups:\n  - name: big\n    base: {detectors: [NRCA1], mosaic_tiles: [8, 8], tile_step_arcsec: 60}\n")
+    monkeypatch.setattr(corpus_module, "run_configuration", lambda *a, **k: pytest.fail("must not run"))
+    corpus = tmp_path / "corpus.csv"
+    assert corpus_module.build_corpus(plan, corpus, memory_guard_gb=2.0) == 1
+    with corpus.open() as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["status"].startswith("skipped: upper bound")
+
+
+def test_synthetic_cal_exposure_is_what_image3_needs(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile.synthetic import write_cal_exposures
+
+    layout = ExposureLayout(detectors=("NRCA1", "NRCA2"), subarray="SUB64P", subarray_shape=(96, 64), dither_points=2)
+    paths = write_cal_exposures(layout, tmp_path, seed=1)
+    assert len(paths) == 4
+    with datamodels.open(paths[0]) as model:
+        assert model.data.shape == (64, 96) and model.dq.dtype == np.uint32
+        for name in ("err", "var_poisson", "var_rnoise", "var_flat", "area"):
+            assert getattr(model, name).shape == (64, 96)
+        assert len(model.meta.wcs.available_frames) >= 3
+        assert model.meta.wcsinfo.s_region.startswith("POLYGON")
+        assert model.meta.target.catalog_name == layout.target_name
+        ra, dec = model.meta.wcs(47.5, 31.5)
+        assert ra == pytest.approx(model.meta.wcsinfo.ra_ref) and dec == pytest.approx(model.meta.wcsinfo.dec_ref)
+        assert model.data.max() > 10 * np.median(model.data)  # stars and cosmic rays are there
+    # the headers alone give the same product features as the header-only exposures would
+    from jwst_memest.metadata import read_exposure_metadata
+
+    meta = read_exposure_metadata(paths[0])
+    assert (meta.ncols, meta.nrows, meta.level) == (96, 64, "cal")
+    assert meta.pixel_scale == pytest.approx(0.0311, rel=1e-3)
+
+
+def test_source_catalog_references_validate(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile.references import write_source_catalog_references
+
+    for instrument, pupil, subarray in (("NIRCAM", "CLEAR", "FULL"), ("MIRI", None, "FULL"), ("NIRISS", "F200W", "FULL")):
+        apcorr, abvega = write_source_catalog_references(instrument, "F150W", pupil, subarray, tmp_path / instrument)
+        with datamodels.open(apcorr) as model:
+            table = model.apcorr_table
+            assert np.all(table["filter"] == "F150W")
+        with datamodels.open(abvega) as model:
+            assert list(model.abvega_offset["filter"]) == ["F150W"]
+
+
+def test_baseline_fit_recovers_known_coefficients():
+    from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+    from jwst_memest.profile.fit import IMAGE3_TERMS, fit_image3_baseline
+
+    start = load_baseline("image3")
+    truth = {k: v * f for (k, v), f in zip(start.coefficients.items(), (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 1.5, 0.7))}
+    rng = np.random.default_rng(0)
+    names = start.schema.names
+    X = np.zeros((80, len(names)))
+    X[:, names.index("n_members")] = rng.integers(2, 20, 80)
+    X[:, names.index("member_pixels")] = rng.choice([640**2, 1032 * 1024, 2048**2], 80)
+    X[:, names.index("output_pixels")] = X[:, names.index("member_pixels")] * rng.uniform(1, 8, 80)
+    X[:, names.index("n_exposure_groups")] = X[:, names.index("n_members")]
+    X[:, names.index("in_memory")] = rng.integers(0, 2, 80)
+    X[:, names.index("n_integrations")] = 1
+    measured = PhysicsBaseline("image3", truth, start.upper_bound, "truth").predict(X)
+    fitted = fit_image3_baseline(X, measured, start)
+    predicted = PhysicsBaseline("image3", fitted, start.upper_bound, "fit").predict(X)
+    assert np.allclose(predicted, measured, rtol=0.02)
+    assert set(fitted) == set(IMAGE3_TERMS)
+
+
+@pytest.mark.slow
+def test_end_to_end_profile_of_a_real_pipeline_run(tmp_path):
+    config = Configuration("slow-test", {"detectors": ["NRCA1"], "subarray": "SUB640", "subarray_shape": [640, 640],
+                                         "dither_points": 2})
+    row = corpus_module.run_configuration(config, scratch_root=str(tmp_path))
+    assert row["status"] == "ok", row
+    assert 0.25 < row["measured_gb"] < 2.0
+    assert row["n_members"] == 2 and json.loads(row["layout"])["dither_points"] == 2
