@@ -149,7 +149,9 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                   memory_limit=0, dashboard_address=None)
     with Client(scheduler or cluster) as client:
-        futures = [client.submit(run_configuration, c, pure=False, key=c.run_id) for c in guarded]
+        # plan order is run order: cheap, diverse groups first, so a cut-short build still spans the features
+        futures = [client.submit(run_configuration, c, pure=False, key=c.run_id, priority=len(guarded) - i)
+                   for i, c in enumerate(guarded)]
         with tqdm(total=len(futures), desc="corpus runs", unit="run") as progress:
             for future in as_completed(futures):
                 row = future.result()
