@@ -48,12 +48,18 @@ class FeatureSpec:
         if self.kind == "category":
             if value is None:
                 return float(UNKNOWN)
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                # already encoded (training tables store codes)
+                code = float(value)
+                return code if code.is_integer() and 0 <= code <= len(self.categories) else float(UNKNOWN)
             try:
                 return float(self.categories.index(str(value).strip().upper()) + 1)
             except ValueError:
                 return float(UNKNOWN)
         if self.kind == "flag":
-            return 1.0 if bool(value) else 0.0
+            if isinstance(value, str):
+                return 1.0 if value.strip().lower() in ("true", "t", "1", "yes") else 0.0
+            return 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else float(bool(value))
         if value is None:
             return math.nan
         return float(value)

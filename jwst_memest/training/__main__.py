@@ -1,0 +1,51 @@
+"""``python -m jwst_memest.training -d train_dir [...]``: train, cross-validate, report, package."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jwst_memest.training", description=__doc__.splitlines()[0])
+    parser.add_argument("-d", "--data", required=True, help="train_dir holding train-<mode>.csv, or a CSV (corpus or table)")
+    parser.add_argument("--exp-mode", default="image", choices=["image", "spec"])
+    parser.add_argument("--early-stopping", choices=["val_rmse", "val_loss"])
+    parser.add_argument("-k", "--cross-val", type=int, default=0, help="folds (0: one 80/20 split)")
+    parser.add_argument("--norm", type=int, default=1, choices=[0, 1], help="Yeo-Johnson + standardisation (1)")
+    parser.add_argument("--threshold", type=float, default=50, help="GB: large products spread over test splits")
+    parser.add_argument("--stratify", action="store_true", help="keep a product >= threshold in every test split")
+    parser.add_argument("-o", "--out", help="output folder (default YYYY-MM-DD_<unix time>); an existing one is added to")
+    parser.add_argument("--layers", help="comma-separated layer sizes (default: the seed's for the mode)")
+    parser.add_argument("--activation", default="relu")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--install", action="store_true", help="install the final bundle where the step finds it")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    from jwst_memest.training.train import JwstCalTrain
+
+    try:
+        trainer = JwstCalTrain(
+            training_data=args.data, out=args.out, exp_mode=args.exp_mode, norm=args.norm, cross_val=args.cross_val,
+            early_stopping=args.early_stopping, threshold=args.threshold,
+            layers=[int(x) for x in args.layers.split(",")] if args.layers else None, activation=args.activation,
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        )
+        bundle = trainer.main(stratify=args.stratify)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"bundle: {bundle}")
+    if args.install:
+        from jwst_memest.model.registry import install_bundle
+
+        print(f"installed: {install_bundle(bundle)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
