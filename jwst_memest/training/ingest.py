@@ -1,0 +1,186 @@
+"""Operations metadata -> training tables, with the same feature code as the step.
+
+Input: a folder of CSVs named ``YYYY-MM-DD_DOY.csv``. Each row is a Level-1 exposure or a
+Level-3 product, named by ``DagNodeName`` (an exposure stem such as
+``jw01234001001_03101_00001_nrca1``, or a product name such as
+``jw01234-o001_t001_nircam_clear-f150w``), with FITS keyword columns (INSTRUME, DETECTOR,
+EXP_TYPE, FILTER, PUPIL, RA_REF, ...) and, for products, ``ImageSize``: the measured peak
+memory in kB (10^3 bytes).
+
+Output: ``train-image.csv`` and ``train-spec.csv`` (updated in place: a reprocessed product
+takes the newer measurement) and ``ingest.csv``, the exposures no product matched yet, which
+the next ingest reads back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+
+from jwst_memest.features.build import product_features
+from jwst_memest.features.schema import load_schema
+from jwst_memest.metadata import metadata_from_headers
+
+log = logging.getLogger("jwst_memest.training.ingest")
+
+__all__ = ["ingest", "parse_product_name", "exp_mode_of", "main"]
+
+_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{3})\.csv$")
+_PRODUCT = re.compile(r"^jw(\d{5})-([oca])(\d{3,4})_t(\d+)_([a-z]+)_(.+)$", re.IGNORECASE)
+_EXPOSURE = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_\d{5}_\d{5}_[a-z0-9]+$", re.IGNORECASE)
+_IMAGE_TYPES = ("_IMAGE", "_CORON", "_LYOT", "_4QPM", "NIS_AMI", "_TSIMAGE")
+CARRY = "ingest.csv"
+
+
+def parse_product_name(name: str) -> dict | None:
+    match = _PRODUCT.match(name.strip())
+    if not match:
+        return None
+    program, _, number, _, instrument, elements = match.groups()
+    tokens = {t for t in re.split(r"[-_]", elements.lower()) if t}
+    return {"program": program, "observation": number[-3:], "instrument": instrument.upper(), "elements": tokens}
+
+
+def exp_mode_of(exp_type: str | None) -> str:
+    exp_type = (exp_type or "").upper()
+    return "image" if any(t in exp_type for t in _IMAGE_TYPES) else "spec"
+
+
+def _exposure_keys(row) -> tuple[str, str]:
+    match = _EXPOSURE.match(str(row["DagNodeName"]).strip())
+    if match:
+        return match.group(1), match.group(2)
+    return str(row.get("PROGRAM", "")).zfill(5), str(row.get("OBSERVTN", "")).zfill(3)
+
+
+def _matches(product: dict, row) -> bool:
+    if str(row.get("INSTRUME", "")).upper() != product["instrument"]:
+        return False
+    elements = {str(row.get(k, "")).lower() for k in ("FILTER", "PUPIL", "GRATING") if isinstance(row.get(k), str)}
+    optical = {t for t in product["elements"] if t in elements or re.match(r"^(f\d|clear|g\d|prism|gr|mirror|p750l)", t)}
+    return optical <= elements
+
+
+def _read_day(path: Path):
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in ("DagNodeName",):
+        if column not in table.columns:
+            raise ValueError(f"{path}: missing column {column}")
+    table["_date"] = _FILE.match(path.name).group(1)
+    return table
+
+
+def _headers(row) -> dict:
+    """A header-like dict of a CSV row: numbers parsed, empty values left out."""
+    header = {}
+    for key, value in row.items():
+        if key.startswith("_") or key in ("DagNodeName", "ImageSize") or value in ("", None):
+            continue
+        try:
+            header[key] = float(value) if re.match(r"^[-+]?\d*\.?\d+([eE][-+]?\d+)?$", str(value)) else value
+        except ValueError:
+            header[key] = value
+    return header
+
+
+def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[str, int]:
+    """Ingest every ``YYYY-MM-DD_DOY.csv`` in ``raw_dir``; returns rows written per exp mode."""
+    import pandas as pd
+
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if not raw_dir.is_dir():
+        raise ValueError(f"{raw_dir}: not a directory")
+    days = sorted(p for p in raw_dir.iterdir() if _FILE.match(p.name) and p.name.startswith(prefix))
+    if not days:
+        raise ValueError(f"{raw_dir}: no YYYY-MM-DD_DOY.csv files{f' starting with {prefix}' if prefix else ''}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = [_read_day(p) for p in days]
+    carried = out_dir / CARRY
+    if carried.is_file():
+        frames.insert(0, pd.read_csv(carried, dtype=str, keep_default_na=False))
+    # an exposure seen twice (carried over, then listed again) counts once
+    rows = pd.concat(frames, ignore_index=True).drop_duplicates("DagNodeName", keep="last").reset_index(drop=True)
+    is_product = rows["DagNodeName"].map(lambda n: parse_product_name(n) is not None)
+    exposures, products = rows[~is_product], rows[is_product]
+    used: set[int] = set()
+    new_rows: dict[str, list[dict]] = {"image": [], "spec": []}
+    remeasured: dict[str, tuple[str, float]] = {}
+    for _, product_row in products.sort_values("_date").iterrows():
+        name = product_row["DagNodeName"].strip()
+        product = parse_product_name(name)
+        members = [(i, r) for i, r in exposures.iterrows()
+                   if _exposure_keys(r) == (product["program"], product["observation"]) and _matches(product, r)]
+        size_kb = float(product_row.get("ImageSize") or "nan")
+        if not members:
+            # a reprocessed product whose exposures were ingested earlier: new measurement only
+            remeasured[name] = (product_row["_date"], size_kb)
+            continue
+        used.update(i for i, _ in members)
+        metadata = [metadata_from_headers(r["DagNodeName"] + "_uncal.fits", _headers(r), None) for _, r in members]
+        mode = exp_mode_of(metadata[0].exp_type)
+        features = product_features(metadata, {"image": "image3", "spec": "spec3"}[mode])
+        new_rows[mode].append({"Dataset": name, **features.values, "imgsize_gb": size_kb / 1e6, "pname": name,
+                               "date": product_row["_date"], "imagesize": size_kb})
+    written = {}
+    for mode, fresh in new_rows.items():
+        path = out_dir / f"train-{mode}.csv"
+        table = pd.DataFrame(fresh)
+        if path.is_file():
+            table = pd.concat([_remeasure(pd.read_csv(path), remeasured), table], ignore_index=True)
+        if len(table):
+            # a reprocessed product keeps its newest measurement
+            table = table.sort_values("date", kind="stable").drop_duplicates("pname", keep="last")
+            columns = ["Dataset", *load_schema({"image": "image3", "spec": "spec3"}[mode]).names,
+                       "imgsize_gb", "pname", "date", "imagesize"]
+            _write_csv_atomic(table.reindex(columns=columns), path)
+        written[mode] = len(fresh)
+    known = set()
+    for mode in new_rows:
+        path = out_dir / f"train-{mode}.csv"
+        if path.is_file():
+            known.update(pd.read_csv(path, usecols=["pname"])["pname"])
+    for name in sorted(set(remeasured) - known):
+        log.warning("%s: no Level-1 exposure matches and no earlier row; left out", name)
+    leftover = exposures.drop(index=list(used))
+    _write_csv_atomic(leftover, carried)
+    log.info("ingested %s; %d exposure(s) carried to the next ingest", written, len(leftover))
+    return written
+
+
+def _remeasure(table, remeasured: dict):
+    """Rows of products measured again: newer date and size, same features."""
+    for name, (date, size_kb) in remeasured.items():
+        hit = (table["pname"] == name) & (table["date"].astype(str) <= date)
+        table.loc[hit, ["date", "imagesize", "imgsize_gb"]] = [date, size_kb, size_kb / 1e6]
+    return table
+
+
+def _write_csv_atomic(table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jwst_memest.training.ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--input", required=True, help="folder of YYYY-MM-DD_DOY.csv files")
+    parser.add_argument("-o", "--output", required=True, help="train_dir to write train-image.csv/train-spec.csv to")
+    parser.add_argument("--pfx", default="", help="only files whose name starts with this (e.g. 2024-)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        written = ingest(args.input, args.output, args.pfx)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(", ".join(f"{n} {mode} product(s)" for mode, n in written.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
