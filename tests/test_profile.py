@@ -136,3 +136,18 @@ def test_end_to_end_profile_of_a_real_pipeline_run(tmp_path):
     assert row["status"] == "ok", row
     assert 0.25 < row["measured_gb"] < 2.0
     assert row["n_members"] == 2 and json.loads(row["layout"])["dither_points"] == 2
+
+
+def test_synthetic_mrs_exposures_and_spec3_association(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile.corpus import _make_association
+    from jwst_memest.profile.synthetic import write_cal_exposures
+
+    layout = ExposureLayout(detectors=("MIRIFUSHORT",), exp_type="MIR_MRS", filter="N/A", pupil="N/A",
+                            channel="12", band="SHORT", subarray_shape=(64, 32), dither_points=2)
+    paths = write_cal_exposures(layout, tmp_path)
+    with datamodels.open(paths[0]) as model:
+        assert isinstance(model, datamodels.IFUImageModel) and model.meta.exposure.type == "MIR_MRS"
+    asn = json.loads(_make_association(paths, tmp_path, "jw01234-o001_t001_miri", "spec3").read_text())
+    assert asn["asn_type"] == "spec3" and len(asn["products"][0]["members"]) == 2

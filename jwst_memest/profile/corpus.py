@@ -55,15 +55,19 @@ def _layout(params: dict) -> ExposureLayout:
     return ExposureLayout(**values)
 
 
-def _make_association(paths: list[Path], directory: Path, product: str) -> Path:
-    """A Level-3 image association made by jwst's asn_from_list with the Level-3 base rule."""
+# Spec3 steps that prefetch reference files this offline corpus cannot have (docs/corpus.md)
+SPEC3_OFFLINE_SKIPS = ("cube_build", "extract_1d", "spectral_leak", "photom", "pixel_replace")
+
+
+def _make_association(paths: list[Path], directory: Path, product: str, asn_type: str = "image3") -> Path:
+    """A Level-3 association made by jwst's asn_from_list with the Level-3 base rule."""
     from jwst.associations import asn_from_list
     from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
 
     association = asn_from_list.asn_from_list([p.name for p in paths], rule=DMS_Level3_Base, product_name=product)
-    association.data["asn_type"] = "image3"
+    association.data["asn_type"] = asn_type
     name, serialized = association.dump(format="json")
-    path = directory / f"{product}_image3_asn.json"
+    path = directory / f"{product}_{asn_type}_asn.json"
     path.write_text(serialized)
     return path
 
@@ -80,17 +84,20 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
         seed = int(configuration.run_id.rsplit("-", 1)[-1], 16) % (2**32)
         paths = write_cal_exposures(layout, scratch, seed=seed)
         product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
-        asn = _make_association(paths, scratch, product)
+        spec3 = layout.exp_type == "MIR_MRS"
+        asn = _make_association(paths, scratch, product, "spec3" if spec3 else "image3")
         instrument = paths and _instrument(paths[0])
         args = []
-        if configuration.skip_source_catalog:
+        if spec3:
+            args += [f"--steps.{step}.skip=true" for step in SPEC3_OFFLINE_SKIPS]
+        elif configuration.skip_source_catalog:
             args.append("--steps.source_catalog.skip=true")
         else:
             apcorr, abvega = write_source_catalog_references(
                 instrument, layout.filter, layout.pupil, layout.subarray, scratch / "refs")
             args += [f"--steps.source_catalog.override_apcorr={apcorr}",
                      f"--steps.source_catalog.override_abvegaoffset={abvega}"]
-        if not configuration.in_memory:
+        if not configuration.in_memory and not spec3:
             args.append("--in_memory=false")
         return profile_association(asn, pipeline_args=args, run_id=configuration.run_id,
                                    layout=configuration.layout, timeout=timeout,
@@ -116,10 +123,11 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
     from jwst_memest.model.baseline import load_baseline
 
     layout = dataclasses.replace(_layout(configuration.layout), suffix="cal")
+    pipeline = "spec3" if layout.exp_type == "MIR_MRS" else "image3"
     with tempfile.TemporaryDirectory() as scratch:
         members = [read_exposure_metadata(p) for p in write_header_exposures(layout, scratch)]
-    features = product_features(members, "image3", configuration.in_memory)
-    _, upper = load_baseline("image3").estimate(features.vector()[None, :], 0.99)
+    features = product_features(members, pipeline, configuration.in_memory)
+    _, upper = load_baseline(pipeline).estimate(features.vector()[None, :], 0.99)
     if upper[0] > limit_gb:
         return {"run_id": configuration.run_id, "status": f"skipped: upper bound {upper[0]:.1f} GB > guard {limit_gb} GB",
                 "layout": json.dumps(configuration.layout), "in_memory": configuration.in_memory}
