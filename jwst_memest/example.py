@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
 
-__all__ = ["EXAMPLE_LAYOUT", "example_association", "make_example"]
+__all__ = ["EXAMPLE_LAYOUT", "example_association", "make_example", "write_layout_association"]
 
 # NIRCam short-wave module A, 4-point dither, F150W: 16 members, one image3 product.
 EXAMPLE_LAYOUT = ExposureLayout(
@@ -30,23 +30,19 @@ def example_association() -> Path:
 
 def make_example(directory: str | Path) -> Path:
     """Write the example exposures and their association (made by jwst's rules) to ``directory``."""
+    return write_layout_association(EXAMPLE_LAYOUT, directory, exp_modes=("image",))
+
+
+def write_layout_association(layout: ExposureLayout, directory: str | Path, exp_modes=("image", "spec")) -> Path:
+    """Header-only exposures of a layout and the one Level-3 association jwst's rules make of them."""
     from jwst_memest.predict import JwstCalPredict
 
     directory = Path(directory)
-    write_header_exposures(EXAMPLE_LAYOUT, directory)
-    predictor = JwstCalPredict(directory, exp_modes=["image"])
+    write_header_exposures(layout, directory)
+    predictor = JwstCalPredict(directory, exp_modes=exp_modes)
     predictor.run_inference()
-    (path,) = predictor.write_associations(directory)
-    # the shipped association carries no estimate: the user makes it
-    import json
-
-    from jwst_memest.estimate import write_json_atomic
-
-    raw = json.loads(path.read_text())
-    for product in raw["products"]:
-        product.pop("gbSize", None)
-        product.pop("memory_estimate", None)
-    return write_json_atomic(raw, path)
+    (path,) = predictor.write_associations(directory, annotate=False)
+    return path
 
 
 def main(argv=None) -> int:

@@ -158,8 +158,8 @@ class JwstCalPredict:
         self.predictions = {e.product: {"gbSize": e.rounded_gb} for e in self.estimates}
         return self.predictions
 
-    def write_associations(self, directory: str | Path) -> list[Path]:
-        """Write the generated associations, annotated with the estimates.
+    def write_associations(self, directory: str | Path, annotate: bool = True) -> list[Path]:
+        """Write the generated associations, annotated with the estimates unless ``annotate=False``.
 
         Members that live in ``directory`` are named without a path, as
         jwst's pipelines expect; others keep their absolute path.
@@ -175,7 +175,8 @@ class JwstCalPredict:
                     expname = Path(member["expname"])
                     if expname.parent.resolve() == directory.resolve():
                         member["expname"] = expname.name
-            written.append(write_json_atomic(annotate_association(raw, self.estimates), directory / filename))
+            content = annotate_association(raw, self.estimates) if annotate else raw
+            written.append(write_json_atomic(content, directory / filename))
         return written
 
 

@@ -1,6 +1,5 @@
 """Shared fixtures. CRDS is made unreachable so that any call to it fails fast."""
 
-import json
 import os
 import shutil
 import tempfile
@@ -15,8 +14,8 @@ os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "True"
 for variable in ("JWST_MEMEST_MODEL", "JWST_MEMEST_MODEL_DIR", "JWST_MEMEST_MEMORY_LIMIT", "JWST_MEMEST_MAX_REQUEST_GB"):
     os.environ.pop(variable, None)
 
-from jwst_memest.example import example_association  # noqa: E402
-from jwst_memest.exposures import ExposureLayout, write_header_exposures  # noqa: E402
+from jwst_memest.example import example_association, write_layout_association  # noqa: E402
+from jwst_memest.exposures import ExposureLayout  # noqa: E402
 
 
 @pytest.fixture
@@ -32,27 +31,11 @@ def example_asn(example_dir) -> Path:
     return next(example_dir.glob("*_asn.json"))
 
 
-def make_association(directory: Path, layout: ExposureLayout, exp_modes=("image", "spec")) -> Path:
-    """Exposures for a layout plus the Level-3 association jwst's rules make of them."""
-    from jwst_memest.predict import JwstCalPredict
-
-    write_header_exposures(layout, directory)
-    predictor = JwstCalPredict(directory, exp_modes=exp_modes)
-    predictor.run_inference()
-    (path,) = predictor.write_associations(directory)
-    raw = json.loads(path.read_text())
-    for product in raw["products"]:
-        product.pop("gbSize", None)
-        product.pop("memory_estimate", None)
-    path.write_text(json.dumps(raw, indent=4))
-    return path
-
-
 @pytest.fixture
 def association_factory(tmp_path):
     counter = iter(range(1000))
 
     def factory(layout: ExposureLayout, exp_modes=("image", "spec")) -> Path:
-        return make_association(tmp_path / f"asn{next(counter)}", layout, exp_modes)
+        return write_layout_association(layout, tmp_path / f"asn{next(counter)}", exp_modes)
 
     return factory

@@ -15,7 +15,7 @@ from jwst_memest.profile.run import CORPUS_COLUMNS, append_row, finished_run_ids
 
 
 def test_monitor_measures_a_known_allocation():
-    allocate = "import numpy as np, time; a = np.ones(400_000_000 // 8); time.sleep(0.6)"
+    allocate = "import numpy as np, time; a = np.ones(400_000_000 // 8); time.sleep(2.0)"
     result = measure([sys.executable, "-c", allocate], interval=0.05)
     assert result.returncode == 0
     assert 0.4 < result.peak_gb < 0.6

@@ -92,6 +92,18 @@ def _add_stars(data, wcs, stars, fwhm_pix, rng):
             data[max(y0, 0):y1, max(x0, 0):x1] += stamp[sy0:sy0 + y1 - max(y0, 0), sx0:sx0 + x1 - max(x0, 0)]
 
 
+def _set_observation(meta, layout: ExposureLayout, number: int) -> None:
+    """Observation identifiers as the pipeline groups exposures by them (one exposure per pointing)."""
+    meta.observation.date, meta.observation.time = "2024-01-10", "10:00:00.000"
+    meta.observation.date_beg = "2024-01-10T10:00:00.000"
+    meta.observation.program_number = f"{layout.program:05d}"
+    meta.observation.observation_number = f"{layout.observation:03d}"
+    meta.observation.visit_number, meta.observation.visit_group = "001", "03"
+    meta.observation.sequence_id, meta.observation.activity_id = "1", "01"
+    meta.observation.exposure_number = f"{number:05d}"
+    meta.visit.type = layout.visit_type
+
+
 def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposures: int,
                    boresight: tuple[float, float], stars: np.ndarray, rng: np.random.Generator):
     """One synthetic cal ImageModel for a detector at one pointing of the layout."""
@@ -143,14 +155,7 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
     meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
     meta.exposure.exposure_time = meta.exposure.effective_exposure_time = meta.exposure.measurement_time = 300.0
     meta.exposure.duration = 300.0
-    meta.observation.date, meta.observation.time = "2024-01-10", "10:00:00.000"
-    meta.observation.date_beg = "2024-01-10T10:00:00.000"
-    meta.observation.program_number = f"{layout.program:05d}"
-    meta.observation.observation_number = f"{layout.observation:03d}"
-    meta.observation.visit_number, meta.observation.visit_group = "001", "03"
-    meta.observation.sequence_id, meta.observation.activity_id = "1", "01"
-    meta.observation.exposure_number = f"{number:05d}"
-    meta.visit.type = layout.visit_type
+    _set_observation(meta, layout, number)
     meta.visit.total_exposures = n_exposures * len(layout.detectors)
     meta.dither.total_points = layout.dither_points
     meta.target.catalog_name = meta.target.proposer_name = layout.target_name
@@ -205,13 +210,7 @@ def make_ifu_cal_model(layout: ExposureLayout, detector: str, number: int, n_exp
     start = 60319.4 + number * 1e-3
     meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
     meta.exposure.exposure_time = meta.exposure.measurement_time = 300.0
-    meta.observation.date, meta.observation.time = "2024-01-10", "10:00:00.000"
-    meta.observation.program_number = f"{layout.program:05d}"
-    meta.observation.observation_number = f"{layout.observation:03d}"
-    meta.observation.visit_number, meta.observation.visit_group = "001", "03"
-    meta.observation.sequence_id, meta.observation.activity_id = "1", "01"
-    meta.observation.exposure_number = f"{number:05d}"
-    meta.visit.type = layout.visit_type
+    _set_observation(meta, layout, number)
     meta.dither.total_points = layout.dither_points
     meta.target.catalog_name = layout.target_name
     meta.target.ra, meta.target.dec = layout.target_ra, layout.target_dec
