@@ -108,7 +108,7 @@ def test_source_catalog_references_validate(tmp_path):
 
 def test_baseline_fit_recovers_known_coefficients():
     from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
-    from jwst_memest.profile.fit import IMAGE3_TERMS, fit_image3_baseline
+    from jwst_memest.profile.fit import IMAGE3_TERMS, fit_baseline
 
     start = load_baseline("image3")
     truth = {k: v * f for (k, v), f in zip(start.coefficients.items(), (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 1.5, 0.7))}
@@ -122,7 +122,7 @@ def test_baseline_fit_recovers_known_coefficients():
     X[:, names.index("in_memory")] = rng.integers(0, 2, 80)
     X[:, names.index("n_integrations")] = 1
     measured = PhysicsBaseline("image3", truth, start.upper_bound, "truth").predict(X)
-    fitted = fit_image3_baseline(X, measured, start)
+    fitted = fit_baseline(X, measured, start)
     predicted = PhysicsBaseline("image3", fitted, start.upper_bound, "fit").predict(X)
     assert np.allclose(predicted, measured, rtol=0.02)
     assert set(fitted) == set(IMAGE3_TERMS)

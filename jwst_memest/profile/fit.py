@@ -1,4 +1,4 @@
-"""Refit the physics baseline's image3 coefficients on the measured corpus.
+"""Refit the physics baseline's coefficients (image3 or spec3) on the measured corpus.
 
 Bounded least squares on relative residuals over the training split (the model
 has a max() of branches, so a linear solver does not fit it), an upper bound
@@ -21,10 +21,11 @@ from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 
-__all__ = ["load_measured", "fit_image3_baseline", "main"]
+__all__ = ["load_measured", "fit_baseline", "main"]
 
 IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
                 "outlier_in", "outlier_out", "median_per_group", "catalog_out")
+TERMS = {"image3": IMAGE3_TERMS, "spec3": ("base_bytes", "spec_per_member_pixel", "spec_out")}
 
 
 def load_measured(corpus: str | Path, pipeline: str = "image3"):
@@ -39,18 +40,32 @@ def load_measured(corpus: str | Path, pipeline: str = "image3"):
     return X, table["measured_gb"].to_numpy(float), table["split"].to_numpy(str), table
 
 
-def fit_image3_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline) -> dict:
+def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline) -> dict:
+    """Non-negative coefficients minimising relative error (robust loss) on measured runs."""
     from scipy.optimize import least_squares
 
-    scale = np.array([start.coefficients[t] for t in IMAGE3_TERMS], dtype=float)
+    terms = TERMS[start.feature_set]
+    scale = np.array([start.coefficients[t] for t in terms], dtype=float)
     scale[scale == 0] = 1.0
 
     def residuals(theta):
-        trial = PhysicsBaseline("image3", dict(zip(IMAGE3_TERMS, theta * scale)), start.upper_bound, "fit")
+        trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit")
         return (trial.predict(X) - measured) / measured
 
-    fit = least_squares(residuals, np.ones(len(IMAGE3_TERMS)), bounds=(0, np.inf), loss="soft_l1", f_scale=0.05)
-    return {term: float(value) for term, value in zip(IMAGE3_TERMS, fit.x * scale)}
+    fit = least_squares(residuals, np.ones(len(terms)), bounds=(0, np.inf), loss="soft_l1", f_scale=0.05)
+    return {term: float(value) for term, value in zip(terms, fit.x * scale)}
+
+
+
+def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline, k: int = 5) -> np.ndarray:
+    """Each run estimated by a baseline fitted without it: what the upper bound is calibrated on."""
+    from sklearn.model_selection import KFold
+
+    estimates = np.empty_like(measured)
+    for fit_rows, held in KFold(min(k, len(measured)), shuffle=True, random_state=0).split(X):
+        fold = PhysicsBaseline(start.pipeline, fit_baseline(X[fit_rows], measured[fit_rows], start), start.upper_bound, "")
+        estimates[held] = fold.predict(X[held])
+    return estimates
 
 
 def _write_yaml_atomic(data: dict, path: Path) -> None:
@@ -68,20 +83,23 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile fit-baseline", description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True)
+    parser.add_argument("--pipeline", default="image3", choices=sorted(TERMS))
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
     args = parser.parse_args(argv)
-    X, measured, split, _ = load_measured(args.corpus)
+    X, measured, split, _ = load_measured(args.corpus, args.pipeline)
     train, test = split == "train", split == "test"
-    if train.sum() < len(IMAGE3_TERMS) or test.sum() < 5:
+    if train.sum() < len(TERMS[args.pipeline]) or test.sum() < 3:
         print(f"error: {args.corpus}: {train.sum()} training and {test.sum()} held-out runs are too few", file=sys.stderr)
         return 2
-    start = load_baseline("image3")
-    coefficients = fit_image3_baseline(X[train], measured[train], start)
-    fitted = PhysicsBaseline("image3", coefficients, start.upper_bound, start.version)
+    start = load_baseline(args.pipeline)
+    coefficients = fit_baseline(X[train], measured[train], start)
+    fitted = PhysicsBaseline(args.pipeline, coefficients, start.upper_bound, start.version)
     estimated = fitted.predict(X[test])
-    bound = UpperBound.from_measurements(measured[test], estimated,
-                                         source=f"held-out split of {Path(args.corpus).name}: {int(test.sum())} runs")
+    calibration = out_of_fold_estimates(X[train], measured[train], start)
+    bound = UpperBound.from_measurements(
+        measured[train], calibration,
+        source=f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {Path(args.corpus).name}")
     metrics = held_out_metrics(measured[test], estimated, estimated * bound.factor(0.95))
     before = held_out_metrics(measured[test], start.predict(X[test]), start.estimate(X[test], 0.95)[1])
     print("coefficients:", {k: round(v, 3) for k, v in coefficients.items()})
@@ -92,8 +110,8 @@ def main(argv=None) -> int:
     path = Path(args.output) if args.output else Path(str(resources.files("jwst_memest.model").joinpath("baseline.yaml")))
     data = yaml.safe_load(path.read_text()) if path.is_file() else {"version": "1", "pipelines": {}}
     data["version"] = str(int(float(data.get("version", 1))) + 1)
-    data["pipelines"]["image3"] = {
-        "source": f"fitted to {int(train.sum())} measured calwebb_image3 runs of {Path(args.corpus).name} "
+    data["pipelines"][args.pipeline] = {
+        "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {Path(args.corpus).name} "
                   f"(jwst {_jwst_version()}); upper bound from {int(test.sum())} held-out runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
         "upper_bound": bound.to_tree(),
