@@ -129,6 +129,38 @@ def _python_with_spacekit() -> str | None:
     return sys.executable
 
 
+def bench_bundle_batch(n_products: int = 100) -> float:
+    """Milliseconds per product to evaluate a bundle of the seed's image architecture on a batch."""
+    from jwst_memest.features.schema import load_schema
+    from jwst_memest.model.bundle import load_bundle, write_bundle
+    from jwst_memest.model.upper import UpperBound
+
+    schema = load_schema("image3")
+    continuous = [f.name for f in schema.features if f.kind in ("continuous", "count")]
+    rng = np.random.default_rng(0)
+    sizes, layers, n_in = (18, 36, 72, 144, 72, 36, 18, 9, 1), [], len(schema)
+    for size in sizes:
+        layers.append({"weights": rng.normal(0, 0.1, (n_in, size)), "bias": np.zeros(size),
+                       "activation": "relu" if size > 1 else "linear"})
+        n_in = size
+    path = write_bundle(
+        Path(tempfile.mkdtemp()) / "image3.asdf", schema=schema,
+        preprocessing={"method": "yeo-johnson+standardize", "continuous": continuous,
+                       "lambdas": np.full(len(continuous), 0.1), "means": np.zeros(len(continuous)),
+                       "sigmas": np.ones(len(continuous))},
+        layers=layers, output_transform="log1p", upper_bound=UpperBound((0.95,), (1.1,), 1),
+        model_name="benchmark", model_version="0", provenance={}, metrics={},
+    )
+    bundle = load_bundle(path)
+    X = rng.uniform(0, 100, (n_products, len(schema)))
+    bundle.estimate(X)
+    repeats = 200
+    start = time.perf_counter()
+    for _ in range(repeats):
+        bundle.estimate(X)
+    return (time.perf_counter() - start) / (repeats * n_products) * 1e3
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="40,400,4000")
@@ -157,6 +189,8 @@ def main(argv=None) -> int:
             f"{ours['cold_strun_s_one_asn']:.2f} | {ours['cold_strun_peak_gb']:.2f} | {ours['cold_folder_mode_s']:.2f} | "
             f"{ours['folder_mode_peak_gb']:.2f} | {sk_cold if sk_cold else 'n/a'} | {sk_warm if sk_warm else 'n/a'} | {ratio} |"
         )
+    per_product = bench_bundle_batch()
+    lines += ["", f"Bundle evaluation (seed image architecture, numpy), batch of 100 products: {per_product * 1e3:.1f} µs per product."]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
