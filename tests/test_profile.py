@@ -22,6 +22,14 @@ def test_monitor_measures_a_known_allocation():
     assert 0.3 < result.peak_sampled_gb <= result.peak_gb * 1.05
 
 
+def test_monitor_is_not_fooled_by_a_large_parent():
+    # the kernel carries a parent's high-water mark across exec: a 1 GB parent must not show
+    ballast = np.ones(1_000_000_000 // 8)
+    result = measure([sys.executable, "-c", "import numpy as np, time; a = np.ones(200_000_000 // 8); time.sleep(1)"])
+    assert 0.2 < result.peak_gb < 0.45
+    del ballast
+
+
 def test_monitor_reports_failures_and_timeouts():
     assert measure([sys.executable, "-c", "raise SystemExit(3)"]).returncode == 3
     killed = measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
