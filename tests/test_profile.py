@@ -159,3 +159,17 @@ def test_synthetic_mrs_exposures_and_spec3_association(tmp_path):
         assert isinstance(model, datamodels.IFUImageModel) and model.meta.exposure.type == "MIR_MRS"
     asn = json.loads(_make_association(paths, tmp_path, "jw01234-o001_t001_miri", "spec3").read_text())
     assert asn["asn_type"] == "spec3" and len(asn["products"][0]["members"]) == 2
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"asn_type": "image2", "products": []}'])
+def test_profile_run_refuses_bad_associations_in_one_line(tmp_path, content):
+    import subprocess
+
+    asn = tmp_path / "x_asn.json"
+    if content is not None:
+        asn.write_text(content)
+    result = subprocess.run([sys.executable, "-m", "jwst_memest.profile", "run", str(asn), "--corpus",
+                             str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(asn) in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "c.csv").exists()
