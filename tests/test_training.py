@@ -1,5 +1,8 @@
-"""Training: data checks, k-fold layout, bundle export equal to Keras, command line."""
+"""Training: data checks, splits, k-fold layout, bundle export equal to Keras, command line."""
 
+import json
+import os
+import re
 import subprocess
 import sys
 
@@ -10,9 +13,14 @@ from jwst_memest.features.schema import load_schema
 from jwst_memest.model.baseline import load_baseline
 
 pd = pytest.importorskip("pandas")
+pytest.importorskip("sklearn")
+
+N_ROWS = 60
+# Tiny networks and few epochs: each fit takes about a second.
+SMALL = dict(layers=[8, 4], epochs=5, batch_size=16, learning_rate=1e-2)
 
 
-def make_table(path, n=60, exp_mode="image", seed=0, corpus=False):
+def make_table(path, n=N_ROWS, exp_mode="image", seed=0, corpus=False):
     """A small training table whose target follows the physics baseline, with noise."""
     pipeline = {"image": "image3", "spec": "spec3"}[exp_mode]
     names = load_schema(pipeline).names
@@ -32,6 +40,7 @@ def make_table(path, n=60, exp_mode="image", seed=0, corpus=False):
     table = pd.DataFrame(X, columns=names)
     if corpus:
         table.insert(0, "run_id", [f"run{i}" for i in range(n)])
+        table.insert(1, "product", "jw01234-o001_t001_synthetic")
         table["measured_gb"], table["status"], table["pipeline"] = y, "ok", pipeline
         table["split"] = np.where(np.arange(n) % 5 == 0, "test", "train")
     else:
@@ -48,58 +57,232 @@ def train_dir(tmp_path):
     return tmp_path
 
 
-SMALL = dict(layers=[8, 4], epochs=5, batch_size=16, learning_rate=1e-2)
+# -- splits (no tensorflow) ------------------------------------------------------------
+def _home_covers_every_row_once(folds, n):
+    homes = np.concatenate([f.home for f in folds])
+    return sorted(homes) == list(range(n))
 
 
+@pytest.mark.parametrize("n_large", [5, 2, 1])
+def test_stratified_folds_keep_a_large_product_in_every_test_split(n_large):
+    from jwst_memest.training.crossval import make_folds
+
+    y = np.full(40, 1.0)
+    y[np.arange(n_large) * 7] = 60.0
+    folds = make_folds(y, 4, stratify=True, threshold=50, seed=1)
+    assert len(folds) == 4 and _home_covers_every_row_once(folds, 40)
+    for fold in folds:
+        assert (y[fold.test] >= 50).any()
+        assert not np.intersect1d(fold.train, fold.test).size
+        assert len(fold.train) + len(fold.test) == 40
+
+
+def test_unstratified_folds_partition_the_rows():
+    from jwst_memest.training.crossval import make_folds
+
+    folds = make_folds(np.ones(30), 3, stratify=False, seed=0)
+    assert sorted(np.concatenate([f.test for f in folds])) == list(range(30))
+    assert all(np.array_equal(f.test, f.home) for f in folds)
+
+
+def test_single_split_is_80_20_and_repeatable():
+    from jwst_memest.training.crossval import make_folds
+
+    y = np.r_[np.ones(49), 60.0]
+    (fold,) = make_folds(y, 0, stratify=True, threshold=50, seed=3)
+    assert len(fold.test) in (10, 11) and 49 in fold.test
+    (again,) = make_folds(y, 0, stratify=True, threshold=50, seed=3)
+    assert np.array_equal(fold.test, again.test)
+    (fixed,) = make_folds(y, 0, stratify=False, fixed_test=np.arange(50) < 5)
+    assert list(fixed.test) == [0, 1, 2, 3, 4]
+
+
+def test_validation_rows_come_from_the_training_rows():
+    from jwst_memest.training.crossval import validation_rows
+
+    fit, val = validation_rows(np.arange(10, 50), seed=0)
+    assert len(val) == 6 and not np.intersect1d(fit, val).size and sorted(np.r_[fit, val]) == list(range(10, 50))
+    fit, val = validation_rows(np.arange(4), seed=0)
+    assert len(val) == 0 and list(fit) == [0, 1, 2, 3]
+
+
+# -- training data -----------------------------------------------------------------------
+def test_duplicates_by_pname_keep_the_latest(tmp_path, caplog):
+    from jwst_memest.training.datasets import load_training_data
+
+    path = make_table(tmp_path / "train-image.csv", n=10)
+    table = pd.read_csv(path)
+    again = table.iloc[[0]].copy()
+    again["Dataset"], again["date"], again["imgsize_gb"] = "reprocessed", "2025-01-01", 99.0
+    pd.concat([again, table]).to_csv(path, index=False)
+    with caplog.at_level("INFO", logger="jwst_memest.training"):
+        data = load_training_data(tmp_path)
+    assert len(data.y) == 10 and 99.0 in data.y and "dropped 1 duplicate" in caplog.text
+
+
+def test_corpus_rows_not_ok_or_of_another_pipeline_are_dropped(tmp_path):
+    from jwst_memest.training.datasets import load_training_data
+
+    path = make_table(tmp_path / "image3.csv", n=20, corpus=True)
+    table = pd.read_csv(path)
+    table.loc[0, "status"] = "failed"
+    table.loc[1, "measured_gb"] = np.nan  # a failed run has no measurement: dropped, not an error
+    table.loc[1, "status"] = "timeout"
+    table.loc[2, "pipeline"] = "spec3"
+    table.to_csv(path, index=False)
+    data = load_training_data(path, "image")
+    assert data.kind == "corpus" and len(data.y) == 17 and data.test_split.sum() == 3
+    assert data.sha256 and len(data.sha256) == 64
+
+
+def _drop(column):
+    return lambda p: pd.read_csv(p).drop(columns=[column]).to_csv(p, index=False)
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda p: p.unlink(), "training data not found"),
+    (_drop("imgsize_gb"), "missing column(s) imgsize_gb"),
+    (_drop("Dataset"), "missing column(s) Dataset"),
+    (lambda p: pd.read_csv(p).drop(columns=["output_pixels", "n_members"]).to_csv(p, index=False),
+     "missing feature column(s) n_members, output_pixels"),
+    (lambda p: pd.read_csv(p).assign(imgsize_gb=np.nan).to_csv(p, index=False), "NaN target imgsize_gb"),
+    (lambda p: pd.read_csv(p).assign(imgsize_gb=-1.0).to_csv(p, index=False), "non-positive target"),
+    (lambda p: pd.read_csv(p).head(4).to_csv(p, index=False), "too few for 3-fold cross-validation"),
+    (lambda p: p.write_text(""), "not a readable CSV"),
+])
+def test_bad_training_input(tmp_path, damage, message):
+    from jwst_memest.training.train import JwstCalTrain
+
+    path = make_table(tmp_path / "train-image.csv", n=10)
+    damage(path)
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        JwstCalTrain(training_data=tmp_path, cross_val=3)
+    assert "train-image.csv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_corpus_input(tmp_path):
+    from jwst_memest.training.datasets import load_training_data
+
+    path = make_table(tmp_path / "image3.csv", n=10, corpus=True)
+    pd.read_csv(path).drop(columns=["product"]).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"image3.csv: missing corpus column\(s\) product"):
+        load_training_data(path)
+    make_table(path, n=10, corpus=True)
+    pd.read_csv(path).assign(status="failed").to_csv(path, index=False)
+    with pytest.raises(ValueError, match="0 usable row"):
+        load_training_data(path)
+
+
+def test_bad_settings_are_refused(train_dir):
+    from jwst_memest.training.train import JwstCalTrain
+
+    with pytest.raises(ValueError, match="early_stopping must be one of"):
+        JwstCalTrain(training_data=train_dir, early_stopping="val_acc")
+    with pytest.raises(ValueError, match="unknown exp mode"):
+        JwstCalTrain(training_data=train_dir, exp_mode="tso")
+
+
+def test_command_line_error_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "jwst_memest.training", "-d", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: {tmp_path / 'train-image.csv'}: training data not found"
+
+
+def test_importing_training_loads_no_tensorflow():
+    code = "import jwst_memest, jwst_memest.training, sys; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "False False"
+
+
+# -- training ------------------------------------------------------------------------------
 @pytest.mark.tensorflow
-def test_three_fold_cross_validation_writes_the_whole_layout(train_dir, tmp_path):
+def test_three_fold_cross_validation_writes_the_whole_layout(train_dir, tmp_path, capsys):
     pytest.importorskip("tensorflow")
     from jwst_memest.training import JwstCalTrain
 
     out = tmp_path / "run"
-    trainer = JwstCalTrain(training_data=train_dir, out=out, cross_val=3, threshold=2.0, **SMALL)
+    trainer = JwstCalTrain(training_data=train_dir, out=out, cross_val=3, threshold=2.0, early_stopping="val_rmse",
+                           **SMALL)
     bundle = trainer.main(stratify=True)
     root = out / "image"
-    for fold in range(3):
-        assert (root / "data" / f"image-tts_{fold}.csv").is_file()
-        for name in ("image3_mlp.keras", "image3_mlp.ckpt.keras", "image3_mlp.asdf"):
-            assert (root / "models" / str(fold) / name).is_file(), name
-        for name in ("history.npz", "loss.npz", "predictions.npy", "residuals.npy", "test_idx.npy"):
-            assert (root / "results" / str(fold) / name).is_file(), name
-        for plot in ("residuals", "loss", "roc", "precision-recall"):
-            assert (root / "results" / str(fold) / f"fold{fold}-{plot}.png").is_file(), plot
-    for name in ("image-cv-metrics.csv", "image-cv-scores.json", "image-hyperparameters.txt", "index.md"):
-        assert (root / "summary" / name).is_file(), name
-    assert (root / "models" / "image3_mlp.png").is_file() or (root / "models" / "image3_mlp.txt").is_file()
-    assert bundle == root / "models" / "image3_mlp.asdf" and bundle.is_file()
-    # every test split holds a product at or above the threshold
     y = pd.read_csv(train_dir / "train-image.csv")["imgsize_gb"].to_numpy()
     for fold in range(3):
-        test_idx = np.load(root / "results" / str(fold) / "test_idx.npy")
+        tts = pd.read_csv(root / "data" / f"image-tts_{fold}.csv", index_col="Dataset")
+        assert set(tts["split"]) == {"train", "test"} and len(tts) == N_ROWS
+        for name in ("image3_mlp.keras", "image3_mlp.ckpt.keras", "image3_mlp.asdf"):
+            assert (root / "models" / str(fold) / name).is_file(), name
+        results = root / "results" / str(fold)
+        for name in ("history.npz", "loss.npz", "predictions.npy", "residuals.npy", "test_idx.npy"):
+            assert (results / name).is_file(), name
+        for plot in ("residuals", "loss", "roc", "precision-recall"):
+            assert (results / f"fold{fold}-{plot}.png").is_file(), plot
+        test_idx = np.load(results / "test_idx.npy")
+        assert sorted(tts.index[tts["split"] == "test"]) == sorted(tts.index[test_idx])
+        assert np.allclose(np.load(results / "residuals.npy"), np.load(results / "predictions.npy") - y[test_idx])
+        history = np.load(results / "history.npz")
+        assert {"loss", "val_loss", "val_rmse", "test_loss"} <= set(history.files)
+        # stratified: every test split holds a product at or above the threshold
         assert (y[test_idx] >= 2.0).any()
+    summary = root / "summary"
+    for name in ("image-cv-metrics.csv", "image-cv-scores.json", "image-hyperparameters.txt", "index.md"):
+        assert (summary / name).is_file(), name
+    assert len(pd.read_csv(summary / "image-cv-metrics.csv")) == 3
+    scores = json.loads((summary / "image-cv-scores.json").read_text())
+    assert scores["out_of_fold"]["n_rows"] == N_ROWS
+    assert "layers: [8, 4]" in (summary / "image-hyperparameters.txt").read_text()
+    page = (summary / "index.md").read_text()
+    linked = re.findall(r"!\[[^]]*\]\(([^)]+)\)", page)
+    assert len(linked) == 12 and all((summary / link).is_file() for link in linked)
+    assert (root / "models" / "image3_mlp.png").is_file() or (root / "models" / "image3_mlp.txt").is_file()
+    assert bundle == root / "models" / "image3_mlp.asdf" and bundle.is_file()
+    table = capsys.readouterr().out
+    assert "rmse_gb" in table and re.search(r"^\s+all\s", table, re.M)
 
 
 @pytest.mark.tensorflow
-def test_exported_bundle_equals_keras(train_dir, tmp_path):
+@pytest.mark.parametrize("norm", [1, 0])
+def test_exported_bundle_equals_keras(train_dir, tmp_path, norm):
     pytest.importorskip("tensorflow")
     import keras
 
-    from jwst_memest.model.bundle import load_bundle
+    bundle_module = pytest.importorskip("jwst_memest.model.bundle")
+    from jwst_memest.model.bundle import MIN_GB
     from jwst_memest.training import JwstCalTrain
-    from jwst_memest.training.datasets import load_training_data
     from jwst_memest.training.preprocess import fit_normalizer
 
-    trainer = JwstCalTrain(training_data=train_dir, out=tmp_path / "run", **SMALL)
-    trainer.main(stratify=False)
-    fold_dir = tmp_path / "run" / "image" / "models" / "0"
-    model = keras.models.load_model(fold_dir / "image3_mlp.keras")
-    bundle = load_bundle(fold_dir / "image3_mlp.asdf")
-    data = load_training_data(train_dir)
-    train_idx = np.setdiff1d(np.arange(len(data.y)), np.load(tmp_path / "run" / "image" / "results" / "0" / "test_idx.npy"))
-    normalizer, _ = fit_normalizer(data.X[train_idx], "image3")
-    expected = np.expm1(model.predict(normalizer(data.X), verbose=0)[:, 0])
-    assert np.allclose(bundle.predict(data.X), np.maximum(expected, 0.01), rtol=1e-5)
-    assert bundle.provenance["training_rows"] == 60 and bundle.metrics["held_out"]["n_rows"] == 12
+    trainer = JwstCalTrain(training_data=train_dir, out=tmp_path / "run", norm=norm, **SMALL)
+    final = trainer.main(stratify=False)
+    root = tmp_path / "run" / "image"
+    model = keras.models.load_model(root / "models" / "0" / "image3_mlp.keras")
+    bundle = bundle_module.load_bundle(final)
+    data = trainer.data
+    test_idx = np.load(root / "results" / "0" / "test_idx.npy")
+    train_idx = np.setdiff1d(np.arange(len(data.y)), test_idx)
+    normalizer, _ = fit_normalizer(data.X[train_idx], "image3", norm)
+    expected = np.expm1(model.predict(normalizer(data.X), verbose=0)[:, 0].astype(np.float64))
+    assert np.allclose(bundle.predict(data.X), np.maximum(expected, MIN_GB), rtol=1e-5, atol=1e-6)
+    assert np.allclose(bundle.predict(data.X[test_idx]), np.load(root / "results" / "0" / "predictions.npy"),
+                       rtol=1e-5, atol=1e-6)
+    assert bundle.provenance["training_rows"] == N_ROWS and len(bundle.provenance["training_data_sha256"]) == 64
+    assert {"tensorflow", "scikit-learn", "numpy"} <= set(bundle.provenance["library_versions"]) or \
+        {"tensorflow-cpu", "scikit-learn", "numpy"} <= set(bundle.provenance["library_versions"])
+    held_out = bundle.metrics["held_out"]
+    assert held_out["n_rows"] == 12
+    assert {"median_abs_pct_error", "rmse_gb", "upper_exceeded_fraction"} <= set(held_out)
+    assert bundle.upper_bound.n_rows == 12
+
+
+@pytest.mark.tensorflow
+def test_same_seed_same_model(train_dir, tmp_path):
+    pytest.importorskip("tensorflow")
+    from jwst_memest.training import JwstCalTrain
+
+    predictions = []
+    for run in ("a", "b"):
+        JwstCalTrain(training_data=train_dir, out=tmp_path / run, seed=7, **SMALL).main()
+        predictions.append(np.load(tmp_path / run / "image" / "results" / "0" / "predictions.npy"))
+    assert np.array_equal(*predictions)
 
 
 @pytest.mark.tensorflow
@@ -111,39 +294,24 @@ def test_corpus_table_uses_its_fixed_split(tmp_path):
     trainer = JwstCalTrain(training_data=corpus, out=tmp_path / "run", **SMALL)
     trainer.main()
     test_idx = np.load(tmp_path / "run" / "image" / "results" / "0" / "test_idx.npy")
-    assert sorted(test_idx) == list(range(0, 60, 5))
+    assert sorted(test_idx) == list(range(0, N_ROWS, 5))
 
 
-def test_duplicates_by_pname_keep_the_latest(tmp_path):
-    from jwst_memest.training.datasets import load_training_data
-
-    path = make_table(tmp_path / "train-image.csv", n=10)
-    table = pd.read_csv(path)
-    again = table.iloc[[0]].copy()
-    again["Dataset"], again["date"], again["imgsize_gb"] = "reprocessed", "2025-01-01", 99.0
-    pd.concat([table, again]).to_csv(path, index=False)
-    data = load_training_data(tmp_path)
-    assert len(data.y) == 10 and 99.0 in data.y
-
-
-@pytest.mark.parametrize("damage,message", [
-    (lambda p: p.unlink(), "not found"),
-    (lambda p: pd.read_csv(p).drop(columns=["imgsize_gb"]).to_csv(p, index=False), "missing column"),
-    (lambda p: pd.read_csv(p).drop(columns=["output_pixels"]).to_csv(p, index=False), "missing feature column"),
-    (lambda p: pd.read_csv(p).assign(imgsize_gb=np.nan).to_csv(p, index=False), "NaN target"),
-    (lambda p: pd.read_csv(p).head(4).to_csv(p, index=False), "too few for 3-fold"),
-])
-def test_bad_training_input(tmp_path, damage, message):
-    from jwst_memest.training.train import JwstCalTrain
-
-    path = make_table(tmp_path / "train-image.csv", n=10)
-    damage(path)
-    with pytest.raises(ValueError, match=message) as info:
-        JwstCalTrain(training_data=tmp_path, cross_val=3)
-    assert "train-image.csv" in str(info.value)
-
-
-def test_command_line_error_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "jwst_memest.training", "-d", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "not found" in result.stderr
+@pytest.mark.tensorflow
+def test_command_line_trains_adds_to_a_folder_and_installs(tmp_path):
+    pytest.importorskip("tensorflow")
+    make_table(tmp_path / "train-image.csv")
+    make_table(tmp_path / "train-spec.csv", exp_mode="spec", seed=1)
+    out, models = tmp_path / "2024-01-01_1704067200", tmp_path / "models"
+    env = {**os.environ, "JWST_MEMEST_MODEL_DIR": str(models)}
+    common = ["-d", str(tmp_path), "-o", str(out), "--layers", "6,3", "--epochs", "3", "--batch-size", "16",
+              "--learning-rate", "0.01"]
+    for extra in (["--exp-mode", "image", "-k", "2", "--stratify", "--threshold", "2"],
+                  ["--exp-mode", "spec", "--install", "--early-stopping", "val_loss"]):
+        result = subprocess.run([sys.executable, "-m", "jwst_memest.training", *common, *extra],
+                                capture_output=True, text=True, timeout=600, env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "image" / "models" / "image3_mlp.asdf").is_file()
+    assert (out / "image" / "results" / "1" / "test_idx.npy").is_file()
+    assert (out / "spec" / "models" / "spec3_mlp.asdf").is_file()
+    assert (models / "spec3.asdf").is_file() and f"installed: {models / 'spec3.asdf'}" in result.stdout

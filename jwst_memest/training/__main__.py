@@ -6,6 +6,20 @@ import argparse
 import logging
 import sys
 
+__all__ = ["main"]
+
+
+def _layer_sizes(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        sizes = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--layers {text!r}: expected comma-separated integers such as 18,36,72") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--layers {text!r}: expected positive layer sizes")
+    return sizes
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.training", description=__doc__.splitlines()[0])
@@ -32,18 +46,25 @@ def main(argv=None) -> int:
         trainer = JwstCalTrain(
             training_data=args.data, out=args.out, exp_mode=args.exp_mode, norm=args.norm, cross_val=args.cross_val,
             early_stopping=args.early_stopping, threshold=args.threshold,
-            layers=[int(x) for x in args.layers.split(",")] if args.layers else None, activation=args.activation,
+            layers=_layer_sizes(args.layers), activation=args.activation,
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
         )
         bundle = trainer.main(stratify=args.stratify)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # tensorflow, pandas, scikit-learn, matplotlib or tqdm missing
+        print(f"error: training needs the train extra (pip install 'jwst_memest[train]'): {exc}", file=sys.stderr)
+        return 2
     print(f"bundle: {bundle}")
     if args.install:
         from jwst_memest.model.registry import install_bundle
 
-        print(f"installed: {install_bundle(bundle)}")
+        try:
+            print(f"installed: {install_bundle(bundle, trainer.data.pipeline)}")
+        except ValueError as exc:  # BundleError: the message names the file and the problem
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

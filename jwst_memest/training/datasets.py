@@ -1,4 +1,4 @@
-"""Training tables: the seed's train-<mode>.csv, or the measured-runs corpus."""
+"""Training tables: the seed-style train-<mode>.csv, or the measured-runs corpus."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -13,21 +14,25 @@ from jwst_memest.features.schema import load_schema
 
 log = logging.getLogger("jwst_memest.training")
 
-__all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET"]
+__all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_COLUMNS", "TABLE_COLUMNS"]
 
-EXP_MODE_PIPELINE = {"image": "image3", "spec": "spec3"}
+EXP_MODE_PIPELINE = MappingProxyType({"image": "image3", "spec": "spec3"})
 TARGET = "imgsize_gb"
+# Columns besides the features that tell the two formats apart and that each needs.
+CORPUS_COLUMNS = ("measured_gb", "product", "status")  # plus an optional train/test "split"
+TABLE_COLUMNS = ("Dataset", TARGET)
 
 
 @dataclass
 class TrainingData:
     path: Path
     pipeline: str
-    table: "object"  # pandas DataFrame, index = dataset / product name
+    kind: str  # "table" (train-<mode>.csv) or "corpus" (measured runs)
+    table: object  # pandas DataFrame, index = dataset / run
     X: np.ndarray
     y: np.ndarray
     sha256: str
-    test_split: np.ndarray | None = None  # fixed held-out rows (corpus), if any
+    test_split: np.ndarray | None = None  # the corpus' fixed held-out rows, if any
 
     @property
     def names(self) -> list[str]:
@@ -35,55 +40,92 @@ class TrainingData:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def load_training_data(source: str | Path, exp_mode: str = "image", min_rows: int = 2) -> TrainingData:
-    """Read a training table; one-line ValueError naming the file and the problem."""
+def _is_corpus(columns) -> bool:
+    return "measured_gb" in columns and "status" in columns
+
+
+def _missing(path: Path, wanted, columns, what: str) -> None:
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        label = f"{what} column(s)" if what else "column(s)"
+        raise ValueError(f"{path}: missing {label} {', '.join(missing)}")
+
+
+def _corpus_rows(path: Path, table, pipeline: str):
+    _missing(path, CORPUS_COLUMNS, table.columns, "corpus")
+    table = table[table["status"].astype(str) == "ok"]
+    if "pipeline" in table.columns:
+        table = table[table["pipeline"].astype(str).str.removeprefix("calwebb_") == pipeline]
+    table = table.assign(**{TARGET: table["measured_gb"]})
+    # several runs may measure one product (e.g. in_memory on and off): a run is the row
+    table = table.set_index("run_id" if "run_id" in table.columns else "product")
+    fixed = (table["split"].astype(str) == "test").to_numpy() if "split" in table.columns else None
+    return table, fixed
+
+
+def _table_rows(path: Path, table):
+    import pandas as pd
+
+    _missing(path, TABLE_COLUMNS, table.columns, "")
+    table = table.set_index("Dataset")
+    if "pname" in table.columns:
+        before = len(table)
+        dates = pd.to_datetime(table["date"], errors="coerce") if "date" in table.columns else None
+        order = dates if dates is not None else pd.Series(np.arange(len(table)), index=table.index)
+        table = (table.assign(_order=order.to_numpy()).sort_values("_order", kind="stable", na_position="first")
+                 .drop_duplicates("pname", keep="last").drop(columns="_order"))
+        if before != len(table):
+            log.info("%s: dropped %d duplicate product(s) by pname, keeping the latest date", path, before - len(table))
+    return table
+
+
+def load_training_data(source: str | Path, exp_mode: str = "image", folds: int = 0) -> TrainingData:
+    """Read a training table or corpus; a one-line ValueError names the file and the problem.
+
+    ``source`` is a train_dir holding ``train-<exp_mode>.csv``, or a CSV file of either
+    format (told apart by its columns). ``folds`` is the k of the cross-validation
+    the rows must be enough for (0: one 80/20 split).
+    """
     import pandas as pd
 
     if exp_mode not in EXP_MODE_PIPELINE:
         raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_PIPELINE)}")
     pipeline = EXP_MODE_PIPELINE[exp_mode]
-    path = Path(source)
+    path = Path(source) if source is not None else Path(".")
     if path.is_dir():
         path = path / f"train-{exp_mode}.csv"
     if not path.is_file():
         raise ValueError(f"{path}: training data not found")
     try:
-        table = pd.read_csv(path)
+        raw = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    names = load_schema(pipeline).names
     test_split = None
-    if "measured_gb" in table.columns and "status" in table.columns:  # the measured-runs corpus
-        table = table[(table["status"] == "ok") & (table.get("pipeline", pipeline) == pipeline)].copy()
-        table[TARGET] = table["measured_gb"]
-        table = table.set_index("run_id" if "run_id" in table.columns else table.columns[0])
-        if "split" in table.columns:
-            test_split = (table["split"] == "test").to_numpy()
+    if _is_corpus(raw.columns):
+        kind = "corpus"
+        table, test_split = _corpus_rows(path, raw, pipeline)
     else:
-        missing = [c for c in ("Dataset", TARGET) if c not in table.columns]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-        table = table.set_index("Dataset")
-        if "pname" in table.columns:
-            before = len(table)
-            order = table["date"] if "date" in table.columns else pd.Series(range(len(table)), index=table.index)
-            table = table.assign(_order=order).sort_values("_order").drop_duplicates("pname", keep="last")
-            table = table.drop(columns="_order")
-            if before != len(table):
-                log.info("%s: dropped %d duplicate product(s) by pname, keeping the latest", path, before - len(table))
-    missing = [n for n in names if n not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing feature column(s) {', '.join(missing)}")
+        kind = "table"
+        table = _table_rows(path, raw)
+    names = load_schema(pipeline).names
+    _missing(path, names, table.columns, "feature")
     y = pd.to_numeric(table[TARGET], errors="coerce").to_numpy(float)
+    target = "measured_gb" if kind == "corpus" else TARGET
     if not np.all(np.isfinite(y)):
-        raise ValueError(f"{path}: {int((~np.isfinite(y)).sum())} row(s) with a missing or NaN target {TARGET}")
+        raise ValueError(f"{path}: {int((~np.isfinite(y)).sum())} row(s) with a missing or NaN target {target}")
     if np.any(y <= 0):
-        raise ValueError(f"{path}: {int((y <= 0).sum())} row(s) with a non-positive target {TARGET}")
-    if len(table) < min_rows:
-        raise ValueError(f"{path}: {len(table)} row(s), at least {min_rows} needed")
-    X = load_schema(pipeline).encode_many(table[names].to_dict("records"))
-    X = np.nan_to_num(X, nan=0.0)
-    return TrainingData(path, pipeline, table, X, y, _digest(path), test_split)
+        raise ValueError(f"{path}: {int((y <= 0).sum())} row(s) with a non-positive target {target}")
+    # k folds need two rows per fold to train and test on; one split needs 5 for 80/20
+    needed = 2 * folds if folds > 1 else 5
+    if len(table) < needed:
+        split = f"{folds}-fold cross-validation" if folds > 1 else "a train/test split"
+        raise ValueError(f"{path}: {len(table)} usable row(s) are too few for {split} (at least {needed})")
+    X = np.nan_to_num(load_schema(pipeline).encode_many(table[names].to_dict("records")), nan=0.0)
+    return TrainingData(path, pipeline, kind, table, X, y, _digest(path), test_split)

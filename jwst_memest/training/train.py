@@ -11,76 +11,72 @@ from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.model.bundle import MIN_GB
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
-from jwst_memest.training.architecture import DEFAULT_LAYERS, build_mlp
+from jwst_memest.training.architecture import DEFAULT_LAYERS, build_mlp, default_layer_kwargs
+from jwst_memest.training.crossval import Fold, make_folds, validation_rows
 from jwst_memest.training.datasets import load_training_data
-from jwst_memest.training.export import export_bundle
+from jwst_memest.training.export import export_bundle, training_provenance
 from jwst_memest.training.preprocess import fit_normalizer
 from jwst_memest.training.report import metrics_table, plot_fold, write_summary_page
 
 log = logging.getLogger("jwst_memest.training")
 
-__all__ = ["JwstCalTrain", "OUTPUT_TRANSFORM"]
+__all__ = ["JwstCalTrain", "OUTPUT_TRANSFORM", "UPPER_QUANTILE"]
 
 # Memory spans three decades: the network learns log1p(GB), and the bundle inverts it.
 OUTPUT_TRANSFORM = "log1p"
+# The bound quoted in the metrics (share of measured peaks above it).
+UPPER_QUANTILE = 0.95
+EARLY_STOPPING_MONITORS = ("val_rmse", "val_loss")
 
 
-def _splits(y: np.ndarray, k: int, stratify: bool, threshold: float, seed: int, fixed_test=None):
-    """(train, test) index pairs: k folds, or one 80/20 split (the corpus' fixed split when it has one).
+def _epoch_callbacks(bar, X_test, y_test):
+    """Keras callbacks: advance a tqdm bar per epoch, and record the test loss without training on it."""
+    import keras
 
-    With ``stratify``, products at or above ``threshold`` GB are spread so that every test
-    split holds at least one (when the data has enough of them).
-    """
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    class TestLoss(keras.callbacks.Callback):
+        """MSE and RMSE on the test rows after each epoch, for the loss-history plot only."""
 
-    index = np.arange(len(y))
-    large = y >= threshold
-    if k <= 1:
-        if fixed_test is not None and fixed_test.any() and (~fixed_test).any():
-            return [(index[~fixed_test], index[fixed_test])]
-        strata = large if stratify and large.sum() >= 2 else None
-        train, test = train_test_split(index, test_size=0.2, random_state=seed, stratify=strata)
-        return [(train, test)]
-    if stratify and large.sum() >= k:
-        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(index, large))
-    if stratify and large.any():
-        log.warning("only %d product(s) at or above %g GB: cannot put one in each of %d folds", large.sum(), threshold, k)
-    return list(KFold(k, shuffle=True, random_state=seed).split(index))
+        def __init__(self):
+            super().__init__()
+            self.history = {"test_loss": [], "test_rmse": []}
 
+        def on_epoch_end(self, epoch, logs=None):
+            predicted = np.asarray(self.model(X_test, training=False))[:, 0]
+            mse = float(np.mean((predicted - y_test) ** 2))
+            self.history["test_loss"].append(mse)
+            self.history["test_rmse"].append(mse ** 0.5)
 
-class _EpochBar:
-    """A Keras callback advancing a tqdm bar per epoch."""
+    class EpochBar(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            bar.update(1)
+            bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}",
+                            val=f"{logs.get('val_loss', float('nan')):.4f}")
 
-    def __new__(cls, bar):
-        import keras
-
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                bar.update(1)
-                bar.set_postfix(loss=f"{(logs or {}).get('loss', float('nan')):.4f}",
-                                val=f"{(logs or {}).get('val_loss', float('nan')):.4f}")
-
-        return Callback()
+    return TestLoss(), EpochBar()
 
 
 class JwstCalTrain:
     """Train the memory model for one exposure mode, with optional k-fold cross-validation.
 
     Output layout under ``<out>/<exp_mode>/``: data/, models/, results/, summary/ (see docs/training.md).
+    ``main`` returns the path of the final bundle.
     """
 
     def __init__(self, training_data=None, out=None, exp_mode="image", norm=1, cross_val=0, early_stopping=None,
                  threshold=50, layer_kwargs=None, layers=None, activation="relu", epochs=200, batch_size=32,
                  learning_rate=1e-4, seed=42, model_name=None, model_version=None, patience=15):
-        self.data = load_training_data(training_data, exp_mode, min_rows=max(2, cross_val or 2))
-        if cross_val and cross_val > 1 and len(self.data.y) < 2 * cross_val:
-            raise ValueError(f"{self.data.path}: {len(self.data.y)} rows are too few for {cross_val}-fold cross-validation")
-        self.exp_mode, self.norm, self.cross_val = exp_mode, bool(norm), int(cross_val or 0)
+        if early_stopping is not None and early_stopping not in EARLY_STOPPING_MONITORS:
+            raise ValueError(f"early_stopping must be one of {', '.join(EARLY_STOPPING_MONITORS)}, got {early_stopping!r}")
+        self.cross_val = int(cross_val or 0)
+        self.data = load_training_data(training_data, exp_mode, folds=self.cross_val)
+        self.exp_mode, self.norm = exp_mode, bool(norm)
         self.early_stopping, self.threshold = early_stopping, float(threshold)
-        self.layer_kwargs = layer_kwargs
-        self.layers = tuple(layers) if layers else DEFAULT_LAYERS[exp_mode]
+        self.layer_kwargs = default_layer_kwargs() if layer_kwargs is None else layer_kwargs
+        self.layers = tuple(int(n) for n in layers) if layers else DEFAULT_LAYERS[exp_mode]
         self.activation, self.epochs, self.batch_size = activation, int(epochs), int(batch_size)
         self.learning_rate, self.seed, self.patience = float(learning_rate), int(seed), int(patience)
         self.model_name = model_name or f"{self.data.pipeline}_mlp"
@@ -99,97 +95,110 @@ class JwstCalTrain:
             d.mkdir(parents=True, exist_ok=True)
         return dirs
 
-    def _hyperparameters(self) -> dict:
+    def hyperparameters(self) -> dict:
         return {"exp_mode": self.exp_mode, "pipeline": self.data.pipeline, "layers": list(self.layers),
                 "activation": self.activation, "epochs": self.epochs, "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "lr_decay": "exponential, 0.96 per 1000 steps",
                 "norm": int(self.norm), "cross_val": self.cross_val,
                 "early_stopping": self.early_stopping or "none", "patience": self.patience,
                 "threshold_gb": self.threshold, "seed": self.seed, "output_transform": OUTPUT_TRANSFORM,
-                "layer_kwargs": str(self.layer_kwargs if self.layer_kwargs is not None else {1: {"kernel_regularizer": "l2"}}),
-                "training_rows": int(len(self.data.y)), "training_data_sha256": self.data.sha256}
+                "layer_kwargs": str(self.layer_kwargs),
+                "training_data": str(self.data.path), "training_rows": int(len(self.data.y)),
+                "training_data_sha256": self.data.sha256}
 
     # -- one fold --------------------------------------------------------------------
-    def _train_fold(self, fold, train, test, bar):
+    def _callbacks(self, checkpoint: Path, validating: bool) -> list:
         import keras
 
-        keras.utils.set_random_seed(self.seed + fold)
-        data, y = self.data, self.data.y
-        dirs = self._dirs(fold)
-        split = np.where(np.isin(np.arange(len(y)), test), "test", "train")
-        data.table.assign(split=split).to_csv(dirs["data"] / f"{self.exp_mode}-tts_{fold}.csv")
-        normalizer, preprocessing = fit_normalizer(data.X[train], data.pipeline, self.norm)
-        Xn = normalizer(data.X)
-        target = np.log1p(y)
-        model = build_mlp(Xn.shape[1], self.layers, self.activation, self.learning_rate, self.layer_kwargs,
-                          name=self.model_name)
-        checkpoint = dirs["models"] / f"{self.model_name}.ckpt.keras"
-        callbacks = [_EpochBar(bar), keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True)]
+        # without validation rows (tiny folds) the training loss is all there is to watch
+        prefix = "val_" if validating else ""
+        callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor=f"{prefix}loss", save_best_only=True)]
         if self.early_stopping:
-            monitor = {"val_rmse": "val_rmse", "val_loss": "val_loss"}[self.early_stopping]
+            monitor = prefix + self.early_stopping.removeprefix("val_")
             callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience,
                                                            restore_best_weights=True))
-        history = model.fit(Xn[train], target[train], validation_data=(Xn[test], target[test]), epochs=self.epochs,
+        return callbacks
+
+    def _train_fold(self, fold: Fold, bar):
+        import keras
+
+        keras.utils.set_random_seed(self.seed + fold.number)
+        data, y = self.data, self.data.y
+        dirs = self._dirs(fold.number)
+        split = np.full(len(y), "", dtype=object)
+        split[fold.train], split[fold.test] = "train", "test"
+        data.table.assign(split=split).iloc[np.sort(np.concatenate([fold.train, fold.test]))].to_csv(
+            dirs["data"] / f"{self.exp_mode}-tts_{fold.number}.csv")
+        normalizer, preprocessing = fit_normalizer(data.X[fold.train], data.pipeline, self.norm)
+        Xn = normalizer(data.X)
+        target = np.log1p(y)
+        fit_rows, val_rows = validation_rows(fold.train, self.seed + fold.number)
+        model = build_mlp(Xn.shape[1], self.layers, self.activation, self.learning_rate, self.layer_kwargs,
+                          name=self.model_name)
+        test_loss, epoch_bar = _epoch_callbacks(bar, Xn[fold.test], target[fold.test])
+        callbacks = [epoch_bar, test_loss, *self._callbacks(dirs["models"] / f"{self.model_name}.ckpt.keras",
+                                                            validating=val_rows.size > 0)]
+        validation = (Xn[val_rows], target[val_rows]) if val_rows.size else None
+        history = model.fit(Xn[fit_rows], target[fit_rows], validation_data=validation, epochs=self.epochs,
                             batch_size=self.batch_size, verbose=0, callbacks=callbacks, shuffle=True)
-        bar.update(self.epochs - len(history.history["loss"]))  # early-stopped epochs
+        history = {**history.history, **test_loss.history}
         model.save(dirs["models"] / f"{self.model_name}.keras")
-        predicted = np.expm1(model.predict(Xn[test], verbose=0)[:, 0])
-        np.savez(dirs["results"] / "history.npz", **{k: np.asarray(v) for k, v in history.history.items()})
-        np.savez(dirs["results"] / "loss.npz", train=model.evaluate(Xn[train], target[train], verbose=0),
-                 test=model.evaluate(Xn[test], target[test], verbose=0))
-        np.save(dirs["results"] / "predictions.npy", predicted)
-        np.save(dirs["results"] / "residuals.npy", predicted - y[test])
-        np.save(dirs["results"] / "test_idx.npy", test)
-        plots = plot_fold(dirs["results"], fold, y[test], predicted, history.history, self.threshold)
-        return model, preprocessing, predicted, plots, len(history.history["loss"])
+        # held-out estimates as the exported bundle gives them: inverse transform, then its floor
+        predicted = np.maximum(np.expm1(model.predict(Xn[fold.test], verbose=0)[:, 0].astype(np.float64)), MIN_GB)
+        results = dirs["results"]
+        np.savez(results / "history.npz", **{k: np.asarray(v) for k, v in history.items()})
+        np.savez(results / "loss.npz", train=model.evaluate(Xn[fold.train], target[fold.train], verbose=0),
+                 test=model.evaluate(Xn[fold.test], target[fold.test], verbose=0), metrics=np.array(["mse", "rmse"]))
+        np.save(results / "predictions.npy", predicted)
+        np.save(results / "residuals.npy", predicted - y[fold.test])
+        np.save(results / "test_idx.npy", fold.test)
+        plots = plot_fold(results, fold.number, y[fold.test], predicted, history, self.threshold)
+        return model, preprocessing, predicted, plots, len(history["loss"])
 
     # -- everything ------------------------------------------------------------------
     def main(self, stratify: bool = True) -> Path:
         from tqdm import tqdm
 
-        splits = _splits(self.data.y, self.cross_val, stratify, self.threshold, self.seed, self.data.test_split)
-        out_of_fold = np.full(len(self.data.y), np.nan)
-        folds, plots = [], []
-        with tqdm(total=len(splits) * self.epochs, desc=f"training {self.exp_mode} ({len(splits)} fold(s))",
-                  unit="epoch") as bar:
-            for fold, (train, test) in enumerate(splits):
-                model, preprocessing, predicted, fold_plots, epochs = self._train_fold(fold, train, test, bar)
-                out_of_fold[test] = predicted
-                folds.append((fold, model, preprocessing, test, predicted))
-                plots += fold_plots
-                self.fold_metrics.append({"fold": fold, "n_test": int(len(test)), "epochs": epochs,
-                                          **held_out_metrics(self.data.y[test], predicted)})
+        folds = make_folds(self.data.y, self.cross_val, stratify=stratify, threshold=self.threshold,
+                           seed=self.seed, fixed_test=self.data.test_split)
+        y = self.data.y
+        out_of_fold = np.full(len(y), np.nan)
+        trained, plots = [], []
+        for fold in tqdm(folds, desc=f"{self.exp_mode} folds", unit="fold", position=0):
+            with tqdm(total=self.epochs, desc=f"fold {fold.number}", unit="epoch", position=1, leave=False) as bar:
+                model, preprocessing, predicted, fold_plots, epochs = self._train_fold(fold, bar)
+            # each row's out-of-fold estimate comes from the one fold it is home to
+            out_of_fold[fold.home] = predicted[np.isin(fold.test, fold.home)]
+            trained.append((model, preprocessing, predicted))
+            plots += fold_plots
+            self.fold_metrics.append({"fold": fold.number, "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
+                                      "epochs": epochs, **held_out_metrics(y[fold.test], predicted)})
         held = np.isfinite(out_of_fold)
-        bound = UpperBound.from_measurements(self.data.y[held], out_of_fold[held],
-                                             source=f"out-of-fold predictions, {held.sum()} rows of {self.data.path.name}")
-        for row, (_, _, _, test, predicted) in zip(self.fold_metrics, folds):
-            row["upper_exceeded_fraction"] = float(np.mean(self.data.y[test] > predicted * bound.factor(0.95)))
-        overall = held_out_metrics(self.data.y[held], out_of_fold[held], out_of_fold[held] * bound.factor(0.95))
+        bound = UpperBound.from_measurements(
+            y[held], out_of_fold[held],
+            source=f"out-of-fold predictions of {int(held.sum())} rows of {self.data.path.name}")
+        factor = bound.factor(UPPER_QUANTILE)
+        for row, fold, (_, _, predicted) in zip(self.fold_metrics, folds, trained):
+            row["upper_exceeded_fraction"] = float(np.mean(y[fold.test] > predicted * factor))
+        overall = held_out_metrics(y[held], out_of_fold[held], out_of_fold[held] * factor)
         best = min(range(len(folds)), key=lambda i: self.fold_metrics[i]["rmse_gb"])
-        self._export(folds, best, bound, overall)
-        self._write_summary(plots, overall)
+        self._export(folds, trained, best, bound, overall)
+        self._write_summary(plots, overall, best)
         return self.bundle_path
 
-    def _provenance(self) -> dict:
-        import jwst
-
-        table = self.data.table
-        label_version = str(table["jwst_version"].iloc[0]) if "jwst_version" in table.columns else jwst.__version__
-        return {"training_data_sha256": self.data.sha256, "training_rows": int(len(self.data.y)),
-                "jwst_version": label_version, "notes": f"trained by jwst_memest.training from {self.data.path.name}"}
-
-    def _export(self, folds, best, bound, overall) -> None:
-        for fold, model, preprocessing, _, _ in folds:
+    def _export(self, folds, trained, best, bound, overall) -> None:
+        provenance = training_provenance(self.data)
+        for fold, (model, preprocessing, _) in zip(folds, trained):
             path = export_bundle(
-                self.out / "models" / str(fold) / f"{self.model_name}.asdf", model, pipeline=self.data.pipeline,
-                preprocessing=preprocessing, output_transform=OUTPUT_TRANSFORM, upper_bound=bound,
-                name=self.model_name, version=self.model_version, provenance=self._provenance(),
-                metrics={"held_out": overall, "fold": {k: v for k, v in self.fold_metrics[fold].items()}},
+                self.out / "models" / str(fold.number) / f"{self.model_name}.asdf", model,
+                pipeline=self.data.pipeline, preprocessing=preprocessing, output_transform=OUTPUT_TRANSFORM,
+                upper_bound=bound, name=self.model_name, version=self.model_version, provenance=provenance,
+                metrics={"held_out": overall, "fold": dict(self.fold_metrics[fold.number])},
             )
-            if fold == best:
+            if fold.number == folds[best].number:
                 self.bundle_path = self.out / "models" / f"{self.model_name}.asdf"
                 shutil.copyfile(path, self.bundle_path)
-        self._architecture_diagram(folds[best][1])
+        self._architecture_diagram(trained[best][0])
 
     def _architecture_diagram(self, model) -> None:
         target = self.out / "models" / f"{self.model_name}.png"
@@ -197,21 +206,26 @@ class JwstCalTrain:
             import keras
 
             keras.utils.plot_model(model, to_file=str(target), show_shapes=True)
-        except Exception:  # pydot/graphviz absent: a text summary instead
+        except Exception:  # pydot or graphviz absent (keras raises ImportError or prints and returns)
+            pass
+        if not target.is_file():
             lines = []
             model.summary(print_fn=lambda line, **_: lines.append(line))
             (self.out / "models" / f"{self.model_name}.txt").write_text("\n".join(lines) + "\n")
 
-    def _write_summary(self, plots, overall) -> None:
+    def _write_summary(self, plots, overall, best) -> None:
         import pandas as pd
 
         summary = self.out / "summary"
         summary.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(self.fold_metrics).to_csv(summary / f"{self.exp_mode}-cv-metrics.csv", index=False)
-        (summary / f"{self.exp_mode}-cv-scores.json").write_text(
-            json.dumps({"folds": self.fold_metrics, "out_of_fold": overall}, indent=2))
-        hyper = self._hyperparameters()
-        (summary / f"{self.exp_mode}-hyperparameters.txt").write_text("\n".join(f"{k}: {v}" for k, v in hyper.items()) + "\n")
-        table = metrics_table(self.fold_metrics)
+        (summary / f"{self.exp_mode}-cv-scores.json").write_text(json.dumps(
+            {"folds": self.fold_metrics, "out_of_fold": overall, "final_fold": best,
+             "bundle": str(self.bundle_path)}, indent=2))
+        hyper = self.hyperparameters()
+        (summary / f"{self.exp_mode}-hyperparameters.txt").write_text(
+            "\n".join(f"{k}: {v}" for k, v in hyper.items()) + "\n")
+        table = metrics_table(self.fold_metrics, overall)
         print(table)
-        write_summary_page(summary / "index.md", f"{self.model_name} ({self.exp_mode})", table, plots, hyper)
+        write_summary_page(summary / "index.md", f"{self.model_name} ({self.exp_mode})", table, plots, hyper,
+                           bundle=self.bundle_path, final_fold=best)
