@@ -94,3 +94,46 @@ def test_bad_raw_input(tmp_path):
     result = subprocess.run([sys.executable, "-m", "jwst_memest.training.ingest", "-i", str(tmp_path / "raw"),
                              "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "missing column DagNodeName" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_mrs_product_keeps_its_channel_and_leaves_the_parallel_imager_out(tmp_path):
+    from jwst_memest.features.schema import load_schema
+    from jwst_memest.training.datasets import load_training_data
+
+    raw, out = tmp_path / "raw", tmp_path / "train"
+    raw.mkdir()
+    mrs = _exposure_rows(ExposureLayout(observation=3, exp_type="MIR_MRS", detectors=("MIRIFUSHORT",), filter="N/A",
+                                        pupil="N/A", channel="12", band="SHORT", dither_points=4), tmp_path / "mrs")
+    imager = _exposure_rows(ExposureLayout(observation=3, exp_type="MIR_IMAGE", detectors=("MIRIMAGE",),
+                                           filter="F770W", pupil="N/A", dither_points=2), tmp_path / "img")
+    product = "jw01234-o003_t001_miri_ch1-short"
+    _day(raw, "2024-04-01_092.csv", mrs + imager + [{"DagNodeName": product, "ImageSize": 4.0e6}])
+    assert ingest(raw, out) == {"image": 0, "spec": 1}
+    table = pd.read_csv(out / "train-spec.csv", dtype=str).set_index("pname")
+    assert table.loc[product, "channel"] == "12" and table.loc[product, "n_members"] == "4"
+    assert len(pd.read_csv(out / "ingest.csv")) == 2  # the imager exposures wait for their own product
+    data = load_training_data(out, "spec", folds=None)
+    schema = load_schema("spec3")
+    assert data.X[0, schema.names.index("channel")] == schema["channel"].encode("12") > 0
+    assert data.X[0, schema.names.index("exp_type")] == schema["exp_type"].encode("MIR_MRS")
+
+
+def test_candidate_product_spans_observations_and_unmeasured_products_are_left_out(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "train"
+    raw.mkdir()
+    rows = (_exposure_rows(ExposureLayout(observation=1, dither_points=2), tmp_path / "o1")
+            + _exposure_rows(ExposureLayout(observation=2, dither_points=3), tmp_path / "o2"))
+    _day(raw, "2024-05-01_122.csv", rows + [
+        {"DagNodeName": "jw01234-c1000_t001_nircam_clear-f150w", "ImageSize": 8.0e6},
+        {"DagNodeName": "jw01234-o001_t001_nircam_clear-f200w", "ImageSize": ""},
+    ])
+    assert ingest(raw, out) == {"image": 1, "spec": 0}
+    table = pd.read_csv(out / "train-image.csv")
+    assert list(table["pname"]) == ["jw01234-c1000_t001_nircam_clear-f150w"] and table["n_members"].iloc[0] == 5
+    assert len(pd.read_csv(out / "ingest.csv")) == 0
+
+
+def test_source_based_product_names_parse():
+    parsed = parse_product_name("jw01234-o005_s00017_nirspec_f290lp-g395h")
+    assert parsed["observation"] == "005" and parsed["elements"] == {"f290lp", "g395h"}
+    assert parse_product_name("jw01234-c1001_t002-epoch1_nircam_clear-f200w")["observation"] is None

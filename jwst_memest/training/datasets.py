@@ -86,25 +86,40 @@ def _table_rows(path: Path, table):
     return table
 
 
-def load_training_data(source: str | Path, exp_mode: str = "image", folds: int = 0) -> TrainingData:
+def _raw_value(spec, value):
+    """A category cell is its name (NIRCAM, 12) or, when no name matches, its code (1, 1.0)."""
+    if spec.kind != "category" or not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.upper() in spec.categories:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def load_training_data(source: str | Path, exp_mode: str = "image", folds: int | None = 0) -> TrainingData:
     """Read a training table or corpus; a one-line ValueError names the file and the problem.
 
     ``source`` is a train_dir holding ``train-<exp_mode>.csv``, or a CSV file of either
     format (told apart by its columns). ``folds`` is the k of the cross-validation
-    the rows must be enough for (0: one 80/20 split).
+    the rows must be enough for (0: one 80/20 split; None: no check, just read).
     """
     import pandas as pd
 
     if exp_mode not in EXP_MODE_PIPELINE:
         raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_PIPELINE)}")
     pipeline = EXP_MODE_PIPELINE[exp_mode]
+    schema = load_schema(pipeline)
     path = Path(source) if source is not None else Path(".")
     if path.is_dir():
         path = path / f"train-{exp_mode}.csv"
     if not path.is_file():
         raise ValueError(f"{path}: training data not found")
     try:
-        raw = pd.read_csv(path)
+        # category columns as text: CHANNEL "12" is a name, and would otherwise read as the number 12
+        raw = pd.read_csv(path, dtype={f.name: str for f in schema.features if f.kind == "category"})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     test_split = None
@@ -114,7 +129,7 @@ def load_training_data(source: str | Path, exp_mode: str = "image", folds: int =
     else:
         kind = "table"
         table = _table_rows(path, raw)
-    names = load_schema(pipeline).names
+    names = schema.names
     _missing(path, names, table.columns, "feature")
     y = pd.to_numeric(table[TARGET], errors="coerce").to_numpy(float)
     target = "measured_gb" if kind == "corpus" else TARGET
@@ -123,9 +138,11 @@ def load_training_data(source: str | Path, exp_mode: str = "image", folds: int =
     if np.any(y <= 0):
         raise ValueError(f"{path}: {int((y <= 0).sum())} row(s) with a non-positive target {target}")
     # k folds need two rows per fold to train and test on; one split needs 5 for 80/20
-    needed = 2 * folds if folds > 1 else 5
+    needed = 0 if folds is None else 2 * folds if folds > 1 else 5
     if len(table) < needed:
         split = f"{folds}-fold cross-validation" if folds > 1 else "a train/test split"
         raise ValueError(f"{path}: {len(table)} usable row(s) are too few for {split} (at least {needed})")
-    X = np.nan_to_num(load_schema(pipeline).encode_many(table[names].to_dict("records")), nan=0.0)
+    records = [{name: _raw_value(schema[name], value) for name, value in row.items()}
+               for row in table[names].to_dict("records")]
+    X = np.nan_to_num(schema.encode_many(records), nan=0.0)
     return TrainingData(path, pipeline, kind, table, X, y, _digest(path), test_split)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
 import sys
 from pathlib import Path
@@ -29,19 +30,29 @@ log = logging.getLogger("jwst_memest.training.ingest")
 __all__ = ["ingest", "parse_product_name", "exp_mode_of", "main"]
 
 _FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{3})\.csv$")
-_PRODUCT = re.compile(r"^jw(\d{5})-([oca])(\d{3,4})_t(\d+)_([a-z]+)_(.+)$", re.IGNORECASE)
+# jw<program>-<o|c|a><association id>_<t target | s source>[-epoch<n>]_<instrument>_<optical elements>[-<subarray>]
+_PRODUCT = re.compile(r"^jw(\d{5})-([oca])(\d{3,4})_([ts]\d+)(?:-epoch\d+)?_([a-z]+)_(.+)$", re.IGNORECASE)
 _EXPOSURE = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_\d{5}_\d{5}_[a-z0-9]+$", re.IGNORECASE)
+# Name tokens that are filters, pupils or gratings (not subarrays, channels or bands).
+_OPTICAL = re.compile(r"^(f\d{3,4}[a-z0-9]*|clear|clearp|g\d{3}[a-z]|prism|mirror|gr\d{3}[a-z]*|gr150[cr]|"
+                      r"grism[a-z0-9]*|p750l|mask[a-z]+|nrm|wl[mp]\d|opaque|fnd|flens)$")
+_OPEN_POSITIONS = {"clear", "clearp", "n/a", "none", ""}
 _IMAGE_TYPES = ("_IMAGE", "_CORON", "_LYOT", "_4QPM", "NIS_AMI", "_TSIMAGE")
+_MODE_PIPELINE = {"image": "image3", "spec": "spec3"}
 CARRY = "ingest.csv"
+TABLE_EXTRA_COLUMNS = ("imgsize_gb", "pname", "date", "imagesize")
 
 
 def parse_product_name(name: str) -> dict | None:
-    match = _PRODUCT.match(name.strip())
+    """Program, association type and observation, instrument and name tokens of a Level-3 product name."""
+    match = _PRODUCT.match(str(name).strip())
     if not match:
         return None
-    program, _, number, _, instrument, elements = match.groups()
+    program, kind, number, _, instrument, elements = match.groups()
     tokens = {t for t in re.split(r"[-_]", elements.lower()) if t}
-    return {"program": program, "observation": number[-3:], "instrument": instrument.upper(), "elements": tokens}
+    # candidate (c) and archive (a) associations span observations: matched within the program
+    observation = number[-3:] if kind.lower() == "o" else None
+    return {"program": program, "observation": observation, "instrument": instrument.upper(), "elements": tokens}
 
 
 def exp_mode_of(exp_type: str | None) -> str:
@@ -53,39 +64,69 @@ def _exposure_keys(row) -> tuple[str, str]:
     match = _EXPOSURE.match(str(row["DagNodeName"]).strip())
     if match:
         return match.group(1), match.group(2)
-    return str(row.get("PROGRAM", "")).zfill(5), str(row.get("OBSERVTN", "")).zfill(3)
+    return str(row.get("PROGRAM", "")).strip().zfill(5), str(row.get("OBSERVTN", "")).strip().zfill(3)
+
+
+def _optical_elements(row) -> set[str]:
+    return {str(row.get(k, "")).strip().lower() for k in ("FILTER", "PUPIL", "GRATING")} - {""}
 
 
 def _matches(product: dict, row) -> bool:
-    if str(row.get("INSTRUME", "")).upper() != product["instrument"]:
+    """Same instrument, and the optical elements of the name and of the exposure agree both ways."""
+    program, observation = _exposure_keys(row)
+    if program != product["program"] or (product["observation"] and observation != product["observation"]):
         return False
-    elements = {str(row.get(k, "")).lower() for k in ("FILTER", "PUPIL", "GRATING") if isinstance(row.get(k), str)}
-    optical = {t for t in product["elements"] if t in elements or re.match(r"^(f\d|clear|g\d|prism|gr|mirror|p750l)", t)}
-    return optical <= elements
+    if str(row.get("INSTRUME", "")).strip().upper() != product["instrument"]:
+        return False
+    elements = _optical_elements(row)
+    named = {t for t in product["elements"] if _OPTICAL.match(t)}
+    if not (named - _OPEN_POSITIONS) <= elements:
+        return False
+    # an exposure through an element the name does not list belongs to another product
+    used = {e for e in elements if _OPTICAL.match(e)} - _OPEN_POSITIONS
+    if not used <= product["elements"]:
+        return False
+    channels = {t[2:] for t in product["elements"] if re.match(r"^ch\d$", t)}
+    channel = str(row.get("CHANNEL", "")).strip()
+    return not (channels and channel and not channels & set(channel))
 
 
 def _read_day(path: Path):
     import pandas as pd
 
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for column in ("DagNodeName",):
-        if column not in table.columns:
-            raise ValueError(f"{path}: missing column {column}")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    if "DagNodeName" not in table.columns:
+        raise ValueError(f"{path}: missing column DagNodeName")
     table["_date"] = _FILE.match(path.name).group(1)
     return table
 
 
 def _headers(row) -> dict:
-    """A header-like dict of a CSV row: numbers parsed, empty values left out."""
-    header = {}
-    for key, value in row.items():
-        if key.startswith("_") or key in ("DagNodeName", "ImageSize") or value in ("", None):
-            continue
-        try:
-            header[key] = float(value) if re.match(r"^[-+]?\d*\.?\d+([eE][-+]?\d+)?$", str(value)) else value
-        except ValueError:
-            header[key] = value
-    return header
+    """A header-like dict of a CSV row: text as in the FITS header, empty values left out.
+
+    Values stay strings ("01234", "12"): metadata_from_headers parses the numeric
+    keywords itself, and categories such as CHANNEL=12 must not become 12.0.
+    """
+    return {key: value for key, value in row.items()
+            if not key.startswith("_") and key not in ("DagNodeName", "ImageSize") and str(value).strip() != ""}
+
+
+def _measured_kb(row) -> float:
+    try:
+        value = float(str(row.get("ImageSize", "")).strip() or "nan")
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) and value > 0 else math.nan
+
+
+def _members_of_one_mode(metadata: list) -> tuple[str, list]:
+    """The exp mode of most members, and those members (a parallel instrument mode is left out)."""
+    modes = [exp_mode_of(m.exp_type) for m in metadata]
+    mode = max(sorted(set(modes)), key=modes.count)
+    return mode, [m for m, own in zip(metadata, modes) if own == mode]
 
 
 def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[str, int]:
@@ -110,20 +151,25 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
     used: set[int] = set()
     new_rows: dict[str, list[dict]] = {"image": [], "spec": []}
     remeasured: dict[str, tuple[str, float]] = {}
-    for _, product_row in products.sort_values("_date").iterrows():
+    for _, product_row in products.sort_values("_date", kind="stable").iterrows():
         name = product_row["DagNodeName"].strip()
+        size_kb = _measured_kb(product_row)
+        if not math.isfinite(size_kb):
+            log.warning("%s (%s): no usable ImageSize %r; left out", name, product_row["_date"],
+                        product_row.get("ImageSize"))
+            continue
         product = parse_product_name(name)
-        members = [(i, r) for i, r in exposures.iterrows()
-                   if _exposure_keys(r) == (product["program"], product["observation"]) and _matches(product, r)]
-        size_kb = float(product_row.get("ImageSize") or "nan")
+        members = [(i, r) for i, r in exposures.iterrows() if _matches(product, r)]
         if not members:
             # a reprocessed product whose exposures were ingested earlier: new measurement only
             remeasured[name] = (product_row["_date"], size_kb)
             continue
         used.update(i for i, _ in members)
         metadata = [metadata_from_headers(r["DagNodeName"] + "_uncal.fits", _headers(r), None) for _, r in members]
-        mode = exp_mode_of(metadata[0].exp_type)
-        features = product_features(metadata, {"image": "image3", "spec": "spec3"}[mode])
+        mode, metadata = _members_of_one_mode(metadata)
+        features = product_features(metadata, _MODE_PIPELINE[mode])
+        for warning in features.warnings:
+            log.debug("%s: %s", name, warning)
         new_rows[mode].append({"Dataset": name, **features.values, "imgsize_gb": size_kb / 1e6, "pname": name,
                                "date": product_row["_date"], "imagesize": size_kb})
     written = {}
@@ -135,8 +181,7 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
         if len(table):
             # a reprocessed product keeps its newest measurement
             table = table.sort_values("date", kind="stable").drop_duplicates("pname", keep="last")
-            columns = ["Dataset", *load_schema({"image": "image3", "spec": "spec3"}[mode]).names,
-                       "imgsize_gb", "pname", "date", "imagesize"]
+            columns = ["Dataset", *load_schema(_MODE_PIPELINE[mode]).names, *TABLE_EXTRA_COLUMNS]
             _write_csv_atomic(table.reindex(columns=columns), path)
         written[mode] = len(fresh)
     known = set()
