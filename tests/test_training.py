@@ -1,7 +1,6 @@
 """Training: data checks, splits, k-fold layout, bundle export equal to Keras, command line."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -298,20 +297,23 @@ def test_corpus_table_uses_its_fixed_split(tmp_path):
 
 
 @pytest.mark.tensorflow
-def test_command_line_trains_adds_to_a_folder_and_installs(tmp_path):
+def test_command_line_trains_adds_to_a_folder_and_installs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("tensorflow")
+    from jwst_memest.training.__main__ import main
+
     make_table(tmp_path / "train-image.csv")
     make_table(tmp_path / "train-spec.csv", exp_mode="spec", seed=1)
     out, models = tmp_path / "2024-01-01_1704067200", tmp_path / "models"
-    env = {**os.environ, "JWST_MEMEST_MODEL_DIR": str(models)}
+    monkeypatch.setenv("JWST_MEMEST_MODEL_DIR", str(models))
     common = ["-d", str(tmp_path), "-o", str(out), "--layers", "6,3", "--epochs", "3", "--batch-size", "16",
               "--learning-rate", "0.01"]
-    for extra in (["--exp-mode", "image", "-k", "2", "--stratify", "--threshold", "2"],
-                  ["--exp-mode", "spec", "--install", "--early-stopping", "val_loss"]):
-        result = subprocess.run([sys.executable, "-m", "jwst_memest.training", *common, *extra],
-                                capture_output=True, text=True, timeout=600, env=env)
-        assert result.returncode == 0, result.stderr[-2000:]
+    # in-process: the command line's parsing and flow without paying for a second tensorflow import
+    assert main([*common, "--exp-mode", "image", "-k", "2", "--stratify", "--threshold", "2"]) == 0
+    assert main([*common, "--exp-mode", "spec", "--install", "--early-stopping", "val_loss"]) == 0
+    printed = capsys.readouterr().out
     assert (out / "image" / "models" / "image3_mlp.asdf").is_file()
     assert (out / "image" / "results" / "1" / "test_idx.npy").is_file()
     assert (out / "spec" / "models" / "spec3_mlp.asdf").is_file()
-    assert (models / "spec3.asdf").is_file() and f"installed: {models / 'spec3.asdf'}" in result.stdout
+    assert (models / "spec3.asdf").is_file() and f"installed: {models / 'spec3.asdf'}" in printed
+    assert main([*common, "--layers", "6,x"]) == 2
+    assert "--layers '6,x': expected comma-separated integers" in capsys.readouterr().err
