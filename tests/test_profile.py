@@ -3,6 +3,7 @@
 import csv
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,3 +174,37 @@ def test_profile_run_refuses_bad_associations_in_one_line(tmp_path, content):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert str(asn) in result.stderr and result.stderr.strip().count("\n") == 0
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_fit_baseline_pools_corpora_ignores_failed_runs_and_writes_yaml(tmp_path):
+    import pandas as pd
+    import yaml
+
+    from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+    from jwst_memest.profile import fit
+    from jwst_memest.profile.run import CORPUS_COLUMNS
+
+    # real feature rows, labelled by a known baseline: the fit must give back its estimates
+    corpus = Path(__file__).parents[1] / "data" / "corpus" / "image3.csv"
+    if not corpus.is_file():
+        pytest.skip("measured corpus not present")
+    start = load_baseline("image3")
+    truth = PhysicsBaseline("image3", {k: v * 1.1 for k, v in start.coefficients.items()}, start.upper_bound, "t")
+    X, _, _, table = fit.load_measured(corpus)
+    table = table.assign(measured_gb=truth.predict(X))
+    failed = table.iloc[:1].assign(status="exit 1", measured_gb=0.01)  # a failed run has no label
+    halves = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    pd.concat([table.iloc[::2], failed]).to_csv(halves[0], index=False, columns=CORPUS_COLUMNS)
+    table.iloc[1::2].to_csv(halves[1], index=False, columns=CORPUS_COLUMNS)
+
+    X2, measured, split, pooled = fit.load_measured(halves)
+    assert len(pooled) == len(table) and (pooled["status"] == "ok").all()
+
+    out = tmp_path / "baseline.yaml"
+    out.write_text(yaml.safe_dump({"version": "1", "pipelines": {}}))
+    assert fit.main(["--corpus", *map(str, halves), "--output", str(out)]) == 0
+    written = yaml.safe_load(out.read_text())["pipelines"]["image3"]
+    refit = PhysicsBaseline("image3", written["coefficients"], start.upper_bound, "r")
+    assert np.allclose(refit.predict(X2), measured, rtol=0.03)
+    assert "a.csv + b.csv" in written["source"] and written["held_out"]["n_rows"] == int((split == "test").sum())
+    assert not list(tmp_path.glob(".baseline.yaml.*"))  # no temporary file left behind

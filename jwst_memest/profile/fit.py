@@ -28,11 +28,15 @@ IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample
 TERMS = {"image3": IMAGE3_TERMS, "spec3": ("base_bytes", "spec_per_member_pixel", "spec_out")}
 
 
-def load_measured(corpus: str | Path, pipeline: str = "image3"):
-    """Encoded features, measured GB and split of the successful runs of a corpus CSV."""
+def load_measured(corpus, pipeline: str = "image3"):
+    """Encoded features, measured GB and split of the successful runs of one or more corpus CSVs.
+
+    Failed, skipped and other-pipeline rows are left out: only a finished run has a label.
+    """
     import pandas as pd
 
-    table = pd.read_csv(corpus)
+    paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
+    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
     table = table[(table["status"] == "ok") & (table["pipeline"] == pipeline) & table["measured_gb"].notna()]
     schema = load_schema(pipeline)
     rows = table[schema.names].to_dict("records")
@@ -82,15 +86,16 @@ def main(argv=None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile fit-baseline", description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--corpus", required=True, nargs="+", help="corpus CSV(s); their successful runs are pooled")
     parser.add_argument("--pipeline", default="image3", choices=sorted(TERMS))
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
     args = parser.parse_args(argv)
     X, measured, split, _ = load_measured(args.corpus, args.pipeline)
+    corpus_names = " + ".join(Path(p).name for p in args.corpus)
     train, test = split == "train", split == "test"
     if train.sum() < len(TERMS[args.pipeline]) or test.sum() < 3:
-        print(f"error: {args.corpus}: {train.sum()} training and {test.sum()} held-out runs are too few", file=sys.stderr)
+        print(f"error: {corpus_names}: {train.sum()} training and {test.sum()} held-out runs are too few", file=sys.stderr)
         return 2
     start = load_baseline(args.pipeline)
     coefficients = fit_baseline(X[train], measured[train], start)
@@ -99,7 +104,7 @@ def main(argv=None) -> int:
     calibration = out_of_fold_estimates(X[train], measured[train], start)
     bound = UpperBound.from_measurements(
         measured[train], calibration,
-        source=f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {Path(args.corpus).name}")
+        source=f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}")
     metrics = held_out_metrics(measured[test], estimated, estimated * bound.factor(0.95))
     before = held_out_metrics(measured[test], start.predict(X[test]), start.estimate(X[test], 0.95)[1])
     print("coefficients:", {k: round(v, 3) for k, v in coefficients.items()})
@@ -111,7 +116,7 @@ def main(argv=None) -> int:
     data = yaml.safe_load(path.read_text()) if path.is_file() else {"version": "1", "pipelines": {}}
     data["version"] = str(int(float(data.get("version", 1))) + 1)
     data["pipelines"][args.pipeline] = {
-        "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {Path(args.corpus).name} "
+        "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {corpus_names} "
                   f"(jwst {_jwst_version()}); upper bound from {int(test.sum())} held-out runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
         "upper_bound": bound.to_tree(),
