@@ -147,6 +147,15 @@ def test_end_to_end_profile_of_a_real_pipeline_run(tmp_path):
     assert row["n_members"] == 2 and json.loads(row["layout"])["dither_points"] == 2
 
 
+@pytest.mark.slow
+def test_end_to_end_profile_of_a_spec3_lrs_run(tmp_path):
+    config = Configuration("slow-lrs-test", {"detectors": ["MIRIMAGE"], "exp_type": "MIR_LRS-FIXEDSLIT",
+                                             "filter": "P750L", "pupil": "N/A", "dither_points": 2})
+    row = corpus_module.run_configuration(config, scratch_root=str(tmp_path))
+    assert row["status"] == "ok", row
+    assert row["pipeline"] == "spec3" and 0.25 < row["measured_gb"] < 2.0
+
+
 def test_synthetic_mrs_exposures_and_spec3_association(tmp_path):
     from stdatamodels.jwst import datamodels
 
@@ -208,3 +217,25 @@ def test_fit_baseline_pools_corpora_ignores_failed_runs_and_writes_yaml(tmp_path
     assert np.allclose(refit.predict(X2), measured, rtol=0.03)
     assert "a.csv + b.csv" in written["source"] and written["held_out"]["n_rows"] == int((split == "test").sum())
     assert not list(tmp_path.glob(".baseline.yaml.*"))  # no temporary file left behind
+
+
+def test_synthetic_lrs_exposures_carry_a_spectral_wcs(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile.synthetic import write_cal_exposures
+
+    layout = ExposureLayout(detectors=("MIRIMAGE",), exp_type="MIR_LRS-FIXEDSLIT", filter="P750L", pupil="N/A",
+                            dither_points=2)
+    paths = write_cal_exposures(layout, tmp_path, seed=2)
+    assert len(paths) == 2
+    for path in paths:
+        with datamodels.open(path) as model:
+            wcs = model.meta.wcs
+            assert wcs.available_frames[0] == "detector" and "world" in wcs.available_frames
+            assert model.meta.wcsinfo.dispersion_direction == 2
+            assert model.meta.wcsinfo.s_region.startswith("POLYGON") and model.dq.dtype == np.uint32
+            # the trace is the target in every nod, at a wavelength within LRS's range
+            row = 200
+            ra, dec, wavelength = wcs(float(np.argmax(model.data[row])), float(row))
+            assert ra == pytest.approx(layout.target_ra, abs=1e-4) and dec == pytest.approx(layout.target_dec, abs=1e-4)
+            assert 5 < wavelength < 14

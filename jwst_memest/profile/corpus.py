@@ -57,6 +57,14 @@ def _layout(params: dict) -> ExposureLayout:
 
 # Spec3 steps that prefetch reference files this offline corpus cannot have (docs/corpus.md)
 SPEC3_OFFLINE_SKIPS = ("cube_build", "extract_1d", "spectral_leak", "photom", "pixel_replace")
+# Spec3 arguments by exposure type: MIRI MRS has no spectral WCS here, so only IFU outlier detection
+# runs; MIRI LRS has one (synthetic WCS references), so resample_spec and extract_1d run, the latter
+# with its default box aperture instead of an EXTRACT1D reference and without aperture corrections.
+SPEC3_ARGUMENTS = {
+    "MIR_MRS": tuple(f"--steps.{step}.skip=true" for step in SPEC3_OFFLINE_SKIPS),
+    "MIR_LRS-FIXEDSLIT": ("--steps.extract_1d.override_extract1d=N/A", "--steps.extract_1d.override_psf=N/A",
+                          "--steps.extract_1d.apply_apcorr=false"),
+}
 
 
 def _make_association(paths: list[Path], directory: Path, product: str, asn_type: str = "image3") -> Path:
@@ -84,12 +92,12 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
         seed = int(configuration.run_id.rsplit("-", 1)[-1], 16) % (2**32)
         paths = write_cal_exposures(layout, scratch, seed=seed)
         product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
-        spec3 = layout.exp_type == "MIR_MRS"
+        spec3 = layout.exp_type in SPEC3_ARGUMENTS
         asn = _make_association(paths, scratch, product, "spec3" if spec3 else "image3")
         instrument = paths and _instrument(paths[0])
         args = []
         if spec3:
-            args += [f"--steps.{step}.skip=true" for step in SPEC3_OFFLINE_SKIPS]
+            args += SPEC3_ARGUMENTS[layout.exp_type]
         elif configuration.skip_source_catalog:
             args.append("--steps.source_catalog.skip=true")
         else:
@@ -123,7 +131,7 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
     from jwst_memest.model.baseline import load_baseline
 
     layout = dataclasses.replace(_layout(configuration.layout), suffix="cal")
-    pipeline = "spec3" if layout.exp_type == "MIR_MRS" else "image3"
+    pipeline = "spec3" if layout.exp_type in SPEC3_ARGUMENTS else "image3"
     with tempfile.TemporaryDirectory() as scratch:
         members = [read_exposure_metadata(p) for p in write_header_exposures(layout, scratch)]
     features = product_features(members, pipeline, configuration.in_memory)

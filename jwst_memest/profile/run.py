@@ -13,7 +13,7 @@ from pathlib import Path
 from jwst_memest.association import load_level3_association, product_members
 from jwst_memest.estimate import read_members
 from jwst_memest.features.build import product_features
-from jwst_memest.features.schema import load_schema
+from jwst_memest.features.schema import LEVEL3_PIPELINES, load_schema
 from jwst_memest.profile.monitor import measure
 
 __all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env"]
@@ -65,12 +65,19 @@ def _split(run_id: str, test_fraction: float = 0.2) -> str:
 
 
 def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), run_id: str | None = None,
-                        layout: dict | None = None, timeout: float | None = None, log_path=None) -> dict:
-    """Run the association's Level-3 pipeline and return the corpus row (features + measurement)."""
+                        layout: dict | None = None, timeout: float | None = None, log_path=None,
+                        pipeline: str | None = None) -> dict:
+    """Run the association's Level-3 pipeline and return the corpus row (features + measurement).
+
+    ``pipeline`` (``calwebb_image3`` or ``image3``) overrides the one the association's asn_type names.
+    """
     import jwst
 
     asn_path = Path(asn_path).resolve()
-    association, pipeline = load_level3_association(asn_path)
+    association, asn_pipeline = load_level3_association(asn_path)
+    pipeline = (pipeline or asn_pipeline).lower().removeprefix("calwebb_")
+    if pipeline not in LEVEL3_PIPELINES:
+        raise ValueError(f"unknown Level-3 pipeline {pipeline!r} (expected one of {', '.join(LEVEL3_PIPELINES)})")
     (found,) = product_members(association, pipeline, asn_path.parent)[:1]
     members, _ = read_members(found.paths)
     in_memory = not any(a.replace(" ", "").lower() in ("--in_memory=false", "--in_memory=f") for a in pipeline_args)
@@ -108,12 +115,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("asn")
     parser.add_argument("--corpus", default="corpus.csv", help="corpus CSV to append to (default corpus.csv)")
+    parser.add_argument("--pipeline", help="Level-3 pipeline to run, e.g. calwebb_image3 (default: the asn_type's)")
     parser.add_argument("--run-id")
     parser.add_argument("pipeline_args", nargs=argparse.REMAINDER, help="after --: extra pipeline arguments")
     args = parser.parse_args(argv)
     extra = [a for a in args.pipeline_args if a != "--"]
     try:
-        row = profile_association(args.asn, pipeline_args=extra, run_id=args.run_id)
+        row = profile_association(args.asn, pipeline_args=extra, run_id=args.run_id, pipeline=args.pipeline)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

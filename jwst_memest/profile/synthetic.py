@@ -18,7 +18,8 @@ import numpy as np
 
 from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
 
-__all__ = ["write_cal_exposures", "make_cal_model", "make_ifu_cal_model", "star_field", "PIXEL_SCALE"]
+__all__ = ["write_cal_exposures", "make_cal_model", "make_ifu_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
+           "star_field", "PIXEL_SCALE"]
 
 PIXEL_SCALE = {"NRCALONG": 0.063, "NRCBLONG": 0.063, "MIRIMAGE": 0.1108, "NIS": 0.0656}
 _NIRCAM_SW_SCALE = 0.0311
@@ -223,11 +224,82 @@ def make_ifu_cal_model(layout: ExposureLayout, detector: str, number: int, n_exp
     return model
 
 
+def lrs_nod_offsets(points: int) -> list[float]:
+    """Positions (arcsec along the slit) of the source at each of ``points`` nods, centred on the slit."""
+    return [0.0] if points <= 1 else list(np.linspace(-1.2, 1.2, points))
+
+
+def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, along_slit: float,
+                       references: dict, rng: np.random.Generator):
+    """One synthetic MIRI LRS fixed-slit cal ImageModel, with the spectral WCS jwst's own assign_wcs
+    code builds from synthetic DISTORTION and SPECWCS references; the source sits ``along_slit``
+    arcsec from the slit centre, at the same sky position in every nod."""
+    from jwst.assign_wcs.assign_wcs import load_wcs
+    from jwst.assign_wcs.pointing import _v23tosky
+    from stdatamodels.jwst.datamodels import ImageModel
+
+    from jwst_memest.profile.references import LRS_SLIT
+
+    ncols, nrows = layout.subarray_shape or _FULL_FRAME["MIRIMAGE"]
+    shape = (nrows, ncols)
+    scale = pixel_scale("MIRIMAGE")
+    model = ImageModel(data=rng.normal(0.3, 0.02, shape).astype(np.float32))
+    for name, value in (("err", 0.02), ("var_poisson", 2e-4), ("var_rnoise", 2e-4), ("var_flat", 1e-6)):
+        setattr(model, name, np.full(shape, value, np.float32))
+    model.dq = np.zeros(shape, np.uint32)
+    # the source's spectrum: a Gaussian trace down the rows the slit disperses onto
+    x_trace = LRS_SLIT["x_ref"] - 1 + along_slit / scale
+    first, last = (int(r) for r in LRS_SLIT["rows"])
+    columns = np.arange(ncols)
+    profile = np.exp(-0.5 * ((columns - x_trace) / 1.3) ** 2).astype(np.float32)
+    brightness = np.linspace(50.0, 200.0, last - first).astype(np.float32)
+    model.data[first:last] += brightness[:, None] * profile[None, :]
+    rays = rng.integers(0, model.data.size, model.data.size // 5000)
+    model.data.flat[rays] += 50.0
+
+    meta = model.meta
+    meta.filename = f"jw{layout.program:05d}{layout.observation:03d}001_03101_{number:05d}_mirimage_cal.fits"
+    meta.telescope = "JWST"
+    meta.instrument.name, meta.instrument.detector, meta.instrument.filter = "MIRI", "MIRIMAGE", "P750L"
+    meta.exposure.type, meta.exposure.nints, meta.exposure.ngroups = layout.exp_type, layout.nints, layout.ngroups
+    meta.exposure.readpatt = "FASTR1"
+    start = 60319.4 + number * 1e-3
+    meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
+    meta.exposure.exposure_time = meta.exposure.effective_exposure_time = meta.exposure.measurement_time = 300.0
+    _set_observation(meta, layout, number)
+    meta.visit.total_exposures = n_exposures
+    meta.dither.total_points = layout.dither_points
+    meta.target.catalog_name = meta.target.proposer_name = layout.target_name
+    meta.target.ra, meta.target.dec = layout.target_ra, layout.target_dec
+    meta.target.source_type = "POINT"
+    meta.subarray.name, meta.subarray.xstart, meta.subarray.ystart = layout.subarray, 1, 1
+    meta.subarray.xsize, meta.subarray.ysize = ncols, nrows
+    meta.subarray.fastaxis, meta.subarray.slowaxis = 1, 2
+    meta.bunit_data, meta.bunit_err = "MJy/sr", "MJy/sr"
+    meta.photometry.pixelarea_arcsecsq = scale**2
+    meta.photometry.pixelarea_steradians = scale**2 * (math.pi / 180 / 3600) ** 2
+    meta.velocity_aberration.scale_factor = 1.0
+    # slit centre on the sky such that the target lands `along_slit` from it (x runs against V2)
+    v2, v3 = LRS_SLIT["v2"], LRS_SLIT["v3"]
+    to_sky = _v23tosky((v2 - along_slit) / 3600, v3 / 3600, layout.roll, layout.target_ra, layout.target_dec)
+    ra_ref, dec_ref = to_sky(v2, v3)
+    meta.wcsinfo.v2_ref, meta.wcsinfo.v3_ref, meta.wcsinfo.roll_ref = v2, v3, layout.roll
+    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref = float(ra_ref), float(dec_ref)
+    meta.wcsinfo.v3yangle, meta.wcsinfo.vparity = 0.0, -1
+    meta.dither.x_offset, meta.dither.y_offset = along_slit, 0.0  # ideal frame: where the source sits
+    load_wcs(model, {key: str(path) for key, path in references.items()})  # also sets s_region, dispersion axis
+    for step in ("flat_field", "photom", "srctype"):
+        setattr(meta.cal_step, step, "COMPLETE")
+    return model
+
+
 def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> list[Path]:
     """Write every member of the layout as a full-size cal file; returns their paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    if layout.exp_type == "MIR_LRS-FIXEDSLIT":
+        return _write_lrs_exposures(layout, directory, rng)
     ifu = layout.exp_type == "MIR_MRS"
     stars = None if ifu else star_field(layout, seed)
     pointings = layout.pointings()
@@ -242,4 +314,20 @@ def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int
             model.save(path)
             model.close()
             paths.append(path)
+    return paths
+
+
+def _write_lrs_exposures(layout: ExposureLayout, directory: Path, rng: np.random.Generator) -> list[Path]:
+    """LRS fixed slit: one exposure per nod (``dither_points`` along the slit); mosaic tiles do not apply."""
+    from jwst_memest.profile.references import write_lrs_wcs_references
+
+    references = write_lrs_wcs_references(directory / "refs")
+    offsets = lrs_nod_offsets(layout.dither_points)
+    paths = []
+    for number, along_slit in enumerate(offsets, start=1):
+        model = make_lrs_cal_model(layout, number, len(offsets), along_slit, references, rng)
+        path = directory / model.meta.filename
+        model.save(path)
+        model.close()
+        paths.append(path)
     return paths
