@@ -2,6 +2,7 @@
 
 import csv
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -239,3 +240,15 @@ def test_synthetic_lrs_exposures_carry_a_spectral_wcs(tmp_path):
             ra, dec, wavelength = wcs(float(np.argmax(model.data[row])), float(row))
             assert ra == pytest.approx(layout.target_ra, abs=1e-4) and dec == pytest.approx(layout.target_dec, abs=1e-4)
             assert 5 < wavelength < 14
+
+
+def test_crds_free_env_answers_the_context_in_use_without_a_server(tmp_path):
+    """extract_1d ends by asking which CRDS context was used: the offline cache must answer."""
+    from jwst_memest.profile.run import OFFLINE_CONTEXT, crds_free_env
+
+    env = crds_free_env(tmp_path / "crds")
+    script = "from stpipe import crds_client; print(crds_client.get_context_used('jwst'))"
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip().splitlines()[-1] == OFFLINE_CONTEXT
+    assert env["CRDS_SERVER_URL"] == "https://localhost:1"

@@ -57,13 +57,20 @@ def _layout(params: dict) -> ExposureLayout:
 
 # Spec3 steps that prefetch reference files this offline corpus cannot have (docs/corpus.md)
 SPEC3_OFFLINE_SKIPS = ("cube_build", "extract_1d", "spectral_leak", "photom", "pixel_replace")
+# extract_1d's reference types; "N/A" tells the step (and the pipeline's prefetch) to go without
+EXTRACT_1D_REFERENCES = ("extract1d", "apcorr", "pastasoss", "specprofile", "speckernel", "psf")
 # Spec3 arguments by exposure type: MIRI MRS has no spectral WCS here, so only IFU outlier detection
-# runs; MIRI LRS has one (synthetic WCS references), so resample_spec and extract_1d run, the latter
-# with its default box aperture instead of an EXTRACT1D reference and without aperture corrections.
+# runs; MIRI LRS has one (synthetic WCS references), so outlier detection, resample_spec and
+# extract_1d run, the latter with its default box aperture and no aperture correction. Steps that
+# do nothing for LRS (cube_build, spectral_leak are IFU steps) are skipped because the pipeline
+# would prefetch their references; photom, which would calibrate the 1-D spectrum, is skipped too.
 SPEC3_ARGUMENTS = {
     "MIR_MRS": tuple(f"--steps.{step}.skip=true" for step in SPEC3_OFFLINE_SKIPS),
-    "MIR_LRS-FIXEDSLIT": ("--steps.extract_1d.override_extract1d=N/A", "--steps.extract_1d.override_psf=N/A",
-                          "--steps.extract_1d.apply_apcorr=false"),
+    "MIR_LRS-FIXEDSLIT": (
+        *(f"--steps.extract_1d.override_{reftype}=N/A" for reftype in EXTRACT_1D_REFERENCES),
+        "--steps.extract_1d.apply_apcorr=false",
+        *(f"--steps.{step}.skip=true" for step in ("cube_build", "spectral_leak", "photom")),
+    ),
 }
 
 
@@ -80,6 +87,15 @@ def _make_association(paths: list[Path], directory: Path, product: str, asn_type
     return path
 
 
+def _seed(run_id: str) -> int:
+    """The random seed of a run's exposures: its plan hash (so a plan's runs can be made again), else a hash of the id."""
+    suffix = run_id.rsplit("-", 1)[-1]
+    try:
+        return int(suffix, 16) % (2**32)
+    except ValueError:
+        return int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)
+
+
 def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600) -> dict:
     """Generate the data, run calwebb_image3 under the monitor, delete the data; return the row."""
     from jwst_memest.profile.references import write_source_catalog_references
@@ -89,7 +105,7 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
     layout = _layout(configuration.layout)
     scratch = Path(tempfile.mkdtemp(prefix="memest-corpus-", dir=scratch_root))
     try:
-        seed = int(configuration.run_id.rsplit("-", 1)[-1], 16) % (2**32)
+        seed = _seed(configuration.run_id)
         paths = write_cal_exposures(layout, scratch, seed=seed)
         product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
         spec3 = layout.exp_type in SPEC3_ARGUMENTS

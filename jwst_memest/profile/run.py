@@ -25,13 +25,30 @@ RUN_COLUMNS = [
 CORPUS_COLUMNS = RUN_COLUMNS + list(dict.fromkeys(load_schema("image3").names + load_schema("spec3").names))
 
 
-def crds_free_env(crds_path: str | None = None) -> dict:
-    """Environment in which stpipe and jwst never reach a CRDS server."""
+# A CRDS cache that names a context but holds no rules: steps that end by recording the
+# context of their override reference files (extract_1d does) read it instead of a server.
+OFFLINE_CONTEXT = "jwst_0000.pmap"
+
+
+def crds_free_env(crds_path: str | Path | None = None) -> dict:
+    """Environment in which stpipe and jwst never reach a CRDS server.
+
+    ``crds_path`` (a new temporary folder by default) receives a server_config naming
+    ``OFFLINE_CONTEXT``, so a question about the context in use is answered locally.
+    """
+    crds_path = Path(crds_path or tempfile.mkdtemp(prefix="crds-"))
+    config = crds_path / "config" / "jwst" / "server_config"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(repr({
+        "observatory": "jwst", "operational_context": OFFLINE_CONTEXT, "edit_context": OFFLINE_CONTEXT,
+        "last_synced": "never", "force_remote_mode": False, "bad_files_list": [],
+    }))
     return dict(
         os.environ,
         CRDS_SERVER_URL="https://localhost:1",
         CRDS_MODE="local",
-        CRDS_PATH=crds_path or tempfile.mkdtemp(prefix="crds-"),
+        CRDS_PATH=str(crds_path),
+        CRDS_CONTEXT=OFFLINE_CONTEXT,
         STPIPE_DISABLE_CRDS_STEPPARS="True",
     )
 
@@ -84,7 +101,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     features = product_features(members, pipeline, in_memory)
     command = ["strun", f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
-        result = measure(command, env=crds_free_env(), cwd=scratch, timeout=timeout, log_path=log_path)
+        result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path)
     run_id = run_id or f"{found.name}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     row = {
         "run_id": run_id,
