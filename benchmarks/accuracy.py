@@ -1,6 +1,6 @@
 """Accuracy on the held-out part of the measured corpus, side by side.
 
-    python benchmarks/accuracy.py [--corpus data/corpus/image3.csv] [--peer-python PY] [--epochs 300]
+    python benchmarks/accuracy.py [--corpus data/corpus/image3*.csv] [--peer-python PY] [--epochs 300]
 
 Compares: the installed default estimator, the physics baseline, the seed's architecture
 retrained through jwst_memest.training on the same training split, and spacekit's pretrained
@@ -55,7 +55,7 @@ def _spacekit_estimates(table, python: str) -> np.ndarray:
     return np.array([max(found[f]) if found[f] else np.nan for f in folders])
 
 
-def _retrained_seed(corpus: Path, epochs: int):
+def _retrained_seed(corpus: list[Path], epochs: int):
     from jwst_memest.model.bundle import load_bundle
     from jwst_memest.training import JwstCalTrain
 
@@ -67,7 +67,7 @@ def _retrained_seed(corpus: Path, epochs: int):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", default="data/corpus/image3.csv")
+    parser.add_argument("--corpus", nargs="+", default=["data/corpus/image3.csv"], help="corpus CSV(s), pooled")
     parser.add_argument("--peer-python", help="python of an environment with spacekit installed")
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--out", default="benchmarks/results/accuracy.md")
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         gb, upper = estimator.estimate(X[test], 0.95)
         rows[label] = held_out_metrics(measured[test], gb, upper)
     try:
-        seed_bundle = _retrained_seed(Path(args.corpus), args.epochs)
+        seed_bundle = _retrained_seed([Path(c) for c in args.corpus], args.epochs)
         gb, upper = seed_bundle.estimate(X[test], 0.95)
         rows["seed architecture retrained on the same split"] = held_out_metrics(measured[test], gb, upper)
     except ImportError as exc:  # the train extra is not installed
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
             rows["spacekit pretrained (no upper bound)"] = held_out_metrics(measured[test], gb, gb)
         except RuntimeError as exc:
             print(f"spacekit skipped: {exc}", file=sys.stderr)
-    lines = [f"Held-out runs: {int(test.sum())} of {len(measured)} measured calwebb_image3 runs ({args.corpus}); "
+    lines = [f"Held-out runs: {int(test.sum())} of {len(measured)} measured calwebb_image3 runs ({' + '.join(args.corpus)}); "
              "GB = 10^9 bytes; request = upper bound at q=0.95.", "",
              "| estimator | median abs % error | p90 abs % error | RMSE (GB) | estimate below peak | request below peak |",
              "|---|---|---|---|---|---|"]

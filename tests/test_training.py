@@ -134,6 +134,31 @@ def test_corpus_rows_not_ok_or_of_another_pipeline_are_dropped(tmp_path):
     assert data.sha256 and len(data.sha256) == 64
 
 
+def test_corpus_files_are_pooled_with_their_fixed_splits(tmp_path):
+    from jwst_memest.training.datasets import load_training_data
+
+    first = make_table(tmp_path / "image3.csv", n=20, corpus=True)
+    second = make_table(tmp_path / "image3-extra.csv", n=10, corpus=True, seed=3)
+    pd.read_csv(second).assign(run_id=[f"extra{i}" for i in range(10)]).to_csv(second, index=False)
+    data = load_training_data([first, second], "image")
+    alone = load_training_data(first, "image")
+    assert len(data.y) == 30 and data.test_split.sum() == 4 + 2
+    assert np.array_equal(data.X[:20], alone.X) and data.sha256 != alone.sha256
+    assert data.label == "image3.csv + image3-extra.csv"
+
+
+@pytest.mark.parametrize("second_kind,message", [("corpus", "the same row appears in more than one file (run0"),
+                                                 ("table", "cannot be pooled")])
+def test_pooled_files_must_be_distinct_runs_of_one_format(tmp_path, second_kind, message):
+    from jwst_memest.training.datasets import load_training_data
+
+    first = make_table(tmp_path / "image3.csv", n=10, corpus=True)
+    second = make_table(tmp_path / "other.csv", n=10, corpus=second_kind == "corpus")
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        load_training_data([first, second], "image")
+    assert "image3.csv + " in str(info.value) and "\n" not in str(info.value)
+
+
 def _drop(column):
     return lambda p: pd.read_csv(p).drop(columns=[column]).to_csv(p, index=False)
 

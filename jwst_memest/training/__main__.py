@@ -23,7 +23,8 @@ def _layer_sizes(text: str | None) -> list[int] | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.training", description=__doc__.splitlines()[0])
-    parser.add_argument("-d", "--data", required=True, help="train_dir holding train-<mode>.csv, or a CSV (corpus or table)")
+    parser.add_argument("-d", "--data", required=True, nargs="+",
+                        help="train_dir holding train-<mode>.csv, or CSV(s) of one format (corpus or table), pooled")
     parser.add_argument("--exp-mode", default="image", choices=["image", "spec"])
     parser.add_argument("--early-stopping", choices=["val_rmse", "val_loss"])
     parser.add_argument("-k", "--cross-val", type=int, default=0, help="folds (0: one 80/20 split)")

@@ -25,7 +25,7 @@ TABLE_COLUMNS = ("Dataset", TARGET)
 
 @dataclass
 class TrainingData:
-    path: Path
+    paths: tuple[Path, ...]
     pipeline: str
     kind: str  # "table" (train-<mode>.csv) or "corpus" (measured runs)
     table: object  # pandas DataFrame, index = dataset / run
@@ -38,12 +38,19 @@ class TrainingData:
     def names(self) -> list[str]:
         return load_schema(self.pipeline).names
 
+    @property
+    def label(self) -> str:
+        """The training files' names, for provenance and reports."""
+        return " + ".join(p.name for p in self.paths)
 
-def _digest(path: Path) -> str:
+
+def _digest(paths) -> str:
+    """One SHA-256 over the files' bytes, in the order given."""
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
+    for path in paths:
+        with path.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -99,20 +106,10 @@ def _raw_value(spec, value):
         return text
 
 
-def load_training_data(source: str | Path, exp_mode: str = "image", folds: int | None = 0) -> TrainingData:
-    """Read a training table or corpus; a one-line ValueError names the file and the problem.
-
-    ``source`` is a train_dir holding ``train-<exp_mode>.csv``, or a CSV file of either
-    format (told apart by its columns). ``folds`` is the k of the cross-validation
-    the rows must be enough for (0: one 80/20 split; None: no check, just read).
-    """
+def _read_one(path: Path, exp_mode: str, schema, pipeline: str):
+    """One file's usable rows (index, target column, features) and fixed test flags; kind 'corpus' or 'table'."""
     import pandas as pd
 
-    if exp_mode not in EXP_MODE_PIPELINE:
-        raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_PIPELINE)}")
-    pipeline = EXP_MODE_PIPELINE[exp_mode]
-    schema = load_schema(pipeline)
-    path = Path(source) if source is not None else Path(".")
     if path.is_dir():
         path = path / f"train-{exp_mode}.csv"
     if not path.is_file():
@@ -122,27 +119,56 @@ def load_training_data(source: str | Path, exp_mode: str = "image", folds: int |
         raw = pd.read_csv(path, dtype={f.name: str for f in schema.features if f.kind == "category"})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    test_split = None
     if _is_corpus(raw.columns):
-        kind = "corpus"
         table, test_split = _corpus_rows(path, raw, pipeline)
+        kind = "corpus"
     else:
-        kind = "table"
-        table = _table_rows(path, raw)
-    names = schema.names
-    _missing(path, names, table.columns, "feature")
+        table, test_split, kind = _table_rows(path, raw), None, "table"
+    _missing(path, schema.names, table.columns, "feature")
     y = pd.to_numeric(table[TARGET], errors="coerce").to_numpy(float)
     target = "measured_gb" if kind == "corpus" else TARGET
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{path}: {int((~np.isfinite(y)).sum())} row(s) with a missing or NaN target {target}")
     if np.any(y <= 0):
         raise ValueError(f"{path}: {int((y <= 0).sum())} row(s) with a non-positive target {target}")
+    return path, kind, table, test_split
+
+
+def load_training_data(source, exp_mode: str = "image", folds: int | None = 0) -> TrainingData:
+    """Read a training table or corpus; a one-line ValueError names the file and the problem.
+
+    ``source`` is a train_dir holding ``train-<exp_mode>.csv``, a CSV file of either
+    format (told apart by its columns), or a list of such CSVs of one format, pooled
+    (e.g. the measured corpus' files). ``folds`` is the k of the cross-validation the
+    rows must be enough for (0: one 80/20 split; None: no check, just read).
+    """
+    import pandas as pd
+
+    if exp_mode not in EXP_MODE_PIPELINE:
+        raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_PIPELINE)}")
+    pipeline = EXP_MODE_PIPELINE[exp_mode]
+    schema = load_schema(pipeline)
+    sources = [source] if source is None or isinstance(source, (str, Path)) else list(source)
+    parts = [_read_one(Path(s) if s is not None else Path("."), exp_mode, schema, pipeline) for s in sources]
+    paths = tuple(p for p, *_ in parts)
+    kinds = {kind for _, kind, _, _ in parts}
+    if len(kinds) > 1:
+        raise ValueError(f"{' + '.join(map(str, paths))}: corpus and train-<mode>.csv tables cannot be pooled")
+    kind = kinds.pop()
+    table = pd.concat([t for _, _, t, _ in parts])
+    if table.index.has_duplicates:
+        repeated = ", ".join(map(str, table.index[table.index.duplicated()].unique()[:3]))
+        raise ValueError(f"{' + '.join(map(str, paths))}: the same row appears in more than one file ({repeated})")
+    splits = [s for _, _, _, s in parts]
+    test_split = None if any(s is None for s in splits) else np.concatenate(splits)
+    label = " + ".join(map(str, paths))
     # k folds need two rows per fold to train and test on; one split needs 5 for 80/20
     needed = 0 if folds is None else 2 * folds if folds > 1 else 5
     if len(table) < needed:
         split = f"{folds}-fold cross-validation" if folds > 1 else "a train/test split"
-        raise ValueError(f"{path}: {len(table)} usable row(s) are too few for {split} (at least {needed})")
+        raise ValueError(f"{label}: {len(table)} usable row(s) are too few for {split} (at least {needed})")
+    y = pd.to_numeric(table[TARGET], errors="coerce").to_numpy(float)
     records = [{name: _raw_value(schema[name], value) for name, value in row.items()}
-               for row in table[names].to_dict("records")]
+               for row in table[schema.names].to_dict("records")]
     X = np.nan_to_num(schema.encode_many(records), nan=0.0)
-    return TrainingData(path, pipeline, kind, table, X, y, _digest(path), test_split)
+    return TrainingData(paths, pipeline, kind, table, X, y, _digest(paths), test_split)

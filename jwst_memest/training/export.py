@@ -36,7 +36,7 @@ def training_provenance(data) -> dict:
     labels_jwst = str(table["jwst_version"].iloc[0]) if "jwst_version" in table.columns else jwst.__version__
     return {"training_data_sha256": data.sha256, "training_rows": int(len(data.y)), "jwst_version": labels_jwst,
             "library_versions": library_versions(),
-            "notes": f"jwst_memest.training on {data.path.name} ({data.kind} table)"}
+            "notes": f"jwst_memest.training on {data.label} ({data.kind} table)"}
 
 
 def _activation_name(layer) -> str:

@@ -103,7 +103,7 @@ class JwstCalTrain:
                 "early_stopping": self.early_stopping or "none", "patience": self.patience,
                 "threshold_gb": self.threshold, "seed": self.seed, "output_transform": OUTPUT_TRANSFORM,
                 "layer_kwargs": str(self.layer_kwargs),
-                "training_data": str(self.data.path), "training_rows": int(len(self.data.y)),
+                "training_data": self.data.label, "training_rows": int(len(self.data.y)),
                 "training_data_sha256": self.data.sha256}
 
     # -- one fold --------------------------------------------------------------------
@@ -176,7 +176,7 @@ class JwstCalTrain:
         held = np.isfinite(out_of_fold)
         bound = UpperBound.from_measurements(
             y[held], out_of_fold[held],
-            source=f"out-of-fold predictions of {int(held.sum())} rows of {self.data.path.name}")
+            source=f"out-of-fold predictions of {int(held.sum())} rows of {self.data.label}")
         factor = bound.factor(UPPER_QUANTILE)
         for row, fold, (_, _, predicted) in zip(self.fold_metrics, folds, trained):
             row["upper_exceeded_fraction"] = float(np.mean(y[fold.test] > predicted * factor))
