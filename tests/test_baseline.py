@@ -37,6 +37,15 @@ def test_spec3_baseline_runs(tmp_path):
     assert 1.0 < gb[0] < 5.0 and upper[0] > gb[0]
 
 
+def test_spec3_ifu_pays_outlier_detection_fixed_cost_slit_does_not(tmp_path):
+    # measured here: 4 MIRI MRS exposures peak at 2.2-2.3 GB, 4 MIRI LRS nods at 0.54 GB (same 1024 x 1032 detector)
+    common = dict(detectors=("MIRIFUSHORT",), filter="N/A", pupil="N/A", dither_points=4)
+    mrs, _ = _estimate(tmp_path, ExposureLayout(exp_type="MIR_MRS", channel="12", band="SHORT", **common), "spec3")
+    lrs, _ = _estimate(tmp_path, ExposureLayout(**{**common, "detectors": ("MIRIMAGE",)}, exp_type="MIR_LRS-FIXEDSLIT"),
+                       "spec3")
+    assert mrs[0] == pytest.approx(2.25, rel=0.10) and lrs[0] == pytest.approx(0.54, rel=0.10)
+
+
 def test_upper_bound_calibration():
     rng = np.random.default_rng(1)
     estimated = rng.uniform(1, 10, 1000)

@@ -97,8 +97,8 @@ def test_max_request_caps_only_the_request(association_factory, tmp_path):
 
 
 def test_large_estimates_are_reported_uncapped(association_factory, tmp_path):
-    # tiles one degree apart: a mosaic of about 10^10 output pixels
-    asn = association_factory(ExposureLayout(mosaic_tiles=(2, 2), tile_step_arcsec=3600.0))
+    # tiles 1.5 degrees apart: a mosaic of about 2 x 10^10 output pixels
+    asn = association_factory(ExposureLayout(mosaic_tiles=(2, 2), tile_step_arcsec=5400.0))
     estimates = MemoryEstimateStep.call(str(asn), output_dir=str(tmp_path), max_request_gb=990.0)
     (estimate,) = estimates.values()
     assert estimate["gbSize"] > 1000.0

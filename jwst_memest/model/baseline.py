@@ -8,7 +8,9 @@ image3:  base + in_memory * N * b_file * Npix_in
               + max(a_res * Npix_in + b_res * Npix_out,                 (final resample)
                     a_out * Npix_in + b_out * Npix_out + c_med * G * Npix_out,  (outlier median)
                     b_cat * Npix_out)                                    (source_catalog over the i2d)
-spec3:   base + N * b_spec * member_bytes / 28
+spec3:   base + ifu * (IFU modes) + N * b_spec * member_bytes / 28 + b_out * Npix_out
+         (IFU outlier detection works on the whole IFU image set at once: a large fixed cost
+         that slit modes do not pay)
 
 Coefficients live in ``baseline.yaml`` beside this module, refitted from the
 measured corpus by ``python -m jwst_memest.profile fit-baseline``.
@@ -27,6 +29,7 @@ from jwst_memest.model.upper import UpperBound
 
 __all__ = ["PhysicsBaseline", "load_baseline", "GIB", "GB"]
 
+IFU_EXP_TYPES = ("MIR_MRS", "NRS_IFU")
 GIB = 2.0**30
 GB = 1e9
 
@@ -46,6 +49,7 @@ class PhysicsBaseline:
         self.source = source
         self.schema = load_schema(self.feature_set)
         self.checksum = ""
+        self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
 
     @property
     def feature_names(self) -> list[str]:
@@ -73,8 +77,10 @@ class PhysicsBaseline:
             peak = c["base_bytes"] + per_file + np.maximum(np.maximum(resample, outlier), catalog)
         else:
             per_member_pixels = col["member_bytes"] / 28.0
+            ifu = np.isin(col["exp_type"], self._ifu_codes)
             peak = (
                 c["base_bytes"]
+                + c.get("ifu_bytes", 0.0) * ifu
                 + c["spec_per_member_pixel"] * n * per_member_pixels
                 + c["spec_out"] * npix_out
             )

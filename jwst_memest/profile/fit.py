@@ -25,7 +25,7 @@ __all__ = ["load_measured", "fit_baseline", "main"]
 
 IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
                 "outlier_in", "outlier_out", "median_per_group", "catalog_out")
-TERMS = {"image3": IMAGE3_TERMS, "spec3": ("base_bytes", "spec_per_member_pixel", "spec_out")}
+TERMS = {"image3": IMAGE3_TERMS, "spec3": ("base_bytes", "ifu_bytes", "spec_per_member_pixel", "spec_out")}
 
 
 def load_measured(corpus, pipeline: str = "image3"):
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     data["version"] = str(int(float(data.get("version", 1))) + 1)
     data["pipelines"][args.pipeline] = {
         "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {corpus_names} "
-                  f"(jwst {_jwst_version()}); upper bound from {int(test.sum())} held-out runs",
+                  f"(jwst {_jwst_version()}); held-out metrics on {int(test.sum())} runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
         "upper_bound": bound.to_tree(),
         "held_out": {k: round(v, 4) for k, v in metrics.items()},
