@@ -134,10 +134,11 @@ def estimate_features(
     estimator = estimator or resolve_estimator(pipeline, model_path)
     X = np.vstack([features.vector() for _, features in named_features])
     gb, upper = estimator.estimate(X, quantile)
+    coverage = estimator.coverage_warnings(X) if hasattr(estimator, "coverage_warnings") else [[] for _ in gb]
     description = _estimator_description(estimator)
     results = []
-    for (name, feats), size, bound in zip(named_features, gb, upper):
-        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings
+    for (name, feats), size, bound, uncovered in zip(named_features, gb, upper, coverage):
+        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + uncovered
         size, bound = float(size), float(max(bound, size))
         request = bound
         if max_request_gb and bound > max_request_gb:

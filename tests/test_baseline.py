@@ -46,6 +46,25 @@ def test_spec3_ifu_pays_outlier_detection_fixed_cost_slit_does_not(tmp_path):
     assert mrs[0] == pytest.approx(2.25, rel=0.10) and lrs[0] == pytest.approx(0.54, rel=0.10)
 
 
+def _coverage(tmp_path, layout, pipeline):
+    members = [read_exposure_metadata(p) for p in write_header_exposures(layout, tmp_path / str(id(layout)))]
+    vector = product_features(members, pipeline, True).vector()
+    (warnings,) = load_baseline(pipeline).coverage_warnings(vector[None, :])
+    return warnings
+
+
+def test_coverage_warnings_say_what_the_measured_runs_do_not_cover(tmp_path):
+    assert _coverage(tmp_path, ExposureLayout(dither_points=2), "image3") == []
+    (coron,) = _coverage(tmp_path, ExposureLayout(dither_points=2), "coron3")
+    assert coron.startswith("no measured calwebb_coron3 runs")
+    mrs = _coverage(tmp_path, ExposureLayout(detectors=("MIRIFUSHORT",), exp_type="MIR_MRS", filter="N/A",
+                                             pupil="N/A", channel="12", band="SHORT"), "spec3")
+    assert len(mrs) == 1 and "without cube_build and extract_1d" in mrs[0]
+    (nirspec,) = _coverage(tmp_path, ExposureLayout(detectors=("NRS1",), exp_type="NRS_FIXEDSLIT", filter="CLEAR",
+                                                    pupil="N/A"), "spec3")
+    assert nirspec == "no measured runs of NRS_FIXEDSLIT: estimate extrapolated from MIR_LRS-FIXEDSLIT, MIR_MRS"
+
+
 def test_upper_bound_calibration():
     rng = np.random.default_rng(1)
     estimated = rng.uniform(1, 10, 1000)

@@ -127,6 +127,8 @@ def test_other_level3_pipelines_are_recognised(example_asn, tmp_path, asn_type):
     assert estimate["pipeline"] == f"calwebb_{asn_type}"
     assert estimate["model"]["kind"] == "physics_baseline"
     assert estimate["gbSize"] > 0
+    # NIRCam imaging members: no measured run covers them for these pipelines, and the annotation says so
+    assert any(w.startswith("no measured") for w in estimate["warnings"])
 
 
 def test_output_file_names_the_annotated_association(example_asn, tmp_path):

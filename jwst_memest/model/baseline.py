@@ -39,7 +39,8 @@ class PhysicsBaseline:
 
     kind = "physics_baseline"
 
-    def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = ""):
+    def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
+                 coverage: dict | None = None):
         self.pipeline = pipeline.lower().removeprefix("calwebb_")
         self.feature_set = feature_set_for(self.pipeline)
         self.coefficients = dict(coefficients)
@@ -50,6 +51,7 @@ class PhysicsBaseline:
         self.schema = load_schema(self.feature_set)
         self.checksum = ""
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
+        self.coverage = dict(coverage or {})
 
     @property
     def feature_names(self) -> list[str]:
@@ -86,6 +88,29 @@ class PhysicsBaseline:
             )
         return peak / GB
 
+    def coverage_warnings(self, X: np.ndarray) -> list[list[str]]:
+        """Per row, what the measured runs behind the coefficients do not cover.
+
+        The coefficients are fitted to one feature set's runs (image3 or spec3) of the
+        exposure types listed in baseline.yaml; anything else is an extrapolation.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        exp_type = self.schema["exp_type"]
+        measured = self.coverage.get("exp_types", [])
+        notes = self.coverage.get("notes", {})
+        rows = []
+        for code in X[:, self.schema.names.index("exp_type")]:
+            name = exp_type.decode(code)
+            found = []
+            if self.pipeline != self.feature_set:
+                found.append(f"no measured calwebb_{self.pipeline} runs: estimated with the calwebb_{self.feature_set} terms")
+            if name not in measured:
+                found.append(f"no measured runs of {name}: estimate extrapolated from {', '.join(measured) or 'none'}")
+            if name in notes:
+                found.append(notes[name])
+            rows.append(found)
+        return rows
+
     def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         gb = self.predict(X)
         return gb, gb * self.upper_bound.factor(quantile)
@@ -107,4 +132,5 @@ def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
         UpperBound.from_tree(entry["upper_bound"]),
         version=str(raw["version"]),
         source=entry.get("source", ""),
+        coverage=entry.get("coverage"),
     )

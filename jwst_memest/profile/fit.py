@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
     args = parser.parse_args(argv)
-    X, measured, split, _ = load_measured(args.corpus, args.pipeline)
+    X, measured, split, table = load_measured(args.corpus, args.pipeline)
     corpus_names = " + ".join(Path(p).name for p in args.corpus)
     train, test = split == "train", split == "test"
     if train.sum() < len(TERMS[args.pipeline]) or test.sum() < 3:
@@ -115,12 +115,16 @@ def main(argv=None) -> int:
     path = Path(args.output) if args.output else Path(str(resources.files("jwst_memest.model").joinpath("baseline.yaml")))
     data = yaml.safe_load(path.read_text()) if path.is_file() else {"version": "1", "pipelines": {}}
     data["version"] = str(int(float(data.get("version", 1))) + 1)
+    previous = data["pipelines"].get(args.pipeline, {})
     data["pipelines"][args.pipeline] = {
         "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {corpus_names} "
                   f"(jwst {_jwst_version()}); held-out metrics on {int(test.sum())} runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
         "upper_bound": bound.to_tree(),
         "held_out": {k: round(v, 4) for k, v in metrics.items()},
+        # what the runs cover: the measured exposure types, plus notes kept from the previous file
+        "coverage": {**previous.get("coverage", {}),
+                     "exp_types": sorted(set(table.loc[train | test, "exp_type"].astype(str)))},
     }
     _write_yaml_atomic(data, path)
     print(f"wrote {path}")
