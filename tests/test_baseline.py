@@ -65,6 +65,16 @@ def test_coverage_warnings_say_what_the_measured_runs_do_not_cover(tmp_path):
     assert nirspec == "no measured runs of NRS_FIXEDSLIT: estimate extrapolated from MIR_LRS-FIXEDSLIT, MIR_MRS"
 
 
+def test_baseline_checksum_identifies_its_coefficients():
+    from jwst_memest.model.baseline import PhysicsBaseline
+
+    baseline = load_baseline("image3")
+    assert len(baseline.checksum) == 64 and load_baseline("image3").checksum == baseline.checksum
+    changed = PhysicsBaseline("image3", {**baseline.coefficients, "resample_out": 1.0}, baseline.upper_bound,
+                              baseline.version)
+    assert changed.checksum != baseline.checksum != load_baseline("spec3").checksum
+
+
 def test_upper_bound_calibration():
     rng = np.random.default_rng(1)
     estimated = rng.uniform(1, 10, 1000)

@@ -18,6 +18,8 @@ measured corpus by ``python -m jwst_memest.profile fit-baseline``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import cache
 from importlib import resources
 
@@ -49,7 +51,9 @@ class PhysicsBaseline:
         self.name = f"physics_baseline_{self.pipeline}"
         self.source = source
         self.schema = load_schema(self.feature_set)
-        self.checksum = ""
+        # identifies the exact coefficients and bound used, as a bundle's checksum does
+        self.checksum = hashlib.sha256(json.dumps(
+            [self.pipeline, self.coefficients, upper_bound.to_tree(), version], sort_keys=True).encode()).hexdigest()
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
         self.coverage = dict(coverage or {})
 
