@@ -1,13 +1,19 @@
-"""Accuracy on the held-out part of the measured corpus, side by side.
+"""Accuracy on the held-out part of the measured corpus, side by side, and behaviour beyond it.
 
-    python benchmarks/accuracy.py [--corpus data/corpus/image3*.csv] [--peer-python PY] [--epochs 300]
+    python benchmarks/accuracy.py --pipeline image3 --corpus data/corpus/image3*.csv [--bundle B.asdf ...] [--peer-python PY]
+    python benchmarks/accuracy.py --pipeline spec3 --corpus data/corpus/spec3.csv
 
 Compares: the installed default estimator, the physics baseline, the seed's architecture
-retrained through jwst_memest.training on the same training split, and spacekit's pretrained
-model (run on header-only exposures rebuilt from each held-out run's layout, when an
-interpreter with spacekit is given). Under-prediction matters most: a job sized too small is
-killed after hours, so the table reports how often the memory request (the upper bound; the
-bare estimate for spacekit, which has none) was below the measured peak.
+retrained through jwst_memest.training on the same training split, any bundles given with
+--bundle, and spacekit's pretrained model (run on header-only exposures rebuilt from each
+held-out run's layout, when an interpreter with spacekit is given). Under-prediction matters
+most: a job sized too small is killed after hours, so the table reports how often the memory
+request (the upper bound; the bare estimate for spacekit, which has none) was below the
+measured peak.
+
+For image3 a second table shows each estimator on products larger than any measured run
+(more members, wider mosaics): no label exists there, but an estimator that stops growing
+with the data it must hold is unsafe for the jobs that matter most.
 """
 
 from __future__ import annotations
@@ -22,14 +28,35 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.exposures import ExposureLayout, write_header_exposures
+from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
+from jwst_memest.features.build import product_features
+from jwst_memest.metadata import read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
+from jwst_memest.model.bundle import load_bundle
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.profile.fit import load_measured
 
+EXP_MODE = {"image3": "image", "spec3": "spec"}
 
-def _spacekit_estimates(table, python: str) -> np.ndarray:
+# Products beyond the measured corpus (its largest: 16 two-module NIRCam exposures, 4.4 GB).
+BEYOND_CORPUS = {
+    "NIRCam SW, 8 detectors x 8 dithers (64 files)": ExposureLayout(detectors=NIRCAM_SW_DETECTORS, dither_points=8),
+    "NIRCam SW, 4 detectors, 4x4 mosaic of 120\" tiles (64 files)": ExposureLayout(
+        detectors=NIRCAM_SW_DETECTORS[:4], mosaic_tiles=(4, 4), tile_step_arcsec=120.0),
+    "NIRCam SW, 8 detectors, 6x6 mosaic x 4 dithers (1152 files)": ExposureLayout(
+        detectors=NIRCAM_SW_DETECTORS, mosaic_tiles=(6, 6), tile_step_arcsec=150.0, dither_points=4),
+}
+
+
+def _layout_from_json(text: str) -> ExposureLayout:
+    fields = {f.name for f in dataclasses.fields(ExposureLayout)}
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items() if k in fields}
+    return ExposureLayout(**params)
+
+
+def _spacekit_estimates(layouts: list[ExposureLayout], python: str) -> np.ndarray:
+    """spacekit's largest product estimate for each layout's header-only exposures."""
     script = (
         "import logging, sys, json\n"
         "logging.disable(logging.CRITICAL)\n"
@@ -40,13 +67,11 @@ def _spacekit_estimates(table, python: str) -> np.ndarray:
         "    out[folder] = [float(v['gbSize']) for v in p.predictions.values()]\n"
         "print(json.dumps(out))\n"
     )
-    fields = {f.name for f in dataclasses.fields(ExposureLayout)}
-    folders = []
     root = Path(tempfile.mkdtemp())
-    for i, layout_json in enumerate(table["layout"]):
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(layout_json).items() if k in fields}
+    folders = []
+    for i, layout in enumerate(layouts):
         folder = root / f"run{i}"
-        write_header_exposures(ExposureLayout(**params), folder)
+        write_header_exposures(layout, folder)
         folders.append(str(folder))
     result = subprocess.run([python, "-c", script, *folders], capture_output=True, text=True, cwd=tempfile.mkdtemp())
     if result.returncode != 0:
@@ -55,53 +80,85 @@ def _spacekit_estimates(table, python: str) -> np.ndarray:
     return np.array([max(found[f]) if found[f] else np.nan for f in folders])
 
 
-def _retrained_seed(corpus: list[Path], epochs: int):
-    from jwst_memest.model.bundle import load_bundle
+def _retrained_seed(corpus: list[Path], pipeline: str, epochs: int):
     from jwst_memest.training import JwstCalTrain
 
     out = Path(tempfile.mkdtemp())
-    trainer = JwstCalTrain(training_data=corpus, out=out, exp_mode="image", epochs=epochs, early_stopping="val_loss",
-                           patience=40, learning_rate=1e-3)
+    trainer = JwstCalTrain(training_data=corpus, out=out, exp_mode=EXP_MODE[pipeline], epochs=epochs,
+                           early_stopping="val_loss", patience=40, learning_rate=1e-3)
     return load_bundle(trainer.main(stratify=False))
+
+
+def _features(layout: ExposureLayout, pipeline: str, in_memory: bool = True) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as scratch:
+        members = [read_exposure_metadata(p) for p in write_header_exposures(layout, scratch)]
+    return product_features(members, pipeline, in_memory).vector()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipeline", default="image3", choices=sorted(EXP_MODE))
     parser.add_argument("--corpus", nargs="+", default=["data/corpus/image3.csv"], help="corpus CSV(s), pooled")
+    parser.add_argument("--bundle", nargs="*", default=[], help="more model bundles to compare")
     parser.add_argument("--peer-python", help="python of an environment with spacekit installed")
     parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--out", default="benchmarks/results/accuracy.md")
+    parser.add_argument("--no-retrain", action="store_true", help="skip retraining the seed's architecture")
+    parser.add_argument("--out", help="Markdown file (default benchmarks/results/accuracy-<pipeline>.md)")
     args = parser.parse_args(argv)
-    X, measured, split, table = load_measured(args.corpus)
+    pipeline = args.pipeline
+    X, measured, split, table = load_measured(args.corpus, pipeline)
     test = split == "test"
+    default = resolve_estimator(pipeline)
+    baseline = load_baseline(pipeline)
+    if default.kind == baseline.kind:
+        estimators = {f"jwst_memest default: physics baseline ({baseline.name} {baseline.version})": baseline}
+    else:
+        estimators = {f"jwst_memest default ({default.name} {default.version})": default, "physics baseline": baseline}
+    for path in args.bundle:
+        bundle = load_bundle(path)
+        estimators[f"bundle {Path(path).name} ({bundle.name} {bundle.version})"] = bundle
+    if not args.no_retrain:
+        try:
+            estimators["seed architecture retrained on the same split"] = _retrained_seed(
+                [Path(c) for c in args.corpus], pipeline, args.epochs)
+        except ImportError as exc:  # the train extra is not installed
+            print(f"retrained seed skipped: {exc}", file=sys.stderr)
     rows = {}
-    default = resolve_estimator("image3")
-    for label, estimator in (("jwst_memest default (" + default.name + ")", default),
-                             ("physics baseline", load_baseline("image3"))):
+    for label, estimator in estimators.items():
         gb, upper = estimator.estimate(X[test], 0.95)
         rows[label] = held_out_metrics(measured[test], gb, upper)
-    try:
-        seed_bundle = _retrained_seed([Path(c) for c in args.corpus], args.epochs)
-        gb, upper = seed_bundle.estimate(X[test], 0.95)
-        rows["seed architecture retrained on the same split"] = held_out_metrics(measured[test], gb, upper)
-    except ImportError as exc:  # the train extra is not installed
-        print(f"retrained seed skipped: {exc}", file=sys.stderr)
+    peer_beyond = None
     if args.peer_python:
         try:
-            gb = _spacekit_estimates(table[test], args.peer_python)
+            layouts = [_layout_from_json(text) for text in table["layout"][test]]
+            gb = _spacekit_estimates(layouts, args.peer_python)
             rows["spacekit pretrained (no upper bound)"] = held_out_metrics(measured[test], gb, gb)
+            if pipeline == "image3":
+                peer_beyond = _spacekit_estimates(list(BEYOND_CORPUS.values()), args.peer_python)
         except RuntimeError as exc:
             print(f"spacekit skipped: {exc}", file=sys.stderr)
-    lines = [f"Held-out runs: {int(test.sum())} of {len(measured)} measured calwebb_image3 runs ({' + '.join(args.corpus)}); "
+    corpus_names = " + ".join(args.corpus)
+    lines = [f"Held-out runs: {int(test.sum())} of {len(measured)} measured calwebb_{pipeline} runs ({corpus_names}); "
              "GB = 10^9 bytes; request = upper bound at q=0.95.", "",
              "| estimator | median abs % error | p90 abs % error | RMSE (GB) | estimate below peak | request below peak |",
              "|---|---|---|---|---|---|"]
     for label, m in rows.items():
         lines.append(f"| {label} | {m['median_abs_pct_error']:.1f} | {m['p90_abs_pct_error']:.1f} | {m['rmse_gb']:.3f} | "
                      f"{100 * m['under_estimate_fraction']:.0f} % | {100 * m['upper_exceeded_fraction']:.0f} % |")
+    if pipeline == "image3":
+        names = list(estimators) + (["spacekit pretrained"] if peer_beyond is not None else [])
+        lines += ["", f"Beyond the corpus (largest measured run: {measured.max():.2f} GB): estimates in GB, in_memory=True, "
+                  "no measurement.", "", "| product | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for i, (label, layout) in enumerate(BEYOND_CORPUS.items()):
+            x = _features(layout, pipeline)[None, :]
+            values = [f"{estimator.predict(x)[0]:.1f}" for estimator in estimators.values()]
+            if peer_beyond is not None:
+                values.append(f"{peer_beyond[i]:.1f}")
+            lines.append(f"| {label} | " + " | ".join(values) + " |")
     text = "\n".join(lines) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    out = Path(args.out or f"benchmarks/results/accuracy-{pipeline}.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
     print(text)
     return 0
 

@@ -9,10 +9,15 @@ first and reported.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
+import multiprocessing
+import os
 import sys
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -21,7 +26,7 @@ from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_
 
 log = logging.getLogger("stpipe.jwst_memest.predict")
 
-__all__ = ["JwstCalPredict", "build_associations", "screen_exposures", "main", "EXP_MODE_PIPELINES"]
+__all__ = ["JwstCalPredict", "GeneratedAssociation", "build_associations", "screen_exposures", "main", "EXP_MODE_PIPELINES"]
 
 # Which Level-3 association types each folder-mode exposure mode covers.
 EXP_MODE_PIPELINES = {
@@ -51,43 +56,65 @@ def screen_exposures(paths: Iterable[Path]) -> tuple[dict[str, ExposureMetadata]
     return kept, rejected
 
 
-def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = False) -> list:
+@dataclass(frozen=True)
+class GeneratedAssociation:
+    """A Level-3 association made by jwst's generator: its file name and JSON content."""
+
+    filename: str
+    content: dict
+
+
+def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = False,
+                       workers: int | None = None) -> list[GeneratedAssociation]:
     """Level-3 associations from jwst's rules over pools made from the exposures' headers.
 
     As ``asn_generate --all-candidates``: observation candidates only, so each
     program/observation gets a pool of its own (jwst's pool building and
-    matching grow faster than linearly with pool size). ``discover=True`` runs
-    one pool with jwst's discovery pass too (``asn_generate``'s default), which
-    finds the same products here at several times the cost.
+    matching grow faster than linearly with pool size). The pools are
+    independent, so they are generated in ``workers`` processes (default: one
+    per CPU) when there are several. ``discover=True`` runs one pool with
+    jwst's discovery pass too (``asn_generate``'s default), which finds the
+    same products here at several times the cost.
     """
     if discover:
-        return _generate(list(exposures.values()), discover=True)
-    observations: dict[tuple[str, str], list[ExposureMetadata]] = {}
-    for meta in exposures.values():
-        program, observation = (meta.exposure_id.split("_") + ["", ""])[:2]
-        observations.setdefault((program, observation), []).append(meta)
-    return [asn for group in observations.values() for asn in _generate(group, discover=False)]
+        pools = [list(exposures.values())]
+    else:
+        observations: dict[tuple[str, str], list[ExposureMetadata]] = {}
+        for meta in exposures.values():
+            program, observation = (meta.exposure_id.split("_") + ["", ""])[:2]
+            observations.setdefault((program, observation), []).append(meta)
+        pools = list(observations.values())
+    jobs = [([(m.path, m.is_imprint) for m in pool], discover) for pool in pools if pool]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        # jwst's generated association classes cannot be pickled: workers send back JSON.
+        # fork: the workers inherit the imported jwst instead of importing it again
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
+            results = list(executor.map(_generate, *zip(*jobs)))
+    else:
+        results = [_generate(*job) for job in jobs]
+    return [GeneratedAssociation(name, json.loads(text)) for result in results for name, text in result]
 
 
-def _generate(exposures: list[ExposureMetadata], discover: bool) -> list:
+def _generate(exposures: list[tuple[str, bool]], discover: bool) -> list[tuple[str, str]]:
+    """(file name, JSON) of the Level-3 associations jwst's rules make from one pool of (path, is_imprint)."""
     from jwst.associations.generator.generate_per_candidate import generate_per_candidate
     from jwst.associations.lib import rules_level3
     from jwst.associations.mkpool import mkpool
 
-    if not exposures:
-        return []
-    by_name = {Path(m.path).name: m for m in exposures}
-    pool = mkpool([m.path for m in exposures])
+    imprint = {Path(path).name: is_imprint for path, is_imprint in exposures}
+    pool = mkpool([path for path, _ in exposures])
     # mkpool sets every exposure's IS_IMPRT to 'f'; NIRSpec imprints need their header value
     for row in pool:
-        meta = by_name.get(Path(str(row["filename"])).name)
-        if meta is not None:
-            row["is_imprt"] = "t" if meta.is_imprint else "f"
+        name = Path(str(row["filename"])).name
+        if name in imprint:
+            row["is_imprt"] = "t" if imprint[name] else "f"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return generate_per_candidate(
+        associations = generate_per_candidate(
             pool, rule_defs=[rules_level3.__file__], all_candidates=True, discover=discover, ignore_default=True
         )
+    return [association.dump(format="json") for association in associations]
 
 
 class JwstCalPredict:
@@ -110,9 +137,10 @@ class JwstCalPredict:
         quantile: float = 0.95,
         max_request_gb: float | None = None,
         discover: bool = False,
+        workers: int | None = None,
     ):
         self.input_path = Path(input_path)
-        self.pid, self.obs, self.sfx, self.discover = pid, obs, sfx, discover
+        self.pid, self.obs, self.sfx, self.discover, self.workers = pid, obs, sfx, discover, workers
         self.exp_modes = [m.strip().lower() for m in exp_modes if m.strip()]
         unknown = [m for m in self.exp_modes if m not in EXP_MODE_PIPELINES]
         if unknown:
@@ -141,20 +169,22 @@ class JwstCalPredict:
         for reason in self.rejected:
             log.warning("left out: %s", reason)
         wanted = {p for mode in self.exp_modes for p in EXP_MODE_PIPELINES[mode]}
-        self.associations = [a for a in build_associations(exposures, self.discover) if a["asn_type"] in wanted]
+        self.associations = [a for a in build_associations(exposures, self.discover, self.workers)
+                             if a.content["asn_type"] in wanted]
         self.estimates = []
         for association in self.associations:
             by_pipeline = []
-            for product in association["products"]:
+            asn_type = association.content["asn_type"]
+            for product in association.content["products"]:
                 members = [
                     exposures[Path(m["expname"]).name.rsplit("_", 1)[0]]
                     for m in product["members"]
-                    if str(m.get("exptype", "science")).lower() in _member_types(association["asn_type"])
+                    if str(m.get("exptype", "science")).lower() in _member_types(asn_type)
                     and Path(m["expname"]).name.rsplit("_", 1)[0] in exposures
                 ]
                 if members:
                     by_pipeline.append((product["name"], members))
-            self.estimates += estimate_products(by_pipeline, association["asn_type"], **self.options)
+            self.estimates += estimate_products(by_pipeline, asn_type, **self.options)
         self.predictions = {e.product: {"gbSize": e.rounded_gb} for e in self.estimates}
         return self.predictions
 
@@ -168,15 +198,14 @@ class JwstCalPredict:
         directory.mkdir(parents=True, exist_ok=True)
         written = []
         for association in self.associations:
-            filename, serialized = association.dump(format="json")
-            raw = json.loads(serialized)
+            raw = copy.deepcopy(association.content)
             for product in raw["products"]:
                 for member in product["members"]:
                     expname = Path(member["expname"])
                     if expname.parent.resolve() == directory.resolve():
                         member["expname"] = expname.name
             content = annotate_association(raw, self.estimates) if annotate else raw
-            written.append(write_json_atomic(content, directory / filename))
+            written.append(write_json_atomic(content, directory / association.filename))
         return written
 
 
@@ -200,6 +229,7 @@ def main(argv=None) -> int:
     parser.add_argument("--on-disk", action="store_true", help="size runs made with in_memory=False")
     parser.add_argument("--quantile", type=float, default=0.95, help="quantile of the upper bound (default 0.95)")
     parser.add_argument("--discover", action="store_true", help="also run jwst's discovery pass (slower)")
+    parser.add_argument("--workers", type=int, help="processes generating associations (default: one per CPU)")
     parser.add_argument("--write-asn", metavar="DIR", help="write the generated associations, annotated, to DIR")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -207,6 +237,7 @@ def main(argv=None) -> int:
         predictor = JwstCalPredict(
             args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),
             model_path=args.model_path, in_memory=not args.on_disk, quantile=args.quantile, discover=args.discover,
+            workers=args.workers,
         )
         predictor.run_inference()
         if args.write_asn:

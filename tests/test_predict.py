@@ -33,6 +33,19 @@ def test_products_are_named_by_jwst_rules(mixed_folder):
     assert all(p["gbSize"] > 0 for p in predictions.values())
 
 
+def test_pools_generated_in_parallel_give_the_same_products(mixed_folder):
+    serial = JwstCalPredict(mixed_folder, workers=1)
+    parallel = JwstCalPredict(mixed_folder, workers=2)
+    assert serial.run_inference() == parallel.run_inference()
+    # the constraints text holds a function's address, different in every run
+    def content(predictor):
+        return [{k: v for k, v in a.content.items() if k != "constraints"} for a in predictor.associations]
+
+    assert content(serial) == content(parallel)
+    assert {a.filename for a in parallel.associations} == {"jw01234-o001_image3_00001_asn.json",
+                                                          "jw02345-o007_image3_00001_asn.json"}
+
+
 def test_program_and_observation_selection(mixed_folder):
     assert list(JwstCalPredict(mixed_folder, pid=2345).run_inference()) == ["jw02345-o007_t001_miri_f770w-full"]
     assert JwstCalPredict(mixed_folder, pid=2345, obs=7).run_inference()
