@@ -252,3 +252,23 @@ def test_crds_free_env_answers_the_context_in_use_without_a_server(tmp_path):
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip().splitlines()[-1] == OFFLINE_CONTEXT
     assert env["CRDS_SERVER_URL"] == "https://localhost:1"
+
+
+def test_load_measured_encodes_categories_as_training_does(tmp_path):
+    """CHANNEL 12 in a CSV is the MRS channel pair "12", not category code 12 (out of range)."""
+    from jwst_memest.features.schema import load_schema
+    from jwst_memest.profile import fit
+
+    schema = load_schema("spec3")
+    rows = [{**{name: 0 for name in schema.names}, "run_id": f"r{i}", "product": "p", "pipeline": "spec3",
+             "status": "ok", "measured_gb": 2.2, "split": "train", "channel": channel, "exp_type": "MIR_MRS"}
+            for i, channel in enumerate(["12", "34", "SHORT"])]
+    path = tmp_path / "spec3.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CORPUS_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    X, measured, split, table = fit.load_measured(path, "spec3")
+    column = X[:, schema.names.index("channel")]
+    assert list(column) == [schema["channel"].encode(c) for c in ("12", "34", "SHORT")]
+    assert 0 not in column and list(split) == ["train"] * 3 and list(table["run_id"]) == ["r0", "r1", "r2"]

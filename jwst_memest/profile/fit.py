@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from jwst_memest.features.schema import load_schema
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
@@ -29,19 +28,21 @@ TERMS = {"image3": IMAGE3_TERMS, "spec3": ("base_bytes", "ifu_bytes", "spec_per_
 
 
 def load_measured(corpus, pipeline: str = "image3"):
-    """Encoded features, measured GB and split of the successful runs of one or more corpus CSVs.
+    """Encoded features, measured GB, split ("train"/"test") and table of the successful runs of corpus CSVs.
 
-    Failed, skipped and other-pipeline rows are left out: only a finished run has a label.
+    Read by the training module's reader, so the features are encoded exactly as for training
+    (category columns as names: CHANNEL "12" is a channel, not code 12). Failed, skipped and
+    other-pipeline rows are left out: only a finished run has a label.
     """
-    import pandas as pd
+    from jwst_memest.training.datasets import EXP_MODE_PIPELINE, load_training_data
 
+    exp_mode = {p: mode for mode, p in EXP_MODE_PIPELINE.items()}[pipeline]
     paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
-    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    table = table[(table["status"] == "ok") & (table["pipeline"] == pipeline) & table["measured_gb"].notna()]
-    schema = load_schema(pipeline)
-    rows = table[schema.names].to_dict("records")
-    X = schema.encode_many(rows)
-    return X, table["measured_gb"].to_numpy(float), table["split"].to_numpy(str), table
+    data = load_training_data(paths, exp_mode, folds=None)
+    if data.kind != "corpus":
+        raise ValueError(f"{data.label}: not a measured corpus (no measured_gb and status columns)")
+    split = np.where(data.test_split, "test", "train") if data.test_split is not None else np.full(len(data.y), "train")
+    return data.X, data.y, split, data.table.reset_index()
 
 
 def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline) -> dict:
@@ -91,7 +92,11 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
     args = parser.parse_args(argv)
-    X, measured, split, table = load_measured(args.corpus, args.pipeline)
+    try:
+        X, measured, split, table = load_measured(args.corpus, args.pipeline)
+    except ValueError as exc:  # names the file and the problem
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     corpus_names = " + ".join(Path(p).name for p in args.corpus)
     train, test = split == "train", split == "test"
     if train.sum() < len(TERMS[args.pipeline]) or test.sum() < 3:
