@@ -262,7 +262,7 @@ def test_load_measured_encodes_categories_as_training_does(tmp_path):
     schema = load_schema("spec3")
     rows = [{**{name: 0 for name in schema.names}, "run_id": f"r{i}", "product": "p", "pipeline": "spec3",
              "status": "ok", "measured_gb": 2.2, "split": "train", "channel": channel, "exp_type": "MIR_MRS"}
-            for i, channel in enumerate(["12", "34", "SHORT"])]
+            for i, channel in enumerate(["12", "34", "1234"])]
     path = tmp_path / "spec3.csv"
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CORPUS_COLUMNS, extrasaction="ignore")
@@ -270,5 +270,5 @@ def test_load_measured_encodes_categories_as_training_does(tmp_path):
         writer.writerows(rows)
     X, measured, split, table = fit.load_measured(path, "spec3")
     column = X[:, schema.names.index("channel")]
-    assert list(column) == [schema["channel"].encode(c) for c in ("12", "34", "SHORT")]
+    assert list(column) == [schema["channel"].encode(c) for c in ("12", "34", "1234")]
     assert 0 not in column and list(split) == ["train"] * 3 and list(table["run_id"]) == ["r0", "r1", "r2"]
