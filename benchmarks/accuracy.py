@@ -116,7 +116,8 @@ def main(argv=None) -> int:
         estimators = {f"jwst_memest default ({default.name} {default.version})": default, "physics baseline": baseline}
     for path in args.bundle:
         bundle = load_bundle(path)
-        estimators[f"bundle {Path(path).name} ({bundle.name} {bundle.version})"] = bundle
+        sizes = "-".join(str(layer.bias.size) for layer in bundle.layers[:-1])
+        estimators[f"bundle {Path(path).name} (MLP {sizes}, trained {bundle.version})"] = bundle
     if not args.no_retrain:
         try:
             estimators["seed architecture retrained on the same split"] = _retrained_seed(

@@ -177,7 +177,7 @@ def main(argv=None) -> int:
         print(json.dumps({"jwst_memest": ours, "spacekit": peer}, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
     lines = [
-        "| files | header read ms/file | warm ms/asn (40) | cold strun s (one asn) | strun peak GB | folder mode s | folder peak GB | spacekit cold s | spacekit warm s | spacekit cold / ours (strun / folder) |",
+        "| files | header read ms/file | warm ms/asn (40) | cold strun s (one asn) | strun peak GB | folder mode s | folder peak GB (largest process) | spacekit cold s | spacekit warm s | spacekit cold / ours (strun / folder) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ours, peer in rows:
