@@ -195,12 +195,13 @@ def test_step_refuses_a_broken_bundle_in_one_line(example_asn, tmp_path):
         MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path), model_path=str(bad))
 
 
-def test_models_command_line(tmp_path):
+@pytest.mark.parametrize("module", ["jwst_memest.model", "jwst_memest.models"])
+def test_models_command_line(tmp_path, module):
     path = write_random_bundle(tmp_path / "b.asdf")
-    shown = subprocess.run([sys.executable, "-m", "jwst_memest.model", "show", str(path)], capture_output=True, text=True)
+    shown = subprocess.run([sys.executable, "-m", module, "show", str(path)], capture_output=True, text=True)
     assert shown.returncode == 0 and "test_image3 0.1" in shown.stdout and "median_abs_pct_error: 5.0" in shown.stdout
-    listed = subprocess.run([sys.executable, "-m", "jwst_memest.model", "list"], capture_output=True, text=True)
+    listed = subprocess.run([sys.executable, "-m", module, "list"], capture_output=True, text=True)
     assert listed.returncode == 0 and "physics_baseline_spec3" in listed.stdout
-    bad = subprocess.run([sys.executable, "-m", "jwst_memest.model", "show", str(tmp_path / "none.asdf")],
+    bad = subprocess.run([sys.executable, "-m", module, "show", str(tmp_path / "none.asdf")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "not found" in bad.stderr
