@@ -89,3 +89,15 @@ def test_upper_bound_calibration():
         bound.factor(1.5)
     with pytest.raises(ValueError):
         UpperBound((0.9, 0.5), (1.0, 1.1), 3)
+
+
+def test_leave_one_out_factors_judge_each_row_by_a_bound_it_did_not_calibrate():
+    # 20 rows: the 95 % bound calibrated on all of them is their largest ratio, so it never fails
+    # on them; judged without itself, the row with the largest ratio exceeds the others' bound
+    estimated = np.ones(20)
+    measured = np.linspace(1.0, 1.19, 20)
+    full = UpperBound.from_measurements(measured, estimated).factor(0.95)
+    assert not np.any(measured > estimated * full)
+    loo = UpperBound.leave_one_out_factors(measured, estimated, 0.95)
+    assert loo.shape == (20,) and loo[-1] == pytest.approx(1.18) and np.all(loo[:-1] == pytest.approx(1.19))
+    assert np.sum(measured > estimated * loo) == 1

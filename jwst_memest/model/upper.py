@@ -60,6 +60,21 @@ class UpperBound:
         factors = np.maximum.accumulate(factors)
         return cls(tuple(float(q) for q in quantiles), tuple(float(f) for f in factors), int(ok.sum()), source)
 
+    @classmethod
+    def leave_one_out_factors(cls, measured, estimated, quantile: float) -> np.ndarray:
+        """For each row, the factor at ``quantile`` calibrated on all the other rows.
+
+        A bound calibrated on rows covers them by construction; judging each row by a
+        bound it did not help calibrate measures how often the bound fails on new products.
+        """
+        measured = np.asarray(measured, float)
+        estimated = np.asarray(estimated, float)
+        if measured.size < 2:
+            return np.full(measured.size, np.nan)
+        rows = np.arange(measured.size)
+        return np.array([cls.from_measurements(measured[rows != i], estimated[rows != i], (quantile,)).factor(quantile)
+                         for i in rows])
+
     def to_tree(self) -> dict:
         return {
             "method": self.method,
