@@ -25,6 +25,7 @@ __all__ = [
     "estimate_products",
     "estimate_features",
     "estimate_association",
+    "read_association_members",
     "annotate_association",
     "write_json_atomic",
     "resolve_estimator",
@@ -184,20 +185,18 @@ def read_members(paths: Iterable[Path], cache: dict | None = None) -> tuple[list
     return members, warnings
 
 
-def estimate_association(
-    path: str | Path,
-    *,
-    search_path: Iterable[str | Path] = (),
-    **options,
-) -> AssociationEstimate:
-    """Estimate every product of a Level-3 association file.
+def read_association_members(
+    path: str | Path, search_path: Iterable[str | Path] = ()
+) -> tuple[str, list[tuple[str, list[ExposureMetadata], list[str]]]]:
+    """The Level-3 pipeline of an association file and, per product, its members' metadata
+    and the warnings gathering them gave (substituted, absent or unreadable members).
 
-    Raises AssociationError (one line naming the file) when the association
-    cannot be read or a product has no readable member.
+    Raises AssociationError (one line naming the file) when the association cannot be
+    read or a product has no readable member.
     """
     path = Path(path)
     association, pipeline = load_level3_association(path)
-    products, extra, cache = [], {}, {}
+    products, cache = [], {}
     for found in product_members(association, pipeline, path.parent.resolve(), search_path):
         warnings = []
         if found.substituted:
@@ -213,9 +212,25 @@ def estimate_association(
         if not members:
             detail = "; ".join(warnings) if warnings else "the product lists no members"
             raise AssociationError(f"{path}: product {found.name}: no member found ({detail})")
-        products.append((found.name, members))
-        extra[found.name] = warnings
-    estimates = estimate_products(products, pipeline, extra_warnings=extra, **options)
+        products.append((found.name, members, warnings))
+    return pipeline, products
+
+
+def estimate_association(
+    path: str | Path,
+    *,
+    search_path: Iterable[str | Path] = (),
+    **options,
+) -> AssociationEstimate:
+    """Estimate every product of a Level-3 association file.
+
+    Raises AssociationError (one line naming the file) when the association
+    cannot be read or a product has no readable member.
+    """
+    path = Path(path)
+    pipeline, products = read_association_members(path, search_path)
+    estimates = estimate_products([(name, members) for name, members, _ in products], pipeline,
+                                  extra_warnings={name: warnings for name, _, warnings in products}, **options)
     return AssociationEstimate(path=path, pipeline=pipeline, raw=json.loads(path.read_text()), products=estimates)
 
 

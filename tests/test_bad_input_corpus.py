@@ -54,3 +54,16 @@ def test_folder_mode_never_crashes(kind, example_dir):
     predictor = JwstCalPredict(example_dir)
     predictor.run_inference()
     assert all(p["gbSize"] > 0 for p in predictor.predictions.values())
+
+
+@pytest.mark.parametrize("kind", [k for k, (_, outcome) in sorted(BAD_INPUTS.items()) if outcome == "error"])
+def test_profile_run_refuses_before_running_anything(kind, example_dir, tmp_path, capsys):
+    from jwst_memest.profile.run import main
+
+    build, _ = BAD_INPUTS[kind]
+    asn = build(example_dir)
+    corpus = tmp_path / "corpus.csv"
+    assert main([str(asn), "--corpus", str(corpus)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and asn.name in err
+    assert not corpus.exists()

@@ -10,8 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jwst_memest.association import load_level3_association, product_members
-from jwst_memest.estimate import read_members
+from jwst_memest.estimate import read_association_members
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import LEVEL3_PIPELINES, load_schema
 from jwst_memest.profile.monitor import measure
@@ -91,21 +90,20 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     import jwst
 
     asn_path = Path(asn_path).resolve()
-    association, asn_pipeline = load_level3_association(asn_path)
+    asn_pipeline, products = read_association_members(asn_path)
     pipeline = (pipeline or asn_pipeline).lower().removeprefix("calwebb_")
     if pipeline not in LEVEL3_PIPELINES:
         raise ValueError(f"unknown Level-3 pipeline {pipeline!r} (expected one of {', '.join(LEVEL3_PIPELINES)})")
-    (found,) = product_members(association, pipeline, asn_path.parent)[:1]
-    members, _ = read_members(found.paths)
+    product, members, _ = products[0]
     in_memory = not any(a.replace(" ", "").lower() in ("--in_memory=false", "--in_memory=f") for a in pipeline_args)
     features = product_features(members, pipeline, in_memory)
     command = ["strun", f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
         result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path)
-    run_id = run_id or f"{found.name}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
+    run_id = run_id or f"{product}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     row = {
         "run_id": run_id,
-        "product": found.name,
+        "product": product,
         "pipeline": pipeline,
         "status": "ok" if result.returncode == 0 else f"exit {result.returncode}",
         "measured_gb": round(result.peak_gb, 4),
