@@ -39,7 +39,7 @@ from jwst_memest.profile.fit import load_measured
 
 EXP_MODE = {"image3": "image", "spec3": "spec"}
 
-# Products beyond the measured corpus (its largest: 16 two-module NIRCam exposures, 4.4 GB).
+# Products larger than any measured run (the corpus tops out near 9 GB).
 BEYOND_CORPUS = {
     "NIRCam SW, 8 detectors x 8 dithers (64 files)": ExposureLayout(detectors=NIRCAM_SW_DETECTORS, dither_points=8),
     "NIRCam SW, 4 detectors, 4x4 mosaic of 120\" tiles (64 files)": ExposureLayout(
