@@ -72,7 +72,7 @@ def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = 
     program/observation gets a pool of its own (jwst's pool building and
     matching grow faster than linearly with pool size). The pools are
     independent, so they are generated in ``workers`` processes (default: one
-    per CPU) when there are several. ``discover=True`` runs one pool with
+    per CPU this process may use) when there are several. ``discover=True`` runs one pool with
     jwst's discovery pass too (``asn_generate``'s default), which finds the
     same products here at several times the cost.
     """
@@ -85,7 +85,7 @@ def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = 
             observations.setdefault((program, observation), []).append(meta)
         pools = list(observations.values())
     jobs = [([(m.path, m.is_imprint) for m in pool], discover) for pool in pools if pool]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    workers = min(workers or _usable_cpus(), len(jobs))
     if workers > 1:
         # jwst's generated association classes cannot be pickled: workers send back JSON.
         # fork: the workers inherit the imported jwst instead of importing it again
@@ -94,6 +94,14 @@ def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = 
     else:
         results = [_generate(*job) for job in jobs]
     return [GeneratedAssociation(name, json.loads(text)) for result in results for name, text in result]
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a batch job's allocation, not the whole node)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # platforms without affinity
+        return os.cpu_count() or 1
 
 
 def _generate(exposures: list[tuple[str, bool]], discover: bool) -> list[tuple[str, str]]:
@@ -229,7 +237,7 @@ def main(argv=None) -> int:
     parser.add_argument("--on-disk", action="store_true", help="size runs made with in_memory=False")
     parser.add_argument("--quantile", type=float, default=0.95, help="quantile of the upper bound (default 0.95)")
     parser.add_argument("--discover", action="store_true", help="also run jwst's discovery pass (slower)")
-    parser.add_argument("--workers", type=int, help="processes generating associations (default: one per CPU)")
+    parser.add_argument("--workers", type=int, help="processes generating associations (default: one per CPU this process may use)")
     parser.add_argument("--write-asn", metavar="DIR", help="write the generated associations, annotated, to DIR")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
