@@ -41,7 +41,14 @@ SIBLING_SUFFIXES = ("cal", "calints", "rate", "rateints", "uncal")
 
 
 class AssociationError(ValueError):
-    """The association cannot be estimated; the message names the file and the problem."""
+    """The association cannot be estimated; the message names the file and the problem.
+
+    Always one line: line breaks that come from the association itself (a product or
+    member name) are shown escaped.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
 
 
 @dataclass

@@ -184,3 +184,17 @@ def test_strun_prints_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in output
     assert "broken_asn.json: invalid JSON" in output
+
+
+def test_names_with_line_breaks_still_give_a_one_line_error(tmp_path):
+    from jwst_memest.association import AssociationError
+    from jwst_memest.estimate import estimate_association
+
+    asn = tmp_path / "odd_asn.json"
+    asn.write_text(json.dumps({"asn_type": "image3", "asn_id": "", "asn_pool": "",
+                               "products": [{"name": "two\nlines", "members": [{"expname": "a\nb_cal.fits",
+                                                                                 "exptype": "science"}]}]}))
+    with pytest.raises(AssociationError) as info:
+        estimate_association(asn)
+    message = str(info.value)
+    assert "\n" not in message and str(asn) in message and "two\\nlines" in message
