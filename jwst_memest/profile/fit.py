@@ -129,7 +129,7 @@ def main(argv=None) -> int:
         "held_out": {k: round(v, 4) for k, v in metrics.items()},
         # what the runs cover: the measured exposure types, plus notes kept from the previous file
         "coverage": {**previous.get("coverage", {}),
-                     "exp_types": sorted(set(table.loc[train | test, "exp_type"].astype(str)))},
+                     "exp_types": sorted(set(table["exp_type"].astype(str)))},
     }
     _write_yaml_atomic(data, path)
     print(f"wrote {path}")

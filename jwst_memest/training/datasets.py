@@ -107,7 +107,7 @@ def _raw_value(spec, value):
 
 
 def _read_one(path: Path, exp_mode: str, schema, pipeline: str):
-    """One file's usable rows (index, target column, features) and fixed test flags; kind 'corpus' or 'table'."""
+    """One file's path, kind ('corpus' or 'table'), usable rows, targets and fixed test flags."""
     import pandas as pd
 
     if path.is_dir():
@@ -131,7 +131,7 @@ def _read_one(path: Path, exp_mode: str, schema, pipeline: str):
         raise ValueError(f"{path}: {int((~np.isfinite(y)).sum())} row(s) with a missing or NaN target {target}")
     if np.any(y <= 0):
         raise ValueError(f"{path}: {int((y <= 0).sum())} row(s) with a non-positive target {target}")
-    return path, kind, table, test_split
+    return path, kind, table, y, test_split
 
 
 def load_training_data(source, exp_mode: str = "image", folds: int | None = 0) -> TrainingData:
@@ -150,25 +150,21 @@ def load_training_data(source, exp_mode: str = "image", folds: int | None = 0) -
     schema = load_schema(pipeline)
     sources = [source] if source is None or isinstance(source, (str, Path)) else list(source)
     parts = [_read_one(Path(s) if s is not None else Path("."), exp_mode, schema, pipeline) for s in sources]
-    paths = tuple(p for p, *_ in parts)
-    kinds = {kind for _, kind, _, _ in parts}
-    if len(kinds) > 1:
-        raise ValueError(f"{' + '.join(map(str, paths))}: corpus and train-<mode>.csv tables cannot be pooled")
-    kind = kinds.pop()
-    table = pd.concat([t for _, _, t, _ in parts])
+    paths, kinds, tables, targets, splits = zip(*parts)
+    label = " + ".join(map(str, paths))
+    if len(set(kinds)) > 1:
+        raise ValueError(f"{label}: corpus and train-<mode>.csv tables cannot be pooled")
+    table = pd.concat(tables)
     if table.index.has_duplicates:
         repeated = ", ".join(map(str, table.index[table.index.duplicated()].unique()[:3]))
-        raise ValueError(f"{' + '.join(map(str, paths))}: the same row appears in more than one file ({repeated})")
-    splits = [s for _, _, _, s in parts]
+        raise ValueError(f"{label}: the same row appears in more than one file ({repeated})")
     test_split = None if any(s is None for s in splits) else np.concatenate(splits)
-    label = " + ".join(map(str, paths))
     # k folds need two rows per fold to train and test on; one split needs 5 for 80/20
     needed = 0 if folds is None else 2 * folds if folds > 1 else 5
     if len(table) < needed:
         split = f"{folds}-fold cross-validation" if folds > 1 else "a train/test split"
         raise ValueError(f"{label}: {len(table)} usable row(s) are too few for {split} (at least {needed})")
-    y = pd.to_numeric(table[TARGET], errors="coerce").to_numpy(float)
     records = [{name: _raw_value(schema[name], value) for name, value in row.items()}
                for row in table[schema.names].to_dict("records")]
     X = np.nan_to_num(schema.encode_many(records), nan=0.0)
-    return TrainingData(paths, pipeline, kind, table, X, y, _digest(paths), test_split)
+    return TrainingData(paths, pipeline, kinds[0], table, X, np.concatenate(targets), _digest(paths), test_split)
