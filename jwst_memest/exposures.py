@@ -21,6 +21,9 @@ __all__ = [
     "instrument_of",
     "NIRCAM_SW_DETECTORS",
     "NIRCAM_LW_DETECTORS",
+    "SLIT_SHAPE",
+    "NIRSPEC_FIXED_SLITS",
+    "MRS_DETECTOR_CHANNELS",
 ]
 
 NIRCAM_SW_DETECTORS = ("NRCA1", "NRCA2", "NRCA3", "NRCA4", "NRCB1", "NRCB2", "NRCB3", "NRCB4")
@@ -34,6 +37,12 @@ _NIRCAM_OFFSETS = {
 }
 _INSTRUMENT_OF = {"NRC": "NIRCAM", "MIR": "MIRI", "NIS": "NIRISS", "NRS": "NIRSPEC", "FGS": "FGS"}
 _DETECTOR_SHAPE = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
+# Size (rows, columns) of one extracted 2-D spectrum (one SCI extension of a multi-slit cal file) by
+# exposure type: dispersion along columns, the slit or the source's cross-dispersion along rows.
+SLIT_SHAPE = {"NRS_MSASPEC": (35, 1300), "NRS_FIXEDSLIT": (45, 1500), "NIS_WFSS": (40, 200), "NRC_WFSS": (40, 1100)}
+# NIRSpec fixed slits in the order a fixed-slit exposure lists them
+NIRSPEC_FIXED_SLITS = ("S200A1", "S200A2", "S400A1", "S1600A1", "S200B1")
+MRS_DETECTOR_CHANNELS = {"MIRIFUSHORT": "12", "MIRIFULONG": "34"}
 _PIXEL_AREA = {"MIRIMAGE": 0.1108**2, "NIS": 0.0656**2, "NRCALONG": 0.063**2, "NRCBLONG": 0.063**2}
 
 
@@ -64,6 +73,7 @@ class ExposureLayout:
     suffix: str = "uncal"
     target_name: str = "EXAMPLE-FIELD"
     visit_type: str = "PRIME_TARGETED_FIXED"
+    n_slits: int = 0  # slits (NIRSpec MOS/FS) or sources (WFSS) per exposure, each its own SCI extension
     extra: dict = field(default_factory=dict)
 
     def pointings(self) -> list[tuple[float, float]]:
@@ -125,7 +135,9 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path
         f"{detector.lower()}_{layout.suffix}.fits"
     )
     channel = layout.channel
-    if channel is None and instrument == "NIRCAM":
+    if detector in MRS_DETECTOR_CHANNELS:  # each MRS detector records two channels, whatever the layout says
+        channel = MRS_DETECTOR_CHANNELS[detector]
+    elif channel is None and instrument == "NIRCAM":
         channel = "LONG" if detector.endswith("LONG") else "SHORT"
     module = detector[3] if instrument == "NIRCAM" else None
     primary = fits.Header()
@@ -157,14 +169,30 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path
     cards.update(layout.extra)
     for key, value in cards.items():
         primary[key] = value
-    sci = fits.ImageHDU(name="SCI")
+    extensions = _slit_headers(layout) or [fits.ImageHDU(name="SCI")]
     wcs = {
         "RA_REF": ra, "DEC_REF": dec, "ROLL_REF": layout.roll, "V2_REF": 0.0, "V3_REF": 0.0, "V3I_YANG": 0.0,
         "VPARITY": -1, "CRVAL1": ra, "CRVAL2": dec, "CRPIX1": ncols / 2, "CRPIX2": nrows / 2,
         "PIXAR_A2": _PIXEL_AREA.get(detector, 0.0311**2 if instrument == "NIRCAM" else 0.01),
     }
     for key, value in wcs.items():
-        sci.header[key] = value
+        extensions[0].header[key] = value
     path = directory / name
-    fits.HDUList([fits.PrimaryHDU(header=primary), sci]).writeto(path, overwrite=True)
+    fits.HDUList([fits.PrimaryHDU(header=primary), *extensions]).writeto(path, overwrite=True)
     return path
+
+
+def _slit_headers(layout: ExposureLayout) -> list[fits.ImageHDU]:
+    """Data-less SCI extensions, one per slit or source, with the cutout size a cal file's slit carries
+    (SLTSIZE1/SLTSIZE2): a header reader sees what it would see in the real multi-slit file."""
+    if not layout.n_slits:
+        return []
+    ny, nx = SLIT_SHAPE.get(layout.exp_type, (40, 1000))
+    extensions = []
+    for number in range(1, layout.n_slits + 1):
+        hdu = fits.ImageHDU(name="SCI", ver=number)
+        hdu.header["SLTNAME"] = (NIRSPEC_FIXED_SLITS[(number - 1) % len(NIRSPEC_FIXED_SLITS)]
+                                 if layout.exp_type == "NRS_FIXEDSLIT" else str(number))
+        hdu.header["SLTSIZE1"], hdu.header["SLTSIZE2"] = nx, ny
+        extensions.append(hdu)
+    return extensions

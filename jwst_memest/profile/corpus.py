@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from jwst_memest.exposures import ExposureLayout
@@ -55,23 +56,22 @@ def _layout(params: dict) -> ExposureLayout:
     return ExposureLayout(**values)
 
 
-# Spec3 steps that prefetch reference files this offline corpus cannot have (docs/corpus.md)
-SPEC3_OFFLINE_SKIPS = ("cube_build", "extract_1d", "spectral_leak", "photom", "pixel_replace")
-# extract_1d's reference types; "N/A" tells the step (and the pipeline's prefetch) to go without
+# MIRI LRS runs outlier detection, resample_spec and extract_1d, the latter with its default box
+# aperture and no aperture correction (references N/A). cube_build and spectral_leak are IFU steps
+# the pipeline would prefetch references for; photom of the 1-D spectrum is skipped too. The other
+# spectroscopic modes take their arguments from ``spectra.spec3_arguments``.
 EXTRACT_1D_REFERENCES = ("extract1d", "apcorr", "pastasoss", "specprofile", "speckernel", "psf")
-# Spec3 arguments by exposure type: MIRI MRS has no spectral WCS here, so only IFU outlier detection
-# runs; MIRI LRS has one (synthetic WCS references), so outlier detection, resample_spec and
-# extract_1d run, the latter with its default box aperture and no aperture correction. Steps that
-# do nothing for LRS (cube_build, spectral_leak are IFU steps) are skipped because the pipeline
-# would prefetch their references; photom, which would calibrate the 1-D spectrum, is skipped too.
-SPEC3_ARGUMENTS = {
-    "MIR_MRS": tuple(f"--steps.{step}.skip=true" for step in SPEC3_OFFLINE_SKIPS),
-    "MIR_LRS-FIXEDSLIT": (
-        *(f"--steps.extract_1d.override_{reftype}=N/A" for reftype in EXTRACT_1D_REFERENCES),
-        "--steps.extract_1d.apply_apcorr=false",
-        *(f"--steps.{step}.skip=true" for step in ("cube_build", "spectral_leak", "photom")),
-    ),
-}
+LRS_ARGUMENTS = (
+    *(f"--steps.extract_1d.override_{reftype}=N/A" for reftype in EXTRACT_1D_REFERENCES),
+    "--steps.extract_1d.apply_apcorr=false",
+    *(f"--steps.{step}.skip=true" for step in ("cube_build", "spectral_leak", "photom")),
+)
+
+
+def is_spec3(exp_type: str) -> bool:
+    from jwst_memest.profile.spectra import SPEC3_WRITERS
+
+    return exp_type == "MIR_LRS-FIXEDSLIT" or exp_type in SPEC3_WRITERS
 
 
 def _make_association(paths: list[Path], directory: Path, product: str, asn_type: str = "image3") -> Path:
@@ -100,20 +100,26 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
     """Generate the data, run calwebb_image3 under the monitor, delete the data; return the row."""
     from jwst_memest.profile.references import write_source_catalog_references
     from jwst_memest.profile.run import profile_association
+    from jwst_memest.profile.spectra import SPEC3_WRITERS, spec3_arguments, write_spec3_exposures
     from jwst_memest.profile.synthetic import write_cal_exposures
 
     layout = _layout(configuration.layout)
     scratch = Path(tempfile.mkdtemp(prefix="memest-corpus-", dir=scratch_root))
     try:
         seed = _seed(configuration.run_id)
-        paths = write_cal_exposures(layout, scratch, seed=seed)
+        if layout.exp_type in SPEC3_WRITERS:
+            paths = write_spec3_exposures(layout, scratch, np.random.default_rng(seed))
+        else:
+            paths = write_cal_exposures(layout, scratch, seed=seed)
         product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
-        spec3 = layout.exp_type in SPEC3_ARGUMENTS
+        spec3 = is_spec3(layout.exp_type)
         asn = _make_association(paths, scratch, product, "spec3" if spec3 else "image3")
         instrument = paths and _instrument(paths[0])
         args = []
-        if spec3:
-            args += SPEC3_ARGUMENTS[layout.exp_type]
+        if layout.exp_type in SPEC3_WRITERS:
+            args += spec3_arguments(layout.exp_type, scratch / "refs")
+        elif spec3:
+            args += LRS_ARGUMENTS
         elif configuration.skip_source_catalog:
             args.append("--steps.source_catalog.skip=true")
         else:
@@ -147,7 +153,7 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
     from jwst_memest.model.baseline import load_baseline
 
     layout = dataclasses.replace(_layout(configuration.layout), suffix="cal")
-    pipeline = "spec3" if layout.exp_type in SPEC3_ARGUMENTS else "image3"
+    pipeline = "spec3" if is_spec3(layout.exp_type) else "image3"
     with tempfile.TemporaryDirectory() as scratch:
         members = [read_exposure_metadata(p) for p in write_header_exposures(layout, scratch)]
     features = product_features(members, pipeline, configuration.in_memory)
