@@ -146,6 +146,17 @@ def main(argv=None) -> int:
     for label, m in rows.items():
         lines.append(f"| {label} | {m['median_abs_pct_error']:.1f} | {m['p90_abs_pct_error']:.1f} | {m['rmse_gb']:.3f} | "
                      f"{100 * m['under_estimate_fraction']:.0f} % | {100 * m['upper_exceeded_fraction']:.0f} % |")
+    lines += ["", "Per exposure type, the default estimator on the held-out runs (bound at q=0.95, per-mode calibration "
+              "where the mode has enough runs):", "",
+              "| exposure type | held-out runs | median abs % error | p90 abs % error | request below peak | "
+              "worst excess over the request |", "|---|---|---|---|---|---|"]
+    modes = table["exp_type"].astype(str).to_numpy()
+    for mode in sorted(set(modes[test])):
+        rows_of_mode = test & (modes == mode)
+        gb, upper = default.estimate(X[rows_of_mode], 0.95)
+        m = held_out_metrics(measured[rows_of_mode], gb, upper)
+        lines.append(f"| {mode} | {m['n_rows']} | {m['median_abs_pct_error']:.1f} | {m['p90_abs_pct_error']:.1f} | "
+                     f"{100 * m['upper_exceeded_fraction']:.0f} % | {m['max_pct_above_upper']:.1f} % |")
     if pipeline == "image3":
         names = list(estimators) + (["spacekit pretrained"] if peer_beyond is not None else [])
         lines += ["", f"Beyond the corpus (largest measured run: {measured.max():.2f} GB): estimates in GB, in_memory=True, "

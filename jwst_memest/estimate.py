@@ -16,6 +16,7 @@ import numpy as np
 from jwst_memest.association import AssociationError, load_level3_association, product_members
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
+from jwst_memest.model.baseline import load_baseline
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -68,6 +69,9 @@ class ProductEstimate:
     estimator: dict
     warnings: list[str] = field(default_factory=list)
     features: ProductFeatures | None = None
+    calibrated: bool = True  # inside the measured runs: the bound is the calibrated one
+    bound_widening: float = 1.0  # factor applied outside them
+    uncalibrated_reasons: list[str] = field(default_factory=list)
 
     @property
     def rounded_gb(self) -> float:
@@ -85,6 +89,9 @@ class ProductEstimate:
             "pipeline": PIPELINE_CLASS_ALIAS[self.pipeline],
             "pipeline_parameters": {"in_memory": self.in_memory},
             "n_members": self.n_members,
+            "calibrated": self.calibrated,
+            **({} if self.calibrated else {"uncalibrated_reasons": list(self.uncalibrated_reasons),
+                                           "bound_widening": round(self.bound_widening, 4)}),
             "warnings": list(self.warnings),
             "jwst_memest_version": __version__,
         }
@@ -135,12 +142,14 @@ def estimate_features(
     estimator = estimator or resolve_estimator(pipeline, model_path)
     X = np.vstack([features.vector() for _, features in named_features])
     gb, upper = estimator.estimate(X, quantile)
-    coverage = estimator.coverage_warnings(X) if hasattr(estimator, "coverage_warnings") else [[] for _ in gb]
+    # what the measured runs cover is a property of the product, whichever estimator is used
+    coverage = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
     description = _estimator_description(estimator)
     results = []
-    for (name, feats), size, bound, uncovered in zip(named_features, gb, upper, coverage):
-        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + uncovered
-        size, bound = float(size), float(max(bound, size))
+    for (name, feats), size, bound in zip(named_features, gb, upper):
+        assessment = coverage.assess(feats.values)
+        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + assessment.reasons
+        size, bound = float(size), float(max(bound, size, size * assessment.factor))
         request = bound
         if max_request_gb and bound > max_request_gb:
             request = float(max_request_gb)
@@ -154,6 +163,8 @@ def estimate_features(
                 upper_bound_gb=bound, request_gb=request, quantile=quantile,
                 in_memory=bool(feats.values.get("in_memory", True)),
                 estimator=description, warnings=warnings, features=feats,
+                calibrated=assessment.calibrated, bound_widening=assessment.factor,
+                uncalibrated_reasons=list(assessment.reasons),
             )
         )
     return results

@@ -19,7 +19,7 @@ __all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_
 
 RUN_COLUMNS = [
     "run_id", "product", "pipeline", "status", "measured_gb", "peak_sampled_gb", "wall_s",
-    "pipeline_args", "jwst_version", "timestamp", "split", "layout",
+    "pipeline_args", "jwst_version", "timestamp", "split", "layout", "step_peaks",
 ]
 CORPUS_COLUMNS = RUN_COLUMNS + list(dict.fromkeys(load_schema("image3").names + load_schema("spec3").names))
 
@@ -60,11 +60,19 @@ def finished_run_ids(corpus: Path) -> set[str]:
 
 
 def append_row(corpus: Path, row: dict) -> None:
-    """Append one row and force it to disk: finished rows are never rewritten."""
+    """Append one row and force it to disk: finished rows are never rewritten.
+
+    An existing file keeps its own columns (a file started before a column was added stays
+    consistent: the new column is left out of its rows, never shifted into another).
+    """
     corpus.parent.mkdir(parents=True, exist_ok=True)
     new = not corpus.is_file() or corpus.stat().st_size == 0
+    columns = CORPUS_COLUMNS
+    if not new:
+        with corpus.open(newline="") as handle:
+            columns = next(csv.reader(handle))
     with corpus.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CORPUS_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -99,6 +107,8 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     features = product_features(members, pipeline, in_memory)
     command = ["strun", f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
+        # the log also dates each step, which is how the per-step peaks are found
+        log_path = log_path or Path(scratch) / "pipeline.log"
         result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path)
     run_id = run_id or f"{product}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     row = {
@@ -116,6 +126,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "split": _split(run_id),
         "layout": json.dumps(layout or {}),
+        "step_peaks": json.dumps(result.step_peaks, sort_keys=True) if result.step_peaks else "",
         **features.values,
     }
     return row

@@ -49,6 +49,8 @@ def _describe(model, layout: ExposureLayout, detector: str, number: int, n_expos
         meta.instrument.pupil = layout.pupil
     if layout.grating:
         meta.instrument.grating = layout.grating
+    if meta.instrument.name == "NIRCAM":
+        meta.instrument.channel, meta.instrument.module = "LONG" if detector.endswith("LONG") else "SHORT", detector[3]
     meta.exposure.type, meta.exposure.nints, meta.exposure.ngroups = layout.exp_type, layout.nints, layout.ngroups
     start = 60319.4 + number * 1e-3
     meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
@@ -210,6 +212,7 @@ SPEC3_WRITERS = {"NRS_MSASPEC": _nirspec_slits, "NRS_FIXEDSLIT": _nirspec_slits,
 def write_spec3_exposures(layout: ExposureLayout, directory: str | Path, rng: np.random.Generator) -> list[Path]:
     """Every member of a spectroscopic layout (pointings x detectors) as a full-size cal file."""
     directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     writer = SPEC3_WRITERS[layout.exp_type]
     extra = {}
     if layout.exp_type == "MIR_MRS":
