@@ -37,6 +37,8 @@ from jwst_memest.model.upper import UpperBound
 __all__ = ["PhysicsBaseline", "load_baseline", "GIB", "GB"]
 
 GIB = 2.0**30
+MEMBERS_STAGE = "members held in memory"
+WFSS_EXP_TYPES = ("NIS_WFSS", "NRC_WFSS", "MIR_WFSS")
 GB = 1e9
 
 
@@ -63,44 +65,62 @@ class PhysicsBaseline:
              {k: v.to_tree() for k, v in sorted(self.upper_bound_by_mode.items())}, self.envelope.to_tree()],
             sort_keys=True).encode()).hexdigest()
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
+        self._wfss_codes = [self.schema["exp_type"].encode(t) for t in WFSS_EXP_TYPES]
 
     @property
     def feature_names(self) -> list[str]:
         return self.schema.names
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Peak memory in GB (10^9 bytes) for each row of encoded features."""
+    def stages(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Peak (bytes) of each modelled pipeline stage, per row; NaN where a stage does not run.
+
+        "members held in memory" is what every step runs on top of (interpreter, models kept
+        resident); each step's value adds what that step allocates. The run's peak is the largest.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
         c = self.coefficients
         n = col["n_members"]
         npix_in = col["member_pixels"]
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
-        in_memory = col["in_memory"]
         if self.feature_set == "image3":
             ints = np.maximum(col["n_integrations"], 1)
-            per_file = in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints
-            resample = c["resample_in"] * npix_in + c["resample_out"] * npix_out
-            outlier = (
-                c["outlier_in"] * npix_in
-                + c["outlier_out"] * npix_out
-                + c["median_per_group"] * col["n_exposure_groups"] * npix_out
-            )
-            catalog = c["catalog_out"] * npix_out
-            peak = c["base_bytes"] + per_file + np.maximum(np.maximum(resample, outlier), catalog)
-        else:
-            ifu = np.isin(col["exp_type"], self._ifu_codes)
-            slits = np.nan_to_num(col["n_slits"])
-            single_image = ~ifu & (slits == 0)
-            ifu_stage = np.maximum(c["ifu_median_per_pixel"] * npix_in, c["cube_per_voxel"] * np.nan_to_num(col["cube_pixels"]))
-            peak = (
-                c["base_bytes"]
-                + c["spec_per_member_pixel"] * col["total_input_bytes"] / 28.0
-                + c["per_slit_bytes"] * n * slits
-                + ifu * ifu_stage
-                + single_image * c["spec_out"] * npix_out
-            )
-        return peak / GB
+            resident = c["base_bytes"] + col["in_memory"] * n * c["bytes_per_member_pixel"] * npix_in * ints
+            return {
+                MEMBERS_STAGE: resident,
+                "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out
+                + c["median_per_group"] * col["n_exposure_groups"] * npix_out,
+                "resample": resident + c["resample_in"] * npix_in + c["resample_out"] * npix_out,
+                "source_catalog": resident + c["catalog_out"] * npix_out,
+            }
+        ifu = np.isin(col["exp_type"], self._ifu_codes)
+        wfss = np.isin(col["exp_type"], self._wfss_codes)
+        slits = np.nan_to_num(col["n_slits"])
+        resident = c["base_bytes"] + c["spec_per_member_pixel"] * col["total_input_bytes"] / 28.0
+        with_slits = resident + c["per_slit_bytes"] * n * slits
+        nan = np.full(len(X), np.nan)
+        return {
+            MEMBERS_STAGE: with_slits,
+            "outlier_detection": np.where(ifu, with_slits + c["ifu_median_per_pixel"] * npix_in, nan),
+            "cube_build": np.where(ifu, with_slits + c["cube_per_voxel"] * np.nan_to_num(col["cube_pixels"]), nan),
+            # slit modes: the per-source loop (NIRSpec: resample_spec and extract_1d; WFSS: extract_1d)
+            "resample_spec": np.where(~ifu & ~wfss, with_slits + (slits == 0) * c["spec_out"] * npix_out, nan),
+            "extract_1d": np.where(wfss, with_slits, nan),
+        }
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Peak memory in GB (10^9 bytes) for each row of encoded features: the largest stage."""
+        return np.nanmax(np.vstack(list(self.stages(X).values())), axis=0) / GB
+
+    def breakdown(self, X: np.ndarray) -> list[tuple[dict[str, float], str]]:
+        """Per row: each stage's peak (GB) and the step that sets the run's peak."""
+        stages = self.stages(X)
+        rows = []
+        for i in range(len(next(iter(stages.values())))):
+            values = {name: float(v[i]) / GB for name, v in stages.items() if np.isfinite(v[i])}
+            steps = {name: v for name, v in values.items() if name != MEMBERS_STAGE}
+            rows.append((values, max(steps, key=steps.get) if steps else MEMBERS_STAGE))
+        return rows
 
     def assess(self, values: dict):
         """Whether a product (raw feature values) lies inside the runs the coefficients were fitted to."""
