@@ -31,6 +31,9 @@ __all__ = ["write_level3_exposures", "level3_arguments", "LEVEL3_OTHER_SPECTRAL_
 LEVEL3_OTHER_SPECTRAL_TSO = ("MIR_LRS-SLITLESS",)
 _FULL_FRAME = {"MIRIMAGE": (1032, 1024)}
 _INTEGRATION_SECONDS = 10.0
+# SLITLESSPRISM: first pixel (1-based, full frame) and the slitless reference pixel of the LRS references
+_SLITLESS_CORNER = (1, 529)
+_SLITLESS_REFERENCE = (38.5, 829.0)
 _MJD_START = 60319.4
 
 
@@ -210,10 +213,6 @@ def _lrs_slitless(layout, detector, number, n_exposures, boresight, is_psf, rng,
     load_wcs(model, {reftype: str(path) for reftype, path in references.items()})  # also sets s_region
     return model
 
-
-# SLITLESSPRISM: first pixel (1-based, full frame) and the slitless reference pixel of the LRS references
-_SLITLESS_CORNER = (1, 529)
-_SLITLESS_REFERENCE = (38.5, 829.0)
 
 
 def _writer(layout: ExposureLayout):
