@@ -24,6 +24,11 @@ __all__ = [
     "SLIT_SHAPE",
     "NIRSPEC_FIXED_SLITS",
     "MRS_DETECTOR_CHANNELS",
+    "CORON_EXP_TYPES",
+    "AMI_EXP_TYPES",
+    "TSO_EXP_TYPES",
+    "level3_pipeline_of",
+    "level2b_suffix",
 ]
 
 NIRCAM_SW_DETECTORS = ("NRCA1", "NRCA2", "NRCA3", "NRCA4", "NRCB1", "NRCB2", "NRCB3", "NRCB4")
@@ -43,6 +48,11 @@ SLIT_SHAPE = {"NRS_MSASPEC": (35, 1300), "NRS_FIXEDSLIT": (45, 1500), "NIS_WFSS"
 # NIRSpec fixed slits in the order a fixed-slit exposure lists them
 NIRSPEC_FIXED_SLITS = ("S200A1", "S200A2", "S400A1", "S1600A1", "S200B1")
 MRS_DETECTOR_CHANNELS = {"MIRIFUSHORT": "12", "MIRIFULONG": "34"}
+# Exposure types whose Level-3 pipeline is calwebb_coron3, calwebb_ami3 or calwebb_tso3; their Level-2b
+# members are per-integration ``calints`` products. MIR_IMAGE is TSO only in a TSO visit (TSOVISIT).
+CORON_EXP_TYPES = ("NRC_CORON", "MIR_4QPM", "MIR_LYOT")
+AMI_EXP_TYPES = ("NIS_AMI",)
+TSO_EXP_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NIS_SOSS", "NRS_BRIGHTOBJ", "MIR_LRS-SLITLESS")
 _PIXEL_AREA = {"MIRIMAGE": 0.1108**2, "NIS": 0.0656**2, "NRCALONG": 0.063**2, "NRCBLONG": 0.063**2}
 
 
@@ -74,6 +84,8 @@ class ExposureLayout:
     target_name: str = "EXAMPLE-FIELD"
     visit_type: str = "PRIME_TARGETED_FIXED"
     n_slits: int = 0  # slits (NIRSpec MOS/FS) or sources (WFSS) per exposure, each its own SCI extension
+    psf_exposures: int = 0  # PSF reference exposures (coron3, ami3), written after the science ones with IS_PSF
+    tso_visit: bool = False  # a TSO visit (TSOVISIT): makes MIR_IMAGE exposures calwebb_tso3's
     extra: dict = field(default_factory=dict)
 
     def pointings(self) -> list[tuple[float, float]]:
@@ -90,6 +102,22 @@ class ExposureLayout:
         return out
 
 
+def level3_pipeline_of(layout: ExposureLayout) -> str | None:
+    """coron3, ami3 or tso3 for the exposure types those pipelines take; None for image3/spec3 ones."""
+    if layout.exp_type in CORON_EXP_TYPES:
+        return "coron3"
+    if layout.exp_type in AMI_EXP_TYPES:
+        return "ami3"
+    if layout.exp_type in TSO_EXP_TYPES or layout.tso_visit:
+        return "tso3"
+    return None
+
+
+def level2b_suffix(layout: ExposureLayout) -> str:
+    """Suffix of the layout's Level-2b members: calints for the per-integration pipelines, else cal."""
+    return "calints" if level3_pipeline_of(layout) else "cal"
+
+
 def _offset_sky(ra0, dec0, dx_arcsec, dy_arcsec, roll_deg):
     roll = math.radians(roll_deg)
     east = dx_arcsec * math.cos(roll) - dy_arcsec * math.sin(roll)
@@ -100,14 +128,21 @@ def _offset_sky(ra0, dec0, dx_arcsec, dy_arcsec, roll_deg):
 
 
 def write_header_exposures(layout: ExposureLayout, directory: str | Path) -> list[Path]:
-    """Write the layout's exposures as header-only FITS files; returns their paths."""
+    """Write the layout's exposures as header-only FITS files; returns their paths.
+
+    PSF reference exposures (``psf_exposures``) follow the science ones, at the target, with IS_PSF true.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     pointings = layout.pointings()
+    n_exposures = len(pointings) + layout.psf_exposures
     for number, (bx, by) in enumerate(pointings, start=1):
         for detector in layout.detectors:
-            paths.append(_write_one(layout, directory, number, len(pointings), detector, bx, by))
+            paths.append(_write_one(layout, directory, number, n_exposures, detector, bx, by))
+    for number in range(len(pointings) + 1, n_exposures + 1):
+        for detector in layout.detectors:
+            paths.append(_write_one(layout, directory, number, n_exposures, detector, 0.0, 0.0, is_psf=True))
     return paths
 
 
@@ -123,7 +158,7 @@ def detector_offset(layout: ExposureLayout, detector: str) -> tuple[float, float
     return _NIRCAM_OFFSETS.get(detector, (0.0, 0.0)) if len(layout.detectors) > 1 else (0.0, 0.0)
 
 
-def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path:
+def _write_one(layout, directory, number, n_exposures, detector, bx, by, is_psf=False) -> Path:
     instrument = instrument_of(detector)
     ncols, nrows = layout.subarray_shape or _DETECTOR_SHAPE.get(detector, (2048, 2048))
     dx, dy = detector_offset(layout, detector)
@@ -160,7 +195,8 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path
         "FASTAXIS": -1, "SLOWAXIS": 2,
         "PATTTYPE": "FULL" if layout.dither_points > 1 else "NONE",
         "NUMDTHPT": layout.dither_points, "PATT_NUM": (number - 1) % max(layout.dither_points, 1) + 1,
-        "BKGDTARG": False, "IS_PSF": False, "IS_IMPRT": False, "TSOVISIT": False,
+        "BKGDTARG": False, "IS_PSF": is_psf, "IS_IMPRT": False,
+        "TSOVISIT": level3_pipeline_of(layout) == "tso3",
         "PNTG_SEQ": 1, "EXSEGNUM": 1, "EXSEGTOT": 1,
     }
     for key, value in (("MODULE", module), ("CHANNEL", channel), ("GRATING", layout.grating), ("BAND", layout.band)):

@@ -1,13 +1,16 @@
-"""Synthetic reference files (no CRDS here): source_catalog's, passed as step overrides, and the
-MIRI LRS WCS references from which jwst's own assign_wcs code builds a spectral WCS."""
+"""Synthetic reference files (no CRDS here), passed as step overrides: source_catalog's; coron3's
+PSFMASK, ami3's NRM and THROUGHPUT, tso3's GAIN; and the MIRI LRS and MRS WCS references from which
+jwst's own assign_wcs code builds a spectral WCS."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_source_catalog_references", "write_lrs_wcs_references", "LRS_SLIT"]
+__all__ = ["write_source_catalog_references", "write_lrs_wcs_references", "LRS_SLIT", "write_psfmask_reference",
+           "write_gain_reference", "write_ami_references", "nrm_pupil"]
 
 _EE_FRACTIONS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 
@@ -262,4 +265,97 @@ def write_mrs_wcs_references(directory: str | Path, detector: str, band: str) ->
                            ("wavelengthrange", ranges)):
         paths[reftype] = directory / f"{reftype}_{detector.lower()}_{band.lower()}.asdf"
         model.save(paths[reftype])
+    return paths
+
+
+def _synthetic_reference(model, reftype: str, instrument: str, description: str) -> None:
+    model.meta.instrument.name = instrument
+    model.meta.reftype = reftype
+    model.meta.author = model.meta.pedigree = "jwst_memest synthetic"
+    model.meta.useafter = "2020-01-01T00:00:00"
+    model.meta.description = description
+
+
+def _subarray_meta(model, subarray: str, shape: tuple[int, int]) -> None:
+    """The subarray a reference covers: the science subarray itself, so no cut-out is needed."""
+    rows, columns = shape
+    model.meta.subarray.name, model.meta.subarray.xstart, model.meta.subarray.ystart = subarray, 1, 1
+    model.meta.subarray.xsize, model.meta.subarray.ysize = columns, rows
+    model.meta.subarray.fastaxis, model.meta.subarray.slowaxis = 1, 2
+
+
+def write_psfmask_reference(path: str | Path, instrument: str, subarray: str, shape: tuple[int, int]) -> Path:
+    """PSFMASK for align_refs: the weights of the PSF alignment, zero under the occulter at the centre."""
+    from stdatamodels.jwst import datamodels
+
+    rows, columns = np.indices(shape)
+    radius = np.hypot(rows - (shape[0] - 1) / 2, columns - (shape[1] - 1) / 2)
+    model = datamodels.PsfMaskModel(data=np.where(radius < 0.05 * min(shape), 0.0, 1.0).astype(np.float32))
+    _synthetic_reference(model, "psfmask", instrument, "synthetic PSF alignment mask for offline profiling")
+    _subarray_meta(model, subarray, shape)
+    model.save(path)
+    return Path(path)
+
+
+def write_gain_reference(path: str | Path, instrument: str, detector: str, subarray: str,
+                         shape: tuple[int, int]) -> Path:
+    """GAIN over the science subarray (tso_photometry converts DN/s with it; calints in MJy/sr skip that)."""
+    from stdatamodels.jwst import datamodels
+
+    model = datamodels.GainModel(data=np.full(shape, 2.0, np.float32))
+    _synthetic_reference(model, "gain", instrument, "synthetic gain for offline profiling")
+    model.meta.instrument.detector = detector
+    _subarray_meta(model, subarray, shape)
+    model.save(path)
+    return Path(path)
+
+
+# NIRISS non-redundant mask as designed: hole centres (m) in the order the NRM reference lists them,
+# hole flat-to-flat size, active and circumscribed pupil diameters (m)
+NRM_HOLE_CENTRES = ((0.0, -2.64), (-2.28631, 0.0), (2.28631, -1.32), (-2.28631, 1.32), (-1.14315, 1.98),
+                    (2.28631, 1.32), (1.14315, 1.98))
+NRM_HOLE_FLAT_TO_FLAT, NRM_DIAMETER, NRM_CIRCUMSCRIBED = 0.80, 6.559348, 6.603464
+_NRM_PUPIL_PIXELS = 1024  # the real NRM pupil image's size
+
+
+def nrm_pupil() -> np.ndarray:
+    """The mask's pupil image: seven hexagonal holes across a 1024-pixel, 6.6 m pupil."""
+    metres = (np.arange(_NRM_PUPIL_PIXELS) - (_NRM_PUPIL_PIXELS - 1) / 2) * NRM_CIRCUMSCRIBED / _NRM_PUPIL_PIXELS
+    x, y = np.meshgrid(metres, metres)
+    pupil = np.zeros(x.shape, np.float32)
+    half = NRM_HOLE_FLAT_TO_FLAT / 2
+    for cx, cy in NRM_HOLE_CENTRES:
+        dx, dy = np.abs(x - cx), np.abs(y - cy)
+        pupil[(dy <= half) & (dx * math.sqrt(3) / 2 + dy / 2 <= half)] = 1.0  # flat top and bottom
+    return pupil
+
+
+def write_ami_references(directory: str | Path, filter_name: str) -> dict[str, Path]:
+    """NRM (mask geometry and pupil image) and THROUGHPUT (the filter's top-hat band) for ami_analyze;
+    returns ``{"nrm": path, "throughput": path}``."""
+    from jwst.ami.bp_fix import filthp_d
+    from stdatamodels.jwst import datamodels
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    nrm = datamodels.NRMModel()
+    nrm.nrm = nrm_pupil()
+    nrm.flat_to_flat, nrm.diameter, nrm.pupil_circumscribed = NRM_HOLE_FLAT_TO_FLAT, NRM_DIAMETER, NRM_CIRCUMSCRIBED
+    for number, (x, y) in enumerate(NRM_HOLE_CENTRES, start=1):
+        setattr(nrm, f"x_a{number}", x)
+        setattr(nrm, f"y_a{number}", y)
+    _synthetic_reference(nrm, "nrm", "NIRISS", "synthetic NIRISS non-redundant mask for offline profiling")
+    nrm.meta.exposure.type = "NIS_AMI"
+    # top hat over the filter's half-power band (angstrom), low outside, as the filter curves are
+    low, high = (edge * 1e10 for edge in filthp_d[filter_name])
+    wavelength = np.linspace(low - 0.25 * (high - low), high + 0.25 * (high - low), 99)
+    transmission = np.where((wavelength >= low) & (wavelength <= high), 0.9, 0.001)
+    throughput = datamodels.ThroughputModel()
+    throughput.filter_table = np.rec.fromarrays([wavelength.astype(np.float32), transmission.astype(np.float32)],
+                                                names="wavelength,throughput")
+    _synthetic_reference(throughput, "throughput", "NIRISS", "synthetic AMI filter throughput for offline profiling")
+    throughput.meta.instrument.filter = filter_name
+    paths = {"nrm": directory / "nrm_niriss.fits", "throughput": directory / f"throughput_{filter_name.lower()}.fits"}
+    nrm.save(paths["nrm"])
+    throughput.save(paths["throughput"])
     return paths
