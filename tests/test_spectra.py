@@ -90,3 +90,12 @@ def test_end_to_end_profile_of_each_spec3_mode(tmp_path, exp_type):
     assert "cube_build.skip" not in row["pipeline_args"] or exp_type not in ("MIR_MRS", "NRS_IFU")
     assert 0.2 < row["measured_gb"] < 12
     assert json.loads(row["layout"])["exp_type"] == exp_type
+
+
+def test_spec3_members_without_is_psf_are_science_members(tmp_path):
+    from jwst_memest.profile.corpus import _make_association
+
+    layout = ExposureLayout(exp_type="NIS_WFSS", **LAYOUTS["NIS_WFSS"])
+    paths = write_spec3_exposures(layout, tmp_path, np.random.default_rng(0))
+    asn = json.loads(_make_association(paths, tmp_path, "jw01234-o001_t001_niriss", "spec3").read_text())
+    assert [m["exptype"] for m in asn["products"][0]["members"]] == ["science"] * len(paths)

@@ -92,7 +92,7 @@ def _make_association(paths: list[Path], directory: Path, product: str, asn_type
 
     association = asn_from_list.asn_from_list([p.name for p in paths], rule=DMS_Level3_Base, product_name=product)
     association.data["asn_type"] = asn_type
-    psf_names = {p.name for p in paths if fits.getval(p, "IS_PSF", default=False)}
+    psf_names = {p.name for p in paths if fits.getheader(p).get("IS_PSF", False)}
     for member in association.data["products"][0]["members"]:
         if member["expname"] in psf_names:
             member["exptype"] = "psf"
