@@ -17,7 +17,7 @@ __all__ = ["MemoryEstimateStep", "estimate", "JwstCalPredict", "__version__"]
 
 def estimate(asn_path, **options):
     """Estimate every product of a Level-3 association; returns a list of ProductEstimate."""
-    from jwst_memest.estimate import estimate_association
+    from jwst_memest.estimation import estimate_association
 
     return estimate_association(asn_path, **options).products
 

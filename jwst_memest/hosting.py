@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from jwst_memest.estimate import AssociationEstimate, estimate_products, read_members
+from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
 from jwst_memest.features.schema import LEVEL3_PIPELINES
 from jwst_memest.metadata import metadata_from_datamodel
 
@@ -127,7 +127,7 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
     log.warning("%s: switched %s to in_memory=False before loading any data", message, host.class_alias)
     from dataclasses import replace
 
-    from jwst_memest.estimate import estimate_features
+    from jwst_memest.estimation import estimate_features
 
     switched = [
         (p.product, replace(p.features, values=dict(p.features.values, in_memory=False), warnings=list(p.warnings)))

@@ -9,7 +9,7 @@ from pathlib import Path
 from stpipe.exceptions import StpipeExitException
 
 from jwst.stpipe import Step
-from jwst_memest.estimate import annotate_association, estimate_association, write_json_atomic
+from jwst_memest.estimation import annotate_association, estimate_association, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 
 log = logging.getLogger("stpipe.jwst_memest")

@@ -168,7 +168,7 @@ def test_failed_write_keeps_the_original(example_asn, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("jwst_memest.estimate.json.dump", fail)
+    monkeypatch.setattr("jwst_memest.estimation.json.dump", fail)
     with pytest.raises(MemoryEstimateError):
         MemoryEstimateStep.call(str(example_asn), inplace=True)
     assert example_asn.read_bytes() == before
@@ -188,7 +188,7 @@ def test_strun_prints_one_line_and_no_traceback(tmp_path):
 
 def test_names_with_line_breaks_still_give_a_one_line_error(tmp_path):
     from jwst_memest.association import AssociationError
-    from jwst_memest.estimate import estimate_association
+    from jwst_memest.estimation import estimate_association
 
     asn = tmp_path / "odd_asn.json"
     asn.write_text(json.dumps({"asn_type": "image3", "asn_id": "", "asn_pool": "",

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jwst_memest.association import AssociationError
-from jwst_memest.estimate import estimate_association
+from jwst_memest.estimation import estimate_association
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import MetadataError, read_exposure_metadata
 

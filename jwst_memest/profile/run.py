@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jwst_memest.estimate import read_association_members
+from jwst_memest.estimation import read_association_members
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import LEVEL3_PIPELINES, load_schema
 from jwst_memest.profile.monitor import measure
