@@ -40,6 +40,18 @@ def _headers(folder: Path, change, which=slice(0, 1)) -> Path:
     return _asn(folder)
 
 
+def write_raw_card(path: Path, keyword: str, image: str) -> None:
+    """Replace a keyword's card in the file's bytes, as writers astropy cannot parse left it."""
+    data = path.read_bytes()
+    start = data.index(f"{keyword:<8}=".encode())
+    path.write_bytes(data[:start] + image.ljust(80).encode() + data[start + 80:])
+
+
+def _unparsable_card(folder: Path) -> Path:
+    write_raw_card(_members(folder)[0], "RA_REF", "RA_REF  = NAN")
+    return _asn(folder)
+
+
 def _members_list(raw):
     return raw["products"][0]["members"]
 
@@ -74,6 +86,7 @@ BAD_INPUTS = {
     "member without SCI extension": (lambda f: _headers(f, lambda h: h.pop(1)), "warning"),
     "pointing keywords missing": (
         lambda f: _headers(f, lambda h: [h[1].header.remove(k) for k in ("RA_REF", "DEC_REF", "CRVAL1", "CRVAL2")]), "warning"),
+    "unparsable card": (_unparsable_card, "warning"),
     "pointing keywords NaN": (lambda f: _headers(f, lambda h: h[1].header.update(RA_REF="NaN", DEC_REF="NaN")), "warning"),
     "declination out of range": (lambda f: _headers(f, lambda h: h[1].header.update(DEC_REF=123.0, CRVAL2=123.0)), "warning"),
     "wrong-type NINTS": (lambda f: _headers(f, lambda h: h[0].header.update(NINTS="many")), "warning"),

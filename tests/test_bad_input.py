@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
+from bad_inputs import write_raw_card
 from jwst_memest.step import MemoryEstimateError, MemoryEstimateStep
 
 
@@ -104,6 +105,17 @@ def test_member_without_pointing_leaves_the_offset_statistics(example_asn, tmp_p
     (estimate,) = _call(example_asn, tmp_path).values()
     assert estimate["n_members"] == 16
     assert any(bad.name in w and "offset statistics" in w for w in estimate["warnings"])
+
+
+def test_unparsable_card_reads_as_missing_with_a_warning(example_asn, tmp_path):
+    bad = _members(example_asn)[0]
+    write_raw_card(bad, "RA_REF", "RA_REF  = NAN")
+    write_raw_card(bad, "NINTS", "NINTS   = 1..2")
+    (estimate,) = _call(example_asn, tmp_path).values()
+    assert estimate["n_members"] == 16  # CRVAL1/CRVAL2 stand in for the pointing
+    assert any(bad.name in w and "RA_REF" in w and "unparsable" in w for w in estimate["warnings"])
+    assert any(bad.name in w and "NINTS" in w and "unparsable" in w for w in estimate["warnings"])
+    assert not any("pointing" in w for w in estimate["warnings"])
 
 
 def test_crval_stands_in_for_missing_ra_ref(example_asn, tmp_path):
