@@ -20,6 +20,7 @@ log = logging.getLogger("stpipe.jwst_memest.association")
 __all__ = [
     "AssociationError",
     "ProductMembers",
+    "first_few",
     "load_level3_association",
     "product_members",
     "resolve_member",
@@ -60,6 +61,13 @@ class ProductMembers:
     paths: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     substituted: list[tuple[str, Path]] = field(default_factory=list)
+
+
+def first_few(items: Sequence[str], limit: int = 3, separator: str = ", ") -> str:
+    """The first ``limit`` items and how many more: an error line stays short for 24 or 2,000 members."""
+    shown = separator.join(str(item) for item in items[:limit])
+    more = len(items) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def load_level3_association(path: str | Path):

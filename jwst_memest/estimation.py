@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from jwst_memest.association import AssociationError, load_level3_association, product_members
+from jwst_memest.association import AssociationError, first_few, load_level3_association, product_members
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
 
@@ -206,13 +206,16 @@ def read_association_members(
                 f"{len(found.substituted)} member(s) not found as named; used the same exposures' "
                 f"{', '.join(levels)} files (e.g. {first_name} -> {first_sub.name})"
             )
-        warnings += [f"member {name} not found beside the association or in search_path" for name in found.missing]
+        if found.missing:
+            warnings.append(f"{len(found.missing)} member(s) not found beside the association or in search_path: "
+                            f"{first_few(found.missing)}")
         members, unreadable = read_members(found.paths, cache)
-        warnings += unreadable
         if not members:
-            detail = "; ".join(warnings) if warnings else "the product lists no members"
+            problems = warnings + ([f"{len(unreadable)} member(s) left out: {first_few(unreadable, separator='; ')}"]
+                                   if unreadable else [])
+            detail = "; ".join(problems) or "the product lists no members"
             raise AssociationError(f"{path}: product {found.name}: no member found ({detail})")
-        products.append((found.name, members, warnings))
+        products.append((found.name, members, warnings + unreadable))
     return pipeline, products
 
 

@@ -87,10 +87,24 @@ def test_truncated_member_is_left_out(example_asn, tmp_path):
 
 
 def test_all_members_unreadable(example_asn, tmp_path):
-    for path in _members(example_asn):
+    members = _members(example_asn)
+    for path in members:
         path.write_bytes(b"\0" * 10)
     message = _error(example_asn, tmp_path)
     assert "no member found" in message and "not a readable FITS" in message
+    assert "16 member(s) left out" in message and "13 more" in message
+    assert members[0].name in message and members[-1].name not in message
+
+
+def test_missing_members_are_counted_and_only_the_first_few_named(example_asn, tmp_path):
+    raw = json.loads(example_asn.read_text())
+    names = [f"jw01234001001_03101_{number:05d}_nrcb1_cal.fits" for number in range(1, 25)]
+    raw["products"][0]["members"] = [{"expname": name, "exptype": "science"} for name in names]
+    example_asn.write_text(json.dumps(raw))
+    message = _error(example_asn, tmp_path)
+    assert "24 member(s) not found" in message and "21 more" in message
+    assert all(name in message for name in names[:3]) and not any(name in message for name in names[3:])
+    assert len(message) < 400
 
 
 @pytest.mark.parametrize("value", ["nan", "missing"])
