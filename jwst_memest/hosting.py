@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+from jwst_memest.association import product_name
 from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
 from jwst_memest.features.schema import LEVEL3_PIPELINES
 from jwst_memest.metadata import metadata_from_datamodel
@@ -91,7 +92,7 @@ def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
     if not members:
         raise ValueError("no member metadata could be read from the input models")
     pipeline = pipeline_of(host, raw)
-    name = str(raw["products"][0].get("name", "product"))
+    name = product_name(raw["products"][0], 0)
     estimates = estimate_products([(name, members)], pipeline, extra_warnings={name: warnings}, **options)
     return AssociationEstimate(path=None, pipeline=pipeline, raw=dict(raw), products=estimates)
 
@@ -138,4 +139,5 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
         switched, result.pipeline, extra_warnings={p.product: [note] for p in result.products},
         **{k: v for k, v in options.items() if k != "in_memory"},
     )
-    return AssociationEstimate(path=result.path, pipeline=result.pipeline, raw=result.raw, products=redone)
+    return AssociationEstimate(path=result.path, pipeline=result.pipeline, raw=result.raw, products=redone,
+                               failures=result.failures)

@@ -9,23 +9,48 @@ from pathlib import Path
 from stpipe.exceptions import StpipeExitException
 
 from jwst.stpipe import Step
+from jwst_memest.association import first_few
 from jwst_memest.estimation import annotate_association, estimate_association, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 
 log = logging.getLogger("stpipe.jwst_memest")
 
-__all__ = ["MemoryEstimateStep", "MemoryEstimateError"]
+__all__ = ["MemoryEstimateStep", "MemoryEstimateError", "ProductsNotEstimatedError", "Estimates"]
+
+# strun's exit statuses (README): 2 nothing estimated (bad input or parameters), 3 some products not estimated
+EXIT_NOTHING_ESTIMATED = 2
+EXIT_SOME_PRODUCTS_FAILED = 3
 
 
 class MemoryEstimateError(StpipeExitException, ValueError):
     """Bad input; ``strun`` exits with status 2 and this one-line message, no traceback."""
 
-    def __init__(self, message: str):
-        super().__init__(2, message)
+    def __init__(self, message: str, exit_status: int = EXIT_NOTHING_ESTIMATED):
+        super().__init__(exit_status, message)
         self.message = message
 
     def __str__(self) -> str:
         return self.message
+
+
+class Estimates(dict):
+    """Estimates by product name; ``failures`` maps each product that could not be estimated to why."""
+
+    def __init__(self, estimates: dict, failures: dict[str, str]):
+        super().__init__(estimates)
+        self.failures = dict(failures)
+
+
+class ProductsNotEstimatedError(MemoryEstimateError):
+    """Some products could not be estimated; the others were estimated and written.
+
+    ``strun`` exits with status 3. ``MemoryEstimateStep.call`` returns ``estimates``
+    (whose ``failures`` name the others) instead of raising.
+    """
+
+    def __init__(self, message: str, estimates: Estimates):
+        super().__init__(message, EXIT_SOME_PRODUCTS_FAILED)
+        self.estimates = estimates
 
 
 class MemoryEstimateStep(Step):
@@ -62,13 +87,28 @@ class MemoryEstimateStep(Step):
         # parameters this step does not have: slow on large inputs, fragile on bad ones.
         return {}, "jwst"
 
+    @classmethod
+    def call(cls, *args, **kwargs):
+        # strun learns of failed products from run()'s exception (its exit status); a Python
+        # caller gets the estimates of the other products, with the failures beside them.
+        try:
+            return super().call(*args, **kwargs)
+        except ProductsNotEstimatedError as exc:
+            return exc.estimates
+
     def run(self, *args):
         if self.parent is None:
             try:
-                return super().run(*args)
+                estimates = super().run(*args)
             except OSError as exc:  # e.g. stpipe making an output_dir that cannot be made
                 where = exc.filename or self.output_dir
                 raise MemoryEstimateError(f"{where}: {exc.strerror or exc}") from None
+            if isinstance(estimates, Estimates) and estimates.failures:
+                total = len(estimates) + len(estimates.failures)
+                raise ProductsNotEstimatedError(
+                    f"{args[0] if args else 'input'}: {len(estimates.failures)} of {total} products not estimated "
+                    f"({first_few(list(estimates.failures))}); the others were written", estimates)
+            return estimates
         try:
             super().run(*args)
         except Exception as exc:  # a hook never aborts its host pipeline
@@ -94,10 +134,13 @@ class MemoryEstimateStep(Step):
         if self.parent is not None:
             result = rescue_parent(self.parent, result, self._memory_limit(), options) or result
         self._log_table(result.products)
+        for name, reason in result.failures.items():
+            log.warning("%s: not estimated: %s", name, reason)
         self._write(result)
         if self.parent is not None:
             return None  # a hook's return value would replace the pipeline's input
-        return {p.product: {"gbSize": p.rounded_gb, **p.annotation()} for p in result.products}
+        return Estimates({p.product: {"gbSize": p.rounded_gb, **p.annotation()} for p in result.products},
+                         result.failures)
 
     def _search_path(self) -> list[str]:
         value = self.search_path or ""
@@ -137,7 +180,7 @@ class MemoryEstimateStep(Step):
     def _write(self, result) -> None:
         path = self._output_path(result)
         try:
-            write_json_atomic(annotate_association(result.raw, result.products), path)
+            write_json_atomic(annotate_association(result.raw, result.products, result.failures), path)
         except OSError as exc:
             raise MemoryEstimateError(f"{path}: cannot write the annotated association ({exc.strerror or exc})") from None
         log.info("Annotated association written to %s", path)

@@ -186,6 +186,19 @@ def test_profile_run_refuses_bad_associations_in_one_line(tmp_path, content):
     assert not (tmp_path / "c.csv").exists()
 
 
+def test_profile_run_refuses_an_association_with_a_product_it_cannot_estimate(example_asn, tmp_path, capsys):
+    from jwst_memest.profile.run import main
+
+    raw = json.loads(example_asn.read_text())
+    raw["products"].append(dict(raw["products"][0], name="absent", members=[{"expname": "jw0_absent_cal.fits",
+                                                                              "exptype": "science"}]))
+    example_asn.write_text(json.dumps(raw))
+    assert main([str(example_asn), "--corpus", str(tmp_path / "c.csv")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "product absent: no member found" in error and "\n" not in error
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_fit_baseline_pools_corpora_ignores_failed_runs_and_writes_yaml(tmp_path):
     import pandas as pd
     import yaml

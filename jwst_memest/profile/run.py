@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from jwst_memest.association import AssociationError
 from jwst_memest.estimation import read_association_members
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import LEVEL3_PIPELINES, load_schema
@@ -90,7 +91,10 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     import jwst
 
     asn_path = Path(asn_path).resolve()
-    asn_pipeline, products = read_association_members(asn_path)
+    asn_pipeline, products, failures = read_association_members(asn_path)
+    if failures:  # the pipeline would fail on this product: measure nothing
+        name, reason = next(iter(failures.items()))
+        raise AssociationError(f"{asn_path}: product {name}: {reason}")
     pipeline = (pipeline or asn_pipeline).lower().removeprefix("calwebb_")
     if pipeline not in LEVEL3_PIPELINES:
         raise ValueError(f"unknown Level-3 pipeline {pipeline!r} (expected one of {', '.join(LEVEL3_PIPELINES)})")
