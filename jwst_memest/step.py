@@ -26,6 +26,8 @@ class MemoryEstimateError(StpipeExitException, ValueError):
     """Bad input; ``strun`` exits with status 2 and this one-line message, no traceback."""
 
     def __init__(self, message: str, exit_status: int = EXIT_NOTHING_ESTIMATED):
+        # product names from the association may hold line breaks; the message stays one line
+        message = str(message).replace("\r", "\\r").replace("\n", "\\n")
         super().__init__(exit_status, message)
         self.message = message
 

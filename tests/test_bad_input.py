@@ -224,3 +224,7 @@ def test_names_with_line_breaks_still_give_a_one_line_error(tmp_path):
         estimate_association(asn)
     message = str(info.value)
     assert "\n" not in message and str(asn) in message and "two\\nlines" in message
+
+
+def test_step_errors_stay_on_one_line():
+    assert str(MemoryEstimateError("products two\nlines, three\r\nlines: not estimated")).count("\n") == 0
