@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
-from stpipe.exceptions import StpipeExitException
+from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
 from jwst_memest.association import first_few
@@ -77,6 +78,16 @@ class MemoryEstimateStep(Step):
     """  # noqa: E501
 
     reference_file_types: list = []
+
+    @classmethod
+    def from_config_section(cls, config, parent=None, name=None, config_file=None):
+        # strun prints configobj's complaint with the usage text and a traceback, and exits 1
+        try:
+            return super().from_config_section(config, parent=parent, name=name, config_file=config_file)
+        except ValidationError as exc:
+            message = _parameter_error(str(exc), config, cls.load_spec_file())
+            log.error(message)  # strun reports an exit-status exception by its status alone
+            raise MemoryEstimateError(message) from None
 
     @classmethod
     def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
@@ -201,3 +212,33 @@ class MemoryEstimateStep(Step):
         for p in products:
             for warning in p.warnings:
                 log.warning("%s: %s", p.product, warning)
+
+
+_KIND = {"float": "a number", "integer": "an integer", "boolean": "true or false", "string": "a string"}
+
+
+def _allowed(check: str) -> str:
+    """What a configobj check such as ``float(default=0.95, min=0.5, max=1.0)`` accepts, in words."""
+    kind, _, arguments = check.partition("(")
+    bounds = dict(re.findall(r"\b(min|max)\s*=\s*([^,)\s]+)", arguments))
+    allowed = _KIND.get(kind.strip(), kind.strip())
+    if "min" in bounds and "max" in bounds:
+        return f"{allowed} from {bounds['min']} to {bounds['max']}"
+    if "min" in bounds:
+        return f"{allowed} of at least {bounds['min']}"
+    if "max" in bounds:
+        return f"{allowed} of at most {bounds['max']}"
+    return allowed
+
+
+def _parameter_error(validation_message: str, config, spec) -> str:
+    """One line naming each refused parameter, its value and what it accepts."""
+    problems = []
+    for line in validation_message.splitlines():
+        refused = re.match(r"Config parameter '([^']+)': ", line)
+        if refused and refused.group(1) in spec:
+            key = refused.group(1)
+            problems.append(f"{key}={config.get(key)}: must be {_allowed(spec[key])}")
+        elif line.strip():
+            problems.append(line.strip())
+    return "; ".join(problems)

@@ -228,3 +228,26 @@ def test_names_with_line_breaks_still_give_a_one_line_error(tmp_path):
 
 def test_step_errors_stay_on_one_line():
     assert str(MemoryEstimateError("products two\nlines, three\r\nlines: not estimated")).count("\n") == 0
+
+
+@pytest.mark.parametrize("argument,allowed", [
+    ("--upper_quantile=1.5", "upper_quantile=1.5: must be a number from 0.5 to 1.0"),
+    ("--memory_limit=-1", "memory_limit=-1: must be a number of at least 0"),
+    ("--in_memory=maybe", "in_memory=maybe: must be true or false"),
+])
+def test_strun_refuses_a_bad_parameter_in_one_line(example_asn, tmp_path, argument, allowed):
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(["strun", "jwst_memest.MemoryEstimateStep", str(example_asn), argument],
+                            cwd=out, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(allowed)
+    assert not list(out.iterdir())
+
+
+def test_python_call_refuses_a_bad_parameter(example_asn, tmp_path):
+    message = _error(example_asn, tmp_path, upper_quantile=1.5, memory_limit=-1)
+    assert "upper_quantile=1.5: must be a number from 0.5 to 1.0" in message
+    assert "memory_limit=-1: must be a number of at least 0" in message
