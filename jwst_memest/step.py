@@ -111,6 +111,9 @@ class MemoryEstimateStep(Step):
 
     def run(self, *args):
         if self.parent is None:
+            output_dir = Path(os.path.expandvars(os.path.expanduser(self.output_dir or ".")))
+            if output_dir.exists() and not output_dir.is_dir():  # stpipe would only say "File exists"
+                raise MemoryEstimateError(f"{self.output_dir}: output_dir is not a directory")
             try:
                 estimates = super().run(*args)
             except OSError as exc:  # e.g. stpipe making an output_dir that cannot be made

@@ -179,13 +179,20 @@ def test_unwritable_output_directory_nonroot(example_asn, tmp_path):
     assert "cannot write" in message
 
 
-@pytest.mark.parametrize("where", ["file", "file/below"])
-def test_output_directory_that_cannot_be_made(example_asn, tmp_path, where):
+@pytest.mark.parametrize("where,problem", [("file", "output_dir is not a directory"), ("file/below", "Not a directory")])
+def test_output_directory_that_cannot_be_made(example_asn, tmp_path, where, problem):
     (tmp_path / "file").write_text("")
     with pytest.raises(MemoryEstimateError) as info:
         _call(example_asn, tmp_path, output_dir=tmp_path / where)
-    assert str(tmp_path / "file") in str(info.value)
-    assert "\n" not in str(info.value)
+    assert str(info.value) == f"{tmp_path / where}: {problem}"
+
+
+def test_strun_says_an_output_dir_that_is_a_file_is_not_a_directory(example_asn, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = subprocess.run(["strun", "memory_estimate", str(example_asn), "--output_dir=afile"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    assert "afile: output_dir is not a directory" in result.stdout
 
 
 def test_failed_write_keeps_the_original(example_asn, tmp_path, monkeypatch):
