@@ -139,5 +139,9 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
         switched, result.pipeline, extra_warnings={p.product: [note] for p in result.products},
         **{k: v for k, v in options.items() if k != "in_memory"},
     )
+    for p in redone:
+        if p.upper_bound_gb > limit_gb:  # logged with the product's other warnings
+            p.warnings.append(f"upper bound {p.upper_bound_gb:.2f} GB with in_memory=False still exceeds "
+                              f"memory_limit {limit_gb:.2f} GB: the run may run out of memory")
     return AssociationEstimate(path=result.path, pipeline=result.pipeline, raw=result.raw, products=redone,
                                failures=result.failures)

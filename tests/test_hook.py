@@ -62,11 +62,13 @@ def test_hook_runs_inside_calwebb_spec3(example_dir, example_asn):
     assert annotated["products"][0]["memory_estimate"]["pipeline"] == "calwebb_spec3"
 
 
-def test_hook_switches_image3_to_on_disk_above_the_limit(example_asn, monkeypatch, caplog):
+# the example's upper bounds: 3.53 GB in memory, 2.13 GB on disk
+@pytest.mark.parametrize("limit,on_disk_fits", [("3.0", True), ("0.5", False)])
+def test_hook_switches_image3_to_on_disk_above_the_limit(example_asn, monkeypatch, caplog, limit, on_disk_fits):
     from jwst.pipeline import Image3Pipeline
 
     monkeypatch.chdir(example_asn.parent)
-    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", "0.5")
+    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", limit)
     pipeline = Image3Pipeline(pre_hooks=["jwst_memest.MemoryEstimateStep"])
     assert pipeline.in_memory
     with caplog.at_level(logging.INFO):
@@ -77,6 +79,13 @@ def test_hook_switches_image3_to_on_disk_above_the_limit(example_asn, monkeypatc
     product = json.loads((example_asn.parent / f"{example_asn.stem}_memest.json").read_text())["products"][0]
     assert product["memory_estimate"]["pipeline_parameters"] == {"in_memory": False}
     assert any("switched" in w for w in product["memory_estimate"]["warnings"])
+    still_over = [r.getMessage() for r in caplog.records if "still exceeds" in r.getMessage()]
+    if on_disk_fits:
+        assert still_over == []
+    else:
+        (message,) = still_over
+        bound = product["memory_estimate"]["upper_bound_gb"]
+        assert product["name"] in message and f"{bound:.2f} GB" in message and "memory_limit 0.50 GB" in message
 
 
 def test_hook_below_the_limit_changes_nothing(example_asn, monkeypatch):
