@@ -65,6 +65,28 @@ def test_corpus_is_append_only_and_resumable(tmp_path, monkeypatch):
         assert csv.DictReader(handle).fieldnames == CORPUS_COLUMNS
 
 
+def test_corpus_without_strun_refuses_before_running_anything(tmp_path, monkeypatch, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("groups:\n  - name: g\n    base: {detectors: [NRCA1], subarray: SUB64P, subarray_shape: [64, 64]}\n")
+    corpus = tmp_path / "corpus.csv"
+    monkeypatch.setenv("PATH", str(tmp_path / "no-commands-here"))
+    for step in ("_guard", "run_configuration"):
+        monkeypatch.setattr(corpus_module, step, lambda *a, **k: pytest.fail("must not run"))
+    assert corpus_module.main(["--plan", str(plan), "--out", str(corpus)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: strun: not found on PATH") and "\n" not in error
+    assert not corpus.exists()
+
+
+def test_profile_run_without_strun_refuses(example_asn, tmp_path, monkeypatch, capsys):
+    from jwst_memest.profile.run import main
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-commands-here"))
+    assert main([str(example_asn), "--corpus", str(tmp_path / "c.csv")]) == 2
+    assert capsys.readouterr().err.startswith("error: strun: not found on PATH")
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_memory_guard_skips_oversized_runs(tmp_path, monkeypatch):
     plan = tmp_path / "plan.yaml"
     plan.write_text("groups:\n  - name: big\n    base: {detectors: [NRCA1], mosaic_tiles: [8, 8], tile_step_arcsec: 60}\n")

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from jwst_memest.exposures import ExposureLayout
-from jwst_memest.profile.run import append_row, finished_run_ids
+from jwst_memest.profile.run import append_row, finished_run_ids, pipeline_runner
 
 __all__ = ["Configuration", "expand_plan", "run_configuration", "build_corpus"]
 
@@ -160,9 +160,14 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
 
 def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, workers: int = 1,
                  memory_guard_gb: float = 12.0, limit: int | None = None) -> int:
-    """Run every configuration of the plan not yet in the corpus; returns the number of rows added."""
+    """Run every configuration of the plan not yet in the corpus; returns the number of rows added.
+
+    Raises FileNotFoundError before anything runs when strun is not on PATH.
+    """
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
+
+    pipeline_runner()
 
     plan = yaml.safe_load(Path(plan_path).read_text())
     done = finished_run_ids(corpus)
@@ -207,7 +212,11 @@ def main(argv=None) -> int:
     parser.add_argument("--memory-guard", type=float, default=12.0, help="GB; skip runs whose upper bound exceeds it")
     parser.add_argument("--limit", type=int, help="run at most this many pending configurations")
     args = parser.parse_args(argv)
-    added = build_corpus(Path(args.plan), Path(args.out), args.scheduler, args.workers, args.memory_guard, args.limit)
+    try:
+        added = build_corpus(Path(args.plan), Path(args.out), args.scheduler, args.workers, args.memory_guard, args.limit)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{added} rows added to {args.out}")
     return 0
 

@@ -6,6 +6,7 @@ import csv
 import datetime
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import LEVEL3_PIPELINES, load_schema
 from jwst_memest.profile.monitor import measure
 
-__all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env"]
+__all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env", "pipeline_runner"]
 
 RUN_COLUMNS = [
     "run_id", "product", "pipeline", "status", "measured_gb", "peak_sampled_gb", "wall_s",
@@ -51,6 +52,18 @@ def crds_free_env(crds_path: str | Path | None = None) -> dict:
         CRDS_CONTEXT=OFFLINE_CONTEXT,
         STPIPE_DISABLE_CRDS_STEPPARS="True",
     )
+
+
+def pipeline_runner() -> str:
+    """Path of ``strun``, which runs the pipelines being measured.
+
+    Raises FileNotFoundError (one line) when it is not on PATH: every run would
+    otherwise fail at once and be recorded as a measurement of the failure.
+    """
+    found = shutil.which("strun")
+    if found is None:
+        raise FileNotFoundError("strun: not found on PATH; it comes with jwst: activate the environment jwst is installed in")
+    return found
 
 
 def finished_run_ids(corpus: Path) -> set[str]:
@@ -90,6 +103,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     """
     import jwst
 
+    runner = pipeline_runner()
     asn_path = Path(asn_path).resolve()
     asn_pipeline, products, failures = read_association_members(asn_path)
     if failures:  # the pipeline would fail on this product: measure nothing
@@ -101,7 +115,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     product, members, _ = products[0]
     in_memory = not any(a.replace(" ", "").lower() in ("--in_memory=false", "--in_memory=f") for a in pipeline_args)
     features = product_features(members, pipeline, in_memory)
-    command = ["strun", f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
+    command = [runner, f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
         result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path)
     run_id = run_id or f"{product}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
