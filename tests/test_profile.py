@@ -78,6 +78,22 @@ def test_corpus_without_strun_refuses_before_running_anything(tmp_path, monkeypa
     assert not corpus.exists()
 
 
+def test_profile_run_options_after_the_association_are_its_own(example_asn, tmp_path, monkeypatch):
+    from jwst_memest.profile import run
+
+    calls = []
+
+    def fake_profile(asn, pipeline_args, run_id, pipeline):
+        calls.append(pipeline_args)
+        return {"run_id": "r", "product": "p", "status": "ok", "measured_gb": 1.0, "wall_s": 1.0}
+
+    monkeypatch.setattr(run, "profile_association", fake_profile)
+    corpus = tmp_path / "mine.csv"
+    assert run.main([str(example_asn), "--corpus", str(corpus), "--", "--in_memory=false"]) == 0
+    assert calls == [["--in_memory=false"]]
+    assert finished_run_ids(corpus) == {"r"}
+
+
 def test_profile_run_without_strun_refuses(example_asn, tmp_path, monkeypatch, capsys):
     from jwst_memest.profile.run import main
 

@@ -144,15 +144,18 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m jwst_memest.profile run",
+        usage="%(prog)s [-h] [--corpus CSV] [--pipeline PIPELINE] [--run-id RUN_ID] asn [-- PIPELINE_ARGS ...]",
         description="Run a Level-3 pipeline on an association, measure its peak memory, append a corpus row.",
+        epilog="Arguments after -- are passed to the pipeline, e.g. -- --in_memory=false",
     )
     parser.add_argument("asn")
     parser.add_argument("--corpus", default="corpus.csv", help="corpus CSV to append to (default corpus.csv)")
     parser.add_argument("--pipeline", help="Level-3 pipeline to run, e.g. calwebb_image3 (default: the asn_type's)")
     parser.add_argument("--run-id")
-    parser.add_argument("pipeline_args", nargs=argparse.REMAINDER, help="after --: extra pipeline arguments")
-    args = parser.parse_args(argv)
-    extra = [a for a in args.pipeline_args if a != "--"]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # split by hand: argparse's REMAINDER after the association would also swallow this command's own options
+    own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args = parser.parse_args(own)
     try:
         row = profile_association(args.asn, pipeline_args=extra, run_id=args.run_id, pipeline=args.pipeline)
     except (ValueError, OSError) as exc:
