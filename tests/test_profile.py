@@ -323,3 +323,26 @@ def test_load_measured_encodes_categories_as_training_does(tmp_path):
     column = X[:, schema.names.index("channel")]
     assert list(column) == [schema["channel"].encode(c) for c in ("12", "34", "1234")]
     assert 0 not in column and list(split) == ["train"] * 3 and list(table["run_id"]) == ["r0", "r1", "r2"]
+
+
+@pytest.mark.parametrize("arguments", [
+    ["jwst_memest.profile", "corpus", "--plan", "{missing}", "--out", "{out}"],
+    ["jwst_memest.profile", "corpus", "--plan", "{file}", "--out", "{out}"],
+    ["jwst_memest.example", "--write", "{file}"],
+], ids=["missing plan", "not a plan", "example into a file"])
+def test_command_line_tools_name_a_bad_file_in_one_line(tmp_path, arguments):
+    (tmp_path / "a_file").write_text("just text\n")
+    names = {"missing": tmp_path / "missing.yaml", "out": tmp_path / "out.csv", "file": tmp_path / "a_file"}
+    command = [sys.executable, "-m", *(a.format(**names) for a in arguments)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and str(tmp_path) in line
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_profile_help_lists_the_commands():
+    result = subprocess.run([sys.executable, "-m", "jwst_memest.profile", "--help"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in ("run", "corpus", "fit-baseline"))
