@@ -125,8 +125,8 @@ class _TolerantHeader:
             self._header[keyword]
         except VerifyError:
             self._unparsable.add(keyword)
-            image = self._header.cards[keyword].image.strip()
-            self._problems.append(f"{keyword}: unparsable card {image[:80]!r}, read as missing")
+            # not the card's image: asking for it makes astropy rewrite the card, with warnings
+            self._problems.append(f"{keyword}: value of its card cannot be parsed, read as missing")
             return False
         return True
 
