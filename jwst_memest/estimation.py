@@ -16,6 +16,7 @@ import numpy as np
 from jwst_memest.association import AssociationError, first_few, load_level3_association, product_members, product_name
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
+from jwst_memest.model.baseline import load_baseline
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -69,6 +70,13 @@ class ProductEstimate:
     estimator: dict
     warnings: list[str] = field(default_factory=list)
     features: ProductFeatures | None = None
+    calibrated: bool = True  # inside the measured runs: the bound is the calibrated one
+    bound_widening: float = 1.0  # factor applied outside them
+    uncalibrated_reasons: list[str] = field(default_factory=list)
+    breakdown: dict[str, float] = field(default_factory=dict)  # stage -> GB
+    peak_step: str = ""
+    breakdown_note: str = ""
+    alternatives: list[dict] = field(default_factory=list)  # estimates under other pipeline settings
 
     @property
     def rounded_gb(self) -> float:
@@ -86,6 +94,13 @@ class ProductEstimate:
             "pipeline": PIPELINE_CLASS_ALIAS[self.pipeline],
             "pipeline_parameters": {"in_memory": self.in_memory},
             "n_members": self.n_members,
+            "breakdown": {stage: round(gb, 4) for stage, gb in self.breakdown.items()},
+            "peak_step": self.peak_step,
+            **({"breakdown_note": self.breakdown_note} if self.breakdown_note else {}),
+            "alternatives": [dict(a) for a in self.alternatives],
+            "calibrated": self.calibrated,
+            **({} if self.calibrated else {"uncalibrated_reasons": list(self.uncalibrated_reasons),
+                                           "bound_widening": round(self.bound_widening, 4)}),
             "warnings": list(self.warnings),
             "jwst_memest_version": __version__,
         }
@@ -145,12 +160,23 @@ def estimate_features(
     estimator = estimator or resolve_estimator(pipeline, model_path)
     X = np.vstack([features.vector() for _, features in named_features])
     gb, upper = estimator.estimate(X, quantile)
-    coverage = estimator.coverage_warnings(X) if hasattr(estimator, "coverage_warnings") else [[] for _ in gb]
+    # what the measured runs cover, and the stages, come from the physics, whichever estimator is used
+    baseline = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
+    stages = baseline.breakdown(X)
+    baseline_gb = baseline.predict(X)
+    alternatives = _alternatives(X, pipeline, estimator, baseline, quantile)
     description = _estimator_description(estimator)
     results = []
-    for (name, feats), size, bound, uncovered in zip(named_features, gb, upper, coverage):
-        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + uncovered
-        size, bound = float(size), float(max(bound, size))
+    for i, ((name, feats), size, bound) in enumerate(zip(named_features, gb, upper)):
+        assessment = baseline.assess(feats.values)
+        breakdown, peak_step = stages[i]
+        note = ""
+        if baseline is not estimator:  # the model's estimate, shared out as the physics shares its own
+            scale = float(size) / float(baseline_gb[i]) if baseline_gb[i] > 0 else 1.0
+            breakdown = {stage: gb_ * scale for stage, gb_ in breakdown.items()}
+            note = f"stages of {baseline.name} {baseline.version}, scaled to the {estimator.name} estimate"
+        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + assessment.reasons
+        size, bound = float(size), float(max(bound, size, size * assessment.factor))
         request = bound
         if max_request_gb and bound > max_request_gb:
             request = float(max_request_gb)
@@ -164,9 +190,35 @@ def estimate_features(
                 upper_bound_gb=bound, request_gb=request, quantile=quantile,
                 in_memory=bool(feats.values.get("in_memory", True)),
                 estimator=description, warnings=warnings, features=feats,
+                calibrated=assessment.calibrated, bound_widening=assessment.factor,
+                uncalibrated_reasons=list(assessment.reasons),
+                breakdown=breakdown, peak_step=peak_step, breakdown_note=note,
+                alternatives=[{**a, "upper_bound_gb": _round_up(max(a["upper_bound_gb"], a["gbSize"] * assessment.factor))}
+                              for a in alternatives[i]],
             )
         )
     return results
+
+
+def _alternatives(X: np.ndarray, pipeline: str, estimator, baseline, quantile: float) -> list[list[dict]]:
+    """Per row, the estimate and bound under each setting of the Level-3 run that changes its memory.
+
+    calwebb_image3 (and the pipelines estimated with its terms) offers in_memory; calwebb_spec3 in
+    jwst 3.0 has no such setting (outlier_detection's own in_memory is ignored inside the pipeline).
+    """
+    names = baseline.feature_names
+    if baseline.feature_set != "image3" or "in_memory" not in names:
+        return [[] for _ in X]
+    column = names.index("in_memory")
+    found = [[] for _ in X]
+    for setting in (True, False):
+        trial = X.copy()
+        trial[:, column] = float(setting)
+        gb, upper = estimator.estimate(trial, quantile)
+        for i in range(len(X)):
+            found[i].append({"in_memory": setting, "gbSize": round(float(gb[i]), 4),
+                             "upper_bound_gb": _round_up(float(max(upper[i], gb[i])))})
+    return found
 
 
 def read_members(paths: Iterable[Path], cache: dict | None = None) -> tuple[list[ExposureMetadata], list[str]]:

@@ -21,6 +21,14 @@ __all__ = [
     "instrument_of",
     "NIRCAM_SW_DETECTORS",
     "NIRCAM_LW_DETECTORS",
+    "SLIT_SHAPE",
+    "NIRSPEC_FIXED_SLITS",
+    "MRS_DETECTOR_CHANNELS",
+    "CORON_EXP_TYPES",
+    "AMI_EXP_TYPES",
+    "TSO_EXP_TYPES",
+    "level3_pipeline_of",
+    "level2b_suffix",
 ]
 
 NIRCAM_SW_DETECTORS = ("NRCA1", "NRCA2", "NRCA3", "NRCA4", "NRCB1", "NRCB2", "NRCB3", "NRCB4")
@@ -34,6 +42,17 @@ _NIRCAM_OFFSETS = {
 }
 _INSTRUMENT_OF = {"NRC": "NIRCAM", "MIR": "MIRI", "NIS": "NIRISS", "NRS": "NIRSPEC", "FGS": "FGS"}
 _DETECTOR_SHAPE = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
+# Size (rows, columns) of one extracted 2-D spectrum (one SCI extension of a multi-slit cal file) by
+# exposure type: dispersion along columns, the slit or the source's cross-dispersion along rows.
+SLIT_SHAPE = {"NRS_MSASPEC": (35, 1300), "NRS_FIXEDSLIT": (45, 1500), "NIS_WFSS": (40, 200), "NRC_WFSS": (40, 1100)}
+# NIRSpec fixed slits in the order a fixed-slit exposure lists them
+NIRSPEC_FIXED_SLITS = ("S200A1", "S200A2", "S400A1", "S1600A1", "S200B1")
+MRS_DETECTOR_CHANNELS = {"MIRIFUSHORT": "12", "MIRIFULONG": "34"}
+# Exposure types whose Level-3 pipeline is calwebb_coron3, calwebb_ami3 or calwebb_tso3; their Level-2b
+# members are per-integration ``calints`` products. MIR_IMAGE is TSO only in a TSO visit (TSOVISIT).
+CORON_EXP_TYPES = ("NRC_CORON", "MIR_4QPM", "MIR_LYOT")
+AMI_EXP_TYPES = ("NIS_AMI",)
+TSO_EXP_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NIS_SOSS", "NRS_BRIGHTOBJ", "MIR_LRS-SLITLESS")
 _PIXEL_AREA = {"MIRIMAGE": 0.1108**2, "NIS": 0.0656**2, "NRCALONG": 0.063**2, "NRCBLONG": 0.063**2}
 
 
@@ -64,6 +83,9 @@ class ExposureLayout:
     suffix: str = "uncal"
     target_name: str = "EXAMPLE-FIELD"
     visit_type: str = "PRIME_TARGETED_FIXED"
+    n_slits: int = 0  # slits (NIRSpec MOS/FS) or sources (WFSS) per exposure, each its own SCI extension
+    psf_exposures: int = 0  # PSF reference exposures (coron3, ami3), written after the science ones with IS_PSF
+    tso_visit: bool = False  # a TSO visit (TSOVISIT): makes MIR_IMAGE exposures calwebb_tso3's
     extra: dict = field(default_factory=dict)
 
     def pointings(self) -> list[tuple[float, float]]:
@@ -80,6 +102,22 @@ class ExposureLayout:
         return out
 
 
+def level3_pipeline_of(layout: ExposureLayout) -> str | None:
+    """coron3, ami3 or tso3 for the exposure types those pipelines take; None for image3/spec3 ones."""
+    if layout.exp_type in CORON_EXP_TYPES:
+        return "coron3"
+    if layout.exp_type in AMI_EXP_TYPES:
+        return "ami3"
+    if layout.exp_type in TSO_EXP_TYPES or layout.tso_visit:
+        return "tso3"
+    return None
+
+
+def level2b_suffix(layout: ExposureLayout) -> str:
+    """Suffix of the layout's Level-2b members: calints for the per-integration pipelines, else cal."""
+    return "calints" if level3_pipeline_of(layout) else "cal"
+
+
 def _offset_sky(ra0, dec0, dx_arcsec, dy_arcsec, roll_deg):
     roll = math.radians(roll_deg)
     east = dx_arcsec * math.cos(roll) - dy_arcsec * math.sin(roll)
@@ -90,14 +128,21 @@ def _offset_sky(ra0, dec0, dx_arcsec, dy_arcsec, roll_deg):
 
 
 def write_header_exposures(layout: ExposureLayout, directory: str | Path) -> list[Path]:
-    """Write the layout's exposures as header-only FITS files; returns their paths."""
+    """Write the layout's exposures as header-only FITS files; returns their paths.
+
+    PSF reference exposures (``psf_exposures``) follow the science ones, at the target, with IS_PSF true.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     pointings = layout.pointings()
+    n_exposures = len(pointings) + layout.psf_exposures
     for number, (bx, by) in enumerate(pointings, start=1):
         for detector in layout.detectors:
-            paths.append(_write_one(layout, directory, number, len(pointings), detector, bx, by))
+            paths.append(_write_one(layout, directory, number, n_exposures, detector, bx, by))
+    for number in range(len(pointings) + 1, n_exposures + 1):
+        for detector in layout.detectors:
+            paths.append(_write_one(layout, directory, number, n_exposures, detector, 0.0, 0.0, is_psf=True))
     return paths
 
 
@@ -113,7 +158,7 @@ def detector_offset(layout: ExposureLayout, detector: str) -> tuple[float, float
     return _NIRCAM_OFFSETS.get(detector, (0.0, 0.0)) if len(layout.detectors) > 1 else (0.0, 0.0)
 
 
-def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path:
+def _write_one(layout, directory, number, n_exposures, detector, bx, by, is_psf=False) -> Path:
     instrument = instrument_of(detector)
     ncols, nrows = layout.subarray_shape or _DETECTOR_SHAPE.get(detector, (2048, 2048))
     dx, dy = detector_offset(layout, detector)
@@ -125,7 +170,9 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path
         f"{detector.lower()}_{layout.suffix}.fits"
     )
     channel = layout.channel
-    if channel is None and instrument == "NIRCAM":
+    if detector in MRS_DETECTOR_CHANNELS:  # each MRS detector records two channels, whatever the layout says
+        channel = MRS_DETECTOR_CHANNELS[detector]
+    elif channel is None and instrument == "NIRCAM":
         channel = "LONG" if detector.endswith("LONG") else "SHORT"
     module = detector[3] if instrument == "NIRCAM" else None
     primary = fits.Header()
@@ -148,7 +195,8 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path
         "FASTAXIS": -1, "SLOWAXIS": 2,
         "PATTTYPE": "FULL" if layout.dither_points > 1 else "NONE",
         "NUMDTHPT": layout.dither_points, "PATT_NUM": (number - 1) % max(layout.dither_points, 1) + 1,
-        "BKGDTARG": False, "IS_PSF": False, "IS_IMPRT": False, "TSOVISIT": False,
+        "BKGDTARG": False, "IS_PSF": is_psf, "IS_IMPRT": False,
+        "TSOVISIT": level3_pipeline_of(layout) == "tso3",
         "PNTG_SEQ": 1, "EXSEGNUM": 1, "EXSEGTOT": 1,
     }
     for key, value in (("MODULE", module), ("CHANNEL", channel), ("GRATING", layout.grating), ("BAND", layout.band)):
@@ -157,14 +205,30 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by) -> Path
     cards.update(layout.extra)
     for key, value in cards.items():
         primary[key] = value
-    sci = fits.ImageHDU(name="SCI")
+    extensions = _slit_headers(layout) or [fits.ImageHDU(name="SCI")]
     wcs = {
         "RA_REF": ra, "DEC_REF": dec, "ROLL_REF": layout.roll, "V2_REF": 0.0, "V3_REF": 0.0, "V3I_YANG": 0.0,
         "VPARITY": -1, "CRVAL1": ra, "CRVAL2": dec, "CRPIX1": ncols / 2, "CRPIX2": nrows / 2,
         "PIXAR_A2": _PIXEL_AREA.get(detector, 0.0311**2 if instrument == "NIRCAM" else 0.01),
     }
     for key, value in wcs.items():
-        sci.header[key] = value
+        extensions[0].header[key] = value
     path = directory / name
-    fits.HDUList([fits.PrimaryHDU(header=primary), sci]).writeto(path, overwrite=True)
+    fits.HDUList([fits.PrimaryHDU(header=primary), *extensions]).writeto(path, overwrite=True)
     return path
+
+
+def _slit_headers(layout: ExposureLayout) -> list[fits.ImageHDU]:
+    """Data-less SCI extensions, one per slit or source, with the cutout size a cal file's slit carries
+    (SLTSIZE1/SLTSIZE2): a header reader sees what it would see in the real multi-slit file."""
+    if not layout.n_slits:
+        return []
+    ny, nx = SLIT_SHAPE.get(layout.exp_type, (40, 1000))
+    extensions = []
+    for number in range(1, layout.n_slits + 1):
+        hdu = fits.ImageHDU(name="SCI", ver=number)
+        hdu.header["SLTNAME"] = (NIRSPEC_FIXED_SLITS[(number - 1) % len(NIRSPEC_FIXED_SLITS)]
+                                 if layout.exp_type == "NRS_FIXEDSLIT" else str(number))
+        hdu.header["SLTSIZE1"], hdu.header["SLTSIZE2"] = nx, ny
+        extensions.append(hdu)
+    return extensions

@@ -81,6 +81,8 @@ class ExposureMetadata:
     n_groups: int | None = None
     ncols: int = 0
     nrows: int = 0
+    n_slits: int = 0  # SCI extensions of a multi-slit cal file: slits (NIRSpec) or sources (WFSS)
+    slit_pixels: int = 0  # their pixels, summed
     pixel_scale: float = math.nan  # arcsec per pixel
     ra_ref: float = math.nan
     dec_ref: float = math.nan
@@ -94,6 +96,11 @@ class ExposureMetadata:
     @property
     def pixels(self) -> int:
         return int(self.ncols) * int(self.nrows)
+
+    @property
+    def science_pixels(self) -> int:
+        """Pixels the member's science arrays hold: its slits' when it has slits, else its image's."""
+        return int(self.slit_pixels) if self.n_slits else self.pixels
 
     @property
     def has_pointing(self) -> bool:
@@ -313,13 +320,37 @@ def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
                     sci = None
                 except OSError as exc:
                     raise MetadataError(f"{path}: truncated or corrupt FITS ({exc})") from None
+                slits = _slit_sizes(hdul) if _is_multi_slit(primary, path) else []
     except MetadataError:
         raise
     except (OSError, ValueError, TypeError, IndexError) as exc:
         raise MetadataError(f"{path}: not a readable FITS file ({exc})") from None
     if _first([primary, sci], "INSTRUME") is None and _first([primary, sci], "EXP_TYPE") is None:
         raise MetadataError(f"{path}: no INSTRUME or EXP_TYPE keyword; not a JWST exposure")
-    return metadata_from_headers(str(path), primary, sci, problems)
+    meta = metadata_from_headers(str(path), primary, sci, problems)
+    meta.n_slits, meta.slit_pixels = len(slits), sum(slits)
+    return meta
+
+
+def _is_multi_slit(primary, path: Path) -> bool:
+    """A cal-level file of an exposure type whose cal files hold one SCI extension per slit or source."""
+    from jwst_memest.instruments import MULTI_SLIT_EXP_TYPES
+
+    return _as_str(_first([primary], "EXP_TYPE")) in MULTI_SLIT_EXP_TYPES and product_level(path) in ("cal", "s2d", "crf")
+
+
+def _slit_sizes(hdul) -> list[int]:
+    """Pixels of every SCI extension, from its header (NAXISn, else SLTSIZE1/2): no data is read."""
+    sizes = []
+    for hdu in hdul[1:]:
+        header = hdu.header
+        if str(header.get("EXTNAME", "")).strip().upper() != "SCI":
+            continue
+        if int(header.get("NAXIS", 0) or 0) >= 2:
+            sizes.append(int(header.get("NAXIS1", 0)) * int(header.get("NAXIS2", 0)))
+        else:
+            sizes.append(int(header.get("SLTSIZE1", 0) or 0) * int(header.get("SLTSIZE2", 0) or 0))
+    return sizes
 
 
 def metadata_from_datamodel(model, name: str | None = None) -> ExposureMetadata:
@@ -347,4 +378,9 @@ def metadata_from_datamodel(model, name: str | None = None) -> ExposureMetadata:
     }
     primary = {k: v for k, v in primary.items() if v is not None}
     path = name or getattr(meta, "filename", None) or "<datamodel>"
-    return metadata_from_headers(str(path), primary, None)
+    result = metadata_from_headers(str(path), primary, None)
+    slits = getattr(model, "slits", None)
+    if slits:
+        result.n_slits = len(slits)
+        result.slit_pixels = sum(int(s.data.shape[0]) * int(s.data.shape[1]) for s in slits if s.data is not None)
+    return result

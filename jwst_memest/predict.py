@@ -84,7 +84,12 @@ def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = 
             program, observation = (meta.exposure_id.split("_") + ["", ""])[:2]
             observations.setdefault((program, observation), []).append(meta)
         pools = list(observations.values())
-    jobs = [([(m.path, m.is_imprint) for m in pool], discover) for pool in pools if pool]
+    # mkpool numbers targets (t001, t002, ...) in order of appearance within its pool: an operations pool
+    # spans the whole program, so number them over all the exposures, not within each observation
+    target_ids: dict[str, str] = {}
+    for meta in exposures.values():
+        target_ids.setdefault(str(meta.target_name), str(len(target_ids) + 1))
+    jobs = [([(m.path, m.is_imprint) for m in pool], discover, target_ids) for pool in pools if pool]
     workers = min(workers or _usable_cpus(), len(jobs))
     if workers > 1:
         # jwst's generated association classes cannot be pickled: workers send back JSON.
@@ -104,8 +109,9 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _generate(exposures: list[tuple[str, bool]], discover: bool) -> list[tuple[str, str]]:
-    """(file name, JSON) of the Level-3 associations jwst's rules make from one pool of (path, is_imprint)."""
+def _generate(exposures: list[tuple[str, bool]], discover: bool, target_ids: dict[str, str]) -> list[tuple[str, str]]:
+    """(file name, JSON) of the Level-3 associations jwst's rules make from one pool of (path, is_imprint),
+    targets numbered by ``target_ids`` (target name -> id)."""
     from jwst.associations.generator.generate_per_candidate import generate_per_candidate
     from jwst.associations.lib import rules_level3
     from jwst.associations.mkpool import mkpool
@@ -117,12 +123,28 @@ def _generate(exposures: list[tuple[str, bool]], discover: bool) -> list[tuple[s
         name = Path(str(row["filename"])).name
         if name in imprint:
             row["is_imprt"] = "t" if imprint[name] else "f"
+        row["targetid"] = target_ids.get(str(row["targname"]).strip(), row["targetid"])
+    pool = _as_read_from_a_pool_file(pool)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         associations = generate_per_candidate(
             pool, rule_defs=[rules_level3.__file__], all_candidates=True, discover=discover, ignore_default=True
         )
     return [association.dump(format="json") for association in associations]
+
+
+def _as_read_from_a_pool_file(pool):
+    """The pool as operations' pool files give it to the generator: written, then read by jwst's own
+    pool reader (values lowercased, "null" for absent), so product names are those made from the
+    operations pool of the same exposures (no "-full"/"-none" from upper-case header values)."""
+    import tempfile
+
+    from jwst.associations.pool import AssociationPool
+
+    with tempfile.TemporaryDirectory(prefix="memest-pool-") as scratch:
+        path = Path(scratch) / "pool.csv"
+        pool.write(str(path), format="ascii", delimiter="|")
+        return AssociationPool.read(str(path))
 
 
 class JwstCalPredict:

@@ -204,11 +204,14 @@ class MemoryEstimateStep(Step):
     @staticmethod
     def _log_table(products) -> None:
         width = max([len(p.product) for p in products] + [7])
-        lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  model"]
+        steps = max([len(p.peak_step) for p in products] + [9])
+        lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  "
+                 f"{'peak step':<{steps}}  model"]
         for p in products:
             lines.append(
                 f"{p.product:<{width}}  {p.n_members:>7d}  {p.gb_size:>9.3f}  {p.upper_bound_gb:>9.3f}  "
-                f"{p.request_gb:>9.3f}  {p.estimator['name']} {p.estimator['version']}"
+                f"{p.request_gb:>9.3f}  {p.peak_step:<{steps}}  {p.estimator['name']} {p.estimator['version']}"
+                + ("" if p.calibrated else "  (uncalibrated)")
             )
         log.info("Memory estimates (GB = 1e9 bytes, upper bound at quantile %s):\n%s",
                  products[0].quantile if products else "", "\n".join(lines))

@@ -46,23 +46,22 @@ def test_spec3_ifu_pays_outlier_detection_fixed_cost_slit_does_not(tmp_path):
     assert mrs[0] == pytest.approx(2.25, rel=0.10) and lrs[0] == pytest.approx(0.54, rel=0.10)
 
 
-def _coverage(tmp_path, layout, pipeline):
+def _assess(tmp_path, layout, pipeline):
     members = [read_exposure_metadata(p) for p in write_header_exposures(layout, tmp_path / str(id(layout)))]
-    vector = product_features(members, pipeline, True).vector()
-    (warnings,) = load_baseline(pipeline).coverage_warnings(vector[None, :])
-    return warnings
+    return load_baseline(pipeline).assess(product_features(members, pipeline, True).values)
 
 
-def test_coverage_warnings_say_what_the_measured_runs_do_not_cover(tmp_path):
-    assert _coverage(tmp_path, ExposureLayout(dither_points=2), "image3") == []
-    (coron,) = _coverage(tmp_path, ExposureLayout(dither_points=2), "coron3")
-    assert coron.startswith("no measured calwebb_coron3 runs")
-    mrs = _coverage(tmp_path, ExposureLayout(detectors=("MIRIFUSHORT",), exp_type="MIR_MRS", filter="N/A",
-                                             pupil="N/A", channel="12", band="SHORT"), "spec3")
-    assert len(mrs) == 1 and "without cube_build and extract_1d" in mrs[0]
-    (nirspec,) = _coverage(tmp_path, ExposureLayout(detectors=("NRS1",), exp_type="NRS_FIXEDSLIT", filter="CLEAR",
-                                                    pupil="N/A"), "spec3")
-    assert nirspec == "no measured runs of NRS_FIXEDSLIT: estimate extrapolated from MIR_LRS-FIXEDSLIT, MIR_MRS"
+def test_the_installed_baseline_knows_what_its_runs_cover(tmp_path):
+    inside = _assess(tmp_path, ExposureLayout(dither_points=2), "image3")
+    assert inside.calibrated and inside.reasons == [] and inside.factor == 1.0
+    coron = _assess(tmp_path, ExposureLayout(dither_points=2), "coron3")
+    assert not coron.calibrated and coron.reasons[0].startswith("no measured calwebb_coron3 runs")
+    assert coron.factor >= 1.25
+    bright = _assess(tmp_path, ExposureLayout(detectors=("NRS1",), exp_type="NRS_BRIGHTOBJ", filter="CLEAR",
+                                              pupil="N/A"), "spec3")
+    assert not bright.calibrated and bright.reasons[0].startswith("no measured runs of NRS_BRIGHTOBJ")
+    for exp_type in ("NRS_IFU", "MIR_MRS", "NRS_MSASPEC", "NRS_FIXEDSLIT", "NIS_WFSS", "NRC_WFSS", "MIR_LRS-FIXEDSLIT"):
+        assert exp_type in load_baseline("spec3").envelope.ranges, exp_type
 
 
 def test_baseline_checksum_identifies_its_coefficients():

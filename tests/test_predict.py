@@ -27,8 +27,8 @@ def mixed_folder(tmp_path):
 def test_products_are_named_by_jwst_rules(mixed_folder):
     predictions = JwstCalPredict(mixed_folder).run_inference()
     assert set(predictions) == {
-        "jw01234-o001_t001_nircam_clear-f150w-full",
-        "jw02345-o007_t001_miri_f770w-full",
+        "jw01234-o001_t001_nircam_clear-f150w",
+        "jw02345-o007_t001_miri_f770w",
     }
     assert all(p["gbSize"] > 0 for p in predictions.values())
 
@@ -47,7 +47,7 @@ def test_pools_generated_in_parallel_give_the_same_products(mixed_folder):
 
 
 def test_program_and_observation_selection(mixed_folder):
-    assert list(JwstCalPredict(mixed_folder, pid=2345).run_inference()) == ["jw02345-o007_t001_miri_f770w-full"]
+    assert list(JwstCalPredict(mixed_folder, pid=2345).run_inference()) == ["jw02345-o007_t001_miri_f770w"]
     assert JwstCalPredict(mixed_folder, pid=2345, obs=7).run_inference()
     with pytest.raises(ValueError, match="no exposures matching"):
         JwstCalPredict(mixed_folder, pid=2345, obs=8).run_inference()
@@ -66,7 +66,7 @@ def test_unusable_files_are_screened_out_and_reported(mixed_folder):
         del hdul[0].header["TARGNAME"]
     predictor = JwstCalPredict(mixed_folder)
     predictions = predictor.run_inference()
-    assert "jw02345-o007_t001_miri_f770w-full" in predictions
+    assert "jw02345-o007_t001_miri_f770w" in predictions
     assert len(predictor.rejected) == 2
     assert any("TARGNAME" in r for r in predictor.rejected)
     miri = next(e for e in predictor.estimates if "miri" in e.product)
@@ -92,7 +92,7 @@ def test_command_line(mixed_folder):
     result = subprocess.run([sys.executable, "-m", "jwst_memest.predict", str(mixed_folder), "--pid", "1234"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "jw01234-o001_t001_nircam_clear-f150w-full" in result.stdout
+    assert "jw01234-o001_t001_nircam_clear-f150w" in result.stdout
     bad = subprocess.run([sys.executable, "-m", "jwst_memest.predict", str(mixed_folder / "nope")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "not a directory" in bad.stderr

@@ -195,21 +195,6 @@ def test_end_to_end_profile_of_a_spec3_lrs_run(tmp_path):
     assert row["pipeline"] == "spec3" and 0.25 < row["measured_gb"] < 2.0
 
 
-def test_synthetic_mrs_exposures_and_spec3_association(tmp_path):
-    from stdatamodels.jwst import datamodels
-
-    from jwst_memest.profile.corpus import _make_association
-    from jwst_memest.profile.synthetic import write_cal_exposures
-
-    layout = ExposureLayout(detectors=("MIRIFUSHORT",), exp_type="MIR_MRS", filter="N/A", pupil="N/A",
-                            channel="12", band="SHORT", subarray_shape=(64, 32), dither_points=2)
-    paths = write_cal_exposures(layout, tmp_path)
-    with datamodels.open(paths[0]) as model:
-        assert isinstance(model, datamodels.IFUImageModel) and model.meta.exposure.type == "MIR_MRS"
-    asn = json.loads(_make_association(paths, tmp_path, "jw01234-o001_t001_miri", "spec3").read_text())
-    assert asn["asn_type"] == "spec3" and len(asn["products"][0]["members"]) == 2
-
-
 @pytest.mark.parametrize("content", [None, "{not json", '{"asn_type": "image2", "products": []}'])
 def test_profile_run_refuses_bad_associations_in_one_line(tmp_path, content):
     import subprocess
@@ -255,8 +240,9 @@ def test_fit_baseline_pools_corpora_ignores_failed_runs_and_writes_yaml(tmp_path
     table = table.assign(measured_gb=truth.predict(X))
     failed = table.iloc[:1].assign(status="exit 1", measured_gb=0.01)  # a failed run has no label
     halves = [tmp_path / "a.csv", tmp_path / "b.csv"]
-    pd.concat([table.iloc[::2], failed]).to_csv(halves[0], index=False, columns=CORPUS_COLUMNS)
-    table.iloc[1::2].to_csv(halves[1], index=False, columns=CORPUS_COLUMNS)
+    columns = [c for c in CORPUS_COLUMNS if c in table.columns]  # image3 runs have no spec3-only columns
+    pd.concat([table.iloc[::2], failed]).to_csv(halves[0], index=False, columns=columns)
+    table.iloc[1::2].to_csv(halves[1], index=False, columns=columns)
 
     X2, measured, split, pooled = fit.load_measured(halves)
     assert len(pooled) == len(table) and (pooled["status"] == "ok").all()
@@ -346,3 +332,37 @@ def test_profile_help_lists_the_commands():
                             timeout=300)
     assert result.returncode == 0
     assert all(command in result.stdout for command in ("run", "corpus", "fit-baseline"))
+
+
+def test_step_peaks_come_from_the_samples_taken_while_each_step_ran():
+    import datetime
+
+    from jwst_memest.profile.monitor import peaks_by_step, step_intervals
+
+    t0 = datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+    def line(seconds, text):
+        stamp = (t0 + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+        return f"{stamp} - stpipe.step - INFO - {text}\n"
+
+    log = [line(0, "Step Spec3Pipeline running with args ('a.json',)."),
+           line(1, "Step outlier_detection running with args (x,)."), "noise\n",
+           line(3, "Step outlier_detection done"),
+           line(4, "Step pixel_replace running with args (x,)."), line(4, "Step skipped."),
+           line(5, "Step extract_1d running with args (x,)."), line(6, "Step extract_1d done"),
+           line(7, "Step extract_1d running with args (y,)."), line(9, "Step extract_1d done"),
+           line(10, "Step Spec3Pipeline done")]
+    intervals = step_intervals(log)
+    assert [name for name, _, _ in intervals] == ["outlier_detection", "pixel_replace", "extract_1d", "extract_1d"]
+    start = t0.timestamp()
+    samples = [(start + s, gb * 1e9) for s, gb in ((0.5, 0.3), (2, 5.0), (4.5, 1.0), (5.5, 2.0), (8, 2.5), (9.5, 9.0))]
+    # the pipeline's own peak after its last step belongs to no step
+    assert peaks_by_step(log, samples) == {"outlier_detection": 5.0, "pixel_replace": 1.0, "extract_1d": 2.5}
+
+
+def test_rows_keep_the_columns_of_the_file_they_are_appended_to(tmp_path):
+    corpus = tmp_path / "old.csv"
+    corpus.write_text("run_id,status,measured_gb\nold,ok,1.0\n")
+    append_row(corpus, {"run_id": "new", "status": "ok", "measured_gb": 2.0, "step_peaks": "{}"})
+    rows = list(csv.DictReader(corpus.open()))
+    assert rows[-1] == {"run_id": "new", "status": "ok", "measured_gb": "2.0"}

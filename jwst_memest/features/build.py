@@ -17,7 +17,7 @@ from jwst_memest.features.geometry import mean_pointing, mosaic_pixels, offset_s
 from jwst_memest.features.schema import load_schema
 from jwst_memest.metadata import ExposureMetadata
 
-__all__ = ["ProductFeatures", "product_features", "BYTES_PER_PIXEL_CAL"]
+__all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXEL_CAL"]
 
 # A Level-2b model holds data, err, dq, var_poisson, var_rnoise, var_flat and area
 # at 4 bytes each: 28 bytes per pixel per integration.
@@ -75,6 +75,45 @@ def _common(members, attribute) -> str | None:
     return values.pop() if len(values) == 1 else "MULTIPLE"
 
 
+def _channel(members) -> str | None:
+    """The members' channel; MIRI MRS channels of several detectors join as one (12 + 34 -> 1234)."""
+    values = {m.channel for m in members if m.channel is not None}
+    if len(values) > 1 and all(v.isdigit() for v in values):
+        return "".join(sorted(set("".join(values))))
+    return _common(members, "channel")
+
+
+def cube_pixels(members, exp_type: str | None, offset_max_pixels: float) -> float:
+    """Voxels of the IFU cubes cube_build makes from these members (0 for other modes).
+
+    Spatially: the field of view plus the dither extent, over the cube's spaxel size; spectrally:
+    the wavelength range recorded, over the cube's spectral step. MIRI MRS makes one cube per
+    channel and band; NIRSpec one per grating, over the detectors' combined range.
+    """
+    from jwst_memest.instruments import (MRS_CHANNELS, MRS_CUBE_SAMPLING, MRS_WAVELENGTHS, NIRSPEC_CUBE_STEP,
+                                         NIRSPEC_IFU_FIELD, NIRSPEC_SPAXEL, nirspec_wavelengths)
+
+    scale = min((m.pixel_scale for m in members if math.isfinite(m.pixel_scale)), default=0.1)
+    extent = 2.0 * (offset_max_pixels if math.isfinite(offset_max_pixels or math.nan) else 0.0) * scale  # arcsec
+    if exp_type == "NRS_IFU":
+        grating = _common(members, "grating")
+        ranges = [nirspec_wavelengths(grating, m.detector or "NRS1") for m in members]
+        planes = (max(r[1] for r in ranges) - min(r[0] for r in ranges)) / NIRSPEC_CUBE_STEP.get(grating, 0.0017)
+        spaxels = ((NIRSPEC_IFU_FIELD[0] + extent) / NIRSPEC_SPAXEL) * ((NIRSPEC_IFU_FIELD[1] + extent) / NIRSPEC_SPAXEL)
+        return float(spaxels * planes)
+    if exp_type == "MIR_MRS":
+        bands = {(channel, m.band or "SHORT") for m in members for channel in (m.channel or "")
+                 if channel in MRS_CHANNELS}
+        total = 0.0
+        for channel, band in bands:
+            _, n_slices, _, along, across = MRS_CHANNELS[channel]
+            spaxel, step = MRS_CUBE_SAMPLING[channel]
+            first, last = MRS_WAVELENGTHS.get(channel + band, MRS_WAVELENGTHS[channel + "SHORT"])
+            total += ((along + extent) / spaxel) * ((n_slices * across + extent) / spaxel) * ((last - first) / step)
+        return float(total)
+    return 0.0
+
+
 def _max_int(members, attribute) -> int:
     values = [getattr(m, attribute) for m in members if getattr(m, attribute) is not None]
     return int(max(values)) if values else 0
@@ -122,7 +161,7 @@ def product_features(
     warnings: list[str] = [w for m in members for w in m.warnings]
     ints = level3 in _INTS_PIPELINES or any(m.level in _INTS_LEVELS for m in members)
     member_bytes = [
-        BYTES_PER_PIXEL_CAL * m.pixels * (max(m.n_integrations, 1) if ints else 1) for m in members
+        BYTES_PER_PIXEL_CAL * m.science_pixels * (max(m.n_integrations, 1) if ints else 1) for m in members
     ]
     values = {
         "instrument": _common(members, "instrument"),
@@ -132,7 +171,7 @@ def product_features(
         "filter": _common(members, "filter"),
         "pupil": _common(members, "pupil"),
         "grating": _common(members, "grating"),
-        "channel": _common(members, "channel"),
+        "channel": _channel(members),
         "band": _common(members, "band"),
         "subarray": _subarray_group(_common(members, "subarray")),
         "background_target": any(m.background_target for m in members),
@@ -147,8 +186,10 @@ def product_features(
         "n_groups": _max_int(members, "n_groups"),
         "member_bytes": float(max(member_bytes)),
         "total_input_bytes": float(sum(member_bytes)),
+        "n_slits": max(m.n_slits for m in members),
     }
     values.update(_geometry(members, warnings))
+    values["cube_pixels"] = cube_pixels(members, values["exp_type"], values["offset_max"])
     features = ProductFeatures(pipeline=level3, values=values, n_members=len(members), warnings=warnings)
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as unknown")

@@ -8,9 +8,12 @@ image3:  base + in_memory * N * b_file * Npix_in
               + max(a_res * Npix_in + b_res * Npix_out,                 (final resample)
                     a_out * Npix_in + b_out * Npix_out + c_med * G * Npix_out,  (outlier median)
                     b_cat * Npix_out)                                    (source_catalog over the i2d)
-spec3:   base + ifu * (IFU modes) + N * b_spec * member_bytes / 28 + b_out * Npix_out
-         (IFU outlier detection works on the whole IFU image set at once: a large fixed cost
-         that slit modes do not pay)
+spec3:   base + b_spec * sum of member science pixels              (members held in memory)
+              + b_slit * N * slits per member                      (per-slit models, WCS, products)
+              + max(ifu_med * Npix_detector,                       (IFU outlier detection's median filter,
+                                                                     over the whole detector)
+                    cube * Nvoxels)                                (cube_build's cubes)   [IFU modes]
+              + b_out * Npix_out                                   (resample_spec)  [single-slit modes: LRS]
 
 Coefficients live in ``baseline.yaml`` beside this module, refitted from the
 measured corpus by ``python -m jwst_memest.profile fit-baseline``.
@@ -27,12 +30,15 @@ import numpy as np
 import yaml
 
 from jwst_memest.features.schema import feature_set_for, load_schema
+from jwst_memest.instruments import IFU_EXP_TYPES
+from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.upper import UpperBound
 
 __all__ = ["PhysicsBaseline", "load_baseline", "GIB", "GB"]
 
-IFU_EXP_TYPES = ("MIR_MRS", "NRS_IFU")
 GIB = 2.0**30
+MEMBERS_STAGE = "members held in memory"
+WFSS_EXP_TYPES = ("NIS_WFSS", "NRC_WFSS", "MIR_WFSS")
 GB = 1e9
 
 
@@ -42,7 +48,7 @@ class PhysicsBaseline:
     kind = "physics_baseline"
 
     def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
-                 coverage: dict | None = None):
+                 envelope: Envelope | None = None, upper_bound_by_mode: dict[str, UpperBound] | None = None):
         self.pipeline = pipeline.lower().removeprefix("calwebb_")
         self.feature_set = feature_set_for(self.pipeline)
         self.coefficients = dict(coefficients)
@@ -52,72 +58,87 @@ class PhysicsBaseline:
         self.source = source
         self.schema = load_schema(self.feature_set)
         # identifies the exact coefficients and bound used, as a bundle's checksum does
+        self.upper_bound_by_mode = dict(upper_bound_by_mode or {})
+        self.envelope = envelope or Envelope(self.feature_set, {})
         self.checksum = hashlib.sha256(json.dumps(
-            [self.pipeline, self.coefficients, upper_bound.to_tree(), version], sort_keys=True).encode()).hexdigest()
+            [self.pipeline, self.coefficients, upper_bound.to_tree(), version,
+             {k: v.to_tree() for k, v in sorted(self.upper_bound_by_mode.items())}, self.envelope.to_tree()],
+            sort_keys=True).encode()).hexdigest()
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
-        self.coverage = dict(coverage or {})
+        self._wfss_codes = [self.schema["exp_type"].encode(t) for t in WFSS_EXP_TYPES]
 
     @property
     def feature_names(self) -> list[str]:
         return self.schema.names
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Peak memory in GB (10^9 bytes) for each row of encoded features."""
+    def stages(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Peak (bytes) of each modelled pipeline stage, per row; NaN where a stage does not run.
+
+        "members held in memory" is what every step runs on top of (interpreter, models kept
+        resident); each step's value adds what that step allocates. The run's peak is the largest.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
         c = self.coefficients
         n = col["n_members"]
         npix_in = col["member_pixels"]
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
-        in_memory = col["in_memory"]
         if self.feature_set == "image3":
             ints = np.maximum(col["n_integrations"], 1)
-            per_file = in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints
-            resample = c["resample_in"] * npix_in + c["resample_out"] * npix_out
-            outlier = (
-                c["outlier_in"] * npix_in
-                + c["outlier_out"] * npix_out
-                + c["median_per_group"] * col["n_exposure_groups"] * npix_out
-            )
-            catalog = c["catalog_out"] * npix_out
-            peak = c["base_bytes"] + per_file + np.maximum(np.maximum(resample, outlier), catalog)
-        else:
-            per_member_pixels = col["member_bytes"] / 28.0
-            ifu = np.isin(col["exp_type"], self._ifu_codes)
-            peak = (
-                c["base_bytes"]
-                + c.get("ifu_bytes", 0.0) * ifu
-                + c["spec_per_member_pixel"] * n * per_member_pixels
-                + c["spec_out"] * npix_out
-            )
-        return peak / GB
+            resident = c["base_bytes"] + col["in_memory"] * n * c["bytes_per_member_pixel"] * npix_in * ints
+            return {
+                MEMBERS_STAGE: resident,
+                "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out
+                + c["median_per_group"] * col["n_exposure_groups"] * npix_out,
+                "resample": resident + c["resample_in"] * npix_in + c["resample_out"] * npix_out,
+                "source_catalog": resident + c["catalog_out"] * npix_out,
+            }
+        ifu = np.isin(col["exp_type"], self._ifu_codes)
+        wfss = np.isin(col["exp_type"], self._wfss_codes)
+        slits = np.nan_to_num(col["n_slits"])
+        resident = c["base_bytes"] + c["spec_per_member_pixel"] * col["total_input_bytes"] / 28.0
+        with_slits = resident + c["per_slit_bytes"] * n * slits
+        nan = np.full(len(X), np.nan)
+        return {
+            MEMBERS_STAGE: with_slits,
+            "outlier_detection": np.where(ifu, with_slits + c["ifu_median_per_pixel"] * npix_in, nan),
+            "cube_build": np.where(ifu, with_slits + c["cube_per_voxel"] * np.nan_to_num(col["cube_pixels"]), nan),
+            # slit modes: the per-source loop (NIRSpec: resample_spec and extract_1d; WFSS: extract_1d)
+            "resample_spec": np.where(~ifu & ~wfss, with_slits + (slits == 0) * c["spec_out"] * npix_out, nan),
+            "extract_1d": np.where(wfss, with_slits, nan),
+        }
 
-    def coverage_warnings(self, X: np.ndarray) -> list[list[str]]:
-        """Per row, what the measured runs behind the coefficients do not cover.
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Peak memory in GB (10^9 bytes) for each row of encoded features: the largest stage."""
+        return np.nanmax(np.vstack(list(self.stages(X).values())), axis=0) / GB
 
-        The coefficients are fitted to one feature set's runs (image3 or spec3) of the
-        exposure types listed in baseline.yaml; anything else is an extrapolation.
-        """
-        X = np.atleast_2d(np.asarray(X, dtype=float))
-        exp_type = self.schema["exp_type"]
-        measured = self.coverage.get("exp_types", [])
-        notes = self.coverage.get("notes", {})
+    def breakdown(self, X: np.ndarray) -> list[tuple[dict[str, float], str]]:
+        """Per row: each stage's peak (GB) and the step that sets the run's peak."""
+        stages = self.stages(X)
         rows = []
-        for code in X[:, self.schema.names.index("exp_type")]:
-            name = exp_type.decode(code)
-            found = []
-            if self.pipeline != self.feature_set:
-                found.append(f"no measured calwebb_{self.pipeline} runs: estimated with the calwebb_{self.feature_set} terms")
-            if name not in measured:
-                found.append(f"no measured runs of {name}: estimate extrapolated from {', '.join(measured) or 'none'}")
-            if name in notes:
-                found.append(notes[name])
-            rows.append(found)
+        for i in range(len(next(iter(stages.values())))):
+            values = {name: float(v[i]) / GB for name, v in stages.items() if np.isfinite(v[i])}
+            steps = {name: v for name, v in values.items() if name != MEMBERS_STAGE}
+            rows.append((values, max(steps, key=steps.get) if steps else MEMBERS_STAGE))
         return rows
 
+    def assess(self, values: dict):
+        """Whether a product (raw feature values) lies inside the runs the coefficients were fitted to."""
+        return self.envelope.assess(values, self.pipeline)
+
+    def _row_factors(self, X: np.ndarray, quantile: float) -> np.ndarray:
+        """Upper-bound factor per row: its exposure type's calibration where there is one, else the pooled one."""
+        pooled = self.upper_bound.factor(quantile)
+        if not self.upper_bound_by_mode:
+            return np.full(len(X), pooled)
+        exp_type = self.schema["exp_type"]
+        by_mode = {name: bound.factor(quantile) for name, bound in self.upper_bound_by_mode.items()}
+        return np.array([by_mode.get(exp_type.decode(code), pooled) for code in X[:, self.schema.names.index("exp_type")]])
+
     def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        X = np.atleast_2d(np.asarray(X, dtype=float))
         gb = self.predict(X)
-        return gb, gb * self.upper_bound.factor(quantile)
+        return gb, gb * self._row_factors(X, quantile)
 
 
 @cache
@@ -136,5 +157,6 @@ def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
         UpperBound.from_tree(entry["upper_bound"]),
         version=str(raw["version"]),
         source=entry.get("source", ""),
-        coverage=entry.get("coverage"),
+        envelope=Envelope.from_tree(feature_set, entry.get("envelope")),
+        upper_bound_by_mode={k: UpperBound.from_tree(v) for k, v in entry.get("upper_bound_by_mode", {}).items()},
     )

@@ -8,7 +8,7 @@ __all__ = ["held_out_metrics"]
 
 
 def held_out_metrics(measured, estimated, upper=None) -> dict:
-    """Median absolute percent error, RMSE (GB), bias, and the share of measured peaks above the bound."""
+    """Median absolute percent error, RMSE (GB), bias, the share of measured peaks above the bound and the largest excess."""
     measured = np.asarray(measured, dtype=float)
     estimated = np.asarray(estimated, dtype=float)
     pct = 100.0 * np.abs(estimated - measured) / measured
@@ -20,5 +20,8 @@ def held_out_metrics(measured, estimated, upper=None) -> dict:
         "under_estimate_fraction": float(np.mean(estimated < measured)) if measured.size else float("nan"),
     }
     if upper is not None:
-        result["upper_exceeded_fraction"] = float(np.mean(measured > np.asarray(upper, dtype=float)))
+        upper = np.asarray(upper, dtype=float)
+        result["upper_exceeded_fraction"] = float(np.mean(measured > upper)) if measured.size else float("nan")
+        # how far the worst run went above its bound (0 when none did)
+        result["max_pct_above_upper"] = float(max(0.0, 100.0 * np.max(measured / upper - 1))) if measured.size else 0.0
     return result

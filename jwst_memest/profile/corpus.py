@@ -17,12 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from jwst_memest.exposures import ExposureLayout
 from jwst_memest.profile.run import append_row, finished_run_ids, pipeline_runner
 
-__all__ = ["Configuration", "expand_plan", "load_plan", "run_configuration", "build_corpus"]
+__all__ = ["Configuration", "expand_plan", "load_plan", "pipeline_of", "run_configuration", "build_corpus"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,32 +56,46 @@ def _layout(params: dict) -> ExposureLayout:
     return ExposureLayout(**values)
 
 
-# Spec3 steps that prefetch reference files this offline corpus cannot have (docs/corpus.md)
-SPEC3_OFFLINE_SKIPS = ("cube_build", "extract_1d", "spectral_leak", "photom", "pixel_replace")
-# extract_1d's reference types; "N/A" tells the step (and the pipeline's prefetch) to go without
+# MIRI LRS runs outlier detection, resample_spec and extract_1d, the latter with its default box
+# aperture and no aperture correction (references N/A). cube_build and spectral_leak are IFU steps
+# the pipeline would prefetch references for; photom of the 1-D spectrum is skipped too. The other
+# spectroscopic modes take their arguments from ``spectra.spec3_arguments``.
 EXTRACT_1D_REFERENCES = ("extract1d", "apcorr", "pastasoss", "specprofile", "speckernel", "psf")
-# Spec3 arguments by exposure type: MIRI MRS has no spectral WCS here, so only IFU outlier detection
-# runs; MIRI LRS has one (synthetic WCS references), so outlier detection, resample_spec and
-# extract_1d run, the latter with its default box aperture and no aperture correction. Steps that
-# do nothing for LRS (cube_build, spectral_leak are IFU steps) are skipped because the pipeline
-# would prefetch their references; photom, which would calibrate the 1-D spectrum, is skipped too.
-SPEC3_ARGUMENTS = {
-    "MIR_MRS": tuple(f"--steps.{step}.skip=true" for step in SPEC3_OFFLINE_SKIPS),
-    "MIR_LRS-FIXEDSLIT": (
-        *(f"--steps.extract_1d.override_{reftype}=N/A" for reftype in EXTRACT_1D_REFERENCES),
-        "--steps.extract_1d.apply_apcorr=false",
-        *(f"--steps.{step}.skip=true" for step in ("cube_build", "spectral_leak", "photom")),
-    ),
-}
+LRS_ARGUMENTS = (
+    *(f"--steps.extract_1d.override_{reftype}=N/A" for reftype in EXTRACT_1D_REFERENCES),
+    "--steps.extract_1d.apply_apcorr=false",
+    *(f"--steps.{step}.skip=true" for step in ("cube_build", "spectral_leak", "photom")),
+)
+
+
+def is_spec3(exp_type: str) -> bool:
+    from jwst_memest.profile.spectra import SPEC3_WRITERS
+
+    return exp_type == "MIR_LRS-FIXEDSLIT" or exp_type in SPEC3_WRITERS
+
+
+def pipeline_of(layout: ExposureLayout) -> str:
+    """The Level-3 pipeline (image3, spec3, coron3, ami3 or tso3) that processes the layout's exposures."""
+    from jwst_memest.exposures import level3_pipeline_of
+
+    return level3_pipeline_of(layout) or ("spec3" if is_spec3(layout.exp_type) else "image3")
 
 
 def _make_association(paths: list[Path], directory: Path, product: str, asn_type: str = "image3") -> Path:
-    """A Level-3 association made by jwst's asn_from_list with the Level-3 base rule."""
+    """A Level-3 association made by jwst's asn_from_list with the Level-3 base rule.
+
+    Members whose header says IS_PSF are "psf" members, as jwst's coron3 and ami3 rules mark them.
+    """
+    from astropy.io import fits
     from jwst.associations import asn_from_list
     from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
 
     association = asn_from_list.asn_from_list([p.name for p in paths], rule=DMS_Level3_Base, product_name=product)
     association.data["asn_type"] = asn_type
+    psf_names = {p.name for p in paths if fits.getval(p, "IS_PSF", default=False)}
+    for member in association.data["products"][0]["members"]:
+        if member["expname"] in psf_names:
+            member["exptype"] = "psf"
     name, serialized = association.dump(format="json")
     path = directory / f"{product}_{asn_type}_asn.json"
     path.write_text(serialized)
@@ -97,23 +112,36 @@ def _seed(run_id: str) -> int:
 
 
 def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600) -> dict:
-    """Generate the data, run calwebb_image3 under the monitor, delete the data; return the row."""
+    """Generate the data, run its Level-3 pipeline under the monitor, delete the data; return the row."""
+    from jwst_memest.profile.level3_other import level3_arguments, write_level3_exposures
     from jwst_memest.profile.references import write_source_catalog_references
     from jwst_memest.profile.run import profile_association
+    from jwst_memest.profile.spectra import SPEC3_WRITERS, spec3_arguments, write_spec3_exposures
     from jwst_memest.profile.synthetic import write_cal_exposures
 
     layout = _layout(configuration.layout)
     scratch = Path(tempfile.mkdtemp(prefix="memest-corpus-", dir=scratch_root))
     try:
         seed = _seed(configuration.run_id)
-        paths = write_cal_exposures(layout, scratch, seed=seed)
+        pipeline = pipeline_of(layout)
+        per_integration = pipeline in ("coron3", "ami3", "tso3")
+        if per_integration:
+            paths = write_level3_exposures(layout, scratch, np.random.default_rng(seed))
+        elif layout.exp_type in SPEC3_WRITERS:
+            paths = write_spec3_exposures(layout, scratch, np.random.default_rng(seed))
+        else:
+            paths = write_cal_exposures(layout, scratch, seed=seed)
         product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
-        spec3 = layout.exp_type in SPEC3_ARGUMENTS
-        asn = _make_association(paths, scratch, product, "spec3" if spec3 else "image3")
+        spec3 = pipeline == "spec3"
+        asn = _make_association(paths, scratch, product, pipeline)
         instrument = paths and _instrument(paths[0])
         args = []
-        if spec3:
-            args += SPEC3_ARGUMENTS[layout.exp_type]
+        if per_integration:
+            args += level3_arguments(layout, scratch / "refs")
+        elif layout.exp_type in SPEC3_WRITERS:
+            args += spec3_arguments(layout.exp_type, scratch / "refs")
+        elif spec3:
+            args += LRS_ARGUMENTS
         elif configuration.skip_source_catalog:
             args.append("--steps.source_catalog.skip=true")
         else:
@@ -121,7 +149,7 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
                 instrument, layout.filter, layout.pupil, layout.subarray, scratch / "refs")
             args += [f"--steps.source_catalog.override_apcorr={apcorr}",
                      f"--steps.source_catalog.override_abvegaoffset={abvega}"]
-        if not configuration.in_memory and not spec3:
+        if not configuration.in_memory and pipeline == "image3":
             args.append("--in_memory=false")
         return profile_association(asn, pipeline_args=args, run_id=configuration.run_id,
                                    layout=configuration.layout, timeout=timeout,
@@ -141,13 +169,14 @@ def _instrument(path: Path) -> str:
 
 def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
     """Refuse configurations whose physics-baseline upper bound exceeds the machine's budget."""
-    from jwst_memest.exposures import write_header_exposures
+    from jwst_memest.exposures import level2b_suffix, write_header_exposures
     from jwst_memest.features.build import product_features
     from jwst_memest.metadata import read_exposure_metadata
     from jwst_memest.model.baseline import load_baseline
 
-    layout = dataclasses.replace(_layout(configuration.layout), suffix="cal")
-    pipeline = "spec3" if layout.exp_type in SPEC3_ARGUMENTS else "image3"
+    layout = _layout(configuration.layout)
+    layout = dataclasses.replace(layout, suffix=level2b_suffix(layout))
+    pipeline = pipeline_of(layout)
     with tempfile.TemporaryDirectory() as scratch:
         members = [read_exposure_metadata(p) for p in write_header_exposures(layout, scratch)]
     features = product_features(members, pipeline, configuration.in_memory)

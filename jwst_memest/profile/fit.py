@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 
@@ -24,7 +25,9 @@ __all__ = ["load_measured", "fit_baseline", "main"]
 
 IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
                 "outlier_in", "outlier_out", "median_per_group", "catalog_out")
-TERMS = {"image3": IMAGE3_TERMS, "spec3": ("base_bytes", "ifu_bytes", "spec_per_member_pixel", "spec_out")}
+SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "ifu_median_per_pixel", "cube_per_voxel",
+               "spec_out")
+TERMS = {"image3": IMAGE3_TERMS, "spec3": SPEC3_TERMS}
 
 
 def load_measured(corpus, pipeline: str = "image3"):
@@ -73,6 +76,48 @@ def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBas
     return estimates
 
 
+def _fit_and_predict(X_fit, y_fit, X_predict, start: PhysicsBaseline) -> np.ndarray:
+    coefficients = fit_baseline(X_fit, y_fit, start)
+    return PhysicsBaseline(start.pipeline, coefficients, start.upper_bound, "").predict(X_predict)
+
+
+def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, start: PhysicsBaseline,
+                     largest_fraction: float = 0.2, min_runs: int = 5) -> tuple[float, float, str]:
+    """Measured extrapolation errors: (beyond_range, unmeasured_mode, how they were found).
+
+    beyond_range: for each mode with ``min_runs`` runs or more, its largest runs (top
+    ``largest_fraction`` by measured peak) are estimated by a baseline fitted without them; the
+    largest measured/estimated ratio over all modes. unmeasured_mode: each mode estimated by a
+    baseline fitted on the other modes only; the largest ratio over all modes.
+    """
+    beyond, unmeasured = {}, {}
+    for mode in np.unique(modes):
+        in_mode = modes == mode
+        if in_mode.sum() >= min_runs:
+            threshold = np.quantile(measured[in_mode], 1 - largest_fraction)
+            held = in_mode & (measured >= threshold)
+            if (~held).sum() >= len(TERMS[start.feature_set]):
+                ratio = measured[held] / _fit_and_predict(X[~held], measured[~held], X[held], start)
+                beyond[mode] = float(ratio.max())
+        if (~in_mode).sum() >= len(TERMS[start.feature_set]) and len(np.unique(modes[~in_mode])) >= 1:
+            ratio = measured[in_mode] / _fit_and_predict(X[~in_mode], measured[~in_mode], X[in_mode], start)
+            unmeasured[str(mode)] = float(ratio.max())
+    beyond_factor = max([1.0, *beyond.values()])
+    unmeasured_factor = max([1.0, *unmeasured.values()])
+    detail = ("largest measured/estimated ratio with each mode's largest fifth held out "
+              + ", ".join(f"{m} {v:.3f}" for m, v in sorted(beyond.items()))
+              + "; with each mode held out entirely " + ", ".join(f"{m} {v:.3f}" for m, v in sorted(unmeasured.items())))
+    return beyond_factor, unmeasured_factor, detail
+
+
+def bounds_by_mode(measured: np.ndarray, estimated: np.ndarray, modes: np.ndarray, source: str,
+                   min_runs: int = 10) -> dict[str, UpperBound]:
+    """A calibrated upper bound per mode with at least ``min_runs`` out-of-fold estimates."""
+    return {str(mode): UpperBound.from_measurements(measured[modes == mode], estimated[modes == mode],
+                                                    source=f"{source}, {mode} runs only")
+            for mode in np.unique(modes) if (modes == mode).sum() >= min_runs}
+
+
 def _write_yaml_atomic(data: dict, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
@@ -103,33 +148,43 @@ def main(argv=None) -> int:
         print(f"error: {corpus_names}: {train.sum()} training and {test.sum()} held-out runs are too few", file=sys.stderr)
         return 2
     start = load_baseline(args.pipeline)
+    modes = table["exp_type"].astype(str).to_numpy()
     coefficients = fit_baseline(X[train], measured[train], start)
-    fitted = PhysicsBaseline(args.pipeline, coefficients, start.upper_bound, start.version)
-    estimated = fitted.predict(X[test])
     calibration = out_of_fold_estimates(X[train], measured[train], start)
-    bound = UpperBound.from_measurements(
-        measured[train], calibration,
-        source=f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}")
-    metrics = held_out_metrics(measured[test], estimated, estimated * bound.factor(0.95))
+    source = f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}"
+    bound = UpperBound.from_measurements(measured[train], calibration, source=source)
+    by_mode = bounds_by_mode(measured[train], calibration, modes[train], source)
+    beyond, unmeasured, detail = widening_factors(X[train], measured[train], modes[train], start)
+    envelope = Envelope.measure(start.feature_set, table, beyond, unmeasured, detail)
+    fitted = PhysicsBaseline(args.pipeline, coefficients, bound, start.version, envelope=envelope,
+                             upper_bound_by_mode=by_mode)
+    estimated, upper = fitted.estimate(X[test], 0.95)
+    metrics = held_out_metrics(measured[test], estimated, upper)
+    metrics_by_mode = {str(mode): {k: round(v, 4) for k, v in held_out_metrics(
+        measured[test & (modes == mode)], *fitted.estimate(X[test & (modes == mode)], 0.95)).items()}
+        for mode in np.unique(modes[test])}
     before = held_out_metrics(measured[test], start.predict(X[test]), start.estimate(X[test], 0.95)[1])
     print("coefficients:", {k: round(v, 3) for k, v in coefficients.items()})
     print("held-out, refitted:", {k: round(v, 4) for k, v in metrics.items()})
+    for mode, values in metrics_by_mode.items():
+        print(f"  {mode}:", values)
     print("held-out, previous:", {k: round(v, 4) for k, v in before.items()})
+    print(f"widening: beyond range x{beyond:.3f}, unmeasured mode x{max(unmeasured, 1.25):.3f} ({detail})")
     if args.dry_run:
         return 0
     path = Path(args.output) if args.output else Path(str(resources.files("jwst_memest.model").joinpath("baseline.yaml")))
     data = yaml.safe_load(path.read_text()) if path.is_file() else {"version": "1", "pipelines": {}}
     data["version"] = str(int(float(data.get("version", 1))) + 1)
-    previous = data["pipelines"].get(args.pipeline, {})
     data["pipelines"][args.pipeline] = {
         "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {corpus_names} "
                   f"(jwst {_jwst_version()}); held-out metrics on {int(test.sum())} runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
         "upper_bound": bound.to_tree(),
+        "upper_bound_by_mode": {mode: b.to_tree() for mode, b in by_mode.items()},
         "held_out": {k: round(v, 4) for k, v in metrics.items()},
-        # what the runs cover: the measured exposure types, plus notes kept from the previous file
-        "coverage": {**previous.get("coverage", {}),
-                     "exp_types": sorted(set(table["exp_type"].astype(str)))},
+        "held_out_by_mode": metrics_by_mode,
+        # what the runs cover: measured ranges per exposure type, and the widening outside them
+        "envelope": envelope.to_tree(),
     }
     _write_yaml_atomic(data, path)
     print(f"wrote {path}")

@@ -18,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import datetime
+import re
+from dataclasses import dataclass, field
 
 __all__ = ["Measurement", "measure"]
 
@@ -41,6 +43,7 @@ class Measurement:
     peak_gb: float  # kernel max RSS of the command, 10^9 bytes
     peak_sampled_gb: float  # largest sampled RSS of the process tree, 10^9 bytes
     output_tail: str = ""
+    step_peaks: dict = field(default_factory=dict)  # step name -> largest sampled RSS while it ran, GB
 
 
 def _tree_rss(process) -> int:
@@ -71,9 +74,12 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     watched = psutil.Process(child.pid)
     peak_sampled = 0
+    samples = []  # (wall-clock time, tree RSS)
     try:
         while child.poll() is None:
-            peak_sampled = max(peak_sampled, _tree_rss(watched))
+            rss = _tree_rss(watched)
+            samples.append((time.time(), rss))
+            peak_sampled = max(peak_sampled, rss)
             if timeout and time.perf_counter() - start > timeout:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
@@ -91,8 +97,51 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
         peak_kb = 0
     finally:
         os.unlink(maxrss_file)
-    tail = ""
+    tail, step_peaks = "", {}
     if log_path:
         with open(log_path, errors="replace") as handle:
-            tail = "".join(handle.readlines()[-5:])
-    return Measurement(status, wall, peak_kb * 1024 / 1e9, peak_sampled / 1e9, tail)
+            lines = handle.readlines()
+        tail = "".join(lines[-5:])
+        step_peaks = peaks_by_step(lines, samples)
+    return Measurement(status, wall, peak_kb * 1024 / 1e9, peak_sampled / 1e9, tail, step_peaks)
+
+
+# stpipe logs "<date> <time>,<ms> - stpipe.step - INFO - Step <name> running with args ..." and "... Step <name> done"
+_STEP_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - [\w.]+ - INFO - Step (\w+) (running|done)")
+
+
+def step_intervals(lines) -> list[tuple[str, float, float]]:
+    """(step, start, end) wall-clock times of every step run in an stpipe log, pipelines left out.
+
+    A step ends at its "done" line, or (skipped, failed) when the next step starts.
+    """
+    intervals, current = [], None
+    for line in lines:
+        match = _STEP_LINE.match(line)
+        if not match:
+            continue
+        stamp, name, what = match.groups()
+        when = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        if name.endswith("Pipeline"):
+            continue
+        if what == "done":
+            if current is not None and current[0] == name:
+                intervals.append((name, current[1], when))
+                current = None
+            continue
+        if current is not None:
+            intervals.append((current[0], current[1], when))
+        current = (name, when)
+    if current is not None:
+        intervals.append((current[0], current[1], float("inf")))
+    return intervals
+
+
+def peaks_by_step(lines, samples) -> dict[str, float]:
+    """Largest sampled RSS (GB) while each step ran; steps run several times (per source) keep their largest."""
+    peaks: dict[str, float] = {}
+    for name, start, end in step_intervals(lines):
+        inside = [rss for when, rss in samples if start <= when <= end]
+        if inside:
+            peaks[name] = round(max(peaks.get(name, 0.0), max(inside) / 1e9), 4)
+    return peaks

@@ -1,13 +1,16 @@
-"""Synthetic reference files (no CRDS here): source_catalog's, passed as step overrides, and the
-MIRI LRS WCS references from which jwst's own assign_wcs code builds a spectral WCS."""
+"""Synthetic reference files (no CRDS here), passed as step overrides: source_catalog's; coron3's
+PSFMASK, ami3's NRM and THROUGHPUT, tso3's GAIN; and the MIRI LRS and MRS WCS references from which
+jwst's own assign_wcs code builds a spectral WCS."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_source_catalog_references", "write_lrs_wcs_references", "LRS_SLIT"]
+__all__ = ["write_source_catalog_references", "write_lrs_wcs_references", "LRS_SLIT", "write_psfmask_reference",
+           "write_gain_reference", "write_ami_references", "nrm_pupil"]
 
 _EE_FRACTIONS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 
@@ -121,3 +124,238 @@ def write_lrs_wcs_references(directory: str | Path) -> dict[str, Path]:
     specwcs_path = directory / "specwcs_miri_lrs.fits"
     specwcs.save(specwcs_path)
     return {"distortion": distortion_path, "specwcs": specwcs_path}
+
+
+class _Folder:
+    """What jwst's cubepar test fixtures ask of pytest's tmp_path_factory: a ``mktemp(name)``."""
+
+    def __init__(self, base: Path):
+        self.base = base
+
+    def mktemp(self, name: str) -> Path:
+        path = self.base / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+# Wavelength grids cube_build's default (drizzle) weighting reads for multi-band cubes, by instrument
+_MULTIBAND_GRIDS = {
+    "MIRI": (("MULTICHANNEL_DRIZ", 4.9, 27.9, 0.0019),),
+    "NIRSPEC": (("MULTICHAN_PRISM_DRIZZLE", 0.6, 5.3, 0.005), ("MULTICHAN_MED_DRIZZLE", 0.7, 5.3, 0.001),
+                ("MULTICHAN_HIGH_DRIZZLE", 0.7, 5.3, 0.0007)),
+}
+
+
+def write_cubepar_reference(instrument: str, directory: str | Path) -> Path:
+    """A CUBEPAR reference for MIRI or NIRSPEC cubes: jwst's own test cubepar (spaxel sizes and spectral
+    steps per band) plus the multi-band wavelength grids its drizzle weighting needs."""
+    from astropy.io import fits
+
+    directory = Path(directory)
+    if instrument == "MIRI":
+        from jwst.cube_build.tests.test_cube_build_step import miri_cube_pars as fixture
+    else:
+        from jwst.cube_build.tests.test_nirspec_cubepars import nirspec_cube_pars as fixture
+    path = Path(fixture.__wrapped__(_Folder(directory)))
+    with fits.open(path, mode="update") as hdul:
+        for name, first, last, step in _MULTIBAND_GRIDS[instrument]:
+            if name not in hdul:
+                column = fits.Column(name="WAVELENGTH", format="D", array=np.arange(first, last, step), unit="micron")
+                table = fits.BinTableHDU.from_columns([column])
+                table.header["EXTNAME"] = name
+                hdul.append(table)
+    return path
+
+
+def write_ifu_extract1d_reference(path: str | Path, exp_type: str) -> Path:
+    """An EXTRACT1D reference for IFU cubes (cannot be N/A there): a 0.5" aperture, no background."""
+    from stdatamodels.jwst import datamodels
+
+    model = datamodels.Extract1dIFUModel()
+    wavelength = np.linspace(0.5, 30.0, 50).astype(np.float32)
+    model.data = {
+        "wavelength": wavelength, "radius": np.full_like(wavelength, 0.5),
+        "inner_bkg": np.full_like(wavelength, 1.0), "outer_bkg": np.full_like(wavelength, 1.5),
+        "axis_ratio": np.ones_like(wavelength), "axis_pa": np.zeros_like(wavelength),
+        "wavelength_units": "micron", "radius_units": "arcsec", "inner_bkg_units": "arcsec",
+        "outer_bkg_units": "arcsec", "axis_pa_units": "deg",
+    }
+    model.meta.subtract_background, model.meta.method, model.meta.subpixels = False, "exact", 10
+    model.meta.region_type = "target"
+    model.meta.exposure.type = exp_type
+    model.meta.instrument.name = "MIRI" if exp_type == "MIR_MRS" else "NIRSPEC"
+    model.meta.reftype = "extract1d"
+    model.meta.author = model.meta.pedigree = "jwst_memest synthetic"
+    model.meta.useafter = "2020-01-01T00:00:00"
+    model.meta.description = "synthetic IFU extraction aperture for offline profiling"
+    # extract_1d reads the table after the file is closed: arrays must be inline
+    model.save(path, all_array_storage="inline")
+    return Path(path)
+
+
+MRS_V2V3 = (-503.65, -318.74)
+
+
+def _mrs_meta(model, reftype: str, detector: str | None, channel: str | None, band: str | None) -> None:
+    model.meta.reftype = reftype
+    model.meta.instrument.name = "MIRI"
+    model.meta.instrument.detector, model.meta.instrument.channel, model.meta.instrument.band = detector, channel, band
+    model.meta.exposure.type = "MIR_MRS"
+    model.meta.author = model.meta.pedigree = "jwst_memest synthetic"
+    model.meta.useafter = "2020-01-01T00:00:00"
+    model.meta.description = f"synthetic linear MRS {reftype} for offline profiling"
+
+
+def write_mrs_wcs_references(directory: str | Path, detector: str, band: str) -> dict[str, Path]:
+    """DISTORTION, SPECWCS, REGIONS and WAVELENGTHRANGE references from which jwst's own MRS assign_wcs
+    builds the real frame layout (detector -> alpha_beta -> v2v3 -> world), linear within each slice."""
+    from astropy.modeling import models
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.instruments import MRS_CHANNELS, MRS_WAVELENGTHS
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    channels = "12" if detector == "MIRIFUSHORT" else "34"
+    regions = np.zeros((9, 1024, 1032), dtype=np.int32)
+    slices, alpha, beta, x_models, y_models, wavelength = [], [], [], [], [], []
+    beta_zero, beta_step, to_v2v3 = {}, {}, {}
+    for channel in channels:
+        x_start, n_slices, width, field_of_view, slice_arcsec = MRS_CHANNELS[channel]
+        gap = (518 - n_slices * width) // (n_slices + 1)
+        scale = field_of_view / width
+        lam0, lam1 = MRS_WAVELENGTHS[channel + band]
+        per_row = (lam1 - lam0) / 1024.0
+        key = channel + band
+        beta_zero[key], beta_step[key] = -(n_slices - 1) / 2 * slice_arcsec, slice_arcsec
+        for k in range(n_slices):
+            label = int(channel) * 100 + k + 1
+            first = x_start + gap + k * (width + gap)
+            centre = first + (width - 1) / 2
+            regions[:, :, first:first + width] = label
+            slices.append(label)
+            alpha.append(models.Mapping((1,), n_inputs=2) | models.Shift(-centre) | models.Scale(scale))
+            beta.append(models.Const1D(beta_zero[key] + k * slice_arcsec))
+            wavelength.append(models.Mapping((0,), n_inputs=2) | models.Scale(per_row) | models.Shift(lam0))
+            x_models.append(models.Mapping((1,), n_inputs=2) | models.Scale(1 / scale) | models.Shift(centre))
+            y_models.append(models.Mapping((0,), n_inputs=2) | models.Shift(-lam0) | models.Scale(1 / per_row))
+        to_v2v3[key] = models.Shift(MRS_V2V3[0]) & models.Shift(MRS_V2V3[1])
+    distortion = datamodels.DistortionMRSModel()
+    distortion.slices, distortion.alpha_model, distortion.beta_model = slices, alpha, beta
+    distortion.x_model, distortion.y_model = x_models, y_models
+    distortion.bzero = {"channel_band": list(beta_zero), "beta_zero": list(beta_zero.values())}
+    distortion.bdel = {"channel_band": list(beta_step), "delta_beta": list(beta_step.values())}
+    distortion.abv2v3_model = {"channel_band": list(to_v2v3), "model": list(to_v2v3.values())}
+    _mrs_meta(distortion, "distortion", detector, channels, band)
+    distortion.meta.input_units, distortion.meta.output_units = "pixel", "arcsec"
+    specwcs = datamodels.SpecwcsModel()
+    specwcs.slices, specwcs.model = slices, wavelength
+    _mrs_meta(specwcs, "specwcs", detector, channels, band)
+    specwcs.meta.input_units, specwcs.meta.output_units = "pixel", "micron"
+    region_model = datamodels.RegionsModel()
+    region_model.regions = regions
+    _mrs_meta(region_model, "regions", detector, channels, band)
+    ranges = datamodels.WavelengthrangeModel()
+    ranges.waverange_selector = list(MRS_WAVELENGTHS)
+    ranges.wavelengthrange = [list(v) for v in MRS_WAVELENGTHS.values()]
+    _mrs_meta(ranges, "wavelengthrange", None, None, None)
+    ranges.meta.wavelength_units = "micron"
+    paths = {}
+    for reftype, model in (("distortion", distortion), ("specwcs", specwcs), ("regions", region_model),
+                           ("wavelengthrange", ranges)):
+        paths[reftype] = directory / f"{reftype}_{detector.lower()}_{band.lower()}.asdf"
+        model.save(paths[reftype])
+    return paths
+
+
+def _synthetic_reference(model, reftype: str, instrument: str, description: str) -> None:
+    model.meta.instrument.name = instrument
+    model.meta.reftype = reftype
+    model.meta.author = model.meta.pedigree = "jwst_memest synthetic"
+    model.meta.useafter = "2020-01-01T00:00:00"
+    model.meta.description = description
+
+
+def _subarray_meta(model, subarray: str, shape: tuple[int, int]) -> None:
+    """The subarray a reference covers: the science subarray itself, so no cut-out is needed."""
+    rows, columns = shape
+    model.meta.subarray.name, model.meta.subarray.xstart, model.meta.subarray.ystart = subarray, 1, 1
+    model.meta.subarray.xsize, model.meta.subarray.ysize = columns, rows
+    model.meta.subarray.fastaxis, model.meta.subarray.slowaxis = 1, 2
+
+
+def write_psfmask_reference(path: str | Path, instrument: str, subarray: str, shape: tuple[int, int]) -> Path:
+    """PSFMASK for align_refs: the weights of the PSF alignment, zero under the occulter at the centre."""
+    from stdatamodels.jwst import datamodels
+
+    rows, columns = np.indices(shape)
+    radius = np.hypot(rows - (shape[0] - 1) / 2, columns - (shape[1] - 1) / 2)
+    model = datamodels.PsfMaskModel(data=np.where(radius < 0.05 * min(shape), 0.0, 1.0).astype(np.float32))
+    _synthetic_reference(model, "psfmask", instrument, "synthetic PSF alignment mask for offline profiling")
+    _subarray_meta(model, subarray, shape)
+    model.save(path)
+    return Path(path)
+
+
+def write_gain_reference(path: str | Path, instrument: str, detector: str, subarray: str,
+                         shape: tuple[int, int]) -> Path:
+    """GAIN over the science subarray (tso_photometry converts DN/s with it; calints in MJy/sr skip that)."""
+    from stdatamodels.jwst import datamodels
+
+    model = datamodels.GainModel(data=np.full(shape, 2.0, np.float32))
+    _synthetic_reference(model, "gain", instrument, "synthetic gain for offline profiling")
+    model.meta.instrument.detector = detector
+    _subarray_meta(model, subarray, shape)
+    model.save(path)
+    return Path(path)
+
+
+# NIRISS non-redundant mask as designed: hole centres (m) in the order the NRM reference lists them,
+# hole flat-to-flat size, active and circumscribed pupil diameters (m)
+NRM_HOLE_CENTRES = ((0.0, -2.64), (-2.28631, 0.0), (2.28631, -1.32), (-2.28631, 1.32), (-1.14315, 1.98),
+                    (2.28631, 1.32), (1.14315, 1.98))
+NRM_HOLE_FLAT_TO_FLAT, NRM_DIAMETER, NRM_CIRCUMSCRIBED = 0.80, 6.559348, 6.603464
+_NRM_PUPIL_PIXELS = 1024  # the real NRM pupil image's size
+
+
+def nrm_pupil() -> np.ndarray:
+    """The mask's pupil image: seven hexagonal holes across a 1024-pixel, 6.6 m pupil."""
+    metres = (np.arange(_NRM_PUPIL_PIXELS) - (_NRM_PUPIL_PIXELS - 1) / 2) * NRM_CIRCUMSCRIBED / _NRM_PUPIL_PIXELS
+    x, y = np.meshgrid(metres, metres)
+    pupil = np.zeros(x.shape, np.float32)
+    half = NRM_HOLE_FLAT_TO_FLAT / 2
+    for cx, cy in NRM_HOLE_CENTRES:
+        dx, dy = np.abs(x - cx), np.abs(y - cy)
+        pupil[(dy <= half) & (dx * math.sqrt(3) / 2 + dy / 2 <= half)] = 1.0  # flat top and bottom
+    return pupil
+
+
+def write_ami_references(directory: str | Path, filter_name: str) -> dict[str, Path]:
+    """NRM (mask geometry and pupil image) and THROUGHPUT (the filter's top-hat band) for ami_analyze;
+    returns ``{"nrm": path, "throughput": path}``."""
+    from jwst.ami.bp_fix import filthp_d
+    from stdatamodels.jwst import datamodels
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    nrm = datamodels.NRMModel()
+    nrm.nrm = nrm_pupil()
+    nrm.flat_to_flat, nrm.diameter, nrm.pupil_circumscribed = NRM_HOLE_FLAT_TO_FLAT, NRM_DIAMETER, NRM_CIRCUMSCRIBED
+    for number, (x, y) in enumerate(NRM_HOLE_CENTRES, start=1):
+        setattr(nrm, f"x_a{number}", x)
+        setattr(nrm, f"y_a{number}", y)
+    _synthetic_reference(nrm, "nrm", "NIRISS", "synthetic NIRISS non-redundant mask for offline profiling")
+    nrm.meta.exposure.type = "NIS_AMI"
+    # top hat over the filter's half-power band (angstrom), low outside, as the filter curves are
+    low, high = (edge * 1e10 for edge in filthp_d[filter_name])
+    wavelength = np.linspace(low - 0.25 * (high - low), high + 0.25 * (high - low), 99)
+    transmission = np.where((wavelength >= low) & (wavelength <= high), 0.9, 0.001)
+    throughput = datamodels.ThroughputModel()
+    throughput.filter_table = np.rec.fromarrays([wavelength.astype(np.float32), transmission.astype(np.float32)],
+                                                names="wavelength,throughput")
+    _synthetic_reference(throughput, "throughput", "NIRISS", "synthetic AMI filter throughput for offline profiling")
+    throughput.meta.instrument.filter = filter_name
+    paths = {"nrm": directory / "nrm_niriss.fits", "throughput": directory / f"throughput_{filter_name.lower()}.fits"}
+    nrm.save(paths["nrm"])
+    throughput.save(paths["throughput"])
+    return paths

@@ -21,21 +21,47 @@ __all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_
 
 RUN_COLUMNS = [
     "run_id", "product", "pipeline", "status", "measured_gb", "peak_sampled_gb", "wall_s",
-    "pipeline_args", "jwst_version", "timestamp", "split", "layout",
+    "pipeline_args", "jwst_version", "timestamp", "split", "layout", "step_peaks",
 ]
 CORPUS_COLUMNS = RUN_COLUMNS + list(dict.fromkeys(load_schema("image3").names + load_schema("spec3").names))
 
 
-# A CRDS cache that names a context but holds no rules: steps that end by recording the
-# context of their override reference files (extract_1d does) read it instead of a server.
+# A CRDS cache that names a context: steps that end by recording the context of their override
+# reference files (extract_1d does) read it instead of a server. The context's only rules say
+# "not applicable" for reference types a pipeline prefetches although no step lets them be
+# overridden and none reads them: calwebb_tso3 prefetches READNOISE. Any other lookup still fails.
 OFFLINE_CONTEXT = "jwst_0000.pmap"
+OFFLINE_NOT_APPLICABLE = ("readnoise",)
+_OFFLINE_INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "MIRI", "FGS")
+
+
+def _write_offline_context(crds_path: Path) -> None:
+    """The pipeline (pmap) and instrument (imap) mappings of ``OFFLINE_CONTEXT``, with their checksums."""
+    from crds.refactoring.checksum import update_checksum
+
+    mappings = crds_path / "mappings" / "jwst"
+    mappings.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, header: dict, selector: dict) -> None:
+        header = {"derived_from": "jwst_memest offline profiling", "name": name, "observatory": "JWST",
+                  **header, "sha1sum": ""}
+        path = mappings / name
+        path.write_text(f"header = {header!r}\n\nselector = {selector!r}\n")
+        update_checksum(str(path))
+
+    instrument_maps = {instrument: f"jwst_{instrument.lower()}_0000.imap" for instrument in _OFFLINE_INSTRUMENTS}
+    for instrument, name in instrument_maps.items():
+        write(name, {"instrument": instrument, "mapping": "INSTRUMENT", "parkey": ("REFTYPE",)},
+              {reftype: "N/A" for reftype in OFFLINE_NOT_APPLICABLE})
+    write(OFFLINE_CONTEXT, {"mapping": "PIPELINE", "parkey": ("META.INSTRUMENT.NAME",)}, instrument_maps)
 
 
 def crds_free_env(crds_path: str | Path | None = None) -> dict:
     """Environment in which stpipe and jwst never reach a CRDS server.
 
     ``crds_path`` (a new temporary folder by default) receives a server_config naming
-    ``OFFLINE_CONTEXT``, so a question about the context in use is answered locally.
+    ``OFFLINE_CONTEXT`` and that context's mappings, so questions about the context in use, and
+    prefetches of the ``OFFLINE_NOT_APPLICABLE`` reference types, are answered locally.
     """
     crds_path = Path(crds_path or tempfile.mkdtemp(prefix="crds-"))
     config = crds_path / "config" / "jwst" / "server_config"
@@ -44,6 +70,7 @@ def crds_free_env(crds_path: str | Path | None = None) -> dict:
         "observatory": "jwst", "operational_context": OFFLINE_CONTEXT, "edit_context": OFFLINE_CONTEXT,
         "last_synced": "never", "force_remote_mode": False, "bad_files_list": [],
     }))
+    _write_offline_context(crds_path)
     return dict(
         os.environ,
         CRDS_SERVER_URL="https://localhost:1",
@@ -74,11 +101,19 @@ def finished_run_ids(corpus: Path) -> set[str]:
 
 
 def append_row(corpus: Path, row: dict) -> None:
-    """Append one row and force it to disk: finished rows are never rewritten."""
+    """Append one row and force it to disk: finished rows are never rewritten.
+
+    An existing file keeps its own columns (a file started before a column was added stays
+    consistent: the new column is left out of its rows, never shifted into another).
+    """
     corpus.parent.mkdir(parents=True, exist_ok=True)
     new = not corpus.is_file() or corpus.stat().st_size == 0
+    columns = CORPUS_COLUMNS
+    if not new:
+        with corpus.open(newline="") as handle:
+            columns = next(csv.reader(handle))
     with corpus.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CORPUS_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -117,6 +152,8 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     features = product_features(members, pipeline, in_memory)
     command = [runner, f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
+        # the log also dates each step, which is how the per-step peaks are found
+        log_path = log_path or Path(scratch) / "pipeline.log"
         result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path)
     run_id = run_id or f"{product}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     row = {
@@ -134,6 +171,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "split": _split(run_id),
         "layout": json.dumps(layout or {}),
+        "step_peaks": json.dumps(result.step_peaks, sort_keys=True) if result.step_peaks else "",
         **features.values,
     }
     return row

@@ -18,7 +18,7 @@ import numpy as np
 
 from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
 
-__all__ = ["write_cal_exposures", "make_cal_model", "make_ifu_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
+__all__ = ["write_cal_exposures", "make_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
            "star_field", "PIXEL_SCALE"]
 
 PIXEL_SCALE = {"NRCALONG": 0.063, "NRCBLONG": 0.063, "MIRIMAGE": 0.1108, "NIS": 0.0656}
@@ -187,43 +187,6 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
     return model
 
 
-def make_ifu_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposures: int,
-                       boresight: tuple[float, float], rng: np.random.Generator):
-    """One synthetic MIRI MRS cal IFUImageModel. It carries no spectral WCS: of calwebb_spec3
-    only the steps that need none (IFU outlier detection, master background) can run on it."""
-    from stdatamodels.jwst.datamodels import IFUImageModel
-
-    ncols, nrows = layout.subarray_shape or _FULL_FRAME.get(detector, (1032, 1024))
-    shape = (nrows, ncols)
-    model = IFUImageModel(data=rng.normal(1.0, 0.1, shape).astype(np.float32))
-    for name in ("err", "var_poisson", "var_rnoise", "var_flat"):
-        setattr(model, name, np.full(shape, 0.01, np.float32))
-    model.dq = np.zeros(shape, np.uint32)
-    rays = rng.integers(0, model.data.size, model.data.size // 5000)
-    model.data.flat[rays] += 50.0
-    meta = model.meta
-    meta.filename = (f"jw{layout.program:05d}{layout.observation:03d}001_03101_{number:05d}_"
-                     f"{detector.lower()}_cal.fits")
-    meta.instrument.name, meta.instrument.detector = "MIRI", detector
-    meta.instrument.channel = layout.channel or ("12" if detector == "MIRIFUSHORT" else "34")
-    meta.instrument.band = layout.band or "SHORT"
-    meta.exposure.type, meta.exposure.nints, meta.exposure.ngroups = layout.exp_type, layout.nints, layout.ngroups
-    start = 60319.4 + number * 1e-3
-    meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
-    meta.exposure.exposure_time = meta.exposure.measurement_time = 300.0
-    _set_observation(meta, layout, number)
-    meta.dither.total_points = layout.dither_points
-    meta.target.catalog_name = layout.target_name
-    meta.target.ra, meta.target.dec = layout.target_ra, layout.target_dec
-    meta.subarray.name, meta.subarray.xstart, meta.subarray.ystart = layout.subarray, 1, 1
-    meta.subarray.xsize, meta.subarray.ysize = ncols, nrows
-    ra = layout.target_ra + boresight[0] / 3600.0 / math.cos(math.radians(layout.target_dec))
-    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref = ra, layout.target_dec + boresight[1] / 3600.0
-    meta.wcsinfo.roll_ref, meta.wcsinfo.v2_ref, meta.wcsinfo.v3_ref = layout.roll, -503.0, -318.0
-    meta.bunit_data = "MJy/sr"
-    return model
-
-
 def lrs_nod_offsets(points: int) -> list[float]:
     """Positions (arcsec along the slit) of the source at each of ``points`` nods, centred on the slit."""
     return [0.0] if points <= 1 else list(np.linspace(-1.2, 1.2, points))
@@ -300,16 +263,12 @@ def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int
     rng = np.random.default_rng(seed)
     if layout.exp_type == "MIR_LRS-FIXEDSLIT":
         return _write_lrs_exposures(layout, directory, rng)
-    ifu = layout.exp_type == "MIR_MRS"
-    stars = None if ifu else star_field(layout, seed)
+    stars = star_field(layout, seed)
     pointings = layout.pointings()
     paths = []
     for number, boresight in enumerate(pointings, start=1):
         for detector in layout.detectors:
-            if ifu:
-                model = make_ifu_cal_model(layout, detector, number, len(pointings), boresight, rng)
-            else:
-                model = make_cal_model(layout, detector, number, len(pointings), boresight, stars, rng)
+            model = make_cal_model(layout, detector, number, len(pointings), boresight, stars, rng)
             path = directory / model.meta.filename
             model.save(path)
             model.close()

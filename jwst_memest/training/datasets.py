@@ -65,9 +65,29 @@ def _missing(path: Path, wanted, columns, what: str) -> None:
         raise ValueError(f"{path}: missing {label} {', '.join(missing)}")
 
 
+# Runs that left out a step real data runs measure less than a full run: kept in the corpus (their
+# pipeline_args say so) but never used as labels.
+PARTIAL_RUN_ARGUMENTS = ("--steps.cube_build.skip=true", "--steps.extract_1d.skip=true")
+
+
+def partial_runs(table):
+    """Rows of IFU runs that skipped cube_build or extract_1d (measured before those could run offline)."""
+    from jwst_memest.instruments import IFU_EXP_TYPES
+
+    if "pipeline_args" not in table.columns or "exp_type" not in table.columns:
+        return np.zeros(len(table), bool)
+    arguments = table["pipeline_args"].fillna("").astype(str)
+    skipped = np.logical_or.reduce([arguments.str.contains(a, regex=False).to_numpy() for a in PARTIAL_RUN_ARGUMENTS])
+    return skipped & table["exp_type"].astype(str).isin(IFU_EXP_TYPES).to_numpy()
+
+
 def _corpus_rows(path: Path, table, pipeline: str):
     _missing(path, CORPUS_COLUMNS, table.columns, "corpus")
     table = table[table["status"].astype(str) == "ok"]
+    partial = partial_runs(table)
+    if partial.any():
+        log.info("%s: %d IFU run(s) without cube_build/extract_1d left out as labels", path, int(partial.sum()))
+        table = table[~partial]
     if "pipeline" in table.columns:
         table = table[table["pipeline"].astype(str).str.removeprefix("calwebb_") == pipeline]
     table = table.assign(**{TARGET: table["measured_gb"]})

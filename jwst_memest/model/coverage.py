@@ -1,0 +1,100 @@
+"""What the measured runs cover, and how far the upper bound widens outside them.
+
+An upper bound calibrated on measured runs holds for products like those runs. For any other
+product (a Level-3 pipeline or exposure type with no measured run, or a feature beyond the range
+its mode was measured over) the estimate is an extrapolation, and the bound is widened by a
+factor derived from measurements when the corpus is fitted (``profile fit-baseline``):
+
+- ``beyond_range``: the largest measured/estimated ratio seen when the largest runs of each mode
+  (top fifth by input size) are held out and estimated by a baseline fitted on the rest;
+- ``unmeasured_mode``: the largest ratio seen when all runs of one mode are held out and estimated
+  by a baseline fitted on the other modes, and never less than 1.25.
+
+The assessment also says why, in words and as a machine-readable ``calibrated`` flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Assessment", "Envelope", "ENVELOPE_FEATURES", "MINIMUM_UNMEASURED_FACTOR"]
+
+# Features whose measured range bounds the calibrated region of each mode
+ENVELOPE_FEATURES = {
+    "image3": ("n_members", "member_pixels", "total_input_bytes", "output_pixels", "n_exposure_groups",
+               "n_integrations"),
+    "spec3": ("n_members", "member_pixels", "total_input_bytes", "n_slits", "cube_pixels", "n_integrations"),
+}
+MINIMUM_UNMEASURED_FACTOR = 1.25
+# relative slack on a range's ends, so that a product measured exactly at an end stays inside
+_RANGE_SLACK = 1e-6
+
+
+@dataclass
+class Assessment:
+    """Whether an estimate lies inside the measured runs, and the factor its bound is widened by if not."""
+
+    calibrated: bool = True
+    reasons: list[str] = field(default_factory=list)
+    factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Measured ranges per exposure type and the widening factors of a baseline's pipeline."""
+
+    feature_set: str
+    ranges: dict  # exp_type -> feature -> [low, high]
+    beyond_range: float = MINIMUM_UNMEASURED_FACTOR
+    unmeasured_mode: float = MINIMUM_UNMEASURED_FACTOR
+    source: str = ""
+
+    @classmethod
+    def from_tree(cls, feature_set: str, tree: dict | None) -> "Envelope":
+        tree = tree or {}
+        widening = tree.get("widening", {})
+        return cls(feature_set, {k: dict(v) for k, v in tree.get("ranges", {}).items()},
+                   float(widening.get("beyond_range", MINIMUM_UNMEASURED_FACTOR)),
+                   max(float(widening.get("unmeasured_mode", MINIMUM_UNMEASURED_FACTOR)), MINIMUM_UNMEASURED_FACTOR),
+                   str(widening.get("source", "")))
+
+    def to_tree(self) -> dict:
+        return {"ranges": self.ranges, "widening": {"beyond_range": self.beyond_range,
+                                                    "unmeasured_mode": self.unmeasured_mode, "source": self.source}}
+
+    @classmethod
+    def measure(cls, feature_set: str, table, beyond_range: float, unmeasured_mode: float, source: str) -> "Envelope":
+        """Ranges of the envelope features per exposure type in a table of measured runs."""
+        ranges = {}
+        for exp_type, rows in table.groupby(table["exp_type"].astype(str)):
+            ranges[exp_type] = {name: [float(rows[name].astype(float).min()), float(rows[name].astype(float).max())]
+                                for name in ENVELOPE_FEATURES[feature_set] if name in rows.columns}
+        return cls(feature_set, ranges, float(beyond_range), max(float(unmeasured_mode), MINIMUM_UNMEASURED_FACTOR),
+                   source)
+
+    def assess(self, values: dict, pipeline: str) -> Assessment:
+        """Assessment of one product from its raw feature values (exp_type by name)."""
+        reasons = []
+        factor = 1.0
+        exp_type = str(values.get("exp_type"))
+        if pipeline != self.feature_set:
+            reasons.append(f"no measured calwebb_{pipeline} runs: estimated with the calwebb_{self.feature_set} terms")
+            factor = max(factor, self.unmeasured_mode)
+        if exp_type not in self.ranges:
+            measured = ", ".join(sorted(self.ranges)) or "none"
+            reasons.append(f"no measured runs of {exp_type}: estimate extrapolated from {measured}")
+            factor = max(factor, self.unmeasured_mode)
+        else:
+            for name, (low, high) in self.ranges[exp_type].items():
+                value = values.get(name)
+                if value is None or not np.isfinite(float(value)):
+                    continue
+                value = float(value)
+                if value > high * (1 + _RANGE_SLACK) or value < low * (1 - _RANGE_SLACK):
+                    reasons.append(f"{name} {value:.6g} outside the measured {exp_type} range [{low:.6g}, {high:.6g}]")
+                    factor = max(factor, self.beyond_range)
+        if reasons:
+            reasons.append(f"upper bound widened x{factor:.3g} ({self.source or 'default widening'})")
+        return Assessment(calibrated=not reasons, reasons=reasons, factor=factor)

@@ -1,0 +1,142 @@
+"""Synthetic calints members of calwebb_coron3, calwebb_ami3 and calwebb_tso3: the header reader sees them as
+the header-only exposures of the same layout, associations mark PSF references, and each pipeline runs offline."""
+
+import json
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from jwst_memest.exposures import ExposureLayout, level2b_suffix, level3_pipeline_of, write_header_exposures
+from jwst_memest.features.build import product_features
+from jwst_memest.metadata import read_exposure_metadata
+from jwst_memest.profile import corpus as corpus_module
+from jwst_memest.profile.corpus import Configuration, _make_association, pipeline_of
+from jwst_memest.profile.level3_other import level3_arguments, write_level3_exposures
+
+LAYOUTS = {
+    "NRC_CORON": dict(detectors=("NRCALONG",), filter="F335M", pupil="MASKRND", subarray="SUB320A335R",
+                      subarray_shape=(320, 320), nints=3, dither_points=2, psf_exposures=2,
+                      extra={"CORONMSK": "MASKA335R"}),
+    "MIR_4QPM": dict(detectors=("MIRIMAGE",), filter="F1550C", pupil="N/A", subarray="MASK1550",
+                     subarray_shape=(288, 224), nints=2, dither_points=2, psf_exposures=1,
+                     extra={"CORONMSK": "4QPM_1550"}),
+    "NIS_AMI": dict(detectors=("NIS",), filter="F480M", pupil="NRM", subarray="SUB80", subarray_shape=(80, 80),
+                    nints=4, psf_exposures=1),
+    "NRC_TSIMAGE": dict(detectors=("NRCA3",), filter="F210M", pupil="WLP8", subarray="SUB64P",
+                        subarray_shape=(64, 64), nints=30),
+    "MIR_IMAGE": dict(detectors=("MIRIMAGE",), filter="F1500W", pupil="N/A", subarray="SUB64",
+                      subarray_shape=(72, 64), nints=30, tso_visit=True),
+    "MIR_LRS-SLITLESS": dict(detectors=("MIRIMAGE",), filter="P750L", pupil="N/A", subarray="SLITLESSPRISM",
+                             subarray_shape=(72, 416), nints=20, dither_points=2, dither_step_arcsec=0.0),
+}
+PIPELINES = {"NRC_CORON": "coron3", "MIR_4QPM": "coron3", "NIS_AMI": "ami3", "NRC_TSIMAGE": "tso3",
+             "MIR_IMAGE": "tso3", "MIR_LRS-SLITLESS": "tso3"}
+COMPARED = ("exp_type", "instrument", "filter", "subarray", "n_members", "n_exposures", "n_detectors",
+            "n_exposure_groups", "n_integrations", "n_groups", "member_pixels", "member_bytes", "total_input_bytes",
+            "offset_max")
+
+
+@pytest.mark.parametrize("exp_type", list(LAYOUTS))
+def test_calints_and_header_only_exposures_give_the_same_features(tmp_path, exp_type):
+    layout = ExposureLayout(exp_type=exp_type, **LAYOUTS[exp_type])
+    pipeline = PIPELINES[exp_type]
+    assert level3_pipeline_of(layout) == pipeline == pipeline_of(layout) and level2b_suffix(layout) == "calints"
+    paths = write_level3_exposures(layout, tmp_path / "calints", np.random.default_rng(1))
+    assert all(p.name.endswith("_calints.fits") for p in paths)
+    header_layout = ExposureLayout(exp_type=exp_type, suffix="calints", **LAYOUTS[exp_type])
+    headers = write_header_exposures(header_layout, tmp_path / "headers")
+    assert [p.name for p in paths] == [p.name for p in headers]
+    cal_features = product_features([read_exposure_metadata(p) for p in paths], pipeline)
+    header_features = product_features([read_exposure_metadata(p) for p in headers], pipeline)
+    # what the estimator sees: the encoded vectors (MIRI's absent PUPIL and "N/A" both encode as unknown)
+    np.testing.assert_allclose(cal_features.vector(), header_features.vector(), rtol=1e-6, atol=1e-6)
+    from_cal, from_headers = cal_features.values, header_features.values
+    assert {k: from_cal[k] for k in COMPARED} == pytest.approx({k: from_headers[k] for k in COMPARED}, abs=1e-6)
+    columns, rows = LAYOUTS[exp_type]["subarray_shape"]
+    assert from_cal["n_integrations"] == LAYOUTS[exp_type]["nints"]
+    assert from_cal["member_bytes"] == 28 * columns * rows * LAYOUTS[exp_type]["nints"]
+    with fits.open(paths[0]) as hdul:
+        assert hdul["SCI"].data.shape == (LAYOUTS[exp_type]["nints"], rows, columns)
+        assert len(hdul["INT_TIMES"].data) == LAYOUTS[exp_type]["nints"]
+        assert hdul[0].header["TSOVISIT"] == (pipeline == "tso3")
+
+
+@pytest.mark.parametrize("exp_type", ["NRC_CORON", "NIS_AMI"])
+def test_psf_references_are_flagged_and_become_psf_members(tmp_path, exp_type):
+    layout = ExposureLayout(exp_type=exp_type, **LAYOUTS[exp_type])
+    paths = write_level3_exposures(layout, tmp_path, np.random.default_rng(2))
+    header_paths = write_header_exposures(ExposureLayout(exp_type=exp_type, suffix="calints", **LAYOUTS[exp_type]),
+                                          tmp_path / "headers")
+    n_psf = layout.psf_exposures * len(layout.detectors)
+    for written in (paths, header_paths):
+        flags = [fits.getval(p, "IS_PSF") for p in written]
+        assert flags == [False] * (len(written) - n_psf) + [True] * n_psf
+    asn = json.loads(_make_association(paths, tmp_path, "jw01234-o001_t001_test", PIPELINES[exp_type]).read_text())
+    assert asn["asn_type"] == PIPELINES[exp_type]
+    exptypes = {m["expname"]: m["exptype"] for m in asn["products"][0]["members"]}
+    assert sorted(exptypes.values()) == sorted(["science"] * (len(paths) - n_psf) + ["psf"] * n_psf)
+    assert all(exptypes[p.name] == "psf" for p in paths[-n_psf:])
+
+
+def test_arguments_give_each_pipeline_its_synthetic_references(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    coron = level3_arguments(ExposureLayout(exp_type="NRC_CORON", **LAYOUTS["NRC_CORON"]), tmp_path / "coron")
+    assert [a.split("=")[0] for a in coron] == ["--steps.align_refs.override_psfmask"]
+    with datamodels.open(coron[0].split("=", 1)[1]) as mask:
+        assert mask.data.shape == (320, 320) and mask.data.min() == 0 and mask.data.max() == 1
+    ami = dict(a.split("=", 1) for a in level3_arguments(ExposureLayout(exp_type="NIS_AMI", **LAYOUTS["NIS_AMI"]),
+                                                         tmp_path / "ami"))
+    with datamodels.NRMModel(ami["--steps.ami_analyze.override_nrm"]) as nrm:
+        assert nrm.nrm.shape == (1024, 1024) and 0 < nrm.nrm.mean() < 0.2 and nrm.y_a1 == -2.64
+    with datamodels.ThroughputModel(ami["--steps.ami_analyze.override_throughput"]) as throughput:
+        assert throughput.meta.instrument.filter == "F480M" and throughput.filter_table["throughput"].max() > 0.5
+    imaging = level3_arguments(ExposureLayout(exp_type="NRC_TSIMAGE", **LAYOUTS["NRC_TSIMAGE"]), tmp_path / "tso")
+    assert [a.split("=")[0] for a in imaging] == ["--steps.tso_photometry.override_gain"]
+    spectral = level3_arguments(ExposureLayout(exp_type="MIR_LRS-SLITLESS", **LAYOUTS["MIR_LRS-SLITLESS"]),
+                                tmp_path / "lrs")
+    assert "--steps.extract_1d.override_extract1d=N/A" in spectral and spectral[0].startswith(
+        "--steps.tso_photometry.override_gain=")
+    assert not any(".skip=" in a for a in coron + list(ami) + imaging + spectral)
+
+
+def test_the_offline_crds_context_answers_only_readnoise(tmp_path, monkeypatch):
+    """calwebb_tso3 prefetches READNOISE, which no step lets be overridden: the private context says N/A."""
+    from jwst_memest.profile.run import crds_free_env
+
+    for key, value in crds_free_env(tmp_path / "crds").items():
+        monkeypatch.setenv(key, value)
+    from stpipe import crds_client
+
+    parameters = {"meta.instrument.name": "NIRCAM", "meta.exposure.type": "NRC_TSIMAGE",
+                  "meta.observation.date": "2024-01-10", "meta.observation.time": "10:00:00"}
+    assert crds_client.get_multiple_reference_paths(parameters, ["readnoise"], "jwst") == {"readnoise": "N/A"}
+    with pytest.raises(Exception, match="gain"):
+        crds_client.get_multiple_reference_paths(parameters, ["gain"], "jwst")
+
+
+SMOKE = {
+    "coron3": dict(exp_type="NRC_CORON", detectors=["NRCALONG"], filter="F335M", pupil="MASKRND",
+                   subarray="SUB320A335R", subarray_shape=[320, 320], nints=4, dither_points=2, psf_exposures=1,
+                   extra={"CORONMSK": "MASKA335R"}),
+    "ami3": dict(exp_type="NIS_AMI", detectors=["NIS"], filter="F480M", pupil="NRM", subarray="SUB80",
+                 subarray_shape=[80, 80], nints=3, psf_exposures=1),
+    "tso3-imaging": dict(exp_type="NRC_TSIMAGE", detectors=["NRCA3"], filter="F210M", pupil="WLP8",
+                         subarray="SUB64P", subarray_shape=[64, 64], nints=50),
+    "tso3-spectroscopy": dict(exp_type="MIR_LRS-SLITLESS", detectors=["MIRIMAGE"], filter="P750L", pupil="N/A",
+                              subarray="SLITLESSPRISM", subarray_shape=[72, 416], nints=50),
+}
+STEPS = {"coron3": ("align_refs", "klip", "outlier_detection", "resample"), "ami3": ("ami_analyze",),
+         "tso3-imaging": ("tso_photometry",), "tso3-spectroscopy": ("extract_1d", "outlier_detection")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SMOKE))
+def test_end_to_end_profile_of_coron3_ami3_tso3(tmp_path, name):
+    row = corpus_module.run_configuration(Configuration(f"slow-{name}", SMOKE[name]), scratch_root=str(tmp_path))
+    assert row["status"] == "ok", row
+    assert row["pipeline"] == name.split("-")[0] and row["exp_type"] == SMOKE[name]["exp_type"]
+    assert row["n_integrations"] == SMOKE[name]["nints"]
+    assert 0.2 < row["measured_gb"] < 4
+    assert set(STEPS[name]) <= set(json.loads(row["step_peaks"]))
