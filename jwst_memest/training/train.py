@@ -290,8 +290,8 @@ class JwstCalTrain:
         baseline_gb, baseline_upper = self.baseline.estimate(X, UPPER_QUANTILE)
         label = f"{self.baseline.name} version {self.baseline.version}"
         groups = {"out-of-fold rows": held}
-        if self.data.test_split is not None and self.data.test_split.any():
-            groups["corpus test split"] = held & self.data.test_split
+        if self.data.test_split is not None and (held & ~self.data.test_split).any():
+            groups["corpus test split"] = held & self.data.test_split  # with one fixed split, the same rows
         comparison = {}
         for name, rows in groups.items():
             if not rows.any():
