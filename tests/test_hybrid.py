@@ -163,7 +163,7 @@ def test_hybrid_estimation_imports_no_tensorflow(tmp_path):
     path = _hybrid(tmp_path, _rows())
     code = (
         "import sys, numpy as np\n"
-        "from jwst_memest.estimate import estimate_association\n"
+        "from jwst_memest.estimation import estimate_association\n"
         "from jwst_memest.example import example_association\n"
         f"estimates = estimate_association(example_association(), model_path={str(path)!r})\n"
         "assert estimates\n"
