@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.estimate import estimate_products, resolve_estimator
+from jwst_memest.estimation import estimate_products, resolve_estimator
 from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
 from jwst_memest.metadata import read_exposure_metadata
 

@@ -16,10 +16,14 @@ __all__ = ["MemoryEstimateStep", "estimate", "JwstCalPredict", "__version__"]
 
 
 def estimate(asn_path, **options):
-    """Estimate every product of a Level-3 association; returns a list of ProductEstimate."""
-    from jwst_memest.estimate import estimate_association
+    """Estimate every product of a Level-3 association that has a readable member.
 
-    return estimate_association(asn_path, **options).products
+    Returns a list of ProductEstimate whose ``failures`` maps each other product to why.
+    """
+    from jwst_memest.estimation import ProductEstimates, estimate_association
+
+    result = estimate_association(asn_path, **options)
+    return ProductEstimates(result.products, result.failures)
 
 
 def __getattr__(name):

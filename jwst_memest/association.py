@@ -20,6 +20,8 @@ log = logging.getLogger("stpipe.jwst_memest.association")
 __all__ = [
     "AssociationError",
     "ProductMembers",
+    "product_name",
+    "first_few",
     "load_level3_association",
     "product_members",
     "resolve_member",
@@ -60,6 +62,18 @@ class ProductMembers:
     paths: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     substituted: list[tuple[str, Path]] = field(default_factory=list)
+
+
+def product_name(product: dict, index: int) -> str:
+    """A product's name, or a stand-in from its position when the association gives none."""
+    return str(product.get("name") or f"product_{index}")
+
+
+def first_few(items: Sequence[str], limit: int = 3, separator: str = ", ") -> str:
+    """The first ``limit`` items and how many more: an error line stays short for 24 or 2,000 members."""
+    shown = separator.join(str(item) for item in items[:limit])
+    more = len(items) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def load_level3_association(path: str | Path):
@@ -135,8 +149,7 @@ def product_members(
     exptypes = MEMBER_EXPTYPES[pipeline]
     result = []
     for index, product in enumerate(association["products"]):
-        name = str(product.get("name") or f"product_{index}")
-        found = ProductMembers(name=name, index=index)
+        found = ProductMembers(name=product_name(product, index), index=index)
         for member in product.get("members", []):
             if str(member.get("exptype", "science")).lower() not in exptypes:
                 continue

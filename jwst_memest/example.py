@@ -25,7 +25,10 @@ EXAMPLE_LAYOUT = ExposureLayout(
 def example_association() -> Path:
     """Path of the shipped example association."""
     folder = Path(str(resources.files("jwst_memest").joinpath("data", "example")))
-    return next(folder.glob("*_asn.json"))
+    found = sorted(folder.glob("*_asn.json"))
+    if not found:
+        raise FileNotFoundError(f"{folder}: no example association; the package's data files are not installed")
+    return found[0]
 
 
 def make_example(directory: str | Path) -> Path:
@@ -51,8 +54,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.example", description=__doc__.splitlines()[0])
     parser.add_argument("--write", metavar="DIR", help="write the example exposures and association to DIR")
     args = parser.parse_args(argv)
-    print(make_example(args.write) if args.write else example_association())
+    try:
+        print(make_example(args.write) if args.write else example_association())
+    except (ValueError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _one_line(exc: Exception) -> str:
+    """An OSError names its file apart from its message; others carry the file in the message."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

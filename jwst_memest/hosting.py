@@ -7,7 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-from jwst_memest.estimate import AssociationEstimate, estimate_products, read_members
+from jwst_memest.association import product_name
+from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
 from jwst_memest.features.schema import LEVEL3_PIPELINES
 from jwst_memest.metadata import metadata_from_datamodel
 
@@ -91,7 +92,7 @@ def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
     if not members:
         raise ValueError("no member metadata could be read from the input models")
     pipeline = pipeline_of(host, raw)
-    name = str(raw["products"][0].get("name", "product"))
+    name = product_name(raw["products"][0], 0)
     estimates = estimate_products([(name, members)], pipeline, extra_warnings={name: warnings}, **options)
     return AssociationEstimate(path=None, pipeline=pipeline, raw=dict(raw), products=estimates)
 
@@ -127,7 +128,7 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
     log.warning("%s: switched %s to in_memory=False before loading any data", message, host.class_alias)
     from dataclasses import replace
 
-    from jwst_memest.estimate import estimate_features
+    from jwst_memest.estimation import estimate_features
 
     switched = [
         (p.product, replace(p.features, values=dict(p.features.values, in_memory=False), warnings=list(p.warnings)))
@@ -138,4 +139,9 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
         switched, result.pipeline, extra_warnings={p.product: [note] for p in result.products},
         **{k: v for k, v in options.items() if k != "in_memory"},
     )
-    return AssociationEstimate(path=result.path, pipeline=result.pipeline, raw=result.raw, products=redone)
+    for p in redone:
+        if p.upper_bound_gb > limit_gb:  # logged with the product's other warnings
+            p.warnings.append(f"upper bound {p.upper_bound_gb:.2f} GB with in_memory=False still exceeds "
+                              f"memory_limit {limit_gb:.2f} GB: the run may run out of memory")
+    return AssociationEstimate(path=result.path, pipeline=result.pipeline, raw=result.raw, products=redone,
+                               failures=result.failures)

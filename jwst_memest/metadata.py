@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
 
 log = logging.getLogger("stpipe.jwst_memest.metadata")
 
@@ -107,6 +108,45 @@ class ExposureMetadata:
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class _TolerantHeader:
+    """A FITS header in which a card whose value cannot be parsed reads as absent.
+
+    Older writers left cards such as ``RA_REF  = NAN`` that astropy refuses to parse;
+    one bad keyword must not cost the whole member. Each such keyword is reported once
+    in ``problems``. Values are parsed only when asked for, as astropy does.
+    """
+
+    def __init__(self, header, problems: list[str]):
+        self._header = header
+        self._problems = problems
+        self._unparsable: set[str] = set()
+
+    def _parsable(self, keyword) -> bool:
+        if keyword not in self._header:
+            return False
+        if keyword in self._unparsable:
+            return False
+        try:
+            self._header[keyword]
+        except VerifyError:
+            self._unparsable.add(keyword)
+            # not the card's image: asking for it makes astropy rewrite the card, with warnings
+            self._problems.append(f"{keyword}: value of its card cannot be parsed, read as missing")
+            return False
+        return True
+
+    def __contains__(self, keyword) -> bool:
+        return self._parsable(keyword)
+
+    def __getitem__(self, keyword):
+        if not self._parsable(keyword):
+            raise KeyError(keyword)
+        return self._header[keyword]
+
+    def get(self, keyword, default=None):
+        return self[keyword] if self._parsable(keyword) else default
 
 
 def _first(headers, *keywords):
@@ -204,10 +244,13 @@ def _exposure_id(headers, path: str) -> str:
     return match.group(1) if match else Path(path).name
 
 
-def metadata_from_headers(path: str, primary, sci) -> ExposureMetadata:
-    """Build ExposureMetadata from a primary and an (optional) SCI header."""
+def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = None) -> ExposureMetadata:
+    """Build ExposureMetadata from a primary and an (optional) SCI header.
+
+    ``problems`` already found in the headers (unparsable cards) join the member's warnings.
+    """
     headers = [primary, sci]
-    problems: list[str] = []
+    problems = [] if problems is None else problems
     detector = _as_str(_first(headers, "DETECTOR"))
     ncols, nrows = _image_shape(primary, sci, detector, problems)
     ra = _first([sci, primary], "RA_REF")
@@ -268,10 +311,11 @@ def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with fits.open(path, lazy_load_hdus=True, memmap=False, ignore_missing_simple=False) as hdul:
-                primary = hdul[0].header
+                problems: list[str] = []
+                primary = _TolerantHeader(hdul[0].header, problems)
                 sci = None
                 try:
-                    sci = hdul["SCI"].header
+                    sci = _TolerantHeader(hdul["SCI"].header, problems)
                 except (KeyError, IndexError):
                     sci = None
                 except OSError as exc:
@@ -283,7 +327,7 @@ def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
         raise MetadataError(f"{path}: not a readable FITS file ({exc})") from None
     if _first([primary, sci], "INSTRUME") is None and _first([primary, sci], "EXP_TYPE") is None:
         raise MetadataError(f"{path}: no INSTRUME or EXP_TYPE keyword; not a JWST exposure")
-    meta = metadata_from_headers(str(path), primary, sci)
+    meta = metadata_from_headers(str(path), primary, sci, problems)
     meta.n_slits, meta.slit_pixels = len(slits), sum(slits)
     return meta
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from jwst_memest.estimate import ProductEstimate, annotate_association, estimate_products, write_json_atomic
+from jwst_memest.estimation import ProductEstimate, annotate_association, estimate_products, write_json_atomic
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
 
 log = logging.getLogger("stpipe.jwst_memest.predict")

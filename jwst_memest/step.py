@@ -4,28 +4,56 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
-from stpipe.exceptions import StpipeExitException
+from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
-from jwst_memest.estimate import annotate_association, estimate_association, write_json_atomic
+from jwst_memest.association import first_few
+from jwst_memest.estimation import annotate_association, estimate_association, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 
 log = logging.getLogger("stpipe.jwst_memest")
 
-__all__ = ["MemoryEstimateStep", "MemoryEstimateError"]
+__all__ = ["MemoryEstimateStep", "MemoryEstimateError", "ProductsNotEstimatedError", "Estimates"]
+
+# strun's exit statuses (README): 2 nothing estimated (bad input or parameters), 3 some products not estimated
+EXIT_NOTHING_ESTIMATED = 2
+EXIT_SOME_PRODUCTS_FAILED = 3
 
 
 class MemoryEstimateError(StpipeExitException, ValueError):
     """Bad input; ``strun`` exits with status 2 and this one-line message, no traceback."""
 
-    def __init__(self, message: str):
-        super().__init__(2, message)
+    def __init__(self, message: str, exit_status: int = EXIT_NOTHING_ESTIMATED):
+        # product names from the association may hold line breaks; the message stays one line
+        message = str(message).replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(exit_status, message)
         self.message = message
 
     def __str__(self) -> str:
         return self.message
+
+
+class Estimates(dict):
+    """Estimates by product name; ``failures`` maps each product that could not be estimated to why."""
+
+    def __init__(self, estimates: dict, failures: dict[str, str]):
+        super().__init__(estimates)
+        self.failures = dict(failures)
+
+
+class ProductsNotEstimatedError(MemoryEstimateError):
+    """Some products could not be estimated; the others were estimated and written.
+
+    ``strun`` exits with status 3. ``MemoryEstimateStep.call`` returns ``estimates``
+    (whose ``failures`` name the others) instead of raising.
+    """
+
+    def __init__(self, message: str, estimates: Estimates):
+        super().__init__(message, EXIT_SOME_PRODUCTS_FAILED)
+        self.estimates = estimates
 
 
 class MemoryEstimateStep(Step):
@@ -52,6 +80,16 @@ class MemoryEstimateStep(Step):
     reference_file_types: list = []
 
     @classmethod
+    def from_config_section(cls, config, parent=None, name=None, config_file=None):
+        # strun prints configobj's complaint with the usage text and a traceback, and exits 1
+        try:
+            return super().from_config_section(config, parent=parent, name=name, config_file=config_file)
+        except ValidationError as exc:
+            message = _parameter_error(str(exc), config, cls.load_spec_file())
+            log.error(message)  # strun reports an exit-status exception by its status alone
+            raise MemoryEstimateError(message) from None
+
+    @classmethod
     def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
         # No parameter reference file exists in CRDS for this step: never ask.
         return cls._empty_config()
@@ -62,13 +100,31 @@ class MemoryEstimateStep(Step):
         # parameters this step does not have: slow on large inputs, fragile on bad ones.
         return {}, "jwst"
 
+    @classmethod
+    def call(cls, *args, **kwargs):
+        # strun learns of failed products from run()'s exception (its exit status); a Python
+        # caller gets the estimates of the other products, with the failures beside them.
+        try:
+            return super().call(*args, **kwargs)
+        except ProductsNotEstimatedError as exc:
+            return exc.estimates
+
     def run(self, *args):
         if self.parent is None:
+            output_dir = Path(os.path.expandvars(os.path.expanduser(self.output_dir or ".")))
+            if output_dir.exists() and not output_dir.is_dir():  # stpipe would only say "File exists"
+                raise MemoryEstimateError(f"{self.output_dir}: output_dir is not a directory")
             try:
-                return super().run(*args)
+                estimates = super().run(*args)
             except OSError as exc:  # e.g. stpipe making an output_dir that cannot be made
                 where = exc.filename or self.output_dir
                 raise MemoryEstimateError(f"{where}: {exc.strerror or exc}") from None
+            if isinstance(estimates, Estimates) and estimates.failures:
+                total = len(estimates) + len(estimates.failures)
+                raise ProductsNotEstimatedError(
+                    f"{args[0] if args else 'input'}: {len(estimates.failures)} of {total} products not estimated "
+                    f"({first_few(list(estimates.failures))}); the others were written", estimates)
+            return estimates
         try:
             super().run(*args)
         except Exception as exc:  # a hook never aborts its host pipeline
@@ -94,10 +150,13 @@ class MemoryEstimateStep(Step):
         if self.parent is not None:
             result = rescue_parent(self.parent, result, self._memory_limit(), options) or result
         self._log_table(result.products)
+        for name, reason in result.failures.items():
+            log.warning("%s: not estimated: %s", name, reason)
         self._write(result)
         if self.parent is not None:
             return None  # a hook's return value would replace the pipeline's input
-        return {p.product: {"gbSize": p.rounded_gb, **p.annotation()} for p in result.products}
+        return Estimates({p.product: {"gbSize": p.rounded_gb, **p.annotation()} for p in result.products},
+                         result.failures)
 
     def _search_path(self) -> list[str]:
         value = self.search_path or ""
@@ -137,7 +196,7 @@ class MemoryEstimateStep(Step):
     def _write(self, result) -> None:
         path = self._output_path(result)
         try:
-            write_json_atomic(annotate_association(result.raw, result.products), path)
+            write_json_atomic(annotate_association(result.raw, result.products, result.failures), path)
         except OSError as exc:
             raise MemoryEstimateError(f"{path}: cannot write the annotated association ({exc.strerror or exc})") from None
         log.info("Annotated association written to %s", path)
@@ -159,3 +218,33 @@ class MemoryEstimateStep(Step):
         for p in products:
             for warning in p.warnings:
                 log.warning("%s: %s", p.product, warning)
+
+
+_KIND = {"float": "a number", "integer": "an integer", "boolean": "true or false", "string": "a string"}
+
+
+def _allowed(check: str) -> str:
+    """What a configobj check such as ``float(default=0.95, min=0.5, max=1.0)`` accepts, in words."""
+    kind, _, arguments = check.partition("(")
+    bounds = dict(re.findall(r"\b(min|max)\s*=\s*([^,)\s]+)", arguments))
+    allowed = _KIND.get(kind.strip(), kind.strip())
+    if "min" in bounds and "max" in bounds:
+        return f"{allowed} from {bounds['min']} to {bounds['max']}"
+    if "min" in bounds:
+        return f"{allowed} of at least {bounds['min']}"
+    if "max" in bounds:
+        return f"{allowed} of at most {bounds['max']}"
+    return allowed
+
+
+def _parameter_error(validation_message: str, config, spec) -> str:
+    """One line naming each refused parameter, its value and what it accepts."""
+    problems = []
+    for line in validation_message.splitlines():
+        refused = re.match(r"Config parameter '([^']+)': ", line)
+        if refused and refused.group(1) in spec:
+            key = refused.group(1)
+            problems.append(f"{key}={config.get(key)}: must be {_allowed(spec[key])}")
+        elif line.strip():
+            problems.append(line.strip())
+    return "; ".join(problems)

@@ -36,3 +36,23 @@ def write_random_bundle(path, pipeline="image3", seed=0, **overrides):
     )
     options.update(overrides)
     return write_bundle(path, **options)
+
+
+def write_random_hybrid(path, pipeline="image3", seed=0, low=None, high=None, **overrides):
+    """A hybrid bundle with a random correction network over the installed physics baseline."""
+    from jwst_memest.model.baseline import load_baseline
+
+    schema = load_schema(pipeline)
+    continuous = [f.name for f in schema.features if f.kind in ("continuous", "count")]
+    rng = np.random.default_rng(seed)
+    low = rng.uniform(0, 5, len(continuous)) if low is None else low
+    high = low + rng.uniform(1, 50, len(continuous)) if high is None else high
+    layers = random_network(len(schema), seed=seed, activation="tanh")
+    layers[-1]["weights"] = layers[-1]["weights"] * 0.2  # corrections of a few tens of percent
+    options = dict(kind="hybrid", output_transform="log_ratio", baseline=load_baseline(pipeline),
+                   input_ranges={"features": continuous, "min": low, "max": high}, model_name=f"test_{pipeline}_hybrid",
+                   preprocessing={"method": "standardize", "continuous": continuous, "lambdas": np.ones(len(continuous)),
+                                  "means": (low + high) / 2, "sigmas": (high - low) / 2},
+                   layers=layers)
+    options.update(overrides)
+    return write_random_bundle(path, pipeline, seed, **options)

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,9 @@ os.environ["CRDS_SERVER_URL"] = "https://localhost:1"
 os.environ["CRDS_MODE"] = "local"
 os.environ.setdefault("CRDS_PATH", tempfile.mkdtemp(prefix="crds-"))
 os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "True"
+# strun and the other commands the tests start are those of the interpreter running the tests,
+# whether or not its environment is activated
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 for variable in ("JWST_MEMEST_MODEL", "JWST_MEMEST_MODEL_DIR", "JWST_MEMEST_MEMORY_LIMIT", "JWST_MEMEST_MAX_REQUEST_GB"):
     os.environ.pop(variable, None)
 

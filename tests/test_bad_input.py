@@ -4,11 +4,13 @@ import json
 import os
 import stat
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
 from astropy.io import fits
 
+from bad_inputs import write_raw_card
 from jwst_memest.step import MemoryEstimateError, MemoryEstimateStep
 
 
@@ -86,10 +88,24 @@ def test_truncated_member_is_left_out(example_asn, tmp_path):
 
 
 def test_all_members_unreadable(example_asn, tmp_path):
-    for path in _members(example_asn):
+    members = _members(example_asn)
+    for path in members:
         path.write_bytes(b"\0" * 10)
     message = _error(example_asn, tmp_path)
     assert "no member found" in message and "not a readable FITS" in message
+    assert "16 member(s) left out" in message and "13 more" in message
+    assert members[0].name in message and members[-1].name not in message
+
+
+def test_missing_members_are_counted_and_only_the_first_few_named(example_asn, tmp_path):
+    raw = json.loads(example_asn.read_text())
+    names = [f"jw01234001001_03101_{number:05d}_nrcb1_cal.fits" for number in range(1, 25)]
+    raw["products"][0]["members"] = [{"expname": name, "exptype": "science"} for name in names]
+    example_asn.write_text(json.dumps(raw))
+    message = _error(example_asn, tmp_path)
+    assert "24 member(s) not found" in message and "21 more" in message
+    assert all(name in message for name in names[:3]) and not any(name in message for name in names[3:])
+    assert len(message) < 400
 
 
 @pytest.mark.parametrize("value", ["nan", "missing"])
@@ -104,6 +120,19 @@ def test_member_without_pointing_leaves_the_offset_statistics(example_asn, tmp_p
     (estimate,) = _call(example_asn, tmp_path).values()
     assert estimate["n_members"] == 16
     assert any(bad.name in w and "offset statistics" in w for w in estimate["warnings"])
+
+
+def test_unparsable_card_reads_as_missing_with_a_warning(example_asn, tmp_path):
+    bad = _members(example_asn)[0]
+    write_raw_card(bad, "RA_REF", "RA_REF  = NAN")
+    write_raw_card(bad, "NINTS", "NINTS   = 1..2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # astropy's own complaints about the card stay out of the output
+        (estimate,) = _call(example_asn, tmp_path).values()
+    assert estimate["n_members"] == 16  # CRVAL1/CRVAL2 stand in for the pointing
+    assert f"{bad.name}: RA_REF: value of its card cannot be parsed, read as missing" in estimate["warnings"]
+    assert f"{bad.name}: NINTS: value of its card cannot be parsed, read as missing" in estimate["warnings"]
+    assert not any("pointing" in w for w in estimate["warnings"])
 
 
 def test_crval_stands_in_for_missing_ra_ref(example_asn, tmp_path):
@@ -153,13 +182,20 @@ def test_unwritable_output_directory_nonroot(example_asn, tmp_path):
     assert "cannot write" in message
 
 
-@pytest.mark.parametrize("where", ["file", "file/below"])
-def test_output_directory_that_cannot_be_made(example_asn, tmp_path, where):
+@pytest.mark.parametrize("where,problem", [("file", "output_dir is not a directory"), ("file/below", "Not a directory")])
+def test_output_directory_that_cannot_be_made(example_asn, tmp_path, where, problem):
     (tmp_path / "file").write_text("")
     with pytest.raises(MemoryEstimateError) as info:
         _call(example_asn, tmp_path, output_dir=tmp_path / where)
-    assert str(tmp_path / "file") in str(info.value)
-    assert "\n" not in str(info.value)
+    assert str(info.value) == f"{tmp_path / where}: {problem}"
+
+
+def test_strun_says_an_output_dir_that_is_a_file_is_not_a_directory(example_asn, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = subprocess.run(["strun", "memory_estimate", str(example_asn), "--output_dir=afile"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    assert "afile: output_dir is not a directory" in result.stdout
 
 
 def test_failed_write_keeps_the_original(example_asn, tmp_path, monkeypatch):
@@ -168,7 +204,7 @@ def test_failed_write_keeps_the_original(example_asn, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("jwst_memest.estimate.json.dump", fail)
+    monkeypatch.setattr("jwst_memest.estimation.json.dump", fail)
     with pytest.raises(MemoryEstimateError):
         MemoryEstimateStep.call(str(example_asn), inplace=True)
     assert example_asn.read_bytes() == before
@@ -188,7 +224,7 @@ def test_strun_prints_one_line_and_no_traceback(tmp_path):
 
 def test_names_with_line_breaks_still_give_a_one_line_error(tmp_path):
     from jwst_memest.association import AssociationError
-    from jwst_memest.estimate import estimate_association
+    from jwst_memest.estimation import estimate_association
 
     asn = tmp_path / "odd_asn.json"
     asn.write_text(json.dumps({"asn_type": "image3", "asn_id": "", "asn_pool": "",
@@ -198,3 +234,30 @@ def test_names_with_line_breaks_still_give_a_one_line_error(tmp_path):
         estimate_association(asn)
     message = str(info.value)
     assert "\n" not in message and str(asn) in message and "two\\nlines" in message
+
+
+def test_step_errors_stay_on_one_line():
+    assert str(MemoryEstimateError("products two\nlines, three\r\nlines: not estimated")).count("\n") == 0
+
+
+@pytest.mark.parametrize("argument,allowed", [
+    ("--upper_quantile=1.5", "upper_quantile=1.5: must be a number from 0.5 to 1.0"),
+    ("--memory_limit=-1", "memory_limit=-1: must be a number of at least 0"),
+    ("--in_memory=maybe", "in_memory=maybe: must be true or false"),
+])
+def test_strun_refuses_a_bad_parameter_in_one_line(example_asn, tmp_path, argument, allowed):
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(["strun", "jwst_memest.MemoryEstimateStep", str(example_asn), argument],
+                            cwd=out, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(allowed)
+    assert not list(out.iterdir())
+
+
+def test_python_call_refuses_a_bad_parameter(example_asn, tmp_path):
+    message = _error(example_asn, tmp_path, upper_quantile=1.5, memory_limit=-1)
+    assert "upper_quantile=1.5: must be a number from 0.5 to 1.0" in message
+    assert "memory_limit=-1: must be a number of at least 0" in message

@@ -5,7 +5,7 @@ import tempfile
 
 import pytest
 
-from jwst_memest.estimate import annotate_association, estimate_association, estimate_features
+from jwst_memest.estimation import annotate_association, estimate_association, estimate_features
 from jwst_memest.exposures import ExposureLayout, write_header_exposures
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import read_exposure_metadata

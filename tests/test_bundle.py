@@ -146,7 +146,7 @@ def test_estimation_path_imports_no_tensorflow(tmp_path):
     code = (
         "import sys, numpy as np\n"
         "from jwst_memest.model.bundle import load_bundle\n"
-        "from jwst_memest.estimate import estimate_association\n"
+        "from jwst_memest.estimation import estimate_association\n"
         "from jwst_memest.example import example_association\n"
         f"b = load_bundle({str(path)!r}); b.predict(np.zeros((3, len(b.feature_names))))\n"
         f"estimate_association(example_association(), model_path={str(path)!r})\n"

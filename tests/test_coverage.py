@@ -65,7 +65,7 @@ def test_widening_factors_are_the_errors_of_held_out_extrapolations():
 def test_an_unmeasured_mode_is_annotated_uncalibrated_with_a_wider_bound(tmp_path):
     import json
 
-    from jwst_memest.estimate import annotate_association, estimate_association
+    from jwst_memest.estimation import annotate_association, estimate_association
     from jwst_memest.exposures import ExposureLayout, write_header_exposures
     from jwst_memest.profile.corpus import _make_association
 
@@ -82,7 +82,7 @@ def test_an_unmeasured_mode_is_annotated_uncalibrated_with_a_wider_bound(tmp_pat
 
 
 def test_coverage_does_not_depend_on_the_estimator(tmp_path):
-    from jwst_memest.estimate import estimate_features
+    from jwst_memest.estimation import estimate_features
     from jwst_memest.exposures import ExposureLayout, write_header_exposures
     from jwst_memest.features.build import product_features
     from jwst_memest.metadata import read_exposure_metadata

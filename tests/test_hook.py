@@ -62,11 +62,13 @@ def test_hook_runs_inside_calwebb_spec3(example_dir, example_asn):
     assert annotated["products"][0]["memory_estimate"]["pipeline"] == "calwebb_spec3"
 
 
-def test_hook_switches_image3_to_on_disk_above_the_limit(example_asn, monkeypatch, caplog):
+# the example's upper bounds: 3.53 GB in memory, 2.13 GB on disk
+@pytest.mark.parametrize("limit,on_disk_fits", [("3.0", True), ("0.5", False)])
+def test_hook_switches_image3_to_on_disk_above_the_limit(example_asn, monkeypatch, caplog, limit, on_disk_fits):
     from jwst.pipeline import Image3Pipeline
 
     monkeypatch.chdir(example_asn.parent)
-    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", "0.5")
+    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", limit)
     pipeline = Image3Pipeline(pre_hooks=["jwst_memest.MemoryEstimateStep"])
     assert pipeline.in_memory
     with caplog.at_level(logging.INFO):
@@ -77,17 +79,30 @@ def test_hook_switches_image3_to_on_disk_above_the_limit(example_asn, monkeypatc
     product = json.loads((example_asn.parent / f"{example_asn.stem}_memest.json").read_text())["products"][0]
     assert product["memory_estimate"]["pipeline_parameters"] == {"in_memory": False}
     assert any("switched" in w for w in product["memory_estimate"]["warnings"])
+    still_over = [r.getMessage() for r in caplog.records if "still exceeds" in r.getMessage()]
+    if on_disk_fits:
+        assert still_over == []
+    else:
+        (message,) = still_over
+        bound = product["memory_estimate"]["upper_bound_gb"]
+        assert product["name"] in message and f"{bound:.2f} GB" in message and "memory_limit 0.50 GB" in message
 
 
-def test_hook_below_the_limit_changes_nothing(example_asn, monkeypatch):
+def test_hook_below_the_limit_changes_nothing(example_asn, monkeypatch, caplog):
     from jwst.pipeline import Image3Pipeline
 
     monkeypatch.chdir(example_asn.parent)
     monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", "1000")
     pipeline = Image3Pipeline(pre_hooks=["jwst_memest.MemoryEstimateStep"])
-    with pytest.raises(Exception):  # noqa: B017
-        pipeline.run(str(example_asn))
+    with caplog.at_level(logging.INFO):
+        with pytest.raises(Exception):  # noqa: B017
+            pipeline.run(str(example_asn))
     assert pipeline.in_memory is True
+    # the hook did estimate, and found the product below the limit
+    assert "memory estimate skipped" not in caplog.text and "switched" not in caplog.text
+    product = json.loads((example_asn.parent / f"{example_asn.stem}_memest.json").read_text())["products"][0]
+    assert 0 < product["memory_estimate"]["upper_bound_gb"] < 1000
+    assert product["memory_estimate"]["pipeline_parameters"] == {"in_memory": True}
 
 
 def test_spec3_over_the_limit_only_warns(example_dir, example_asn, monkeypatch, caplog):
@@ -105,8 +120,12 @@ def test_spec3_over_the_limit_only_warns(example_dir, example_asn, monkeypatch, 
     assert "no in_memory switch" in caplog.text
 
 
-@pytest.mark.parametrize("bad_input", ["missing_asn.json", "not-json", 42])
-def test_hook_failure_never_aborts_the_host(tmp_path, bad_input, caplog, monkeypatch):
+@pytest.mark.parametrize("bad_input,problem", [
+    ("missing_asn.json", "missing_asn.json: association file not found"),
+    ("not-json", "broken_asn.json: invalid JSON"),
+    (42, "cannot estimate from input of type int"),
+])
+def test_hook_failure_never_aborts_the_host(tmp_path, bad_input, problem, caplog, monkeypatch):
     from jwst.pipeline import Image3Pipeline
 
     monkeypatch.chdir(tmp_path)
@@ -116,7 +135,8 @@ def test_hook_failure_never_aborts_the_host(tmp_path, bad_input, caplog, monkeyp
     hook = MemoryEstimateStep(parent=Image3Pipeline())
     with caplog.at_level(logging.WARNING):
         assert hook.run(bad_input) is None
-    assert "memory estimate skipped" in caplog.text
+    (skipped,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("memory estimate skipped: ")]
+    assert problem in skipped  # the warning says why, not only that
 
 
 def _image_model(detector: str, ra: float, dec: float):

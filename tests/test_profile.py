@@ -65,6 +65,44 @@ def test_corpus_is_append_only_and_resumable(tmp_path, monkeypatch):
         assert csv.DictReader(handle).fieldnames == CORPUS_COLUMNS
 
 
+def test_corpus_without_strun_refuses_before_running_anything(tmp_path, monkeypatch, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("groups:\n  - name: g\n    base: {detectors: [NRCA1], subarray: SUB64P, subarray_shape: [64, 64]}\n")
+    corpus = tmp_path / "corpus.csv"
+    monkeypatch.setenv("PATH", str(tmp_path / "no-commands-here"))
+    for step in ("_guard", "run_configuration"):
+        monkeypatch.setattr(corpus_module, step, lambda *a, **k: pytest.fail("must not run"))
+    assert corpus_module.main(["--plan", str(plan), "--out", str(corpus)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: strun: not found on PATH") and "\n" not in error
+    assert not corpus.exists()
+
+
+def test_profile_run_options_after_the_association_are_its_own(example_asn, tmp_path, monkeypatch):
+    from jwst_memest.profile import run
+
+    calls = []
+
+    def fake_profile(asn, pipeline_args, run_id, pipeline):
+        calls.append(pipeline_args)
+        return {"run_id": "r", "product": "p", "status": "ok", "measured_gb": 1.0, "wall_s": 1.0}
+
+    monkeypatch.setattr(run, "profile_association", fake_profile)
+    corpus = tmp_path / "mine.csv"
+    assert run.main([str(example_asn), "--corpus", str(corpus), "--", "--in_memory=false"]) == 0
+    assert calls == [["--in_memory=false"]]
+    assert finished_run_ids(corpus) == {"r"}
+
+
+def test_profile_run_without_strun_refuses(example_asn, tmp_path, monkeypatch, capsys):
+    from jwst_memest.profile.run import main
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-commands-here"))
+    assert main([str(example_asn), "--corpus", str(tmp_path / "c.csv")]) == 2
+    assert capsys.readouterr().err.startswith("error: strun: not found on PATH")
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_memory_guard_skips_oversized_runs(tmp_path, monkeypatch):
     plan = tmp_path / "plan.yaml"
     plan.write_text("groups:\n  - name: big\n    base: {detectors: [NRCA1], mosaic_tiles: [8, 8], tile_step_arcsec: 60}\n")
@@ -171,6 +209,19 @@ def test_profile_run_refuses_bad_associations_in_one_line(tmp_path, content):
     assert not (tmp_path / "c.csv").exists()
 
 
+def test_profile_run_refuses_an_association_with_a_product_it_cannot_estimate(example_asn, tmp_path, capsys):
+    from jwst_memest.profile.run import main
+
+    raw = json.loads(example_asn.read_text())
+    raw["products"].append(dict(raw["products"][0], name="absent", members=[{"expname": "jw0_absent_cal.fits",
+                                                                              "exptype": "science"}]))
+    example_asn.write_text(json.dumps(raw))
+    assert main([str(example_asn), "--corpus", str(tmp_path / "c.csv")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "product absent: no member found" in error and "\n" not in error
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_fit_baseline_pools_corpora_ignores_failed_runs_and_writes_yaml(tmp_path):
     import pandas as pd
     import yaml
@@ -258,6 +309,29 @@ def test_load_measured_encodes_categories_as_training_does(tmp_path):
     column = X[:, schema.names.index("channel")]
     assert list(column) == [schema["channel"].encode(c) for c in ("12", "34", "1234")]
     assert 0 not in column and list(split) == ["train"] * 3 and list(table["run_id"]) == ["r0", "r1", "r2"]
+
+
+@pytest.mark.parametrize("arguments", [
+    ["jwst_memest.profile", "corpus", "--plan", "{missing}", "--out", "{out}"],
+    ["jwst_memest.profile", "corpus", "--plan", "{file}", "--out", "{out}"],
+    ["jwst_memest.example", "--write", "{file}"],
+], ids=["missing plan", "not a plan", "example into a file"])
+def test_command_line_tools_name_a_bad_file_in_one_line(tmp_path, arguments):
+    (tmp_path / "a_file").write_text("just text\n")
+    names = {"missing": tmp_path / "missing.yaml", "out": tmp_path / "out.csv", "file": tmp_path / "a_file"}
+    command = [sys.executable, "-m", *(a.format(**names) for a in arguments)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and str(tmp_path) in line
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_profile_help_lists_the_commands():
+    result = subprocess.run([sys.executable, "-m", "jwst_memest.profile", "--help"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in ("run", "corpus", "fit-baseline"))
 
 
 def test_step_peaks_come_from_the_samples_taken_while_each_step_ran():

@@ -7,11 +7,12 @@ import warnings
 
 import pytest
 from astropy.io import fits
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from jwst_memest.association import AssociationError
-from jwst_memest.estimate import estimate_association
+from jwst_memest.association import AssociationError, product_name
+from jwst_memest.estimation import estimate_association
+from jwst_memest.example import example_association
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import MetadataError, read_exposure_metadata
 
@@ -21,8 +22,14 @@ json_values = st.recursive(
     max_leaves=20,
 )
 
+# the example's members (the association is written beside them): without them no product has a
+# readable member and every association would end in an error
+EXAMPLE_MEMBERS = sorted(p.name for p in example_association().parent.glob("*_uncal.fits"))
 members = st.lists(
-    st.fixed_dictionaries({"expname": st.text(max_size=30) | json_values, "exptype": st.sampled_from(["science", "background", "x"]) | json_values}),
+    st.fixed_dictionaries({
+        "expname": st.sampled_from(EXAMPLE_MEMBERS) | st.text(max_size=30) | json_values,
+        "exptype": st.sampled_from(["science", "background", "x"]) | json_values,
+    }),
     max_size=4,
 )
 associations = st.fixed_dictionaries(
@@ -40,15 +47,57 @@ settings_fast = settings(max_examples=150, deadline=None, suppress_health_check=
 
 @settings_fast
 @given(raw=associations)
-def test_any_association_json_gives_an_estimate_or_one_clear_error(tmp_path, raw):
-    path = tmp_path / "any_asn.json"
+@example(raw={"asn_type": "image3", "asn_id": "", "asn_pool": "", "products": [
+    {"name": "good", "members": [{"expname": EXAMPLE_MEMBERS[0], "exptype": "science"}]},
+    {"name": "absent", "members": [{"expname": "absent_cal.fits", "exptype": "science"}]}]})
+def test_any_association_json_gives_an_estimate_or_one_clear_error(example_dir, raw):
+    path = example_dir / "any_asn.json"
     path.write_text(json.dumps(raw))
     try:
         result = estimate_association(path)
     except AssociationError as exc:
+        event("refused")
         assert str(path) in str(exc) and "\n" not in str(exc)
     else:
-        assert all(p.gb_size > 0 for p in result.products)
+        event("estimated")
+        assert result.products and all(p.gb_size > 0 for p in result.products)
+        named = {product_name(product, index) for index, product in enumerate(raw["products"])}
+        assert {p.product for p in result.products} | set(result.failures) == named
+
+
+well_formed_associations = st.fixed_dictionaries({
+    "asn_type": st.sampled_from(["image3", "spec3", "coron3", "ami3", "tso3"]),
+    "asn_id": st.just("a3001"),
+    "asn_pool": st.just("pool"),
+    "products": st.lists(
+        st.fixed_dictionaries({
+            "name": st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_0123456789", min_size=1, max_size=20),
+            "members": st.lists(
+                st.fixed_dictionaries({
+                    "expname": st.sampled_from([*EXAMPLE_MEMBERS, "absent_cal.fits", "jw09999001001_03101_00001_nrca1_rate.fits"]),
+                    "exptype": st.just("science"),
+                }),
+                max_size=4,
+            ),
+        }),
+        min_size=1, max_size=3, unique_by=lambda product: product["name"],
+    ),
+})
+
+
+@settings_fast
+@given(raw=well_formed_associations)
+def test_a_product_is_estimated_exactly_when_one_of_its_members_is_found(example_dir, raw):
+    path = example_dir / "any_asn.json"
+    path.write_text(json.dumps(raw))
+    found = {p["name"] for p in raw["products"] if any(m["expname"] in EXAMPLE_MEMBERS for m in p["members"])}
+    try:
+        result = estimate_association(path)
+    except AssociationError as exc:
+        assert not found and str(path) in str(exc) and "\n" not in str(exc)
+    else:
+        assert {p.product for p in result.products} == found and all(p.gb_size > 0 for p in result.products)
+        assert set(result.failures) == {p["name"] for p in raw["products"]} - found
 
 
 header_values = (

@@ -134,3 +134,79 @@ def test_other_level3_pipelines_are_recognised(example_asn, tmp_path, asn_type):
 def test_output_file_names_the_annotated_association(example_asn, tmp_path):
     MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path), output_file="sized")
     assert json.loads((tmp_path / "sized.json").read_text())["products"][0]["gbSize"] > 0
+
+
+def _with_unestimable_product(asn: Path) -> str:
+    """Add a second product whose members are all absent; returns its name."""
+    raw = json.loads(asn.read_text())
+    good = raw["products"][0]
+    absent = dict(good, name=f"{good['name']}-absent",
+                  members=[dict(m, expname=f"jw09999001001_03101_{i:05d}_nrca1_cal.fits")
+                           for i, m in enumerate(good["members"], start=1)])
+    raw["products"].append(absent)
+    asn.write_text(json.dumps(raw))
+    return absent["name"]
+
+
+def test_a_product_without_members_fails_alone(example_asn, tmp_path, caplog):
+    failed = _with_unestimable_product(example_asn)
+    estimates = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path))
+    (name, estimate), = estimates.items()
+    assert estimate["gbSize"] > 0
+    assert list(estimates.failures) == [failed] and "no member found" in estimates.failures[failed]
+    assert sum(failed in r.getMessage() and "not estimated" in r.getMessage() for r in caplog.records) == 1
+    good, bad = _annotated(tmp_path / f"{example_asn.stem}_memest.json")["products"]
+    assert good["gbSize"] == estimate["gbSize"]
+    assert "gbSize" not in bad
+    assert bad["memory_estimate"]["status"] == "failed" and "no member found" in bad["memory_estimate"]["reason"]
+
+
+def test_run_raises_with_the_estimates_when_a_product_failed(example_asn, tmp_path):
+    from jwst_memest.step import ProductsNotEstimatedError
+
+    failed = _with_unestimable_product(example_asn)
+    with pytest.raises(ProductsNotEstimatedError) as info:
+        MemoryEstimateStep(output_dir=str(tmp_path)).run(str(example_asn))
+    assert info.value.exit_status == 3 and "\n" not in str(info.value)
+    assert "1 of 2 products not estimated" in str(info.value) and failed in str(info.value)
+    assert len(info.value.estimates) == 1 and list(info.value.estimates.failures) == [failed]
+
+
+def test_strun_exit_status_when_some_or_all_products_fail(example_asn, tmp_path):
+    assert _strun("memory_estimate", str(example_asn), cwd=tmp_path).returncode == 0
+    name = _with_unestimable_product(example_asn)
+    some = _strun("memory_estimate", str(example_asn), cwd=tmp_path)
+    assert some.returncode == 3, some.stdout + some.stderr
+    assert "Traceback" not in some.stdout + some.stderr
+    assert "1 of 2 products not estimated" in " ".join(some.stdout.split())  # strun wraps the message
+    assert sum(f"{name}: not estimated" in line for line in some.stderr.splitlines()) == 1
+    products = _annotated(tmp_path / f"{example_asn.stem}_memest.json")["products"]
+    assert [p["memory_estimate"].get("status") for p in products] == [None, "failed"]
+    for member in example_asn.parent.glob("*.fits"):
+        member.unlink()
+    none = _strun("memory_estimate", str(example_asn), cwd=tmp_path)
+    assert none.returncode == 2, none.stdout + none.stderr
+    assert "1 more products without a member" in " ".join(none.stdout.split())
+
+
+def test_hook_estimates_the_products_it_can(example_asn, monkeypatch, caplog):
+    import logging
+
+    from jwst.pipeline import Image3Pipeline
+
+    name = _with_unestimable_product(example_asn)
+    monkeypatch.chdir(example_asn.parent)
+    with caplog.at_level(logging.WARNING):
+        assert MemoryEstimateStep(parent=Image3Pipeline()).run(str(example_asn)) is None
+    assert f"{name}: not estimated" in caplog.text and "memory estimate skipped" not in caplog.text
+    good, bad = _annotated(example_asn.parent / f"{example_asn.stem}_memest.json")["products"]
+    assert good["gbSize"] > 0 and bad["memory_estimate"]["status"] == "failed"
+
+
+def test_estimate_function_names_the_failed_products(example_asn):
+    from jwst_memest import estimate
+
+    failed = _with_unestimable_product(example_asn)
+    products = estimate(str(example_asn))
+    assert [p.n_members for p in products] == [16]
+    assert list(products.failures) == [failed]

@@ -342,3 +342,57 @@ def test_command_line_trains_adds_to_a_folder_and_installs(tmp_path, monkeypatch
     assert (models / "spec3.asdf").is_file() and f"installed: {models / 'spec3.asdf'}" in printed
     assert main([*common, "--layers", "6,x"]) == 2
     assert "--layers '6,x': expected comma-separated integers" in capsys.readouterr().err
+
+
+@pytest.mark.tensorflow
+def test_hybrid_target_learns_a_correction_on_the_physics_baseline(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from jwst_memest.model.bundle import MIN_GB, load_bundle
+    from jwst_memest.training.__main__ import main
+    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.training.preprocess import fit_normalizer
+
+    corpus = make_table(tmp_path / "image3.csv", corpus=True)
+    table = pd.read_csv(corpus)
+    # a held-out run bigger than every training run: the network sees it clipped to the training ranges
+    for name, factor in (("n_members", 3), ("n_exposure_groups", 3), ("output_pixels", 10)):
+        table.loc[0, name] = table[name].max() * factor
+    table.to_csv(corpus, index=False)
+    data = load_training_data(corpus, "image")
+    baseline = load_baseline("image3")
+    # measured peaks follow the baseline within 5 %, as make_table draws them
+    table["measured_gb"] = baseline.predict(data.X) * np.random.default_rng(1).uniform(0.95, 1.05, len(table))
+    table.to_csv(corpus, index=False)
+    data = load_training_data(corpus, "image")
+    out = tmp_path / "run"
+    assert main(["-d", str(corpus), "-o", str(out), "--target", "physics-ratio", "--layers", "8,4", "--epochs", "5",
+                 "--batch-size", "16", "--learning-rate", "0.01"]) == 0
+    assert "image3_hybrid.asdf" in capsys.readouterr().out
+    root = out / "image"
+    bundle = load_bundle(root / "models" / "image3_hybrid.asdf")
+    assert bundle.kind == "hybrid" and bundle.output_transform == "log_ratio"
+    assert bundle.tree["baseline"]["version"] == str(baseline.version)
+    assert bundle.tree["baseline"]["checksum"] == baseline.checksum
+    test_idx = np.load(root / "results" / "0" / "test_idx.npy")
+    train_idx = np.setdiff1d(np.arange(len(data.y)), test_idx)
+    assert 0 in test_idx
+    ranges = bundle.tree["input_ranges"]
+    columns = [data.names.index(n) for n in ranges["features"]]
+    assert np.array_equal(ranges["min"], data.X[train_idx][:, columns].min(axis=0))
+    assert np.array_equal(ranges["max"], data.X[train_idx][:, columns].max(axis=0))
+    assert data.X[0, data.names.index("output_pixels")] > ranges["max"][ranges["features"].index("output_pixels")]
+    # Keras on the clipped, normalised features, times the baseline on the raw ones
+    clipped = data.X.copy()
+    clipped[:, columns] = np.clip(clipped[:, columns], ranges["min"], ranges["max"])
+    normalizer, _ = fit_normalizer(clipped[train_idx], "image3", 1)
+    model = keras.models.load_model(root / "models" / "0" / "image3_hybrid.keras")
+    correction = np.exp(model.predict(normalizer(clipped), verbose=0)[:, 0].astype(np.float64))
+    expected = np.maximum(baseline.predict(data.X) * correction, MIN_GB)
+    assert np.allclose(bundle.predict(data.X), expected, rtol=1e-5)
+    held_out = np.load(root / "results" / "0" / "predictions.npy")
+    assert np.allclose(bundle.predict(data.X[test_idx]), held_out, rtol=1e-5)
+    # the network learnt log(measured / baseline): a small correction, so the estimates stay near the peaks
+    assert np.median(np.abs(held_out / data.y[test_idx] - 1)) < 0.1
+    assert "target: physics-ratio" in (root / "summary" / "image-hyperparameters.txt").read_text()

@@ -28,6 +28,13 @@ def _show(path: str) -> int:
     print(f"features    {len(bundle.feature_names)} ({tree['features']['feature_set']} schema v{tree['features']['schema_version']})")
     layers = " -> ".join(f"{l.weights.shape[1]} {l.activation}" for l in bundle.layers)
     print(f"network     {len(bundle.feature_names)} -> {layers}; output {tree['output']['transform']}")
+    if bundle.kind == "hybrid":
+        base = tree["baseline"]
+        print(f"corrects    physics baseline {base['pipeline']} version {base['version']} (sha256:{base['checksum']}): "
+              "GB = baseline x exp(network)")
+        ranges = tree["input_ranges"]
+        print(f"clipped to  training ranges of {len(ranges['features'])} features: "
+              + ", ".join(f"{n} {lo:.4g}..{hi:.4g}" for n, lo, hi in zip(ranges["features"], ranges["min"], ranges["max"])))
     print("provenance")
     for key, value in tree["provenance"].items():
         print(f"  {key}: {value}")

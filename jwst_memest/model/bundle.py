@@ -5,6 +5,11 @@ checked on read against the schema the package serves through asdf's
 ``asdf.resource_mappings`` entry point, then against the package's feature
 schema and its own sha256 checksum. Loading runs no code: arrays and plain
 values only. The format is described in docs/bundle.md.
+
+Two kinds: ``mlp`` (the network estimates GB on its own) and ``hybrid`` (the
+network corrects the physics baseline: GB = baseline GB x exp(network output),
+with the inputs clipped to the training rows' ranges first, so that beyond them
+the correction stays at its boundary value and the baseline's scaling carries on).
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from jwst_memest.model.network import DenseLayer, forward
 from jwst_memest.model.transforms import Normalizer
 from jwst_memest.model.upper import UpperBound
 
-__all__ = ["BundleError", "ModelBundle", "load_bundle", "write_bundle", "FORMAT_VERSION", "OUTPUT_TRANSFORMS"]
+__all__ = ["BundleError", "ModelBundle", "load_bundle", "write_bundle", "FORMAT_VERSION", "OUTPUT_TRANSFORMS",
+           "KINDS", "HYBRID_TRANSFORM"]
 
-FORMAT_VERSION = "1.0.0"
+# 1.1: hybrid bundles (kind, baseline, input_ranges, the log_ratio output); 1.0 bundles read unchanged.
+FORMAT_VERSION = "1.1.0"
+KINDS = ("mlp", "hybrid")
+# A hybrid's network output y is log(measured / baseline): GB = baseline GB * exp(y).
+HYBRID_TRANSFORM = "log_ratio"
 ROOT = "jwst_memest_bundle"
 OUTPUT_TRANSFORMS = {
     "identity": lambda y: y,
@@ -87,12 +97,11 @@ def _plain(node):
 class ModelBundle:
     """A trained model loaded from a bundle; same interface as the physics baseline."""
 
-    kind = "mlp"
-
     def __init__(self, tree: dict, path: str | Path | None = None):
         self.tree = tree
         self.path = Path(path) if path else None
         model = tree["model"]
+        self.kind = str(model.get("kind", "mlp"))
         self.name, self.version = model["name"], model["version"]
         self.pipeline, self.created = model["pipeline"], model["created"]
         self.checksum = tree["checksum"]["value"]
@@ -104,10 +113,36 @@ class ModelBundle:
         self.normalizer = Normalizer(pre["method"], columns, pre["lambdas"], pre["means"], pre["sigmas"])
         self.layers = [DenseLayer(l["weights"], l["bias"], l["activation"]) for l in tree["network"]["layers"]]
         self.output_transform = tree["output"]["transform"]
+        self.baseline = None
+        self.input_ranges = None
+        if self.kind == "hybrid":
+            from jwst_memest.model.baseline import load_baseline
+
+            self.baseline = load_baseline(tree["baseline"]["pipeline"])
+            ranges = tree["input_ranges"]
+            self.input_ranges = (np.array([self.feature_names.index(n) for n in ranges["features"]], dtype=int),
+                                 np.asarray(ranges["min"], dtype=np.float64), np.asarray(ranges["max"], dtype=np.float64))
+
+    def clip(self, X: np.ndarray) -> np.ndarray:
+        """The features a hybrid's network sees: each ranged feature clipped to its training range."""
+        X = np.array(np.atleast_2d(X), dtype=np.float64, copy=True)
+        if self.input_ranges is not None:
+            columns, low, high = self.input_ranges
+            X[:, columns] = np.clip(X[:, columns], low, high)
+        return X
+
+    def correction(self, X: np.ndarray) -> np.ndarray:
+        """A hybrid's factor on the baseline, exp(network(clipped features)); 1 for an mlp bundle."""
+        if self.kind != "hybrid":
+            return np.ones(len(np.atleast_2d(X)))
+        X = np.nan_to_num(np.atleast_2d(np.asarray(X, dtype=np.float64)), nan=0.0)
+        return np.exp(forward(self.layers, self.normalizer(self.clip(X)))[:, 0])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Peak memory in GB for each row of encoded features (schema order)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if self.kind == "hybrid":
+            return np.maximum(self.baseline.predict(X) * self.correction(X), MIN_GB)
         X = np.nan_to_num(X, nan=0.0)
         y = forward(self.layers, self.normalizer(X))[:, 0]
         return np.maximum(OUTPUT_TRANSFORMS[self.output_transform](y), MIN_GB)
@@ -160,6 +195,41 @@ def _check(tree: dict, name: str) -> None:
         UpperBound.from_tree(tree["upper_bound"])
     except ValueError as exc:
         raise BundleError(f"{name}: upper bound: {exc}") from None
+    kind = tree["model"].get("kind", "mlp")
+    if kind == "hybrid":
+        _check_hybrid(tree, name, names)
+    elif tree["output"]["transform"] not in OUTPUT_TRANSFORMS:
+        raise BundleError(f"{name}: output transform {tree['output']['transform']!r} needs a hybrid bundle")
+
+
+def _check_hybrid(tree: dict, name: str, names: list[str]) -> None:
+    """A hybrid corrects one baseline: the installed one must be that baseline; its input ranges must fit."""
+    from jwst_memest.model.baseline import load_baseline
+
+    if tree["output"]["transform"] != HYBRID_TRANSFORM:
+        raise BundleError(f"{name}: a hybrid bundle's output transform is {HYBRID_TRANSFORM}, "
+                          f"not {tree['output']['transform']!r}")
+    recorded = tree["baseline"]
+    pipeline = tree["model"]["pipeline"]
+    if recorded["pipeline"] != pipeline:
+        raise BundleError(f"{name}: hybrid bundle for {pipeline} corrects the {recorded['pipeline']} baseline")
+    installed = load_baseline(pipeline)
+    if str(recorded["version"]) != str(installed.version):
+        raise BundleError(f"{name}: hybrid bundle corrects physics baseline {pipeline} version {recorded['version']}, "
+                          f"the installed baseline is version {installed.version}; retrain it on this baseline")
+    if recorded["checksum"] != installed.checksum:
+        warnings.warn(f"{name}: the installed {pipeline} physics baseline (version {installed.version}) differs from "
+                      "the one this hybrid bundle was trained on (same version, other checksum)", RuntimeWarning,
+                      stacklevel=3)
+    ranges = tree["input_ranges"]
+    unknown = [n for n in ranges["features"] if n not in names]
+    if unknown:
+        raise BundleError(f"{name}: input_ranges name unknown features {unknown}")
+    low, high = np.asarray(ranges["min"], dtype=np.float64), np.asarray(ranges["max"], dtype=np.float64)
+    if low.shape != (len(ranges["features"]),) or high.shape != low.shape:
+        raise BundleError(f"{name}: input_ranges need one min and one max per feature")
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))) or np.any(low > high):
+        raise BundleError(f"{name}: input_ranges must be finite with min <= max")
 
 
 def load_bundle(path: str | Path) -> ModelBundle:
@@ -219,20 +289,32 @@ def write_bundle(
     provenance: dict,
     metrics: dict,
     pipeline: str | None = None,
+    kind: str = "mlp",
+    baseline=None,
+    input_ranges: dict | None = None,
 ) -> Path:
-    """Validate and write a bundle atomically (temporary file, then rename); returns its path."""
+    """Validate and write a bundle atomically (temporary file, then rename); returns its path.
+
+    A ``hybrid`` bundle (output transform ``log_ratio``) needs the ``baseline`` it corrects (a
+    PhysicsBaseline, or a dict with its pipeline, version and checksum) and ``input_ranges``
+    (``{"features": names, "min": ..., "max": ...}`` over the training rows).
+    """
     import asdf
 
     path = Path(path)
     pipeline = (pipeline or schema.name).lower().removeprefix("calwebb_")
     if pipeline not in LEVEL3_PIPELINES:
         raise BundleError(f"{path}: unknown Level-3 pipeline {pipeline!r}")
-    if output_transform not in OUTPUT_TRANSFORMS:
-        raise BundleError(f"{path}: unknown output transform {output_transform!r}")
+    if kind not in KINDS:
+        raise BundleError(f"{path}: unknown bundle kind {kind!r}")
+    if output_transform not in (HYBRID_TRANSFORM if kind == "hybrid" else tuple(OUTPUT_TRANSFORMS)):
+        raise BundleError(f"{path}: output transform {output_transform!r} does not fit a {kind} bundle")
+    if kind == "hybrid" and (baseline is None or input_ranges is None):
+        raise BundleError(f"{path}: a hybrid bundle needs the baseline it corrects and its input ranges")
     tree = {
         "format_version": FORMAT_VERSION,
         "model": {
-            "name": model_name, "version": str(model_version), "pipeline": pipeline, "kind": "mlp",
+            "name": model_name, "version": str(model_version), "pipeline": pipeline, "kind": kind,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         },
         "features": schema.to_tree(),
@@ -259,6 +341,14 @@ def write_bundle(
         },
         "metrics": {"held_out": {}, **metrics},
     }
+    if kind == "hybrid":
+        if not isinstance(baseline, dict):
+            baseline = {"pipeline": baseline.pipeline, "version": baseline.version, "checksum": baseline.checksum,
+                        "name": baseline.name}
+        tree["baseline"] = {k: str(v) for k, v in baseline.items()}
+        tree["input_ranges"] = {"features": [str(n) for n in input_ranges["features"]],
+                                "min": np.asarray(input_ranges["min"], dtype=np.float64),
+                                "max": np.asarray(input_ranges["max"], dtype=np.float64)}
     tree["checksum"] = {"algorithm": "sha256", "value": checksum(tree)}
     _check(tree, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,22 +2,35 @@
 
 import sys
 
+COMMANDS = {
+    "run": ("jwst_memest.profile.run", "measure one association: run its Level-3 pipeline, append a corpus row"),
+    "corpus": ("jwst_memest.profile.corpus", "run every configuration of a plan on synthetic exposures"),
+    "fit-baseline": ("jwst_memest.profile.fit", "refit the physics baseline to measured corpora"),
+}
+USAGE = "usage: python -m jwst_memest.profile {run ASN | corpus --plan P --out CSV | fit-baseline --corpus CSV} ..."
+
+
+def _help() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join([USAGE, "", "commands:", *lines, "", "python -m jwst_memest.profile COMMAND --help for its options"])
+
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": "jwst_memest.profile.run", "corpus": "jwst_memest.profile.corpus",
-                "fit-baseline": "jwst_memest.profile.fit"}
-    if not argv or argv[0] not in commands:
+    if argv and argv[0] in ("-h", "--help"):
+        print(_help())
+        return 0
+    if not argv or argv[0] not in COMMANDS:
         # a bare association path means "run", as in `python -m jwst_memest.profile ASN`
         if argv and argv[0].endswith(".json"):
             argv = ["run", *argv]
         else:
-            print("usage: python -m jwst_memest.profile {run ASN | corpus --plan P --out CSV | fit-baseline --corpus CSV}",
-                  file=sys.stderr)
+            print(USAGE, file=sys.stderr)
             return 2
     import importlib
 
-    return importlib.import_module(commands[argv[0]]).main(argv[1:])
+    return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ import numpy as np
 import yaml
 
 from jwst_memest.exposures import ExposureLayout
-from jwst_memest.profile.run import append_row, finished_run_ids
+from jwst_memest.profile.run import append_row, finished_run_ids, pipeline_runner
 
-__all__ = ["Configuration", "expand_plan", "pipeline_of", "run_configuration", "build_corpus"]
+__all__ = ["Configuration", "expand_plan", "load_plan", "pipeline_of", "run_configuration", "build_corpus"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,13 +187,33 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
     return None
 
 
+def load_plan(path: Path) -> dict:
+    """A corpus plan; ValueError (one line naming the file) when it is missing or not a plan."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the plan ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        plan = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: invalid YAML ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("groups"), list):
+        raise ValueError(f"{path}: a plan is a mapping with a list of groups")
+    return plan
+
+
 def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, workers: int = 1,
                  memory_guard_gb: float = 12.0, limit: int | None = None) -> int:
-    """Run every configuration of the plan not yet in the corpus; returns the number of rows added."""
+    """Run every configuration of the plan not yet in the corpus; returns the number of rows added.
+
+    Raises ValueError when the plan cannot be read and FileNotFoundError when strun is
+    not on PATH, before anything runs.
+    """
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
-    plan = yaml.safe_load(Path(plan_path).read_text())
+    plan = load_plan(Path(plan_path))
+    pipeline_runner()
     done = finished_run_ids(corpus)
     pending = [c for c in expand_plan(plan) if c.run_id not in done][:limit]
     added = 0
@@ -236,7 +256,11 @@ def main(argv=None) -> int:
     parser.add_argument("--memory-guard", type=float, default=12.0, help="GB; skip runs whose upper bound exceeds it")
     parser.add_argument("--limit", type=int, help="run at most this many pending configurations")
     args = parser.parse_args(argv)
-    added = build_corpus(Path(args.plan), Path(args.out), args.scheduler, args.workers, args.memory_guard, args.limit)
+    try:
+        added = build_corpus(Path(args.plan), Path(args.out), args.scheduler, args.workers, args.memory_guard, args.limit)
+    except (ValueError, OSError) as exc:  # each names the file and the problem
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{added} rows added to {args.out}")
     return 0
 

@@ -6,16 +6,18 @@ import csv
 import datetime
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from jwst_memest.estimate import read_association_members
+from jwst_memest.association import AssociationError
+from jwst_memest.estimation import read_association_members
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import LEVEL3_PIPELINES, load_schema
 from jwst_memest.profile.monitor import measure
 
-__all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env"]
+__all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env", "pipeline_runner"]
 
 RUN_COLUMNS = [
     "run_id", "product", "pipeline", "status", "measured_gb", "peak_sampled_gb", "wall_s",
@@ -79,6 +81,18 @@ def crds_free_env(crds_path: str | Path | None = None) -> dict:
     )
 
 
+def pipeline_runner() -> str:
+    """Path of ``strun``, which runs the pipelines being measured.
+
+    Raises FileNotFoundError (one line) when it is not on PATH: every run would
+    otherwise fail at once and be recorded as a measurement of the failure.
+    """
+    found = shutil.which("strun")
+    if found is None:
+        raise FileNotFoundError("strun: not found on PATH; it comes with jwst: activate the environment jwst is installed in")
+    return found
+
+
 def finished_run_ids(corpus: Path) -> set[str]:
     if not corpus.is_file():
         return set()
@@ -124,15 +138,19 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     """
     import jwst
 
+    runner = pipeline_runner()
     asn_path = Path(asn_path).resolve()
-    asn_pipeline, products = read_association_members(asn_path)
+    asn_pipeline, products, failures = read_association_members(asn_path)
+    if failures:  # the pipeline would fail on this product: measure nothing
+        name, reason = next(iter(failures.items()))
+        raise AssociationError(f"{asn_path}: product {name}: {reason}")
     pipeline = (pipeline or asn_pipeline).lower().removeprefix("calwebb_")
     if pipeline not in LEVEL3_PIPELINES:
         raise ValueError(f"unknown Level-3 pipeline {pipeline!r} (expected one of {', '.join(LEVEL3_PIPELINES)})")
     product, members, _ = products[0]
     in_memory = not any(a.replace(" ", "").lower() in ("--in_memory=false", "--in_memory=f") for a in pipeline_args)
     features = product_features(members, pipeline, in_memory)
-    command = ["strun", f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
+    command = [runner, f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
         # the log also dates each step, which is how the per-step peaks are found
         log_path = log_path or Path(scratch) / "pipeline.log"
@@ -164,15 +182,18 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m jwst_memest.profile run",
+        usage="%(prog)s [-h] [--corpus CSV] [--pipeline PIPELINE] [--run-id RUN_ID] asn [-- PIPELINE_ARGS ...]",
         description="Run a Level-3 pipeline on an association, measure its peak memory, append a corpus row.",
+        epilog="Arguments after -- are passed to the pipeline, e.g. -- --in_memory=false",
     )
     parser.add_argument("asn")
     parser.add_argument("--corpus", default="corpus.csv", help="corpus CSV to append to (default corpus.csv)")
     parser.add_argument("--pipeline", help="Level-3 pipeline to run, e.g. calwebb_image3 (default: the asn_type's)")
     parser.add_argument("--run-id")
-    parser.add_argument("pipeline_args", nargs=argparse.REMAINDER, help="after --: extra pipeline arguments")
-    args = parser.parse_args(argv)
-    extra = [a for a in args.pipeline_args if a != "--"]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # split by hand: argparse's REMAINDER after the association would also swallow this command's own options
+    own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args = parser.parse_args(own)
     try:
         row = profile_association(args.asn, pipeline_args=extra, run_id=args.run_id, pipeline=args.pipeline)
     except (ValueError, OSError) as exc:

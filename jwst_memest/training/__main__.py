@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -19,6 +24,35 @@ def _layer_sizes(text: str | None) -> list[int] | None:
     if not sizes or min(sizes) < 1:
         raise ValueError(f"--layers {text!r}: expected positive layer sizes")
     return sizes
+
+
+@contextlib.contextmanager
+def _native_stderr_to_file():
+    """Send what native libraries write to file descriptor 2 to a file; Python's ``sys.stderr`` keeps the terminal.
+
+    tensorflow writes a few lines through absl before its logging is initialised, and no
+    environment variable silences them (TF_CPP_MIN_LOG_LEVEL does not reach them in
+    tensorflow 2.21). Only done when ``sys.stderr`` is the process' own (not under a capture);
+    yields the file's path, or None when nothing was redirected.
+    """
+    if sys.stderr is not sys.__stderr__:
+        yield None
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd, path = tempfile.mkstemp(prefix="jwst_memest-tensorflow-", suffix=".log")
+    os.dup2(fd, 2)
+    os.close(fd)
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace")
+    try:
+        yield Path(path)
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def main(argv=None) -> int:
@@ -38,25 +72,50 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--target", default="log1p", choices=["log1p", "physics-ratio"],
+                        help="what the network learns: log1p(GB) (default), or physics-ratio: a hybrid correction "
+                             "log(measured / physics baseline) applied to the baseline")
     parser.add_argument("--install", action="store_true", help="install the final bundle where the step finds it")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show tensorflow's own logging and Keras' per-epoch lines")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    if args.verbose:
+        return _run(args)[0]
+    # read once, when tensorflow is imported: before anything imports it
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _native_stderr_to_file() as native_log:
+        status, out = _run(args)
+    if native_log is not None:
+        # kept beside the run's outputs for diagnosis
+        if out is not None and out.is_dir() and native_log.stat().st_size:
+            shutil.move(native_log, out / "tensorflow.log")
+        else:
+            native_log.unlink(missing_ok=True)
+    return status
+
+
+def _run(args) -> tuple[int, Path | None]:
+    """Train as the arguments say; returns the exit status and the run's output folder (None before it exists)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     from jwst_memest.training.train import JwstCalTrain
 
+    out = None
     try:
         trainer = JwstCalTrain(
             training_data=args.data, out=args.out, exp_mode=args.exp_mode, norm=args.norm, cross_val=args.cross_val,
             early_stopping=args.early_stopping, threshold=args.threshold,
             layers=_layer_sizes(args.layers), activation=args.activation,
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+            target=args.target, verbose=args.verbose,
         )
+        out = trainer.out
         bundle = trainer.main(stratify=args.stratify)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 2, out
     except ImportError as exc:  # tensorflow, pandas, scikit-learn, matplotlib or tqdm missing
         print(f"error: training needs the train extra (pip install 'jwst_memest[train]'): {exc}", file=sys.stderr)
-        return 2
+        return 2, out
     print(f"bundle: {bundle}")
     if args.install:
         from jwst_memest.model.registry import install_bundle
@@ -65,8 +124,8 @@ def main(argv=None) -> int:
             print(f"installed: {install_bundle(bundle, trainer.data.pipeline)}")
         except ValueError as exc:  # BundleError: the message names the file and the problem
             print(f"error: {exc}", file=sys.stderr)
-            return 2
-    return 0
+            return 2, out
+    return 0, out
 
 
 if __name__ == "__main__":

@@ -21,11 +21,12 @@ def default_layer_kwargs() -> dict:
 
 
 def build_mlp(n_features: int, layers, activation: str = "relu", learning_rate: float = 1e-4,
-              layer_kwargs: dict | None = None, name: str = "mlp"):
+              layer_kwargs: dict | None = None, name: str = "mlp", output_initializer: str = "glorot_uniform"):
     """Dense layers then one linear output; Adam with exponential decay, MSE loss, RMSE metric.
 
     ``layer_kwargs`` maps 1-based layer numbers to extra Dense arguments
-    (default: ``default_layer_kwargs()``).
+    (default: ``default_layer_kwargs()``). ``output_initializer="zeros"`` starts the output at 0
+    (a hybrid's correction starts as none: the baseline itself).
     """
     import keras
 
@@ -37,7 +38,7 @@ def build_mlp(n_features: int, layers, activation: str = "relu", learning_rate: 
     for number, size in enumerate(layers, start=1):
         x = keras.layers.Dense(int(size), activation=activation, name=f"dense_{number}",
                                **layer_kwargs.get(number, {}))(x)
-    outputs = keras.layers.Dense(1, activation="linear", name="memory")(x)
+    outputs = keras.layers.Dense(1, activation="linear", name="memory", kernel_initializer=output_initializer)(x)
     model = keras.Model(inputs, outputs, name=name)
     schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=DECAY_STEPS,
                                                            decay_rate=DECAY_RATE)

@@ -63,9 +63,12 @@ def keras_layers(model) -> list[dict]:
 
 
 def export_bundle(path: str | Path, model, *, pipeline: str, preprocessing: dict, output_transform: str,
-                  upper_bound: UpperBound, name: str, version: str, provenance: dict, metrics: dict) -> Path:
+                  upper_bound: UpperBound, name: str, version: str, provenance: dict, metrics: dict,
+                  kind: str = "mlp", baseline=None, input_ranges: dict | None = None) -> Path:
+    """Write a fold's model as a bundle; a hybrid also records its baseline and input ranges."""
     return write_bundle(
         path, schema=load_schema(pipeline), preprocessing=preprocessing, layers=keras_layers(model),
         output_transform=output_transform, upper_bound=upper_bound, model_name=name, model_version=version,
-        provenance=provenance, metrics=metrics, pipeline=pipeline,
+        provenance=provenance, metrics=metrics, pipeline=pipeline, kind=kind, baseline=baseline,
+        input_ranges=input_ranges,
     )

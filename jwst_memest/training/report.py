@@ -6,19 +6,47 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["memory_bins", "bin_scores", "plot_fold", "metrics_table", "write_summary_page"]
+__all__ = ["memory_bins", "bin_label", "bin_scores", "bin_auc", "loss_figure", "plot_fold", "metrics_table",
+           "comparison_table", "write_summary_page", "write_summary_html"]
 
 TABLE_COLUMNS = ("fold", "n_train", "n_test", "epochs", "rmse_gb", "median_abs_pct_error",
                  "under_estimate_fraction", "upper_exceeded_fraction")
 DPI = 80
+# Threshold-scaled bins are used when three of them each hold this share of the runs; else quartiles.
+MIN_BIN_SHARE = 0.05
+QUANTILE_EDGES = (0.25, 0.5, 0.75)
 
 
-def memory_bins(threshold: float) -> np.ndarray:
-    """Bin edges (GB) for the classification view of the regression, scaled to the threshold.
+def memory_bins(threshold: float, measured=None) -> np.ndarray:
+    """Bin edges (GB) for the classification view of the regression.
 
-    A threshold of 32 GB gives <2, 2-8, 8-32 and >=32 GB.
+    Scaled to the threshold (32 GB gives <2, 2-8, 8-32 and >=32 GB) when at least three of those bins
+    each hold a share ``MIN_BIN_SHARE`` of the ``measured`` peaks. Otherwise, when the threshold lies
+    above most of the data (the measured corpus tops out near 10 GB; the default threshold is 50),
+    threshold bins would leave one or two classes and a meaningless AUC of 1: the bins are then the
+    quartiles of the measured peaks.
     """
-    return np.array([0.0, threshold / 16, threshold / 4, threshold, np.inf])
+    edges = np.array([0.0, threshold / 16, threshold / 4, threshold, np.inf])
+    if measured is None:
+        return edges
+    measured = np.asarray(measured, dtype=float)
+    measured = measured[np.isfinite(measured)]
+    if measured.size == 0:
+        return edges
+    counts = np.histogram(measured, edges)[0]
+    if np.sum(counts >= MIN_BIN_SHARE * measured.size) >= 3:
+        return edges
+    inner = np.unique(np.quantile(measured, QUANTILE_EDGES))
+    inner = inner[(inner > 0) & (inner < measured.max())]
+    return np.concatenate([[0.0], inner, [np.inf]])
+
+
+def bin_label(low: float, high: float) -> str:
+    if not np.isfinite(high):
+        return f">={low:.3g} GB"
+    if low <= 0:
+        return f"<{high:.3g} GB"
+    return f"{low:.3g}-{high:.3g} GB"
 
 
 def bin_scores(predicted: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -37,45 +65,98 @@ def _save(fig, path: Path, plt) -> Path:
     return path
 
 
-def _residual_plot(plt, path, fold, measured, predicted) -> Path:
+def _residual_plot(plt, path, fold, measured, predicted, baseline=None) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.scatter(measured, predicted, s=10)
+    if baseline is not None:
+        left.scatter(measured, baseline, s=10, marker="x", color="0.6", label="physics baseline")
+    left.scatter(measured, predicted, s=10, label="this model")
     top = max(measured.max(), predicted.max()) * 1.05
     left.plot([0, top], [0, top], "k--", lw=1)
     left.set(xlabel="measured peak (GB)", ylabel="estimated (GB)", title=f"fold {fold}: estimate vs measured")
-    right.hist(predicted - measured, bins=20)
-    right.set(xlabel="residual: estimated - measured (GB)", ylabel="products", title="residuals")
+    if baseline is not None:
+        left.legend(fontsize=8)
+    percent = 100 * (predicted - measured) / measured
+    others = [] if baseline is None else [100 * (baseline - measured) / measured]
+    edges = np.histogram_bin_edges(np.concatenate([percent, *others]), bins=20)  # one binning for both
+    right.hist(percent, bins=edges, label="this model")
+    if baseline is not None:
+        right.hist(others[0], bins=edges, histtype="step", color="0.2", lw=1.5, label="physics baseline")
+        right.legend(fontsize=8)
+    right.set(xlabel="error: (estimated - measured) / measured (%)", ylabel="test products",
+              title="relative errors on the test split")
     return _save(fig, path, plt)
 
 
-def _loss_plot(plt, path, fold, history) -> Path:
-    fig, axis = plt.subplots(figsize=(6, 4))
-    for key, values in history.items():
-        if key.endswith("loss") and len(values):
-            axis.plot(np.arange(1, len(values) + 1), values, label=key)
-    axis.set(xlabel="epoch", ylabel="MSE of log1p(GB)", yscale="log", title=f"fold {fold}: train / test loss")
-    axis.legend()
-    return _save(fig, path, plt)
+# Per-epoch series of the history and the panel each belongs to: the training objective (what the
+# optimiser minimises: the loss plus any weight penalty) and the plain error of the target.
+OBJECTIVE_SERIES = {"loss": "train", "val_loss": "validation"}
+ERROR_SERIES = {"rmse": "train", "val_rmse": "validation", "test_rmse": "test"}
 
 
-def _bin_plots(plt, directory, fold, measured, predicted, threshold) -> list[Path]:
+def loss_figure(history: dict, target_label: str = "log1p(GB)", penalized: bool = True, fold=None):
+    """Two panels: the training objective (train and validation) and the plain RMSE of the target.
+
+    Keras' ``loss`` and ``val_loss`` include the weight penalty (the L2 term of the first layer by
+    default) and so are not comparable with a plain error; the test rows' error is plain RMSE, on
+    the right panel with the train and validation RMSE. Returns the matplotlib figure.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (objective, error) = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, series in ((objective, OBJECTIVE_SERIES), (error, ERROR_SERIES)):
+        for key, label in series.items():
+            values = np.asarray(history.get(key, []), dtype=float)
+            if values.size:
+                axis.plot(np.arange(1, values.size + 1), values, label=f"{label} ({key})")
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8)
+        axis.set(xlabel="epoch", yscale="log")
+    penalty = " + weight penalty" if penalized else ""
+    prefix = f"fold {fold}: " if fold is not None else ""
+    objective.set(ylabel=f"MSE of {target_label}{penalty}", title=f"{prefix}training objective")
+    error.set(ylabel=f"RMSE of {target_label}", title=f"{prefix}error of the target (no penalty)")
+    return fig
+
+
+def _loss_plot(plt, path, fold, history, target_label, penalized) -> Path:
+    return _save(loss_figure(history, target_label, penalized, fold), path, plt)
+
+
+def bin_auc(measured, predicted, edges) -> dict:
+    """ROC-AUC per memory bin (label -> AUC; None for a bin with one class only in ``measured``)."""
+    from sklearn.metrics import roc_auc_score
+
+    truth = np.digitize(measured, edges[1:-1])
+    scores = bin_scores(predicted, edges)
+    result = {}
+    for b in range(len(edges) - 1):
+        positives = truth == b
+        label = bin_label(edges[b], edges[b + 1])
+        result[label] = None if positives.all() or not positives.any() else float(
+            roc_auc_score(positives, scores[:, b]))
+    return result
+
+
+def _bin_plots(plt, directory, fold, measured, predicted, edges) -> list[Path]:
     """ROC and precision-recall per memory bin: does the estimate land in the measured bin."""
-    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
-    edges = memory_bins(threshold)
     truth = np.digitize(measured, edges[1:-1])
     scores = bin_scores(predicted, edges)
     fig_roc, roc_axis = plt.subplots(figsize=(5, 4))
     fig_pr, pr_axis = plt.subplots(figsize=(5, 4))
     for b in range(len(edges) - 1):
         positives = truth == b
-        label = f"{edges[b]:.3g}-{edges[b + 1]:.3g} GB"
+        label = f"{bin_label(edges[b], edges[b + 1])}, {int(positives.sum())} run(s)"
         if positives.all() or not positives.any():
             continue  # a bin with one class only has no curve
         fpr, tpr, _ = roc_curve(positives, scores[:, b])
         roc_axis.plot(fpr, tpr, label=f"{label} (AUC {auc(fpr, tpr):.2f})")
         precision, recall, _ = precision_recall_curve(positives, scores[:, b])
-        pr_axis.plot(recall, precision, label=label)
+        pr_axis.plot(recall, precision, label=f"{label} (AP {average_precision_score(positives, scores[:, b]):.2f})")
     roc_axis.plot([0, 1], [0, 1], "k:", lw=1)
     roc_axis.set(xlabel="false positive rate", ylabel="true positive rate", title=f"fold {fold}: ROC per memory bin")
     pr_axis.set(xlabel="recall", ylabel="precision", title=f"fold {fold}: precision-recall per bin")
@@ -87,8 +168,13 @@ def _bin_plots(plt, directory, fold, measured, predicted, threshold) -> list[Pat
     return paths
 
 
-def plot_fold(directory: Path, fold: int, measured, predicted, history: dict, threshold: float) -> list[Path]:
-    """Residuals, loss history, ROC-AUC and precision-recall per memory bin; returns the PNG paths."""
+def plot_fold(directory: Path, fold: int, measured, predicted, history: dict, bins,
+              target_label: str = "log1p(GB)", baseline=None, penalized: bool = True) -> list[Path]:
+    """Residuals, loss history, ROC-AUC and precision-recall per memory bin; returns the PNG paths.
+
+    ``bins``: bin edges in GB (``memory_bins``), or a threshold in GB to scale them to.
+    ``baseline``: the physics baseline's estimates of the same rows, drawn beside the model's.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,10 +183,12 @@ def plot_fold(directory: Path, fold: int, measured, predicted, history: dict, th
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     measured, predicted = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    edges = memory_bins(float(bins)) if np.ndim(bins) == 0 else np.asarray(bins, dtype=float)
     return [
-        _residual_plot(plt, directory / f"fold{fold}-residuals.png", fold, measured, predicted),
-        _loss_plot(plt, directory / f"fold{fold}-loss.png", fold, history),
-        *_bin_plots(plt, directory, fold, measured, predicted, threshold),
+        _residual_plot(plt, directory / f"fold{fold}-residuals.png", fold, measured, predicted,
+                       None if baseline is None else np.asarray(baseline, dtype=float)),
+        _loss_plot(plt, directory / f"fold{fold}-loss.png", fold, history, target_label, penalized),
+        *_bin_plots(plt, directory, fold, measured, predicted, edges),
     ]
 
 
@@ -120,21 +208,148 @@ def metrics_table(rows: list[dict], overall: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_summary_page(path: Path, title: str, table: str, plots: list[Path], hyperparameters: dict,
-                       bundle: Path | None = None, final_fold: int | None = None) -> Path:
-    """``summary/index.md``: the metrics, hyperparameters and every plot, linked relative to the page."""
+COMPARISON_COLUMNS = (("n_rows", "rows", "{:d}"), ("median_abs_pct_error", "median abs % error", "{:.1f}"),
+                      ("p90_abs_pct_error", "p90 abs % error", "{:.1f}"), ("rmse_gb", "RMSE (GB)", "{:.3f}"),
+                      ("under_estimate_fraction", "estimate below peak", "{:.0%}"),
+                      ("upper_exceeded_fraction", "peak above the 95% bound", "{:.0%}"))
+# the same columns, short enough for a terminal
+SHORT_TITLES = ("rows", "median %", "p90 %", "RMSE GB", "est<peak", "peak>bound")
+COMPARISON_NOTE = ("The model's bound is judged leave-one-out (each row by the bound calibrated without it). "
+                   "The physics baseline's coefficients and per-mode bounds were fitted by fit-baseline on the "
+                   "measured corpus' train split, so on rows of that split its figures are in-sample; the "
+                   "corpus test split, when the data has one, is held out from both.")
+
+
+def _format(value, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return pattern.format(int(value) if pattern == "{:d}" else value)
+
+
+def comparison_table(comparison: dict) -> str:
+    """The comparison with the physics baseline as fixed-width text (terminal and index.md)."""
+    lines = []
+    width = max([len(name) for rows in comparison.values() for name in rows] + [10])
+    for group, estimators in comparison.items():
+        lines.append(f"{group}:")
+        lines.append(f"  {'estimator':<{width}}  " + "  ".join(f"{title:>10}" for title in SHORT_TITLES))
+        for name, m in estimators.items():
+            cells = "  ".join(f"{_format(m.get(key), pattern):>10}" for key, _, pattern in COMPARISON_COLUMNS)
+            lines.append(f"  {name:<{width}}  {cells}")
+    return "\n".join(lines)
+
+
+def _relative(target, page: Path) -> str:
     import os
 
+    return Path(os.path.relpath(target, page.parent)).as_posix()
+
+
+def _flat(plots) -> list[Path]:
+    """Plot paths from a list of paths or of (fold, paths) pairs."""
+    flat = []
+    for item in plots:
+        flat += list(item[1]) if isinstance(item, tuple) else [item]
+    return flat
+
+
+def write_summary_page(path: Path, title: str, table: str, plots, hyperparameters: dict,
+                       bundle: Path | None = None, final_fold: int | None = None, comparison: dict | None = None) -> Path:
+    """``summary/index.md``: the metrics, the baseline comparison, hyperparameters and every plot."""
     path = Path(path)
     lines = [f"# {title}", "", "## Metrics", "",
              "Per fold on its test split; `all` is every row's out-of-fold estimate. "
              "`upper_exceeded_fraction` counts measured peaks above the 95% upper bound.", "",
              "```", table, "```", ""]
+    if comparison:
+        lines += ["## Compared with the physics baseline", "", COMPARISON_NOTE, "",
+                  "```", comparison_table(comparison), "```", ""]
     if bundle is not None:
-        link = Path(os.path.relpath(bundle, path.parent)).as_posix()
-        lines += [f"Final bundle: [{Path(bundle).name}]({link}) (the model of fold {final_fold}).", ""]
+        lines += [f"Final bundle: [{Path(bundle).name}]({_relative(bundle, path)}) (the model of fold {final_fold}).", ""]
     lines += ["## Hyperparameters", ""] + [f"- {k}: {v}" for k, v in hyperparameters.items()]
     lines += ["", "## Plots", ""]
-    lines += [f"![{Path(p).stem}]({Path(os.path.relpath(p, path.parent)).as_posix()})" for p in plots]
+    lines += [f"![{Path(p).stem}]({_relative(p, path)})" for p in _flat(plots)]
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+_STYLE = """
+body { font-family: sans-serif; margin: 1.5em; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+th, td { border: 1px solid #bbb; padding: 3px 8px; }
+td { text-align: right; } td.name, th.name { text-align: left; }
+tr.total td { font-weight: bold; background: #f3f3f3; }
+figure { display: inline-block; margin: 0 0.5em 1em 0; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+p.note { color: #555; font-size: 0.9em; max-width: 900px; }
+"""
+
+
+def _html_table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    from html import escape
+
+    out = ["<table>", "<tr>" + "".join(f'<th class="{"name" if i == 0 else ""}">{escape(h)}</th>'
+                                       for i, h in enumerate(header)) + "</tr>"]
+    for r, row in enumerate(rows):
+        css = f' class="{classes[r]}"' if classes and classes[r] else ""
+        out.append(f"<tr{css}>" + "".join(f'<td class="{"name" if i == 0 else ""}">{escape(str(c))}</td>'
+                                          for i, c in enumerate(row)) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+FOLD_COLUMNS = (("fold", "fold", "{}"), ("n_train", "train rows", "{:d}"), ("n_test", "test rows", "{:d}"),
+                ("epochs", "epochs", "{:d}"), ("rmse_gb", "RMSE (GB)", "{:.3f}"),
+                ("median_abs_pct_error", "median abs % error", "{:.1f}"), ("p90_abs_pct_error", "p90 abs % error", "{:.1f}"),
+                ("under_estimate_fraction", "estimate below peak", "{:.0%}"),
+                ("upper_exceeded_fraction", "peak above the 95% bound", "{:.0%}"))
+
+
+def write_summary_html(path: Path, title: str, folds: list[dict], overall: dict, plots, hyperparameters: dict,
+                       comparison: dict | None = None, bundle: Path | None = None, final_fold: int | None = None,
+                       bins=None) -> Path:
+    """``summary/index.html``: the baseline comparison, the per-fold table, every plot, the settings.
+
+    Self-contained apart from the plots, which are linked relative to the page (the run folder can
+    be moved or copied whole).
+    """
+    from html import escape
+
+    path = Path(path)
+    body = [f"<h1>{escape(title)}</h1>"]
+    if comparison:
+        body.append("<h2>Held out: this model and the physics baseline</h2>")
+        for group, estimators in comparison.items():
+            rows = [[name] + [_format(m.get(key), pattern) for key, _, pattern in COMPARISON_COLUMNS]
+                    for name, m in estimators.items()]
+            body.append(f"<h3>{escape(group)}</h3>")
+            body.append(_html_table(["estimator"] + [t for _, t, _ in COMPARISON_COLUMNS], rows))
+        body.append(f'<p class="note">{escape(COMPARISON_NOTE)}</p>')
+    body.append("<h2>Per fold (test split of each)</h2>")
+    rows = [[_format(row.get(key), pattern) if key != "fold" else str(row.get(key)) for key, _, pattern in FOLD_COLUMNS]
+            for row in [*folds, {**overall, "fold": "all (out-of-fold)", "n_test": overall.get("n_rows")}]]
+    classes = [""] * len(folds) + ["total"]
+    body.append(_html_table([t for _, t, _ in FOLD_COLUMNS], rows, classes))
+    if bundle is not None:
+        body.append(f'<p>Final bundle: <a href="{escape(_relative(bundle, path))}">{escape(Path(bundle).name)}</a> '
+                    f"(the model of fold {final_fold}, lowest held-out RMSE).</p>")
+    body.append("<h2>Plots</h2>")
+    if bins is not None:
+        edges = np.asarray(bins, dtype=float)
+        labels = ", ".join(bin_label(lo, hi) for lo, hi in zip(edges[:-1], edges[1:]))
+        body.append(f'<p class="note">Memory bins of the ROC and precision-recall plots: {escape(labels)}. '
+                    "A product's score for a bin is minus the distance of its estimate to the bin.</p>")
+    grouped = plots if plots and isinstance(plots[0], tuple) else [(None, plots)]
+    for fold, paths in grouped:
+        if fold is not None:
+            body.append(f"<h3>Fold {fold}</h3>")
+        for plot in paths:
+            body.append(f'<figure><img src="{escape(_relative(plot, path))}" alt="{escape(Path(plot).stem)}">'
+                        f"<figcaption>{escape(Path(plot).stem)}</figcaption></figure>")
+    body.append("<h2>Hyperparameters</h2>")
+    body.append(_html_table(["setting", "value"], [[k, v] for k, v in hyperparameters.items()]))
+    html = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+    path.write_text(html)
     return path

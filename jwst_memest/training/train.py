@@ -5,35 +5,62 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.model.bundle import MIN_GB
+from jwst_memest.model.baseline import load_baseline
+from jwst_memest.model.bundle import HYBRID_TRANSFORM, MIN_GB
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.training.architecture import DEFAULT_LAYERS, build_mlp, default_layer_kwargs
 from jwst_memest.training.crossval import Fold, make_folds, validation_rows
 from jwst_memest.training.datasets import load_training_data
 from jwst_memest.training.export import export_bundle, training_provenance
-from jwst_memest.training.preprocess import fit_normalizer
-from jwst_memest.training.report import metrics_table, plot_fold, write_summary_page
+from jwst_memest.training.preprocess import continuous_features, fit_normalizer
+from jwst_memest.training.report import (comparison_table, memory_bins, metrics_table, plot_fold,
+                                         write_summary_html, write_summary_page)
 
 log = logging.getLogger("jwst_memest.training")
 
-__all__ = ["JwstCalTrain", "OUTPUT_TRANSFORM", "UPPER_QUANTILE"]
+__all__ = ["JwstCalTrain", "OUTPUT_TRANSFORM", "UPPER_QUANTILE", "TARGETS", "quiet_tensorflow"]
 
 # Memory spans three decades: the network learns log1p(GB), and the bundle inverts it.
 OUTPUT_TRANSFORM = "log1p"
+# What the network learns: "log1p" (GB on its own, the default) or "physics-ratio" (a hybrid:
+# log(measured / physics baseline estimate), a correction the bundle applies to the baseline).
+TARGETS = {"log1p": "log1p(GB)", "physics-ratio": "log(measured / baseline)"}
 # The bound quoted in the metrics (share of measured peaks above it).
 UPPER_QUANTILE = 0.95
 EARLY_STOPPING_MONITORS = ("val_rmse", "val_loss")
 
 
-def _epoch_callbacks(bar, X_test, y_test):
-    """Keras callbacks: advance a tqdm bar per epoch, and record the test loss without training on it."""
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Keep tensorflow's own logging off the terminal unless ``verbose``.
+
+    The C++ level is read when tensorflow is imported: call this first (the command line does).
+    Once tensorflow is loaded its Python loggers are quietened too (retracing warnings).
+    """
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")  # absl's "log messages before InitializeLog" line
+    if "tensorflow" in sys.modules:
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        try:
+            import absl.logging
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        except ImportError:
+            pass
+
+
+def _epoch_callbacks(bar, X_test, y_test, fold_label):
+    """Keras callbacks: advance the run's tqdm bar per epoch, and record the test loss without training on it."""
     import keras
 
     class TestLoss(keras.callbacks.Callback):
@@ -52,9 +79,9 @@ def _epoch_callbacks(bar, X_test, y_test):
     class EpochBar(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
+            bar.set_postfix_str(f"{fold_label}, loss {logs.get('loss', float('nan')):.4f}, "
+                                f"val {logs.get('val_loss', float('nan')):.4f}", refresh=False)
             bar.update(1)
-            bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}",
-                            val=f"{logs.get('val_loss', float('nan')):.4f}")
 
     return TestLoss(), EpochBar()
 
@@ -68,24 +95,70 @@ class JwstCalTrain:
 
     def __init__(self, training_data=None, out=None, exp_mode="image", norm=1, cross_val=0, early_stopping=None,
                  threshold=50, layer_kwargs=None, layers=None, activation="relu", epochs=200, batch_size=32,
-                 learning_rate=1e-4, seed=42, model_name=None, model_version=None, patience=15):
+                 learning_rate=1e-4, seed=42, model_name=None, model_version=None, patience=15, target="log1p",
+                 verbose=False):
         if early_stopping is not None and early_stopping not in EARLY_STOPPING_MONITORS:
             raise ValueError(f"early_stopping must be one of {', '.join(EARLY_STOPPING_MONITORS)}, got {early_stopping!r}")
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+        self.verbose = bool(verbose)
+        quiet_tensorflow(self.verbose)
+        self.target = target
         self.cross_val = int(cross_val or 0)
         self.data = load_training_data(training_data, exp_mode, folds=self.cross_val)
+        # the estimator every model is compared with, and the one a hybrid corrects
+        self.baseline = load_baseline(self.data.pipeline)
+        self.baseline_gb = self.baseline.predict(self.data.X)
         self.exp_mode, self.norm = exp_mode, bool(norm)
         self.early_stopping, self.threshold = early_stopping, float(threshold)
         self.layer_kwargs = default_layer_kwargs() if layer_kwargs is None else layer_kwargs
         self.layers = tuple(int(n) for n in layers) if layers else DEFAULT_LAYERS[exp_mode]
         self.activation, self.epochs, self.batch_size = activation, int(epochs), int(batch_size)
         self.learning_rate, self.seed, self.patience = float(learning_rate), int(seed), int(patience)
-        self.model_name = model_name or f"{self.data.pipeline}_mlp"
+        self.model_name = model_name or f"{self.data.pipeline}_{'hybrid' if self.hybrid else 'mlp'}"
         self.model_version = model_version or datetime.date.today().isoformat()
         stamp = f"{datetime.date.today().isoformat()}_{int(time.time())}"
         self.root = Path(out) if out else Path(stamp)
         self.out = self.root / exp_mode
         self.fold_metrics: list[dict] = []
         self.bundle_path: Path | None = None
+        self.comparison: dict = {}
+
+    @property
+    def hybrid(self) -> bool:
+        return self.target == "physics-ratio"
+
+    @property
+    def target_label(self) -> str:
+        """What the network's loss is measured on, for plots and reports."""
+        return TARGETS[self.target]
+
+    # -- target ------------------------------------------------------------------
+    def encode_target(self, y: np.ndarray, rows) -> np.ndarray:
+        """The network's training target for measured peaks ``y`` of ``rows``."""
+        return np.log(y / self.baseline_gb[rows]) if self.hybrid else np.log1p(y)
+
+    def decode_output(self, output: np.ndarray, rows) -> np.ndarray:
+        """GB from the network output for ``rows``, as the exported bundle computes it (with its floor)."""
+        output = np.asarray(output, dtype=np.float64)
+        gb = self.baseline_gb[rows] * np.exp(output) if self.hybrid else np.expm1(output)
+        return np.maximum(gb, MIN_GB)
+
+    def input_ranges(self, rows) -> dict:
+        """Range of each count and continuous feature over ``rows`` (a hybrid clips its inputs to it)."""
+        names = self.data.names
+        features = continuous_features(self.data.pipeline)
+        block = self.data.X[np.asarray(rows)][:, [names.index(n) for n in features]]
+        return {"features": features, "min": block.min(axis=0), "max": block.max(axis=0)}
+
+    def clipped(self, ranges: dict | None) -> np.ndarray:
+        """The feature matrix as the network sees it: a hybrid's ranged features clipped."""
+        if ranges is None:
+            return self.data.X
+        X = self.data.X.copy()
+        columns = [self.data.names.index(n) for n in ranges["features"]]
+        X[:, columns] = np.clip(X[:, columns], ranges["min"], ranges["max"])
+        return X
 
     # -- layout --------------------------------------------------------------------
     def _dirs(self, fold: int) -> dict:
@@ -101,7 +174,9 @@ class JwstCalTrain:
                 "learning_rate": self.learning_rate, "lr_decay": "exponential, 0.96 per 1000 steps",
                 "norm": int(self.norm), "cross_val": self.cross_val,
                 "early_stopping": self.early_stopping or "none", "patience": self.patience,
-                "threshold_gb": self.threshold, "seed": self.seed, "output_transform": OUTPUT_TRANSFORM,
+                "threshold_gb": self.threshold, "seed": self.seed, "target": self.target,
+                "output_transform": HYBRID_TRANSFORM if self.hybrid else OUTPUT_TRANSFORM,
+                **({"baseline": f"{self.baseline.name} version {self.baseline.version}"} if self.hybrid else {}),
                 "layer_kwargs": str(self.layer_kwargs),
                 "training_data": self.data.label, "training_rows": int(len(self.data.y)),
                 "training_data_sha256": self.data.sha256}
@@ -119,9 +194,10 @@ class JwstCalTrain:
                                                            restore_best_weights=True))
         return callbacks
 
-    def _train_fold(self, fold: Fold, bar):
+    def _train_fold(self, fold: Fold, bar, n_folds: int, bins):
         import keras
 
+        quiet_tensorflow(self.verbose)
         keras.utils.set_random_seed(self.seed + fold.number)
         data, y = self.data, self.data.y
         dirs = self._dirs(fold.number)
@@ -129,22 +205,27 @@ class JwstCalTrain:
         split[fold.train], split[fold.test] = "train", "test"
         data.table.assign(split=split).iloc[np.sort(np.concatenate([fold.train, fold.test]))].to_csv(
             dirs["data"] / f"{self.exp_mode}-tts_{fold.number}.csv")
-        normalizer, preprocessing = fit_normalizer(data.X[fold.train], data.pipeline, self.norm)
-        Xn = normalizer(data.X)
-        target = np.log1p(y)
+        ranges = self.input_ranges(fold.train) if self.hybrid else None
+        X = self.clipped(ranges)
+        normalizer, preprocessing = fit_normalizer(X[fold.train], data.pipeline, self.norm)
+        Xn = normalizer(X)
+        everything = np.arange(len(y))
+        target = self.encode_target(y, everything)
         fit_rows, val_rows = validation_rows(fold.train, self.seed + fold.number)
         model = build_mlp(Xn.shape[1], self.layers, self.activation, self.learning_rate, self.layer_kwargs,
-                          name=self.model_name)
-        test_loss, epoch_bar = _epoch_callbacks(bar, Xn[fold.test], target[fold.test])
+                          name=self.model_name, output_initializer="zeros" if self.hybrid else "glorot_uniform")
+        test_loss, epoch_bar = _epoch_callbacks(bar, Xn[fold.test], target[fold.test],
+                                                f"fold {fold.number + 1}/{n_folds}")
         callbacks = [epoch_bar, test_loss, *self._callbacks(dirs["models"] / f"{self.model_name}.ckpt.keras",
                                                             validating=val_rows.size > 0)]
         validation = (Xn[val_rows], target[val_rows]) if val_rows.size else None
         history = model.fit(Xn[fit_rows], target[fit_rows], validation_data=validation, epochs=self.epochs,
-                            batch_size=self.batch_size, verbose=0, callbacks=callbacks, shuffle=True)
+                            batch_size=self.batch_size, verbose=2 if self.verbose else 0, callbacks=callbacks,
+                            shuffle=True)
         history = {**history.history, **test_loss.history}
         model.save(dirs["models"] / f"{self.model_name}.keras")
         # held-out estimates as the exported bundle gives them: inverse transform, then its floor
-        predicted = np.maximum(np.expm1(model.predict(Xn[fold.test], verbose=0)[:, 0].astype(np.float64)), MIN_GB)
+        predicted = self.decode_output(model.predict(Xn[fold.test], verbose=0)[:, 0], fold.test)
         results = dirs["results"]
         np.savez(results / "history.npz", **{k: np.asarray(v) for k, v in history.items()})
         np.savez(results / "loss.npz", train=model.evaluate(Xn[fold.train], target[fold.train], verbose=0),
@@ -152,8 +233,9 @@ class JwstCalTrain:
         np.save(results / "predictions.npy", predicted)
         np.save(results / "residuals.npy", predicted - y[fold.test])
         np.save(results / "test_idx.npy", fold.test)
-        plots = plot_fold(results, fold.number, y[fold.test], predicted, history, self.threshold)
-        return model, preprocessing, predicted, plots, len(history["loss"])
+        plots = plot_fold(results, fold.number, y[fold.test], predicted, history, bins, self.target_label,
+                          baseline=self.baseline_gb[fold.test], penalized=bool(model.losses))
+        return model, preprocessing, predicted, plots, len(history["loss"]), ranges
 
     # -- everything ------------------------------------------------------------------
     def main(self, stratify: bool = True) -> Path:
@@ -162,17 +244,24 @@ class JwstCalTrain:
         folds = make_folds(self.data.y, self.cross_val, stratify=stratify, threshold=self.threshold,
                            seed=self.seed, fixed_test=self.data.test_split)
         y = self.data.y
+        self.bins = memory_bins(self.threshold, y)
         out_of_fold = np.full(len(y), np.nan)
         trained, plots = [], []
-        for fold in tqdm(folds, desc=f"{self.exp_mode} folds", unit="fold", position=0):
-            with tqdm(total=self.epochs, desc=f"fold {fold.number}", unit="epoch", position=1, leave=False) as bar:
-                model, preprocessing, predicted, fold_plots, epochs = self._train_fold(fold, bar)
-            # each row's out-of-fold estimate comes from the one fold it is home to
-            out_of_fold[fold.home] = predicted[np.isin(fold.test, fold.home)]
-            trained.append((model, preprocessing, predicted))
-            plots += fold_plots
-            self.fold_metrics.append({"fold": fold.number, "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
-                                      "epochs": epochs, **held_out_metrics(y[fold.test], predicted)})
+        # one bar for the whole run (folds x epochs); a log file gets a line now and then, not one per epoch
+        interactive = sys.stderr.isatty()
+        with tqdm(total=len(folds) * self.epochs, desc=f"training {self.model_name}", unit="epoch",
+                  mininterval=0.5 if interactive else 60, dynamic_ncols=True) as bar:
+            for position, fold in enumerate(folds):
+                model, preprocessing, predicted, fold_plots, epochs, ranges = self._train_fold(fold, bar, len(folds),
+                                                                                               self.bins)
+                bar.update((position + 1) * self.epochs - bar.n)  # epochs early stopping skipped
+                # each row's out-of-fold estimate comes from the one fold it is home to
+                out_of_fold[fold.home] = predicted[np.isin(fold.test, fold.home)]
+                trained.append((model, preprocessing, predicted, ranges))
+                plots.append((fold.number, fold_plots))
+                self.fold_metrics.append({"fold": fold.number, "n_train": int(len(fold.train)),
+                                          "n_test": int(len(fold.test)), "epochs": epochs,
+                                          **held_out_metrics(y[fold.test], predicted)})
         held = np.isfinite(out_of_fold)
         bound = UpperBound.from_measurements(
             y[held], out_of_fold[held],
@@ -181,22 +270,52 @@ class JwstCalTrain:
         # bound calibrated without it, so the reported exceedance is not in-sample
         factor = np.full(len(y), np.nan)
         factor[held] = UpperBound.leave_one_out_factors(y[held], out_of_fold[held], UPPER_QUANTILE)
-        for row, fold, (_, _, predicted) in zip(self.fold_metrics, folds, trained):
+        for row, fold, (_, _, predicted, _) in zip(self.fold_metrics, folds, trained):
             row["upper_exceeded_fraction"] = float(np.mean(y[fold.test] > predicted * factor[fold.test]))
         overall = held_out_metrics(y[held], out_of_fold[held], out_of_fold[held] * factor[held])
+        self.comparison = self._compare_with_baseline(held, out_of_fold, factor, overall)
         best = min(range(len(folds)), key=lambda i: self.fold_metrics[i]["rmse_gb"])
         self._export(folds, trained, best, bound, overall)
         self._write_summary(plots, overall, best)
         return self.bundle_path
 
+    def _compare_with_baseline(self, held, out_of_fold, factor, overall) -> dict:
+        """This model's out-of-fold figures beside the installed physics baseline's on the same rows.
+
+        The baseline's coefficients and bound were fitted by ``fit-baseline`` on the measured
+        corpus' train split: on those rows its figures are in-sample. When the data has the
+        corpus' fixed test split, the comparison is also given on it alone.
+        """
+        y, X = self.data.y, self.data.X
+        baseline_gb, baseline_upper = self.baseline.estimate(X, UPPER_QUANTILE)
+        label = f"{self.baseline.name} version {self.baseline.version}"
+        groups = {"out-of-fold rows": held}
+        if self.data.test_split is not None and (held & ~self.data.test_split).any():
+            groups["corpus test split"] = held & self.data.test_split  # with one fixed split, the same rows
+        comparison = {}
+        for name, rows in groups.items():
+            if not rows.any():
+                continue
+            model = overall if name == "out-of-fold rows" else held_out_metrics(
+                y[rows], out_of_fold[rows], out_of_fold[rows] * factor[rows])
+            comparison[name] = {self.model_name: model,
+                                label: held_out_metrics(y[rows], baseline_gb[rows], baseline_upper[rows])}
+        return comparison
+
     def _export(self, folds, trained, best, bound, overall) -> None:
         provenance = training_provenance(self.data)
-        for fold, (model, preprocessing, _) in zip(folds, trained):
+        if self.hybrid:
+            provenance["notes"] += (f"; hybrid: learns log(measured / {self.baseline.name} version "
+                                    f"{self.baseline.version}), inputs clipped to the fold's training ranges")
+        for fold, (model, preprocessing, _, ranges) in zip(folds, trained):
             path = export_bundle(
                 self.out / "models" / str(fold.number) / f"{self.model_name}.asdf", model,
-                pipeline=self.data.pipeline, preprocessing=preprocessing, output_transform=OUTPUT_TRANSFORM,
+                pipeline=self.data.pipeline, preprocessing=preprocessing,
+                output_transform=HYBRID_TRANSFORM if self.hybrid else OUTPUT_TRANSFORM,
                 upper_bound=bound, name=self.model_name, version=self.model_version, provenance=provenance,
                 metrics={"held_out": overall, "fold": dict(self.fold_metrics[fold.number])},
+                kind="hybrid" if self.hybrid else "mlp", baseline=self.baseline if self.hybrid else None,
+                input_ranges=ranges,
             )
             if fold.number == folds[best].number:
                 self.bundle_path = self.out / "models" / f"{self.model_name}.asdf"
@@ -224,11 +343,18 @@ class JwstCalTrain:
         pd.DataFrame(self.fold_metrics).to_csv(summary / f"{self.exp_mode}-cv-metrics.csv", index=False)
         (summary / f"{self.exp_mode}-cv-scores.json").write_text(json.dumps(
             {"folds": self.fold_metrics, "out_of_fold": overall, "final_fold": best,
-             "bundle": str(self.bundle_path)}, indent=2))
+             "bundle": str(self.bundle_path), "physics_baseline_comparison": self.comparison,
+             "memory_bins_gb": [float(e) for e in self.bins]}, indent=2))
         hyper = self.hyperparameters()
         (summary / f"{self.exp_mode}-hyperparameters.txt").write_text(
             "\n".join(f"{k}: {v}" for k, v in hyper.items()) + "\n")
         table = metrics_table(self.fold_metrics, overall)
         print(table)
-        write_summary_page(summary / "index.md", f"{self.model_name} ({self.exp_mode})", table, plots, hyper,
-                           bundle=self.bundle_path, final_fold=best)
+        if self.comparison:
+            print(comparison_table(self.comparison))
+        title = f"{self.model_name} ({self.exp_mode}, target {self.target_label})"
+        write_summary_page(summary / "index.md", title, table, plots, hyper, bundle=self.bundle_path,
+                           final_fold=best, comparison=self.comparison)
+        page = write_summary_html(summary / "index.html", title, self.fold_metrics, overall, plots, hyper,
+                                  comparison=self.comparison, bundle=self.bundle_path, final_fold=best, bins=self.bins)
+        print(f"summary: {page}")

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from jwst_memest.association import AssociationError, load_level3_association, product_members
+from jwst_memest.association import AssociationError, first_few, load_level3_association, product_members, product_name
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
@@ -23,6 +23,7 @@ log = logging.getLogger("stpipe.jwst_memest")
 __all__ = [
     "ProductEstimate",
     "AssociationEstimate",
+    "ProductEstimates",
     "estimate_products",
     "estimate_features",
     "estimate_association",
@@ -111,6 +112,15 @@ class AssociationEstimate:
     pipeline: str
     raw: dict
     products: list[ProductEstimate]
+    failures: dict[str, str] = field(default_factory=dict)  # product name -> why it could not be estimated
+
+
+class ProductEstimates(list):
+    """Estimates of the products that could be estimated; ``failures`` maps each other product to why not."""
+
+    def __init__(self, estimates: Sequence[ProductEstimate], failures: dict[str, str]):
+        super().__init__(estimates)
+        self.failures = dict(failures)
 
 
 def _estimator_description(estimator) -> dict:
@@ -239,16 +249,17 @@ def read_members(paths: Iterable[Path], cache: dict | None = None) -> tuple[list
 
 def read_association_members(
     path: str | Path, search_path: Iterable[str | Path] = ()
-) -> tuple[str, list[tuple[str, list[ExposureMetadata], list[str]]]]:
-    """The Level-3 pipeline of an association file and, per product, its members' metadata
-    and the warnings gathering them gave (substituted, absent or unreadable members).
+) -> tuple[str, list[tuple[str, list[ExposureMetadata], list[str]]], dict[str, str]]:
+    """The Level-3 pipeline of an association file; per product that has a readable member,
+    its members' metadata and the warnings gathering them gave (substituted, absent or
+    unreadable members); and, per product that has none, why.
 
     Raises AssociationError (one line naming the file) when the association cannot be
-    read or a product has no readable member.
+    read or no product has a readable member.
     """
     path = Path(path)
     association, pipeline = load_level3_association(path)
-    products, cache = [], {}
+    products, failures, cache = [], {}, {}
     for found in product_members(association, pipeline, path.parent.resolve(), search_path):
         warnings = []
         if found.substituted:
@@ -258,14 +269,21 @@ def read_association_members(
                 f"{len(found.substituted)} member(s) not found as named; used the same exposures' "
                 f"{', '.join(levels)} files (e.g. {first_name} -> {first_sub.name})"
             )
-        warnings += [f"member {name} not found beside the association or in search_path" for name in found.missing]
+        if found.missing:
+            warnings.append(f"{len(found.missing)} member(s) not found beside the association or in search_path: "
+                            f"{first_few(found.missing)}")
         members, unreadable = read_members(found.paths, cache)
-        warnings += unreadable
-        if not members:
-            detail = "; ".join(warnings) if warnings else "the product lists no members"
-            raise AssociationError(f"{path}: product {found.name}: no member found ({detail})")
-        products.append((found.name, members, warnings))
-    return pipeline, products
+        if members:
+            products.append((found.name, members, warnings + unreadable))
+        else:
+            problems = warnings + ([f"{len(unreadable)} member(s) left out: {first_few(unreadable, separator='; ')}"]
+                                   if unreadable else [])
+            failures[found.name] = f"no member found ({'; '.join(problems) or 'the product lists no members'})"
+    if not products:
+        name, reason = next(iter(failures.items()))
+        others = f" (and {len(failures) - 1} more products without a member)" if len(failures) > 1 else ""
+        raise AssociationError(f"{path}: product {name}: {reason}{others}")
+    return pipeline, products, failures
 
 
 def estimate_association(
@@ -274,24 +292,34 @@ def estimate_association(
     search_path: Iterable[str | Path] = (),
     **options,
 ) -> AssociationEstimate:
-    """Estimate every product of a Level-3 association file.
+    """Estimate every product of a Level-3 association file that has a readable member.
 
-    Raises AssociationError (one line naming the file) when the association
-    cannot be read or a product has no readable member.
+    The others are listed, with the reason, in the result's ``failures``. Raises
+    AssociationError (one line naming the file) when the association cannot be
+    read or no product has a readable member.
     """
     path = Path(path)
-    pipeline, products = read_association_members(path, search_path)
+    pipeline, products, failures = read_association_members(path, search_path)
     estimates = estimate_products([(name, members) for name, members, _ in products], pipeline,
                                   extra_warnings={name: warnings for name, _, warnings in products}, **options)
-    return AssociationEstimate(path=path, pipeline=pipeline, raw=json.loads(path.read_text()), products=estimates)
+    return AssociationEstimate(path=path, pipeline=pipeline, raw=json.loads(path.read_text()), products=estimates,
+                               failures=failures)
 
 
-def annotate_association(raw: dict, estimates: Sequence[ProductEstimate]) -> dict:
-    """A copy of the association with ``gbSize`` and ``memory_estimate`` in each product."""
+def annotate_association(raw: dict, estimates: Sequence[ProductEstimate], failures: dict[str, str] | None = None) -> dict:
+    """A copy of the association with ``gbSize`` and ``memory_estimate`` in each estimated product,
+    and ``memory_estimate: {"status": "failed", "reason": ...}`` (no ``gbSize``) in each failed one."""
+    from jwst_memest import __version__
+
     annotated = json.loads(json.dumps(raw))
     by_name = {e.product: e for e in estimates}
     for index, product in enumerate(annotated.get("products", [])):
-        estimate = by_name.get(product.get("name")) or (estimates[index] if index < len(estimates) else None)
+        name = product_name(product, index)
+        if name in (failures or {}):
+            product.pop("gbSize", None)  # an earlier annotation's size no longer holds
+            product["memory_estimate"] = {"status": "failed", "reason": failures[name], "jwst_memest_version": __version__}
+            continue
+        estimate = by_name.get(name)
         if estimate is None:
             continue
         product["gbSize"] = estimate.rounded_gb
