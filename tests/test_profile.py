@@ -248,9 +248,12 @@ def test_fit_baseline_pools_corpora_ignores_failed_runs_and_writes_yaml(tmp_path
     assert len(pooled) == len(table) and (pooled["status"] == "ok").all()
 
     out = tmp_path / "baseline.yaml"
-    out.write_text(yaml.safe_dump({"version": "1", "pipelines": {}}))
+    out.write_text(yaml.safe_dump({"pipelines": {"spec3": {"version": "7"}, "image3": {"version": "2"}}}))
     assert fit.main(["--corpus", *map(str, halves), "--output", str(out)]) == 0
-    written = yaml.safe_load(out.read_text())["pipelines"]["image3"]
+    pipelines = yaml.safe_load(out.read_text())["pipelines"]
+    assert pipelines["spec3"] == {"version": "7"}  # another pipeline's terms keep their version
+    written = pipelines["image3"]
+    assert written["version"] == "3"
     refit = PhysicsBaseline("image3", written["coefficients"], start.upper_bound, "r")
     assert np.allclose(refit.predict(X2), measured, rtol=0.03)
     assert "a.csv + b.csv" in written["source"] and written["held_out"]["n_rows"] == int((split == "test").sum())

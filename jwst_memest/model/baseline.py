@@ -155,7 +155,7 @@ def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
         pipeline,
         entry["coefficients"],
         UpperBound.from_tree(entry["upper_bound"]),
-        version=str(raw["version"]),
+        version=str(entry.get("version", raw.get("version"))),
         source=entry.get("source", ""),
         envelope=Envelope.from_tree(feature_set, entry.get("envelope")),
         upper_bound_by_mode={k: UpperBound.from_tree(v) for k, v in entry.get("upper_bound_by_mode", {}).items()},

@@ -173,9 +173,14 @@ def main(argv=None) -> int:
     if args.dry_run:
         return 0
     path = Path(args.output) if args.output else Path(str(resources.files("jwst_memest.model").joinpath("baseline.yaml")))
-    data = yaml.safe_load(path.read_text()) if path.is_file() else {"version": "1", "pipelines": {}}
-    data["version"] = str(int(float(data.get("version", 1))) + 1)
+    data = yaml.safe_load(path.read_text()) if path.is_file() else {"pipelines": {}}
+    # each pipeline's terms are versioned on their own: refitting spec3 leaves image3 (and the
+    # hybrid bundles that correct it) untouched
+    previous = data["pipelines"].get(args.pipeline, {})
+    version = str(int(float(previous.get("version", data.get("version", 0)))) + 1)
+    data.pop("version", None)
     data["pipelines"][args.pipeline] = {
+        "version": version,
         "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {corpus_names} "
                   f"(jwst {_jwst_version()}); held-out metrics on {int(test.sum())} runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
