@@ -98,7 +98,7 @@ def test_bad_raw_input(tmp_path):
 
 def test_mrs_product_keeps_its_channel_and_leaves_the_parallel_imager_out(tmp_path):
     from jwst_memest.features.schema import load_schema
-    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.tables import load_training_data
 
     raw, out = tmp_path / "raw", tmp_path / "train"
     raw.mkdir()

@@ -369,3 +369,14 @@ def test_rows_keep_the_columns_of_the_file_they_are_appended_to(tmp_path):
     append_row(corpus, {"run_id": "new", "status": "ok", "measured_gb": 2.0, "step_peaks": "{}"})
     rows = list(csv.DictReader(corpus.open()))
     assert rows[-1] == {"run_id": "new", "status": "ok", "measured_gb": "2.0"}
+
+
+def test_profile_reads_the_corpus_without_the_training_package():
+    corpus = Path(__file__).parents[1] / "data" / "corpus" / "image3.csv"
+    code = ("import sys\n"
+            "from jwst_memest.profile import corpus, fit, run\n"
+            f"fit.load_measured({str(corpus)!r})\n"
+            "print(sorted(m for m in sys.modules if m.startswith('jwst_memest.training')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -107,7 +107,7 @@ def test_validation_rows_come_from_the_training_rows():
 
 # -- training data -----------------------------------------------------------------------
 def test_duplicates_by_pname_keep_the_latest(tmp_path, caplog):
-    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.tables import load_training_data
 
     path = make_table(tmp_path / "train-image.csv", n=10)
     table = pd.read_csv(path)
@@ -120,7 +120,7 @@ def test_duplicates_by_pname_keep_the_latest(tmp_path, caplog):
 
 
 def test_corpus_rows_not_ok_or_of_another_pipeline_are_dropped(tmp_path):
-    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.tables import load_training_data
 
     path = make_table(tmp_path / "image3.csv", n=20, corpus=True)
     table = pd.read_csv(path)
@@ -135,7 +135,7 @@ def test_corpus_rows_not_ok_or_of_another_pipeline_are_dropped(tmp_path):
 
 
 def test_corpus_files_are_pooled_with_their_fixed_splits(tmp_path):
-    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.tables import load_training_data
 
     first = make_table(tmp_path / "image3.csv", n=20, corpus=True)
     second = make_table(tmp_path / "image3-extra.csv", n=10, corpus=True, seed=3)
@@ -150,7 +150,7 @@ def test_corpus_files_are_pooled_with_their_fixed_splits(tmp_path):
 @pytest.mark.parametrize("second_kind,message", [("corpus", "the same row appears in more than one file (run0"),
                                                  ("table", "cannot be pooled")])
 def test_pooled_files_must_be_distinct_runs_of_one_format(tmp_path, second_kind, message):
-    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.tables import load_training_data
 
     first = make_table(tmp_path / "image3.csv", n=10, corpus=True)
     second = make_table(tmp_path / "other.csv", n=10, corpus=second_kind == "corpus")
@@ -185,7 +185,7 @@ def test_bad_training_input(tmp_path, damage, message):
 
 
 def test_bad_corpus_input(tmp_path):
-    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.tables import load_training_data
 
     path = make_table(tmp_path / "image3.csv", n=10, corpus=True)
     pd.read_csv(path).drop(columns=["product"]).to_csv(path, index=False)
@@ -351,7 +351,7 @@ def test_hybrid_target_learns_a_correction_on_the_physics_baseline(tmp_path, cap
 
     from jwst_memest.model.bundle import MIN_GB, load_bundle
     from jwst_memest.training.__main__ import main
-    from jwst_memest.training.datasets import load_training_data
+    from jwst_memest.tables import load_training_data
     from jwst_memest.training.preprocess import fit_normalizer
 
     corpus = make_table(tmp_path / "image3.csv", corpus=True)

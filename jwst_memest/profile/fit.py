@@ -37,7 +37,7 @@ def load_measured(corpus, pipeline: str = "image3"):
     (category columns as names: CHANNEL "12" is a channel, not code 12). Failed, skipped and
     other-pipeline rows are left out: only a finished run has a label.
     """
-    from jwst_memest.training.datasets import EXP_MODE_PIPELINE, load_training_data
+    from jwst_memest.tables import EXP_MODE_PIPELINE, load_training_data
 
     exp_mode = {p: mode for mode, p in EXP_MODE_PIPELINE.items()}[pipeline]
     paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)

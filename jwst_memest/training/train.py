@@ -19,7 +19,7 @@ from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.training.architecture import DEFAULT_LAYERS, build_mlp, default_layer_kwargs
 from jwst_memest.training.crossval import Fold, make_folds, validation_rows
-from jwst_memest.training.datasets import load_training_data
+from jwst_memest.tables import load_training_data
 from jwst_memest.training.export import export_bundle, training_provenance
 from jwst_memest.training.preprocess import continuous_features, fit_normalizer
 from jwst_memest.training.report import (comparison_table, memory_bins, metrics_table, plot_fold,

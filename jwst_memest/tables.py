@@ -1,4 +1,4 @@
-"""Training tables: the seed-style train-<mode>.csv, or the measured-runs corpus."""
+"""Reading the labelled tables: seed-style train-<mode>.csv or the measured-runs corpus, shared by training and the baseline fit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from jwst_memest.features.schema import load_schema
 
-log = logging.getLogger("jwst_memest.training")
+log = logging.getLogger("jwst_memest.tables")
 
 __all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_COLUMNS", "TABLE_COLUMNS"]
 
