@@ -24,6 +24,7 @@ import numpy as np
 
 from jwst_memest.exposures import (AMI_EXP_TYPES, CORON_EXP_TYPES, ExposureLayout, instrument_of,
                                    level3_pipeline_of)
+from jwst_memest.profile.synthetic import save_model
 
 __all__ = ["write_level3_exposures", "level3_arguments", "LEVEL3_OTHER_SPECTRAL_TSO"]
 
@@ -262,10 +263,7 @@ def write_level3_exposures(layout: ExposureLayout, directory: str | Path, rng: n
     for number, (offset, is_psf) in enumerate(members, start=1):
         for detector in layout.detectors:
             model = writer(layout, detector, number, n_exposures, offset, is_psf, rng, **extra)
-            path = directory / model.meta.filename
-            model.save(path)
-            model.close()
-            paths.append(path)
+            paths.append(save_model(model, directory))
     return paths
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from jwst_memest.exposures import MRS_DETECTOR_CHANNELS, NIRSPEC_FIXED_SLITS, SLIT_SHAPE, ExposureLayout, instrument_of
 from jwst_memest.instruments import nirspec_wavelengths
 from jwst_memest.profile import spec_wcs
+from jwst_memest.profile.synthetic import save_model
 
 __all__ = ["SPEC3_WRITERS", "write_spec3_exposures", "spec3_arguments"]
 
@@ -225,10 +226,7 @@ def write_spec3_exposures(layout: ExposureLayout, directory: str | Path, rng: np
     for number, offset in enumerate(pointings, start=1):
         for detector in layout.detectors:
             model = writer(layout, detector, number, len(pointings), offset, rng, **extra)
-            path = directory / model.meta.filename
-            model.save(path)
-            model.close()
-            paths.append(path)
+            paths.append(save_model(model, directory))
     return paths
 
 

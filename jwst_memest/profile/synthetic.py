@@ -18,7 +18,7 @@ import numpy as np
 
 from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
 
-__all__ = ["write_cal_exposures", "make_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
+__all__ = ["write_cal_exposures", "save_model", "make_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
            "star_field", "PIXEL_SCALE"]
 
 PIXEL_SCALE = {"NRCALONG": 0.063, "NRCBLONG": 0.063, "MIRIMAGE": 0.1108, "NIS": 0.0656}
@@ -256,6 +256,14 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
     return model
 
 
+def save_model(model, directory: Path) -> Path:
+    """Write a synthetic member under its own file name and release its arrays; returns the path."""
+    path = directory / model.meta.filename
+    model.save(path)
+    model.close()
+    return path
+
+
 def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> list[Path]:
     """Write every member of the layout as a full-size cal file; returns their paths."""
     directory = Path(directory)
@@ -269,10 +277,7 @@ def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int
     for number, boresight in enumerate(pointings, start=1):
         for detector in layout.detectors:
             model = make_cal_model(layout, detector, number, len(pointings), boresight, stars, rng)
-            path = directory / model.meta.filename
-            model.save(path)
-            model.close()
-            paths.append(path)
+            paths.append(save_model(model, directory))
     return paths
 
 
@@ -285,8 +290,5 @@ def _write_lrs_exposures(layout: ExposureLayout, directory: Path, rng: np.random
     paths = []
     for number, along_slit in enumerate(offsets, start=1):
         model = make_lrs_cal_model(layout, number, len(offsets), along_slit, references, rng)
-        path = directory / model.meta.filename
-        model.save(path)
-        model.close()
-        paths.append(path)
+        paths.append(save_model(model, directory))
     return paths
