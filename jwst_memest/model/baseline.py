@@ -10,6 +10,7 @@ image3:  base + in_memory * N * b_file * Npix_in
                     b_cat * Npix_out)                                    (source_catalog over the i2d)
 spec3:   base + b_spec * sum of member science pixels              (members held in memory)
               + b_slit * N * slits per member                      (per-slit models, WCS, products)
+              + b_ifu * sum of member science pixels               (what IFU steps hold per member) [IFU]
               + max(ifu_med * Npix_detector,                       (IFU outlier detection's median filter,
                                                                      over the whole detector)
                     cube * Nvoxels)                                (cube_build's cubes)   [IFU modes]
@@ -99,10 +100,13 @@ class PhysicsBaseline:
         resident = c["base_bytes"] + c["spec_per_member_pixel"] * col["total_input_bytes"] / 28.0
         with_slits = resident + c["per_slit_bytes"] * n * slits
         nan = np.full(len(X), np.nan)
+        # IFU steps hold more per member than the container does (slice maps, pathloss, per-pixel
+        # coordinates): a term of its own, paid during both IFU steps
+        ifu_members = with_slits + c["ifu_per_member_pixel"] * col["total_input_bytes"] / 28.0
         return {
             MEMBERS_STAGE: with_slits,
-            "outlier_detection": np.where(ifu, with_slits + c["ifu_median_per_pixel"] * npix_in, nan),
-            "cube_build": np.where(ifu, with_slits + c["cube_per_voxel"] * np.nan_to_num(col["cube_pixels"]), nan),
+            "outlier_detection": np.where(ifu, ifu_members + c["ifu_median_per_pixel"] * npix_in, nan),
+            "cube_build": np.where(ifu, ifu_members + c["cube_per_voxel"] * np.nan_to_num(col["cube_pixels"]), nan),
             # slit modes: the per-source loop (NIRSpec: resample_spec and extract_1d; WFSS: extract_1d)
             "resample_spec": np.where(~ifu & ~wfss, with_slits + (slits == 0) * c["spec_out"] * npix_out, nan),
             "extract_1d": np.where(wfss, with_slits, nan),

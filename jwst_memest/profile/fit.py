@@ -25,8 +25,8 @@ __all__ = ["load_measured", "fit_baseline", "main"]
 
 IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
                 "outlier_in", "outlier_out", "median_per_group", "catalog_out")
-SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "ifu_median_per_pixel", "cube_per_voxel",
-               "spec_out")
+SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "ifu_per_member_pixel", "ifu_median_per_pixel",
+               "cube_per_voxel", "spec_out")
 TERMS = {"image3": IMAGE3_TERMS, "spec3": SPEC3_TERMS}
 
 
