@@ -114,7 +114,7 @@ def test_duplicates_by_pname_keep_the_latest(tmp_path, caplog):
     again = table.iloc[[0]].copy()
     again["Dataset"], again["date"], again["imgsize_gb"] = "reprocessed", "2025-01-01", 99.0
     pd.concat([again, table]).to_csv(path, index=False)
-    with caplog.at_level("INFO", logger="jwst_memest.training"):
+    with caplog.at_level("INFO", logger="jwst_memest.tables"):
         data = load_training_data(tmp_path)
     assert len(data.y) == 10 and 99.0 in data.y and "dropped 1 duplicate" in caplog.text
 
