@@ -163,7 +163,6 @@ def estimate_features(
     # what the measured runs cover, and the stages, come from the physics, whichever estimator is used
     baseline = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
     stages = baseline.breakdown(X)
-    baseline_gb = baseline.predict(X)
     alternatives = _alternatives(X, pipeline, estimator, baseline, quantile)
     description = _estimator_description(estimator)
     results = []
@@ -172,7 +171,8 @@ def estimate_features(
         breakdown, peak_step = stages[i]
         note = ""
         if baseline is not estimator:  # the model's estimate, shared out as the physics shares its own
-            scale = float(size) / float(baseline_gb[i]) if baseline_gb[i] > 0 else 1.0
+            physics_gb = max(breakdown.values())
+            scale = float(size) / physics_gb if physics_gb > 0 else 1.0
             breakdown = {stage: gb_ * scale for stage, gb_ in breakdown.items()}
             note = f"stages of {baseline.name} {baseline.version}, scaled to the {estimator.name} estimate"
         warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + assessment.reasons

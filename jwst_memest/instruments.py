@@ -8,9 +8,11 @@ follows the CUBEPAR values jwst's cube_build is given in the measured runs.
 from __future__ import annotations
 
 __all__ = ["NIRSPEC_RANGE", "nirspec_wavelengths", "NIRSPEC_IFU_FIELD", "NIRSPEC_CUBE_STEP", "NIRSPEC_SPAXEL",
-           "MRS_CHANNELS", "MRS_WAVELENGTHS", "MRS_CUBE_SAMPLING", "IFU_EXP_TYPES", "MULTI_SLIT_EXP_TYPES"]
+           "MRS_CHANNELS", "MRS_WAVELENGTHS", "MRS_CUBE_SAMPLING", "IFU_EXP_TYPES", "WFSS_EXP_TYPES",
+           "MULTI_SLIT_EXP_TYPES"]
 
 IFU_EXP_TYPES = ("MIR_MRS", "NRS_IFU")
+WFSS_EXP_TYPES = ("NIS_WFSS", "NRC_WFSS", "MIR_WFSS")
 # Exposure types whose cal files hold one SCI extension per slit or source
 MULTI_SLIT_EXP_TYPES = ("NRS_MSASPEC", "NRS_FIXEDSLIT", "NRS_AUTOFLAT", "NRS_AUTOWAVE", "NIS_WFSS", "NRC_WFSS",
                         "MIR_WFSS")

@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.features.schema import feature_set_for, load_schema
-from jwst_memest.instruments import IFU_EXP_TYPES
+from jwst_memest.instruments import IFU_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.upper import UpperBound
 
@@ -39,7 +39,6 @@ __all__ = ["PhysicsBaseline", "load_baseline", "GIB", "GB"]
 
 GIB = 2.0**30
 MEMBERS_STAGE = "members held in memory"
-WFSS_EXP_TYPES = ("NIS_WFSS", "NRC_WFSS", "MIR_WFSS")
 GB = 1e9
 
 

@@ -22,6 +22,7 @@ import yaml
 
 from jwst_memest.exposures import ExposureLayout
 from jwst_memest.profile.run import append_row, finished_run_ids, pipeline_runner
+from jwst_memest.profile.spectra import EXTRACT_1D_REFERENCES
 
 __all__ = ["Configuration", "expand_plan", "load_plan", "pipeline_of", "run_configuration", "build_corpus"]
 
@@ -60,7 +61,6 @@ def _layout(params: dict) -> ExposureLayout:
 # aperture and no aperture correction (references N/A). cube_build and spectral_leak are IFU steps
 # the pipeline would prefetch references for; photom of the 1-D spectrum is skipped too. The other
 # spectroscopic modes take their arguments from ``spectra.spec3_arguments``.
-EXTRACT_1D_REFERENCES = ("extract1d", "apcorr", "pastasoss", "specprofile", "speckernel", "psf")
 LRS_ARGUMENTS = (
     *(f"--steps.extract_1d.override_{reftype}=N/A" for reftype in EXTRACT_1D_REFERENCES),
     "--steps.extract_1d.apply_apcorr=false",

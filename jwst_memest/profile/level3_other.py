@@ -24,7 +24,7 @@ import numpy as np
 
 from jwst_memest.exposures import (AMI_EXP_TYPES, CORON_EXP_TYPES, ExposureLayout, instrument_of,
                                    level3_pipeline_of)
-from jwst_memest.profile.synthetic import save_model
+from jwst_memest.profile.synthetic import add_cosmic_rays, save_model
 
 __all__ = ["write_level3_exposures", "level3_arguments", "LEVEL3_OTHER_SPECTRAL_TSO"]
 
@@ -71,9 +71,7 @@ def _cube(layout: ExposureLayout, detector: str, number: int, n_exposures: int, 
     dq = np.zeros(shape, np.uint32)
     bad = rng.integers(0, rows * columns, max(1, rows * columns // 2000))
     dq.reshape(layout.nints, -1)[:, bad] = dqflags.pixel["DO_NOT_USE"] | dqflags.pixel["HOT"]
-    rays = rng.integers(0, model.data.size, model.data.size // 5000)
-    model.data.flat[rays] += rng.uniform(5, 50, rays.size).astype(np.float32)
-    dq.flat[rays] |= dqflags.pixel["JUMP_DET"]
+    add_cosmic_rays(model.data, dq, rng)
     model.dq = dq
 
     meta = model.meta

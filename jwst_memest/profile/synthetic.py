@@ -18,7 +18,7 @@ import numpy as np
 
 from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
 
-__all__ = ["write_cal_exposures", "save_model", "make_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
+__all__ = ["write_cal_exposures", "save_model", "add_cosmic_rays", "make_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
            "star_field", "PIXEL_SCALE"]
 
 PIXEL_SCALE = {"NRCALONG": 0.063, "NRCBLONG": 0.063, "MIRIMAGE": 0.1108, "NIS": 0.0656}
@@ -133,9 +133,7 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
     dq = np.zeros(shape, np.uint32)
     bad = rng.integers(0, data.size, data.size // 2000)
     dq.flat[bad] = dqflags.pixel["DO_NOT_USE"] | dqflags.pixel["HOT"]
-    rays = rng.integers(0, data.size, data.size // 5000)
-    data.flat[rays] += rng.uniform(5, 50, rays.size).astype(np.float32)
-    dq.flat[rays] |= dqflags.pixel["JUMP_DET"]
+    add_cosmic_rays(data, dq, rng)
     model.dq = dq
 
     meta = model.meta
@@ -254,6 +252,15 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
     for step in ("flat_field", "photom", "srctype"):
         setattr(meta.cal_step, step, "COMPLETE")
     return model
+
+
+def add_cosmic_rays(data: np.ndarray, dq: np.ndarray, rng: np.random.Generator) -> None:
+    """Hits on one pixel in 5000, flagged JUMP_DET as the ramp fit flags them."""
+    from stdatamodels.jwst.datamodels import dqflags
+
+    rays = rng.integers(0, data.size, data.size // 5000)
+    data.flat[rays] += rng.uniform(5, 50, rays.size).astype(np.float32)
+    dq.flat[rays] |= dqflags.pixel["JUMP_DET"]
 
 
 def save_model(model, directory: Path) -> Path:
