@@ -38,6 +38,14 @@ def test_monitor_reports_failures_and_timeouts():
     assert killed.returncode == -9 and killed.wall_s < 10
 
 
+def test_monitor_kills_a_run_that_outgrows_its_memory_limit():
+    grow = "import numpy as np, time; a = np.ones(600_000_000 // 8); time.sleep(30)"
+    stopped = measure([sys.executable, "-c", grow], interval=0.05, rss_limit_gb=0.3)
+    assert stopped.over_limit and stopped.returncode == -9 and stopped.wall_s < 20
+    within = measure([sys.executable, "-c", "pass"], rss_limit_gb=0.3)
+    assert within.returncode == 0 and not within.over_limit
+
+
 def test_plan_expansion_is_stable():
     plan = {"groups": [{"name": "g", "base": {"detectors": ["NRCA1"]}, "vary": {"dither_points": [2, 4], "in_memory": [True, False]}}]}
     first, second = expand_plan(plan), expand_plan(plan)
