@@ -7,6 +7,7 @@ calibrated on the held-out split, and baseline.yaml rewritten atomically.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+from jwst_memest.model.baseline import GB, MEMBERS_STAGE, PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
@@ -57,32 +58,74 @@ def load_measured(corpus, pipeline: str = "image3"):
     return data.X, data.y, split, data.table.reset_index()
 
 
-def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline) -> dict:
-    """Non-negative coefficients minimising relative error (robust loss) on measured runs."""
+def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
+                 step_peaks: list[dict] | None = None, step_weight: float = 0.5) -> dict:
+    """Non-negative coefficients minimising relative error (robust loss) on measured runs.
+
+    ``step_peaks`` (per run: step name -> sampled peak GB, or empty) adds each modelled stage's
+    error against the measured peak of the step it is named after, at ``step_weight``: the stages
+    are then each step's memory, not only terms whose largest matches the run's peak.
+    """
     from scipy.optimize import least_squares
 
     terms = TERMS[start.terms]
     scale = np.array([start.coefficients[t] for t in terms], dtype=float)
     scale[scale == 0] = 1.0
+    targets = _stage_targets(start, len(X), step_peaks)
 
     def residuals(theta):
         trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit",
                                 terms=start.terms)
-        return (trial.predict(X) - measured) / measured
+        parts = [(trial.predict(X) - measured) / measured]
+        if targets:
+            stages = trial.stages(X)
+            for stage, (rows, peak_gb) in targets.items():
+                predicted = np.nan_to_num(stages[stage][rows] / GB, nan=0.0)
+                parts.append(step_weight * (predicted - peak_gb) / peak_gb)
+        return np.concatenate(parts)
 
     fit = least_squares(residuals, np.ones(len(terms)), bounds=(0, np.inf), loss="soft_l1", f_scale=0.05)
     return {term: float(value) for term, value in zip(terms, fit.x * scale)}
 
 
+def _stage_targets(start: PhysicsBaseline, n_rows: int, step_peaks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per modelled stage: the runs that measured the step it is named after, and those peaks (GB)."""
+    if not step_peaks:
+        return {}
+    if len(step_peaks) != n_rows:
+        raise ValueError(f"{len(step_peaks)} step-peak records for {n_rows} runs")
+    stage_names = [name for name in start.stages(np.zeros((1, len(start.feature_names)))) if name != MEMBERS_STAGE]
+    targets = {}
+    for stage in stage_names:
+        rows = [i for i, peaks in enumerate(step_peaks) if peaks and peaks.get(stage, 0) > 0]
+        if rows:
+            targets[stage] = (np.array(rows), np.array([step_peaks[i][stage] for i in rows], dtype=float))
+    return targets
 
-def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline, k: int = 5) -> np.ndarray:
+
+def step_peaks_of(table) -> list[dict]:
+    """The corpus' per-step peaks (JSON in ``step_peaks``), one dict per run (empty where not recorded)."""
+    if "step_peaks" not in table.columns:
+        return [{} for _ in range(len(table))]
+    found = []
+    for text in table["step_peaks"].fillna("").astype(str):
+        try:
+            found.append(json.loads(text) if text.startswith("{") else {})
+        except json.JSONDecodeError:
+            found.append({})
+    return found
+
+
+def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline, k: int = 5,
+                          step_peaks: list[dict] | None = None) -> np.ndarray:
     """Each run estimated by a baseline fitted without it: what the upper bound is calibrated on."""
     from sklearn.model_selection import KFold
 
     estimates = np.empty_like(measured)
     for fit_rows, held in KFold(min(k, len(measured)), shuffle=True, random_state=0).split(X):
-        fold = PhysicsBaseline(start.pipeline, fit_baseline(X[fit_rows], measured[fit_rows], start), start.upper_bound, "",
-                               terms=start.terms)
+        peaks = [step_peaks[i] for i in fit_rows] if step_peaks else None
+        fold = PhysicsBaseline(start.pipeline, fit_baseline(X[fit_rows], measured[fit_rows], start, peaks),
+                               start.upper_bound, "", terms=start.terms)
         estimates[held] = fold.predict(X[held])
     return estimates
 
@@ -160,8 +203,10 @@ def main(argv=None) -> int:
         return 2
     start = _starting_point(args.pipeline)
     modes = table["exp_type"].astype(str).to_numpy()
-    coefficients = fit_baseline(X[train], measured[train], start)
-    calibration = out_of_fold_estimates(X[train], measured[train], start)
+    peaks = step_peaks_of(table)
+    train_peaks = [peaks[i] for i in np.flatnonzero(train)]
+    coefficients = fit_baseline(X[train], measured[train], start, train_peaks)
+    calibration = out_of_fold_estimates(X[train], measured[train], start, step_peaks=train_peaks)
     source = f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}"
     bound = UpperBound.from_measurements(measured[train], calibration, source=source)
     by_mode = bounds_by_mode(measured[train], calibration, modes[train], source)
