@@ -16,6 +16,12 @@ spec3:   base + b_spec * sum of member science pixels              (members held
                     cube * Nvoxels)                                (cube_build's cubes)   [IFU modes]
               + b_out * Npix_out                                   (resample_spec)  [single-slit modes: LRS]
 
+coron3:  base + a * input bytes (science and PSF-reference integrations)
+              + max(align * cube bytes, klip * cube bytes, resample_in * Npix_in)   (largest member's cube)
+ami3:    base + a * input bytes + per_integration * NINTS                   (ami_analyze)
+tso3:    base + a * input bytes + max(outlier * cube bytes, extract * cube bytes)
+                                              (rolling median; tso_photometry or extract_1d)
+
 Coefficients live in ``baseline.yaml`` beside this module, refitted from the
 measured corpus by ``python -m jwst_memest.profile fit-baseline``.
 """
@@ -139,18 +145,20 @@ class PhysicsBaseline:
         }
 
     def _coron3_stages(self, col, c):
-        # total_input_bytes holds the science and PSF-reference integrations; align_refs makes,
-        # for each science integration, a copy of the whole PSF stack
+        # total_input_bytes holds the science and PSF-reference integrations, all read at the start;
+        # align_refs and klip then work on one science cube at a time, resample on one image
         resident = c["base_bytes"] + c["coron_per_input_byte"] * col["total_input_bytes"]
-        stack = col["total_input_bytes"]
+        cube = col["member_bytes"]
         return {
             MEMBERS_STAGE: resident,
-            "align_refs": resident + c["align_per_stack_byte_integration"] * stack * np.maximum(col["n_integrations"], 1),
-            "klip": resident + c["klip_per_cube_byte"] * col["member_bytes"],
+            "align_refs": resident + c["align_per_cube_byte"] * cube,
+            "klip": resident + c["klip_per_cube_byte"] * cube,
             "resample": resident + c["resample_in"] * col["member_pixels"],
         }
 
     def _ami3_stages(self, col, c):
+        # ami_analyze fits one integration at a time: what it holds beyond the members is per
+        # integration of the largest member
         resident = c["base_bytes"] + c["ami_per_input_byte"] * col["total_input_bytes"]
         return {
             MEMBERS_STAGE: resident,

@@ -29,8 +29,7 @@ IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample
 SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "ifu_per_member_pixel", "ifu_median_per_pixel",
                "cube_per_voxel", "spec_out")
 TSO3_TERMS = ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte")
-CORON3_TERMS = ("base_bytes", "coron_per_input_byte", "align_per_stack_byte_integration", "klip_per_cube_byte",
-                "resample_in")
+CORON3_TERMS = ("base_bytes", "coron_per_input_byte", "align_per_cube_byte", "klip_per_cube_byte", "resample_in")
 AMI3_TERMS = ("base_bytes", "ami_per_input_byte", "analyze_per_integration")
 TERMS = {"image3": IMAGE3_TERMS, "spec3": SPEC3_TERMS, "tso3": TSO3_TERMS, "coron3": CORON3_TERMS, "ami3": AMI3_TERMS}
 # where a first fit of a pipeline's own terms starts: the interpreter and jwst's imports, and one
