@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from pathlib import Path
@@ -174,14 +175,13 @@ class MemoryEstimateStep(Step):
         # A hook's parameters cannot be set from the host's command line: the environment can.
         if self.memory_limit:
             return float(self.memory_limit)
-        from_env = os.environ.get("JWST_MEMEST_MEMORY_LIMIT")
-        return float(from_env) if from_env else available_memory_gb()
+        from_env = _gb_from_environment("JWST_MEMEST_MEMORY_LIMIT")
+        return from_env if from_env is not None else available_memory_gb()
 
     def _max_request_gb(self) -> float | None:
         if self.max_request_gb:
             return float(self.max_request_gb)
-        from_env = os.environ.get("JWST_MEMEST_MAX_REQUEST_GB")
-        return float(from_env) if from_env else None
+        return _gb_from_environment("JWST_MEMEST_MAX_REQUEST_GB")
 
     def _output_path(self, result) -> Path:
         if self.inplace and result.path is not None:
@@ -208,6 +208,20 @@ class MemoryEstimateStep(Step):
         for p in products:
             for warning in p.warnings:
                 log.warning("%s: %s", p.product, warning)
+
+
+def _gb_from_environment(name: str) -> float | None:
+    """A size in GB from an environment variable (unset or empty: None); anything else is one clear error."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise MemoryEstimateError(f"${name}={text!r}: expected a size in GB, a number of at least 0")
+    return value
 
 
 _KIND = {"float": "a number", "integer": "an integer", "boolean": "true or false", "string": "a string"}

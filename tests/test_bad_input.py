@@ -204,7 +204,7 @@ def test_failed_write_keeps_the_original(example_asn, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("jwst_memest.estimation.json.dump", fail)
+    monkeypatch.setattr("os.fsync", fail)  # the disk fills while the annotated copy is written
     with pytest.raises(MemoryEstimateError):
         MemoryEstimateStep.call(str(example_asn), inplace=True)
     assert example_asn.read_bytes() == before
@@ -261,3 +261,25 @@ def test_python_call_refuses_a_bad_parameter(example_asn, tmp_path):
     message = _error(example_asn, tmp_path, upper_quantile=1.5, memory_limit=-1)
     assert "upper_quantile=1.5: must be a number from 0.5 to 1.0" in message
     assert "memory_limit=-1: must be a number of at least 0" in message
+
+
+@pytest.mark.parametrize("value", ["lots", "-1", "nan"])
+def test_a_size_from_the_environment_that_is_not_one_is_a_one_line_error(example_asn, tmp_path, value):
+    env = {**os.environ, "JWST_MEMEST_MAX_REQUEST_GB": value}
+    result = subprocess.run(["strun", "memory_estimate", str(example_asn)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    assert f"$JWST_MEMEST_MAX_REQUEST_GB='{value}': expected a size in GB" in result.stdout + result.stderr
+    assert not list(tmp_path.glob("*_memest.json"))
+
+
+def test_the_hooks_memory_limit_from_the_environment_is_checked_too(monkeypatch):
+    from jwst_memest.step import _gb_from_environment
+
+    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", "16G")
+    with pytest.raises(MemoryEstimateError, match=r"\$JWST_MEMEST_MEMORY_LIMIT='16G'"):
+        _gb_from_environment("JWST_MEMEST_MEMORY_LIMIT")
+    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", " 16 ")
+    assert _gb_from_environment("JWST_MEMEST_MEMORY_LIMIT") == 16.0
+    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", "")
+    assert _gb_from_environment("JWST_MEMEST_MEMORY_LIMIT") is None
