@@ -151,3 +151,16 @@ def test_spacekit_bundles_are_checked_on_load(tmp_path, change, message):
     with pytest.raises(BundleError, match=message) as raised:
         load_bundle(_edited(tmp_path, change))
     assert str(raised.value).startswith(str(tmp_path)) and "\n" not in str(raised.value)
+
+
+def test_import_without_keras_is_one_line_exit_2(monkeypatch, capsys):
+    from jwst_memest.model import spacekit_import
+    from jwst_memest.model.__main__ import main
+
+    def missing_keras(out):
+        raise ModuleNotFoundError("No module named 'keras'")
+
+    monkeypatch.setattr(spacekit_import, "import_spacekit", missing_keras)
+    assert main(["import-spacekit"]) == 2
+    assert capsys.readouterr().err == ("error: converting spacekit's models needs its Keras "
+                                       "(pip install 'jwst_memest[spacekit]'): No module named 'keras'\n")

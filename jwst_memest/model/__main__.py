@@ -55,7 +55,12 @@ def _import_spacekit(out: str) -> int:
 
     # tensorflow's own start-up lines are not this command's output
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    for path in import_spacekit(out):
+    try:
+        paths = import_spacekit(out)
+    except ImportError as exc:  # spacekit installed without the Keras its models need
+        raise ValueError(f"converting spacekit's models needs its Keras (pip install 'jwst_memest[spacekit]'): "
+                         f"{exc}") from None
+    for path in paths:
         bundle = load_bundle(path)
         print(f"{bundle.pipeline:<8}  {path}  ({bundle.name} {bundle.version}, {bundle.feature_set} features)")
     return 0
