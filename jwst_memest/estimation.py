@@ -356,8 +356,13 @@ def annotate_association(raw: dict, estimates: Sequence[ProductEstimate], failur
     return annotated
 
 
-def write_json_atomic(data: dict, path: str | Path) -> Path:
+def write_json_atomic(data, path: str | Path) -> Path:
     """Write JSON to a temporary file beside ``path``, then rename: never half-written."""
+    return write_text_atomic(json.dumps(data, indent=4) + "\n", path)
+
+
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write text to a temporary file beside ``path``, then rename: never half-written."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
@@ -365,8 +370,7 @@ def write_json_atomic(data: dict, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=4)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600; give the file the permissions a plain open() would
@@ -378,3 +382,18 @@ def write_json_atomic(data: dict, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def estimate_table(products: Sequence[ProductEstimate]) -> str:
+    """The estimates as the aligned table the step logs and folder mode prints."""
+    width = max([len(p.product) for p in products] + [7])
+    steps = max([len(p.peak_step) for p in products] + [9])
+    lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  "
+             f"{'peak step':<{steps}}  model"]
+    for p in products:
+        lines.append(
+            f"{p.product:<{width}}  {p.n_members:>7d}  {p.gb_size:>9.3f}  {p.upper_bound_gb:>9.3f}  "
+            f"{p.request_gb:>9.3f}  {p.peak_step:<{steps}}  {p.estimator['name']} {p.estimator['version']}"
+            + ("" if p.calibrated else "  (uncalibrated)")
+        )
+    return "\n".join(lines)

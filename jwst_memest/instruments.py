@@ -1,4 +1,4 @@
-"""Spectroscopic instrument facts shared by the header reader's features and the synthetic writers.
+"""Instrument facts (mostly spectroscopic) shared by the header reader's features and the synthetic writers.
 
 Both sides read them from here, so that the measured corpus and the estimator agree on what a
 NIRSpec grating covers or how large an IFU cube is. Cube sampling (spaxel size, spectral step)
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 __all__ = ["NIRSPEC_RANGE", "nirspec_wavelengths", "NIRSPEC_IFU_FIELD", "NIRSPEC_CUBE_STEP", "NIRSPEC_SPAXEL",
            "MRS_CHANNELS", "MRS_WAVELENGTHS", "MRS_CUBE_SAMPLING", "IFU_EXP_TYPES", "WFSS_EXP_TYPES",
-           "MULTI_SLIT_EXP_TYPES"]
+           "MULTI_SLIT_EXP_TYPES", "TSO_IMAGING_EXP_TYPES"]
 
 IFU_EXP_TYPES = ("MIR_MRS", "NRS_IFU")
 WFSS_EXP_TYPES = ("NIS_WFSS", "NRC_WFSS", "MIR_WFSS")
+# Time series that calwebb_tso3 measures by photometry (tso_photometry) rather than by spectra (extract_1d)
+TSO_IMAGING_EXP_TYPES = ("NRC_TSIMAGE", "MIR_IMAGE")
 # Exposure types whose cal files hold one SCI extension per slit or source
 MULTI_SLIT_EXP_TYPES = ("NRS_MSASPEC", "NRS_FIXEDSLIT", "NRS_AUTOFLAT", "NRS_AUTOWAVE", "NIS_WFSS", "NRC_WFSS",
                         "MIR_WFSS")

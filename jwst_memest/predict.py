@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from jwst_memest.estimation import ProductEstimate, annotate_association, estimate_products, write_json_atomic
+from jwst_memest.estimation import (
+    ProductEstimate,
+    annotate_association,
+    estimate_products,
+    estimate_table,
+    write_json_atomic,
+    write_text_atomic,
+)
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
 
 log = logging.getLogger("stpipe.jwst_memest.predict")
@@ -180,6 +187,8 @@ class JwstCalPredict:
         self.estimates: list[ProductEstimate] = []
         self.associations: list = []
         self.rejected: list[str] = []
+        self.association_of: dict[str, str] = {}  # product -> association file name
+        self.unused: dict[str, str] = {}  # exposure -> why it forms no product
 
     def input_files(self) -> list[Path]:
         if not self.input_path.is_dir():
@@ -199,8 +208,11 @@ class JwstCalPredict:
         for reason in self.rejected:
             log.warning("left out: %s", reason)
         wanted = {p for mode in self.exp_modes for p in EXP_MODE_PIPELINES[mode]}
-        self.associations = [a for a in build_associations(exposures, self.discover, self.workers)
-                             if a.content["asn_type"] in wanted]
+        generated = build_associations(exposures, self.discover, self.workers)
+        self.associations = [a for a in generated if a.content["asn_type"] in wanted]
+        self.unused = unused_exposures(exposures, generated, wanted)
+        for line in _unused_summary(self.unused):
+            log.warning("%s", line)
         self.estimates = []
         for association in self.associations:
             by_pipeline = []
@@ -215,14 +227,16 @@ class JwstCalPredict:
                 if members:
                     by_pipeline.append((product["name"], members))
             self.estimates += estimate_products(by_pipeline, asn_type, **self.options)
+            self.association_of.update({name: association.filename for name, _ in by_pipeline})
         self.predictions = {e.product: {"gbSize": e.rounded_gb} for e in self.estimates}
         return self.predictions
 
     def write_associations(self, directory: str | Path, annotate: bool = True) -> list[Path]:
         """Write the generated associations, annotated with the estimates unless ``annotate=False``.
 
-        Members that live in ``directory`` are named without a path, as
-        jwst's pipelines expect; others keep their absolute path.
+        Members are named as a pipeline run reads them: the file name only (jwst looks for members
+        beside the association), at the level the pipeline takes (jwst's rules name ``_cal`` or
+        ``_calints`` files whatever level the folder holds).
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -231,18 +245,106 @@ class JwstCalPredict:
             raw = copy.deepcopy(association.content)
             for product in raw["products"]:
                 for member in product["members"]:
-                    expname = Path(member["expname"])
-                    if expname.parent.resolve() == directory.resolve():
-                        member["expname"] = expname.name
+                    member["expname"] = Path(member["expname"]).name
             content = annotate_association(raw, self.estimates) if annotate else raw
             written.append(write_json_atomic(content, directory / association.filename))
         return written
+
+    def records(self) -> list[dict]:
+        """One record per estimated product: its association, gbSize and the memory_estimate block."""
+        return [{"product": e.product, "association": self.association_of.get(e.product, ""),
+                 "gbSize": e.rounded_gb, "memory_estimate": e.annotation()} for e in self.estimates]
+
+    def write_estimates(self, path: str | Path) -> Path:
+        """Every estimate as JSON (``.json``: the records) or CSV (``.csv``: one flat row per product)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            return write_json_atomic(self.records(), path)
+        if suffix == ".csv":
+            return write_text_atomic(_as_csv(self.records()), path)
+        raise ValueError(f"{path}: output must end in .json or .csv")
+
+
+# Flat columns of the CSV output, from the records' memory_estimate blocks
+CSV_COLUMNS = ("product", "association", "pipeline", "n_members", "gbSize", "upper_bound_gb", "upper_bound_quantile",
+               "request_gb", "in_memory", "peak_step", "model", "model_version", "calibrated", "warnings")
+
+
+def _as_csv(records: list[dict]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        block = record["memory_estimate"]
+        writer.writerow({
+            "product": record["product"], "association": record["association"], "pipeline": block["pipeline"],
+            "n_members": block["n_members"], "gbSize": record["gbSize"], "upper_bound_gb": block["upper_bound_gb"],
+            "upper_bound_quantile": block["upper_bound_quantile"], "request_gb": block["request_gb"],
+            "in_memory": block["pipeline_parameters"]["in_memory"], "peak_step": block["peak_step"],
+            "model": block["model"].get("name", ""), "model_version": block["model"].get("version", ""),
+            "calibrated": block["calibrated"], "warnings": "; ".join(block["warnings"]),
+        })
+    return out.getvalue()
+
+
+def unused_exposures(exposures: dict[str, ExposureMetadata], generated: list[GeneratedAssociation],
+                     wanted: set[str]) -> dict[str, str]:
+    """Exposures (by stem) that are a member of no estimated product, and why."""
+    types_of: dict[str, set[str]] = {}
+    for association in generated:
+        for product in association.content["products"]:
+            for member in product["members"]:
+                stem = Path(member["expname"]).name.rsplit("_", 1)[0]
+                types_of.setdefault(stem, set()).add(association.content["asn_type"])
+    unused = {}
+    for stem, meta in exposures.items():
+        types = types_of.get(stem, set())
+        if not types:
+            unused[stem] = f"{meta.exp_type}: in no Level-3 product jwst's rules make from this folder"
+        elif not types & wanted:
+            unused[stem] = f"only in {', '.join(sorted(types))} products, left out by the exp modes chosen"
+    return unused
+
+
+def _unused_summary(unused: dict[str, str], shown: int = 3) -> list[str]:
+    """One line per reason: how many exposures, the first few names."""
+    by_reason: dict[str, list[str]] = {}
+    for stem, reason in unused.items():
+        by_reason.setdefault(reason, []).append(stem)
+    lines = []
+    for reason, stems in sorted(by_reason.items()):
+        more = f" and {len(stems) - shown} more" if len(stems) > shown else ""
+        lines.append(f"{len(stems)} exposure(s) form no product ({reason}): {', '.join(stems[:shown])}{more}")
+    return lines
 
 
 def _member_types(asn_type: str) -> tuple[str, ...]:
     from jwst_memest.association import MEMBER_EXPTYPES
 
     return MEMBER_EXPTYPES.get(asn_type, ("science",))
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "t", "yes", "1"):
+        return True
+    if value in ("false", "f", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _quantile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0.5 to 1.0, not {text!r}") from None
+    if not 0.5 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0.5 to 1.0, not {text}")
+    return value
 
 
 def main(argv=None) -> int:
@@ -255,33 +357,47 @@ def main(argv=None) -> int:
     parser.add_argument("--obs", type=int, help="observation number to select (with --pid)")
     parser.add_argument("--sfx", default="_uncal.fits", help="file name suffix of the exposures (default _uncal.fits)")
     parser.add_argument("--exp-modes", default="image,spec", help="comma-separated: image, spec (default both)")
-    parser.add_argument("--model", dest="model_path", help="model bundle (.asdf) to use")
-    parser.add_argument("--on-disk", action="store_true", help="size runs made with in_memory=False")
-    parser.add_argument("--quantile", type=float, default=0.95, help="quantile of the upper bound (default 0.95)")
+    # the step's parameter names; the earlier spellings stay accepted
+    parser.add_argument("--model_path", "--model", dest="model_path", help="model bundle (.asdf) to use")
+    parser.add_argument("--in_memory", type=_boolean, default=True, metavar="{true,false}",
+                        help="in_memory of the Level-3 runs to size (default true)")
+    parser.add_argument("--on-disk", dest="in_memory", action="store_false", help="same as --in_memory=false")
+    parser.add_argument("--upper_quantile", "--quantile", dest="quantile", type=_quantile, default=0.95,
+                        help="quantile of the calibrated upper bound, 0.5 to 1.0 (default 0.95)")
+    parser.add_argument("--max_request_gb", type=float, help="GB; cap of the memory request (default: no cap)")
     parser.add_argument("--discover", action="store_true", help="also run jwst's discovery pass (slower)")
     parser.add_argument("--workers", type=int, help="processes generating associations (default: one per CPU this process may use)")
-    parser.add_argument("--write-asn", metavar="DIR", help="write the generated associations, annotated, to DIR")
+    parser.add_argument("--write-asn", metavar="DIR",
+                        help="write the generated associations, annotated, to DIR; members are named by file name, "
+                             "so put them beside the cal files to run the pipeline")
+    parser.add_argument("--output", metavar="FILE", help="write every estimate to FILE: JSON (.json) or CSV (.csv)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if args.output and Path(args.output).suffix.lower() not in (".json", ".csv"):
+        print(f"error: {args.output}: --output must end in .json or .csv", file=sys.stderr)
+        return 2
     try:
         predictor = JwstCalPredict(
             args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),
-            model_path=args.model_path, in_memory=not args.on_disk, quantile=args.quantile, discover=args.discover,
-            workers=args.workers,
+            model_path=args.model_path, in_memory=args.in_memory, quantile=args.quantile,
+            max_request_gb=args.max_request_gb, discover=args.discover, workers=args.workers,
         )
         predictor.run_inference()
         if args.write_asn:
             for path in predictor.write_associations(args.write_asn):
                 print(f"wrote {path}", file=sys.stderr)
+        if args.output:
+            print(f"wrote {predictor.write_estimates(args.output)}", file=sys.stderr)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    width = max([len(e.product) for e in predictor.estimates] + [7])
-    print(f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}")
-    for e in predictor.estimates:
-        print(f"{e.product:<{width}}  {e.n_members:>7d}  {e.gb_size:>9.3f}  {e.upper_bound_gb:>9.3f}")
     if not predictor.estimates:
         print("no Level-3 products formed from these exposures", file=sys.stderr)
+        return 0
+    print(estimate_table(predictor.estimates))
+    for estimate in predictor.estimates:
+        for warning in estimate.warnings:
+            print(f"warning: {estimate.product}: {warning}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
 from jwst_memest.association import first_few
-from jwst_memest.estimation import annotate_association, estimate_association, write_json_atomic
+from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 
 log = logging.getLogger("stpipe.jwst_memest")
@@ -203,18 +203,8 @@ class MemoryEstimateStep(Step):
 
     @staticmethod
     def _log_table(products) -> None:
-        width = max([len(p.product) for p in products] + [7])
-        steps = max([len(p.peak_step) for p in products] + [9])
-        lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  "
-                 f"{'peak step':<{steps}}  model"]
-        for p in products:
-            lines.append(
-                f"{p.product:<{width}}  {p.n_members:>7d}  {p.gb_size:>9.3f}  {p.upper_bound_gb:>9.3f}  "
-                f"{p.request_gb:>9.3f}  {p.peak_step:<{steps}}  {p.estimator['name']} {p.estimator['version']}"
-                + ("" if p.calibrated else "  (uncalibrated)")
-            )
         log.info("Memory estimates (GB = 1e9 bytes, upper bound at quantile %s):\n%s",
-                 products[0].quantile if products else "", "\n".join(lines))
+                 products[0].quantile if products else "", estimate_table(products))
         for p in products:
             for warning in p.warnings:
                 log.warning("%s: %s", p.product, warning)

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from jwst_memest.features.schema import load_feature_set, load_schema
+from jwst_memest.features.schema import feature_set_for, load_feature_set, load_schema
 
 log = logging.getLogger("jwst_memest.tables")
 
@@ -199,19 +199,23 @@ def _read_one(path: Path, exp_mode: str, pipeline: str):
     return path, kind, schema, table, y, test_split
 
 
-def load_training_data(source, exp_mode: str = "image", folds: int | None = 0) -> TrainingData:
+def load_training_data(source, exp_mode: str = "image", folds: int | None = 0, pipeline: str | None = None) -> TrainingData:
     """Read a training table or corpus; a one-line ValueError names the file and the problem.
 
     ``source`` is a train_dir holding ``train-<exp_mode>.csv``, a CSV file of any of the
     three kinds (told apart by its columns), or a list of such CSVs of one kind, pooled
     (e.g. the measured corpus' files). ``folds`` is the k of the cross-validation the
-    rows must be enough for (0: one 80/20 split; None: no check, just read).
+    rows must be enough for (0: one 80/20 split; None: no check, just read). ``pipeline``
+    selects a corpus' runs of another Level-3 pipeline with the exp mode's features (tso3 with
+    spec's, coron3 and ami3 with image's).
     """
     import pandas as pd
 
     if exp_mode not in EXP_MODE_PIPELINE:
         raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_PIPELINE)}")
-    pipeline = EXP_MODE_PIPELINE[exp_mode]
+    pipeline = (pipeline or EXP_MODE_PIPELINE[exp_mode]).lower().removeprefix("calwebb_")
+    if feature_set_for(pipeline) != EXP_MODE_PIPELINE[exp_mode]:
+        raise ValueError(f"calwebb_{pipeline} products are not described by the {exp_mode} features")
     sources = [source] if source is None or isinstance(source, (str, Path)) else list(source)
     parts = [_read_one(Path(s) if s is not None else Path("."), exp_mode, pipeline) for s in sources]
     paths, kinds, schemas, tables, targets, splits = zip(*parts)

@@ -110,3 +110,28 @@ def test_leave_one_out_factors_judge_each_row_by_a_bound_it_did_not_calibrate():
     loo = UpperBound.leave_one_out_factors(measured, estimated, 0.95)
     assert loo.shape == (20,) and loo[-1] == pytest.approx(1.18) and np.all(loo[:-1] == pytest.approx(1.19))
     assert np.sum(measured > estimated * loo) == 1
+
+
+def test_measured_step_peaks_pin_the_stages_that_never_set_the_peak():
+    from pathlib import Path
+
+    from jwst_memest.model.baseline import PhysicsBaseline
+    from jwst_memest.profile.fit import fit_baseline, load_measured
+
+    corpus = Path(__file__).parent.parent / "data" / "corpus" / "spec3-ifu.csv"
+    X, _, _, _ = load_measured([corpus], "spec3")
+    start = load_baseline("spec3")
+    # a world whose cube_build needs three times what the installed terms say, yet stays below
+    # outlier detection's peak, so the runs' peaks alone say little about it
+    truth = PhysicsBaseline("spec3", {**start.coefficients, "cube_per_voxel": 3 * start.coefficients["cube_per_voxel"]},
+                            start.upper_bound, "truth")
+    stages = truth.stages(X)
+    assert np.all(stages["cube_build"] < stages["outlier_detection"])
+    measured = truth.predict(X)
+    peaks = [{"cube_build": stages["cube_build"][i] / GB, "outlier_detection": stages["outlier_detection"][i] / GB}
+             for i in range(len(X))]
+    blind = fit_baseline(X, measured, start)["cube_per_voxel"]
+    informed = fit_baseline(X, measured, start, peaks)["cube_per_voxel"]
+    wanted = truth.coefficients["cube_per_voxel"]
+    assert abs(informed - wanted) < 0.05 * wanted
+    assert abs(blind - wanted) > 0.2 * wanted

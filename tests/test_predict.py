@@ -112,3 +112,72 @@ def test_discovery_pass_finds_the_same_products(mixed_folder):
     candidates = JwstCalPredict(mixed_folder).run_inference()
     discovered = JwstCalPredict(mixed_folder, discover=True).run_inference()
     assert candidates == discovered
+
+
+def test_written_associations_name_members_as_the_pipeline_reads_them(mixed_folder, tmp_path):
+    predictor = JwstCalPredict(mixed_folder)
+    predictor.run_inference()
+    elsewhere = tmp_path / "associations"
+    for path in predictor.write_associations(elsewhere):
+        for member in json.loads(path.read_text())["products"][0]["members"]:
+            # a file name beside the association, at the level calwebb_image3 takes
+            assert member["expname"] == member["expname"].rsplit("/", 1)[-1]
+            assert member["expname"].endswith("_cal.fits")
+
+
+def test_every_estimate_written_as_json_or_csv(mixed_folder, tmp_path, capsys):
+    import pandas as pd
+
+    from jwst_memest.predict import main
+
+    assert main([str(mixed_folder), "--output", str(tmp_path / "estimates.json")]) == 0
+    assert main([str(mixed_folder), "--output", str(tmp_path / "estimates.csv")]) == 0
+    records = {r["product"]: r for r in json.loads((tmp_path / "estimates.json").read_text())}
+    table = pd.read_csv(tmp_path / "estimates.csv").set_index("product")
+    assert set(records) == set(table.index) == {"jw01234-o001_t001_nircam_clear-f150w", "jw02345-o007_t001_miri_f770w"}
+    for product, record in records.items():
+        assert record["association"].endswith("_asn.json")
+        assert table.loc[product, "gbSize"] == pytest.approx(record["gbSize"])
+        assert table.loc[product, "upper_bound_gb"] == pytest.approx(record["memory_estimate"]["upper_bound_gb"])
+        assert table.loc[product, "upper_bound_gb"] >= table.loc[product, "gbSize"]
+    printed = capsys.readouterr().out
+    assert "request" in printed and "peak step" in printed and "physics_baseline_image3" in printed
+    assert main([str(mixed_folder), "--output", str(tmp_path / "estimates.txt")]) == 2
+    assert "must end in .json or .csv" in capsys.readouterr().err
+    assert not (tmp_path / "estimates.txt").exists()
+
+
+def test_folder_mode_takes_the_steps_option_names(mixed_folder, tmp_path, capsys):
+    from jwst_memest.predict import main
+
+    def upper(*options):
+        out = tmp_path / "e.json"
+        assert main([str(mixed_folder), "--pid", "1234", "--output", str(out), *options]) == 0
+        return json.loads(out.read_text())[0]["memory_estimate"]
+
+    default = upper()
+    assert upper("--upper_quantile", "0.99")["upper_bound_gb"] > default["upper_bound_gb"]
+    on_disk = upper("--in_memory=false")
+    assert on_disk["pipeline_parameters"]["in_memory"] is False and on_disk["upper_bound_gb"] < default["upper_bound_gb"]
+    assert upper("--on-disk")["upper_bound_gb"] == on_disk["upper_bound_gb"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main([str(mixed_folder), "--upper_quantile=1.5"])
+    assert stop.value.code == 2 and "0.5 to 1.0" in capsys.readouterr().err
+
+
+def test_exposures_that_form_no_product_are_counted_and_explained(mixed_folder, caplog):
+    write_header_exposures(ExposureLayout(program=1234, observation=3, detectors=("NRCA1",), exp_type="NRC_TACQ",
+                                          dither_points=1), mixed_folder)
+    predictor = JwstCalPredict(mixed_folder, exp_modes=["image"])
+    with caplog.at_level("WARNING", logger="stpipe.jwst_memest.predict"):
+        predictor.run_inference()
+    assert predictor.unused == {"jw01234003001_03101_00001_nrca1": "NRC_TACQ: in no Level-3 product jwst's rules "
+                                                                   "make from this folder"}
+    assert "1 exposure(s) form no product (NRC_TACQ" in caplog.text
+    only_spec = JwstCalPredict(mixed_folder, exp_modes=["spec"])
+    with caplog.at_level("WARNING", logger="stpipe.jwst_memest.predict"):
+        only_spec.run_inference()
+    left_out = [s for s, why in only_spec.unused.items() if "left out by the exp modes" in why]
+    assert len(left_out) == 11  # 4 dithers x 2 detectors + 3 MIRI dithers
+    assert "11 exposure(s) form no product (only in image3 products" in caplog.text and "and 8 more" in caplog.text

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from jwst_memest.exposures import ExposureLayout
@@ -38,6 +39,14 @@ def test_monitor_reports_failures_and_timeouts():
     assert killed.returncode == -9 and killed.wall_s < 10
 
 
+def test_monitor_kills_a_run_that_outgrows_its_memory_limit():
+    grow = "import numpy as np, time; a = np.ones(600_000_000 // 8); time.sleep(30)"
+    stopped = measure([sys.executable, "-c", grow], interval=0.05, rss_limit_gb=0.3)
+    assert stopped.over_limit and stopped.returncode == -9 and stopped.wall_s < 20
+    within = measure([sys.executable, "-c", "pass"], rss_limit_gb=0.3)
+    assert within.returncode == 0 and not within.over_limit
+
+
 def test_plan_expansion_is_stable():
     plan = {"groups": [{"name": "g", "base": {"detectors": ["NRCA1"]}, "vary": {"dither_points": [2, 4], "in_memory": [True, False]}}]}
     first, second = expand_plan(plan), expand_plan(plan)
@@ -51,11 +60,14 @@ def test_corpus_is_append_only_and_resumable(tmp_path, monkeypatch):
     plan.write_text("groups:\n  - name: g\n    base: {detectors: [NRCA1], subarray: SUB64P, subarray_shape: [64, 64]}\n"
                     "    vary: {dither_points: [2, 3, 4]}\n")
     corpus = tmp_path / "corpus.csv"
-    def fake_run(configuration, scratch_root=None, timeout=3600):  # runs in a dask worker
-        return {"run_id": configuration.run_id, "status": "ok", "measured_gb": 1.0, "split": "train"}
+    def fake_run(configuration, scratch_root=None, timeout=3600, rss_limit_gb=None):  # runs in a dask worker
+        # the guard that admitted the run also stops it when it outgrows the guard
+        status = "ok" if rss_limit_gb == 14.0 else f"no memory limit passed: {rss_limit_gb}"
+        return {"run_id": configuration.run_id, "status": status, "measured_gb": 1.0, "split": "train"}
 
     monkeypatch.setattr(corpus_module, "run_configuration", fake_run)
-    assert corpus_module.build_corpus(plan, corpus, limit=2) == 2
+    assert corpus_module.build_corpus(plan, corpus, limit=2, memory_guard_gb=14.0) == 2
+    assert set(pd.read_csv(corpus)["status"]) == {"ok"}
     first_bytes = corpus.read_bytes()
     assert corpus_module.build_corpus(plan, corpus) == 1  # only the missing run
     assert corpus.read_bytes().startswith(first_bytes)  # finished rows untouched

@@ -16,6 +16,12 @@ spec3:   base + b_spec * sum of member science pixels              (members held
                     cube * Nvoxels)                                (cube_build's cubes)   [IFU modes]
               + b_out * Npix_out                                   (resample_spec)  [single-slit modes: LRS]
 
+coron3:  base + a * input bytes (science and PSF-reference integrations)
+              + max(align * cube bytes, klip * cube bytes, resample_in * Npix_in)   (largest member's cube)
+ami3:    base + a * input bytes + per_integration * NINTS                   (ami_analyze)
+tso3:    base + a * input bytes + max(outlier * cube bytes, extract * cube bytes)
+                                              (rolling median; tso_photometry or extract_1d)
+
 Coefficients live in ``baseline.yaml`` beside this module, refitted from the
 measured corpus by ``python -m jwst_memest.profile fit-baseline``.
 """
@@ -31,7 +37,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.features.schema import feature_set_for, load_schema
-from jwst_memest.instruments import IFU_EXP_TYPES, WFSS_EXP_TYPES
+from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.upper import UpperBound
 
@@ -48,9 +54,14 @@ class PhysicsBaseline:
     kind = "physics_baseline"
 
     def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
-                 envelope: Envelope | None = None, upper_bound_by_mode: dict[str, UpperBound] | None = None):
+                 envelope: Envelope | None = None, upper_bound_by_mode: dict[str, UpperBound] | None = None,
+                 terms: str | None = None):
         self.pipeline = pipeline.lower().removeprefix("calwebb_")
         self.feature_set = feature_set_for(self.pipeline)
+        # whose stage formulas and measured runs: the pipeline's own, else its feature set's pipeline
+        self.terms = terms or self.feature_set
+        if feature_set_for(self.terms) != self.feature_set:
+            raise ValueError(f"calwebb_{self.terms} terms cannot estimate calwebb_{self.pipeline} (other features)")
         self.coefficients = dict(coefficients)
         self.upper_bound = upper_bound
         self.version = version
@@ -59,13 +70,14 @@ class PhysicsBaseline:
         self.schema = load_schema(self.feature_set)
         # identifies the exact coefficients and bound used, as a bundle's checksum does
         self.upper_bound_by_mode = dict(upper_bound_by_mode or {})
-        self.envelope = envelope or Envelope(self.feature_set, {})
+        self.envelope = envelope or Envelope(self.feature_set, {}, measured_pipeline=self.terms)
         self.checksum = hashlib.sha256(json.dumps(
-            [self.pipeline, self.coefficients, upper_bound.to_tree(), version,
+            [self.pipeline, self.terms, self.coefficients, upper_bound.to_tree(), version,
              {k: v.to_tree() for k, v in sorted(self.upper_bound_by_mode.items())}, self.envelope.to_tree()],
             sort_keys=True).encode()).hexdigest()
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
         self._wfss_codes = [self.schema["exp_type"].encode(t) for t in WFSS_EXP_TYPES]
+        self._tso_imaging_codes = [self.schema["exp_type"].encode(t) for t in TSO_IMAGING_EXP_TYPES]
 
     @property
     def feature_names(self) -> list[str]:
@@ -79,26 +91,32 @@ class PhysicsBaseline:
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
-        c = self.coefficients
+        return getattr(self, f"_{self.terms}_stages")(col, self.coefficients)
+
+    def _image3_stages(self, col, c):
         n = col["n_members"]
         npix_in = col["member_pixels"]
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
-        if self.feature_set == "image3":
-            ints = np.maximum(col["n_integrations"], 1)
-            resident = c["base_bytes"] + col["in_memory"] * n * c["bytes_per_member_pixel"] * npix_in * ints
-            return {
-                MEMBERS_STAGE: resident,
-                "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out
-                + c["median_per_group"] * col["n_exposure_groups"] * npix_out,
-                "resample": resident + c["resample_in"] * npix_in + c["resample_out"] * npix_out,
-                "source_catalog": resident + c["catalog_out"] * npix_out,
-            }
+        ints = np.maximum(col["n_integrations"], 1)
+        resident = c["base_bytes"] + col["in_memory"] * n * c["bytes_per_member_pixel"] * npix_in * ints
+        return {
+            MEMBERS_STAGE: resident,
+            "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out
+            + c["median_per_group"] * col["n_exposure_groups"] * npix_out,
+            "resample": resident + c["resample_in"] * npix_in + c["resample_out"] * npix_out,
+            "source_catalog": resident + c["catalog_out"] * npix_out,
+        }
+
+    def _spec3_stages(self, col, c):
+        n = col["n_members"]
+        npix_in = col["member_pixels"]
+        npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
         ifu = np.isin(col["exp_type"], self._ifu_codes)
         wfss = np.isin(col["exp_type"], self._wfss_codes)
         slits = np.nan_to_num(col["n_slits"])
         resident = c["base_bytes"] + c["spec_per_member_pixel"] * col["total_input_bytes"] / 28.0
         with_slits = resident + c["per_slit_bytes"] * n * slits
-        nan = np.full(len(X), np.nan)
+        nan = np.full(len(n), np.nan)
         # IFU steps hold more per member than the container does (slice maps, pathloss, per-pixel
         # coordinates): a term of its own, paid during both IFU steps
         ifu_members = with_slits + c["ifu_per_member_pixel"] * col["total_input_bytes"] / 28.0
@@ -109,6 +127,42 @@ class PhysicsBaseline:
             # slit modes: the per-source loop (NIRSpec: resample_spec and extract_1d; WFSS: extract_1d)
             "resample_spec": np.where(~ifu & ~wfss, with_slits + (slits == 0) * c["spec_out"] * npix_out, nan),
             "extract_1d": np.where(wfss, with_slits, nan),
+        }
+
+    def _tso3_stages(self, col, c):
+        # calwebb_tso3 works through its members one calints cube at a time: what it keeps grows
+        # with all members' integrations, what a step allocates with the largest cube
+        resident = c["base_bytes"] + c["tso_per_input_byte"] * col["total_input_bytes"]
+        cube = col["member_bytes"]
+        imaging = np.isin(col["exp_type"], self._tso_imaging_codes)
+        nan = np.full(len(cube), np.nan)
+        extraction = resident + c["extract_per_cube_byte"] * cube
+        return {
+            MEMBERS_STAGE: resident,
+            "outlier_detection": resident + c["outlier_per_cube_byte"] * cube,
+            "tso_photometry": np.where(imaging, extraction, nan),
+            "extract_1d": np.where(imaging, nan, extraction),
+        }
+
+    def _coron3_stages(self, col, c):
+        # total_input_bytes holds the science and PSF-reference integrations, all read at the start;
+        # align_refs and klip then work on one science cube at a time, resample on one image
+        resident = c["base_bytes"] + c["coron_per_input_byte"] * col["total_input_bytes"]
+        cube = col["member_bytes"]
+        return {
+            MEMBERS_STAGE: resident,
+            "align_refs": resident + c["align_per_cube_byte"] * cube,
+            "klip": resident + c["klip_per_cube_byte"] * cube,
+            "resample": resident + c["resample_in"] * col["member_pixels"],
+        }
+
+    def _ami3_stages(self, col, c):
+        # ami_analyze fits one integration at a time: what it holds beyond the members is per
+        # integration of the largest member
+        resident = c["base_bytes"] + c["ami_per_input_byte"] * col["total_input_bytes"]
+        return {
+            MEMBERS_STAGE: resident,
+            "ami_analyze": resident + c["analyze_per_integration"] * np.maximum(col["n_integrations"], 1),
         }
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -150,16 +204,23 @@ def _coefficients_file() -> dict:
 
 
 def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
-    """The physics baseline for a Level-3 pipeline, with its calibrated upper bound."""
+    """The physics baseline for a Level-3 pipeline, with its calibrated upper bound.
+
+    A pipeline with measured runs has terms of its own; one without is estimated with the terms of
+    the pipeline sharing its features (coron3, ami3: image3; tso3: spec3), and its bound widens.
+    """
     raw = _coefficients_file()
-    feature_set = feature_set_for(pipeline)
-    entry = raw["pipelines"][feature_set]
+    level3 = pipeline.lower().removeprefix("calwebb_")
+    feature_set = feature_set_for(level3)
+    terms = level3 if level3 in raw["pipelines"] else feature_set
+    entry = raw["pipelines"][terms]
     return PhysicsBaseline(
         pipeline,
         entry["coefficients"],
         UpperBound.from_tree(entry["upper_bound"]),
         version=str(entry.get("version", raw.get("version"))),
         source=entry.get("source", ""),
-        envelope=Envelope.from_tree(feature_set, entry.get("envelope")),
+        envelope=Envelope.from_tree(feature_set, entry.get("envelope"), measured_pipeline=terms),
         upper_bound_by_mode={k: UpperBound.from_tree(v) for k, v in entry.get("upper_bound_by_mode", {}).items()},
+        terms=terms,
     )

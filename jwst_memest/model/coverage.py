@@ -50,37 +50,43 @@ class Envelope:
     beyond_range: float = MINIMUM_UNMEASURED_FACTOR
     unmeasured_mode: float = MINIMUM_UNMEASURED_FACTOR
     source: str = ""
+    measured_pipeline: str = ""  # whose runs were measured; default: the pipeline named like the feature set
+
+    def __post_init__(self):
+        if not self.measured_pipeline:
+            object.__setattr__(self, "measured_pipeline", self.feature_set)
 
     @classmethod
-    def from_tree(cls, feature_set: str, tree: dict | None) -> "Envelope":
+    def from_tree(cls, feature_set: str, tree: dict | None, measured_pipeline: str = "") -> "Envelope":
         tree = tree or {}
         widening = tree.get("widening", {})
         return cls(feature_set, {k: dict(v) for k, v in tree.get("ranges", {}).items()},
                    float(widening.get("beyond_range", MINIMUM_UNMEASURED_FACTOR)),
                    max(float(widening.get("unmeasured_mode", MINIMUM_UNMEASURED_FACTOR)), MINIMUM_UNMEASURED_FACTOR),
-                   str(widening.get("source", "")))
+                   str(widening.get("source", "")), measured_pipeline)
 
     def to_tree(self) -> dict:
         return {"ranges": self.ranges, "widening": {"beyond_range": self.beyond_range,
                                                     "unmeasured_mode": self.unmeasured_mode, "source": self.source}}
 
     @classmethod
-    def measure(cls, feature_set: str, table, beyond_range: float, unmeasured_mode: float, source: str) -> "Envelope":
+    def measure(cls, feature_set: str, table, beyond_range: float, unmeasured_mode: float, source: str,
+                measured_pipeline: str = "") -> "Envelope":
         """Ranges of the envelope features per exposure type in a table of measured runs."""
         ranges = {}
         for exp_type, rows in table.groupby(table["exp_type"].astype(str)):
             ranges[exp_type] = {name: [float(rows[name].astype(float).min()), float(rows[name].astype(float).max())]
                                 for name in ENVELOPE_FEATURES[feature_set] if name in rows.columns}
         return cls(feature_set, ranges, float(beyond_range), max(float(unmeasured_mode), MINIMUM_UNMEASURED_FACTOR),
-                   source)
+                   source, measured_pipeline)
 
     def assess(self, values: dict, pipeline: str) -> Assessment:
         """Assessment of one product from its raw feature values (exp_type by name)."""
         reasons = []
         factor = 1.0
         exp_type = str(values.get("exp_type"))
-        if pipeline != self.feature_set:
-            reasons.append(f"no measured calwebb_{pipeline} runs: estimated with the calwebb_{self.feature_set} terms")
+        if pipeline != self.measured_pipeline:
+            reasons.append(f"no measured calwebb_{pipeline} runs: estimated with the calwebb_{self.measured_pipeline} terms")
             factor = max(factor, self.unmeasured_mode)
         if exp_type not in self.ranges:
             measured = ", ".join(sorted(self.ranges)) or "none"

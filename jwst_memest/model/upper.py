@@ -54,9 +54,9 @@ class UpperBound:
         # split-conformal levels: with n calibration rows, the ceil((n+1)q)-th smallest ratio
         # is exceeded by a new product with probability at most 1-q
         n = ratio.size
-        levels = np.minimum(np.ceil((n + 1) * np.asarray(quantiles, float)) / n, 1.0)
+        ranks = np.clip(np.ceil((n + 1) * np.asarray(quantiles, float)).astype(int), 1, n)
         # never tighter than the estimate itself: the bound is an upper bound
-        factors = np.maximum(np.quantile(ratio, levels, method="higher"), 1.0)
+        factors = np.maximum(np.sort(ratio)[ranks - 1], 1.0)
         factors = np.maximum.accumulate(factors)
         return cls(tuple(float(q) for q in quantiles), tuple(float(f) for f in factors), int(ok.sum()), source)
 

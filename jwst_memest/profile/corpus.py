@@ -111,7 +111,8 @@ def _seed(run_id: str) -> int:
         return int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)
 
 
-def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600) -> dict:
+def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600,
+                      rss_limit_gb: float | None = None) -> dict:
     """Generate the data, run its Level-3 pipeline under the monitor, delete the data; return the row."""
     from jwst_memest.profile.level3_other import level3_arguments, write_level3_exposures
     from jwst_memest.profile.references import write_source_catalog_references
@@ -153,7 +154,7 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
             args.append("--in_memory=false")
         return profile_association(asn, pipeline_args=args, run_id=configuration.run_id,
                                    layout=configuration.layout, timeout=timeout,
-                                   log_path=scratch / "pipeline.log")
+                                   log_path=scratch / "pipeline.log", rss_limit_gb=rss_limit_gb)
     except Exception as exc:  # a failed run is recorded, not fatal to the corpus
         return {"run_id": configuration.run_id, "status": f"error: {type(exc).__name__}: {str(exc)[:200]}",
                 "layout": json.dumps(configuration.layout), "in_memory": configuration.in_memory}
@@ -231,7 +232,9 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
                                                   memory_limit=0, dashboard_address=None)
     with Client(scheduler or cluster) as client:
         # plan order is run order: cheap, diverse groups first, so a cut-short build still spans the features
-        futures = [client.submit(run_configuration, c, pure=False, key=c.run_id, priority=len(guarded) - i)
+        # the guard also stops a run that outgrows it: the estimate it was admitted on may be wrong
+        futures = [client.submit(run_configuration, c, pure=False, key=c.run_id, priority=len(guarded) - i,
+                                 rss_limit_gb=memory_guard_gb)
                    for i, c in enumerate(guarded)]
         with tqdm(total=len(futures), desc="corpus runs", unit="run") as progress:
             for future in as_completed(futures):

@@ -7,6 +7,7 @@ calibrated on the held-out split, and baseline.yaml rewritten atomically.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+from jwst_memest.model.baseline import GB, MEMBERS_STAGE, PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
@@ -27,7 +28,13 @@ IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample
                 "outlier_in", "outlier_out", "median_per_group", "catalog_out")
 SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "ifu_per_member_pixel", "ifu_median_per_pixel",
                "cube_per_voxel", "spec_out")
-TERMS = {"image3": IMAGE3_TERMS, "spec3": SPEC3_TERMS}
+TSO3_TERMS = ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte")
+CORON3_TERMS = ("base_bytes", "coron_per_input_byte", "align_per_cube_byte", "klip_per_cube_byte", "resample_in")
+AMI3_TERMS = ("base_bytes", "ami_per_input_byte", "analyze_per_integration")
+TERMS = {"image3": IMAGE3_TERMS, "spec3": SPEC3_TERMS, "tso3": TSO3_TERMS, "coron3": CORON3_TERMS, "ami3": AMI3_TERMS}
+# where a first fit of a pipeline's own terms starts: the interpreter and jwst's imports, and one
+# byte per byte of input (the least squares scale each term by its starting value)
+FIRST_FIT_START = {"base_bytes": 3e8}
 
 
 def load_measured(corpus, pipeline: str = "image3"):
@@ -39,46 +46,92 @@ def load_measured(corpus, pipeline: str = "image3"):
     """
     from jwst_memest.tables import EXP_MODE_PIPELINE, load_training_data
 
-    exp_mode = {p: mode for mode, p in EXP_MODE_PIPELINE.items()}[pipeline]
+    from jwst_memest.features.schema import feature_set_for
+
+    exp_mode = {p: mode for mode, p in EXP_MODE_PIPELINE.items()}[feature_set_for(pipeline)]
     paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
-    data = load_training_data(paths, exp_mode, folds=None)
+    data = load_training_data(paths, exp_mode, folds=None, pipeline=pipeline)
     if data.kind != "corpus":
         raise ValueError(f"{data.label}: not a measured corpus (no measured_gb and status columns)")
     split = np.where(data.test_split, "test", "train") if data.test_split is not None else np.full(len(data.y), "train")
     return data.X, data.y, split, data.table.reset_index()
 
 
-def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline) -> dict:
-    """Non-negative coefficients minimising relative error (robust loss) on measured runs."""
+def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
+                 step_peaks: list[dict] | None = None, step_weight: float = 0.5) -> dict:
+    """Non-negative coefficients minimising relative error (robust loss) on measured runs.
+
+    ``step_peaks`` (per run: step name -> sampled peak GB, or empty) adds each modelled stage's
+    error against the measured peak of the step it is named after, at ``step_weight``: the stages
+    are then each step's memory, not only terms whose largest matches the run's peak.
+    """
     from scipy.optimize import least_squares
 
-    terms = TERMS[start.feature_set]
+    terms = TERMS[start.terms]
     scale = np.array([start.coefficients[t] for t in terms], dtype=float)
     scale[scale == 0] = 1.0
+    targets = _stage_targets(start, len(X), step_peaks)
 
     def residuals(theta):
-        trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit")
-        return (trial.predict(X) - measured) / measured
+        trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit",
+                                terms=start.terms)
+        parts = [(trial.predict(X) - measured) / measured]
+        if targets:
+            stages = trial.stages(X)
+            for stage, (rows, peak_gb) in targets.items():
+                predicted = np.nan_to_num(stages[stage][rows] / GB, nan=0.0)
+                parts.append(step_weight * (predicted - peak_gb) / peak_gb)
+        return np.concatenate(parts)
 
     fit = least_squares(residuals, np.ones(len(terms)), bounds=(0, np.inf), loss="soft_l1", f_scale=0.05)
     return {term: float(value) for term, value in zip(terms, fit.x * scale)}
 
 
+def _stage_targets(start: PhysicsBaseline, n_rows: int, step_peaks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per modelled stage: the runs that measured the step it is named after, and those peaks (GB)."""
+    if not step_peaks:
+        return {}
+    if len(step_peaks) != n_rows:
+        raise ValueError(f"{len(step_peaks)} step-peak records for {n_rows} runs")
+    stage_names = [name for name in start.stages(np.zeros((1, len(start.feature_names)))) if name != MEMBERS_STAGE]
+    targets = {}
+    for stage in stage_names:
+        rows = [i for i, peaks in enumerate(step_peaks) if peaks and peaks.get(stage, 0) > 0]
+        if rows:
+            targets[stage] = (np.array(rows), np.array([step_peaks[i][stage] for i in rows], dtype=float))
+    return targets
 
-def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline, k: int = 5) -> np.ndarray:
+
+def step_peaks_of(table) -> list[dict]:
+    """The corpus' per-step peaks (JSON in ``step_peaks``), one dict per run (empty where not recorded)."""
+    if "step_peaks" not in table.columns:
+        return [{} for _ in range(len(table))]
+    found = []
+    for text in table["step_peaks"].fillna("").astype(str):
+        try:
+            found.append(json.loads(text) if text.startswith("{") else {})
+        except json.JSONDecodeError:
+            found.append({})
+    return found
+
+
+def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline, k: int = 5,
+                          step_peaks: list[dict] | None = None) -> np.ndarray:
     """Each run estimated by a baseline fitted without it: what the upper bound is calibrated on."""
     from sklearn.model_selection import KFold
 
     estimates = np.empty_like(measured)
     for fit_rows, held in KFold(min(k, len(measured)), shuffle=True, random_state=0).split(X):
-        fold = PhysicsBaseline(start.pipeline, fit_baseline(X[fit_rows], measured[fit_rows], start), start.upper_bound, "")
+        peaks = [step_peaks[i] for i in fit_rows] if step_peaks else None
+        fold = PhysicsBaseline(start.pipeline, fit_baseline(X[fit_rows], measured[fit_rows], start, peaks),
+                               start.upper_bound, "", terms=start.terms)
         estimates[held] = fold.predict(X[held])
     return estimates
 
 
 def _fit_and_predict(X_fit, y_fit, X_predict, start: PhysicsBaseline) -> np.ndarray:
     coefficients = fit_baseline(X_fit, y_fit, start)
-    return PhysicsBaseline(start.pipeline, coefficients, start.upper_bound, "").predict(X_predict)
+    return PhysicsBaseline(start.pipeline, coefficients, start.upper_bound, "", terms=start.terms).predict(X_predict)
 
 
 def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, start: PhysicsBaseline,
@@ -96,10 +149,10 @@ def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, sta
         if in_mode.sum() >= min_runs:
             threshold = np.quantile(measured[in_mode], 1 - largest_fraction)
             held = in_mode & (measured >= threshold)
-            if (~held).sum() >= len(TERMS[start.feature_set]):
+            if (~held).sum() >= len(TERMS[start.terms]):
                 ratio = measured[held] / _fit_and_predict(X[~held], measured[~held], X[held], start)
                 beyond[mode] = float(ratio.max())
-        if (~in_mode).sum() >= len(TERMS[start.feature_set]) and len(np.unique(modes[~in_mode])) >= 1:
+        if (~in_mode).sum() >= len(TERMS[start.terms]) and len(np.unique(modes[~in_mode])) >= 1:
             ratio = measured[in_mode] / _fit_and_predict(X[~in_mode], measured[~in_mode], X[in_mode], start)
             unmeasured[str(mode)] = float(ratio.max())
     beyond_factor = max([1.0, *beyond.values()])
@@ -147,23 +200,26 @@ def main(argv=None) -> int:
     if train.sum() < len(TERMS[args.pipeline]) or test.sum() < 3:
         print(f"error: {corpus_names}: {train.sum()} training and {test.sum()} held-out runs are too few", file=sys.stderr)
         return 2
-    start = load_baseline(args.pipeline)
+    start = _starting_point(args.pipeline)
     modes = table["exp_type"].astype(str).to_numpy()
-    coefficients = fit_baseline(X[train], measured[train], start)
-    calibration = out_of_fold_estimates(X[train], measured[train], start)
+    peaks = step_peaks_of(table)
+    train_peaks = [peaks[i] for i in np.flatnonzero(train)]
+    coefficients = fit_baseline(X[train], measured[train], start, train_peaks)
+    calibration = out_of_fold_estimates(X[train], measured[train], start, step_peaks=train_peaks)
     source = f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}"
     bound = UpperBound.from_measurements(measured[train], calibration, source=source)
     by_mode = bounds_by_mode(measured[train], calibration, modes[train], source)
     beyond, unmeasured, detail = widening_factors(X[train], measured[train], modes[train], start)
-    envelope = Envelope.measure(start.feature_set, table, beyond, unmeasured, detail)
+    envelope = Envelope.measure(start.feature_set, table, beyond, unmeasured, detail, measured_pipeline=args.pipeline)
     fitted = PhysicsBaseline(args.pipeline, coefficients, bound, start.version, envelope=envelope,
-                             upper_bound_by_mode=by_mode)
+                             upper_bound_by_mode=by_mode, terms=args.pipeline)
     estimated, upper = fitted.estimate(X[test], 0.95)
     metrics = held_out_metrics(measured[test], estimated, upper)
     metrics_by_mode = {str(mode): {k: round(v, 4) for k, v in held_out_metrics(
         measured[test & (modes == mode)], *fitted.estimate(X[test & (modes == mode)], 0.95)).items()}
         for mode in np.unique(modes[test])}
-    before = held_out_metrics(measured[test], start.predict(X[test]), start.estimate(X[test], 0.95)[1])
+    installed = load_baseline(args.pipeline)  # what is installed now, own terms or borrowed
+    before = held_out_metrics(measured[test], installed.predict(X[test]), installed.estimate(X[test], 0.95)[1])
     print("coefficients:", {k: round(v, 3) for k, v in coefficients.items()})
     print("held-out, refitted:", {k: round(v, 4) for k, v in metrics.items()})
     for mode, values in metrics_by_mode.items():
@@ -194,6 +250,15 @@ def main(argv=None) -> int:
     _write_yaml_atomic(data, path)
     print(f"wrote {path}")
     return 0
+
+
+def _starting_point(pipeline: str) -> PhysicsBaseline:
+    """The installed baseline when it has the pipeline's own terms, else a first guess of them."""
+    installed = load_baseline(pipeline)
+    if installed.terms == pipeline:
+        return installed
+    first = {term: FIRST_FIT_START.get(term, 1.0) for term in TERMS[pipeline]}
+    return PhysicsBaseline(pipeline, first, installed.upper_bound, "0", terms=pipeline)
 
 
 def _jwst_version() -> str:

@@ -44,6 +44,7 @@ class Measurement:
     peak_sampled_gb: float  # largest sampled RSS of the process tree, 10^9 bytes
     output_tail: str = ""
     step_peaks: dict = field(default_factory=dict)  # step name -> largest sampled RSS while it ran, GB
+    over_limit: bool = False  # killed because the tree's RSS passed ``rss_limit_gb``
 
 
 def _tree_rss(process) -> int:
@@ -62,8 +63,12 @@ def _tree_rss(process) -> int:
 
 
 def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: float = 0.2,
-            timeout: float | None = None, log_path=None) -> Measurement:
-    """Run ``command``; return its exit code, wall time and peak memory."""
+            timeout: float | None = None, log_path=None, rss_limit_gb: float | None = None) -> Measurement:
+    """Run ``command``; return its exit code, wall time and peak memory.
+
+    A run whose process tree passes ``rss_limit_gb`` is killed there: on a shared machine the
+    kernel's out-of-memory killer would otherwise pick a process, not necessarily this one.
+    """
     import psutil
 
     fd, maxrss_file = tempfile.mkstemp(prefix="memest-maxrss-")
@@ -75,11 +80,17 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
     watched = psutil.Process(child.pid)
     peak_sampled = 0
     samples = []  # (wall-clock time, tree RSS)
+    over_limit = False
     try:
         while child.poll() is None:
             rss = _tree_rss(watched)
             samples.append((time.time(), rss))
             peak_sampled = max(peak_sampled, rss)
+            if rss_limit_gb and rss > rss_limit_gb * 1e9:
+                over_limit = True
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+                break
             if timeout and time.perf_counter() - start > timeout:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
@@ -103,7 +114,7 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
             lines = handle.readlines()
         tail = "".join(lines[-5:])
         step_peaks = peaks_by_step(lines, samples)
-    return Measurement(status, wall, peak_kb * 1024 / 1e9, peak_sampled / 1e9, tail, step_peaks)
+    return Measurement(status, wall, peak_kb * 1024 / 1e9, peak_sampled / 1e9, tail, step_peaks, over_limit)
 
 
 # stpipe logs "<date> <time>,<ms> - stpipe.step - INFO - Step <name> running with args ..." and "... Step <name> done"

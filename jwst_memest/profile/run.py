@@ -131,8 +131,10 @@ def _split(run_id: str, test_fraction: float = 0.2) -> str:
 
 def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), run_id: str | None = None,
                         layout: dict | None = None, timeout: float | None = None, log_path=None,
-                        pipeline: str | None = None) -> dict:
+                        pipeline: str | None = None, rss_limit_gb: float | None = None) -> dict:
     """Run the association's Level-3 pipeline and return the corpus row (features + measurement).
+
+    A run passing ``rss_limit_gb`` is killed and recorded with that status, not as a measurement.
 
     ``pipeline`` (``calwebb_image3`` or ``image3``) overrides the one the association's asn_type names.
     """
@@ -154,13 +156,15 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
         # the log also dates each step, which is how the per-step peaks are found
         log_path = log_path or Path(scratch) / "pipeline.log"
-        result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path)
+        result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path,
+                         rss_limit_gb=rss_limit_gb)
     run_id = run_id or f"{product}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     row = {
         "run_id": run_id,
         "product": product,
         "pipeline": pipeline,
-        "status": "ok" if result.returncode == 0 else f"exit {result.returncode}",
+        "status": (f"killed: memory above {rss_limit_gb:g} GB" if result.over_limit
+                   else "ok" if result.returncode == 0 else f"exit {result.returncode}"),
         "measured_gb": round(result.peak_gb, 4),
         "peak_sampled_gb": round(result.peak_sampled_gb, 4),
         "wall_s": round(result.wall_s, 2),
