@@ -144,10 +144,10 @@ def _raw_value(spec, value):
 
 
 def _is_spacekit(columns, exp_mode: str) -> bool:
-    """spacekit's own table: its features of either mode, none of this project's beyond the names they share."""
-    own = set(load_schema(EXP_MODE_PIPELINE[exp_mode]).names) - set(load_feature_set(SPACEKIT_FEATURE_SETS[exp_mode]).names)
-    return (not own & set(columns)
-            and any(set(load_feature_set(f).names) <= set(columns) for f in SPACEKIT_FEATURE_SETS.values()))
+    """spacekit's own table: some feature only spacekit names (instr, nexposur, ...), none only this project names."""
+    spacekit = set().union(*(load_feature_set(f).names for f in SPACEKIT_FEATURE_SETS.values()))
+    own = set(load_schema(EXP_MODE_PIPELINE[exp_mode]).names)
+    return bool((spacekit - own) & set(columns)) and not (own - spacekit) & set(columns)
 
 
 def _table_schema(path: Path, exp_mode: str, pipeline: str):
@@ -155,18 +155,20 @@ def _table_schema(path: Path, exp_mode: str, pipeline: str):
     import pandas as pd
 
     try:
-        columns = pd.read_csv(path, nrows=0).columns
+        columns = set(pd.read_csv(path, nrows=0).columns)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    if not _is_corpus(columns) and _is_spacekit(columns, exp_mode):
-        schema = load_feature_set(SPACEKIT_FEATURE_SETS[exp_mode])
-        missing = [c for c in schema.names if c not in columns]
-        if missing:
-            other = next(m for m, f in SPACEKIT_FEATURE_SETS.items() if set(load_feature_set(f).names) <= set(columns))
-            raise ValueError(f"{path}: a spacekit {other} table (missing {exp_mode} feature column(s) "
-                             f"{', '.join(missing)}); train it with --exp-mode {other}")
+    if _is_corpus(columns) or not _is_spacekit(columns, exp_mode):
+        return load_schema(pipeline)
+    schema = load_feature_set(SPACEKIT_FEATURE_SETS[exp_mode])
+    missing = [c for c in schema.names if c not in columns]
+    if not missing:
         return schema
-    return load_schema(pipeline)
+    other = [m for m, f in SPACEKIT_FEATURE_SETS.items() if m != exp_mode and set(load_feature_set(f).names) <= columns]
+    if other:
+        raise ValueError(f"{path}: a spacekit {other[0]} table (missing {exp_mode} feature column(s) "
+                         f"{', '.join(missing)}); train it with --exp-mode {other[0]}")
+    raise ValueError(f"{path}: missing spacekit {exp_mode} feature column(s) {', '.join(missing)}")
 
 
 def _read_one(path: Path, exp_mode: str, pipeline: str):

@@ -54,7 +54,8 @@ def test_from_headers_to_spacekits_estimate(mode, tmp_path):
     for layout in sorted(set(rows["layout"])):
         write_header_exposures(LAYOUTS[mode][layout], tmp_path / layout)
     for _, row in rows.iterrows():
-        members = [read_exposure_metadata(tmp_path / row["layout"] / f"{m}_uncal.fits") for m in row["members"].split(";")]
+        folder = tmp_path / row["layout"]
+        members = [read_exposure_metadata(folder / f"{m}_uncal.fits") for m in row["members"].split(";")]
         products.append((row["product"], members))
     estimates = estimate_products(products, PIPELINE[mode], estimator=load_bundle(BUNDLES[mode]))
     assert _relative_difference([e.gb_size for e in estimates], rows["spacekit_gb"]) < RTOL
@@ -96,7 +97,8 @@ def test_import_without_spacekit_is_one_line_exit_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "jwst_memest.models", "import-spacekit", "--out", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: spacekit is not installed in this environment (pip install 'jwst_memest[spacekit]')"
+    assert result.stderr.strip() == ("error: spacekit is not installed in this environment "
+                                     "(pip install 'jwst_memest[spacekit]')")
     assert not list(tmp_path.iterdir())
 
 

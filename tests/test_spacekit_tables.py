@@ -104,3 +104,13 @@ def test_train_on_a_spacekit_table_and_estimate_with_it(tmp_path, example_asn, c
     (product,) = estimate(example_asn, model_path=str(bundle_path))
     assert product.estimator["name"] == "image3_spacekit_mlp" and product.gb_size > 0
     assert product.breakdown  # still shared out by the physics baseline's stages
+
+
+def test_a_spacekit_table_missing_a_feature_names_spacekits_column(tmp_path):
+    from jwst_memest.tables import load_training_data
+
+    path = spacekit_table(tmp_path / "train-image.csv")
+    pd.read_csv(path).drop(columns=["targ_frac", "numdthpt"]).to_csv(path, index=False)
+    with pytest.raises(ValueError) as raised:
+        load_training_data(tmp_path, "image")
+    assert str(raised.value) == f"{path}: missing spacekit image feature column(s) numdthpt, targ_frac"

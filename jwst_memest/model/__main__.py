@@ -1,4 +1,4 @@
-"""``python -m jwst_memest.model list | show PATH | import-spacekit``: installed estimators, bundle details, spacekit's models."""
+"""``python -m jwst_memest.model list | show PATH | import-spacekit``: estimators, bundles, spacekit's models."""
 
 from __future__ import annotations
 
@@ -72,8 +72,10 @@ def main(argv=None) -> int:
     commands.add_parser("list", help="the estimator each Level-3 pipeline uses")
     show = commands.add_parser("show", help="a bundle's provenance, metrics and upper-bound calibration")
     show.add_argument("path")
-    spacekit = commands.add_parser("import-spacekit", help="convert the installed spacekit's JWST cal models to bundles")
-    spacekit.add_argument("--out", default=".", help="folder for spacekit_image3.asdf and spacekit_spec3.asdf (default: .)")
+    spacekit = commands.add_parser("import-spacekit",
+                                   help="convert the installed spacekit's JWST cal models to bundles")
+    spacekit.add_argument("--out", default=".",
+                          help="folder for spacekit_image3.asdf and spacekit_spec3.asdf (default: .)")
     args = parser.parse_args(argv)
     try:
         if args.command == "import-spacekit":
