@@ -18,7 +18,7 @@ COMMANDS = {
     "predict": ("jwst_memest.predict", "folder mode: form the Level-3 products of a folder of exposures and estimate them"),
     "train": ("jwst_memest.training.__main__", "train and export a model bundle from corpus or training tables"),
     "ingest": ("jwst_memest.training.ingest", "turn operations metadata into training tables"),
-    "models": ("jwst_memest.model.__main__", "list the installed estimators, show a bundle"),
+    "models": ("jwst_memest.model.__main__", "list the installed estimators, show a bundle, import spacekit's models"),
     "profile": ("jwst_memest.profile.__main__", "measure real pipeline runs: run, corpus, fit-baseline"),
 }
 

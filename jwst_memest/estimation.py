@@ -159,12 +159,14 @@ def estimate_features(
         return []
     estimator = estimator or resolve_estimator(pipeline, model_path)
     X = np.vstack([features.vector() for _, features in named_features])
-    gb, upper = estimator.estimate(X, quantile)
+    X_model, model_warnings = _model_inputs(named_features, estimator, X)
+    gb, upper = estimator.estimate(X_model, quantile)
     # what the measured runs cover, and the stages, come from the physics, whichever estimator is used
     baseline = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
     stages = baseline.breakdown(X)
     alternatives = _alternatives(X, pipeline, estimator, baseline, quantile)
     description = _estimator_description(estimator)
+    unmeasured_bound = _unmeasured_bound(estimator)
     results = []
     for i, ((name, feats), size, bound) in enumerate(zip(named_features, gb, upper)):
         assessment = baseline.assess(feats.values)
@@ -175,7 +177,8 @@ def estimate_features(
             scale = float(size) / physics_gb if physics_gb > 0 else 1.0
             breakdown = {stage: gb_ * scale for stage, gb_ in breakdown.items()}
             note = f"stages of {baseline.name} {baseline.version}, scaled to the {estimator.name} estimate"
-        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + assessment.reasons
+        reasons = assessment.reasons + unmeasured_bound
+        warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + model_warnings[i] + reasons
         size, bound = float(size), float(max(bound, size, size * assessment.factor))
         request = bound
         if max_request_gb and bound > max_request_gb:
@@ -190,8 +193,8 @@ def estimate_features(
                 upper_bound_gb=bound, request_gb=request, quantile=quantile,
                 in_memory=bool(feats.values.get("in_memory", True)),
                 estimator=description, warnings=warnings, features=feats,
-                calibrated=assessment.calibrated, bound_widening=assessment.factor,
-                uncalibrated_reasons=list(assessment.reasons),
+                calibrated=assessment.calibrated and not unmeasured_bound, bound_widening=assessment.factor,
+                uncalibrated_reasons=list(reasons),
                 breakdown=breakdown, peak_step=peak_step, breakdown_note=note,
                 alternatives=[{**a, "upper_bound_gb": _round_up(max(a["upper_bound_gb"], a["gbSize"] * assessment.factor))}
                               for a in alternatives[i]],
@@ -200,14 +203,40 @@ def estimate_features(
     return results
 
 
+def _unmeasured_bound(estimator) -> list[str]:
+    """Why the estimator's own bound says nothing (an imported model calibrated on no measured run), if it does not."""
+    bound = getattr(estimator, "upper_bound", None)
+    if bound is None or bound.n_rows > 0:
+        return []
+    return [f"model {estimator.name} {estimator.version} has no calibrated upper bound ({bound.source})"]
+
+
+def _model_inputs(named_features, estimator, X: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+    """The estimator's inputs: the pipeline's own features ``X``, or a model's own feature set
+    (spacekit's) computed from the same members, with the warnings computing it gave."""
+    wanted = getattr(estimator, "feature_set", None)
+    if wanted is None or wanted == named_features[0][1].feature_set:
+        return X, [[] for _ in named_features]
+    rows, warnings = [], []
+    for _, features in named_features:
+        other = product_features(features.members, features.pipeline, bool(features.values.get("in_memory", True)),
+                                 wanted)
+        rows.append(other.vector())
+        warnings.append([w for w in other.warnings if w not in features.warnings])
+    return np.vstack(rows), warnings
+
+
 def _alternatives(X: np.ndarray, pipeline: str, estimator, baseline, quantile: float) -> list[list[dict]]:
     """Per row, the estimate and bound under each setting of the Level-3 run that changes its memory.
 
     calwebb_image3 (and the pipelines estimated with its terms) offers in_memory; calwebb_spec3 in
     jwst 3.0 has no such setting (outlier_detection's own in_memory is ignored inside the pipeline).
+    A model whose features do not include in_memory (spacekit's) cannot tell the settings apart.
     """
     names = baseline.feature_names
     if baseline.feature_set != "image3" or "in_memory" not in names:
+        return [[] for _ in X]
+    if getattr(estimator, "feature_set", baseline.feature_set) != baseline.feature_set:
         return [[] for _ in X]
     column = names.index("in_memory")
     found = [[] for _ in X]

@@ -86,6 +86,9 @@ class ExposureMetadata:
     pixel_scale: float = math.nan  # arcsec per pixel
     ra_ref: float = math.nan
     dec_ref: float = math.nan
+    pointing_keywords: str = ""  # where ra_ref/dec_ref come from: "RA_REF" (RA_REF/DEC_REF) or "CRVAL" (CRVAL1/2)
+    crval1: float = math.nan  # the SCI WCS reference, which spacekit's imaging features take as the pointing
+    crval2: float = math.nan
     roll_ref: float = math.nan
     targ_ra: float = math.nan
     targ_dec: float = math.nan
@@ -256,8 +259,9 @@ def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = 
     ra = _first([sci, primary], "RA_REF")
     dec = _first([sci, primary], "DEC_REF")
     ra_key, dec_key = "RA_REF", "DEC_REF"
+    crval1, crval2 = _first([sci, primary], "CRVAL1"), _first([sci, primary], "CRVAL2")
     if ra is None or dec is None:
-        ra, dec = _first([sci, primary], "CRVAL1"), _first([sci, primary], "CRVAL2")
+        ra, dec = crval1, crval2
         ra_key, dec_key = "CRVAL1", "CRVAL2"
     meta = ExposureMetadata(
         path=str(path),
@@ -284,6 +288,9 @@ def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = 
         pixel_scale=_pixel_scale(detector, _first([sci, primary], "PIXAR_A2")),
         ra_ref=_as_float(ra, ra_key, path, problems),
         dec_ref=_as_float(dec, dec_key, path, problems),
+        pointing_keywords="RA_REF" if ra_key == "RA_REF" else ("CRVAL" if ra is not None and dec is not None else ""),
+        crval1=_as_float(crval1, "CRVAL1", path, []),
+        crval2=_as_float(crval2, "CRVAL2", path, []),
         roll_ref=_as_float(_first([sci, primary], "ROLL_REF", "PA_V3"), "ROLL_REF", path, problems),
         targ_ra=_as_float(_first(headers, "TARG_RA"), "TARG_RA", path, problems),
         targ_dec=_as_float(_first(headers, "TARG_DEC"), "TARG_DEC", path, problems),

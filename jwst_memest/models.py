@@ -1,4 +1,4 @@
-"""``python -m jwst_memest.models list | show PATH``: the same command as ``python -m jwst_memest.model``."""
+"""``python -m jwst_memest.models list | show PATH | import-spacekit [--out DIR]``: the same command as ``python -m jwst_memest.model``."""
 
 import sys
 

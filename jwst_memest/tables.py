@@ -1,4 +1,9 @@
-"""Reading the labelled tables: seed-style train-<mode>.csv or the measured-runs corpus, shared by training and the baseline fit."""
+"""Reading the labelled tables, shared by training and the baseline fit.
+
+Three kinds, told apart by their columns: the measured-runs corpus; seed-style train-<mode>.csv
+tables with this project's feature names ("table"); and spacekit's train-image.csv /
+train-spec.csv as spacekit writes them ("spacekit": its 18 features, with its codes).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,16 @@ from types import MappingProxyType
 
 import numpy as np
 
-from jwst_memest.features.schema import feature_set_for, load_schema
+from jwst_memest.features.schema import feature_set_for, load_feature_set, load_schema
 
 log = logging.getLogger("jwst_memest.tables")
 
-__all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_COLUMNS", "TABLE_COLUMNS"]
+__all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_COLUMNS", "TABLE_COLUMNS",
+           "SPACEKIT_FEATURE_SETS"]
 
 EXP_MODE_PIPELINE = MappingProxyType({"image": "image3", "spec": "spec3"})
+# spacekit's training tables of each exposure mode hold its features of this set
+SPACEKIT_FEATURE_SETS = MappingProxyType({"image": "spacekit_image", "spec": "spacekit_spec"})
 TARGET = "imgsize_gb"
 # Columns besides the features that tell the two formats apart and that each needs.
 CORPUS_COLUMNS = ("measured_gb", "product", "status")  # plus an optional train/test "split"
@@ -27,16 +35,25 @@ TABLE_COLUMNS = ("Dataset", TARGET)
 class TrainingData:
     paths: tuple[Path, ...]
     pipeline: str
-    kind: str  # "table" (train-<mode>.csv) or "corpus" (measured runs)
+    kind: str  # "table" (train-<mode>.csv), "spacekit" (spacekit's train-<mode>.csv) or "corpus" (measured runs)
     table: object  # pandas DataFrame, index = dataset / run
     X: np.ndarray
     y: np.ndarray
     sha256: str
     test_split: np.ndarray | None = None  # the corpus' fixed held-out rows, if any
+    feature_set: str = ""  # the pipeline's own, or spacekit's for a spacekit table
+
+    def __post_init__(self):
+        self.feature_set = self.feature_set or load_schema(self.pipeline).name
 
     @property
     def names(self) -> list[str]:
-        return load_schema(self.pipeline).names
+        return load_feature_set(self.feature_set).names
+
+    @property
+    def native(self) -> bool:
+        """Whether the features are the pipeline's own (the physics baseline can estimate these rows)."""
+        return self.feature_set == load_schema(self.pipeline).name
 
     @property
     def label(self) -> str:
@@ -126,14 +143,43 @@ def _raw_value(spec, value):
         return text
 
 
-def _read_one(path: Path, exp_mode: str, schema, pipeline: str):
-    """One file's path, kind ('corpus' or 'table'), usable rows, targets and fixed test flags."""
+def _is_spacekit(columns, exp_mode: str) -> bool:
+    """spacekit's own table: some feature only spacekit names (instr, nexposur, ...), none only this project names."""
+    spacekit = set().union(*(load_feature_set(f).names for f in SPACEKIT_FEATURE_SETS.values()))
+    own = set(load_schema(EXP_MODE_PIPELINE[exp_mode]).names)
+    return bool((spacekit - own) & set(columns)) and not (own - spacekit) & set(columns)
+
+
+def _table_schema(path: Path, exp_mode: str, pipeline: str):
+    """The feature schema a CSV's columns say it holds: spacekit's for a spacekit table, else the pipeline's."""
+    import pandas as pd
+
+    try:
+        columns = set(pd.read_csv(path, nrows=0).columns)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    if _is_corpus(columns) or not _is_spacekit(columns, exp_mode):
+        return load_schema(pipeline)
+    schema = load_feature_set(SPACEKIT_FEATURE_SETS[exp_mode])
+    missing = [c for c in schema.names if c not in columns]
+    if not missing:
+        return schema
+    other = [m for m, f in SPACEKIT_FEATURE_SETS.items() if m != exp_mode and set(load_feature_set(f).names) <= columns]
+    if other:
+        raise ValueError(f"{path}: a spacekit {other[0]} table (missing {exp_mode} feature column(s) "
+                         f"{', '.join(missing)}); train it with --exp-mode {other[0]}")
+    raise ValueError(f"{path}: missing spacekit {exp_mode} feature column(s) {', '.join(missing)}")
+
+
+def _read_one(path: Path, exp_mode: str, pipeline: str):
+    """One file's path, kind ('corpus', 'table' or 'spacekit'), feature schema, usable rows, targets and test flags."""
     import pandas as pd
 
     if path.is_dir():
         path = path / f"train-{exp_mode}.csv"
     if not path.is_file():
         raise ValueError(f"{path}: training data not found")
+    schema = _table_schema(path, exp_mode, pipeline)
     try:
         # category columns as text: CHANNEL "12" is a name, and would otherwise read as the number 12
         raw = pd.read_csv(path, dtype={f.name: str for f in schema.features if f.kind == "category"})
@@ -143,7 +189,8 @@ def _read_one(path: Path, exp_mode: str, schema, pipeline: str):
         table, test_split = _corpus_rows(path, raw, pipeline)
         kind = "corpus"
     else:
-        table, test_split, kind = _table_rows(path, raw), None, "table"
+        table, test_split = _table_rows(path, raw), None
+        kind = "table" if schema.name == load_schema(pipeline).name else "spacekit"
     _missing(path, schema.names, table.columns, "feature")
     y = pd.to_numeric(table[TARGET], errors="coerce").to_numpy(float)
     target = "measured_gb" if kind == "corpus" else TARGET
@@ -151,14 +198,14 @@ def _read_one(path: Path, exp_mode: str, schema, pipeline: str):
         raise ValueError(f"{path}: {int((~np.isfinite(y)).sum())} row(s) with a missing or NaN target {target}")
     if np.any(y <= 0):
         raise ValueError(f"{path}: {int((y <= 0).sum())} row(s) with a non-positive target {target}")
-    return path, kind, table, y, test_split
+    return path, kind, schema, table, y, test_split
 
 
 def load_training_data(source, exp_mode: str = "image", folds: int | None = 0, pipeline: str | None = None) -> TrainingData:
     """Read a training table or corpus; a one-line ValueError names the file and the problem.
 
-    ``source`` is a train_dir holding ``train-<exp_mode>.csv``, a CSV file of either
-    format (told apart by its columns), or a list of such CSVs of one format, pooled
+    ``source`` is a train_dir holding ``train-<exp_mode>.csv``, a CSV file of any of the
+    three kinds (told apart by its columns), or a list of such CSVs of one kind, pooled
     (e.g. the measured corpus' files). ``folds`` is the k of the cross-validation the
     rows must be enough for (0: one 80/20 split; None: no check, just read). ``pipeline``
     selects a corpus' runs of another Level-3 pipeline with the exp mode's features (tso3 with
@@ -171,13 +218,14 @@ def load_training_data(source, exp_mode: str = "image", folds: int | None = 0, p
     pipeline = (pipeline or EXP_MODE_PIPELINE[exp_mode]).lower().removeprefix("calwebb_")
     if feature_set_for(pipeline) != EXP_MODE_PIPELINE[exp_mode]:
         raise ValueError(f"calwebb_{pipeline} products are not described by the {exp_mode} features")
-    schema = load_schema(pipeline)
     sources = [source] if source is None or isinstance(source, (str, Path)) else list(source)
-    parts = [_read_one(Path(s) if s is not None else Path("."), exp_mode, schema, pipeline) for s in sources]
-    paths, kinds, tables, targets, splits = zip(*parts)
+    parts = [_read_one(Path(s) if s is not None else Path("."), exp_mode, pipeline) for s in sources]
+    paths, kinds, schemas, tables, targets, splits = zip(*parts)
     label = " + ".join(map(str, paths))
     if len(set(kinds)) > 1:
-        raise ValueError(f"{label}: corpus and train-<mode>.csv tables cannot be pooled")
+        names = {"corpus": "corpus", "table": "train-<mode>.csv", "spacekit": "spacekit train-<mode>.csv"}
+        raise ValueError(f"{label}: {' and '.join(names[k] for k in dict.fromkeys(kinds))} tables cannot be pooled")
+    schema = schemas[0]
     table = pd.concat(tables)
     if table.index.has_duplicates:
         repeated = ", ".join(map(str, table.index[table.index.duplicated()].unique()[:3]))
@@ -191,4 +239,5 @@ def load_training_data(source, exp_mode: str = "image", folds: int | None = 0, p
     records = [{name: _raw_value(schema[name], value) for name, value in row.items()}
                for row in table[schema.names].to_dict("records")]
     X = np.nan_to_num(schema.encode_many(records), nan=0.0)
-    return TrainingData(paths, pipeline, kinds[0], table, X, np.concatenate(targets), _digest(paths), test_split)
+    return TrainingData(paths, pipeline, kinds[0], table, X, np.concatenate(targets), _digest(paths), test_split,
+                        feature_set=schema.name)

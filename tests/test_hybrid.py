@@ -12,7 +12,7 @@ import pytest
 from bundles import write_random_bundle, write_random_hybrid
 from jwst_memest.features.schema import load_schema
 from jwst_memest.model.baseline import load_baseline
-from jwst_memest.model.bundle import BundleError, checksum, load_bundle
+from jwst_memest.model.bundle import FORMAT_VERSION, BundleError, checksum, load_bundle
 from jwst_memest.model.network import forward
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,7 +148,7 @@ def test_format_1_0_bundles_still_load_and_1_0_readers_refuse_hybrids(tmp_path):
     assert np.all(old.predict(_rows()) > 0)
     new = write_random_bundle(tmp_path / "mlp.asdf")
     with asdf.open(new) as af:
-        assert af["jwst_memest_bundle"]["format_version"] == "1.1.0"
+        assert af["jwst_memest_bundle"]["format_version"] == FORMAT_VERSION == "1.2.0"
     hybrid = _hybrid(tmp_path, _rows())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

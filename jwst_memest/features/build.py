@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from jwst_memest.features.geometry import mean_pointing, mosaic_pixels, offset_statistics, tangent_plane
-from jwst_memest.features.schema import load_schema
+from jwst_memest.features.schema import feature_set_for, load_feature_set, load_schema
 from jwst_memest.metadata import ExposureMetadata
 
 __all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXEL_CAL"]
@@ -29,18 +29,33 @@ _INTS_PIPELINES = {"tso3", "coron3", "ami3"}
 
 @dataclass
 class ProductFeatures:
-    """Raw feature values of a product plus what went into them."""
+    """Raw feature values of a product plus what went into them.
+
+    ``values`` are those of ``feature_set`` (the pipeline's own unless asked otherwise); the
+    members are kept so that a model trained on another feature set gets its vector too.
+    """
 
     pipeline: str
     values: dict
     n_members: int
     warnings: list[str] = field(default_factory=list)
+    feature_set: str = ""
+    members: tuple[ExposureMetadata, ...] = ()
 
-    def vector(self) -> np.ndarray:
-        return load_schema(self.pipeline).encode(self.values)
+    def __post_init__(self):
+        self.feature_set = self.feature_set or feature_set_for(self.pipeline)
+
+    def vector(self, feature_set: str | None = None) -> np.ndarray:
+        """The encoded vector of these values, or of the same members' features of another feature set."""
+        if feature_set is None or feature_set == self.feature_set:
+            return load_feature_set(self.feature_set).encode(self.values)
+        if not self.members:
+            raise ValueError(f"features of {self.feature_set} cannot give {feature_set}'s without their members")
+        other = product_features(self.members, self.pipeline, bool(self.values.get("in_memory", True)), feature_set)
+        return other.vector()
 
     def unknown_categories(self) -> list[str]:
-        schema = load_schema(self.pipeline)
+        schema = load_feature_set(self.feature_set)
         found = []
         for spec in schema.features:
             value = self.values.get(spec.name)
@@ -151,13 +166,20 @@ def _geometry(members, warnings) -> dict:
 
 
 def product_features(
-    members: Sequence[ExposureMetadata], pipeline: str = "image3", in_memory: bool = True
+    members: Sequence[ExposureMetadata], pipeline: str = "image3", in_memory: bool = True,
+    feature_set: str | None = None,
 ) -> ProductFeatures:
-    """Raw feature values of one product from its science members' metadata."""
+    """Raw feature values of one product from its science members' metadata.
+
+    ``feature_set`` defaults to the pipeline's own; ``spacekit_image`` and ``spacekit_spec`` give
+    spacekit's features of the same members.
+    """
     if not members:
         raise ValueError("a product needs at least one member to estimate")
-    schema = load_schema(pipeline)
     level3 = pipeline.lower().removeprefix("calwebb_")
+    if feature_set is not None and feature_set != feature_set_for(level3):
+        return _other_features(members, level3, feature_set)
+    schema = load_schema(pipeline)
     warnings: list[str] = [w for m in members for w in m.warnings]
     ints = level3 in _INTS_PIPELINES or any(m.level in _INTS_LEVELS for m in members)
     member_bytes = [
@@ -190,9 +212,26 @@ def product_features(
     }
     values.update(_geometry(members, warnings))
     values["cube_pixels"] = cube_pixels(members, values["exp_type"], values["offset_max"])
-    features = ProductFeatures(pipeline=level3, values=values, n_members=len(members), warnings=warnings)
+    features = ProductFeatures(pipeline=level3, values=values, n_members=len(members), warnings=warnings,
+                               members=tuple(members))
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as unknown")
     # keep only schema names plus nothing else: one source of truth
     features.values = {name: values.get(name) for name in schema.names}
+    return features
+
+
+def _other_features(members: Sequence[ExposureMetadata], level3: str, feature_set: str) -> ProductFeatures:
+    """Features of a set other than the pipeline's own (spacekit's)."""
+    from jwst_memest.features.spacekit import spacekit_values
+
+    schema = load_feature_set(feature_set)
+    if not feature_set.startswith("spacekit_"):
+        raise ValueError(f"feature set {feature_set!r} does not describe {level3} products")
+    values, warnings = spacekit_values(members, schema)
+    features = ProductFeatures(pipeline=level3, values=values, n_members=len(members),
+                               warnings=[w for m in members for w in m.warnings] + warnings,
+                               feature_set=feature_set, members=tuple(members))
+    for unknown in features.unknown_categories():
+        features.warnings.append(f"unknown category {unknown}; encoded as spacekit encodes a value it has not seen")
     return features

@@ -19,7 +19,10 @@ __all__ = [
     "FeatureSpec",
     "LEVEL3_PIPELINES",
     "load_schema",
+    "load_feature_set",
     "feature_set_for",
+    "feature_set_names",
+    "spacekit_geometry",
 ]
 
 # Level-3 pipelines recognised, and which feature set describes their products.
@@ -42,9 +45,19 @@ class FeatureSpec:
     keyword: str | None = None
     unit: str | None = None
     doc: str = ""
+    # Explicit codes, one per category (several categories may share one): a category then encodes
+    # as its code and an unlisted value as ``unknown_code``, instead of 1-based index and 0.
+    codes: tuple[float, ...] = ()
+
+    @property
+    def unknown_code(self) -> float:
+        """Code of a value not among the categories: 0, or with explicit codes the one after the largest."""
+        return float(max(self.codes) + 1) if self.codes else float(UNKNOWN)
 
     def encode(self, value) -> float:
-        """Encode a raw value as a float; categories map to 1-based indices, 0 is unknown."""
+        """Encode a raw value as a float; categories map to 1-based indices (or their codes), else unknown."""
+        if self.kind == "category" and self.codes:
+            return self._encode_coded(value)
         if self.kind == "category":
             if value is None:
                 return float(UNKNOWN)
@@ -64,15 +77,34 @@ class FeatureSpec:
             return math.nan
         return float(value)
 
+    def _encode_coded(self, value) -> float:
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            # already encoded (spacekit's training tables store codes); NaN is a missing value
+            code = float(value)
+            if math.isnan(code):
+                value = None
+            else:
+                return code if code in self.codes or code == self.unknown_code else self.unknown_code
+        if value is None:
+            # a missing value is spacekit's NONE where it has one
+            value = "NONE"
+        try:
+            return float(self.codes[self.categories.index(str(value).strip().upper())])
+        except ValueError:
+            return self.unknown_code
+
     def decode(self, code: float) -> str:
         """Category name of an encoded value ("UNKNOWN" for 0 or out of range)."""
+        if self.codes:
+            matches = [name for name, c in zip(self.categories, self.codes) if c == code]
+            return matches[0] if matches else "UNKNOWN"
         index = int(code)
         if 1 <= index <= len(self.categories):
             return self.categories[index - 1]
         return "UNKNOWN"
 
     def is_known(self, value) -> bool:
-        return self.kind != "category" or self.encode(value) != UNKNOWN
+        return self.kind != "category" or self.encode(value) != self.unknown_code
 
 
 @dataclass(frozen=True)
@@ -82,6 +114,8 @@ class FeatureSchema:
     name: str
     version: int
     features: tuple[FeatureSpec, ...]
+    pipeline: str = ""  # the Level-3 pipeline whose products it describes (image3 or spec3)
+    pointing: str = ""  # spacekit sets: the members' pointing keywords (CRVAL: CRVAL1/2, RA_REF: RA_REF/DEC_REF)
 
     @property
     def names(self) -> list[str]:
@@ -112,7 +146,8 @@ class FeatureSchema:
             "feature_set": self.name,
             "schema_version": self.version,
             "features": [
-                {"name": f.name, "kind": f.kind, "categories": list(f.categories)}
+                {"name": f.name, "kind": f.kind, "categories": list(f.categories),
+                 **({"codes": [float(c) for c in f.codes]} if f.codes else {})}
                 for f in self.features
             ],
         }
@@ -136,23 +171,45 @@ def feature_set_for(pipeline: str) -> str:
 
 def load_schema(pipeline: str = "image3") -> FeatureSchema:
     """The feature schema for a Level-3 pipeline (coron3 and ami3 share image3's, tso3 spec3's)."""
-    return _load_feature_set(feature_set_for(pipeline))
+    return load_feature_set(feature_set_for(pipeline))
+
+
+def feature_set_names() -> list[str]:
+    """Every feature set the schema defines: each pipeline's own, then the others (spacekit's)."""
+    raw = _raw_schema()
+    return [*raw["pipelines"], *raw.get("feature_sets", {})]
+
+
+def spacekit_geometry() -> dict:
+    """Pixel scales and detector shapes spacekit measures offsets with (schema.yaml's ``spacekit_geometry``)."""
+    return _raw_schema()["spacekit_geometry"]
 
 
 @cache
-def _load_feature_set(feature_set: str) -> FeatureSchema:
+def load_feature_set(feature_set: str) -> FeatureSchema:
+    """A feature set by name: ``image3``, ``spec3``, ``spacekit_image`` or ``spacekit_spec``."""
     raw = _raw_schema()
+    if feature_set in raw["pipelines"]:
+        entry, definitions, pipeline = raw["pipelines"][feature_set], raw["features"], feature_set
+    elif feature_set in raw.get("feature_sets", {}):
+        entry = raw["feature_sets"][feature_set]
+        definitions, pipeline = raw[entry["definitions"]], entry["pipeline"]
+    else:
+        raise ValueError(f"unknown feature set {feature_set!r}; expected one of {', '.join(feature_set_names())}")
     specs = []
-    for name in raw["pipelines"][feature_set]["features"]:
-        entry = raw["features"][name]
+    for name in entry["features"]:
+        definition = definitions[name]
+        coded = definition.get("codes", {})
         specs.append(
             FeatureSpec(
                 name=name,
-                kind=entry["kind"],
-                categories=tuple(str(c) for c in entry.get("categories", ())),
-                keyword=entry.get("keyword"),
-                unit=entry.get("unit"),
-                doc=entry.get("doc", ""),
+                kind=definition["kind"],
+                categories=tuple(str(c) for c in (coded or definition.get("categories", ()))),
+                keyword=definition.get("keyword"),
+                unit=definition.get("unit"),
+                doc=definition.get("doc", ""),
+                codes=tuple(float(c) for c in coded.values()),
             )
         )
-    return FeatureSchema(name=feature_set, version=int(raw["schema_version"]), features=tuple(specs))
+    return FeatureSchema(name=feature_set, version=int(raw["schema_version"]), features=tuple(specs),
+                         pipeline=pipeline, pointing=str(entry.get("pointing", "")))

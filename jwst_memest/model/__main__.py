@@ -1,4 +1,4 @@
-"""``python -m jwst_memest.model list | show PATH``: installed estimators and bundle details."""
+"""``python -m jwst_memest.model list | show PATH | import-spacekit``: estimators, bundles, spacekit's models."""
 
 from __future__ import annotations
 
@@ -48,14 +48,38 @@ def _show(path: str) -> int:
     return 0
 
 
+def _import_spacekit(out: str) -> int:
+    import os
+
+    from jwst_memest.model.spacekit_import import import_spacekit
+
+    # tensorflow's own start-up lines are not this command's output
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        paths = import_spacekit(out)
+    except ImportError as exc:  # spacekit installed without the Keras its models need
+        raise ValueError(f"converting spacekit's models needs its Keras (pip install 'jwst_memest[spacekit]'): "
+                         f"{exc}") from None
+    for path in paths:
+        bundle = load_bundle(path)
+        print(f"{bundle.pipeline:<8}  {path}  ({bundle.name} {bundle.version}, {bundle.feature_set} features)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.model", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the estimator each Level-3 pipeline uses")
     show = commands.add_parser("show", help="a bundle's provenance, metrics and upper-bound calibration")
     show.add_argument("path")
+    spacekit = commands.add_parser("import-spacekit",
+                                   help="convert the installed spacekit's JWST cal models to bundles")
+    spacekit.add_argument("--out", default=".",
+                          help="folder for spacekit_image3.asdf and spacekit_spec3.asdf (default: .)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "import-spacekit":
+            return _import_spacekit(args.out)
         return _list() if args.command == "list" else _show(args.path)
     except (BundleError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.features.schema import LEVEL3_PIPELINES, FeatureSchema, load_schema
+from jwst_memest.features.schema import LEVEL3_PIPELINES, FeatureSchema, feature_set_for, load_feature_set
 from jwst_memest.model.integration import BUNDLE_SCHEMA_URI
 from jwst_memest.model.network import DenseLayer, forward
 from jwst_memest.model.transforms import Normalizer
@@ -34,7 +34,8 @@ __all__ = ["BundleError", "ModelBundle", "load_bundle", "write_bundle", "FORMAT_
            "KINDS", "HYBRID_TRANSFORM"]
 
 # 1.1: hybrid bundles (kind, baseline, input_ranges, the log_ratio output); 1.0 bundles read unchanged.
-FORMAT_VERSION = "1.1.0"
+# 1.2: models on spacekit's feature sets (explicit category codes, rounded normalised inputs).
+FORMAT_VERSION = "1.2.0"
 KINDS = ("mlp", "hybrid")
 # A hybrid's network output y is log(measured / baseline): GB = baseline GB * exp(y).
 HYBRID_TRANSFORM = "log_ratio"
@@ -105,12 +106,14 @@ class ModelBundle:
         self.name, self.version = model["name"], model["version"]
         self.pipeline, self.created = model["pipeline"], model["created"]
         self.checksum = tree["checksum"]["value"]
+        self.feature_set = tree["features"]["feature_set"]
         self.feature_names = [f["name"] for f in tree["features"]["features"]]
         self.upper_bound = UpperBound.from_tree(tree["upper_bound"])
         self.provenance, self.metrics = tree["provenance"], tree["metrics"]
         pre = tree["preprocessing"]
         columns = [self.feature_names.index(name) for name in pre["continuous"]]
-        self.normalizer = Normalizer(pre["method"], columns, pre["lambdas"], pre["means"], pre["sigmas"])
+        self.normalizer = Normalizer(pre["method"], columns, pre["lambdas"], pre["means"], pre["sigmas"],
+                                     pre.get("round_decimals"))
         self.layers = [DenseLayer(l["weights"], l["bias"], l["activation"]) for l in tree["network"]["layers"]]
         self.output_transform = tree["output"]["transform"]
         self.baseline = None
@@ -160,18 +163,23 @@ def _check(tree: dict, name: str) -> None:
     if checksum(tree) != tree["checksum"]["value"]:
         raise BundleError(f"{name}: checksum mismatch: the bundle was altered after it was written")
     pipeline = tree["model"]["pipeline"]
-    expected: FeatureSchema = load_schema(pipeline)
     stored = tree["features"]
+    expected: FeatureSchema = load_feature_set(stored["feature_set"])
+    if expected.pipeline != feature_set_for(pipeline):
+        raise BundleError(f"{name}: feature set {stored['feature_set']} describes {expected.pipeline} products, "
+                          f"not {pipeline}'s")
     if stored["schema_version"] != expected.version:
         raise BundleError(f"{name}: feature schema version {stored['schema_version']}, this jwst_memest has {expected.version}")
     names = [f["name"] for f in stored["features"]]
     if names != expected.names:
         if len(names) != len(expected.names):
-            raise BundleError(f"{name}: {len(names)} features, the {pipeline} schema has {len(expected.names)}")
+            raise BundleError(f"{name}: {len(names)} features, the {expected.name} schema has {len(expected.names)}")
         first = next(i for i, (a, b) in enumerate(zip(names, expected.names)) if a != b)
-        raise BundleError(f"{name}: feature {first} is {names[first]!r}, the {pipeline} schema has {expected.names[first]!r}")
+        raise BundleError(f"{name}: feature {first} is {names[first]!r}, the {expected.name} schema has "
+                          f"{expected.names[first]!r}")
     for entry, spec in zip(stored["features"], expected.features):
-        if list(entry["categories"]) != list(spec.categories) or entry["kind"] != spec.kind:
+        codes = [float(c) for c in entry.get("codes", [])]
+        if list(entry["categories"]) != list(spec.categories) or entry["kind"] != spec.kind or codes != list(spec.codes):
             raise BundleError(f"{name}: encoding of feature {spec.name!r} differs from this jwst_memest's schema")
     unknown = set(tree["preprocessing"]["continuous"]) - set(names)
     if unknown:
@@ -302,7 +310,7 @@ def write_bundle(
     import asdf
 
     path = Path(path)
-    pipeline = (pipeline or schema.name).lower().removeprefix("calwebb_")
+    pipeline = (pipeline or schema.pipeline or schema.name).lower().removeprefix("calwebb_")
     if pipeline not in LEVEL3_PIPELINES:
         raise BundleError(f"{path}: unknown Level-3 pipeline {pipeline!r}")
     if kind not in KINDS:
@@ -322,6 +330,8 @@ def write_bundle(
             "method": preprocessing.get("method", "yeo-johnson+standardize"),
             "continuous": list(preprocessing.get("continuous", [])),
             **{k: np.asarray(preprocessing.get(k, []), dtype=np.float64) for k in ("lambdas", "means", "sigmas")},
+            **({"round_decimals": int(preprocessing["round_decimals"])}
+               if preprocessing.get("round_decimals") is not None else {}),
         },
         "network": {
             "layers": [

@@ -4,7 +4,7 @@ from pathlib import Path
 
 __all__ = ["get_resource_mappings", "BUNDLE_SCHEMA_URI"]
 
-BUNDLE_SCHEMA_URI = "asdf://jwst-memest.org/jwst_memest/schemas/bundle-1.1.0"
+BUNDLE_SCHEMA_URI = "asdf://jwst-memest.org/jwst_memest/schemas/bundle-1.2.0"
 
 
 def get_resource_mappings():

@@ -38,7 +38,7 @@ class Normalizer:
 
     METHODS = ("yeo-johnson+standardize", "standardize", "none")
 
-    def __init__(self, method: str, columns: np.ndarray, lambdas, means, sigmas):
+    def __init__(self, method: str, columns: np.ndarray, lambdas, means, sigmas, round_decimals: int | None = None):
         if method not in self.METHODS:
             raise ValueError(f"unknown preprocessing method {method!r}")
         self.method = method
@@ -46,6 +46,8 @@ class Normalizer:
         self.lambdas = np.asarray(lambdas, dtype=np.float64)
         self.means = np.asarray(means, dtype=np.float64)
         self.sigmas = np.asarray(sigmas, dtype=np.float64)
+        # spacekit rounds its normalised inputs; a model it trained saw only rounded values
+        self.round_decimals = None if round_decimals is None else int(round_decimals)
         sizes = {len(self.columns), len(self.lambdas), len(self.means), len(self.sigmas)}
         if method != "none" and len(sizes) != 1:
             raise ValueError("preprocessing needs one lambda, mean and sigma per continuous feature")
@@ -58,5 +60,6 @@ class Normalizer:
         if self.method == "yeo-johnson+standardize":
             block = yeo_johnson(block, self.lambdas)
         sigmas = np.where(self.sigmas > 0, self.sigmas, 1.0)
-        X[:, self.columns] = (block - self.means) / sigmas
+        block = (block - self.means) / sigmas
+        X[:, self.columns] = block if self.round_decimals is None else np.round(block, self.round_decimals)
         return X

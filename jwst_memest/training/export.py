@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jwst_memest.features.schema import load_schema
+from jwst_memest.features.schema import load_feature_set, load_schema
 from jwst_memest.model.bundle import write_bundle
 from jwst_memest.model.upper import UpperBound
 
@@ -64,10 +64,13 @@ def keras_layers(model) -> list[dict]:
 
 def export_bundle(path: str | Path, model, *, pipeline: str, preprocessing: dict, output_transform: str,
                   upper_bound: UpperBound, name: str, version: str, provenance: dict, metrics: dict,
-                  kind: str = "mlp", baseline=None, input_ranges: dict | None = None) -> Path:
-    """Write a fold's model as a bundle; a hybrid also records its baseline and input ranges."""
+                  kind: str = "mlp", baseline=None, input_ranges: dict | None = None,
+                  feature_set: str | None = None) -> Path:
+    """Write a fold's model as a bundle (on the pipeline's own features unless ``feature_set`` says);
+    a hybrid also records its baseline and input ranges."""
+    schema = load_feature_set(feature_set) if feature_set else load_schema(pipeline)
     return write_bundle(
-        path, schema=load_schema(pipeline), preprocessing=preprocessing, layers=keras_layers(model),
+        path, schema=schema, preprocessing=preprocessing, layers=keras_layers(model),
         output_transform=output_transform, upper_bound=upper_bound, model_name=name, model_version=version,
         provenance=provenance, metrics=metrics, pipeline=pipeline, kind=kind, baseline=baseline,
         input_ranges=input_ranges,

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from jwst_memest.features.schema import load_schema
+from jwst_memest.features.schema import load_feature_set
 from jwst_memest.model.transforms import Normalizer
 
 __all__ = ["fit_normalizer", "continuous_features"]
 
 
-def continuous_features(pipeline: str) -> list[str]:
+def continuous_features(feature_set: str) -> list[str]:
     """Features that are transformed: counts and continuous values; codes and flags pass through."""
-    return [f.name for f in load_schema(pipeline).features if f.kind in ("continuous", "count")]
+    return [f.name for f in load_feature_set(feature_set).features if f.kind in ("continuous", "count")]
 
 
-def fit_normalizer(X: np.ndarray, pipeline: str, norm: bool = True) -> tuple[Normalizer, dict]:
+def fit_normalizer(X: np.ndarray, feature_set: str, norm: bool = True) -> tuple[Normalizer, dict]:
     """Yeo-Johnson then standardisation of the continuous columns (the bundle's ``preprocessing``)."""
     from sklearn.preprocessing import PowerTransformer, StandardScaler
 
-    names = load_schema(pipeline).names
-    continuous = continuous_features(pipeline)
+    names = load_feature_set(feature_set).names
+    continuous = continuous_features(feature_set)
     columns = [names.index(n) for n in continuous]
     if not norm:
         tree = {"method": "none", "continuous": [], "lambdas": [], "means": [], "sigmas": []}

@@ -106,16 +106,21 @@ class JwstCalTrain:
         self.target = target
         self.cross_val = int(cross_val or 0)
         self.data = load_training_data(training_data, exp_mode, folds=self.cross_val)
-        # the estimator every model is compared with, and the one a hybrid corrects
-        self.baseline = load_baseline(self.data.pipeline)
-        self.baseline_gb = self.baseline.predict(self.data.X)
+        if self.hybrid and not self.data.native:
+            raise ValueError(f"{self.data.label}: a physics-ratio model corrects the physics baseline, which needs "
+                             f"the {self.data.pipeline} features; these rows hold {self.data.feature_set}'s")
+        # the estimator every model is compared with, and the one a hybrid corrects; it cannot
+        # estimate rows of another feature set (spacekit's tables)
+        self.baseline = load_baseline(self.data.pipeline) if self.data.native else None
+        self.baseline_gb = self.baseline.predict(self.data.X) if self.baseline else None
         self.exp_mode, self.norm = exp_mode, bool(norm)
         self.early_stopping, self.threshold = early_stopping, float(threshold)
         self.layer_kwargs = default_layer_kwargs() if layer_kwargs is None else layer_kwargs
         self.layers = tuple(int(n) for n in layers) if layers else DEFAULT_LAYERS[exp_mode]
         self.activation, self.epochs, self.batch_size = activation, int(epochs), int(batch_size)
         self.learning_rate, self.seed, self.patience = float(learning_rate), int(seed), int(patience)
-        self.model_name = model_name or f"{self.data.pipeline}_{'hybrid' if self.hybrid else 'mlp'}"
+        own = "" if self.data.native else f"_{self.data.feature_set.split('_')[0]}"  # image3_spacekit_mlp
+        self.model_name = model_name or f"{self.data.pipeline}{own}_{'hybrid' if self.hybrid else 'mlp'}"
         self.model_version = model_version or datetime.date.today().isoformat()
         stamp = f"{datetime.date.today().isoformat()}_{int(time.time())}"
         self.root = Path(out) if out else Path(stamp)
@@ -147,7 +152,7 @@ class JwstCalTrain:
     def input_ranges(self, rows) -> dict:
         """Range of each count and continuous feature over ``rows`` (a hybrid clips its inputs to it)."""
         names = self.data.names
-        features = continuous_features(self.data.pipeline)
+        features = continuous_features(self.data.feature_set)
         block = self.data.X[np.asarray(rows)][:, [names.index(n) for n in features]]
         return {"features": features, "min": block.min(axis=0), "max": block.max(axis=0)}
 
@@ -169,7 +174,8 @@ class JwstCalTrain:
         return dirs
 
     def hyperparameters(self) -> dict:
-        return {"exp_mode": self.exp_mode, "pipeline": self.data.pipeline, "layers": list(self.layers),
+        return {"exp_mode": self.exp_mode, "pipeline": self.data.pipeline, "feature_set": self.data.feature_set,
+                "layers": list(self.layers),
                 "activation": self.activation, "epochs": self.epochs, "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "lr_decay": "exponential, 0.96 per 1000 steps",
                 "norm": int(self.norm), "cross_val": self.cross_val,
@@ -207,7 +213,7 @@ class JwstCalTrain:
             dirs["data"] / f"{self.exp_mode}-tts_{fold.number}.csv")
         ranges = self.input_ranges(fold.train) if self.hybrid else None
         X = self.clipped(ranges)
-        normalizer, preprocessing = fit_normalizer(X[fold.train], data.pipeline, self.norm)
+        normalizer, preprocessing = fit_normalizer(X[fold.train], data.feature_set, self.norm)
         Xn = normalizer(X)
         everything = np.arange(len(y))
         target = self.encode_target(y, everything)
@@ -234,7 +240,8 @@ class JwstCalTrain:
         np.save(results / "residuals.npy", predicted - y[fold.test])
         np.save(results / "test_idx.npy", fold.test)
         plots = plot_fold(results, fold.number, y[fold.test], predicted, history, bins, self.target_label,
-                          baseline=self.baseline_gb[fold.test], penalized=bool(model.losses))
+                          baseline=None if self.baseline_gb is None else self.baseline_gb[fold.test],
+                          penalized=bool(model.losses))
         return model, preprocessing, predicted, plots, len(history["loss"]), ranges
 
     # -- everything ------------------------------------------------------------------
@@ -286,6 +293,8 @@ class JwstCalTrain:
         corpus' train split: on those rows its figures are in-sample. When the data has the
         corpus' fixed test split, the comparison is also given on it alone.
         """
+        if self.baseline is None:  # rows of another feature set: the baseline cannot estimate them
+            return {}
         y, X = self.data.y, self.data.X
         baseline_gb, baseline_upper = self.baseline.estimate(X, UPPER_QUANTILE)
         label = f"{self.baseline.name} version {self.baseline.version}"
@@ -315,7 +324,7 @@ class JwstCalTrain:
                 upper_bound=bound, name=self.model_name, version=self.model_version, provenance=provenance,
                 metrics={"held_out": overall, "fold": dict(self.fold_metrics[fold.number])},
                 kind="hybrid" if self.hybrid else "mlp", baseline=self.baseline if self.hybrid else None,
-                input_ranges=ranges,
+                input_ranges=ranges, feature_set=self.data.feature_set,
             )
             if fold.number == folds[best].number:
                 self.bundle_path = self.out / "models" / f"{self.model_name}.asdf"
