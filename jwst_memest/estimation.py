@@ -17,6 +17,7 @@ from jwst_memest.association import AssociationError, first_few, load_level3_ass
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
+from jwst_memest.pipelines import class_alias
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -32,15 +33,6 @@ __all__ = [
     "write_json_atomic",
     "resolve_estimator",
 ]
-
-PIPELINE_CLASS_ALIAS = {
-    "image3": "calwebb_image3",
-    "spec3": "calwebb_spec3",
-    "coron3": "calwebb_coron3",
-    "ami3": "calwebb_ami3",
-    "tso3": "calwebb_tso3",
-}
-
 
 def resolve_estimator(pipeline: str, model_path: str | None = None):
     """The trained bundle configured for a pipeline, else the physics baseline."""
@@ -91,7 +83,7 @@ class ProductEstimate:
             "upper_bound_quantile": self.quantile,
             "request_gb": _round_up(self.request_gb) if self.request_gb >= self.upper_bound_gb else round(self.request_gb, 4),
             "model": dict(self.estimator),
-            "pipeline": PIPELINE_CLASS_ALIAS[self.pipeline],
+            "pipeline": class_alias(self.pipeline),
             "pipeline_parameters": {"in_memory": self.in_memory},
             "n_members": self.n_members,
             "breakdown": {stage: round(gb, 4) for stage, gb in self.breakdown.items()},

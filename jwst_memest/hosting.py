@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jwst_memest.association import product_name
 from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
-from jwst_memest.features.schema import LEVEL3_PIPELINES
 from jwst_memest.metadata import metadata_from_datamodel
+from jwst_memest.pipelines import normalize
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -39,9 +39,10 @@ def pipeline_of(host, association: dict | None = None) -> str:
     """Level-3 pipeline key from the host (or the pipeline around it), else the association's asn_type."""
     aliases = [getattr(h, "class_alias", None) for h in _hosts(host)]
     for candidate in (*aliases, (association or {}).get("asn_type")):
-        key = str(candidate or "").lower().removeprefix("calwebb_")
-        if key in LEVEL3_PIPELINES:
-            return key
+        try:
+            return normalize(candidate or "")
+        except ValueError:
+            continue
     raise ValueError("cannot tell which Level-3 pipeline the input is for")
 
 

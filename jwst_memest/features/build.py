@@ -16,6 +16,7 @@ import numpy as np
 from jwst_memest.features.geometry import mean_pointing, mosaic_pixels, offset_statistics, tangent_plane
 from jwst_memest.features.schema import load_schema
 from jwst_memest.metadata import ExposureMetadata
+from jwst_memest.pipelines import PIPELINES, normalize
 
 __all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXEL_CAL"]
 
@@ -24,7 +25,6 @@ __all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXE
 BYTES_PER_PIXEL_CAL = 28
 
 _INTS_LEVELS = {"rateints", "calints"}
-_INTS_PIPELINES = {"tso3", "coron3", "ami3"}
 
 
 @dataclass
@@ -157,9 +157,9 @@ def product_features(
     if not members:
         raise ValueError("a product needs at least one member to estimate")
     schema = load_schema(pipeline)
-    level3 = pipeline.lower().removeprefix("calwebb_")
+    level3 = normalize(pipeline)
     warnings: list[str] = [w for m in members for w in m.warnings]
-    ints = level3 in _INTS_PIPELINES or any(m.level in _INTS_LEVELS for m in members)
+    ints = PIPELINES[level3].per_integration or any(m.level in _INTS_LEVELS for m in members)
     member_bytes = [
         BYTES_PER_PIXEL_CAL * m.science_pixels * (max(m.n_integrations, 1) if ints else 1) for m in members
     ]

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.features.schema import LEVEL3_PIPELINES, FeatureSchema, load_schema
+from jwst_memest.features.schema import FeatureSchema, load_schema
 from jwst_memest.model.integration import BUNDLE_SCHEMA_URI
 from jwst_memest.model.network import DenseLayer, forward
 from jwst_memest.model.transforms import Normalizer
 from jwst_memest.model.upper import UpperBound
+from jwst_memest.pipelines import normalize
 
 __all__ = ["BundleError", "ModelBundle", "load_bundle", "write_bundle", "FORMAT_VERSION", "OUTPUT_TRANSFORMS",
            "KINDS", "HYBRID_TRANSFORM"]
@@ -302,9 +303,10 @@ def write_bundle(
     import asdf
 
     path = Path(path)
-    pipeline = (pipeline or schema.name).lower().removeprefix("calwebb_")
-    if pipeline not in LEVEL3_PIPELINES:
-        raise BundleError(f"{path}: unknown Level-3 pipeline {pipeline!r}")
+    try:
+        pipeline = normalize(pipeline or schema.name)
+    except ValueError as exc:
+        raise BundleError(f"{path}: {exc}") from None
     if kind not in KINDS:
         raise BundleError(f"{path}: unknown bundle kind {kind!r}")
     if output_transform not in (HYBRID_TRANSFORM if kind == "hybrid" else tuple(OUTPUT_TRANSFORMS)):

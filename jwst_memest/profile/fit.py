@@ -44,11 +44,10 @@ def load_measured(corpus, pipeline: str = "image3"):
     (category columns as names: CHANNEL "12" is a channel, not code 12). Failed, skipped and
     other-pipeline rows are left out: only a finished run has a label.
     """
-    from jwst_memest.tables import EXP_MODE_PIPELINE, load_training_data
+    from jwst_memest.pipelines import exp_mode_for
+    from jwst_memest.tables import load_training_data
 
-    from jwst_memest.features.schema import feature_set_for
-
-    exp_mode = {p: mode for mode, p in EXP_MODE_PIPELINE.items()}[feature_set_for(pipeline)]
+    exp_mode = exp_mode_for(pipeline)
     paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
     data = load_training_data(paths, exp_mode, folds=None, pipeline=pipeline)
     if data.kind != "corpus":

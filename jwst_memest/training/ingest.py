@@ -24,6 +24,7 @@ from pathlib import Path
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
 from jwst_memest.metadata import metadata_from_headers
+from jwst_memest.pipelines import EXP_MODE_FEATURE_SET
 
 log = logging.getLogger("jwst_memest.training.ingest")
 
@@ -38,7 +39,6 @@ _OPTICAL = re.compile(r"^(f\d{3,4}[a-z0-9]*|clear|clearp|g\d{3}[a-z]|prism|mirro
                       r"grism[a-z0-9]*|p750l|mask[a-z]+|nrm|wl[mp]\d|opaque|fnd|flens)$")
 _OPEN_POSITIONS = {"clear", "clearp", "n/a", "none", ""}
 _IMAGE_TYPES = ("_IMAGE", "_CORON", "_LYOT", "_4QPM", "NIS_AMI", "_TSIMAGE")
-_MODE_PIPELINE = {"image": "image3", "spec": "spec3"}
 CARRY = "ingest.csv"
 TABLE_EXTRA_COLUMNS = ("imgsize_gb", "pname", "date", "imagesize")
 
@@ -167,7 +167,7 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
         used.update(i for i, _ in members)
         metadata = [metadata_from_headers(r["DagNodeName"] + "_uncal.fits", _headers(r), None) for _, r in members]
         mode, metadata = _members_of_one_mode(metadata)
-        features = product_features(metadata, _MODE_PIPELINE[mode])
+        features = product_features(metadata, EXP_MODE_FEATURE_SET[mode])
         for warning in features.warnings:
             log.debug("%s: %s", name, warning)
         new_rows[mode].append({"Dataset": name, **features.values, "imgsize_gb": size_kb / 1e6, "pname": name,
@@ -181,7 +181,7 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
         if len(table):
             # a reprocessed product keeps its newest measurement
             table = table.sort_values("date", kind="stable").drop_duplicates("pname", keep="last")
-            columns = ["Dataset", *load_schema(_MODE_PIPELINE[mode]).names, *TABLE_EXTRA_COLUMNS]
+            columns = ["Dataset", *load_schema(EXP_MODE_FEATURE_SET[mode]).names, *TABLE_EXTRA_COLUMNS]
             _write_csv_atomic(table.reindex(columns=columns), path)
         written[mode] = len(fresh)
     known = set()
