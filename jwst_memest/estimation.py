@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -14,6 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from jwst_memest.association import AssociationError, first_few, load_level3_association, product_members, product_name
+from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
@@ -330,20 +329,8 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise OSError(f"{directory}: output directory does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(text)
     return path
 
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.features.schema import FeatureSchema, load_schema
 from jwst_memest.model.integration import BUNDLE_SCHEMA_URI
 from jwst_memest.model.network import DenseLayer, forward
@@ -354,15 +353,9 @@ def write_bundle(
     tree["checksum"] = {"algorithm": "sha256", "value": checksum(tree)}
     _check(tree, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        af = asdf.AsdfFile({ROOT: tree})
-        af.validate()
-        af.write_to(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    af = asdf.AsdfFile({ROOT: tree})
+    af.validate()
+    with atomic_write(path, "wb") as handle:
+        af.write_to(handle)
     load_bundle(path)  # what was written must read back
     return path

@@ -17,6 +17,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.model.baseline import load_baseline
 from jwst_memest.model.bundle import BundleError, ModelBundle, load_bundle
 from jwst_memest.pipelines import PIPELINES, normalize
@@ -103,7 +104,6 @@ def install_bundle(source: str | Path, pipeline: str | None = None, directory: s
     target_dir = Path(directory or os.environ.get("JWST_MEMEST_MODEL_DIR") or user_model_dir())
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{key}.asdf"
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    with open(source, "rb") as original, atomic_write(target, "wb") as copy:
+        shutil.copyfileobj(original, copy)
     return target

@@ -21,6 +21,7 @@ import re
 import sys
 from pathlib import Path
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
 from jwst_memest.metadata import metadata_from_headers
@@ -206,9 +207,8 @@ def _remeasure(table, remeasured: dict):
 
 
 def _write_csv_atomic(table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic_write(path, newline="") as handle:
+        table.to_csv(handle, index=False)
 
 
 def main(argv=None) -> int:
