@@ -15,14 +15,11 @@ import numpy as np
 
 from jwst_memest.features.geometry import mean_pointing, mosaic_pixels, offset_statistics, tangent_plane
 from jwst_memest.features.schema import load_schema
+from jwst_memest.instruments import BYTES_PER_PIXEL_CAL
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.pipelines import PIPELINES, normalize
 
 __all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXEL_CAL"]
-
-# A Level-2b model holds data, err, dq, var_poisson, var_rnoise, var_flat and area
-# at 4 bytes each: 28 bytes per pixel per integration.
-BYTES_PER_PIXEL_CAL = 28
 
 _INTS_LEVELS = {"rateints", "calints"}
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
+from jwst_memest.instruments import EXPOSURE_STEM
 from jwst_memest.metadata import metadata_from_headers
 from jwst_memest.pipelines import EXP_MODE_FEATURE_SET
 
@@ -34,7 +35,6 @@ __all__ = ["ingest", "parse_product_name", "exp_mode_of", "main"]
 _FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{3})\.csv$")
 # jw<program>-<o|c|a><association id>_<t target | s source>[-epoch<n>]_<instrument>_<optical elements>[-<subarray>]
 _PRODUCT = re.compile(r"^jw(\d{5})-([oca])(\d{3,4})_([ts]\d+)(?:-epoch\d+)?_([a-z]+)_(.+)$", re.IGNORECASE)
-_EXPOSURE = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_\d{5}_\d{5}_[a-z0-9]+$", re.IGNORECASE)
 # Name tokens that are filters, pupils or gratings (not subarrays, channels or bands).
 _OPTICAL = re.compile(r"^(f\d{3,4}[a-z0-9]*|clear|clearp|g\d{3}[a-z]|prism|mirror|gr\d{3}[a-z]*|gr150[cr]|"
                       r"grism[a-z0-9]*|p750l|mask[a-z]+|nrm|wl[mp]\d|opaque|fnd|flens)$")
@@ -62,7 +62,7 @@ def exp_mode_of(exp_type: str | None) -> str:
 
 
 def _exposure_keys(row) -> tuple[str, str]:
-    match = _EXPOSURE.match(str(row["DagNodeName"]).strip())
+    match = EXPOSURE_STEM.match(str(row["DagNodeName"]).strip())
     if match:
         return match.group(1), match.group(2)
     return str(row.get("PROGRAM", "")).strip().zfill(5), str(row.get("OBSERVTN", "")).strip().zfill(3)
