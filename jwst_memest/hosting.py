@@ -10,7 +10,7 @@ from pathlib import Path
 from jwst_memest.association import product_name
 from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
 from jwst_memest.metadata import metadata_from_datamodel
-from jwst_memest.pipelines import normalize
+from jwst_memest.pipelines import class_alias, normalize
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -109,7 +109,7 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
     worst = max(over, key=lambda p: p.upper_bound_gb)
     message = f"upper bound {worst.upper_bound_gb:.2f} GB of {worst.product} exceeds memory_limit {limit_gb:.2f} GB"
     # only the pipeline itself, before it loads anything, can still change how it loads
-    can_switch = getattr(host, "class_alias", None) == "calwebb_image3" and hasattr(host, "in_memory")
+    can_switch = getattr(host, "class_alias", None) == class_alias("image3") and hasattr(host, "in_memory")
     if not can_switch:
         log.warning("%s; %s has no in_memory switch: the run may run out of memory",
                     message, getattr(host, "class_alias", "the pipeline"))

@@ -16,7 +16,7 @@ log = logging.getLogger("jwst_memest.tables")
 
 __all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_COLUMNS", "TABLE_COLUMNS"]
 
-EXP_MODE_PIPELINE = EXP_MODE_FEATURE_SET
+EXP_MODE_PIPELINE = EXP_MODE_FEATURE_SET  # public name of the exp modes read here, from pipelines.py
 TARGET = "imgsize_gb"
 # Columns besides the features that tell the two formats apart and that each needs.
 CORPUS_COLUMNS = ("measured_gb", "product", "status")  # plus an optional train/test "split"
@@ -166,10 +166,10 @@ def load_training_data(source, exp_mode: str = "image", folds: int | None = 0, p
     """
     import pandas as pd
 
-    if exp_mode not in EXP_MODE_PIPELINE:
-        raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_PIPELINE)}")
-    pipeline = normalize(pipeline or EXP_MODE_PIPELINE[exp_mode])
-    if feature_set_for(pipeline) != EXP_MODE_PIPELINE[exp_mode]:
+    if exp_mode not in EXP_MODE_FEATURE_SET:
+        raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_FEATURE_SET)}")
+    pipeline = normalize(pipeline or EXP_MODE_FEATURE_SET[exp_mode])
+    if feature_set_for(pipeline) != EXP_MODE_FEATURE_SET[exp_mode]:
         raise ValueError(f"{class_alias(pipeline)} products are not described by the {exp_mode} features")
     schema = load_schema(pipeline)
     sources = [source] if source is None or isinstance(source, (str, Path)) else list(source)
