@@ -35,9 +35,9 @@ from jwst_memest.model.baseline import load_baseline
 from jwst_memest.model.bundle import load_bundle
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.registry import resolve_estimator
+from jwst_memest.pipelines import PIPELINES, exp_mode_for
 from jwst_memest.profile.fit import load_measured
 
-EXP_MODE = {"image3": "image", "spec3": "spec", "coron3": "image", "ami3": "image", "tso3": "spec"}
 
 # Products larger than any measured run (the corpus tops out near 9 GB).
 BEYOND_CORPUS = {
@@ -84,7 +84,7 @@ def _retrained_seed(corpus: list[Path], pipeline: str, epochs: int):
     from jwst_memest.training import JwstCalTrain
 
     out = Path(tempfile.mkdtemp())
-    trainer = JwstCalTrain(training_data=corpus, out=out, exp_mode=EXP_MODE[pipeline], epochs=epochs,
+    trainer = JwstCalTrain(training_data=corpus, out=out, exp_mode=exp_mode_for(pipeline), epochs=epochs,
                            early_stopping="val_loss", patience=40, learning_rate=1e-3)
     return load_bundle(trainer.main(stratify=False))
 
@@ -154,7 +154,7 @@ def _peak_step_section(X, table, test, baseline, tolerance: float = 0.02) -> lis
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pipeline", default="image3", choices=sorted(EXP_MODE))
+    parser.add_argument("--pipeline", default="image3", choices=sorted(PIPELINES))
     parser.add_argument("--corpus", nargs="+", default=["data/corpus/image3.csv"], help="corpus CSV(s), pooled")
     parser.add_argument("--bundle", nargs="*", default=[], help="more model bundles to compare")
     parser.add_argument("--peer-python", help="python of an environment with spacekit installed")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from jwst_memest.features.schema import LEVEL3_PIPELINES
+from jwst_memest.pipelines import MEMBER_EXPTYPES, PIPELINES, normalize
 
 log = logging.getLogger("stpipe.jwst_memest.association")
 
@@ -28,15 +28,6 @@ __all__ = [
     "MEMBER_EXPTYPES",
     "SIBLING_SUFFIXES",
 ]
-
-# Members each Level-3 pipeline loads into memory.
-MEMBER_EXPTYPES = {
-    "image3": ("science",),
-    "spec3": ("science", "background", "imprint"),
-    "coron3": ("science", "psf"),
-    "ami3": ("science", "psf"),
-    "tso3": ("science",),
-}
 
 # Order in which other levels of a missing member are tried (closest to Level 2b first).
 SIBLING_SUFFIXES = ("cal", "calints", "rate", "rateints", "uncal")
@@ -101,13 +92,13 @@ def load_level3_association(path: str | Path):
         raise AssociationError(f"{path}: JSON nested too deeply to be an association") from None
     if not isinstance(raw, dict):
         raise AssociationError(f"{path}: an association is a JSON object, not {type(raw).__name__}")
-    asn_type = str(raw.get("asn_type", "")).lower()
-    pipeline = asn_type.removeprefix("calwebb_")
-    if pipeline not in LEVEL3_PIPELINES:
+    try:
+        pipeline = normalize(raw.get("asn_type", ""))
+    except ValueError:
         raise AssociationError(
             f"{path}: asn_type {raw.get('asn_type')!r} is not a Level-3 association "
-            f"(expected one of {', '.join(LEVEL3_PIPELINES)})"
-        )
+            f"(expected one of {', '.join(PIPELINES)})"
+        ) from None
     from jwst.associations import AssociationNotValidError
     from jwst.associations.load_asn import load_asn
 

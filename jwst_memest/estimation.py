@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -14,9 +12,11 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from jwst_memest.association import AssociationError, first_few, load_level3_association, product_members, product_name
+from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
+from jwst_memest.pipelines import class_alias
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -32,15 +32,6 @@ __all__ = [
     "write_json_atomic",
     "resolve_estimator",
 ]
-
-PIPELINE_CLASS_ALIAS = {
-    "image3": "calwebb_image3",
-    "spec3": "calwebb_spec3",
-    "coron3": "calwebb_coron3",
-    "ami3": "calwebb_ami3",
-    "tso3": "calwebb_tso3",
-}
-
 
 def resolve_estimator(pipeline: str, model_path: str | None = None):
     """The trained bundle configured for a pipeline, else the physics baseline."""
@@ -91,7 +82,7 @@ class ProductEstimate:
             "upper_bound_quantile": self.quantile,
             "request_gb": _round_up(self.request_gb) if self.request_gb >= self.upper_bound_gb else round(self.request_gb, 4),
             "model": dict(self.estimator),
-            "pipeline": PIPELINE_CLASS_ALIAS[self.pipeline],
+            "pipeline": class_alias(self.pipeline),
             "pipeline_parameters": {"in_memory": self.in_memory},
             "n_members": self.n_members,
             "breakdown": {stage: round(gb, 4) for stage, gb in self.breakdown.items()},
@@ -367,20 +358,8 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise OSError(f"{directory}: output directory does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(text)
     return path
 
 

@@ -11,8 +11,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from astropy.io import fits
+
+from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, exposure_file_name, full_frame,
+                                     imaging_pixel_scale)
 
 __all__ = [
     "ExposureLayout",
@@ -41,7 +43,6 @@ _NIRCAM_OFFSETS = {
     "NRCALONG": (-48, 0), "NRCBLONG": (80, 0),
 }
 _INSTRUMENT_OF = {"NRC": "NIRCAM", "MIR": "MIRI", "NIS": "NIRISS", "NRS": "NIRSPEC", "FGS": "FGS"}
-_DETECTOR_SHAPE = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
 # Size (rows, columns) of one extracted 2-D spectrum (one SCI extension of a multi-slit cal file) by
 # exposure type: dispersion along columns, the slit or the source's cross-dispersion along rows.
 SLIT_SHAPE = {"NRS_MSASPEC": (35, 1300), "NRS_FIXEDSLIT": (45, 1500), "NIS_WFSS": (40, 200), "NRC_WFSS": (40, 1100)}
@@ -53,7 +54,6 @@ MRS_DETECTOR_CHANNELS = {"MIRIFUSHORT": "12", "MIRIFULONG": "34"}
 CORON_EXP_TYPES = ("NRC_CORON", "MIR_4QPM", "MIR_LYOT")
 AMI_EXP_TYPES = ("NIS_AMI",)
 TSO_EXP_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NIS_SOSS", "NRS_BRIGHTOBJ", "MIR_LRS-SLITLESS")
-_PIXEL_AREA = {"MIRIMAGE": 0.1108**2, "NIS": 0.0656**2, "NRCALONG": 0.063**2, "NRCBLONG": 0.063**2}
 
 
 @dataclass
@@ -160,15 +160,12 @@ def detector_offset(layout: ExposureLayout, detector: str) -> tuple[float, float
 
 def _write_one(layout, directory, number, n_exposures, detector, bx, by, is_psf=False) -> Path:
     instrument = instrument_of(detector)
-    ncols, nrows = layout.subarray_shape or _DETECTOR_SHAPE.get(detector, (2048, 2048))
+    ncols, nrows = layout.subarray_shape or full_frame(detector)
     dx, dy = detector_offset(layout, detector)
     ra, dec = _offset_sky(layout.target_ra, layout.target_dec, bx + dx, by + dy, layout.roll)
     visit = 1
     obs_id = f"V{layout.program:05d}{layout.observation:03d}{visit:03d}P0000000{number:05d}"
-    name = (
-        f"jw{layout.program:05d}{layout.observation:03d}{visit:03d}_03101_{number:05d}_"
-        f"{detector.lower()}_{layout.suffix}.fits"
-    )
+    name = exposure_file_name(layout.program, layout.observation, number, detector, layout.suffix)
     channel = layout.channel
     if detector in MRS_DETECTOR_CHANNELS:  # each MRS detector records two channels, whatever the layout says
         channel = MRS_DETECTOR_CHANNELS[detector]
@@ -209,13 +206,20 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by, is_psf=
     wcs = {
         "RA_REF": ra, "DEC_REF": dec, "ROLL_REF": layout.roll, "V2_REF": 0.0, "V3_REF": 0.0, "V3I_YANG": 0.0,
         "VPARITY": -1, "CRVAL1": ra, "CRVAL2": dec, "CRPIX1": ncols / 2, "CRPIX2": nrows / 2,
-        "PIXAR_A2": _PIXEL_AREA.get(detector, 0.0311**2 if instrument == "NIRCAM" else 0.01),
+        "PIXAR_A2": _pixel_area(detector, instrument),
     }
     for key, value in wcs.items():
         extensions[0].header[key] = value
     path = directory / name
     fits.HDUList([fits.PrimaryHDU(header=primary), *extensions]).writeto(path, overwrite=True)
     return path
+
+
+def _pixel_area(detector: str, instrument: str) -> float:
+    """PIXAR_A2 (arcsec^2): the imaging detectors' own, the synthetic spectroscopic exposures' otherwise."""
+    if detector in IMAGING_PIXEL_SCALE or instrument == "NIRCAM":
+        return imaging_pixel_scale(detector) ** 2
+    return SPECTRAL_PIXEL_AREA
 
 
 def _slit_headers(layout: ExposureLayout) -> list[fits.ImageHDU]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jwst_memest.association import product_name
 from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
-from jwst_memest.features.schema import LEVEL3_PIPELINES
 from jwst_memest.metadata import metadata_from_datamodel
+from jwst_memest.pipelines import class_alias, normalize
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -39,9 +39,10 @@ def pipeline_of(host, association: dict | None = None) -> str:
     """Level-3 pipeline key from the host (or the pipeline around it), else the association's asn_type."""
     aliases = [getattr(h, "class_alias", None) for h in _hosts(host)]
     for candidate in (*aliases, (association or {}).get("asn_type")):
-        key = str(candidate or "").lower().removeprefix("calwebb_")
-        if key in LEVEL3_PIPELINES:
-            return key
+        try:
+            return normalize(candidate or "")
+        except ValueError:
+            continue
     raise ValueError("cannot tell which Level-3 pipeline the input is for")
 
 
@@ -108,7 +109,7 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
     worst = max(over, key=lambda p: p.upper_bound_gb)
     message = f"upper bound {worst.upper_bound_gb:.2f} GB of {worst.product} exceeds memory_limit {limit_gb:.2f} GB"
     # only the pipeline itself, before it loads anything, can still change how it loads
-    can_switch = getattr(host, "class_alias", None) == "calwebb_image3" and hasattr(host, "in_memory")
+    can_switch = getattr(host, "class_alias", None) == class_alias("image3") and hasattr(host, "in_memory")
     if not can_switch:
         log.warning("%s; %s has no in_memory switch: the run may run out of memory",
                     message, getattr(host, "class_alias", "the pipeline"))

@@ -1,15 +1,56 @@
-"""Instrument facts (mostly spectroscopic) shared by the header reader's features and the synthetic writers.
+"""Instrument facts shared by the header reader's features and the synthetic writers.
 
-Both sides read them from here, so that the measured corpus and the estimator agree on what a
-NIRSpec grating covers or how large an IFU cube is. Cube sampling (spaxel size, spectral step)
-follows the CUBEPAR values jwst's cube_build is given in the measured runs.
+Both sides read them from here, so that the measured corpus and the estimator agree on a detector's
+size and pixel scale, on what a NIRSpec grating covers or how large an IFU cube is. Cube sampling
+(spaxel size, spectral step) follows the CUBEPAR values jwst's cube_build is given in the measured runs.
 """
 
 from __future__ import annotations
 
-__all__ = ["NIRSPEC_RANGE", "nirspec_wavelengths", "NIRSPEC_IFU_FIELD", "NIRSPEC_CUBE_STEP", "NIRSPEC_SPAXEL",
+import re
+
+__all__ = ["BYTES_PER_PIXEL_CAL", "FULL_FRAME", "full_frame", "IMAGING_PIXEL_SCALE", "NIRCAM_SW_PIXEL_SCALE",
+           "imaging_pixel_scale", "NOMINAL_PIXEL_SCALE", "SPECTRAL_PIXEL_AREA", "EXPOSURE_STEM", "exposure_file_name",
+           "NIRSPEC_RANGE", "nirspec_wavelengths", "NIRSPEC_IFU_FIELD", "NIRSPEC_CUBE_STEP", "NIRSPEC_SPAXEL",
            "MRS_CHANNELS", "MRS_WAVELENGTHS", "MRS_CUBE_SAMPLING", "IFU_EXP_TYPES", "WFSS_EXP_TYPES",
            "MULTI_SLIT_EXP_TYPES", "TSO_IMAGING_EXP_TYPES"]
+
+# A Level-2b model holds data, err, dq, var_poisson, var_rnoise, var_flat and area
+# at 4 bytes each: 28 bytes per pixel per integration.
+BYTES_PER_PIXEL_CAL = 28
+
+# Full-frame science image (columns, rows) of the detectors that are not 2048 x 2048.
+FULL_FRAME = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
+_FULL_FRAME_2048 = (2048, 2048)
+
+# Pixel scale (arcsec) of the imaging detectors; any other NIRCam one is short-wavelength.
+IMAGING_PIXEL_SCALE = {"NRCALONG": 0.063, "NRCBLONG": 0.063, "MIRIMAGE": 0.1108, "NIS": 0.0656}
+NIRCAM_SW_PIXEL_SCALE = 0.0311
+# Nominal pixel scale (arcsec) of the other detectors, for a header that gives no pixel area.
+NOMINAL_PIXEL_SCALE = {"MIRIFUSHORT": 0.196, "MIRIFULONG": 0.196, "GUIDER1": 0.069, "GUIDER2": 0.069,
+                       "NRS1": 0.1, "NRS2": 0.1}
+# Pixel area (arcsec^2) the synthetic spectroscopic exposures declare: the spectral WCS, not this
+# area, places their pixels on the sky.
+SPECTRAL_PIXEL_AREA = 0.01
+
+# Stem of an exposure's file name: jw<program><observation><visit>_<visit group, sequence, activity>_<exposure>_<detector>
+EXPOSURE_STEM = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_\d{5}_\d{5}_[a-z0-9]+$", re.IGNORECASE)
+
+
+def full_frame(detector: str | None) -> tuple[int, int]:
+    """(columns, rows) of a detector's full-frame science image."""
+    return FULL_FRAME.get(detector or "", _FULL_FRAME_2048)
+
+
+def imaging_pixel_scale(detector: str) -> float:
+    """Pixel scale (arcsec) of an imaging detector."""
+    return IMAGING_PIXEL_SCALE.get(detector, NIRCAM_SW_PIXEL_SCALE)
+
+
+def exposure_file_name(program: int, observation: int, number: int, detector: str, suffix: str) -> str:
+    """File name of exposure ``number`` of the first visit of an observation, as the synthetic writers name it."""
+    return f"jw{program:05d}{observation:03d}001_03101_{number:05d}_{detector.lower()}_{suffix}.fits"
+
 
 IFU_EXP_TYPES = ("MIR_MRS", "NRS_IFU")
 WFSS_EXP_TYPES = ("NIS_WFSS", "NRC_WFSS", "MIR_WFSS")

@@ -17,6 +17,8 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyError
 
+from jwst_memest.instruments import IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE, full_frame
+
 log = logging.getLogger("stpipe.jwst_memest.metadata")
 
 __all__ = [
@@ -28,17 +30,7 @@ __all__ = [
 ]
 
 # Pixel scale (arcsec) by detector, used when the header has no PIXAR_A2.
-_DETECTOR_PIXEL_SCALE = {
-    "NRCALONG": 0.0630, "NRCBLONG": 0.0630,
-    "MIRIMAGE": 0.1108, "MIRIFUSHORT": 0.196, "MIRIFULONG": 0.196,
-    "NIS": 0.0656, "GUIDER1": 0.069, "GUIDER2": 0.069,
-    "NRS1": 0.1, "NRS2": 0.1,
-}
-_NIRCAM_SW_SCALE = 0.0311
-
-# Full-frame science image size by detector when neither SUBSIZE nor NAXIS says.
-_FULL_FRAME = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
-_DEFAULT_FULL_FRAME = (2048, 2048)
+_DETECTOR_PIXEL_SCALE = {**IMAGING_PIXEL_SCALE, **NOMINAL_PIXEL_SCALE}
 
 _MAX_AXIS = 1 << 16  # no JWST detector image is wider
 
@@ -208,22 +200,22 @@ def _pixel_scale(detector: str | None, pixar_a2) -> float:
     if detector in _DETECTOR_PIXEL_SCALE:
         return _DETECTOR_PIXEL_SCALE[detector]
     if detector and detector.startswith("NRC"):
-        return _NIRCAM_SW_SCALE
+        return NIRCAM_SW_PIXEL_SCALE
     return 0.1
 
 
 def _image_shape(primary, sci, detector, problems) -> tuple[int, int]:
     """Science image size: SUBSIZE1/2, else the SCI array's axes, else the detector's full frame."""
-    full_frame = _FULL_FRAME.get(detector or "", _DEFAULT_FULL_FRAME)
+    full_size = full_frame(detector)
     sizes = [_first([primary, sci], "SUBSIZE1"), _first([primary, sci], "SUBSIZE2")]
     if None in sizes and sci is not None and _positive_int(sci.get("NAXIS", 0)) and int(sci["NAXIS"]) >= 2:
         sizes = [sci.get("NAXIS1"), sci.get("NAXIS2")]
     if None in sizes:
-        return full_frame
+        return full_size
     parsed = [_positive_int(v) for v in sizes]
     if None in parsed:
         problems.append(f"image size {sizes[0]!r} x {sizes[1]!r} is not usable; assumed full frame")
-        return full_frame
+        return full_size
     return parsed[0], parsed[1]
 
 

@@ -30,16 +30,11 @@ from jwst_memest.estimation import (
     write_text_atomic,
 )
 from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
+from jwst_memest.pipelines import EXP_MODE_PIPELINES, MEMBER_EXPTYPES
 
 log = logging.getLogger("stpipe.jwst_memest.predict")
 
 __all__ = ["JwstCalPredict", "GeneratedAssociation", "build_associations", "screen_exposures", "main", "EXP_MODE_PIPELINES"]
-
-# Which Level-3 association types each folder-mode exposure mode covers.
-EXP_MODE_PIPELINES = {
-    "image": ("image3", "coron3", "ami3"),
-    "spec": ("spec3", "tso3"),
-}
 
 
 def screen_exposures(paths: Iterable[Path]) -> tuple[dict[str, ExposureMetadata], list[str]]:
@@ -168,7 +163,7 @@ class JwstCalPredict:
         pid: int | None = None,
         obs: int | None = None,
         sfx: str = "_uncal.fits",
-        exp_modes: Iterable[str] = ("image", "spec"),
+        exp_modes: Iterable[str] = tuple(EXP_MODE_PIPELINES),
         model_path: str | None = None,
         in_memory: bool = True,
         quantile: float = 0.95,
@@ -323,8 +318,6 @@ def _unused_summary(unused: dict[str, str], shown: int = 3) -> list[str]:
 
 
 def _member_types(asn_type: str) -> tuple[str, ...]:
-    from jwst_memest.association import MEMBER_EXPTYPES
-
     return MEMBER_EXPTYPES.get(asn_type, ("science",))
 
 

@@ -15,14 +15,15 @@ from types import MappingProxyType
 
 import numpy as np
 
-from jwst_memest.features.schema import feature_set_for, load_feature_set, load_schema
+from jwst_memest.features.schema import load_feature_set, load_schema
+from jwst_memest.pipelines import EXP_MODE_FEATURE_SET, class_alias, feature_set_for, normalize
 
 log = logging.getLogger("jwst_memest.tables")
 
 __all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_COLUMNS", "TABLE_COLUMNS",
            "SPACEKIT_FEATURE_SETS"]
 
-EXP_MODE_PIPELINE = MappingProxyType({"image": "image3", "spec": "spec3"})
+EXP_MODE_PIPELINE = EXP_MODE_FEATURE_SET  # public name of the exp modes read here, from pipelines.py
 # spacekit's training tables of each exposure mode hold its features of this set
 SPACEKIT_FEATURE_SETS = MappingProxyType({"image": "spacekit_image", "spec": "spacekit_spec"})
 TARGET = "imgsize_gb"
@@ -106,7 +107,7 @@ def _corpus_rows(path: Path, table, pipeline: str):
         log.info("%s: %d IFU run(s) without cube_build/extract_1d left out as labels", path, int(partial.sum()))
         table = table[~partial]
     if "pipeline" in table.columns:
-        table = table[table["pipeline"].astype(str).str.removeprefix("calwebb_") == pipeline]
+        table = table[table["pipeline"].astype(str).isin((pipeline, class_alias(pipeline)))]
     table = table.assign(**{TARGET: table["measured_gb"]})
     # several runs may measure one product (e.g. in_memory on and off): a run is the row
     table = table.set_index("run_id" if "run_id" in table.columns else "product")
@@ -213,11 +214,11 @@ def load_training_data(source, exp_mode: str = "image", folds: int | None = 0, p
     """
     import pandas as pd
 
-    if exp_mode not in EXP_MODE_PIPELINE:
-        raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_PIPELINE)}")
-    pipeline = (pipeline or EXP_MODE_PIPELINE[exp_mode]).lower().removeprefix("calwebb_")
-    if feature_set_for(pipeline) != EXP_MODE_PIPELINE[exp_mode]:
-        raise ValueError(f"calwebb_{pipeline} products are not described by the {exp_mode} features")
+    if exp_mode not in EXP_MODE_FEATURE_SET:
+        raise ValueError(f"unknown exp mode {exp_mode!r}; expected one of {', '.join(EXP_MODE_FEATURE_SET)}")
+    pipeline = normalize(pipeline or EXP_MODE_FEATURE_SET[exp_mode])
+    if feature_set_for(pipeline) != EXP_MODE_FEATURE_SET[exp_mode]:
+        raise ValueError(f"{class_alias(pipeline)} products are not described by the {exp_mode} features")
     sources = [source] if source is None or isinstance(source, (str, Path)) else list(source)
     parts = [_read_one(Path(s) if s is not None else Path("."), exp_mode, pipeline) for s in sources]
     paths, kinds, schemas, tables, targets, splits = zip(*parts)

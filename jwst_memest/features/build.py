@@ -15,16 +15,13 @@ import numpy as np
 
 from jwst_memest.features.geometry import mean_pointing, mosaic_pixels, offset_statistics, tangent_plane
 from jwst_memest.features.schema import feature_set_for, load_feature_set, load_schema
+from jwst_memest.instruments import BYTES_PER_PIXEL_CAL
 from jwst_memest.metadata import ExposureMetadata
+from jwst_memest.pipelines import PIPELINES, normalize
 
 __all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXEL_CAL"]
 
-# A Level-2b model holds data, err, dq, var_poisson, var_rnoise, var_flat and area
-# at 4 bytes each: 28 bytes per pixel per integration.
-BYTES_PER_PIXEL_CAL = 28
-
 _INTS_LEVELS = {"rateints", "calints"}
-_INTS_PIPELINES = {"tso3", "coron3", "ami3"}
 
 
 @dataclass
@@ -176,12 +173,12 @@ def product_features(
     """
     if not members:
         raise ValueError("a product needs at least one member to estimate")
-    level3 = pipeline.lower().removeprefix("calwebb_")
+    level3 = normalize(pipeline)
     if feature_set is not None and feature_set != feature_set_for(level3):
         return _other_features(members, level3, feature_set)
     schema = load_schema(pipeline)
     warnings: list[str] = [w for m in members for w in m.warnings]
-    ints = level3 in _INTS_PIPELINES or any(m.level in _INTS_LEVELS for m in members)
+    ints = PIPELINES[level3].per_integration or any(m.level in _INTS_LEVELS for m in members)
     member_bytes = [
         BYTES_PER_PIXEL_CAL * m.science_pixels * (max(m.n_integrations, 1) if ints else 1) for m in members
     ]

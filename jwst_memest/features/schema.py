@@ -14,6 +14,8 @@ from importlib import resources
 import numpy as np
 import yaml
 
+from jwst_memest.pipelines import LEVEL3_PIPELINES, feature_set_for
+
 __all__ = [
     "FeatureSchema",
     "FeatureSpec",
@@ -24,15 +26,6 @@ __all__ = [
     "feature_set_names",
     "spacekit_geometry",
 ]
-
-# Level-3 pipelines recognised, and which feature set describes their products.
-LEVEL3_PIPELINES = {
-    "image3": "image3",
-    "spec3": "spec3",
-    "coron3": "image3",
-    "ami3": "image3",
-    "tso3": "spec3",
-}
 
 UNKNOWN = 0
 
@@ -157,16 +150,6 @@ class FeatureSchema:
 def _raw_schema() -> dict:
     text = resources.files(__package__).joinpath("schema.yaml").read_text()
     return yaml.safe_load(text)
-
-
-def feature_set_for(pipeline: str) -> str:
-    """Feature set name for a Level-3 pipeline name (``image3``, ``calwebb_spec3``, ...)."""
-    key = pipeline.lower().removeprefix("calwebb_")
-    if key not in LEVEL3_PIPELINES:
-        raise ValueError(
-            f"unknown Level-3 pipeline {pipeline!r}; expected one of {', '.join(LEVEL3_PIPELINES)}"
-        )
-    return LEVEL3_PIPELINES[key]
 
 
 def load_schema(pipeline: str = "image3") -> FeatureSchema:

@@ -36,10 +36,11 @@ from importlib import resources
 import numpy as np
 import yaml
 
-from jwst_memest.features.schema import feature_set_for, load_schema
+from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.upper import UpperBound
+from jwst_memest.pipelines import feature_set_for, normalize
 
 __all__ = ["PhysicsBaseline", "load_baseline", "GIB", "GB"]
 
@@ -56,7 +57,7 @@ class PhysicsBaseline:
     def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
                  envelope: Envelope | None = None, upper_bound_by_mode: dict[str, UpperBound] | None = None,
                  terms: str | None = None):
-        self.pipeline = pipeline.lower().removeprefix("calwebb_")
+        self.pipeline = normalize(pipeline)
         self.feature_set = feature_set_for(self.pipeline)
         # whose stage formulas and measured runs: the pipeline's own, else its feature set's pipeline
         self.terms = terms or self.feature_set
@@ -210,7 +211,7 @@ def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
     the pipeline sharing its features (coron3, ami3: image3; tso3: spec3), and its bound widens.
     """
     raw = _coefficients_file()
-    level3 = pipeline.lower().removeprefix("calwebb_")
+    level3 = normalize(pipeline)
     feature_set = feature_set_for(level3)
     terms = level3 if level3 in raw["pipelines"] else feature_set
     entry = raw["pipelines"][terms]

@@ -17,18 +17,18 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.features.schema import LEVEL3_PIPELINES, FeatureSchema, feature_set_for, load_feature_set
+from jwst_memest.atomic import atomic_write
+from jwst_memest.features.schema import FeatureSchema, feature_set_for, load_feature_set
 from jwst_memest.model.integration import BUNDLE_SCHEMA_URI
 from jwst_memest.model.network import DenseLayer, forward
 from jwst_memest.model.transforms import Normalizer
 from jwst_memest.model.upper import UpperBound
+from jwst_memest.pipelines import normalize
 
 __all__ = ["BundleError", "ModelBundle", "load_bundle", "write_bundle", "FORMAT_VERSION", "OUTPUT_TRANSFORMS",
            "KINDS", "HYBRID_TRANSFORM"]
@@ -310,9 +310,10 @@ def write_bundle(
     import asdf
 
     path = Path(path)
-    pipeline = (pipeline or schema.pipeline or schema.name).lower().removeprefix("calwebb_")
-    if pipeline not in LEVEL3_PIPELINES:
-        raise BundleError(f"{path}: unknown Level-3 pipeline {pipeline!r}")
+    try:
+        pipeline = normalize(pipeline or schema.pipeline or schema.name)
+    except ValueError as exc:
+        raise BundleError(f"{path}: {exc}") from None
     if kind not in KINDS:
         raise BundleError(f"{path}: unknown bundle kind {kind!r}")
     if output_transform not in (HYBRID_TRANSFORM if kind == "hybrid" else tuple(OUTPUT_TRANSFORMS)):
@@ -362,15 +363,9 @@ def write_bundle(
     tree["checksum"] = {"algorithm": "sha256", "value": checksum(tree)}
     _check(tree, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        af = asdf.AsdfFile({ROOT: tree})
-        af.validate()
-        af.write_to(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    af = asdf.AsdfFile({ROOT: tree})
+    af.validate()
+    with atomic_write(path, "wb") as handle:
+        af.write_to(handle)
     load_bundle(path)  # what was written must read back
     return path

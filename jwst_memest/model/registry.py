@@ -17,9 +17,10 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from jwst_memest.features.schema import LEVEL3_PIPELINES
+from jwst_memest.atomic import atomic_write
 from jwst_memest.model.baseline import load_baseline
 from jwst_memest.model.bundle import BundleError, ModelBundle, load_bundle
+from jwst_memest.pipelines import PIPELINES, normalize
 
 __all__ = ["resolve_estimator", "installed_bundles", "install_bundle", "user_model_dir", "bundle_candidates"]
 
@@ -33,16 +34,9 @@ def _package_model_dir() -> Path:
     return Path(str(resources.files("jwst_memest").joinpath("data", "models")))
 
 
-def _key(pipeline: str) -> str:
-    key = pipeline.lower().removeprefix("calwebb_")
-    if key not in LEVEL3_PIPELINES:
-        raise ValueError(f"unknown Level-3 pipeline {pipeline!r}")
-    return key
-
-
 def bundle_candidates(pipeline: str) -> list[tuple[Path, str]]:
     """Where a pipeline's bundle may be, in search order, with the name of each source."""
-    key = _key(pipeline)
+    key = normalize(pipeline)
     candidates = []
     single = os.environ.get("JWST_MEMEST_MODEL")
     if single:
@@ -61,7 +55,7 @@ def resolve_estimator(pipeline: str, model_path: str | Path | None = None):
     A configured bundle that cannot be used raises BundleError: a broken model is never
     silently replaced by another one.
     """
-    key = _key(pipeline)
+    key = normalize(pipeline)
     if model_path:
         bundle = load_bundle(model_path)
         _same_pipeline(bundle, key, model_path)
@@ -85,7 +79,7 @@ def _same_pipeline(bundle: ModelBundle, key: str, path) -> None:
 def installed_bundles() -> list[tuple[str, Path | None, str]]:
     """(pipeline, bundle path or None, source) of the estimator each pipeline uses now."""
     rows = []
-    for key in LEVEL3_PIPELINES:
+    for key in PIPELINES:
         found = None
         for path, source in bundle_candidates(key):
             if path.is_file() and (source != "$JWST_MEMEST_MODEL" or _pipeline_of(path) == key):
@@ -105,12 +99,11 @@ def _pipeline_of(path: Path) -> str | None:
 def install_bundle(source: str | Path, pipeline: str | None = None, directory: str | Path | None = None) -> Path:
     """Validate a bundle and copy it where the registry finds it; returns the installed path."""
     bundle = load_bundle(source)
-    key = _key(pipeline or bundle.pipeline)
+    key = normalize(pipeline or bundle.pipeline)
     _same_pipeline(bundle, key, source)
     target_dir = Path(directory or os.environ.get("JWST_MEMEST_MODEL_DIR") or user_model_dir())
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{key}.asdf"
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    with open(source, "rb") as original, atomic_write(target, "wb") as copy:
+        shutil.copyfileobj(original, copy)
     return target

@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.exposures import ExposureLayout
+from jwst_memest.pipelines import PIPELINES
 from jwst_memest.profile.run import append_row, finished_run_ids, pipeline_runner
 from jwst_memest.profile.spectra import EXTRACT_1D_REFERENCES
 
@@ -125,7 +126,7 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
     try:
         seed = _seed(configuration.run_id)
         pipeline = pipeline_of(layout)
-        per_integration = pipeline in ("coron3", "ami3", "tso3")
+        per_integration = PIPELINES[pipeline].per_integration
         if per_integration:
             paths = write_level3_exposures(layout, scratch, np.random.default_rng(seed))
         elif layout.exp_type in SPEC3_WRITERS:

@@ -8,15 +8,14 @@ calibrated on the held-out split, and baseline.yaml rewritten atomically.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.model.baseline import GB, MEMBERS_STAGE, PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.metrics import held_out_metrics
@@ -44,11 +43,10 @@ def load_measured(corpus, pipeline: str = "image3"):
     (category columns as names: CHANNEL "12" is a channel, not code 12). Failed, skipped and
     other-pipeline rows are left out: only a finished run has a label.
     """
-    from jwst_memest.tables import EXP_MODE_PIPELINE, load_training_data
+    from jwst_memest.pipelines import exp_mode_for
+    from jwst_memest.tables import load_training_data
 
-    from jwst_memest.features.schema import feature_set_for
-
-    exp_mode = {p: mode for mode, p in EXP_MODE_PIPELINE.items()}[feature_set_for(pipeline)]
+    exp_mode = exp_mode_for(pipeline)
     paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
     data = load_training_data(paths, exp_mode, folds=None, pipeline=pipeline)
     if data.kind != "corpus":
@@ -172,13 +170,10 @@ def bounds_by_mode(measured: np.ndarray, estimated: np.ndarray, modes: np.ndarra
 
 
 def _write_yaml_atomic(data: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
+    with atomic_write(path) as handle:
         handle.write("# Coefficients of the physics baseline (bytes per pixel unless noted); written by\n")
         handle.write("# `python -m jwst_memest.profile fit-baseline`.\n")
         yaml.safe_dump(data, handle, sort_keys=False)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:

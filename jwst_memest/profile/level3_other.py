@@ -24,13 +24,13 @@ import numpy as np
 
 from jwst_memest.exposures import (AMI_EXP_TYPES, CORON_EXP_TYPES, ExposureLayout, instrument_of,
                                    level3_pipeline_of)
+from jwst_memest.instruments import exposure_file_name, full_frame, imaging_pixel_scale
 from jwst_memest.profile.synthetic import add_cosmic_rays, save_model
 
 __all__ = ["write_level3_exposures", "level3_arguments", "LEVEL3_OTHER_SPECTRAL_TSO"]
 
 # Spectroscopic TSO modes this module writes; the other TSO exposure types are imaging
 LEVEL3_OTHER_SPECTRAL_TSO = ("MIR_LRS-SLITLESS",)
-_FULL_FRAME = {"MIRIMAGE": (1032, 1024)}
 _INTEGRATION_SECONDS = 10.0
 # SLITLESSPRISM: first pixel (1-based, full frame) and the slitless reference pixel of the LRS references
 _SLITLESS_CORNER = (1, 529)
@@ -40,7 +40,7 @@ _MJD_START = 60319.4
 
 def _shape(layout: ExposureLayout, detector: str) -> tuple[int, int]:
     """(rows, columns) of one integration."""
-    columns, rows = layout.subarray_shape or _FULL_FRAME.get(detector, (2048, 2048))
+    columns, rows = layout.subarray_shape or full_frame(detector)
     return rows, columns
 
 
@@ -58,7 +58,7 @@ def _cube(layout: ExposureLayout, detector: str, number: int, n_exposures: int, 
     """A calints CubeModel with the arrays and metadata every member of these pipelines carries."""
     from stdatamodels.jwst.datamodels import CubeModel, dqflags
 
-    from jwst_memest.profile.synthetic import _set_observation, pixel_scale
+    from jwst_memest.profile.synthetic import _set_observation, set_instrument
 
     rows, columns = _shape(layout, detector)
     shape = (layout.nints, rows, columns)
@@ -75,17 +75,9 @@ def _cube(layout: ExposureLayout, detector: str, number: int, n_exposures: int, 
     model.dq = dq
 
     meta = model.meta
-    meta.filename = (f"jw{layout.program:05d}{layout.observation:03d}001_03101_{number:05d}_"
-                     f"{detector.lower()}_calints.fits")
-    meta.telescope = "JWST"
+    meta.filename = exposure_file_name(layout.program, layout.observation, number, detector, "calints")
+    set_instrument(meta, layout, detector, write_empty_pupil=True)
     instrument = instrument_of(detector)
-    meta.instrument.name, meta.instrument.detector = instrument, detector
-    meta.instrument.filter = layout.filter
-    if layout.pupil not in (None, "N/A"):
-        meta.instrument.pupil = layout.pupil
-    if instrument == "NIRCAM":
-        meta.instrument.channel = "LONG" if detector.endswith("LONG") else "SHORT"
-        meta.instrument.module = detector[3]
     meta.exposure.type = layout.exp_type
     meta.exposure.nints, meta.exposure.ngroups, meta.exposure.nframes = layout.nints, layout.ngroups, 1
     meta.exposure.integration_start, meta.exposure.integration_end = 1, layout.nints
@@ -110,7 +102,7 @@ def _cube(layout: ExposureLayout, detector: str, number: int, n_exposures: int, 
     meta.subarray.xsize, meta.subarray.ysize = columns, rows
     meta.subarray.fastaxis, meta.subarray.slowaxis = (-1, 2) if instrument == "NIRCAM" else (1, 2)
     meta.bunit_data = meta.bunit_err = "MJy/sr"
-    scale = pixel_scale(detector)
+    scale = imaging_pixel_scale(detector)
     meta.photometry.conversion_megajanskys = 1.0
     meta.photometry.pixelarea_arcsecsq = scale**2
     meta.photometry.pixelarea_steradians = scale**2 * (math.pi / 180 / 3600) ** 2
@@ -124,11 +116,11 @@ def _imaging_wcs(model, layout: ExposureLayout, boresight: tuple[float, float]) 
     from jwst.assign_wcs.pointing import compute_roll_ref
     from jwst.assign_wcs.util import compute_s_region_imaging
 
-    from jwst_memest.profile.synthetic import _wcs, pixel_scale
+    from jwst_memest.profile.synthetic import _wcs
 
     meta = model.meta
     rows, columns = model.data.shape[-2:]
-    scale = pixel_scale(meta.instrument.detector)
+    scale = imaging_pixel_scale(meta.instrument.detector)
     ra_b = layout.target_ra + boresight[0] / 3600.0 / math.cos(math.radians(layout.target_dec))
     dec_b = layout.target_dec + boresight[1] / 3600.0
     wcs = _wcs(model, ra_b, dec_b, layout.roll, 0.0, 0.0, scale, (rows, columns))
@@ -231,12 +223,11 @@ def _nrm_psf(layout: ExposureLayout) -> np.ndarray:
     from jwst.ami.bp_fix import calcpsf, create_wavelengths
 
     from jwst_memest.profile.references import nrm_pupil
-    from jwst_memest.profile.synthetic import pixel_scale
 
     rows, columns = _shape(layout, layout.detectors[0])
     if rows != columns:
         raise ValueError(f"AMI subarray {layout.subarray} is {columns}x{rows}; the NRM PSF needs a square one (SUB80)")
-    pixel_radians = math.radians(pixel_scale(layout.detectors[0]) / 3600.0)
+    pixel_radians = math.radians(imaging_pixel_scale(layout.detectors[0]) / 3600.0)
     pupil = nrm_pupil()
     image = sum(calcpsf(wavelength, columns, pixel_radians, pupil) for wavelength in create_wavelengths(layout.filter))
     return (image / image.max()).astype(np.float32)

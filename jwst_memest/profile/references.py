@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.instruments import IMAGING_PIXEL_SCALE
+
 __all__ = ["write_source_catalog_references", "write_lrs_wcs_references", "LRS_SLIT", "write_psfmask_reference",
            "write_gain_reference", "write_ami_references", "nrm_pupil"]
 
@@ -70,7 +72,7 @@ def write_source_catalog_references(instrument: str, filter_name: str, pupil: st
 # output sizes (resampled 2-D spectrum, extracted rows) are of the real order.
 LRS_SLIT = {"x_ref": 326.13, "y_ref": 300.70, "v2": -414.0, "v3": -400.0, "length": 4.7, "width": 0.51,
             "rows": (10.0, 390.0), "wavelengths": (14.0, 5.0)}
-_MIRI_SCALE = 0.1108  # arcsec per pixel
+_MIRI_SCALE = IMAGING_PIXEL_SCALE["MIRIMAGE"]  # arcsec per pixel
 
 
 def _reference_meta(model, reftype: str, description: str) -> None:

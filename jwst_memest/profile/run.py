@@ -14,7 +14,8 @@ from pathlib import Path
 from jwst_memest.association import AssociationError
 from jwst_memest.estimation import read_association_members
 from jwst_memest.features.build import product_features
-from jwst_memest.features.schema import LEVEL3_PIPELINES, load_schema
+from jwst_memest.features.schema import load_schema
+from jwst_memest.pipelines import class_alias, normalize
 from jwst_memest.profile.monitor import measure
 
 __all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env", "pipeline_runner"]
@@ -146,13 +147,11 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     if failures:  # the pipeline would fail on this product: measure nothing
         name, reason = next(iter(failures.items()))
         raise AssociationError(f"{asn_path}: product {name}: {reason}")
-    pipeline = (pipeline or asn_pipeline).lower().removeprefix("calwebb_")
-    if pipeline not in LEVEL3_PIPELINES:
-        raise ValueError(f"unknown Level-3 pipeline {pipeline!r} (expected one of {', '.join(LEVEL3_PIPELINES)})")
+    pipeline = normalize(pipeline or asn_pipeline)
     product, members, _ = products[0]
     in_memory = not any(a.replace(" ", "").lower() in ("--in_memory=false", "--in_memory=f") for a in pipeline_args)
     features = product_features(members, pipeline, in_memory)
-    command = [runner, f"calwebb_{pipeline}", str(asn_path), *pipeline_args]
+    command = [runner, class_alias(pipeline), str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
         # the log also dates each step, which is how the per-step peaks are found
         log_path = log_path or Path(scratch) / "pipeline.log"

@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from jwst_memest.exposures import MRS_DETECTOR_CHANNELS, NIRSPEC_FIXED_SLITS, SLIT_SHAPE, ExposureLayout, instrument_of
-from jwst_memest.instruments import nirspec_wavelengths
+from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, exposure_file_name, full_frame,
+                                     nirspec_wavelengths)
 from jwst_memest.profile import spec_wcs
 from jwst_memest.profile.synthetic import save_model
 
 __all__ = ["SPEC3_WRITERS", "write_spec3_exposures", "spec3_arguments"]
 
 # WFSS: first wavelength and dispersion (um per pixel), and pixel scale, by instrument
-_WFSS = {"NIRISS": (1.33, 0.0047, 0.0656), "NIRCAM": (3.8, 0.001, 0.063)}
+_WFSS = {"NIRISS": (1.33, 0.0047, IMAGING_PIXEL_SCALE["NIS"]), "NIRCAM": (3.8, 0.001, IMAGING_PIXEL_SCALE["NRCALONG"])}
 
 EXTRACT_1D_REFERENCES = ("extract1d", "apcorr", "pastasoss", "specprofile", "speckernel", "psf")
 
@@ -40,8 +41,7 @@ def _describe(model, layout: ExposureLayout, detector: str, number: int, n_expos
     from jwst_memest.profile.synthetic import _set_observation
 
     meta = model.meta
-    meta.filename = (f"jw{layout.program:05d}{layout.observation:03d}001_03101_{number:05d}_"
-                     f"{detector.lower()}_cal.fits")
+    meta.filename = exposure_file_name(layout.program, layout.observation, number, detector, "cal")
     meta.telescope = "JWST"
     meta.instrument.name, meta.instrument.detector = instrument_of(detector), detector
     if layout.filter not in (None, "N/A"):
@@ -64,7 +64,7 @@ def _describe(model, layout: ExposureLayout, detector: str, number: int, n_expos
     meta.target.ra, meta.target.dec, meta.target.source_type = layout.target_ra, layout.target_dec, "POINT"
     meta.bunit_data = meta.bunit_err = "MJy/sr"
     try:
-        meta.photometry.pixelarea_steradians, meta.photometry.pixelarea_arcsecsq = 1e-13, 0.01
+        meta.photometry.pixelarea_steradians, meta.photometry.pixelarea_arcsecsq = 1e-13, SPECTRAL_PIXEL_AREA
     except AttributeError:  # multi-slit models carry it per slit
         pass
 
@@ -74,6 +74,12 @@ def _fill_variances(model, shape) -> None:
     for name in ("var_poisson", "var_rnoise", "var_flat"):
         setattr(model, name, np.full(shape, 1e-3, np.float32))
     model.dq = np.zeros(shape, np.uint32)
+
+
+def _full_frame_shape(detector: str) -> tuple[int, int]:
+    """(rows, columns) of the detector's full frame."""
+    columns, rows = full_frame(detector)
+    return rows, columns
 
 
 def _subarray(meta, name: str, shape: tuple[int, int]) -> None:
@@ -88,7 +94,7 @@ def _nirspec_slits(layout, detector, number, n_exposures, offset, rng):
     model = MultiSlitModel()
     _describe(model, layout, detector, number, n_exposures)
     fixed = layout.exp_type == "NRS_FIXEDSLIT"
-    _subarray(model.meta, "ALLSLITS" if fixed else "FULL", (2048, 2048))
+    _subarray(model.meta, "ALLSLITS" if fixed else "FULL", _full_frame_shape(detector))
     model.meta.cal_step.assign_wcs = model.meta.cal_step.extract_2d = model.meta.cal_step.photom = "COMPLETE"
     ny, nx = SLIT_SHAPE[layout.exp_type]
     wavelengths = nirspec_wavelengths(layout.grating, detector)
@@ -112,7 +118,7 @@ def _nirspec_slits(layout, detector, number, n_exposures, offset, rng):
         slit.quadrant, slit.dispersion_direction = (5 if fixed else 1), 1
         slit.meta.wcsinfo.dispersion_direction = 1
         slit.meta.bunit_data = slit.meta.bunit_err = "MJy"
-        slit.meta.photometry.pixelarea_steradians, slit.meta.photometry.pixelarea_arcsecsq = 1e-13, 0.01
+        slit.meta.photometry.pixelarea_steradians, slit.meta.photometry.pixelarea_arcsecsq = 1e-13, SPECTRAL_PIXEL_AREA
         model.slits.append(slit)
     return model
 
@@ -123,7 +129,7 @@ def _nirspec_ifu(layout, detector, number, n_exposures, offset, rng):
     ra, dec = _sky_offset(layout, *offset)
     wcs, regions = spec_wcs.nirspec_ifu_wcs(nirspec_wavelengths(layout.grating, detector), ra, dec,
                                             position_angle=layout.roll)
-    shape = (2048, 2048)
+    shape = _full_frame_shape(detector)
     model = IFUImageModel(data=rng.normal(1.0, 0.05, shape).astype(np.float32))
     model.data[regions == 0] = np.nan
     _fill_variances(model, shape)
@@ -146,7 +152,7 @@ def _miri_mrs(layout, detector, number, n_exposures, offset, rng, references):
 
     from jwst_memest.profile.references import MRS_V2V3
 
-    shape = (1024, 1032)
+    shape = _full_frame_shape(detector)
     model = IFUImageModel(data=rng.normal(1.0, 0.05, shape).astype(np.float32))
     _fill_variances(model, shape)
     _describe(model, layout, detector, number, n_exposures)
@@ -170,7 +176,7 @@ def _wfss(layout, detector, number, n_exposures, offset, rng):
 
     model = MultiSlitModel()
     _describe(model, layout, detector, number, n_exposures)
-    _subarray(model.meta, "FULL", (2048, 2048))
+    _subarray(model.meta, "FULL", _full_frame_shape(detector))
     instrument = instrument_of(detector)
     first_wavelength, per_pixel, pixel_arcsec = _WFSS[instrument]
     ra0, dec0 = _sky_offset(layout, *offset)

@@ -17,17 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
+from jwst_memest.instruments import exposure_file_name, full_frame, imaging_pixel_scale
 
 __all__ = ["write_cal_exposures", "save_model", "add_cosmic_rays", "make_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
-           "star_field", "PIXEL_SCALE"]
-
-PIXEL_SCALE = {"NRCALONG": 0.063, "NRCBLONG": 0.063, "MIRIMAGE": 0.1108, "NIS": 0.0656}
-_NIRCAM_SW_SCALE = 0.0311
-_FULL_FRAME = {"MIRIMAGE": (1032, 1024), "MIRIFUSHORT": (1032, 1024), "MIRIFULONG": (1032, 1024)}
-
-
-def pixel_scale(detector: str) -> float:
-    return PIXEL_SCALE.get(detector, _NIRCAM_SW_SCALE)
+           "star_field", "set_instrument"]
 
 
 def star_field(layout: ExposureLayout, seed: int, density: float = 0.05, max_stars: int = 50000) -> np.ndarray:
@@ -93,6 +86,22 @@ def _add_stars(data, wcs, stars, fwhm_pix, rng):
             data[max(y0, 0):y1, max(x0, 0):x1] += stamp[sy0:sy0 + y1 - max(y0, 0), sx0:sx0 + x1 - max(x0, 0)]
 
 
+def set_instrument(meta, layout: ExposureLayout, detector: str, write_empty_pupil: bool = False) -> None:
+    """Telescope, instrument, detector, filter and pupil of a synthetic member; a NIRCam one's channel and module.
+
+    A PUPIL of N/A is not written; an empty one only with ``write_empty_pupil``.
+    """
+    instrument = instrument_of(detector)
+    meta.telescope = "JWST"
+    meta.instrument.name, meta.instrument.detector = instrument, detector
+    meta.instrument.filter = layout.filter
+    if layout.pupil not in (None, "N/A") and (layout.pupil or write_empty_pupil):
+        meta.instrument.pupil = layout.pupil
+    if instrument == "NIRCAM":
+        meta.instrument.channel = "LONG" if detector.endswith("LONG") else "SHORT"
+        meta.instrument.module = detector[3]
+
+
 def _set_observation(meta, layout: ExposureLayout, number: int) -> None:
     """Observation identifiers as the pipeline groups exposures by them (one exposure per pointing)."""
     meta.observation.date, meta.observation.time = "2024-01-10", "10:00:00.000"
@@ -112,8 +121,8 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
     from jwst.assign_wcs.util import update_s_region_imaging
     from stdatamodels.jwst.datamodels import ImageModel, dqflags
 
-    ncols, nrows = layout.subarray_shape or _FULL_FRAME.get(detector, (2048, 2048))
-    scale = pixel_scale(detector)
+    ncols, nrows = layout.subarray_shape or full_frame(detector)
+    scale = imaging_pixel_scale(detector)
     instrument = instrument_of(detector)
     dx, dy = detector_offset(layout, detector)
     # boresight on the sky: the layout's offsets are east/north arcsec from the target at roll 0
@@ -137,16 +146,8 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
     model.dq = dq
 
     meta = model.meta
-    meta.filename = (f"jw{layout.program:05d}{layout.observation:03d}001_03101_{number:05d}_"
-                     f"{detector.lower()}_cal.fits")
-    meta.telescope = "JWST"
-    meta.instrument.name, meta.instrument.detector = instrument, detector
-    meta.instrument.filter = layout.filter
-    if layout.pupil and layout.pupil != "N/A":
-        meta.instrument.pupil = layout.pupil
-    if instrument == "NIRCAM":
-        meta.instrument.channel = "LONG" if detector.endswith("LONG") else "SHORT"
-        meta.instrument.module = detector[3]
+    meta.filename = exposure_file_name(layout.program, layout.observation, number, detector, "cal")
+    set_instrument(meta, layout, detector)
     meta.exposure.type = layout.exp_type
     meta.exposure.nints, meta.exposure.ngroups, meta.exposure.nframes = layout.nints, layout.ngroups, 1
     meta.exposure.readpatt = "MEDIUM8" if instrument == "NIRCAM" else "FASTR1" if instrument == "MIRI" else "NIS"
@@ -201,9 +202,9 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
 
     from jwst_memest.profile.references import LRS_SLIT
 
-    ncols, nrows = layout.subarray_shape or _FULL_FRAME["MIRIMAGE"]
+    ncols, nrows = layout.subarray_shape or full_frame("MIRIMAGE")
     shape = (nrows, ncols)
-    scale = pixel_scale("MIRIMAGE")
+    scale = imaging_pixel_scale("MIRIMAGE")
     model = ImageModel(data=rng.normal(0.3, 0.02, shape).astype(np.float32))
     for name, value in (("err", 0.02), ("var_poisson", 2e-4), ("var_rnoise", 2e-4), ("var_flat", 1e-6)):
         setattr(model, name, np.full(shape, value, np.float32))
@@ -219,7 +220,7 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
     model.data.flat[rays] += 50.0
 
     meta = model.meta
-    meta.filename = f"jw{layout.program:05d}{layout.observation:03d}001_03101_{number:05d}_mirimage_cal.fits"
+    meta.filename = exposure_file_name(layout.program, layout.observation, number, "MIRIMAGE", "cal")
     meta.telescope = "JWST"
     meta.instrument.name, meta.instrument.detector, meta.instrument.filter = "MIRI", "MIRIMAGE", "P750L"
     meta.exposure.type, meta.exposure.nints, meta.exposure.ngroups = layout.exp_type, layout.nints, layout.ngroups

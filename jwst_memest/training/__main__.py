@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from jwst_memest.pipelines import EXP_MODE_FEATURE_SET
+
 __all__ = ["main"]
 
 
@@ -59,7 +61,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.training", description=__doc__.splitlines()[0])
     parser.add_argument("-d", "--data", required=True, nargs="+",
                         help="train_dir holding train-<mode>.csv, or CSV(s) of one format (corpus or table), pooled")
-    parser.add_argument("--exp-mode", default="image", choices=["image", "spec"])
+    parser.add_argument("--exp-mode", default="image", choices=list(EXP_MODE_FEATURE_SET))
     parser.add_argument("--early-stopping", choices=["val_rmse", "val_loss"])
     parser.add_argument("-k", "--cross-val", type=int, default=0, help="folds (0: one 80/20 split)")
     parser.add_argument("--norm", type=int, default=1, choices=[0, 1], help="Yeo-Johnson + standardisation (1)")

@@ -21,9 +21,12 @@ import re
 import sys
 from pathlib import Path
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
+from jwst_memest.instruments import EXPOSURE_STEM
 from jwst_memest.metadata import metadata_from_headers
+from jwst_memest.pipelines import EXP_MODE_FEATURE_SET
 
 log = logging.getLogger("jwst_memest.training.ingest")
 
@@ -32,13 +35,11 @@ __all__ = ["ingest", "parse_product_name", "exp_mode_of", "main"]
 _FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{3})\.csv$")
 # jw<program>-<o|c|a><association id>_<t target | s source>[-epoch<n>]_<instrument>_<optical elements>[-<subarray>]
 _PRODUCT = re.compile(r"^jw(\d{5})-([oca])(\d{3,4})_([ts]\d+)(?:-epoch\d+)?_([a-z]+)_(.+)$", re.IGNORECASE)
-_EXPOSURE = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_\d{5}_\d{5}_[a-z0-9]+$", re.IGNORECASE)
 # Name tokens that are filters, pupils or gratings (not subarrays, channels or bands).
 _OPTICAL = re.compile(r"^(f\d{3,4}[a-z0-9]*|clear|clearp|g\d{3}[a-z]|prism|mirror|gr\d{3}[a-z]*|gr150[cr]|"
                       r"grism[a-z0-9]*|p750l|mask[a-z]+|nrm|wl[mp]\d|opaque|fnd|flens)$")
 _OPEN_POSITIONS = {"clear", "clearp", "n/a", "none", ""}
 _IMAGE_TYPES = ("_IMAGE", "_CORON", "_LYOT", "_4QPM", "NIS_AMI", "_TSIMAGE")
-_MODE_PIPELINE = {"image": "image3", "spec": "spec3"}
 CARRY = "ingest.csv"
 TABLE_EXTRA_COLUMNS = ("imgsize_gb", "pname", "date", "imagesize")
 
@@ -61,7 +62,7 @@ def exp_mode_of(exp_type: str | None) -> str:
 
 
 def _exposure_keys(row) -> tuple[str, str]:
-    match = _EXPOSURE.match(str(row["DagNodeName"]).strip())
+    match = EXPOSURE_STEM.match(str(row["DagNodeName"]).strip())
     if match:
         return match.group(1), match.group(2)
     return str(row.get("PROGRAM", "")).strip().zfill(5), str(row.get("OBSERVTN", "")).strip().zfill(3)
@@ -167,7 +168,7 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
         used.update(i for i, _ in members)
         metadata = [metadata_from_headers(r["DagNodeName"] + "_uncal.fits", _headers(r), None) for _, r in members]
         mode, metadata = _members_of_one_mode(metadata)
-        features = product_features(metadata, _MODE_PIPELINE[mode])
+        features = product_features(metadata, EXP_MODE_FEATURE_SET[mode])
         for warning in features.warnings:
             log.debug("%s: %s", name, warning)
         new_rows[mode].append({"Dataset": name, **features.values, "imgsize_gb": size_kb / 1e6, "pname": name,
@@ -181,7 +182,7 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
         if len(table):
             # a reprocessed product keeps its newest measurement
             table = table.sort_values("date", kind="stable").drop_duplicates("pname", keep="last")
-            columns = ["Dataset", *load_schema(_MODE_PIPELINE[mode]).names, *TABLE_EXTRA_COLUMNS]
+            columns = ["Dataset", *load_schema(EXP_MODE_FEATURE_SET[mode]).names, *TABLE_EXTRA_COLUMNS]
             _write_csv_atomic(table.reindex(columns=columns), path)
         written[mode] = len(fresh)
     known = set()
@@ -206,9 +207,8 @@ def _remeasure(table, remeasured: dict):
 
 
 def _write_csv_atomic(table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic_write(path, newline="") as handle:
+        table.to_csv(handle, index=False)
 
 
 def main(argv=None) -> int:

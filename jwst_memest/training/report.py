@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.atomic import atomic_write
+
 __all__ = ["memory_bins", "bin_label", "bin_scores", "bin_auc", "loss_figure", "plot_fold", "metrics_table",
            "comparison_table", "write_summary_page", "write_summary_html"]
 
@@ -60,7 +62,8 @@ def bin_scores(predicted: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 def _save(fig, path: Path, plt) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, dpi=DPI, format=Path(path).suffix.lstrip("."))
     plt.close(fig)
     return path
 
@@ -269,7 +272,8 @@ def write_summary_page(path: Path, title: str, table: str, plots, hyperparameter
     lines += ["## Hyperparameters", ""] + [f"- {k}: {v}" for k, v in hyperparameters.items()]
     lines += ["", "## Plots", ""]
     lines += [f"![{Path(p).stem}]({_relative(p, path)})" for p in _flat(plots)]
-    path.write_text("\n".join(lines) + "\n")
+    with atomic_write(path) as handle:
+        handle.write("\n".join(lines) + "\n")
     return path
 
 
@@ -351,5 +355,6 @@ def write_summary_html(path: Path, title: str, folds: list[dict], overall: dict,
     html = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
-    path.write_text(html)
+    with atomic_write(path) as handle:
+        handle.write(html)
     return path

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.model.baseline import load_baseline
 from jwst_memest.model.bundle import HYBRID_TRANSFORM, MIN_GB
 from jwst_memest.model.metrics import held_out_metrics
@@ -209,8 +210,8 @@ class JwstCalTrain:
         dirs = self._dirs(fold.number)
         split = np.full(len(y), "", dtype=object)
         split[fold.train], split[fold.test] = "train", "test"
-        data.table.assign(split=split).iloc[np.sort(np.concatenate([fold.train, fold.test]))].to_csv(
-            dirs["data"] / f"{self.exp_mode}-tts_{fold.number}.csv")
+        with atomic_write(dirs["data"] / f"{self.exp_mode}-tts_{fold.number}.csv", newline="") as handle:
+            data.table.assign(split=split).iloc[np.sort(np.concatenate([fold.train, fold.test]))].to_csv(handle)
         ranges = self.input_ranges(fold.train) if self.hybrid else None
         X = self.clipped(ranges)
         normalizer, preprocessing = fit_normalizer(X[fold.train], data.feature_set, self.norm)
@@ -342,21 +343,23 @@ class JwstCalTrain:
         if not target.is_file():
             lines = []
             model.summary(print_fn=lambda line, **_: lines.append(line))
-            (self.out / "models" / f"{self.model_name}.txt").write_text("\n".join(lines) + "\n")
+            with atomic_write(self.out / "models" / f"{self.model_name}.txt") as handle:
+                handle.write("\n".join(lines) + "\n")
 
     def _write_summary(self, plots, overall, best) -> None:
         import pandas as pd
 
         summary = self.out / "summary"
         summary.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(self.fold_metrics).to_csv(summary / f"{self.exp_mode}-cv-metrics.csv", index=False)
-        (summary / f"{self.exp_mode}-cv-scores.json").write_text(json.dumps(
-            {"folds": self.fold_metrics, "out_of_fold": overall, "final_fold": best,
-             "bundle": str(self.bundle_path), "physics_baseline_comparison": self.comparison,
-             "memory_bins_gb": [float(e) for e in self.bins]}, indent=2))
+        with atomic_write(summary / f"{self.exp_mode}-cv-metrics.csv", newline="") as handle:
+            pd.DataFrame(self.fold_metrics).to_csv(handle, index=False)
+        with atomic_write(summary / f"{self.exp_mode}-cv-scores.json") as handle:
+            json.dump({"folds": self.fold_metrics, "out_of_fold": overall, "final_fold": best,
+                       "bundle": str(self.bundle_path), "physics_baseline_comparison": self.comparison,
+                       "memory_bins_gb": [float(e) for e in self.bins]}, handle, indent=2)
         hyper = self.hyperparameters()
-        (summary / f"{self.exp_mode}-hyperparameters.txt").write_text(
-            "\n".join(f"{k}: {v}" for k, v in hyper.items()) + "\n")
+        with atomic_write(summary / f"{self.exp_mode}-hyperparameters.txt") as handle:
+            handle.write("\n".join(f"{k}: {v}" for k, v in hyper.items()) + "\n")
         table = metrics_table(self.fold_metrics, overall)
         print(table)
         if self.comparison:

@@ -1,0 +1,84 @@
+"""The Level-3 pipelines the estimator knows, and how every other module names them.
+
+Imports nothing from the package, so that any module may use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+__all__ = [
+    "Level3Pipeline",
+    "PIPELINES",
+    "LEVEL3_PIPELINES",
+    "MEMBER_EXPTYPES",
+    "EXP_MODE_FEATURE_SET",
+    "EXP_MODE_PIPELINES",
+    "normalize",
+    "class_alias",
+    "feature_set_for",
+    "exp_mode_for",
+]
+
+CLASS_ALIAS_PREFIX = "calwebb_"
+
+
+@dataclass(frozen=True)
+class Level3Pipeline:
+    key: str
+    feature_set: str  # the pipeline whose features describe this one's products
+    member_exptypes: tuple[str, ...]  # association members the pipeline loads into memory
+    per_integration: bool  # works on calints members, one image per integration
+
+    @property
+    def class_alias(self) -> str:
+        return CLASS_ALIAS_PREFIX + self.key
+
+
+PIPELINES = MappingProxyType({
+    p.key: p
+    for p in (
+        Level3Pipeline("image3", "image3", ("science",), per_integration=False),
+        Level3Pipeline("spec3", "spec3", ("science", "background", "imprint"), per_integration=False),
+        Level3Pipeline("coron3", "image3", ("science", "psf"), per_integration=True),
+        Level3Pipeline("ami3", "image3", ("science", "psf"), per_integration=True),
+        Level3Pipeline("tso3", "spec3", ("science",), per_integration=True),
+    )
+})
+
+# Pipeline key -> feature set.
+LEVEL3_PIPELINES = MappingProxyType({key: p.feature_set for key, p in PIPELINES.items()})
+MEMBER_EXPTYPES = MappingProxyType({key: p.member_exptypes for key, p in PIPELINES.items()})
+
+# The exposure modes of the training tables (train-image.csv, train-spec.csv) and of folder mode,
+# each covering the pipelines one feature set describes.
+EXP_MODE_FEATURE_SET = MappingProxyType({"image": "image3", "spec": "spec3"})
+EXP_MODE_PIPELINES = MappingProxyType({
+    mode: tuple(key for key, p in PIPELINES.items() if p.feature_set == feature_set)
+    for mode, feature_set in EXP_MODE_FEATURE_SET.items()
+})
+
+
+def normalize(name: str) -> str:
+    """The pipeline key of ``calwebb_spec3``, ``Spec3`` or ``spec3``; ValueError for anything else."""
+    key = str(name).lower().removeprefix(CLASS_ALIAS_PREFIX)
+    if key not in PIPELINES:
+        raise ValueError(f"unknown Level-3 pipeline {name!r}; expected one of {', '.join(PIPELINES)}")
+    return key
+
+
+def class_alias(name: str) -> str:
+    """The pipeline's stpipe class alias (``calwebb_image3``)."""
+    return PIPELINES[normalize(name)].class_alias
+
+
+def feature_set_for(name: str) -> str:
+    """The feature set describing a pipeline's products (coron3 and ami3: image3; tso3: spec3)."""
+    return PIPELINES[normalize(name)].feature_set
+
+
+def exp_mode_for(name: str) -> str:
+    """The training exposure mode whose tables describe a pipeline's products."""
+    feature_set = feature_set_for(name)
+    return next(mode for mode, features in EXP_MODE_FEATURE_SET.items() if features == feature_set)
