@@ -140,3 +140,31 @@ def test_end_to_end_profile_of_coron3_ami3_tso3(tmp_path, name):
     assert row["n_integrations"] == SMOKE[name]["nints"]
     assert 0.2 < row["measured_gb"] < 4
     assert set(STEPS[name]) <= set(json.loads(row["step_peaks"]))
+
+
+MEASURED_LIKE = {  # a configuration of each pipeline's measured corpus (data/corpus/<pipeline>.csv)
+    "coron3": dict(exp_type="NRC_CORON", detectors=("NRCALONG",), filter="F335M", pupil="MASKRND",
+                   subarray="SUB320A335R", subarray_shape=(320, 320), dither_points=2, dither_step_arcsec=0.0,
+                   psf_exposures=1, nints=10, extra={"CORONMSK": "MASKA335R"}),
+    "ami3": dict(exp_type="NIS_AMI", detectors=("NIS",), filter="F480M", pupil="NRM", subarray="SUB80",
+                 subarray_shape=(80, 80), psf_exposures=1, nints=5),
+    "tso3": dict(exp_type="NRC_TSIMAGE", detectors=("NRCA3",), filter="F210M", pupil="WLP8", subarray="SUB64P",
+                 subarray_shape=(64, 64), nints=500, tso_visit=True),
+}
+
+
+@pytest.mark.parametrize("pipeline", list(MEASURED_LIKE))
+def test_each_measured_pipeline_is_estimated_by_its_own_calibrated_terms(tmp_path, pipeline):
+    from jwst_memest.estimation import estimate_association
+    from jwst_memest.model.baseline import load_baseline
+    from jwst_memest.profile.fit import TERMS
+
+    baseline = load_baseline(pipeline)
+    assert baseline.terms == pipeline and set(baseline.coefficients) == set(TERMS[pipeline])
+    layout = ExposureLayout(**MEASURED_LIKE[pipeline], suffix="calints")
+    asn = _make_association(write_header_exposures(layout, tmp_path), tmp_path, f"jw01234-o001_t001_{pipeline}", pipeline)
+    (product,) = estimate_association(asn).products
+    assert product.calibrated, product.uncalibrated_reasons
+    assert not [w for w in product.warnings if "no measured" in w]
+    assert product.estimator["name"] == f"physics_baseline_{pipeline}"
+    assert product.peak_step in baseline.stages(product.features.vector()[None, :])
