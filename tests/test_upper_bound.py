@@ -74,3 +74,37 @@ def test_an_envelope_belongs_to_the_pipeline_whose_runs_it_measured():
     unmeasured = Envelope("image3", {}).assess({"exp_type": "NRC_CORON"}, "image3")
     assert "estimate extrapolated from none" in unmeasured.reasons[0]
     assert unmeasured.reasons[-1] == "upper bound widened x1.25 (default widening)"
+
+
+@pytest.mark.parametrize("quantiles,factors,problem", [
+    ((0.5, 0.9), (1.1,), "as many factors as quantiles"),
+    ((), (), "as many factors as quantiles"),
+    ((0.5, np.nan), (1.1, 1.2), "finite"),
+    ((0.5, 0.9), (1.1, np.inf), "finite"),
+    ((0.9, 0.5), (1.1, 1.2), "increase within"),
+    ((0.5, 0.5), (1.1, 1.2), "increase within"),
+    ((0.0, 0.5), (1.1, 1.2), "increase within"),
+    ((0.5, 1.5), (1.1, 1.2), "increase within"),
+    ((0.5, 0.9), (0.0, 1.2), "positive"),
+])
+def test_a_bound_table_that_cannot_be_a_bound_is_refused(quantiles, factors, problem):
+    # tables come from baseline.yaml and bundles a user may have edited
+    with pytest.raises(ValueError, match=problem):
+        UpperBound(quantiles, factors, n_rows=10)
+
+
+def test_the_lowest_and_highest_quantiles_are_usable():
+    bound = UpperBound.from_measurements(MEASURED, ESTIMATED, quantiles=(0.01, 0.5, 1.0))
+    # ceil(20 x 0.01) = 1: the smallest ratio itself
+    assert bound.factors == pytest.approx((1.01, 1.10, 1.19))
+    assert bound.factor(1.0) == pytest.approx(1.19)
+
+
+def test_an_envelope_without_a_record_widens_by_the_floor():
+    bare = Envelope.from_tree("image3", None)
+    assert bare.ranges == {} and bare.beyond_range == bare.unmeasured_mode == 1.25 and bare.source == ""
+    recorded = Envelope.from_tree("image3", {"ranges": {"NRC_IMAGE": {"n_members": [1, 4]}},
+                                             "widening": {"beyond_range": 1.07, "unmeasured_mode": 1.1,
+                                                          "source": "measured"}})
+    assert recorded.beyond_range == 1.07 and recorded.unmeasured_mode == 1.25 and recorded.source == "measured"
+    assert recorded.ranges == {"NRC_IMAGE": {"n_members": [1, 4]}}
