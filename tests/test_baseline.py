@@ -136,3 +136,22 @@ def test_measured_step_peaks_pin_the_stages_that_never_set_the_peak():
     wanted = truth.coefficients["cube_per_voxel"]
     assert abs(informed - wanted) < 0.05 * wanted
     assert abs(blind - wanted) > 0.2 * wanted
+
+
+def test_a_sources_products_are_paid_once_whatever_the_exposures():
+    from jwst_memest.features.schema import load_schema
+    from jwst_memest.model.baseline import MEMBERS_STAGE, PhysicsBaseline
+
+    installed = load_baseline("spec3")
+    only_sources = {name: 0.0 for name in installed.coefficients} | {"per_source_bytes": 1e6}
+    baseline = PhysicsBaseline("spec3", only_sources, installed.upper_bound, "test")
+    schema = load_schema("spec3")
+
+    def resident(members, sources):
+        values = {"exp_type": "NIS_WFSS", "n_members": members, "n_slits": sources, "total_input_bytes": 0.0,
+                  "member_pixels": 0.0, "output_pixels": 0.0, "cube_pixels": 0.0}
+        return baseline.stages(schema.encode(values)[None, :])[MEMBERS_STAGE][0]
+
+    assert resident(2, 50) == resident(8, 50) == 50e6
+    assert resident(2, 100) == 100e6
+    assert installed.coefficients["per_source_bytes"] > 0

@@ -9,7 +9,8 @@ image3:  base + in_memory * N * b_file * Npix_in
                     a_out * Npix_in + b_out * Npix_out + c_med * G * Npix_out,  (outlier median)
                     b_cat * Npix_out)                                    (source_catalog over the i2d)
 spec3:   base + b_spec * sum of member science pixels              (members held in memory)
-              + b_slit * N * slits per member                      (per-slit models, WCS, products)
+              + b_slit * N * slits per member                      (per-slit models, WCS, cutouts)
+              + b_source * slits per member                        (each source's products, over all members)
               + b_ifu * sum of member science pixels               (what IFU steps hold per member) [IFU]
               + max(ifu_med * Npix_detector,                       (IFU outlier detection's median filter,
                                                                      over the whole detector)
@@ -116,7 +117,8 @@ class PhysicsBaseline:
         wfss = np.isin(col["exp_type"], self._wfss_codes)
         slits = np.nan_to_num(col["n_slits"])
         resident = c["base_bytes"] + c["spec_per_member_pixel"] * col["total_input_bytes"] / 28.0
-        with_slits = resident + c["per_slit_bytes"] * n * slits
+        # per slit of each member (cutouts, WCS), and per source over all members (its products)
+        with_slits = resident + c["per_slit_bytes"] * n * slits + c.get("per_source_bytes", 0.0) * slits
         nan = np.full(len(n), np.nan)
         # IFU steps hold more per member than the container does (slice maps, pathloss, per-pixel
         # coordinates): a term of its own, paid during both IFU steps

@@ -25,7 +25,8 @@ __all__ = ["load_measured", "fit_baseline", "main"]
 
 IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
                 "outlier_in", "outlier_out", "median_per_group", "catalog_out")
-SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "ifu_per_member_pixel", "ifu_median_per_pixel",
+SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "per_source_bytes", "ifu_per_member_pixel",
+               "ifu_median_per_pixel",
                "cube_per_voxel", "spec_out")
 TSO3_TERMS = ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte")
 CORON3_TERMS = ("base_bytes", "coron_per_input_byte", "align_per_cube_byte", "klip_per_cube_byte", "resample_in")
@@ -33,7 +34,7 @@ AMI3_TERMS = ("base_bytes", "ami_per_input_byte", "analyze_per_integration")
 TERMS = {"image3": IMAGE3_TERMS, "spec3": SPEC3_TERMS, "tso3": TSO3_TERMS, "coron3": CORON3_TERMS, "ami3": AMI3_TERMS}
 # where a first fit of a pipeline's own terms starts: the interpreter and jwst's imports, and one
 # byte per byte of input (the least squares scale each term by its starting value)
-FIRST_FIT_START = {"base_bytes": 3e8}
+FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes": 1e6}
 
 
 def load_measured(corpus, pipeline: str = "image3"):
@@ -66,7 +67,8 @@ def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
     from scipy.optimize import least_squares
 
     terms = TERMS[start.terms]
-    scale = np.array([start.coefficients[t] for t in terms], dtype=float)
+    # a term new to the installed coefficients starts from its first-fit value
+    scale = np.array([start.coefficients.get(t, FIRST_FIT_START.get(t, 1.0)) for t in terms], dtype=float)
     scale[scale == 0] = 1.0
     targets = _stage_targets(start, len(X), step_peaks)
 
