@@ -373,6 +373,10 @@ def test_step_peaks_come_from_the_samples_taken_while_each_step_ran():
     samples = [(start + s, gb * 1e9) for s, gb in ((0.5, 0.3), (2, 5.0), (4.5, 1.0), (5.5, 2.0), (8, 2.5), (9.5, 9.0))]
     # the pipeline's own peak after its last step belongs to no step
     assert peaks_by_step(log, samples) == {"outlier_detection": 5.0, "pixel_replace": 1.0, "extract_1d": 2.5}
+    # a step between two samples (klip of a few integrations) is still reported: the larger of the
+    # sample it started on and the one after it ended
+    short = [line(1, "Step klip running with args (x,)."), line(1.1, "Step klip done")]
+    assert peaks_by_step(short, [(start + 0.9, 0.4e9), (start + 1.2, 0.5e9), (start + 1.4, 0.9e9)]) == {"klip": 0.5}
 
 
 def test_rows_keep_the_columns_of_the_file_they_are_appended_to(tmp_path):

@@ -149,10 +149,18 @@ def step_intervals(lines) -> list[tuple[str, float, float]]:
 
 
 def peaks_by_step(lines, samples) -> dict[str, float]:
-    """Largest sampled RSS (GB) while each step ran; steps run several times (per source) keep their largest."""
+    """Largest sampled RSS (GB) while each step ran; steps run several times (per source) keep their largest.
+
+    A step shorter than the sampling interval has no sample of its own: it gets the larger of the
+    two samples around it (what it started on, what it left), so every step that ran is reported.
+    """
     peaks: dict[str, float] = {}
     for name, start, end in step_intervals(lines):
         inside = [rss for when, rss in samples if start <= when <= end]
+        if not inside:
+            before = [rss for when, rss in samples if when < start][-1:]
+            after = [rss for when, rss in samples if when > end][:1]
+            inside = before + after
         if inside:
             peaks[name] = round(max(peaks.get(name, 0.0), max(inside) / 1e9), 4)
     return peaks
