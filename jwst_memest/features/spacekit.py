@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from jwst_memest.features.geometry import offset_statistics
 from jwst_memest.features.schema import FeatureSchema, spacekit_geometry
 from jwst_memest.metadata import ExposureMetadata
 
@@ -77,17 +78,14 @@ def _product_centre(ra: np.ndarray, dec: np.ndarray, scale: np.ndarray, shapes: 
     return float(np.degrees(np.arctan2(my, mx)) % 360.0), float(np.degrees(np.arctan2(mz, np.hypot(mx, my))))
 
 
+# spacekit's names for the offset summary that geometry.offset_statistics computes
+_SPACEKIT_OFFSET_NAMES = {"max_offset": "max", "mean_offset": "mean", "sigma_offset": "sigma", "err_offset": "err",
+                          "sigma1_mean": "sigma1_mean", "frac": "sigma1_frac"}
+
+
 def _statistics(offsets: np.ndarray, prefix: str = "") -> dict[str, float]:
-    mean, sigma = offsets.mean(), offsets.std()
-    above = offsets[offsets > mean + sigma]
-    return {
-        f"{prefix}max_offset": float(offsets.max()),
-        f"{prefix}mean_offset": float(mean),
-        f"{prefix}sigma_offset": float(sigma),
-        f"{prefix}err_offset": float(sigma / np.sqrt(offsets.size)),
-        f"{prefix}sigma1_mean": float(above.mean()) if above.size else 0.0,
-        f"{prefix}frac": float(above.size / offsets.size),
-    }
+    stats = offset_statistics(offsets, "offset")
+    return {f"{prefix}{name}": stats[f"offset_{ours}"] for name, ours in _SPACEKIT_OFFSET_NAMES.items()}
 
 
 def spacekit_detector(detectors: Sequence[str]) -> str:
