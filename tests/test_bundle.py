@@ -1,6 +1,5 @@
 """Model bundles: format, validation on read, numpy inference, registry and command line."""
 
-import json
 import subprocess
 import sys
 

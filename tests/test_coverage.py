@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import MINIMUM_UNMEASURED_FACTOR, Envelope

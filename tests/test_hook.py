@@ -4,7 +4,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 

@@ -5,7 +5,6 @@ import math
 import subprocess
 import warnings
 
-import pytest
 from astropy.io import fits
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st

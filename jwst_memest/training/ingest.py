@@ -149,6 +149,10 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
     rows = pd.concat(frames, ignore_index=True).drop_duplicates("DagNodeName", keep="last").reset_index(drop=True)
     is_product = rows["DagNodeName"].map(lambda n: parse_product_name(n) is not None)
     exposures, products = rows[~is_product], rows[is_product]
+    # exposures grouped by program and instrument, so each product is matched against its own candidates only
+    keys = exposures.apply(lambda r: (*_exposure_keys(r), str(r.get("INSTRUME", "")).strip().upper()), axis=1,
+                           result_type="expand") if len(exposures) else pd.DataFrame(columns=[0, 1, 2])
+    candidates = keys.groupby([keys[0], keys[2]]).groups if len(exposures) else {}
     used: set[int] = set()
     new_rows: dict[str, list[dict]] = {"image": [], "spec": []}
     remeasured: dict[str, tuple[str, float]] = {}
@@ -160,7 +164,8 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
                         product_row.get("ImageSize"))
             continue
         product = parse_product_name(name)
-        members = [(i, r) for i, r in exposures.iterrows() if _matches(product, r)]
+        index = candidates.get((product["program"], product["instrument"]), [])
+        members = [(i, exposures.loc[i]) for i in index if _matches(product, exposures.loc[i])]
         if not members:
             # a reprocessed product whose exposures were ingested earlier: new measurement only
             remeasured[name] = (product_row["_date"], size_kb)
