@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from jwst_memest.metadata import exposure_stem
 from jwst_memest.pipelines import MEMBER_EXPTYPES, PIPELINES, normalize
 
 log = logging.getLogger("stpipe.jwst_memest.association")
@@ -121,8 +122,8 @@ def resolve_member(expname: str, asn_dir: Path, search_path: Sequence[Path] = ()
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    stem, _, _ = named.name.rpartition("_")
-    if not stem:
+    stem = exposure_stem(named)
+    if stem == named.name.split(".")[0]:  # no product suffix: nothing to swap
         return None
     for directory in [named.parent if named.is_absolute() else asn_dir, *search_path]:
         for suffix in SIBLING_SUFFIXES:

@@ -14,7 +14,7 @@ import numpy as np
 from jwst_memest.association import AssociationError, first_few, load_level3_association, product_members, product_name
 from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import ProductFeatures, product_features
-from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
+from jwst_memest.metadata import ExposureMetadata, MetadataError, product_level, read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
 from jwst_memest.pipelines import class_alias
 
@@ -283,7 +283,7 @@ def read_association_members(
     for found in product_members(association, pipeline, path.parent.resolve(), search_path):
         warnings = []
         if found.substituted:
-            levels = sorted({sub.name.rsplit("_", 1)[-1].split(".")[0] for _, sub in found.substituted})
+            levels = sorted({product_level(sub) for _, sub in found.substituted})
             first_name, first_sub = found.substituted[0]
             warnings.append(
                 f"{len(found.substituted)} member(s) not found as named; used the same exposures' "

@@ -163,8 +163,9 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by, is_psf=
     ncols, nrows = layout.subarray_shape or full_frame(detector)
     dx, dy = detector_offset(layout, detector)
     ra, dec = _offset_sky(layout.target_ra, layout.target_dec, bx + dx, by + dy, layout.roll)
-    visit = 1
-    obs_id = f"V{layout.program:05d}{layout.observation:03d}{visit:03d}P0000000{number:05d}"
+    visit, visit_group, sequence, activity = 1, "03", "1", "01"
+    # as operations write it: one per activity (visit, then visit group, sequence and activity), not per exposure
+    obs_id = f"V{layout.program:05d}{layout.observation:03d}{visit:03d}P00000000{visit_group}{sequence}{activity}"
     name = exposure_file_name(layout.program, layout.observation, number, detector, layout.suffix)
     channel = layout.channel
     if detector in MRS_DETECTOR_CHANNELS:  # each MRS detector records two channels, whatever the layout says
@@ -179,7 +180,7 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by, is_psf=
         "EXPSTART": 60319.4 + number * 1e-3, "EXPMID": 60319.4 + number * 1e-3 + 5e-4,
         "EXPEND": 60319.4 + number * 1e-3 + 1e-3,
         "PROGRAM": f"{layout.program:05d}", "OBSERVTN": f"{layout.observation:03d}", "VISIT": f"{visit:03d}",
-        "VISITGRP": "03", "SEQ_ID": "1", "ACT_ID": "01", "EXPOSURE": f"{number:05d}",
+        "VISITGRP": visit_group, "SEQ_ID": sequence, "ACT_ID": activity, "EXPOSURE": f"{number:05d}",
         "OBS_ID": obs_id, "VISIT_ID": f"{layout.program:05d}{layout.observation:03d}{visit:03d}",
         "TEMPLATE": "NIRCam Imaging" if instrument == "NIRCAM" else f"{instrument} Imaging",
         "VISITYPE": layout.visit_type, "VISITSTA": "SUCCESSFUL", "NEXPOSUR": n_exposures * len(layout.detectors),

@@ -27,6 +27,7 @@ __all__ = [
     "read_exposure_metadata",
     "metadata_from_datamodel",
     "product_level",
+    "exposure_stem",
 ]
 
 # Pixel scale (arcsec) by detector, used when the header has no PIXAR_A2.
@@ -41,10 +42,23 @@ class MetadataError(ValueError):
     """A member's metadata could not be read; the message names the file and the problem."""
 
 
+def _split_suffix(path: str | Path) -> tuple[str, str]:
+    """(exposure stem, suffix) of a file name, by jwst's own list of product suffixes ("" when none)."""
+    from jwst.lib.suffix import remove_suffix
+
+    name = Path(path).name.split(".")[0]
+    stem, separator = remove_suffix(name)
+    return stem, name[len(stem) + len(separator):].lower() if stem != name else ""
+
+
+def exposure_stem(path: str | Path) -> str:
+    """A file's exposure name without directory, product suffix and extension: what all its products share."""
+    return _split_suffix(path)[0]
+
+
 def product_level(path: str | Path) -> str:
     """Processing level from a file name suffix (``uncal``, ``rate``, ``cal``, ...)."""
-    stem = Path(path).name.split(".")[0]
-    suffix = stem.rsplit("_", 1)[-1].lower()
+    suffix = _split_suffix(path)[1]
     return suffix if suffix in _LEVELS else "unknown"
 
 
@@ -116,32 +130,37 @@ class _TolerantHeader:
     def __init__(self, header, problems: list[str]):
         self._header = header
         self._problems = problems
-        self._unparsable: set[str] = set()
+        self._values: dict = {}  # keyword -> parsed value, or _ABSENT (missing or unparsable)
 
-    def _parsable(self, keyword) -> bool:
-        if keyword not in self._header:
-            return False
-        if keyword in self._unparsable:
-            return False
+    def _value(self, keyword):
         try:
-            self._header[keyword]
+            return self._values[keyword]
+        except KeyError:
+            pass
+        try:
+            value = self._header.get(keyword, _ABSENT)
         except VerifyError:
-            self._unparsable.add(keyword)
+            value = _ABSENT
             # not the card's image: asking for it makes astropy rewrite the card, with warnings
             self._problems.append(f"{keyword}: value of its card cannot be parsed, read as missing")
-            return False
-        return True
+        self._values[keyword] = value
+        return value
 
     def __contains__(self, keyword) -> bool:
-        return self._parsable(keyword)
+        return self._value(keyword) is not _ABSENT
 
     def __getitem__(self, keyword):
-        if not self._parsable(keyword):
+        value = self._value(keyword)
+        if value is _ABSENT:
             raise KeyError(keyword)
-        return self._header[keyword]
+        return value
 
     def get(self, keyword, default=None):
-        return self[keyword] if self._parsable(keyword) else default
+        value = self._value(keyword)
+        return default if value is _ABSENT else value
+
+
+_ABSENT = object()
 
 
 def _first(headers, *keywords):
@@ -303,6 +322,12 @@ def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
     MetadataError
         The file is missing, not FITS, truncated, or lacks INSTRUME and EXP_TYPE.
     """
+    return read_exposure_metadata_and_header(path)[0]
+
+
+def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadata, fits.Header]:
+    """:func:`read_exposure_metadata` and the primary header it was read from (folder mode builds its
+    association pool from that header instead of opening the file again)."""
     path = Path(path)
     if not path.is_file():
         raise MetadataError(f"{path}: file not found")
@@ -328,7 +353,7 @@ def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
         raise MetadataError(f"{path}: no INSTRUME or EXP_TYPE keyword; not a JWST exposure")
     meta = metadata_from_headers(str(path), primary, sci, problems)
     meta.n_slits, meta.slit_pixels = len(slits), sum(slits)
-    return meta
+    return meta, primary._header
 
 
 def _is_multi_slit(primary, path: Path) -> bool:

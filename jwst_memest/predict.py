@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import logging
 import multiprocessing
 import os
+import re
 import sys
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,33 +28,93 @@ from jwst_memest.estimation import (
     write_json_atomic,
     write_text_atomic,
 )
-from jwst_memest.metadata import ExposureMetadata, MetadataError, read_exposure_metadata
+from jwst_memest.metadata import ExposureMetadata, MetadataError, exposure_stem, read_exposure_metadata_and_header
 from jwst_memest.pipelines import EXP_MODE_PIPELINES, MEMBER_EXPTYPES
+from jwst_memest.pools import PoolEntry, distinct_rows, expand_members, generate_level3
 
 log = logging.getLogger("stpipe.jwst_memest.predict")
 
-__all__ = ["JwstCalPredict", "GeneratedAssociation", "build_associations", "screen_exposures", "main", "EXP_MODE_PIPELINES"]
+__all__ = ["JwstCalPredict", "GeneratedAssociation", "ScreenedFolder", "build_associations", "screen_exposures", "main",
+           "EXP_MODE_PIPELINES"]
 
 
-def screen_exposures(paths: Iterable[Path]) -> tuple[dict[str, ExposureMetadata], list[str]]:
-    """Metadata keyed by exposure stem for the files jwst's association tools can take.
+# below this many files, starting worker processes costs more than reading the headers in one
+PARALLEL_READ_MIN_FILES = 400
+
+
+@dataclass
+class ScreenedFolder:
+    """The exposures of a folder that jwst's association tools can take, and the pool rows the generator needs."""
+
+    exposures: dict[str, ExposureMetadata]  # exposure stem -> metadata, in file order
+    representatives: dict[str, PoolEntry]  # the distinct pool rows (pools.distinct_rows)
+    followers: dict[str, list[str]]  # representative stem -> the stems of the rows it stands for
+    rejected: list[str]  # one line per file left out, naming it and why
+
+
+def screen_exposures(paths: Iterable[Path], workers: int | None = 1) -> ScreenedFolder:
+    """Read and screen a folder's exposures; headers are read in ``workers`` processes (None: one per
+    usable CPU) when the folder is large.
 
     jwst's pool maker aborts on one unreadable file or a missing TARGNAME, and
     its generator on a missing EXP_TYPE: such files are left out and reported.
     """
-    kept, rejected = {}, []
+    paths = [str(p) for p in paths]
+    workers = min(workers or _usable_cpus(), max(len(paths) // (PARALLEL_READ_MIN_FILES // 2), 1))
+    chunks = _observation_chunks(paths, workers)
+    if len(chunks) > 1:
+        # fork: the workers inherit the imported modules; they send back metadata and the distinct rows only
+        with ProcessPoolExecutor(len(chunks), mp_context=multiprocessing.get_context("fork")) as executor:
+            screened = list(executor.map(_screen, chunks))
+    else:
+        screened = [_screen(chunk) for chunk in chunks]
+    outcome = {path: result for results, _, _ in screened for path, result in results}
+    folder = ScreenedFolder({}, {}, {}, [])
+    for path in paths:
+        if isinstance(outcome[path], str):
+            folder.rejected.append(outcome[path])
+        else:
+            folder.exposures[exposure_stem(path)] = outcome[path]
+    for _, representatives, followers in screened:
+        folder.representatives.update((entry.stem, entry) for entry in representatives)
+        folder.followers.update(followers)
+    return folder
+
+
+def _observation_chunks(paths: list[str], n_chunks: int) -> list[list[str]]:
+    """The paths in at most ``n_chunks`` runs of whole observations (by file name), of about equal size."""
+    if n_chunks <= 1:
+        return [paths]
+    observations: dict[str, list[str]] = {}
+    for path in paths:
+        match = re.match(r"jw\d{8}", Path(path).name)
+        observations.setdefault(match.group(0) if match else "", []).append(path)
+    size = -(-len(paths) // n_chunks)
+    chunks: list[list[str]] = [[]]
+    for observation in observations.values():
+        if len(chunks[-1]) >= size:
+            chunks.append([])
+        chunks[-1].extend(observation)
+    return chunks
+
+
+def _screen(paths: list[str]) -> tuple[list[tuple[str, ExposureMetadata | str]], list[PoolEntry], dict[str, list[str]]]:
+    """Each path's metadata or why it is left out, then the distinct pool rows of those kept."""
+    results, entries = [], []
     for path in paths:
         try:
-            meta = read_exposure_metadata(path)
+            meta, header = read_exposure_metadata_and_header(path)
         except MetadataError as exc:
-            rejected.append(str(exc))
+            results.append((path, str(exc)))
             continue
         missing = [k for k, v in (("EXP_TYPE", meta.exp_type), ("TARGNAME", meta.target_name)) if not v]
         if missing:
-            rejected.append(f"{path}: no {' or '.join(missing)}; jwst's association rules need it")
+            results.append((path, f"{path}: no {' or '.join(missing)}; jwst's association rules need it"))
             continue
-        kept[Path(path).name.rsplit("_", 1)[0]] = meta
-    return kept, rejected
+        results.append((path, meta))
+        entries.append(PoolEntry(path, header, bool(meta.is_imprint)))
+    representatives, followers = distinct_rows(entries)
+    return results, representatives, followers
 
 
 @dataclass(frozen=True)
@@ -66,41 +125,66 @@ class GeneratedAssociation:
     content: dict
 
 
-def build_associations(exposures: dict[str, ExposureMetadata], discover: bool = False,
+def build_associations(folder: ScreenedFolder, discover: bool = False,
                        workers: int | None = None) -> list[GeneratedAssociation]:
     """Level-3 associations from jwst's rules over pools made from the exposures' headers.
 
-    As ``asn_generate --all-candidates``: observation candidates only, so each
-    program/observation gets a pool of its own (jwst's pool building and
-    matching grow faster than linearly with pool size). The pools are
-    independent, so they are generated in ``workers`` processes (default: one
-    per CPU this process may use) when there are several. ``discover=True`` runs one pool with
-    jwst's discovery pass too (``asn_generate``'s default), which finds the
-    same products here at several times the cost.
+    As ``asn_generate --all-candidates``: observation candidates only, so
+    observations are independent and whole observations are gathered into pools
+    of bounded size (jwst's pool building grows faster than linearly with pool
+    size), generated in ``workers`` processes (default: one per CPU this process
+    may use) when there are several. The generator sees only the distinct rows;
+    each association's members are expanded back to every exposure.
+    ``discover=True`` runs one pool with jwst's discovery pass too
+    (``asn_generate``'s default), which finds the same products here at several
+    times the cost.
     """
+    representatives = folder.representatives
     if discover:
-        pools = [list(exposures.values())]
+        pools = [list(representatives.values())]
     else:
-        observations: dict[tuple[str, str], list[ExposureMetadata]] = {}
-        for meta in exposures.values():
-            program, observation = (meta.exposure_id.split("_") + ["", ""])[:2]
-            observations.setdefault((program, observation), []).append(meta)
-        pools = list(observations.values())
+        observations: dict[tuple[str, str], list[PoolEntry]] = {}
+        for stem, meta in folder.exposures.items():
+            if stem in representatives:
+                program, observation = (meta.exposure_id.split("_") + ["", ""])[:2]
+                observations.setdefault((program, observation), []).append(representatives[stem])
+        pools = _batches(list(observations.values()), workers or _usable_cpus())
     # mkpool numbers targets (t001, t002, ...) in order of appearance within its pool: an operations pool
     # spans the whole program, so number them over all the exposures, not within each observation
     target_ids: dict[str, str] = {}
-    for meta in exposures.values():
+    for meta in folder.exposures.values():
         target_ids.setdefault(str(meta.target_name), str(len(target_ids) + 1))
-    jobs = [([(m.path, m.is_imprint) for m in pool], discover, target_ids) for pool in pools if pool]
+    jobs = [(pool, target_ids, discover) for pool in pools if pool]
     workers = min(workers or _usable_cpus(), len(jobs))
     if workers > 1:
-        # jwst's generated association classes cannot be pickled: workers send back JSON.
         # fork: the workers inherit the imported jwst instead of importing it again
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
-            results = list(executor.map(_generate, *zip(*jobs)))
+            results = list(executor.map(generate_level3, *zip(*jobs)))
     else:
-        results = [_generate(*job) for job in jobs]
-    return [GeneratedAssociation(name, json.loads(text)) for result in results for name, text in result]
+        results = [generate_level3(*job) for job in jobs]
+    order = {stem: i for i, stem in enumerate(folder.exposures)}
+    # by name: the same order however the observations were batched
+    return sorted((GeneratedAssociation(name, expand_members(content, folder.followers, order))
+                   for result in results for name, content in result), key=lambda a: a.filename)
+
+
+# exposures per generator call: each call has a fixed cost (rule registry, pool table, pool-file round
+# trip), while mkpool's table grows by copying, so a pool should be neither tiny nor huge
+POOL_BATCH_EXPOSURES = 1000
+
+
+def _batches(observations: list[list[PoolEntry]], workers: int) -> list[list[PoolEntry]]:
+    """Whole observations gathered into pools of at most POOL_BATCH_EXPOSURES exposures, and into at least
+    ``workers`` pools when there are that many observations (observation candidates are generated
+    independently, so gathering them changes nothing but the cost)."""
+    total = sum(len(o) for o in observations)
+    size = max(min(POOL_BATCH_EXPOSURES, -(-total // max(workers, 1))), 1)
+    batches: list[list[PoolEntry]] = []
+    for observation in observations:
+        if not batches or len(batches[-1]) + len(observation) > size:
+            batches.append([])
+        batches[-1].extend(observation)
+    return batches
 
 
 def _usable_cpus() -> int:
@@ -109,44 +193,6 @@ def _usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # platforms without affinity
         return os.cpu_count() or 1
-
-
-def _generate(exposures: list[tuple[str, bool]], discover: bool, target_ids: dict[str, str]) -> list[tuple[str, str]]:
-    """(file name, JSON) of the Level-3 associations jwst's rules make from one pool of (path, is_imprint),
-    targets numbered by ``target_ids`` (target name -> id)."""
-    from jwst.associations.generator.generate_per_candidate import generate_per_candidate
-    from jwst.associations.lib import rules_level3
-    from jwst.associations.mkpool import mkpool
-
-    imprint = {Path(path).name: is_imprint for path, is_imprint in exposures}
-    pool = mkpool([path for path, _ in exposures])
-    # mkpool sets every exposure's IS_IMPRT to 'f'; NIRSpec imprints need their header value
-    for row in pool:
-        name = Path(str(row["filename"])).name
-        if name in imprint:
-            row["is_imprt"] = "t" if imprint[name] else "f"
-        row["targetid"] = target_ids.get(str(row["targname"]).strip(), row["targetid"])
-    pool = _as_read_from_a_pool_file(pool)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        associations = generate_per_candidate(
-            pool, rule_defs=[rules_level3.__file__], all_candidates=True, discover=discover, ignore_default=True
-        )
-    return [association.dump(format="json") for association in associations]
-
-
-def _as_read_from_a_pool_file(pool):
-    """The pool as operations' pool files give it to the generator: written, then read by jwst's own
-    pool reader (values lowercased, "null" for absent), so product names are those made from the
-    operations pool of the same exposures (no "-full"/"-none" from upper-case header values)."""
-    import tempfile
-
-    from jwst.associations.pool import AssociationPool
-
-    with tempfile.TemporaryDirectory(prefix="memest-pool-") as scratch:
-        path = Path(scratch) / "pool.csv"
-        pool.write(str(path), format="ascii", delimiter="|")
-        return AssociationPool.read(str(path))
 
 
 class JwstCalPredict:
@@ -199,11 +245,12 @@ class JwstCalPredict:
         return files
 
     def run_inference(self) -> dict[str, dict]:
-        exposures, self.rejected = screen_exposures(self.input_files())
+        folder = screen_exposures(self.input_files(), self.workers)
+        exposures, self.rejected = folder.exposures, folder.rejected
         for reason in self.rejected:
             log.warning("left out: %s", reason)
         wanted = {p for mode in self.exp_modes for p in EXP_MODE_PIPELINES[mode]}
-        generated = build_associations(exposures, self.discover, self.workers)
+        generated = build_associations(folder, self.discover, self.workers)
         self.associations = [a for a in generated if a.content["asn_type"] in wanted]
         self.unused = unused_exposures(exposures, generated, wanted)
         for line in _unused_summary(self.unused):
@@ -214,10 +261,10 @@ class JwstCalPredict:
             asn_type = association.content["asn_type"]
             for product in association.content["products"]:
                 members = [
-                    exposures[Path(m["expname"]).name.rsplit("_", 1)[0]]
+                    exposures[exposure_stem(m["expname"])]
                     for m in product["members"]
                     if str(m.get("exptype", "science")).lower() in _member_types(asn_type)
-                    and Path(m["expname"]).name.rsplit("_", 1)[0] in exposures
+                    and exposure_stem(m["expname"]) in exposures
                 ]
                 if members:
                     by_pipeline.append((product["name"], members))
@@ -293,7 +340,7 @@ def unused_exposures(exposures: dict[str, ExposureMetadata], generated: list[Gen
     for association in generated:
         for product in association.content["products"]:
             for member in product["members"]:
-                stem = Path(member["expname"]).name.rsplit("_", 1)[0]
+                stem = exposure_stem(member["expname"])
                 types_of.setdefault(stem, set()).add(association.content["asn_type"])
     unused = {}
     for stem, meta in exposures.items():

@@ -7,23 +7,11 @@ generator makes from the pool file itself (observation candidates, as folder mod
 
 import re
 import warnings
-from pathlib import Path
 
-import jwst
 import pytest
-from astropy.io import fits
+from shipped_pools import expanded_pool, write_exposures
 
 from jwst_memest.predict import JwstCalPredict
-
-POOLS = Path(jwst.__file__).parent / "associations" / "tests" / "data"
-# keywords mkpool derives itself, or that are not header keywords
-_DERIVED = {"filename", "asn_candidate", "targetid", "obs_num"}
-
-
-def _expanded(name):
-    from jwst.associations.tests.helpers import combine_pools
-
-    return combine_pools(str(POOLS / name))
 
 
 def _names_from_the_pool_file(pool) -> set[str]:
@@ -37,27 +25,6 @@ def _names_from_the_pool_file(pool) -> set[str]:
     return {a["products"][0]["name"] for a in found if a["asn_id"].startswith("o")}
 
 
-def _write_exposures(pool, directory: Path) -> int:
-    written = 0
-    for row in pool:
-        observation = re.search(r"'o(\d+)', 'observation'", str(row["asn_candidate"]))
-        if not observation:  # a pool's comment-like rows
-            continue
-        header = fits.Header()
-        for column in pool.colnames:
-            value = str(row[column])
-            if column in _DERIVED or value.lower() in ("null", ""):
-                continue
-            header[("HIERARCH " if len(column) > 8 else "") + column.upper()] = value
-        header["OBSERVTN"] = observation.group(1)
-        # mkpool numbers targets by first appearance of TARGNAME; one name per target id does that
-        header["TARGNAME"] = f"target{row['targetid']}"
-        fits.HDUList([fits.PrimaryHDU(header=header), fits.ImageHDU(name="SCI")]).writeto(
-            directory / str(row["filename"]), overwrite=True)
-        written += 1
-    return written
-
-
 @pytest.mark.parametrize("pool_file", [
     "pool_002_image_miri.csv", "pool_003_image_nircam.csv",            # imaging
     "pool_018_all_exptypes.csv",                                        # every exposure type, coronagraphy included
@@ -66,11 +33,11 @@ def _write_exposures(pool, directory: Path) -> int:
     "pool_023_nirspec_msa_3nod.csv", "pool_024_nirspec_fss_nods.csv",   # spectroscopy
 ])
 def test_folder_mode_names_equal_the_generators_on_the_pool_file(tmp_path, pool_file):
-    pool = _expanded(pool_file)
+    pool = expanded_pool(pool_file)
     ids = [str(r["targetid"]) for r in sorted(pool, key=lambda r: str(r["filename"])) if "'o" in str(r["asn_candidate"])]
     # the comparison holds where the pool numbers its targets as mkpool does: in order of appearance
     assert ids and all(int(i) <= len(set(ids[:k])) for k, i in enumerate(ids, start=1))
-    assert _write_exposures(pool, tmp_path) > 0
+    assert write_exposures(pool, tmp_path) > 0
     expected = _names_from_the_pool_file(pool)
     assert expected
     predictor = JwstCalPredict(tmp_path, sfx=".fits", exp_modes=("image", "spec"), workers=1)

@@ -1,0 +1,191 @@
+"""Level-3 associations of a folder of exposures, by jwst's generator, at the cost of its distinct rows.
+
+jwst's generator matches every pool row against every Level-3 rule, and its pool maker opens every
+file again; both costs grow with the number of exposures. Yet a visit's dithers are rows the rules
+cannot tell apart: they differ only in columns no Level-3 rule reads (the file name, the exposure
+and pattern counters, the times). Such rows are interchangeable, so the generator runs on the first
+two of each set of them (two, not one: some rules depend on a product having more than one science
+exposure, e.g. MIRI LRS nod backgrounds) and each association's members are expanded back to the
+whole set. The pool is made by jwst's own ``mkpool`` from the primary headers already read, then
+written and read back as operations' pool files are, so products carry the names the pipeline gives.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
+
+from jwst_memest.metadata import exposure_stem
+
+__all__ = ["EXPOSURE_IDENTIFIERS", "PoolEntry", "distinct_rows", "expand_members", "generate_level3",
+           "generate_from_distinct_rows", "pool_table"]
+
+# Primary-header keywords that change from one exposure of an activity to the next and that no
+# Level-3 rule reads (tests/test_pools.py searches jwst's Level-3 rule modules for each). FILENAME is
+# read only to tell members apart, which is what expanding the associations restores.
+EXPOSURE_IDENTIFIERS = frozenset({
+    "FILENAME", "DATE", "DATE-OBS", "TIME-OBS", "DATE-BEG", "DATE-AVG", "DATE-END", "MJD-BEG", "MJD-AVG",
+    "MJD-END", "TDB-BEG", "TDB-MID", "TDB-END", "EXPSTART", "EXPMID", "EXPEND", "BSTRTIME", "BMIDTIME",
+    "BENDTIME", "HSTRTIME", "HMIDTIME", "HENDTIME", "EXPOSURE", "EXPCOUNT", "PATT_NUM", "SUBPXNUM",
+    "XOFFSET", "YOFFSET", "CHECKSUM", "DATASUM",
+})
+# rows of one set that the generator sees
+REPRESENTATIVES = 2
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    """One exposure of the pool: its file, primary header and whether it is a NIRSpec imprint."""
+
+    path: str
+    header: fits.Header
+    is_imprint: bool = False
+
+    @property
+    def stem(self) -> str:
+        return exposure_stem(self.path)
+
+
+def _signature(entry: PoolEntry) -> tuple:
+    """What the Level-3 rules can see of an exposure: every primary card but its identifiers."""
+    images = (_card_image(card) for card in entry.header.cards)
+    return tuple(image for image in images if image[:8].rstrip() not in EXPOSURE_IDENTIFIERS), entry.is_imprint
+
+
+def _card_image(card: fits.Card) -> str:
+    """The card's 80 characters. A card read from a file keeps them as read (astropy's ``_image``); the
+    public ``image`` verifies and reformats the card first, which costs more than reading the file."""
+    image = getattr(card, "_image", None)
+    return image if isinstance(image, str) and len(image) == 80 and not card._modified else card.image
+
+
+def distinct_rows(entries: list[PoolEntry], keep: int = REPRESENTATIVES) -> tuple[list[PoolEntry], dict[str, list[str]]]:
+    """The entries the generator needs, and for each representative the stems of the exposures it stands for.
+
+    The first ``keep`` entries of each set of interchangeable rows are kept (in pool order); the
+    rest follow the first of them.
+    """
+    kept, followers, first_of = [], {}, {}
+    seen: dict[tuple, int] = {}
+    for entry in entries:
+        key = _signature(entry)
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        if count == 0:
+            first_of[key] = entry.stem
+        if count < keep:
+            kept.append(entry)
+        else:
+            followers.setdefault(first_of[key], []).append(entry.stem)
+    return kept, followers
+
+
+def expand_members(content: dict, followers: dict[str, list[str]], order: dict[str, int]) -> dict:
+    """An association made from representatives, with every member repeated for the exposures it stands for.
+
+    A member derived from a representative's name (e.g. an LRS nod background ``..._x1d.fits``) is
+    repeated under each follower's name. Within each run of members of one type the members are in
+    pool order, as the generator adds them.
+    """
+    for product in content.get("products", []):
+        runs: list[list[dict]] = []
+        for member in product["members"]:
+            if not runs or runs[-1][0].get("exptype") != member.get("exptype"):
+                runs.append([])
+            runs[-1].append(member)
+            stem = exposure_stem(member["expname"])
+            for follower in followers.get(stem, []):
+                copy = dict(member)
+                copy["expname"] = member["expname"].replace(stem, follower)
+                runs[-1].append(copy)
+        product["members"] = [m for run in runs for m in sorted(run, key=lambda m: order.get(exposure_stem(m["expname"]), 0))]
+    return content
+
+
+def generate_level3(entries: list[PoolEntry], target_ids: dict[str, str], discover: bool = False
+                    ) -> list[tuple[str, dict]]:
+    """(file name, content) of the Level-3 associations jwst's generator makes from a pool of these rows.
+
+    ``target_ids`` (target name -> id) numbers targets as an operations pool of the whole program
+    does; mkpool would number them within this pool only.
+    """
+    from jwst.associations.generator.generate_per_candidate import generate_per_candidate
+    from jwst.associations.lib import rules_level3
+
+    pool = pool_table(entries, target_ids)
+    pool = _as_read_from_a_pool_file(pool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        associations = generate_per_candidate(
+            pool, rule_defs=[rules_level3.__file__], all_candidates=True, discover=discover, ignore_default=True
+        )
+    generated = []
+    for association in associations:
+        name, text = association.dump(format="json")
+        generated.append((name, json.loads(text)))
+    return generated
+
+
+def generate_from_distinct_rows(entries: list[PoolEntry], target_ids: dict[str, str], discover: bool = False,
+                                representatives: int = REPRESENTATIVES) -> list[tuple[str, dict]]:
+    """:func:`generate_level3` of the whole pool, run on its distinct rows and expanded back."""
+    order = {entry.stem: i for i, entry in enumerate(entries)}
+    kept, followers = distinct_rows(entries, representatives)
+    return [(name, expand_members(content, followers, order))
+            for name, content in generate_level3(kept, target_ids, discover)]
+
+
+def pool_table(entries: list[PoolEntry], target_ids: dict[str, str]):
+    """The pool jwst's ``mkpool`` makes from these exposures' primary headers, built in one go.
+
+    mkpool adds its rows one at a time (each copies every column) and reads each file again; this
+    takes the headers already read and gives the same columns, values and defaults (tests/test_pools.py
+    compares the two). NIRSpec imprints keep their header's IS_IMPRT (mkpool sets every row to 'f') and
+    targets are numbered by ``target_ids`` (target name -> id), over the whole program.
+    """
+    from jwst.associations import AssociationPool
+    from jwst.associations.mkpool import IGNORE_KEYS, NON_HEADER_COLS
+
+    rows, first_seen = [], {}
+    for entry in entries:
+        row = {keyword.lower(): str(value) for keyword, value in _parsable_items(entry.header)
+               if keyword not in IGNORE_KEYS}
+        row["filename"] = entry.path
+        row.update(NON_HEADER_COLS)
+        row["asn_candidate"] = str([(f"o{entry.header.get('OBSERVTN', '')}", "observation")])
+        row["is_imprt"] = "t" if entry.is_imprint else "f"
+        target = row.get("targname", "null")
+        first_seen.setdefault(target, str(len(first_seen) + 1))  # mkpool's own numbering, within this pool
+        row["targetid"] = target_ids.get(target.strip(), first_seen[target])
+        rows.append(row)
+    columns = sorted({column for row in rows for column in row})
+    return AssociationPool(rows=[[row.get(column, "null") for column in columns] for row in rows] or None,
+                           names=columns, dtype=[object] * len(columns))
+
+
+def _parsable_items(header: fits.Header):
+    """(keyword, value) of every card astropy can parse (mkpool would stop on the others)."""
+    for card in header.cards:
+        try:
+            yield card.keyword, card.value
+        except (VerifyError, ValueError):
+            continue
+
+
+def _as_read_from_a_pool_file(pool):
+    """The pool as operations' pool files give it to the generator: written, then read by jwst's own
+    pool reader (values lowercased, "null" for absent), so product names are those made from the
+    operations pool of the same exposures (no "-full"/"-none" from upper-case header values)."""
+    from jwst.associations.pool import AssociationPool
+
+    with tempfile.TemporaryDirectory(prefix="memest-pool-") as scratch:
+        path = Path(scratch) / "pool.csv"
+        pool.write(str(path), format="ascii", delimiter="|")
+        return AssociationPool.read(str(path))
+

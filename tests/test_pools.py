@@ -1,0 +1,131 @@
+"""Folder mode gives jwst's generator only the distinct rows of a pool, and gets the same associations back."""
+
+import re
+import warnings
+from pathlib import Path
+
+import jwst
+import pytest
+from shipped_pools import expanded_pool, write_exposures
+
+from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
+from jwst_memest.metadata import read_exposure_metadata_and_header
+from jwst_memest.pools import (
+    EXPOSURE_IDENTIFIERS,
+    PoolEntry,
+    distinct_rows,
+    expand_members,
+    generate_from_distinct_rows,
+    generate_level3,
+    pool_table,
+)
+
+# the pools jwst ships whose rows repeat (the grouping has work to do) and a spread of the others
+SHIPPED_POOLS = [
+    "pool_019_niriss_wfss.csv", "pool_023_nirspec_msa_3nod.csv", "pool_024b_nirspec_fss_nods.csv",
+    "pool_024c_nirspec_fss_nods.csv", "pool_003_image_nircam.csv", "pool_007_spec_miri.csv",
+    "pool_018_all_exptypes.csv", "pool_021_tso.csv", "jw87800_20180412T163456_pool.csv",
+]
+
+
+def _entries(folder: Path, sfx: str) -> list[PoolEntry]:
+    found = [(path, *read_exposure_metadata_and_header(path)) for path in sorted(folder.glob(f"*{sfx}"))]
+    return [PoolEntry(str(path), header, bool(meta.is_imprint)) for path, meta, header in found]
+
+
+def _generated(folder: Path, sfx: str, representatives):
+    entries = _entries(folder, sfx)
+    targets: dict[str, str] = {}
+    for entry in entries:
+        targets.setdefault(str(entry.header["TARGNAME"]), str(len(targets) + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = (generate_level3(entries, targets) if representatives is None
+                 else generate_from_distinct_rows(entries, targets, representatives=representatives))
+    # file names carry the time of generation: compare what the associations hold
+    return sorted(
+        (content["asn_type"], content["asn_id"], content["asn_rule"],
+         [(p["name"], [(Path(m["expname"]).name, m["exptype"]) for m in p["members"]]) for p in content["products"]])
+        for _, content in found
+    )
+
+
+@pytest.mark.parametrize("pool_file", SHIPPED_POOLS)
+def test_the_distinct_rows_of_each_shipped_pool_make_the_associations_of_the_whole_pool(tmp_path, pool_file):
+    assert write_exposures(expanded_pool(pool_file), tmp_path) > 0
+    whole = _generated(tmp_path, ".fits", representatives=None)
+    assert whole
+    assert _generated(tmp_path, ".fits", representatives=2) == whole
+
+
+@pytest.mark.parametrize("layout", [
+    ExposureLayout(detectors=NIRCAM_SW_DETECTORS[:4], dither_points=10),
+    ExposureLayout(detectors=["NRCA1"], dither_points=3, mosaic_tiles=(2, 2)),
+    ExposureLayout(detectors=["MIRIMAGE"], exp_type="MIR_IMAGE", filter="F770W", pupil="N/A", dither_points=5),
+], ids=["nircam-4-detectors-10-dithers", "nircam-mosaic", "miri-dithers"])
+def test_a_visits_dithers_are_generated_once_and_expanded_back(tmp_path, layout):
+    write_header_exposures(layout, tmp_path)
+    whole = _generated(tmp_path, "_uncal.fits", representatives=None)
+    entries = _entries(tmp_path, "_uncal.fits")
+    kept, _ = distinct_rows(entries)
+    assert len(kept) < len(entries)  # the dithers are interchangeable to the rules
+    assert _generated(tmp_path, "_uncal.fits", representatives=2) == whole
+
+
+def test_rows_differing_only_in_their_identifiers_follow_the_first_two(tmp_path):
+    from astropy.io import fits
+
+    def entry(name, detector, exposure):
+        header = fits.Header({"EXP_TYPE": "NRC_IMAGE", "DETECTOR": detector, "EXPOSURE": exposure,
+                              "FILENAME": name, "EXPSTART": 60000.0 + exposure})
+        return PoolEntry(f"/data/{name}_uncal.fits", header)
+
+    entries = [entry(f"jw_{k}_{d.lower()}", d, k) for k in range(1, 5) for d in ("NRCA1", "NRCA2")]
+    kept, followers = distinct_rows(entries)
+    assert [e.stem for e in kept] == ["jw_1_nrca1", "jw_1_nrca2", "jw_2_nrca1", "jw_2_nrca2"]
+    assert followers == {"jw_1_nrca1": ["jw_3_nrca1", "jw_4_nrca1"], "jw_1_nrca2": ["jw_3_nrca2", "jw_4_nrca2"]}
+    # a difference in any other card keeps the row
+    entries[-1].header["FILTER"] = "F200W"
+    assert "jw_4_nrca2" in [e.stem for e in distinct_rows(entries)[0]]
+
+
+def test_expanded_members_keep_pool_order_within_each_member_type():
+    content = {"products": [{"name": "p", "members": [
+        {"expname": "/d/a1_cal.fits", "exptype": "science"}, {"expname": "/d/b1_cal.fits", "exptype": "science"},
+        {"expname": "/d/a1_x1d.fits", "exptype": "background"},
+    ]}]}
+    order = {"a1": 0, "b1": 1, "a2": 2, "b2": 3}
+    expand_members(content, {"a1": ["a2"], "b1": ["b2"]}, order)
+    assert [(m["expname"], m["exptype"]) for m in content["products"][0]["members"]] == [
+        ("/d/a1_cal.fits", "science"), ("/d/b1_cal.fits", "science"), ("/d/a2_cal.fits", "science"),
+        ("/d/b2_cal.fits", "science"), ("/d/a1_x1d.fits", "background"), ("/d/a2_x1d.fits", "background")]
+
+
+def test_no_level3_rule_reads_a_keyword_the_grouping_ignores():
+    """Each ignored keyword is absent from every module the Level-3 generator runs (level-2 rules excluded)."""
+    package = Path(jwst.__file__).parent / "associations"
+    sources = [p for p in package.rglob("*.py")
+               if "tests" not in p.parts and not p.name.startswith("rules_level2") and p.name != "mkpool.py"]
+    assert any(p.name == "rules_level3.py" for p in sources)
+    text = "\n".join(p.read_text() for p in sources).lower()
+    read = [k for k in EXPOSURE_IDENTIFIERS - {"FILENAME"} if re.search(rf"[\"']{re.escape(k.lower())}[\"']", text)]
+    assert read == []
+
+
+@pytest.mark.parametrize("pool_file", ["pool_018_all_exptypes.csv", "pool_023_nirspec_msa_3nod.csv"])
+def test_the_pool_is_the_one_mkpool_makes_from_the_same_files(tmp_path, pool_file):
+    from jwst.associations.mkpool import mkpool
+
+    write_exposures(expanded_pool(pool_file), tmp_path)
+    entries = _entries(tmp_path, ".fits")
+    entries[0] = PoolEntry(entries[0].path, entries[0].header, True)  # an imprint keeps its flag
+    targets = {"target1": "7"}
+    ours = pool_table(entries, targets)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = mkpool([entry.path for entry in entries])
+    for row, entry in zip(theirs, entries):  # what folder mode sets beyond mkpool
+        row["targetid"] = targets.get(str(row["targname"]).strip(), row["targetid"])
+        row["is_imprt"] = "t" if entry.is_imprint else "f"
+    assert ours.colnames == theirs.colnames
+    assert [list(map(str, row)) for row in ours] == [list(map(str, row)) for row in theirs]
