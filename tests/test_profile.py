@@ -396,3 +396,29 @@ def test_profile_reads_the_corpus_without_the_training_package():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_larger_step_weight_pulls_the_stages_toward_their_measured_step_peaks():
+    from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+    from jwst_memest.profile.fit import fit_baseline
+
+    start = load_baseline("image3")
+    rng = np.random.default_rng(1)
+    names = start.schema.names
+    X = np.zeros((40, len(names)))
+    X[:, names.index("n_members")] = rng.integers(2, 12, 40)
+    X[:, names.index("member_pixels")] = rng.choice([640**2, 2048**2], 40)
+    X[:, names.index("output_pixels")] = X[:, names.index("member_pixels")] * rng.uniform(1, 4, 40)
+    X[:, names.index("n_exposure_groups")] = X[:, names.index("n_members")]
+    X[:, names.index("in_memory")] = 1
+    X[:, names.index("n_integrations")] = 1
+    measured = start.predict(X)
+    # the runs' resample step was measured 10 % above what the installed stages say
+    resample_gb = start.stages(X)["resample"] / 1e9 * 1.1
+    peaks = [{"resample": float(v)} for v in resample_gb]
+
+    def resample_error(weight):
+        fitted = PhysicsBaseline("image3", fit_baseline(X, measured, start, peaks, weight), start.upper_bound, "fit")
+        return np.median(np.abs(fitted.stages(X)["resample"] / 1e9 / resample_gb - 1))
+
+    assert resample_error(2.0) < resample_error(0.1)

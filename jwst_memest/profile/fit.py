@@ -116,14 +116,14 @@ def step_peaks_of(table) -> list[dict]:
 
 
 def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline, k: int = 5,
-                          step_peaks: list[dict] | None = None) -> np.ndarray:
+                          step_peaks: list[dict] | None = None, step_weight: float = 0.5) -> np.ndarray:
     """Each run estimated by a baseline fitted without it: what the upper bound is calibrated on."""
     from sklearn.model_selection import KFold
 
     estimates = np.empty_like(measured)
     for fit_rows, held in KFold(min(k, len(measured)), shuffle=True, random_state=0).split(X):
         peaks = [step_peaks[i] for i in fit_rows] if step_peaks else None
-        fold = PhysicsBaseline(start.pipeline, fit_baseline(X[fit_rows], measured[fit_rows], start, peaks),
+        fold = PhysicsBaseline(start.pipeline, fit_baseline(X[fit_rows], measured[fit_rows], start, peaks, step_weight),
                                start.upper_bound, "", terms=start.terms)
         estimates[held] = fold.predict(X[held])
     return estimates
@@ -185,6 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", required=True, nargs="+", help="corpus CSV(s); their successful runs are pooled")
     parser.add_argument("--pipeline", default="image3", choices=sorted(TERMS))
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
+    parser.add_argument("--step-weight", type=float, default=0.5,
+                        help="weight of each stage's error against its measured step peak (default 0.5)")
     parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
     args = parser.parse_args(argv)
     try:
@@ -201,8 +203,9 @@ def main(argv=None) -> int:
     modes = table["exp_type"].astype(str).to_numpy()
     peaks = step_peaks_of(table)
     train_peaks = [peaks[i] for i in np.flatnonzero(train)]
-    coefficients = fit_baseline(X[train], measured[train], start, train_peaks)
-    calibration = out_of_fold_estimates(X[train], measured[train], start, step_peaks=train_peaks)
+    coefficients = fit_baseline(X[train], measured[train], start, train_peaks, args.step_weight)
+    calibration = out_of_fold_estimates(X[train], measured[train], start, step_peaks=train_peaks,
+                                        step_weight=args.step_weight)
     source = f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}"
     bound = UpperBound.from_measurements(measured[train], calibration, source=source)
     by_mode = bounds_by_mode(measured[train], calibration, modes[train], source)
@@ -235,7 +238,8 @@ def main(argv=None) -> int:
     data["pipelines"][args.pipeline] = {
         "version": version,
         "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {corpus_names} "
-                  f"(jwst {_jwst_version()}); held-out metrics on {int(test.sum())} runs",
+                  f"(jwst {_jwst_version()}), stages weighted {args.step_weight} against measured step peaks; "
+                  f"held-out metrics on {int(test.sum())} runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
         "upper_bound": bound.to_tree(),
         "upper_bound_by_mode": {mode: b.to_tree() for mode, b in by_mode.items()},
