@@ -15,7 +15,8 @@ from jwst_memest.association import AssociationError, first_few, load_level3_ass
 from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, product_level, read_exposure_metadata
-from jwst_memest.model.baseline import load_baseline
+from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+from jwst_memest.model.estimator import MemoryEstimator
 from jwst_memest.pipelines import class_alias
 
 log = logging.getLogger("stpipe.jwst_memest")
@@ -33,7 +34,7 @@ __all__ = [
     "resolve_estimator",
 ]
 
-def resolve_estimator(pipeline: str, model_path: str | None = None):
+def resolve_estimator(pipeline: str, model_path: str | None = None) -> MemoryEstimator:
     """The trained bundle configured for a pipeline, else the physics baseline."""
     from jwst_memest.model.registry import resolve_estimator as _resolve
 
@@ -114,12 +115,12 @@ class ProductEstimates(list):
         self.failures = dict(failures)
 
 
-def _estimator_description(estimator) -> dict:
+def _estimator_description(estimator: MemoryEstimator) -> dict:
     return {
         "name": estimator.name,
         "version": str(estimator.version),
         "kind": estimator.kind,
-        "checksum": getattr(estimator, "checksum", "") or "",
+        "checksum": estimator.checksum or "",
     }
 
 
@@ -139,7 +140,7 @@ def estimate_features(
     named_features: Sequence[tuple[str, ProductFeatures]],
     pipeline: str,
     *,
-    estimator=None,
+    estimator: MemoryEstimator | None = None,
     model_path: str | None = None,
     quantile: float = 0.95,
     max_request_gb: float | None = None,
@@ -194,19 +195,19 @@ def estimate_features(
     return results
 
 
-def _unmeasured_bound(estimator) -> list[str]:
+def _unmeasured_bound(estimator: MemoryEstimator) -> list[str]:
     """Why the estimator's own bound says nothing (an imported model calibrated on no measured run), if it does not."""
-    bound = getattr(estimator, "upper_bound", None)
-    if bound is None or bound.n_rows > 0:
+    bound = estimator.upper_bound
+    if bound.n_rows > 0:
         return []
     return [f"model {estimator.name} {estimator.version} has no calibrated upper bound ({bound.source})"]
 
 
-def _model_inputs(named_features, estimator, X: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+def _model_inputs(named_features, estimator: MemoryEstimator, X: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     """The estimator's inputs: the pipeline's own features ``X``, or a model's own feature set
     (spacekit's) computed from the same members, with the warnings computing it gave."""
-    wanted = getattr(estimator, "feature_set", None)
-    if wanted is None or wanted == named_features[0][1].feature_set:
+    wanted = estimator.feature_set
+    if wanted == named_features[0][1].feature_set:
         return X, [[] for _ in named_features]
     rows, warnings = [], []
     for _, features in named_features:
@@ -217,7 +218,8 @@ def _model_inputs(named_features, estimator, X: np.ndarray) -> tuple[np.ndarray,
     return np.vstack(rows), warnings
 
 
-def _alternatives(X: np.ndarray, pipeline: str, estimator, baseline, quantile: float) -> list[list[dict]]:
+def _alternatives(X: np.ndarray, pipeline: str, estimator: MemoryEstimator, baseline: PhysicsBaseline,
+                  quantile: float) -> list[list[dict]]:
     """Per row, the estimate and bound under each setting of the Level-3 run that changes its memory.
 
     calwebb_image3 (and the pipelines estimated with its terms) offers in_memory; calwebb_spec3 in
@@ -227,7 +229,7 @@ def _alternatives(X: np.ndarray, pipeline: str, estimator, baseline, quantile: f
     names = baseline.feature_names
     if baseline.feature_set != "image3" or "in_memory" not in names:
         return [[] for _ in X]
-    if getattr(estimator, "feature_set", baseline.feature_set) != baseline.feature_set:
+    if estimator.feature_set != baseline.feature_set:
         return [[] for _ in X]
     column = names.index("in_memory")
     found = [[] for _ in X]

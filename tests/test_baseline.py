@@ -1,12 +1,15 @@
 """The physics baseline and calibrated upper bounds."""
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from jwst_memest.exposures import ExposureLayout, write_header_exposures
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import read_exposure_metadata
-from jwst_memest.model.baseline import GB, GIB, load_baseline
+from jwst_memest.model.baseline import GB, GIB, PhysicsBaseline, load_baseline
 from jwst_memest.model.upper import UpperBound
 
 
@@ -155,3 +158,34 @@ def test_a_sources_products_are_paid_once_whatever_the_exposures():
     assert resident(2, 50) == resident(8, 50) == 50e6
     assert resident(2, 100) == 100e6
     assert installed.coefficients["per_source_bytes"] > 0
+
+
+def test_every_estimator_offers_the_same_interface():
+    from bundles import write_random_bundle
+
+    from jwst_memest.model.bundle import load_bundle
+    from jwst_memest.model.estimator import MemoryEstimator
+
+    assert isinstance(load_baseline("image3"), MemoryEstimator)
+    assert isinstance(load_baseline("tso3"), MemoryEstimator)
+    assert isinstance(load_bundle(write_random_bundle(Path(tempfile.mkdtemp()) / "b.asdf")), MemoryEstimator)
+    assert not isinstance(object(), MemoryEstimator)
+
+
+def test_fit_sets_the_coefficients_that_reproduce_the_runs_and_returns_the_estimator():
+    start = load_baseline("image3")
+    truth = PhysicsBaseline("image3", {k: v * 1.2 for k, v in start.coefficients.items()}, start.upper_bound, "truth")
+    rng = np.random.default_rng(3)
+    names = start.schema.names
+    X = np.zeros((60, len(names)))
+    X[:, names.index("n_members")] = rng.integers(2, 16, 60)
+    X[:, names.index("member_pixels")] = rng.choice([640**2, 2048**2], 60)
+    X[:, names.index("output_pixels")] = X[:, names.index("member_pixels")] * rng.uniform(1, 6, 60)
+    X[:, names.index("n_exposure_groups")] = X[:, names.index("n_members")]
+    X[:, names.index("in_memory")] = rng.integers(0, 2, 60)
+    X[:, names.index("n_integrations")] = 1
+    checksum = start.checksum
+    fitted = start.fit(X, truth.predict(X))
+    assert fitted is start
+    assert np.allclose(fitted.predict(X), truth.predict(X), rtol=0.02)
+    assert fitted.checksum != checksum

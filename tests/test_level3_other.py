@@ -157,7 +157,7 @@ MEASURED_LIKE = {  # a configuration of each pipeline's measured corpus (data/co
 def test_each_measured_pipeline_is_estimated_by_its_own_calibrated_terms(tmp_path, pipeline):
     from jwst_memest.estimation import estimate_association
     from jwst_memest.model.baseline import load_baseline
-    from jwst_memest.profile.fit import TERMS
+    from jwst_memest.model.fitting import TERMS
 
     baseline = load_baseline(pipeline)
     assert baseline.terms == pipeline and set(baseline.coefficients) == set(TERMS[pipeline])

@@ -168,7 +168,8 @@ def test_source_catalog_references_validate(tmp_path):
 
 def test_baseline_fit_recovers_known_coefficients():
     from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
-    from jwst_memest.profile.fit import IMAGE3_TERMS, fit_baseline
+    from jwst_memest.model.fitting import TERMS
+    from jwst_memest.profile.fit import fit_baseline
 
     start = load_baseline("image3")
     truth = {k: v * f for (k, v), f in zip(start.coefficients.items(), (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 1.5, 0.7))}
@@ -185,7 +186,7 @@ def test_baseline_fit_recovers_known_coefficients():
     fitted = fit_baseline(X, measured, start)
     predicted = PhysicsBaseline("image3", fitted, start.upper_bound, "fit").predict(X)
     assert np.allclose(predicted, measured, rtol=0.02)
-    assert set(fitted) == set(IMAGE3_TERMS)
+    assert set(fitted) == set(TERMS["image3"])
 
 
 @pytest.mark.slow

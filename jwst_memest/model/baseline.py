@@ -73,13 +73,16 @@ class PhysicsBaseline:
         # identifies the exact coefficients and bound used, as a bundle's checksum does
         self.upper_bound_by_mode = dict(upper_bound_by_mode or {})
         self.envelope = envelope or Envelope(self.feature_set, {}, measured_pipeline=self.terms)
-        self.checksum = hashlib.sha256(json.dumps(
-            [self.pipeline, self.terms, self.coefficients, upper_bound.to_tree(), version,
-             {k: v.to_tree() for k, v in sorted(self.upper_bound_by_mode.items())}, self.envelope.to_tree()],
-            sort_keys=True).encode()).hexdigest()
+        self.checksum = self._checksum()
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
         self._wfss_codes = [self.schema["exp_type"].encode(t) for t in WFSS_EXP_TYPES]
         self._tso_imaging_codes = [self.schema["exp_type"].encode(t) for t in TSO_IMAGING_EXP_TYPES]
+
+    def _checksum(self) -> str:
+        return hashlib.sha256(json.dumps(
+            [self.pipeline, self.terms, self.coefficients, self.upper_bound.to_tree(), self.version,
+             {k: v.to_tree() for k, v in sorted(self.upper_bound_by_mode.items())}, self.envelope.to_tree()],
+            sort_keys=True).encode()).hexdigest()
 
     @property
     def feature_names(self) -> list[str]:
@@ -167,6 +170,19 @@ class PhysicsBaseline:
             MEMBERS_STAGE: resident,
             "ami_analyze": resident + c["analyze_per_integration"] * np.maximum(col["n_integrations"], 1),
         }
+
+    def fit(self, X: np.ndarray, y: np.ndarray, step_peaks: list[dict] | None = None,
+            step_weight: float = 0.5) -> PhysicsBaseline:
+        """Fit the coefficients of this pipeline's terms to measured peaks ``y`` (GB), starting from
+        the present ones; returns self, as scikit-learn's estimators do. ``step_peaks`` (per run: step
+        name -> measured peak GB) also fits each stage to its step, at ``step_weight``. The upper
+        bound is not recalibrated here (``profile fit-baseline`` calibrates it out of fold)."""
+        from jwst_memest.model.fitting import fit_coefficients
+
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        self.coefficients = fit_coefficients(self, X, np.asarray(y, dtype=float), step_peaks, step_weight)
+        self.checksum = self._checksum()
+        return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Peak memory in GB (10^9 bytes) for each row of encoded features: the largest stage."""

@@ -1,4 +1,4 @@
-"""Refit the physics baseline's coefficients (image3 or spec3) on the measured corpus.
+"""Refit a pipeline's physics-baseline coefficients on the measured corpus (`PhysicsBaseline.fit`).
 
 Bounded least squares on relative residuals over the training split (the model
 has a max() of branches, so a linear solver does not fit it), an upper bound
@@ -16,26 +16,13 @@ import numpy as np
 import yaml
 
 from jwst_memest.atomic import atomic_write
-from jwst_memest.model.baseline import GB, MEMBERS_STAGE, PhysicsBaseline, load_baseline
+from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
+from jwst_memest.model.fitting import FIRST_FIT_START, TERMS, fit_coefficients
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 
 __all__ = ["load_measured", "fit_baseline", "main"]
-
-IMAGE3_TERMS = ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
-                "outlier_in", "outlier_out", "median_per_group", "catalog_out")
-SPEC3_TERMS = ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "per_source_bytes", "ifu_per_member_pixel",
-               "ifu_median_per_pixel",
-               "cube_per_voxel", "spec_out")
-TSO3_TERMS = ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte")
-CORON3_TERMS = ("base_bytes", "coron_per_input_byte", "align_per_cube_byte", "klip_per_cube_byte", "resample_in")
-AMI3_TERMS = ("base_bytes", "ami_per_input_byte", "analyze_per_integration")
-TERMS = {"image3": IMAGE3_TERMS, "spec3": SPEC3_TERMS, "tso3": TSO3_TERMS, "coron3": CORON3_TERMS, "ami3": AMI3_TERMS}
-# where a first fit of a pipeline's own terms starts: the interpreter and jwst's imports, and one
-# byte per byte of input (the least squares scale each term by its starting value)
-FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes": 1e6}
-
 
 def load_measured(corpus, pipeline: str = "image3"):
     """Encoded features, measured GB, split ("train"/"test") and table of the successful runs of corpus CSVs.
@@ -58,48 +45,8 @@ def load_measured(corpus, pipeline: str = "image3"):
 
 def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
                  step_peaks: list[dict] | None = None, step_weight: float = 0.5) -> dict:
-    """Non-negative coefficients minimising relative error (robust loss) on measured runs.
-
-    ``step_peaks`` (per run: step name -> sampled peak GB, or empty) adds each modelled stage's
-    error against the measured peak of the step it is named after, at ``step_weight``: the stages
-    are then each step's memory, not only terms whose largest matches the run's peak.
-    """
-    from scipy.optimize import least_squares
-
-    terms = TERMS[start.terms]
-    # a term new to the installed coefficients starts from its first-fit value
-    scale = np.array([start.coefficients.get(t, FIRST_FIT_START.get(t, 1.0)) for t in terms], dtype=float)
-    scale[scale == 0] = 1.0
-    targets = _stage_targets(start, len(X), step_peaks)
-
-    def residuals(theta):
-        trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit",
-                                terms=start.terms)
-        parts = [(trial.predict(X) - measured) / measured]
-        if targets:
-            stages = trial.stages(X)
-            for stage, (rows, peak_gb) in targets.items():
-                predicted = np.nan_to_num(stages[stage][rows] / GB, nan=0.0)
-                parts.append(step_weight * (predicted - peak_gb) / peak_gb)
-        return np.concatenate(parts)
-
-    fit = least_squares(residuals, np.ones(len(terms)), bounds=(0, np.inf), loss="soft_l1", f_scale=0.05)
-    return {term: float(value) for term, value in zip(terms, fit.x * scale)}
-
-
-def _stage_targets(start: PhysicsBaseline, n_rows: int, step_peaks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per modelled stage: the runs that measured the step it is named after, and those peaks (GB)."""
-    if not step_peaks:
-        return {}
-    if len(step_peaks) != n_rows:
-        raise ValueError(f"{len(step_peaks)} step-peak records for {n_rows} runs")
-    stage_names = [name for name in start.stages(np.zeros((1, len(start.feature_names)))) if name != MEMBERS_STAGE]
-    targets = {}
-    for stage in stage_names:
-        rows = [i for i, peaks in enumerate(step_peaks) if peaks and peaks.get(stage, 0) > 0]
-        if rows:
-            targets[stage] = (np.array(rows), np.array([step_peaks[i][stage] for i in rows], dtype=float))
-    return targets
+    """The coefficients ``start``'s terms take when fitted to these runs (``start`` is left as it is)."""
+    return fit_coefficients(start, X, measured, step_peaks, step_weight)
 
 
 def step_peaks_of(table) -> list[dict]:

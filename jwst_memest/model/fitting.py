@@ -1,0 +1,76 @@
+"""Fitting the physics baseline's coefficients to measured runs (what ``PhysicsBaseline.fit`` does).
+
+Bounded least squares on relative residuals (the model is a max() of stages, so a linear solver
+does not fit it), optionally with each stage's error against the measured peak of the step it is
+named after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["TERMS", "FIRST_FIT_START", "fit_coefficients"]
+
+# each pipeline's fitted terms, in the order the fit scales them
+TERMS = {
+    "image3": ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
+               "outlier_in", "outlier_out", "median_per_group", "catalog_out"),
+    "spec3": ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "per_source_bytes", "ifu_per_member_pixel",
+              "ifu_median_per_pixel", "cube_per_voxel", "spec_out"),
+    "tso3": ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte"),
+    "coron3": ("base_bytes", "coron_per_input_byte", "align_per_cube_byte", "klip_per_cube_byte", "resample_in"),
+    "ami3": ("base_bytes", "ami_per_input_byte", "analyze_per_integration"),
+}
+# where a first fit of a pipeline's own terms starts: the interpreter and jwst's imports, and one
+# byte per byte of input (the least squares scale each term by its starting value)
+FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes": 1e6}
+
+
+def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: list[dict] | None = None,
+                     step_weight: float = 0.5) -> dict:
+    """Non-negative coefficients of ``start``'s terms minimising relative error (robust loss) on measured runs.
+
+    ``step_peaks`` (per run: step name -> sampled peak GB, or empty) adds each modelled stage's
+    error against the measured peak of the step it is named after, at ``step_weight``: the stages
+    are then each step's memory, not only terms whose largest matches the run's peak.
+    """
+    from scipy.optimize import least_squares
+
+    from jwst_memest.model.baseline import GB, PhysicsBaseline
+
+    terms = TERMS[start.terms]
+    # a term new to the installed coefficients starts from its first-fit value
+    scale = np.array([start.coefficients.get(t, FIRST_FIT_START.get(t, 1.0)) for t in terms], dtype=float)
+    scale[scale == 0] = 1.0
+    targets = _stage_targets(start, len(X), step_peaks)
+
+    def residuals(theta):
+        trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit",
+                                terms=start.terms)
+        parts = [(trial.predict(X) - measured) / measured]
+        if targets:
+            stages = trial.stages(X)
+            for stage, (rows, peak_gb) in targets.items():
+                predicted = np.nan_to_num(stages[stage][rows] / GB, nan=0.0)
+                parts.append(step_weight * (predicted - peak_gb) / peak_gb)
+        return np.concatenate(parts)
+
+    fit = least_squares(residuals, np.ones(len(terms)), bounds=(0, np.inf), loss="soft_l1", f_scale=0.05)
+    return {term: float(value) for term, value in zip(terms, fit.x * scale)}
+
+
+def _stage_targets(start, n_rows: int, step_peaks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per modelled stage: the runs that measured the step it is named after, and those peaks (GB)."""
+    from jwst_memest.model.baseline import MEMBERS_STAGE
+
+    if not step_peaks:
+        return {}
+    if len(step_peaks) != n_rows:
+        raise ValueError(f"{len(step_peaks)} step-peak records for {n_rows} runs")
+    stage_names = [name for name in start.stages(np.zeros((1, len(start.feature_names)))) if name != MEMBERS_STAGE]
+    targets = {}
+    for stage in stage_names:
+        rows = [i for i, peaks in enumerate(step_peaks) if peaks and peaks.get(stage, 0) > 0]
+        if rows:
+            targets[stage] = (np.array(rows), np.array([step_peaks[i][stage] for i in rows], dtype=float))
+    return targets
