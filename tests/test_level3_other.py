@@ -29,9 +29,11 @@ LAYOUTS = {
                       subarray_shape=(72, 64), nints=30, tso_visit=True),
     "MIR_LRS-SLITLESS": dict(detectors=("MIRIMAGE",), filter="P750L", pupil="N/A", subarray="SLITLESSPRISM",
                              subarray_shape=(72, 416), nints=20, dither_points=2, dither_step_arcsec=0.0),
+    "NRS_BRIGHTOBJ": dict(detectors=("NRS1", "NRS2"), filter="F290LP", grating="G395H", pupil="N/A",
+                          subarray="SUB2048", subarray_shape=(2048, 32), nints=20),
 }
 PIPELINES = {"NRC_CORON": "coron3", "MIR_4QPM": "coron3", "NIS_AMI": "ami3", "NRC_TSIMAGE": "tso3",
-             "MIR_IMAGE": "tso3", "MIR_LRS-SLITLESS": "tso3"}
+             "MIR_IMAGE": "tso3", "MIR_LRS-SLITLESS": "tso3", "NRS_BRIGHTOBJ": "tso3"}
 COMPARED = ("exp_type", "instrument", "filter", "subarray", "n_members", "n_exposures", "n_detectors",
             "n_exposure_groups", "n_integrations", "n_groups", "member_pixels", "member_bytes", "total_input_bytes",
             "offset_max")
@@ -126,9 +128,12 @@ SMOKE = {
                          subarray="SUB64P", subarray_shape=[64, 64], nints=50),
     "tso3-spectroscopy": dict(exp_type="MIR_LRS-SLITLESS", detectors=["MIRIMAGE"], filter="P750L", pupil="N/A",
                               subarray="SLITLESSPRISM", subarray_shape=[72, 416], nints=50),
+    "tso3-nirspec": dict(exp_type="NRS_BRIGHTOBJ", detectors=["NRS1"], filter="F290LP", grating="G395H",
+                         pupil="N/A", subarray="SUB2048", subarray_shape=[2048, 32], nints=50),
 }
 STEPS = {"coron3": ("align_refs", "klip", "outlier_detection", "resample"), "ami3": ("ami_analyze",),
-         "tso3-imaging": ("tso_photometry",), "tso3-spectroscopy": ("extract_1d", "outlier_detection")}
+         "tso3-imaging": ("tso_photometry",), "tso3-spectroscopy": ("extract_1d", "outlier_detection"),
+         "tso3-nirspec": ("extract_1d", "outlier_detection")}
 
 
 @pytest.mark.slow
