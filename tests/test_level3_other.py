@@ -31,9 +31,11 @@ LAYOUTS = {
                              subarray_shape=(72, 416), nints=20, dither_points=2, dither_step_arcsec=0.0),
     "NRS_BRIGHTOBJ": dict(detectors=("NRS1", "NRS2"), filter="F290LP", grating="G395H", pupil="N/A",
                           subarray="SUB2048", subarray_shape=(2048, 32), nints=20),
+    "NRC_TSGRISM": dict(detectors=("NRCALONG",), filter="F322W2", pupil="GRISMR", subarray="SUBGRISM64",
+                        subarray_shape=(2048, 64), nints=20),
 }
 PIPELINES = {"NRC_CORON": "coron3", "MIR_4QPM": "coron3", "NIS_AMI": "ami3", "NRC_TSIMAGE": "tso3",
-             "MIR_IMAGE": "tso3", "MIR_LRS-SLITLESS": "tso3", "NRS_BRIGHTOBJ": "tso3"}
+             "MIR_IMAGE": "tso3", "MIR_LRS-SLITLESS": "tso3", "NRS_BRIGHTOBJ": "tso3", "NRC_TSGRISM": "tso3"}
 COMPARED = ("exp_type", "instrument", "filter", "subarray", "n_members", "n_exposures", "n_detectors",
             "n_exposure_groups", "n_integrations", "n_groups", "member_pixels", "member_bytes", "total_input_bytes",
             "offset_max")
@@ -130,10 +132,12 @@ SMOKE = {
                               subarray="SLITLESSPRISM", subarray_shape=[72, 416], nints=50),
     "tso3-nirspec": dict(exp_type="NRS_BRIGHTOBJ", detectors=["NRS1"], filter="F290LP", grating="G395H",
                          pupil="N/A", subarray="SUB2048", subarray_shape=[2048, 32], nints=50),
+    "tso3-grism": dict(exp_type="NRC_TSGRISM", detectors=["NRCALONG"], filter="F322W2", pupil="GRISMR",
+                       subarray="SUBGRISM64", subarray_shape=[2048, 64], nints=40),
 }
 STEPS = {"coron3": ("align_refs", "klip", "outlier_detection", "resample"), "ami3": ("ami_analyze",),
          "tso3-imaging": ("tso_photometry",), "tso3-spectroscopy": ("extract_1d", "outlier_detection"),
-         "tso3-nirspec": ("extract_1d", "outlier_detection")}
+         "tso3-nirspec": ("extract_1d", "outlier_detection"), "tso3-grism": ("extract_1d", "outlier_detection")}
 
 
 @pytest.mark.slow

@@ -30,7 +30,9 @@ from jwst_memest.profile.synthetic import add_cosmic_rays, save_model
 __all__ = ["write_level3_exposures", "level3_arguments", "LEVEL3_OTHER_SPECTRAL_TSO"]
 
 # Spectroscopic TSO modes this module writes; the other TSO exposure types are imaging
-LEVEL3_OTHER_SPECTRAL_TSO = ("MIR_LRS-SLITLESS", "NRS_BRIGHTOBJ")
+LEVEL3_OTHER_SPECTRAL_TSO = ("MIR_LRS-SLITLESS", "NRS_BRIGHTOBJ", "NRC_TSGRISM")
+# microns a NIRCam long-wavelength grism records across the trace (F322W2 passband)
+NIRCAM_GRISM_WAVELENGTHS = (2.4, 4.0)
 _INTEGRATION_SECONDS = 10.0
 # SLITLESSPRISM: first pixel (1-based, full frame) and the slitless reference pixel of the LRS references
 _SLITLESS_CORNER = (1, 529)
@@ -206,9 +208,10 @@ def _lrs_slitless(layout, detector, number, n_exposures, boresight, is_psf, rng,
 
 
 
-def _nrs_brightobj(layout, detector, number, n_exposures, boresight, is_psf, rng, **_):
-    """A bright star's S1600A1 spectrum per integration, as spec2's extract_2d leaves it: a SlitModel
-    cube with the slit WCS of ``spec_wcs`` (calwebb_tso3, like spec3, only evaluates the WCS attached)."""
+def _slit_time_series(layout, detector, number, n_exposures, boresight, is_psf, rng, **_):
+    """A bright star's spectrum per integration, as spec2's extract_2d leaves it: a SlitModel cube with
+    the slit WCS of ``spec_wcs`` (calwebb_tso3, like spec3, only evaluates the WCS attached). NIRSpec:
+    the S1600A1 slit; NIRCam grism time series: the subarray's trace."""
     from stdatamodels.jwst.datamodels import SlitModel
 
     from jwst_memest.instruments import nirspec_wavelengths
@@ -222,14 +225,18 @@ def _nrs_brightobj(layout, detector, number, n_exposures, boresight, is_psf, rng
     rows, columns = model.data.shape[-2:]
     profile = np.exp(-0.5 * ((np.arange(rows) - (rows - 1) / 2) / 1.2) ** 2).astype(np.float32)
     model.data += 200.0 * profile[None, :, None]
-    model.meta.instrument.fixed_slit, model.meta.instrument.grating = "S1600A1", layout.grating
+    nirspec = layout.exp_type == "NRS_BRIGHTOBJ"
+    if nirspec:
+        model.meta.instrument.fixed_slit, model.meta.instrument.grating = "S1600A1", layout.grating
     wcsinfo = model.meta.wcsinfo
     wcsinfo.ra_ref, wcsinfo.dec_ref, wcsinfo.roll_ref = layout.target_ra, layout.target_dec, layout.roll
     wcsinfo.dispersion_direction = 1
-    model.meta.wcs = slit_wcs((rows, columns), nirspec_wavelengths(layout.grating, detector), layout.target_ra,
-                              layout.target_dec, position_angle=layout.roll)
+    wavelengths = nirspec_wavelengths(layout.grating, detector) if nirspec else NIRCAM_GRISM_WAVELENGTHS
+    model.meta.wcs = slit_wcs((rows, columns), wavelengths, layout.target_ra, layout.target_dec,
+                              position_angle=layout.roll)
     model.wavelength = model.meta.wcs(*np.indices((rows, columns))[::-1])[2].astype(np.float32)
-    model.name, model.xstart, model.ystart, model.xsize, model.ysize = "S1600A1", 1, 1, columns, rows
+    model.name = "S1600A1" if nirspec else "1"
+    model.xstart, model.ystart, model.xsize, model.ysize = 1, 1, columns, rows
     model.source_type, model.source_xpos, model.source_ypos = "POINT", 0.0, 0.0
     model.meta.bunit_data = model.meta.bunit_err = "MJy"
     return model
@@ -242,8 +249,8 @@ def _writer(layout: ExposureLayout):
         return _ami
     if layout.exp_type == "MIR_LRS-SLITLESS":
         return _lrs_slitless
-    if layout.exp_type == "NRS_BRIGHTOBJ":
-        return _nrs_brightobj
+    if layout.exp_type in ("NRS_BRIGHTOBJ", "NRC_TSGRISM"):
+        return _slit_time_series
     if level3_pipeline_of(layout) == "tso3" and layout.exp_type in ("NRC_TSIMAGE", "MIR_IMAGE"):
         return _tso_image
     raise ValueError(f"no synthetic calints writer for exposure type {layout.exp_type}")
