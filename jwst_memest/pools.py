@@ -4,9 +4,9 @@ jwst's generator matches every pool row against every Level-3 rule, and its pool
 file again; both costs grow with the number of exposures. Yet a visit's dithers are rows the rules
 cannot tell apart: they differ only in columns no Level-3 rule reads (the file name, the exposure
 and pattern counters, the times). Such rows are interchangeable, so the generator runs on the first
-two of each set of them (two, not one: some rules depend on a product having more than one science
-exposure, e.g. MIRI LRS nod backgrounds) and each association's members are expanded back to the
-whole set. The pool is made by jwst's own ``mkpool`` from the primary headers already read, then
+of each set of them (the first two where a rule counts a product's members: nodded MIRI LRS and
+NIRISS SOSS backgrounds, wavefront-sensing pairs) and each association's members are expanded back
+to the whole set. The pool is made by jwst's own ``mkpool`` from the primary headers already read, then
 written and read back as operations' pool files are, so products carry the names the pipeline gives.
 """
 
@@ -35,8 +35,19 @@ EXPOSURE_IDENTIFIERS = frozenset({
     "BENDTIME", "HSTRTIME", "HMIDTIME", "HENDTIME", "EXPOSURE", "EXPCOUNT", "PATT_NUM", "SUBPXNUM",
     "XOFFSET", "YOFFSET", "CHECKSUM", "DATASUM",
 })
-# rows of one set that the generator sees
-REPRESENTATIVES = 2
+# Level-3 rules whose outcome depends on how many members a product has, not only on their values:
+# nodded MIRI LRS and NIRISS SOSS products gain background members only with two science exposures or
+# more (Asn_Lv3SpectralTarget), wavefront-sensing products are pairs (Asn_Lv3WFSCMB). The generator
+# sees two rows of such sets; tests/test_pools.py checks that no other Level-3 rule counts members.
+COUNTED_EXP_TYPES = frozenset({"MIR_LRS-FIXEDSLIT", "NIS_SOSS"})
+COUNTED_PATTERN_TYPES = frozenset({"WFSC"})
+
+
+def representatives_needed(entry: PoolEntry) -> int:
+    """How many rows of this entry's set the generator must see for its rules to count them right."""
+    exp_type = str(entry.header.get("EXP_TYPE", "")).strip().upper()
+    pattern = str(entry.header.get("PATTTYPE", "")).strip().upper()
+    return 2 if exp_type in COUNTED_EXP_TYPES or pattern in COUNTED_PATTERN_TYPES else 1
 
 
 @dataclass(frozen=True)
@@ -65,13 +76,13 @@ def _card_image(card: fits.Card) -> str:
     return image if isinstance(image, str) and len(image) == 80 and not card._modified else card.image
 
 
-def distinct_rows(entries: list[PoolEntry], keep: int = REPRESENTATIVES) -> tuple[list[PoolEntry], dict[str, list[str]]]:
+def distinct_rows(entries: list[PoolEntry], keep: int | None = None) -> tuple[list[PoolEntry], dict[str, list[str]]]:
     """The entries the generator needs, and for each representative the stems of the exposures it stands for.
 
-    The first ``keep`` entries of each set of interchangeable rows are kept (in pool order); the
-    rest follow the first of them.
+    The first ``keep`` entries of each set of interchangeable rows are kept, in pool order (None: as
+    many as ``representatives_needed``); the rest follow the first of them.
     """
-    kept, followers, first_of = [], {}, {}
+    kept, followers, first_of, limit = [], {}, {}, {}
     seen: dict[tuple, int] = {}
     for entry in entries:
         key = _signature(entry)
@@ -79,7 +90,8 @@ def distinct_rows(entries: list[PoolEntry], keep: int = REPRESENTATIVES) -> tupl
         seen[key] = count + 1
         if count == 0:
             first_of[key] = entry.stem
-        if count < keep:
+            limit[key] = keep or representatives_needed(entry)
+        if count < limit[key]:
             kept.append(entry)
         else:
             followers.setdefault(first_of[key], []).append(entry.stem)
@@ -133,7 +145,7 @@ def generate_level3(entries: list[PoolEntry], target_ids: dict[str, str], discov
 
 
 def generate_from_distinct_rows(entries: list[PoolEntry], target_ids: dict[str, str], discover: bool = False,
-                                representatives: int = REPRESENTATIVES) -> list[tuple[str, dict]]:
+                                representatives: int | None = None) -> list[tuple[str, dict]]:
     """:func:`generate_level3` of the whole pool, run on its distinct rows and expanded back."""
     order = {entry.stem: i for i, entry in enumerate(entries)}
     kept, followers = distinct_rows(entries, representatives)

@@ -33,15 +33,16 @@ def _entries(folder: Path, sfx: str) -> list[PoolEntry]:
     return [PoolEntry(str(path), header, bool(meta.is_imprint)) for path, meta, header in found]
 
 
-def _generated(folder: Path, sfx: str, representatives):
+def _generated(folder: Path, sfx: str, whole: bool = False, keep: int | None = None):
+    """The associations of the folder's exposures: of the whole pool, or of its distinct rows expanded back."""
     entries = _entries(folder, sfx)
     targets: dict[str, str] = {}
     for entry in entries:
         targets.setdefault(str(entry.header["TARGNAME"]), str(len(targets) + 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        found = (generate_level3(entries, targets) if representatives is None
-                 else generate_from_distinct_rows(entries, targets, representatives=representatives))
+        found = (generate_level3(entries, targets) if whole
+                 else generate_from_distinct_rows(entries, targets, representatives=keep))
     # file names carry the time of generation: compare what the associations hold
     return sorted(
         (content["asn_type"], content["asn_id"], content["asn_rule"],
@@ -53,9 +54,9 @@ def _generated(folder: Path, sfx: str, representatives):
 @pytest.mark.parametrize("pool_file", SHIPPED_POOLS)
 def test_the_distinct_rows_of_each_shipped_pool_make_the_associations_of_the_whole_pool(tmp_path, pool_file):
     assert write_exposures(expanded_pool(pool_file), tmp_path) > 0
-    whole = _generated(tmp_path, ".fits", representatives=None)
+    whole = _generated(tmp_path, ".fits", whole=True)
     assert whole
-    assert _generated(tmp_path, ".fits", representatives=2) == whole
+    assert _generated(tmp_path, ".fits") == whole
 
 
 @pytest.mark.parametrize("layout", [
@@ -65,11 +66,11 @@ def test_the_distinct_rows_of_each_shipped_pool_make_the_associations_of_the_who
 ], ids=["nircam-4-detectors-10-dithers", "nircam-mosaic", "miri-dithers"])
 def test_a_visits_dithers_are_generated_once_and_expanded_back(tmp_path, layout):
     write_header_exposures(layout, tmp_path)
-    whole = _generated(tmp_path, "_uncal.fits", representatives=None)
+    whole = _generated(tmp_path, "_uncal.fits", whole=True)
     entries = _entries(tmp_path, "_uncal.fits")
     kept, _ = distinct_rows(entries)
     assert len(kept) < len(entries)  # the dithers are interchangeable to the rules
-    assert _generated(tmp_path, "_uncal.fits", representatives=2) == whole
+    assert _generated(tmp_path, "_uncal.fits") == whole
 
 
 def test_rows_differing_only_in_their_identifiers_follow_the_first_two(tmp_path):
@@ -82,8 +83,11 @@ def test_rows_differing_only_in_their_identifiers_follow_the_first_two(tmp_path)
 
     entries = [entry(f"jw_{k}_{d.lower()}", d, k) for k in range(1, 5) for d in ("NRCA1", "NRCA2")]
     kept, followers = distinct_rows(entries)
-    assert [e.stem for e in kept] == ["jw_1_nrca1", "jw_1_nrca2", "jw_2_nrca1", "jw_2_nrca2"]
-    assert followers == {"jw_1_nrca1": ["jw_3_nrca1", "jw_4_nrca1"], "jw_1_nrca2": ["jw_3_nrca2", "jw_4_nrca2"]}
+    assert [e.stem for e in kept] == ["jw_1_nrca1", "jw_1_nrca2"]
+    assert followers == {"jw_1_nrca1": ["jw_2_nrca1", "jw_3_nrca1", "jw_4_nrca1"],
+                         "jw_1_nrca2": ["jw_2_nrca2", "jw_3_nrca2", "jw_4_nrca2"]}
+    assert [e.stem for e in distinct_rows(entries, keep=2)[0]] == ["jw_1_nrca1", "jw_1_nrca2", "jw_2_nrca1",
+                                                                   "jw_2_nrca2"]
     # a difference in any other card keeps the row
     entries[-1].header["FILTER"] = "F200W"
     assert "jw_4_nrca2" in [e.stem for e in distinct_rows(entries)[0]]
@@ -129,3 +133,37 @@ def test_the_pool_is_the_one_mkpool_makes_from_the_same_files(tmp_path, pool_fil
         row["is_imprt"] = "t" if entry.is_imprint else "f"
     assert ours.colnames == theirs.colnames
     assert [list(map(str, row)) for row in ours] == [list(map(str, row)) for row in theirs]
+
+
+def test_nodded_lrs_keeps_its_background_members(tmp_path):
+    """The rule that adds nod backgrounds counts the science exposures: the generator must see two nods."""
+    write_header_exposures(ExposureLayout(detectors=["MIRIMAGE"], exp_type="MIR_LRS-FIXEDSLIT", filter="P750L",
+                                          pupil="N/A", dither_points=2, dither_step_arcsec=0.0, suffix="cal",
+                                          extra={"PATTTYPE": "ALONG-SLIT-NOD"}), tmp_path)
+    whole = _generated(tmp_path, "_cal.fits", whole=True)
+    members = [exptype for _, _, _, products in whole for _, listed in products for _, exptype in listed]
+    assert members.count("background") == 2
+    assert _generated(tmp_path, "_cal.fits") == whole
+    assert _generated(tmp_path, "_cal.fits", keep=1) != whole  # one nod alone gets no background
+
+
+def test_no_other_level3_rule_counts_members():
+    """Where jwst's Level-3 rules take a length, as of the version this grouping was checked against: the
+    nod-background count (make_fixedslit_bkg, used by Asn_Lv3SpectralTarget), the WFSC pair, the
+    observation count of a candidate and two log lines. A new one must be looked at."""
+    import inspect
+
+    from jwst.associations.lib import rules_level3, rules_level3_base
+
+    lengths = sorted(line.strip() for module in (rules_level3, rules_level3_base)
+                     for line in inspect.getsource(module).splitlines() if "len(" in line)
+    assert lengths == sorted([
+        "return len(self.current_product[\"members\"]) == count",
+        "if len(science_exps) < 2:",
+        'result_list.append("{} with {} products".format(self.asn_name, len(self.data["products"])))',
+        '"\\t{} with {} members".format(product["name"], len(product["members"]))',
+        'if len(self.constraints["obs_num"].found_values) <= 1:',
+    ])
+    target = inspect.getsource(rules_level3.Asn_Lv3SpectralTarget)
+    assert "make_fixedslit_bkg" in target and "mir_lrs-fixedslit|nis_soss" in target
+    assert 'value="wfsc"' in inspect.getsource(rules_level3.Asn_Lv3WFSCMB)
