@@ -377,30 +377,42 @@ def _slit_sizes(hdul) -> list[int]:
     return sizes
 
 
+# The header keywords metadata_from_headers reads from a member; a datamodel's schema says where each lives
+MEMBER_KEYWORDS = (
+    "INSTRUME", "DETECTOR", "MODULE", "EXP_TYPE", "VISITYPE", "FILTER", "PUPIL", "GRATING", "CHANNEL", "BAND",
+    "SUBARRAY", "SUBSIZE1", "SUBSIZE2", "BKGDTARG", "IS_IMPRT", "NEXPOSUR", "NUMDTHPT", "NINTS", "NGROUPS",
+    "TARG_RA", "TARG_DEC", "TARGNAME", "PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE",
+    "RA_REF", "DEC_REF", "ROLL_REF", "PA_V3", "CRVAL1", "CRVAL2", "PIXAR_A2",
+)
+_KEYWORD_PATHS: dict[type, dict[str, list[str]]] = {}
+
+
+def _keyword_paths(model) -> dict[str, list[str]]:
+    """Per member keyword, the paths its schema stores it at (stdatamodels' own map), once per model class."""
+    if type(model) not in _KEYWORD_PATHS:
+        _KEYWORD_PATHS[type(model)] = {keyword: model.find_fits_keyword(keyword) for keyword in MEMBER_KEYWORDS}
+    return _KEYWORD_PATHS[type(model)]
+
+
+def _at_path(model, path: str):
+    node = model
+    for part in path.split("."):
+        node = getattr(node, part, None)
+        if node is None:
+            return None
+    return node
+
+
 def metadata_from_datamodel(model, name: str | None = None) -> ExposureMetadata:
-    """ExposureMetadata from an open jwst datamodel (its meta tree, no array access)."""
+    """ExposureMetadata from an open jwst datamodel (its meta tree, no array access): each member keyword
+    read where the model's schema puts it, then the same header logic as for a file."""
+    primary = {}
+    for keyword, paths in _keyword_paths(model).items():
+        values = (_at_path(model, path) for path in paths)
+        value = next((v for v in values if v is not None), None)
+        if value is not None:
+            primary[keyword] = value
     meta = model.meta
-    inst, exp, obs = meta.instrument, meta.exposure, meta.observation
-    wcsinfo, target = meta.wcsinfo, meta.target
-    primary = {
-        "INSTRUME": inst.name, "DETECTOR": inst.detector, "MODULE": getattr(inst, "module", None),
-        "EXP_TYPE": exp.type, "VISITYPE": getattr(meta.visit, "type", None),
-        "FILTER": inst.filter, "PUPIL": inst.pupil, "GRATING": inst.grating,
-        "CHANNEL": inst.channel, "BAND": inst.band, "SUBARRAY": meta.subarray.name,
-        "SUBSIZE1": meta.subarray.xsize, "SUBSIZE2": meta.subarray.ysize,
-        "BKGDTARG": getattr(obs, "bkgdtarg", None),
-        "NEXPOSUR": getattr(meta.visit, "total_exposures", None),
-        "NUMDTHPT": getattr(meta.dither, "total_points", None),
-        "NINTS": exp.nints, "NGROUPS": exp.ngroups,
-        "TARG_RA": target.ra, "TARG_DEC": target.dec, "TARGNAME": target.catalog_name,
-        "PROGRAM": obs.program_number, "OBSERVTN": obs.observation_number, "VISIT": obs.visit_number,
-        "VISITGRP": obs.visit_group, "SEQ_ID": obs.sequence_id, "ACT_ID": obs.activity_id,
-        "EXPOSURE": obs.exposure_number,
-        "RA_REF": wcsinfo.ra_ref, "DEC_REF": wcsinfo.dec_ref, "ROLL_REF": wcsinfo.roll_ref,
-        "CRVAL1": getattr(wcsinfo, "crval1", None), "CRVAL2": getattr(wcsinfo, "crval2", None),
-        "PIXAR_A2": getattr(meta.photometry, "pixelarea_arcsecsq", None),
-    }
-    primary = {k: v for k, v in primary.items() if v is not None}
     path = name or getattr(meta, "filename", None) or "<datamodel>"
     result = metadata_from_headers(str(path), primary, None)
     slits = getattr(model, "slits", None)

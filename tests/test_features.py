@@ -151,3 +151,37 @@ def test_datamodel_metadata_matches_headers(tmp_path):
     model.meta.wcsinfo.ra_ref, model.meta.wcsinfo.dec_ref = 1.0, 2.0
     meta = metadata_from_datamodel(model, "x_cal.fits")
     assert (meta.detector, meta.ncols, meta.nrows, meta.n_integrations, meta.ra_ref) == ("NRCB2", 640, 320, 2, 1.0)
+
+
+def test_an_open_datamodel_reads_as_the_file_it_saves_to(tmp_path):
+    """The keywords of a member are taken where the model's schema stores them, so an in-memory model and
+    its file give the same metadata."""
+    import dataclasses
+    import math
+
+    from stdatamodels.jwst.datamodels import CubeModel
+
+    from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
+
+    model = CubeModel((3, 64, 72))
+    meta = model.meta
+    meta.filename = "jw01234001001_03101_00002_mirimage_calints.fits"
+    meta.instrument.name, meta.instrument.detector, meta.instrument.filter = "MIRI", "MIRIMAGE", "F1500W"
+    meta.exposure.type, meta.exposure.nints, meta.exposure.ngroups = "MIR_IMAGE", 3, 7
+    meta.subarray.name, meta.subarray.xsize, meta.subarray.ysize = "SUB64", 72, 64
+    meta.visit.total_exposures, meta.visit.type, meta.dither.total_points = 4, "PRIME_TARGETED_FIXED", 2
+    meta.target.ra, meta.target.dec, meta.target.catalog_name = 10.5, -20.25, "HD 1"
+    meta.observation.program_number, meta.observation.observation_number = "01234", "001"
+    meta.observation.visit_number, meta.observation.exposure_number = "001", "2"
+    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref, meta.wcsinfo.roll_ref = 10.5, -20.25, 33.0
+    meta.photometry.pixelarea_arcsecsq = 0.0121
+    path = tmp_path / meta.filename
+    model.save(path)
+    in_memory, on_disk = metadata_from_datamodel(model), read_exposure_metadata(path)
+    def same(a, b):
+        return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+    differing = {f.name for f in dataclasses.fields(on_disk)
+                 if not same(getattr(in_memory, f.name), getattr(on_disk, f.name))} - {"path", "warnings"}
+    assert differing == set()
+    assert (on_disk.n_integrations, on_disk.filter, on_disk.target_name, on_disk.roll_ref) == (3, "F1500W", "HD 1", 33.0)
