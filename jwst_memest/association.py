@@ -8,7 +8,6 @@ uncal), beside the association and in the user's search path.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -16,7 +15,6 @@ from typing import Iterable, Sequence
 from jwst_memest.metadata import exposure_stem
 from jwst_memest.pipelines import MEMBER_EXPTYPES, PIPELINES, normalize
 
-log = logging.getLogger("stpipe.jwst_memest.association")
 
 __all__ = [
     "AssociationError",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -17,9 +16,9 @@ from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.metadata import ExposureMetadata, MetadataError, product_level, read_exposure_metadata
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.estimator import MemoryEstimator
+from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.pipelines import class_alias
 
-log = logging.getLogger("stpipe.jwst_memest")
 
 __all__ = [
     "ProductEstimate",
@@ -33,13 +32,6 @@ __all__ = [
     "write_json_atomic",
     "resolve_estimator",
 ]
-
-def resolve_estimator(pipeline: str, model_path: str | None = None) -> MemoryEstimator:
-    """The trained bundle configured for a pipeline, else the physics baseline."""
-    from jwst_memest.model.registry import resolve_estimator as _resolve
-
-    return _resolve(pipeline, model_path or None)
-
 
 def _round_up(value: float, digits: int = 4) -> float:
     """Round a bound upwards, so that rounding never makes it smaller than what it bounds."""
@@ -149,7 +141,7 @@ def estimate_features(
     """Estimate products from their features: one model evaluation for the whole batch."""
     if not named_features:
         return []
-    estimator = estimator or resolve_estimator(pipeline, model_path)
+    estimator = estimator or resolve_estimator(pipeline, model_path or None)
     X = np.vstack([features.vector() for _, features in named_features])
     X_model, model_warnings = _model_inputs(named_features, estimator, X)
     gb, upper = estimator.estimate(X_model, quantile)

@@ -7,7 +7,6 @@ sub-step receives a ModelLibrary) are read through their ``meta`` tree instead.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import warnings
@@ -19,7 +18,6 @@ from astropy.io.fits.verify import VerifyError
 
 from jwst_memest.instruments import IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE, full_frame
 
-log = logging.getLogger("stpipe.jwst_memest.metadata")
 
 __all__ = [
     "ExposureMetadata",

@@ -20,7 +20,7 @@ from jwst_memest.pipelines import EXP_MODE_FEATURE_SET, class_alias, feature_set
 
 log = logging.getLogger("jwst_memest.tables")
 
-__all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_COLUMNS", "TABLE_COLUMNS",
+__all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_REQUIRED_COLUMNS", "TABLE_REQUIRED_COLUMNS",
            "SPACEKIT_FEATURE_SETS"]
 
 EXP_MODE_PIPELINE = EXP_MODE_FEATURE_SET  # public name of the exp modes read here, from pipelines.py
@@ -28,8 +28,8 @@ EXP_MODE_PIPELINE = EXP_MODE_FEATURE_SET  # public name of the exp modes read he
 SPACEKIT_FEATURE_SETS = MappingProxyType({"image": "spacekit_image", "spec": "spacekit_spec"})
 TARGET = "imgsize_gb"
 # Columns besides the features that tell the two formats apart and that each needs.
-CORPUS_COLUMNS = ("measured_gb", "product", "status")  # plus an optional train/test "split"
-TABLE_COLUMNS = ("Dataset", TARGET)
+CORPUS_REQUIRED_COLUMNS = ("measured_gb", "product", "status")  # plus an optional train/test "split"
+TABLE_REQUIRED_COLUMNS = ("Dataset", TARGET)
 
 
 @dataclass
@@ -100,7 +100,7 @@ def partial_runs(table):
 
 
 def _corpus_rows(path: Path, table, pipeline: str):
-    _missing(path, CORPUS_COLUMNS, table.columns, "corpus")
+    _missing(path, CORPUS_REQUIRED_COLUMNS, table.columns, "corpus")
     table = table[table["status"].astype(str) == "ok"]
     partial = partial_runs(table)
     if partial.any():
@@ -118,7 +118,7 @@ def _corpus_rows(path: Path, table, pipeline: str):
 def _table_rows(path: Path, table):
     import pandas as pd
 
-    _missing(path, TABLE_COLUMNS, table.columns, "")
+    _missing(path, TABLE_REQUIRED_COLUMNS, table.columns, "")
     table = table.set_index("Dataset")
     if "pname" in table.columns:
         before = len(table)

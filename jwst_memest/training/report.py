@@ -11,7 +11,7 @@ from jwst_memest.atomic import atomic_write
 __all__ = ["memory_bins", "bin_label", "bin_scores", "bin_auc", "loss_figure", "plot_fold", "metrics_table",
            "comparison_table", "write_summary_page", "write_summary_html"]
 
-TABLE_COLUMNS = ("fold", "n_train", "n_test", "epochs", "rmse_gb", "median_abs_pct_error",
+FOLD_TABLE_COLUMNS = ("fold", "n_train", "n_test", "epochs", "rmse_gb", "median_abs_pct_error",
                  "under_estimate_fraction", "upper_exceeded_fraction")
 DPI = 80
 # Threshold-scaled bins are used when three of them each hold this share of the runs; else quartiles.
@@ -203,11 +203,11 @@ def _cell(value) -> str:
 
 def metrics_table(rows: list[dict], overall: dict | None = None) -> str:
     """A fixed-width table of per-fold metrics (and the out-of-fold total) for the terminal."""
-    lines = ["  ".join(f"{c[:12]:>12}" for c in TABLE_COLUMNS)]
-    lines += ["  ".join(_cell(row.get(c)) for c in TABLE_COLUMNS) for row in rows]
+    lines = ["  ".join(f"{c[:12]:>12}" for c in FOLD_TABLE_COLUMNS)]
+    lines += ["  ".join(_cell(row.get(c)) for c in FOLD_TABLE_COLUMNS) for row in rows]
     if overall:
         total = {**overall, "fold": "all", "n_test": overall.get("n_rows")}
-        lines.append("  ".join(_cell(total.get(c)) for c in TABLE_COLUMNS))
+        lines.append("  ".join(_cell(total.get(c)) for c in FOLD_TABLE_COLUMNS))
     return "\n".join(lines)
 
 

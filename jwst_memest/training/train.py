@@ -26,7 +26,6 @@ from jwst_memest.training.preprocess import continuous_features, fit_normalizer
 from jwst_memest.training.report import (comparison_table, memory_bins, metrics_table, plot_fold,
                                          write_summary_html, write_summary_page)
 
-log = logging.getLogger("jwst_memest.training")
 
 __all__ = ["JwstCalTrain", "OUTPUT_TRANSFORM", "UPPER_QUANTILE", "TARGETS", "quiet_tensorflow"]
 
