@@ -45,9 +45,15 @@ COUNTED_PATTERN_TYPES = frozenset({"WFSC"})
 
 def representatives_needed(entry: PoolEntry) -> int:
     """How many rows of this entry's set the generator must see for its rules to count them right."""
-    exp_type = str(entry.header.get("EXP_TYPE", "")).strip().upper()
-    pattern = str(entry.header.get("PATTTYPE", "")).strip().upper()
+    exp_type, pattern = _text(entry.header, "EXP_TYPE"), _text(entry.header, "PATTTYPE")
     return 2 if exp_type in COUNTED_EXP_TYPES or pattern in COUNTED_PATTERN_TYPES else 1
+
+
+def _text(header: fits.Header, keyword: str) -> str:
+    try:
+        return str(header.get(keyword, "")).strip().upper()
+    except VerifyError:  # an unparsable card reads as absent, as everywhere else
+        return ""
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,14 @@ def test_no_other_level3_rule_counts_members():
     target = inspect.getsource(rules_level3.Asn_Lv3SpectralTarget)
     assert "make_fixedslit_bkg" in target and "mir_lrs-fixedslit|nis_soss" in target
     assert 'value="wfsc"' in inspect.getsource(rules_level3.Asn_Lv3WFSCMB)
+
+
+def test_an_unparsable_pattern_card_reads_as_absent(tmp_path):
+    from bad_inputs import write_raw_card
+
+    write_header_exposures(ExposureLayout(detectors=["NRCA1"], dither_points=3), tmp_path)
+    first = sorted(tmp_path.glob("*_uncal.fits"))[0]
+    write_raw_card(first, "PATTTYPE", "PATTTYPE= NAN")
+    entries = _entries(tmp_path, "_uncal.fits")
+    kept, followers = distinct_rows(entries)
+    assert len(kept) + sum(len(f) for f in followers.values()) == 3
