@@ -35,6 +35,9 @@ __all__ = [
 
 def _round_up(value: float, digits: int = 4) -> float:
     """Round a bound upwards, so that rounding never makes it smaller than what it bounds."""
+    nearest = round(value, digits)
+    if nearest >= value:  # already on the grid (value * scale can land just above a whole number)
+        return nearest
     scale = 10**digits
     return math.ceil(value * scale) / scale
 
