@@ -746,15 +746,19 @@ def test_the_slits_of_a_multi_slit_member_are_counted_from_their_headers(tmp_pat
 # ---------------------------------------------------------------- the baselines shipped
 
 
-@pytest.mark.parametrize("pipeline,feature_set,version,n_rows", [
-    ("image3", "image3", "4", 158), ("spec3", "spec3", "5", 85), ("tso3", "spec3", "2", 19),
-    ("calwebb_coron3", "image3", "1", 12), ("ami3", "image3", "1", 8)])
-def test_each_pipeline_has_its_own_terms_and_calibrated_bound(pipeline, feature_set, version, n_rows):
+@pytest.mark.parametrize("pipeline,feature_set", [
+    ("image3", "image3"), ("spec3", "spec3"), ("tso3", "spec3"), ("calwebb_coron3", "image3"), ("ami3", "image3")])
+def test_each_pipeline_has_its_own_terms_and_calibrated_bound(pipeline, feature_set):
+    import yaml
+    from importlib import resources
+
     baseline = load_baseline(pipeline)
     level3 = pipeline.removeprefix("calwebb_")
+    entry = yaml.safe_load(resources.files("jwst_memest.model").joinpath("baseline.yaml").read_text())["pipelines"][level3]
+    n_rows = entry["upper_bound"]["n_rows"]
     assert baseline.pipeline == baseline.terms == baseline.envelope.measured_pipeline == level3
-    assert baseline.feature_set == feature_set and baseline.version == version
-    assert baseline.name == f"physics_baseline_{level3}" and baseline.upper_bound.n_rows == n_rows
+    assert baseline.feature_set == feature_set and baseline.version == str(entry["version"])
+    assert baseline.name == f"physics_baseline_{level3}" and baseline.upper_bound.n_rows == n_rows >= 8
     assert baseline.envelope.feature_set == feature_set
     assert baseline.envelope.ranges and baseline.source.startswith(f"fitted to {n_rows} measured calwebb_{level3}")
 
