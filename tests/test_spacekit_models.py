@@ -156,7 +156,7 @@ def test_spacekit_bundles_are_checked_on_load(tmp_path, change, message):
 
 
 def test_import_without_keras_is_one_line_exit_2(monkeypatch, capsys):
-    from jwst_memest.model import spacekit_import
+    from jwst_memest.training import spacekit_import
     from jwst_memest.model.__main__ import main
 
     def missing_keras(out):

@@ -51,7 +51,7 @@ def _show(path: str) -> int:
 def _import_spacekit(out: str) -> int:
     import os
 
-    from jwst_memest.model.spacekit_import import import_spacekit
+    from jwst_memest.training.spacekit_import import import_spacekit
 
     # tensorflow's own start-up lines are not this command's output
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
