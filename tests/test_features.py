@@ -185,3 +185,20 @@ def test_an_open_datamodel_reads_as_the_file_it_saves_to(tmp_path):
                  if not same(getattr(in_memory, f.name), getattr(on_disk, f.name))} - {"path", "warnings"}
     assert differing == set()
     assert (on_disk.n_integrations, on_disk.filter, on_disk.target_name, on_disk.roll_ref) == (3, "F1500W", "HD 1", 33.0)
+
+
+def test_nonsense_pointing_and_pixel_area_never_shrink_the_mosaic_below_a_member(tmp_path):
+    """An RA of 8.9e12 degrees with a pixel area of 1e-38 arcsec^2 collapses the footprints numerically;
+    the mosaic still holds the member, so resample's output is never estimated below it."""
+    from astropy.io import fits
+
+    from jwst_memest.features.build import product_features
+    from jwst_memest.metadata import read_exposure_metadata
+
+    path = tmp_path / "jw01234001001_03101_00001_nrca1_cal.fits"
+    hdul = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(name="SCI")])
+    hdul[0].header["INSTRUME"] = "NIRCAM"
+    hdul[1].header.update({"RA_REF": 8856679743488.0, "DEC_REF": 0.0, "PIXAR_A2": 1.1754943508222875e-38})
+    hdul.writeto(path)
+    member = read_exposure_metadata(path)
+    assert product_features([member], "image3").values["output_pixels"] >= member.pixels == 2048 * 2048

@@ -154,11 +154,14 @@ def _geometry(members, warnings) -> dict:
         tra, tdec = targets[0]
         txi, teta = tangent_plane(ra, dec, tra, tdec)
         stats.update(offset_statistics(np.hypot(txi, teta) / scale, "target_offset"))
-    stats["output_pixels"] = mosaic_pixels(
+    mosaic = mosaic_pixels(
         xi, eta, [m.roll_ref for m in pointed],
         [m.ncols for m in pointed], [m.nrows for m in pointed], scale,
         output_scale=float(scale.min()),
     )
+    # the mosaic holds every member's footprint: never fewer pixels than the largest member, even when
+    # nonsense pointing or pixel-area keywords collapse the footprints numerically
+    stats["output_pixels"] = max(mosaic, float(max(m.pixels for m in pointed)))
     return stats
 
 
