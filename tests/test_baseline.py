@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image3_rows import image3_rows
 
 from jwst_memest.exposures import ExposureLayout, write_header_exposures
 from jwst_memest.features.build import product_features
@@ -175,15 +176,7 @@ def test_every_estimator_offers_the_same_interface():
 def test_fit_sets_the_coefficients_that_reproduce_the_runs_and_returns_the_estimator():
     start = load_baseline("image3")
     truth = PhysicsBaseline("image3", {k: v * 1.2 for k, v in start.coefficients.items()}, start.upper_bound, "truth")
-    rng = np.random.default_rng(3)
-    names = start.schema.names
-    X = np.zeros((60, len(names)))
-    X[:, names.index("n_members")] = rng.integers(2, 16, 60)
-    X[:, names.index("member_pixels")] = rng.choice([640**2, 2048**2], 60)
-    X[:, names.index("output_pixels")] = X[:, names.index("member_pixels")] * rng.uniform(1, 6, 60)
-    X[:, names.index("n_exposure_groups")] = X[:, names.index("n_members")]
-    X[:, names.index("in_memory")] = rng.integers(0, 2, 60)
-    X[:, names.index("n_integrations")] = 1
+    X = image3_rows(start.schema.names, np.random.default_rng(3), 60, 16, [640**2, 2048**2], 6)
     checksum = start.checksum
     fitted = start.fit(X, truth.predict(X))
     assert fitted is start

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from image3_rows import image3_rows
 
 from jwst_memest.exposures import ExposureLayout
 from jwst_memest.profile import corpus as corpus_module
@@ -173,15 +174,7 @@ def test_baseline_fit_recovers_known_coefficients():
 
     start = load_baseline("image3")
     truth = {k: v * f for (k, v), f in zip(start.coefficients.items(), (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 1.5, 0.7))}
-    rng = np.random.default_rng(0)
-    names = start.schema.names
-    X = np.zeros((80, len(names)))
-    X[:, names.index("n_members")] = rng.integers(2, 20, 80)
-    X[:, names.index("member_pixels")] = rng.choice([640**2, 1032 * 1024, 2048**2], 80)
-    X[:, names.index("output_pixels")] = X[:, names.index("member_pixels")] * rng.uniform(1, 8, 80)
-    X[:, names.index("n_exposure_groups")] = X[:, names.index("n_members")]
-    X[:, names.index("in_memory")] = rng.integers(0, 2, 80)
-    X[:, names.index("n_integrations")] = 1
+    X = image3_rows(start.schema.names, np.random.default_rng(0), 80, 20, [640**2, 1032 * 1024, 2048**2], 8)
     measured = PhysicsBaseline("image3", truth, start.upper_bound, "truth").predict(X)
     fitted = fit_baseline(X, measured, start)
     predicted = PhysicsBaseline("image3", fitted, start.upper_bound, "fit").predict(X)
@@ -404,15 +397,7 @@ def test_a_larger_step_weight_pulls_the_stages_toward_their_measured_step_peaks(
     from jwst_memest.profile.fit import fit_baseline
 
     start = load_baseline("image3")
-    rng = np.random.default_rng(1)
-    names = start.schema.names
-    X = np.zeros((40, len(names)))
-    X[:, names.index("n_members")] = rng.integers(2, 12, 40)
-    X[:, names.index("member_pixels")] = rng.choice([640**2, 2048**2], 40)
-    X[:, names.index("output_pixels")] = X[:, names.index("member_pixels")] * rng.uniform(1, 4, 40)
-    X[:, names.index("n_exposure_groups")] = X[:, names.index("n_members")]
-    X[:, names.index("in_memory")] = 1
-    X[:, names.index("n_integrations")] = 1
+    X = image3_rows(start.schema.names, np.random.default_rng(1), 40, 12, [640**2, 2048**2], 4, in_memory=1)
     measured = start.predict(X)
     # the runs' resample step was measured 10 % above what the installed stages say
     resample_gb = start.stages(X)["resample"] / 1e9 * 1.1
