@@ -6,8 +6,9 @@ cannot tell apart: they differ only in columns no Level-3 rule reads (the file n
 and pattern counters, the times). Such rows are interchangeable, so the generator runs on the first
 of each set of them (the first two where a rule counts a product's members: nodded MIRI LRS and
 NIRISS SOSS backgrounds, wavefront-sensing pairs) and each association's members are expanded back
-to the whole set. The pool is made by jwst's own ``mkpool`` from the primary headers already read, then
-written and read back as operations' pool files are, so products carry the names the pipeline gives.
+to the whole set. The pool holds what jwst's ``mkpool`` would make of the primary headers already read
+(``pool_table``), written and read back as operations' pool files are, so products carry the names
+the pipeline gives.
 """
 
 from __future__ import annotations

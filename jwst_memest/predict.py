@@ -131,8 +131,8 @@ def build_associations(folder: ScreenedFolder, discover: bool = False,
 
     As ``asn_generate --all-candidates``: observation candidates only, so
     observations are independent and whole observations are gathered into pools
-    of bounded size (jwst's pool building grows faster than linearly with pool
-    size), generated in ``workers`` processes (default: one per CPU this process
+    of bounded size (jwst's generator scans the whole pool once per observation
+    candidate), generated in ``workers`` processes (default: one per CPU this process
     may use) when there are several. The generator sees only the distinct rows;
     each association's members are expanded back to every exposure.
     ``discover=True`` runs one pool with jwst's discovery pass too
@@ -168,8 +168,9 @@ def build_associations(folder: ScreenedFolder, discover: bool = False,
                    for result in results for name, content in result), key=lambda a: a.filename)
 
 
-# exposures per generator call: each call has a fixed cost (rule registry, pool table, pool-file round
-# trip), while mkpool's table grows by copying, so a pool should be neither tiny nor huge
+# exposures per generator call: each call has a fixed cost (rule registry, pool-file round trip), while
+# jwst's generator scans the whole pool once per observation candidate, so a pool should be neither tiny
+# nor huge
 POOL_BATCH_EXPOSURES = 1000
 
 
