@@ -173,7 +173,7 @@ def test_baseline_fit_recovers_known_coefficients():
     from jwst_memest.profile.fit import fit_baseline
 
     start = load_baseline("image3")
-    truth = {k: v * f for (k, v), f in zip(start.coefficients.items(), (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 1.5, 0.7))}
+    truth = {k: v * f for (k, v), f in zip(start.coefficients.items(), (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 1.5, 0.7, 1.4))}
     X = image3_rows(start.schema.names, np.random.default_rng(0), 80, 20, [640**2, 1032 * 1024, 2048**2], 8)
     measured = PhysicsBaseline("image3", truth, start.upper_bound, "truth").predict(X)
     fitted = fit_baseline(X, measured, start)
@@ -408,3 +408,75 @@ def test_a_larger_step_weight_pulls_the_stages_toward_their_measured_step_peaks(
         return np.median(np.abs(fitted.stages(X)["resample"] / 1e9 / resample_gb - 1))
 
     assert resample_error(2.0) < resample_error(0.1)
+
+
+def test_step_targets_credit_the_largest_step_with_the_runs_peak():
+    from jwst_memest.profile.fit import step_peaks_of, step_targets_of
+
+    table = pd.DataFrame({
+        "measured_gb": [1.1, 0.5, 2.0],
+        "step_peaks": ['{"resample": 1.0, "outlier_detection": 0.8}', '{"resample": 0.6}', ""],
+    })
+    targets = step_targets_of(table)
+    # the sampler missed 10 % of the first run's spike: both steps scale, their order stays
+    assert targets[0] == pytest.approx({"resample": 1.1, "outlier_detection": 0.88})
+    # a sample above the kernel's peak (the two clocks differ) is never scaled down
+    assert targets[1] == {"resample": 0.6}
+    assert targets[2] == {}
+    assert step_peaks_of(table)[0] == {"resample": 1.0, "outlier_detection": 0.8}
+
+
+def test_image3_members_are_released_before_source_catalog_and_the_median_depends_on_in_memory():
+    from jwst_memest.model.baseline import MEMBERS_STAGE, PhysicsBaseline, load_baseline
+
+    installed = load_baseline("image3")
+    c = dict(installed.coefficients, median_per_group=5.0, median_on_disk_per_group=2.0)
+    baseline = PhysicsBaseline("image3", c, installed.upper_bound, "test")
+    X = image3_rows(baseline.schema.names, np.random.default_rng(3), 2, 3, [2048**2], 1.0, in_memory=1)
+    X[1] = X[0]
+    X[1, baseline.schema.names.index("in_memory")] = 0
+    stages = baseline.stages(X)
+    assert stages[MEMBERS_STAGE][0] > stages[MEMBERS_STAGE][1]
+    assert stages["source_catalog"][0] == stages["source_catalog"][1]
+    groups, out = (X[0, baseline.schema.names.index(n)] for n in ("n_exposure_groups", "output_pixels"))
+    members = stages[MEMBERS_STAGE][0] - stages[MEMBERS_STAGE][1]
+    median_difference = groups * out * (c["median_per_group"] - c["median_on_disk_per_group"])
+    assert stages["outlier_detection"][0] - stages["outlier_detection"][1] == pytest.approx(members + median_difference)
+
+
+def test_image3_fits_its_stages_at_its_own_step_weight_unless_told():
+    from jwst_memest.model.baseline import load_baseline
+    from jwst_memest.model.fitting import DEFAULT_STEP_WEIGHT, STEP_WEIGHT
+    from jwst_memest.profile.fit import fit_baseline
+
+    start = load_baseline("image3")
+    X = image3_rows(start.schema.names, np.random.default_rng(4), 30, 12, [640**2, 2048**2], 4)
+    measured = start.predict(X)
+    peaks = [{"resample": float(v)} for v in start.stages(X)["resample"] / 1e9 * 1.2]
+    default = fit_baseline(X, measured, start, peaks)
+    assert default == fit_baseline(X, measured, start, peaks, STEP_WEIGHT["image3"])
+    assert default != fit_baseline(X, measured, start, peaks, DEFAULT_STEP_WEIGHT)
+
+
+def test_widening_refits_with_the_step_peaks_of_the_runs_it_keeps(monkeypatch):
+    from jwst_memest.model.baseline import load_baseline
+    from jwst_memest.profile import fit
+
+    start = load_baseline("image3")
+    X = image3_rows(start.schema.names, np.random.default_rng(5), 24, 12, [640**2, 2048**2], 4)
+    measured = start.predict(X)
+    peaks = [{"resample": float(i)} for i in range(len(X))]
+    seen = []
+
+    def record(X_fit, y_fit, X_predict, start_, step_peaks=None, step_weight=None):
+        seen.append((len(X_fit), step_peaks, step_weight))
+        return np.ones(len(X_predict))
+
+    monkeypatch.setattr(fit, "_fit_and_predict", record)
+    modes = np.array(["NRC_IMAGE"] * 12 + ["MIR_IMAGE"] * 12)
+    fit.widening_factors(X, measured, modes, start, step_peaks=peaks, step_weight=3.0)
+    assert seen and all(p is not None and len(p) == n and w == 3.0 for n, p, w in seen)
+    # the runs held out of a fit lend it none of their step peaks: the last fit holds out every
+    # NRC_IMAGE run (the first twelve)
+    kept = {p["resample"] for p in seen[-1][1]}
+    assert kept == set(range(12, 24))

@@ -4,10 +4,12 @@ Usable with no trained model. Terms, with Npix_in the pixels of one member
 image, Npix_out the output mosaic pixels, N the members and G the exposure
 groups (outlier detection's median cube has one plane per group):
 
-image3:  base + in_memory * N * b_file * Npix_in
-              + max(a_res * Npix_in + b_res * Npix_out,                 (final resample)
-                    a_out * Npix_in + b_out * Npix_out + c_med * G * Npix_out,  (outlier median)
-                    b_cat * Npix_out)                                    (source_catalog over the i2d)
+image3:  base + max(in_memory * N * b_file * Npix_in
+                      + max(a_res * Npix_in + b_res * Npix_out,             (final resample)
+                            a_out * Npix_in + b_out * Npix_out
+                            + c_med * G * Npix_out),                        (outlier median; c_med in
+                                                                              memory or on disk)
+                    b_cat * Npix_out)                                        (source_catalog over the i2d)
 spec3:   base + b_spec * sum of member science pixels              (members held in memory)
               + b_slit * N * slits per member                      (per-slit models, WCS, cutouts)
               + b_source * slits per member                        (each source's products, over all members)
@@ -103,13 +105,19 @@ class PhysicsBaseline:
         npix_in = col["member_pixels"]
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
         ints = np.maximum(col["n_integrations"], 1)
-        resident = c["base_bytes"] + col["in_memory"] * n * c["bytes_per_member_pixel"] * npix_in * ints
+        in_memory = col["in_memory"]
+        resident = c["base_bytes"] + in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints
+        # the median of the groups' drizzled images: held whole in memory, or read back from disk
+        # in sections (which still grow with the groups, at a lower rate)
+        median = col["n_exposure_groups"] * npix_out * (
+            in_memory * c["median_per_group"] + (1 - in_memory) * c["median_on_disk_per_group"])
         return {
             MEMBERS_STAGE: resident,
-            "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out
-            + c["median_per_group"] * col["n_exposure_groups"] * npix_out,
+            "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out + median,
             "resample": resident + c["resample_in"] * npix_in + c["resample_out"] * npix_out,
-            "source_catalog": resident + c["catalog_out"] * npix_out,
+            # the members are released once resample has run: measured, source_catalog with
+            # in_memory=True peaks no higher than with it off
+            "source_catalog": c["base_bytes"] + c["catalog_out"] * npix_out,
         }
 
     def _spec3_stages(self, col, c):
@@ -172,11 +180,11 @@ class PhysicsBaseline:
         }
 
     def fit(self, X: np.ndarray, y: np.ndarray, step_peaks: list[dict] | None = None,
-            step_weight: float = 0.5) -> PhysicsBaseline:
+            step_weight: float | None = None) -> PhysicsBaseline:
         """Fit the coefficients of this pipeline's terms to measured peaks ``y`` (GB), starting from
         the present ones; returns self, as scikit-learn's estimators do. ``step_peaks`` (per run: step
-        name -> measured peak GB) also fits each stage to its step, at ``step_weight``. The upper
-        bound is not recalibrated here (``profile fit-baseline`` calibrates it out of fold)."""
+        name -> measured peak GB) also fits each stage to its step, at ``step_weight`` (default: the
+        pipeline's, ``fitting.STEP_WEIGHT``). The upper bound is not recalibrated here (``profile fit-baseline`` calibrates it out of fold)."""
         from jwst_memest.model.fitting import fit_coefficients
 
         X = np.atleast_2d(np.asarray(X, dtype=float))

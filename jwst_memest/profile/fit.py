@@ -18,7 +18,7 @@ import yaml
 from jwst_memest.atomic import atomic_write
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
-from jwst_memest.model.fitting import FIRST_FIT_START, TERMS, fit_coefficients
+from jwst_memest.model.fitting import DEFAULT_STEP_WEIGHT, FIRST_FIT_START, STEP_WEIGHT, TERMS, fit_coefficients
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 
@@ -44,7 +44,7 @@ def load_measured(corpus, pipeline: str = "image3"):
 
 
 def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
-                 step_peaks: list[dict] | None = None, step_weight: float = 0.5) -> dict:
+                 step_peaks: list[dict] | None = None, step_weight: float | None = None) -> dict:
     """The coefficients ``start``'s terms take when fitted to these runs (``start`` is left as it is)."""
     return fit_coefficients(start, X, measured, step_peaks, step_weight)
 
@@ -62,8 +62,26 @@ def step_peaks_of(table) -> list[dict]:
     return found
 
 
+def step_targets_of(table) -> list[dict]:
+    """The per-step peaks the stages are fitted to: each run's, scaled so that its largest step
+    equals the run's peak.
+
+    The sampler polls RSS every 0.2 s and misses the short spikes that the kernel's high-water mark
+    (``measured_gb``) counts; unscaled, the fit would pull the stages below the peaks they set.
+    """
+    peaks = step_peaks_of(table)
+    if "measured_gb" not in table.columns:
+        return peaks
+    targets = []
+    for run, measured in zip(peaks, table["measured_gb"].astype(float)):
+        sampled = max(run.values(), default=0.0)
+        scale = measured / sampled if sampled > 0 and np.isfinite(measured) and measured > sampled else 1.0
+        targets.append({step: peak * scale for step, peak in run.items()})
+    return targets
+
+
 def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline, k: int = 5,
-                          step_peaks: list[dict] | None = None, step_weight: float = 0.5) -> np.ndarray:
+                          step_peaks: list[dict] | None = None, step_weight: float | None = None) -> np.ndarray:
     """Each run estimated by a baseline fitted without it: what the upper bound is calibrated on."""
     from sklearn.model_selection import KFold
 
@@ -76,20 +94,28 @@ def out_of_fold_estimates(X: np.ndarray, measured: np.ndarray, start: PhysicsBas
     return estimates
 
 
-def _fit_and_predict(X_fit, y_fit, X_predict, start: PhysicsBaseline) -> np.ndarray:
-    coefficients = fit_baseline(X_fit, y_fit, start)
+def _fit_and_predict(X_fit, y_fit, X_predict, start: PhysicsBaseline, step_peaks: list[dict] | None = None,
+                     step_weight: float | None = None) -> np.ndarray:
+    coefficients = fit_baseline(X_fit, y_fit, start, step_peaks, step_weight)
     return PhysicsBaseline(start.pipeline, coefficients, start.upper_bound, "", terms=start.terms).predict(X_predict)
 
 
 def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, start: PhysicsBaseline,
-                     largest_fraction: float = 0.2, min_runs: int = 5) -> tuple[float, float, str]:
+                     largest_fraction: float = 0.2, min_runs: int = 5, step_peaks: list[dict] | None = None,
+                     step_weight: float | None = None) -> tuple[float, float, str]:
     """Measured extrapolation errors: (beyond_range, unmeasured_mode, how they were found).
 
     beyond_range: for each mode with ``min_runs`` runs or more, its largest runs (top
     ``largest_fraction`` by measured peak) are estimated by a baseline fitted without them; the
     largest measured/estimated ratio over all modes. unmeasured_mode: each mode estimated by a
-    baseline fitted on the other modes only; the largest ratio over all modes.
+    baseline fitted on the other modes only; the largest ratio over all modes. Each of these fits
+    is made as the installed one is (``step_peaks`` and ``step_weight`` included).
     """
+
+    def fit_and_predict(fit_rows, predict_rows):
+        peaks = [step_peaks[i] for i in np.flatnonzero(fit_rows)] if step_peaks else None
+        return _fit_and_predict(X[fit_rows], measured[fit_rows], X[predict_rows], start, peaks, step_weight)
+
     beyond, unmeasured = {}, {}
     for mode in np.unique(modes):
         in_mode = modes == mode
@@ -97,10 +123,10 @@ def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, sta
             threshold = np.quantile(measured[in_mode], 1 - largest_fraction)
             held = in_mode & (measured >= threshold)
             if (~held).sum() >= len(TERMS[start.terms]):
-                ratio = measured[held] / _fit_and_predict(X[~held], measured[~held], X[held], start)
+                ratio = measured[held] / fit_and_predict(~held, held)
                 beyond[mode] = float(ratio.max())
         if (~in_mode).sum() >= len(TERMS[start.terms]) and len(np.unique(modes[~in_mode])) >= 1:
-            ratio = measured[in_mode] / _fit_and_predict(X[~in_mode], measured[~in_mode], X[in_mode], start)
+            ratio = measured[in_mode] / fit_and_predict(~in_mode, in_mode)
             unmeasured[str(mode)] = float(ratio.max())
     beyond_factor = max([1.0, *beyond.values()])
     unmeasured_factor = max([1.0, *unmeasured.values()])
@@ -132,8 +158,9 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", required=True, nargs="+", help="corpus CSV(s); their successful runs are pooled")
     parser.add_argument("--pipeline", default="image3", choices=sorted(TERMS))
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
-    parser.add_argument("--step-weight", type=float, default=0.5,
-                        help="weight of each stage's error against its measured step peak (default 0.5)")
+    parser.add_argument("--step-weight", type=float,
+                        help="weight of each stage's error against its measured step peak "
+                             f"(default: {DEFAULT_STEP_WEIGHT}, image3 {STEP_WEIGHT['image3']})")
     parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
     args = parser.parse_args(argv)
     try:
@@ -148,7 +175,9 @@ def main(argv=None) -> int:
         return 2
     start = _starting_point(args.pipeline)
     modes = table["exp_type"].astype(str).to_numpy()
-    peaks = step_peaks_of(table)
+    if args.step_weight is None:
+        args.step_weight = STEP_WEIGHT.get(args.pipeline, DEFAULT_STEP_WEIGHT)
+    peaks = step_targets_of(table)
     train_peaks = [peaks[i] for i in np.flatnonzero(train)]
     coefficients = fit_baseline(X[train], measured[train], start, train_peaks, args.step_weight)
     calibration = out_of_fold_estimates(X[train], measured[train], start, step_peaks=train_peaks,
@@ -156,7 +185,8 @@ def main(argv=None) -> int:
     source = f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}"
     bound = UpperBound.from_measurements(measured[train], calibration, source=source)
     by_mode = bounds_by_mode(measured[train], calibration, modes[train], source)
-    beyond, unmeasured, detail = widening_factors(X[train], measured[train], modes[train], start)
+    beyond, unmeasured, detail = widening_factors(X[train], measured[train], modes[train], start,
+                                                  step_peaks=train_peaks, step_weight=args.step_weight)
     envelope = Envelope.measure(start.feature_set, table, beyond, unmeasured, detail, measured_pipeline=args.pipeline)
     fitted = PhysicsBaseline(args.pipeline, coefficients, bound, start.version, envelope=envelope,
                              upper_bound_by_mode=by_mode, terms=args.pipeline)
@@ -185,7 +215,8 @@ def main(argv=None) -> int:
     data["pipelines"][args.pipeline] = {
         "version": version,
         "source": f"fitted to {int(train.sum())} measured calwebb_{args.pipeline} runs of {corpus_names} "
-                  f"(jwst {_jwst_version()}), stages weighted {args.step_weight} against measured step peaks; "
+                  f"(jwst {_jwst_version()}), stages weighted {args.step_weight} against measured step peaks "
+                  f"(scaled to the run's peak); "
                   f"held-out metrics on {int(test.sum())} runs",
         "coefficients": {k: round(v, 4) for k, v in coefficients.items()},
         "upper_bound": bound.to_tree(),
