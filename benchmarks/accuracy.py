@@ -37,6 +37,7 @@ from jwst_memest.model.bundle import load_bundle
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.pipelines import PIPELINES, exp_mode_for
+from jwst_memest.model.fitting import TERMS
 from jwst_memest.profile.fit import load_measured
 
 
@@ -96,19 +97,44 @@ def _features(layout: ExposureLayout, pipeline: str, in_memory: bool = True) -> 
     return product_features(members, pipeline, in_memory).vector()
 
 
-def _peak_step_section(X, table, test, baseline, tolerance: float = 0.02) -> list[str]:
-    """Held-out runs that recorded per-step peaks: does the breakdown name the step that set the peak?
+def _with_step_peaks(table, among) -> list[int]:
+    """Rows of ``among`` (a boolean mask) whose run recorded per-step peaks."""
+    if "step_peaks" not in table.columns:
+        return []
+    return [i for i in np.flatnonzero(among) if str(table["step_peaks"].iloc[i]).startswith("{")]
+
+
+def _out_of_fold_breakdowns(X, measured, split, table, baseline, k: int = 6):
+    """Every run with per-step peaks, its breakdown by a baseline fitted as the installed one is
+    (``fit-baseline``'s procedure, step peaks included) on the training runs outside its fold."""
+    from sklearn.model_selection import KFold
+
+    from jwst_memest.model.baseline import PhysicsBaseline
+    from jwst_memest.profile.fit import fit_baseline, step_targets_of
+
+    rows = np.array(_with_step_peaks(table, np.ones(len(X), dtype=bool)))
+    targets = step_targets_of(table)
+    predicted = [None] * len(rows)
+    for _, held in KFold(min(k, len(rows)), shuffle=True, random_state=0).split(rows):
+        fit = (split == "train")
+        fit[rows[held]] = False
+        fit_rows = np.flatnonzero(fit)
+        coefficients = fit_baseline(X[fit_rows], measured[fit_rows], baseline, [targets[i] for i in fit_rows])
+        fold = PhysicsBaseline(baseline.pipeline, coefficients, baseline.upper_bound, "fold", terms=baseline.terms)
+        for j, breakdown in zip(held, fold.breakdown(X[rows[held]])):
+            predicted[j] = breakdown
+    return list(rows), predicted
+
+
+def _peak_step_section(rows, predicted, table, which: str, tolerance: float = 0.02) -> list[str]:
+    """Runs that recorded per-step peaks: does the breakdown name the step that set the peak?
 
     Strict: the predicted step is the step with the largest sampled peak. Within tolerance: its
     sampled peak is within ``tolerance`` of the largest (steps share the resident memory, and RSS
     is sampled every 0.2 s, so near-equal steps are indistinguishable).
     """
-    if "step_peaks" not in table.columns:
-        return []
-    rows = [i for i in np.flatnonzero(test) if str(table["step_peaks"].iloc[i]).startswith("{")]
     if not rows:
         return []
-    predicted = baseline.breakdown(X[rows])
     strict = within = distinct = distinct_hits = 0
     by_mode: dict[str, list[int]] = {}
     examples = []
@@ -131,7 +157,7 @@ def _peak_step_section(X, table, test, baseline, tolerance: float = 0.02) -> lis
         examples.append((mode, table.index[i] if "run_id" not in table else table["run_id"].iloc[i],
                          stages, step, measured))
     n = len(rows)
-    lines = ["", f"Peak step on {n} held-out runs that recorded per-step peaks (`step_peaks`): the breakdown's "
+    lines = ["", f"Peak step on {n} {which} that recorded per-step peaks (`step_peaks`): the breakdown's "
              f"`peak_step` is the measured largest step in {strict} ({100 * strict / n:.0f} %), and within "
              f"{100 * tolerance:.0f} % of it in {within} ({100 * within / n:.0f} %). In {distinct} of them one step "
              f"stands out (more than {100 * tolerance:.0f} % above every other); the breakdown names it in "
@@ -225,7 +251,14 @@ def main(argv=None) -> int:
         m = held_out_metrics(measured[rows_of_mode], gb, upper)
         lines.append(f"| {mode} | {m['n_rows']} | {m['median_abs_pct_error']:.1f} | {m['p90_abs_pct_error']:.1f} | "
                      f"{100 * m['upper_exceeded_fraction']:.0f} % | {m['max_pct_above_upper']:.1f} % |")
-    lines += _peak_step_section(X, table, test, baseline)
+    held_rows = _with_step_peaks(table, test)
+    lines += _peak_step_section(held_rows, baseline.breakdown(X[held_rows]) if held_rows else [], table,
+                                "held-out runs (installed baseline)")
+    if pipeline in TERMS and baseline.terms == pipeline and len(_with_step_peaks(table, test | ~test)) >= 10:
+        rows_oof, predicted_oof = _out_of_fold_breakdowns(X, measured, split, table, baseline)
+        lines += _peak_step_section(rows_oof, predicted_oof, table,
+                                    "runs, each out of fold (6 folds; each fold's baseline fitted as the installed "
+                                    "one, without that fold's runs)")
     if pipeline == "image3":
         names = list(estimators) + (["spacekit pretrained"] if peer_beyond is not None else [])
         lines += ["", f"Beyond the corpus (largest measured run: {measured.max():.2f} GB): estimates in GB, in_memory=True, "

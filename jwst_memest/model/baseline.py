@@ -4,12 +4,13 @@ Usable with no trained model. Terms, with Npix_in the pixels of one member
 image, Npix_out the output mosaic pixels, N the members and G the exposure
 groups (outlier detection's median cube has one plane per group):
 
-image3:  base + max(in_memory * N * b_file * Npix_in
-                      + max(a_res * Npix_in + b_res * Npix_out,             (final resample)
-                            a_out * Npix_in + b_out * Npix_out
-                            + c_med * G * Npix_out),                        (outlier median; c_med in
-                                                                              memory or on disk)
-                    b_cat * Npix_out)                                        (source_catalog over the i2d)
+image3:  base + m * N + max(in_memory * N * b_file * Npix_in                (members: metadata, arrays;
+                             + (1 - in_memory) * b_disk * Npix_in             on disk, those opened)
+                             + max(a_res * Npix_in + b_res * Npix_out,       (final resample)
+                                   a_out * Npix_in + b_out * Npix_out
+                                   + k_out * N * Npix_in                     (outlier_detection, per member)
+                                   + in_memory * c_med * G * Npix_out),      (its median stack)
+                             b_cat * Npix_out)                               (source_catalog over the i2d)
 spec3:   base + b_spec * sum of member science pixels              (members held in memory)
               + b_slit * N * slits per member                      (per-slit models, WCS, cutouts)
               + b_source * slits per member                        (each source's products, over all members)
@@ -106,18 +107,24 @@ class PhysicsBaseline:
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
         ints = np.maximum(col["n_integrations"], 1)
         in_memory = col["in_memory"]
-        resident = c["base_bytes"] + in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints
-        # the median of the groups' drizzled images: held whole in memory, or read back from disk
-        # in sections (which still grow with the groups, at a lower rate)
-        median = col["n_exposure_groups"] * npix_out * (
-            in_memory * c["median_per_group"] + (1 - in_memory) * c["median_on_disk_per_group"])
+        # every member's metadata and WCS stay in the library; its arrays only with in_memory.
+        # On disk, the library opens members as a step needs them: what that holds grows with
+        # one member's pixels, not with the number of members
+        metadata = c["base_bytes"] + c["bytes_per_member"] * n
+        resident = metadata + in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints \
+            + (1 - in_memory) * c["on_disk_member_pixel"] * npix_in * ints
         return {
             MEMBERS_STAGE: resident,
-            "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out + median,
+            # what outlier_detection keeps per member (on disk too), and the groups' drizzled
+            # images stacked for the median when they are held in memory (on disk, jwst takes
+            # the median section by section: measured, that adds nothing of its own)
+            "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out
+            + c["outlier_per_member_pixel"] * n * npix_in
+            + in_memory * c["median_per_group"] * col["n_exposure_groups"] * npix_out,
             "resample": resident + c["resample_in"] * npix_in + c["resample_out"] * npix_out,
-            # the members are released once resample has run: measured, source_catalog with
-            # in_memory=True peaks no higher than with it off
-            "source_catalog": c["base_bytes"] + c["catalog_out"] * npix_out,
+            # the members' arrays are released once resample has run: measured, source_catalog
+            # with in_memory=True peaks no higher than with it off
+            "source_catalog": metadata + c["catalog_out"] * npix_out,
         }
 
     def _spec3_stages(self, col, c):
