@@ -27,8 +27,8 @@ FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes":
 # weight of each stage's error against its measured step peak, where not given. image3's
 # outlier_detection and resample both grow with the input and output pixels, so the runs' totals
 # alone leave it open which of them sets the peak; at 2.0 the step peaks settle it (out of fold
-# over the 38 runs with step peaks, the measured largest step is named in 32, within 2 % in 35;
-# 31 and 34 at 0.5) and the largest runs are extrapolated better (x1.24 beyond range, x1.30 at 0.5)
+# over the 38 runs with step peaks, the measured largest step is named in 34, within 2 % in 38;
+# 33 and 37 at 0.5) and the largest runs are extrapolated better (x1.16 beyond range, x1.20 at 0.5)
 STEP_WEIGHT = {"image3": 2.0}
 DEFAULT_STEP_WEIGHT = 0.5
 
