@@ -486,3 +486,21 @@ def test_widening_refits_with_the_step_peaks_of_the_runs_it_keeps(monkeypatch):
     # NRC_IMAGE run (the first twelve)
     kept = {p["resample"] for p in seen[-1][1]}
     assert kept == set(range(12, 24))
+
+
+def test_image3_every_member_adds_its_metadata_to_every_stage():
+    from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+
+    installed = load_baseline("image3")
+    baseline = PhysicsBaseline("image3", dict(installed.coefficients, bytes_per_member=2e6), installed.upper_bound, "t")
+    names = baseline.schema.names
+    X = image3_rows(names, np.random.default_rng(6), 2, 3, [160**2], 1.0, in_memory=0)
+    X[1] = X[0]
+    X[1, names.index("n_members")] += 10
+    stages = baseline.stages(X)
+    # on disk, ten more members of the same mosaic add their metadata and what outlier_detection
+    # keeps per member; nothing else
+    for stage in ("members held in memory", "resample", "source_catalog"):
+        assert stages[stage][1] - stages[stage][0] == pytest.approx(10 * 2e6)
+    per_member = baseline.coefficients["outlier_per_member_pixel"] * 160**2
+    assert stages["outlier_detection"][1] - stages["outlier_detection"][0] == pytest.approx(10 * (2e6 + per_member))
