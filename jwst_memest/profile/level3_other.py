@@ -246,13 +246,15 @@ def _slit_time_series(layout, detector, number, n_exposures, boresight, is_psf, 
 
 def _soss_signal(subarray: str) -> np.ndarray:
     """A bright star's three GR700XD orders over the subarray (DN/s): each order's spatial profile of the
-    synthetic SPECPROFILE times its throughput and a stellar spectrum falling to the red."""
+    synthetic SPECPROFILE times its throughput, its dispersion and a photon spectrum falling to the red,
+    order 1 reaching 2500-5700 DN/s per pixel, as bright SOSS targets do."""
     from jwst_memest.profile.references import SOSS_COLUMNS, soss_profile, soss_throughput, soss_trace
 
     signal = 0.0
     for order in (1, 2, 3):
         _, wavelength = soss_trace(order, np.arange(SOSS_COLUMNS))
-        column_flux = 8e4 * soss_throughput(order, wavelength) / wavelength**2
+        dispersion = np.abs(np.gradient(wavelength))  # um per pixel: order 2 spreads the light twice as thin
+        column_flux = 2e8 * soss_throughput(order, wavelength) * dispersion / wavelength**2
         signal = signal + soss_profile(order, subarray) * column_flux[None, :].astype(np.float32)
     return signal
 
@@ -271,6 +273,8 @@ def _soss(layout, detector, number, n_exposures, boresight, is_psf, rng, **_):
     meta.subarray.fastaxis, meta.subarray.slowaxis = -2, -1
     meta.bunit_data = meta.bunit_err = "DN/s"
     meta.cal_step.photom = "SKIPPED"
+    # the pointing keywords spec2 keeps (a SOSS WCS has no sky frame, so there is no S_REGION)
+    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref, meta.wcsinfo.roll_ref = layout.target_ra, layout.target_dec, layout.roll
     signal = _soss_signal(layout.subarray)
     phase = np.linspace(-1, 1, layout.nints)
     depth = (1 - 0.01 * (np.abs(phase) < 0.3)).astype(np.float32)

@@ -400,8 +400,8 @@ def soss_trace(order: int, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def soss_throughput(order: int, wavelength: np.ndarray) -> np.ndarray:
-    """GR700XD throughput of an order: a broad bump (order 1 peaks near 1.2 um, orders 2 and 3 near 0.7)."""
-    peak, centre, width = {1: (0.37, 1.25, 0.7), 2: (0.16, 0.75, 0.25), 3: (0.04, 0.75, 0.15)}[order]
+    """GR700XD throughput of an order: a broad bump (order 1 peaks near 1.2 um, orders 2 and 3 near 0.75)."""
+    peak, centre, width = {1: (0.37, 1.25, 0.7), 2: (0.12, 0.75, 0.25), 3: (0.03, 0.75, 0.15)}[order]
     return np.maximum(peak * np.exp(-0.5 * ((wavelength - centre) / width) ** 2), 0.005)
 
 
