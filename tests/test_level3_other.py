@@ -218,6 +218,23 @@ def test_end_to_end_profile_of_coron3_ami3_tso3(tmp_path, name):
     assert set(STEPS[name]) <= set(json.loads(row["step_peaks"]))
 
 
+SOSS_SMOKE = dict(exp_type="NIS_SOSS", detectors=["NIS"], filter="CLEAR", pupil="GR700XD", subarray="SUBSTRIP256",
+                  subarray_shape=[2048, 256], nints=5)
+
+
+@pytest.mark.slow
+def test_end_to_end_profile_of_soss_with_atoca(tmp_path):
+    """calwebb_tso3 on NIRISS SOSS offline, extract_1d with ATOCA as in operations (about 3 minutes, most of it
+    inverting ATOCA's design matrix once), then photom and white_light on the extracted orders."""
+    row = corpus_module.run_configuration(Configuration("slow-tso3-soss", SOSS_SMOKE), scratch_root=str(tmp_path))
+    assert row["status"] == "ok", row
+    assert row["pipeline"] == "tso3" and row["exp_type"] == "NIS_SOSS" and row["n_integrations"] == 5
+    peaks = json.loads(row["step_peaks"])
+    assert {"outlier_detection", "extract_1d", "photom", "white_light"} <= set(peaks)
+    # ATOCA's dense matrices over its wavelength grid (~13000 points) set the peak, far above the 73 MB cube
+    assert max(peaks, key=peaks.get) == "extract_1d" and 3 < row["measured_gb"] < 12
+
+
 MEASURED_LIKE = {  # a configuration of each pipeline's measured corpus (data/corpus/<pipeline>.csv)
     "coron3": dict(exp_type="NRC_CORON", detectors=("NRCALONG",), filter="F335M", pupil="MASKRND",
                    subarray="SUB320A335R", subarray_shape=(320, 320), dither_points=2, dither_step_arcsec=0.0,
