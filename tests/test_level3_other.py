@@ -2,6 +2,7 @@
 the header-only exposures of the same layout, associations mark PSF references, and each pipeline runs offline."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,9 +34,12 @@ LAYOUTS = {
                           subarray="SUB2048", subarray_shape=(2048, 32), nints=20),
     "NRC_TSGRISM": dict(detectors=("NRCALONG",), filter="F322W2", pupil="GRISMR", subarray="SUBGRISM64",
                         subarray_shape=(2048, 64), nints=20),
+    "NIS_SOSS": dict(detectors=("NIS",), filter="CLEAR", pupil="GR700XD", subarray="SUBSTRIP256",
+                     subarray_shape=(2048, 256), nints=4, ngroups=7),
 }
 PIPELINES = {"NRC_CORON": "coron3", "MIR_4QPM": "coron3", "NIS_AMI": "ami3", "NRC_TSIMAGE": "tso3",
-             "MIR_IMAGE": "tso3", "MIR_LRS-SLITLESS": "tso3", "NRS_BRIGHTOBJ": "tso3", "NRC_TSGRISM": "tso3"}
+             "MIR_IMAGE": "tso3", "MIR_LRS-SLITLESS": "tso3", "NRS_BRIGHTOBJ": "tso3", "NRC_TSGRISM": "tso3",
+             "NIS_SOSS": "tso3"}
 COMPARED = ("exp_type", "instrument", "filter", "subarray", "n_members", "n_exposures", "n_detectors",
             "n_exposure_groups", "n_integrations", "n_groups", "member_pixels", "member_bytes", "total_input_bytes",
             "offset_max")
@@ -105,6 +109,69 @@ def test_arguments_give_each_pipeline_its_synthetic_references(tmp_path):
     assert not any(".skip=" in a for a in coron + list(ami) + imaging + spectral)
 
 
+SOSS_96 = dict(LAYOUTS["NIS_SOSS"], subarray="SUBSTRIP96", subarray_shape=(2048, 96), nints=2)
+
+
+@pytest.mark.parametrize("layout", [LAYOUTS["NIS_SOSS"], SOSS_96], ids=["SUBSTRIP256", "SUBSTRIP96"])
+def test_soss_calints_are_what_spec2_leaves_with_the_traces_of_the_synthetic_references(tmp_path, layout):
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile.references import SOSS_PWCPOS, SOSS_SUBARRAY_ROWS, soss_trace
+
+    (path,) = write_level3_exposures(ExposureLayout(exp_type="NIS_SOSS", **layout), tmp_path, np.random.default_rng(3))
+    columns, rows = layout["subarray_shape"]
+    header = fits.getheader(path)
+    assert (header["EXP_TYPE"], header["FILTER"], header["PUPIL"], header["SUBARRAY"]) == (
+        "NIS_SOSS", "CLEAR", "GR700XD", layout["subarray"])
+    assert header["PWCPOS"] == SOSS_PWCPOS and header["NGROUPS"] == 7 and header["TSOVISIT"]
+    with datamodels.CubeModel(path) as model:
+        assert model.data.shape == (layout["nints"], rows, columns) and model.meta.bunit_data == "DN/s"
+        assert model.meta.subarray.ystart == 1793 + SOSS_SUBARRAY_ROWS[layout["subarray"]][0]
+        # order 1 is where the references put it: the brightest row of a column is within the horns
+        for column in (300, 1000, 1700):
+            expected = soss_trace(1, np.array([column]))[0][0] - SOSS_SUBARRAY_ROWS[layout["subarray"]][0]
+            assert abs(np.argmax(model.data[0, :, column]) - expected) <= 8
+        assert np.all(model.dq[:, :, :4] & datamodels.dqflags.pixel["REFERENCE_PIXEL"])
+        assert np.all(model.err > 0) and np.isfinite(model.data).all()
+
+
+@pytest.mark.parametrize("subarray, rows", [("SUBSTRIP256", 256), ("SUBSTRIP96", 96)])
+def test_jwst_reads_the_synthetic_soss_references_back_as_the_writer_traces(tmp_path, subarray, rows):
+    """extract_1d's own reader (jwst's pastasoss and get_ref_file_args) gives every order's trace and wavelength
+    where the calints writer put them, profiles of the subarray's shape and a kernel for every order."""
+    from jwst.extract_1d.soss_extract.soss_extract import get_ref_file_args
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile.references import SOSS_ORDERS, SOSS_PWCPOS, SOSS_SUBARRAY_ROWS, soss_trace
+
+    layout = dict(LAYOUTS["NIS_SOSS"], subarray=subarray, subarray_shape=(2048, rows))
+    args = dict(a.split("=", 1) for a in level3_arguments(ExposureLayout(exp_type="NIS_SOSS", **layout), tmp_path))
+    for reftype in ("pastasoss", "specprofile", "speckernel"):
+        assert Path(args[f"--steps.extract_1d.override_{reftype}"]).is_file()
+    for reftype in ("extract1d", "apcorr", "psf"):
+        assert args[f"--steps.extract_1d.override_{reftype}"] == "N/A"
+    assert Path(args["--steps.photom.override_photom"]).is_file() and args["--steps.photom.override_area"] == "N/A"
+    assert Path(args["--steps.white_light.override_wavelengthrange"]).is_file()
+    assert "--steps.extract_1d.soss_atoca" not in args  # ATOCA, as in operations
+    references = {"pastasoss": datamodels.PastasossModel(args["--steps.extract_1d.override_pastasoss"]),
+                  "spec_profiles": datamodels.SpecProfileModel(args["--steps.extract_1d.override_specprofile"]),
+                  "speckernel": datamodels.SpecKernelModel(args["--steps.extract_1d.override_speckernel"]),
+                  "subarray": subarray, "pwcpos": SOSS_PWCPOS}
+    orders = get_ref_file_args(references)
+    assert [o.spectral_order for o in orders] == list(SOSS_ORDERS)
+    offset = SOSS_SUBARRAY_ROWS[subarray][0]
+    for model in orders:
+        assert model.wavemap.shape == model.specprofile.shape == (rows, 2048)
+        x, y, wavelength = model.trace
+        expected_y, expected_wavelength = soss_trace(model.spectral_order, x)
+        np.testing.assert_allclose(y, expected_y - offset, atol=0.05)
+        np.testing.assert_allclose(wavelength, expected_wavelength, atol=1e-4)
+        assert np.all(model.specprofile.sum(axis=0) <= 1.0 + 1e-5)
+    assert np.allclose(orders[0].specprofile.sum(axis=0), 1.0, atol=1e-4)  # order 1 lies wholly inside
+    with datamodels.NisSossPhotomModel(args["--steps.photom.override_photom"]) as photom:
+        assert sorted(photom.phot_table["order"]) == [1, 2, 3]
+
+
 def test_the_offline_crds_context_answers_only_readnoise(tmp_path, monkeypatch):
     """calwebb_tso3 prefetches READNOISE, which no step lets be overridden: the private context says N/A."""
     from jwst_memest.profile.run import crds_free_env
@@ -149,6 +216,23 @@ def test_end_to_end_profile_of_coron3_ami3_tso3(tmp_path, name):
     assert row["n_integrations"] == SMOKE[name]["nints"]
     assert 0.2 < row["measured_gb"] < 4
     assert set(STEPS[name]) <= set(json.loads(row["step_peaks"]))
+
+
+SOSS_SMOKE = dict(exp_type="NIS_SOSS", detectors=["NIS"], filter="CLEAR", pupil="GR700XD", subarray="SUBSTRIP256",
+                  subarray_shape=[2048, 256], nints=5)
+
+
+@pytest.mark.slow
+def test_end_to_end_profile_of_soss_with_atoca(tmp_path):
+    """calwebb_tso3 on NIRISS SOSS offline, extract_1d with ATOCA as in operations (about 3 minutes, most of it
+    inverting ATOCA's design matrix once), then photom and white_light on the extracted orders."""
+    row = corpus_module.run_configuration(Configuration("slow-tso3-soss", SOSS_SMOKE), scratch_root=str(tmp_path))
+    assert row["status"] == "ok", row
+    assert row["pipeline"] == "tso3" and row["exp_type"] == "NIS_SOSS" and row["n_integrations"] == 5
+    peaks = json.loads(row["step_peaks"])
+    assert {"outlier_detection", "extract_1d", "photom", "white_light"} <= set(peaks)
+    # ATOCA's dense matrices over its wavelength grid (~13000 points) set the peak, far above the 73 MB cube
+    assert max(peaks, key=peaks.get) == "extract_1d" and 3 < row["measured_gb"] < 12
 
 
 MEASURED_LIKE = {  # a configuration of each pipeline's measured corpus (data/corpus/<pipeline>.csv)

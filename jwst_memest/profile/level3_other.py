@@ -8,6 +8,8 @@
   that dims during a transit, an int_times table, the imaging WCS.
 - tso3 spectroscopy (MIR_LRS-SLITLESS): a spectral trace in SLITLESSPRISM, the spectral WCS jwst's
   own assign_wcs builds from the LRS references of ``references``.
+- tso3 NIRISS SOSS (NIS_SOSS, SUBSTRIP256 or SUBSTRIP96): the three GR700XD orders of a star where the
+  synthetic PASTASOSS and SPECPROFILE of ``references`` put them, in DN/s as spec2 leaves SOSS.
 
 Members are written as ``ExposureLayout.pointings()`` (science) followed by ``psf_exposures`` PSF
 references with IS_PSF; the same layout written header-only (``exposures.write_header_exposures``)
@@ -242,6 +244,54 @@ def _slit_time_series(layout, detector, number, n_exposures, boresight, is_psf, 
     return model
 
 
+def _soss_signal(subarray: str) -> np.ndarray:
+    """A bright star's three GR700XD orders over the subarray (DN/s): each order's spatial profile of the
+    synthetic SPECPROFILE times its throughput, its dispersion and a photon spectrum falling to the red,
+    order 1 reaching 2500-5700 DN/s per pixel, as bright SOSS targets do."""
+    from jwst_memest.profile.references import SOSS_COLUMNS, soss_profile, soss_throughput, soss_trace
+
+    signal = 0.0
+    for order in (1, 2, 3):
+        _, wavelength = soss_trace(order, np.arange(SOSS_COLUMNS))
+        dispersion = np.abs(np.gradient(wavelength))  # um per pixel: order 2 spreads the light twice as thin
+        column_flux = 2e8 * soss_throughput(order, wavelength) * dispersion / wavelength**2
+        signal = signal + soss_profile(order, subarray) * column_flux[None, :].astype(np.float32)
+    return signal
+
+
+def _soss(layout, detector, number, n_exposures, boresight, is_psf, rng, **_):
+    """NIRISS SOSS calints as spec2 leaves them (DN/s, photom not yet applied): the traces of the
+    synthetic references with photon noise, a 1 % transit mid-exposure, reference pixels flagged."""
+    from stdatamodels.jwst.datamodels import dqflags
+
+    from jwst_memest.profile.references import SOSS_PWCPOS, SOSS_SUBARRAY_ROWS
+
+    model = _cube(layout, detector, number, n_exposures, is_psf, rng)
+    meta = model.meta
+    meta.instrument.filter, meta.instrument.pupil, meta.instrument.pupil_position = "CLEAR", "GR700XD", SOSS_PWCPOS
+    meta.subarray.ystart = 1793 + SOSS_SUBARRAY_ROWS[layout.subarray][0]
+    meta.subarray.fastaxis, meta.subarray.slowaxis = -2, -1
+    meta.bunit_data = meta.bunit_err = "DN/s"
+    meta.cal_step.photom = "SKIPPED"
+    # the pointing keywords spec2 keeps (a SOSS WCS has no sky frame, so there is no S_REGION)
+    meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref, meta.wcsinfo.roll_ref = layout.target_ra, layout.target_dec, layout.roll
+    signal = _soss_signal(layout.subarray)
+    phase = np.linspace(-1, 1, layout.nints)
+    depth = (1 - 0.01 * (np.abs(phase) < 0.3)).astype(np.float32)
+    var_poisson = signal / _INTEGRATION_SECONDS
+    for i in range(layout.nints):  # one integration at a time: no float64 temporaries the size of the cube
+        model.var_poisson[i] = depth[i] * var_poisson
+        model.err[i] = np.sqrt(model.var_poisson[i] + model.var_rnoise[i])
+        model.data[i] += depth[i] * signal + model.err[i] * rng.standard_normal(signal.shape, dtype=np.float32)
+    # reference pixels: four columns each side, and the detector's top four rows SUBSTRIP256 includes
+    reference = np.zeros(signal.shape, bool)
+    reference[:, :4] = reference[:, -4:] = True
+    if layout.subarray == "SUBSTRIP256":
+        reference[-4:] = True
+    model.dq[:, reference] |= dqflags.pixel["REFERENCE_PIXEL"] | dqflags.pixel["DO_NOT_USE"]
+    return model
+
+
 def _writer(layout: ExposureLayout):
     if layout.exp_type in CORON_EXP_TYPES:
         return _coron
@@ -251,6 +301,8 @@ def _writer(layout: ExposureLayout):
         return _lrs_slitless
     if layout.exp_type in ("NRS_BRIGHTOBJ", "NRC_TSGRISM"):
         return _slit_time_series
+    if layout.exp_type == "NIS_SOSS":
+        return _soss
     if level3_pipeline_of(layout) == "tso3" and layout.exp_type in ("NRC_TSIMAGE", "MIR_IMAGE"):
         return _tso_image
     raise ValueError(f"no synthetic calints writer for exposure type {layout.exp_type}")
@@ -300,7 +352,7 @@ def level3_arguments(layout: ExposureLayout, references_dir: Path) -> list[str]:
     Reference files no CRDS can give here are synthetic step overrides: align_refs' PSFMASK,
     ami_analyze's NRM and THROUGHPUT, tso_photometry's GAIN (which calwebb_tso3 prefetches for
     spectroscopic runs too). extract_1d of spectroscopic TSO uses its default aperture (every
-    reference N/A) without aperture correction.
+    reference N/A) without aperture correction, except for NIRISS SOSS (``_soss_arguments``).
     """
     from jwst_memest.profile import references
     from jwst_memest.profile.spectra import EXTRACT_1D_REFERENCES
@@ -318,7 +370,24 @@ def level3_arguments(layout: ExposureLayout, references_dir: Path) -> list[str]:
         return [f"--steps.ami_analyze.override_{reftype}={path}" for reftype, path in paths.items()]
     gain = references.write_gain_reference(references_dir / "gain.fits", instrument, detector, layout.subarray, shape)
     args = [f"--steps.tso_photometry.override_gain={gain}"]
+    if layout.exp_type == "NIS_SOSS":
+        return args + _soss_arguments(layout, references_dir)
     if layout.exp_type in LEVEL3_OTHER_SPECTRAL_TSO:
         args += [f"--steps.extract_1d.override_{reftype}=N/A" for reftype in EXTRACT_1D_REFERENCES]
         args += ["--steps.extract_1d.apply_apcorr=false"]
     return args
+
+
+def _soss_arguments(layout: ExposureLayout, references_dir: Path) -> list[str]:
+    """SOSS extraction as in operations (ATOCA decontamination, default parameters) on the synthetic
+    PASTASOSS, SPECPROFILE and SPECKERNEL, which the step always asks for; photom's PHOTOM and
+    white_light's WAVELENGTHRANGE, which calwebb_tso3 reads for NIS_SOSS only. The other extract_1d
+    references are never read for SOSS, nor is the pixel AREA for extracted spectra."""
+    from jwst_memest.profile.references import write_soss_references
+
+    paths = write_soss_references(references_dir, layout.subarray)
+    steps = {"pastasoss": "extract_1d", "specprofile": "extract_1d", "speckernel": "extract_1d",
+             "photom": "photom", "wavelengthrange": "white_light"}
+    args = [f"--steps.{steps[reftype]}.override_{reftype}={path}" for reftype, path in paths.items()]
+    args += [f"--steps.extract_1d.override_{reftype}=N/A" for reftype in ("extract1d", "apcorr", "psf")]
+    return args + ["--steps.photom.override_area=N/A"]
