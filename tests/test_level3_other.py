@@ -167,6 +167,7 @@ def test_jwst_reads_the_synthetic_soss_references_back_as_the_writer_traces(tmp_
         np.testing.assert_allclose(y, expected_y - offset, atol=0.05)
         np.testing.assert_allclose(wavelength, expected_wavelength, atol=1e-4)
         assert np.all(model.specprofile.sum(axis=0) <= 1.0 + 1e-5)
+        assert model.kernel.n_pix == 15 and model.kernel.wave_center.size >= 4  # enough kernels to interpolate
     assert np.allclose(orders[0].specprofile.sum(axis=0), 1.0, atol=1e-4)  # order 1 lies wholly inside
     with datamodels.NisSossPhotomModel(args["--steps.photom.override_photom"]) as photom:
         assert sorted(photom.phot_table["order"]) == [1, 2, 3]
@@ -224,14 +225,14 @@ SOSS_SMOKE = dict(exp_type="NIS_SOSS", detectors=["NIS"], filter="CLEAR", pupil=
 
 @pytest.mark.slow
 def test_end_to_end_profile_of_soss_with_atoca(tmp_path):
-    """calwebb_tso3 on NIRISS SOSS offline, extract_1d with ATOCA as in operations (about 3 minutes, most of it
-    inverting ATOCA's design matrix once), then photom and white_light on the extracted orders."""
+    """calwebb_tso3 on NIRISS SOSS offline, extract_1d with ATOCA as in operations (about 2 minutes, most of it
+    building and inverting ATOCA's design matrix once), then photom and white_light on the extracted orders."""
     row = corpus_module.run_configuration(Configuration("slow-tso3-soss", SOSS_SMOKE), scratch_root=str(tmp_path))
     assert row["status"] == "ok", row
     assert row["pipeline"] == "tso3" and row["exp_type"] == "NIS_SOSS" and row["n_integrations"] == 5
     peaks = json.loads(row["step_peaks"])
     assert {"outlier_detection", "extract_1d", "photom", "white_light"} <= set(peaks)
-    # ATOCA's dense matrices over its wavelength grid (~13000 points) set the peak, far above the 73 MB cube
+    # ATOCA's dense matrices over its wavelength grid (11000-13000 points) set the peak, far above the 73 MB cube
     assert max(peaks, key=peaks.get) == "extract_1d" and 3 < row["measured_gb"] < 12
 
 
