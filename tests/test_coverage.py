@@ -99,3 +99,21 @@ def test_coverage_does_not_depend_on_the_estimator(tmp_path):
     assert by_bundle.calibrated is by_baseline.calibrated is False
     assert by_bundle.uncalibrated_reasons == by_baseline.uncalibrated_reasons
     assert by_bundle.upper_bound_gb >= 1.25 * by_bundle.gb_size
+
+
+def test_a_measured_mode_whose_peak_follows_the_synthetic_scene_stays_uncalibrated():
+    from jwst_memest.model.coverage import SCENE_DEPENDENT
+
+    table = pd.DataFrame({"exp_type": ["NIS_SOSS", "NIS_SOSS", "NRS_BRIGHTOBJ"], "n_members": [1, 1, 1],
+                          "member_pixels": [524288] * 3, "total_input_bytes": [1e8, 2e9, 1e8],
+                          "n_slits": [0, 0, 0], "cube_pixels": [0, 0, 0], "n_integrations": [10, 300, 10]})
+    envelope = Envelope.measure("spec3", table, beyond_range=1.01, unmeasured_mode=1.3, source="test",
+                                measured_pipeline="tso3")
+    inside = {"exp_type": "NIS_SOSS", "n_members": 1, "member_pixels": 524288, "total_input_bytes": 5e8,
+              "n_slits": 0, "cube_pixels": 0, "n_integrations": 50}
+    soss = envelope.assess(inside, "tso3")
+    factor, why = SCENE_DEPENDENT["NIS_SOSS"]
+    assert not soss.calibrated and soss.factor == factor > 1.25 and why in soss.reasons
+    # the same product of a mode the scene does not drive is calibrated
+    assert envelope.assess(dict(inside, exp_type="NRS_BRIGHTOBJ", n_integrations=10, total_input_bytes=1e8),
+                           "tso3").calibrated

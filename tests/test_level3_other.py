@@ -262,3 +262,22 @@ def test_each_measured_pipeline_is_estimated_by_its_own_calibrated_terms(tmp_pat
     assert not [w for w in product.warnings if "no measured" in w]
     assert product.estimator["name"] == f"physics_baseline_{pipeline}"
     assert product.peak_step in baseline.stages(product.features.vector()[None, :])
+
+
+def test_soss_extraction_holds_atocas_model_on_top_of_the_cube():
+    from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+
+    installed = load_baseline("tso3")
+    baseline = PhysicsBaseline("tso3", dict(installed.coefficients, soss_atoca_bytes=5e9), installed.upper_bound, "t",
+                               terms="tso3")
+    names, exp_type = baseline.schema.names, baseline.schema["exp_type"]
+    X = np.zeros((2, len(names)))
+    X[:, names.index("total_input_bytes")] = X[:, names.index("member_bytes")] = 28 * 2048 * 256 * 10
+    X[:, names.index("n_integrations")] = 10
+    X[0, names.index("exp_type")] = exp_type.encode("NIS_SOSS")
+    X[1, names.index("exp_type")] = exp_type.encode("NRS_BRIGHTOBJ")
+    stages = baseline.stages(X)
+    assert stages["extract_1d"][0] - stages["extract_1d"][1] == pytest.approx(5e9)
+    assert stages["outlier_detection"][0] == stages["outlier_detection"][1]
+    # ten integrations of SOSS: ATOCA, not the cube, sets the peak
+    assert baseline.breakdown(X)[0][1] == "extract_1d"

@@ -23,7 +23,7 @@ spec3:   base + b_spec * sum of member science pixels              (members held
 coron3:  base + a * input bytes (science and PSF-reference integrations)
               + max(align * cube bytes, klip * cube bytes, resample_in * Npix_in)   (largest member's cube)
 ami3:    base + a * input bytes + per_integration * NINTS                   (ami_analyze)
-tso3:    base + a * input bytes + max(outlier * cube bytes, extract * cube bytes)
+tso3:    base + a * input bytes + max(outlier * cube bytes, extract * cube bytes [+ atoca for NIS_SOSS])
                                               (rolling median; tso_photometry or extract_1d)
 
 Coefficients live in ``baseline.yaml`` beside this module, refitted from the
@@ -80,6 +80,7 @@ class PhysicsBaseline:
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
         self._wfss_codes = [self.schema["exp_type"].encode(t) for t in WFSS_EXP_TYPES]
         self._tso_imaging_codes = [self.schema["exp_type"].encode(t) for t in TSO_IMAGING_EXP_TYPES]
+        self._soss_code = self.schema["exp_type"].encode("NIS_SOSS")
 
     def _checksum(self) -> str:
         return hashlib.sha256(json.dumps(
@@ -157,7 +158,10 @@ class PhysicsBaseline:
         cube = col["member_bytes"]
         imaging = np.isin(col["exp_type"], self._tso_imaging_codes)
         nan = np.full(len(cube), np.nan)
-        extraction = resident + c["extract_per_cube_byte"] * cube
+        # NIRISS SOSS is extracted by ATOCA, whose model of the orders (its wavelength grid, kernels
+        # and design matrix) holds a few GB however few the integrations
+        atoca = (col["exp_type"] == self._soss_code) * c["soss_atoca_bytes"]
+        extraction = resident + c["extract_per_cube_byte"] * cube + atoca
         return {
             MEMBERS_STAGE: resident,
             "outlier_detection": resident + c["outlier_per_cube_byte"] * cube,

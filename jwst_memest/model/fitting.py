@@ -17,13 +17,14 @@ TERMS = {
                "outlier_in", "outlier_out", "median_per_group", "catalog_out", "outlier_per_member_pixel", "bytes_per_member", "on_disk_member_pixel"),
     "spec3": ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "per_source_bytes", "ifu_per_member_pixel",
               "ifu_median_per_pixel", "cube_per_voxel", "spec_out"),
-    "tso3": ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte"),
+    "tso3": ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte", "soss_atoca_bytes"),
     "coron3": ("base_bytes", "coron_per_input_byte", "align_per_cube_byte", "klip_per_cube_byte", "resample_in"),
     "ami3": ("base_bytes", "ami_per_input_byte", "analyze_per_integration"),
 }
 # where a first fit of a pipeline's own terms starts: the interpreter and jwst's imports, and one
 # byte per byte of input (the least squares scale each term by its starting value)
-FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes": 1e6, "bytes_per_member": 1e6}
+FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes": 1e6, "bytes_per_member": 1e6,
+                   "soss_atoca_bytes": 5e9}
 # weight of each stage's error against its measured step peak, where not given. image3's
 # outlier_detection and resample both grow with the input and output pixels, so the runs' totals
 # alone leave it open which of them sets the peak; at 2.0 the step peaks settle it (out of fold
