@@ -114,6 +114,7 @@ def test_a_measured_mode_whose_peak_follows_the_synthetic_scene_stays_uncalibrat
     soss = envelope.assess(inside, "tso3")
     factor, why = SCENE_DEPENDENT["NIS_SOSS"]
     assert not soss.calibrated and soss.factor == factor > 1.25 and why in soss.reasons
+    assert soss.reasons[-1] == f"upper bound widened x{factor:.3g} (the spread measured between synthetic scenes)"
     # the same product of a mode the scene does not drive is calibrated
     assert envelope.assess(dict(inside, exp_type="NRS_BRIGHTOBJ", n_integrations=10, total_input_bytes=1e8),
                            "tso3").calibrated

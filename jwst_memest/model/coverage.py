@@ -111,10 +111,12 @@ class Envelope:
                 if value > high * (1 + _RANGE_SLACK) or value < low * (1 - _RANGE_SLACK):
                     reasons.append(f"{name} {value:.6g} outside the measured {exp_type} range [{low:.6g}, {high:.6g}]")
                     factor = max(factor, self.beyond_range)
+        source = self.source or "default widening"
         if exp_type in SCENE_DEPENDENT and exp_type in self.ranges:
             scene_factor, why = SCENE_DEPENDENT[exp_type]
             reasons.append(why)
-            factor = max(factor, scene_factor)
+            if scene_factor > factor:
+                factor, source = scene_factor, "the spread measured between synthetic scenes"
         if reasons:
-            reasons.append(f"upper bound widened x{factor:.3g} ({self.source or 'default widening'})")
+            reasons.append(f"upper bound widened x{factor:.3g} ({source})")
         return Assessment(calibrated=not reasons, reasons=reasons, factor=factor)
