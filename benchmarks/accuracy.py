@@ -29,20 +29,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jwst_memest.exposures import (
-    NIRCAM_SW_DETECTORS,
-    ExposureLayout,
-    write_header_exposures,
-)
+from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
 from jwst_memest.model.bundle import load_bundle
-from jwst_memest.model.fitting import TERMS
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.pipelines import PIPELINES, exp_mode_for
+from jwst_memest.model.fitting import TERMS
 from jwst_memest.profile.fit import load_measured
+
 
 # Products larger than any measured run (the corpus tops out near 9 GB).
 BEYOND_CORPUS = {

@@ -18,13 +18,7 @@ import yaml
 from jwst_memest.atomic import atomic_write
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
-from jwst_memest.model.fitting import (
-    DEFAULT_STEP_WEIGHT,
-    FIRST_FIT_START,
-    STEP_WEIGHT,
-    TERMS,
-    fit_coefficients,
-)
+from jwst_memest.model.fitting import DEFAULT_STEP_WEIGHT, FIRST_FIT_START, STEP_WEIGHT, TERMS, fit_coefficients
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 

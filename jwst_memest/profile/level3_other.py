@@ -24,13 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.exposures import (
-    AMI_EXP_TYPES,
-    CORON_EXP_TYPES,
-    ExposureLayout,
-    instrument_of,
-    level3_pipeline_of,
-)
+from jwst_memest.exposures import (AMI_EXP_TYPES, CORON_EXP_TYPES, ExposureLayout, instrument_of,
+                                   level3_pipeline_of)
 from jwst_memest.instruments import exposure_file_name, full_frame, imaging_pixel_scale
 from jwst_memest.profile.synthetic import add_cosmic_rays, save_model
 
@@ -253,12 +248,7 @@ def _soss_signal(subarray: str) -> np.ndarray:
     """A bright star's three GR700XD orders over the subarray (DN/s): each order's spatial profile of the
     synthetic SPECPROFILE times its throughput, its dispersion and a photon spectrum falling to the red,
     order 1 reaching 2500-5700 DN/s per pixel, as bright SOSS targets do."""
-    from jwst_memest.profile.references import (
-        SOSS_COLUMNS,
-        soss_profile,
-        soss_throughput,
-        soss_trace,
-    )
+    from jwst_memest.profile.references import SOSS_COLUMNS, soss_profile, soss_throughput, soss_trace
 
     signal = 0.0
     for order in (1, 2, 3):

@@ -159,9 +159,7 @@ def write_cubepar_reference(instrument: str, directory: str | Path) -> Path:
     if instrument == "MIRI":
         from jwst.cube_build.tests.test_cube_build_step import miri_cube_pars as fixture
     else:
-        from jwst.cube_build.tests.test_nirspec_cubepars import (
-            nirspec_cube_pars as fixture,
-        )
+        from jwst.cube_build.tests.test_nirspec_cubepars import nirspec_cube_pars as fixture
     path = Path(fixture.__wrapped__(_Folder(directory)))
     with fits.open(path, mode="update") as hdul:
         for name, first, last, step in _MULTIBAND_GRIDS[instrument]:
