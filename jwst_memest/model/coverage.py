@@ -34,9 +34,9 @@ MINIMUM_UNMEASURED_FACTOR = 1.25
 # synthetic scene, their estimate stays uncalibrated, its bound widened by the spread measured
 # between scenes of the same exposures
 SCENE_DEPENDENT = {
-    "NIS_SOSS": (1.28, "NIRISS SOSS measured on one synthetic star: ATOCA's model follows the star's spectrum "
-                       "(its wavelength grid), and two synthetic stars in the same 10-integration exposure "
-                       "peaked at 4.98 and 6.36 GB"),
+    "NIS_SOSS": (1.28, ("NIRISS SOSS measured on one synthetic star: ATOCA's model follows the star's spectrum "
+                        "(its wavelength grid), and two synthetic stars in the same 10-integration exposure "
+                        "peaked at 4.98 and 6.36 GB")),
 }
 # relative slack on a range's ends, so that a product measured exactly at an end stays inside
 _RANGE_SLACK = 1e-6
