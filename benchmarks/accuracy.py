@@ -34,11 +34,11 @@ from jwst_memest.features.build import product_features
 from jwst_memest.metadata import read_exposure_metadata
 from jwst_memest.model.baseline import load_baseline
 from jwst_memest.model.bundle import load_bundle
+from jwst_memest.model.fitting import TERMS
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.pipelines import PIPELINES, exp_mode_for
-from jwst_memest.model.fitting import TERMS
-from jwst_memest.profile.fit import load_measured
+from jwst_memest.profile.fit import load_measured, step_peaks_of
 
 
 # Products larger than any measured run (the corpus tops out near 9 GB).
@@ -97,22 +97,14 @@ def _features(layout: ExposureLayout, pipeline: str, in_memory: bool = True) -> 
     return product_features(members, pipeline, in_memory).vector()
 
 
-def _with_step_peaks(table, among) -> list[int]:
-    """Rows of ``among`` (a boolean mask) whose run recorded per-step peaks."""
-    if "step_peaks" not in table.columns:
-        return []
-    return [i for i in np.flatnonzero(among) if str(table["step_peaks"].iloc[i]).startswith("{")]
-
-
-def _out_of_fold_breakdowns(X, measured, split, table, baseline, k: int = 6):
-    """Every run with per-step peaks, its breakdown by a baseline fitted as the installed one is
-    (``fit-baseline``'s procedure, step peaks included) on the training runs outside its fold."""
+def _out_of_fold_breakdowns(X, measured, split, table, baseline, rows: np.ndarray, k: int = 6):
+    """Each of ``rows`` (runs with per-step peaks), its breakdown by a baseline fitted as the installed
+    one is (``fit-baseline``'s procedure, step peaks included) on the training runs outside its fold."""
     from sklearn.model_selection import KFold
 
     from jwst_memest.model.baseline import PhysicsBaseline
     from jwst_memest.profile.fit import fit_baseline, step_targets_of
 
-    rows = np.array(_with_step_peaks(table, np.ones(len(X), dtype=bool)))
     targets = step_targets_of(table)
     predicted = [None] * len(rows)
     for _, held in KFold(min(k, len(rows)), shuffle=True, random_state=0).split(rows):
@@ -123,23 +115,23 @@ def _out_of_fold_breakdowns(X, measured, split, table, baseline, k: int = 6):
         fold = PhysicsBaseline(baseline.pipeline, coefficients, baseline.upper_bound, "fold", terms=baseline.terms)
         for j, breakdown in zip(held, fold.breakdown(X[rows[held]])):
             predicted[j] = breakdown
-    return list(rows), predicted
+    return predicted
 
 
-def _peak_step_section(rows, predicted, table, which: str, tolerance: float = 0.02) -> list[str]:
+def _peak_step_section(rows, predicted, step_peaks, table, which: str, tolerance: float = 0.02) -> list[str]:
     """Runs that recorded per-step peaks: does the breakdown name the step that set the peak?
 
     Strict: the predicted step is the step with the largest sampled peak. Within tolerance: its
     sampled peak is within ``tolerance`` of the largest (steps share the resident memory, and RSS
     is sampled every 0.2 s, so near-equal steps are indistinguishable).
     """
-    if not rows:
+    if not len(rows):
         return []
     strict = within = distinct = distinct_hits = 0
     by_mode: dict[str, list[int]] = {}
     examples = []
     for (stages, step), i in zip(predicted, rows):
-        measured = json.loads(table["step_peaks"].iloc[i])
+        measured = step_peaks[i]
         ranked = sorted(measured.values(), reverse=True)
         largest = max(measured, key=measured.get)
         hit_strict = step == largest
@@ -251,12 +243,15 @@ def main(argv=None) -> int:
         m = held_out_metrics(measured[rows_of_mode], gb, upper)
         lines.append(f"| {mode} | {m['n_rows']} | {m['median_abs_pct_error']:.1f} | {m['p90_abs_pct_error']:.1f} | "
                      f"{100 * m['upper_exceeded_fraction']:.0f} % | {m['max_pct_above_upper']:.1f} % |")
-    held_rows = _with_step_peaks(table, test)
-    lines += _peak_step_section(held_rows, baseline.breakdown(X[held_rows]) if held_rows else [], table,
-                                "held-out runs (installed baseline)")
-    if pipeline in TERMS and baseline.terms == pipeline and len(_with_step_peaks(table, test | ~test)) >= 10:
-        rows_oof, predicted_oof = _out_of_fold_breakdowns(X, measured, split, table, baseline)
-        lines += _peak_step_section(rows_oof, predicted_oof, table,
+    step_peaks = step_peaks_of(table)
+    recorded = np.array([bool(peaks) for peaks in step_peaks], dtype=bool)
+    held_rows = np.flatnonzero(test & recorded)
+    lines += _peak_step_section(held_rows, baseline.breakdown(X[held_rows]) if len(held_rows) else [], step_peaks,
+                                table, "held-out runs (installed baseline)")
+    if pipeline in TERMS and baseline.terms == pipeline and recorded.sum() >= 10:
+        all_rows = np.flatnonzero(recorded)
+        predicted_oof = _out_of_fold_breakdowns(X, measured, split, table, baseline, all_rows)
+        lines += _peak_step_section(all_rows, predicted_oof, step_peaks, table,
                                     "runs, each out of fold (6 folds; each fold's baseline fitted as the installed "
                                     "one, without that fold's runs)")
     if pipeline == "image3":

@@ -195,7 +195,8 @@ class PhysicsBaseline:
         """Fit the coefficients of this pipeline's terms to measured peaks ``y`` (GB), starting from
         the present ones; returns self, as scikit-learn's estimators do. ``step_peaks`` (per run: step
         name -> measured peak GB) also fits each stage to its step, at ``step_weight`` (default: the
-        pipeline's, ``fitting.STEP_WEIGHT``). The upper bound is not recalibrated here (``profile fit-baseline`` calibrates it out of fold)."""
+        pipeline's, ``fitting.step_weight_for``). The upper bound is not recalibrated here
+        (``profile fit-baseline`` calibrates it out of fold)."""
         from jwst_memest.model.fitting import fit_coefficients
 
         X = np.atleast_2d(np.asarray(X, dtype=float))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TERMS", "FIRST_FIT_START", "STEP_WEIGHT", "DEFAULT_STEP_WEIGHT", "fit_coefficients"]
+__all__ = ["TERMS", "FIRST_FIT_START", "STEP_WEIGHT", "DEFAULT_STEP_WEIGHT", "step_weight_for", "fit_coefficients"]
 
 # each pipeline's fitted terms, in the order the fit scales them
 TERMS = {
-    "image3": ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out",
-               "outlier_in", "outlier_out", "median_per_group", "catalog_out", "outlier_per_member_pixel", "bytes_per_member", "on_disk_member_pixel"),
+    "image3": ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out", "outlier_in", "outlier_out",
+               "median_per_group", "catalog_out", "outlier_per_member_pixel", "bytes_per_member",
+               "on_disk_member_pixel"),
     "spec3": ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "per_source_bytes", "ifu_per_member_pixel",
               "ifu_median_per_pixel", "cube_per_voxel", "spec_out"),
     "tso3": ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte", "soss_atoca_bytes"),
@@ -32,6 +33,11 @@ FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes":
 # 33 and 37 at 0.5) and the largest runs are extrapolated better (x1.16 beyond range, x1.20 at 0.5)
 STEP_WEIGHT = {"image3": 2.0}
 DEFAULT_STEP_WEIGHT = 0.5
+
+
+def step_weight_for(terms: str) -> float:
+    """The weight a pipeline's stages are fitted to their step peaks at, unless one is given."""
+    return STEP_WEIGHT.get(terms, DEFAULT_STEP_WEIGHT)
 
 
 def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: list[dict] | None = None,
@@ -53,7 +59,7 @@ def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: lis
     scale[scale == 0] = 1.0
     targets = _stage_targets(start, len(X), step_peaks)
     if step_weight is None:
-        step_weight = STEP_WEIGHT.get(start.terms, DEFAULT_STEP_WEIGHT)
+        step_weight = step_weight_for(start.terms)
 
     def residuals(theta):
         trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit",

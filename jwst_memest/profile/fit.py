@@ -18,7 +18,8 @@ import yaml
 from jwst_memest.atomic import atomic_write
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
-from jwst_memest.model.fitting import DEFAULT_STEP_WEIGHT, FIRST_FIT_START, STEP_WEIGHT, TERMS, fit_coefficients
+from jwst_memest.model.fitting import (DEFAULT_STEP_WEIGHT, FIRST_FIT_START, STEP_WEIGHT, TERMS, fit_coefficients,
+                                       step_weight_for)
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 
@@ -176,7 +177,7 @@ def main(argv=None) -> int:
     start = _starting_point(args.pipeline)
     modes = table["exp_type"].astype(str).to_numpy()
     if args.step_weight is None:
-        args.step_weight = STEP_WEIGHT.get(args.pipeline, DEFAULT_STEP_WEIGHT)
+        args.step_weight = step_weight_for(args.pipeline)
     peaks = step_targets_of(table)
     train_peaks = [peaks[i] for i in np.flatnonzero(train)]
     coefficients = fit_baseline(X[train], measured[train], start, train_peaks, args.step_weight)
