@@ -34,6 +34,14 @@ class Configuration:
     layout: dict
     in_memory: bool = True
     skip_source_catalog: bool = False
+    settings: tuple[tuple[str, object], ...] = ()  # other RunSettings fields the plan sets, as (name, value)
+
+    def run_settings(self):
+        """The Level-3 run settings of this configuration (jwst's defaults where the plan sets none)."""
+        from jwst_memest.settings import RunSettings
+
+        return RunSettings(**{"in_memory": self.in_memory, "skip_source_catalog": self.skip_source_catalog,
+                              **dict(self.settings)})
 
 
 def expand_plan(plan: dict) -> list[Configuration]:
@@ -47,8 +55,12 @@ def expand_plan(plan: dict) -> list[Configuration]:
             params = {**base, **dict(zip(keys, values))}
             in_memory = bool(params.pop("in_memory", True))
             skip_catalog = bool(params.pop("skip_source_catalog", False))
-            digest = hashlib.sha256(json.dumps([params, in_memory, skip_catalog], sort_keys=True).encode()).hexdigest()[:10]
-            configurations.append(Configuration(f"{group['name']}-{digest}", params, in_memory, skip_catalog))
+            settings = dict(params.pop("settings", None) or {})
+            identity = [params, in_memory, skip_catalog] + ([settings] if settings else [])  # earlier ids unchanged
+            digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+            configurations.append(Configuration(f"{group['name']}-{digest}", params, in_memory, skip_catalog,
+                                                tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                                             for k, v in settings.items()))))
     return configurations
 
 
@@ -145,14 +157,14 @@ def run_configuration(configuration: Configuration, scratch_root: str | None = N
         elif spec3:
             args += LRS_ARGUMENTS
         elif configuration.skip_source_catalog:
-            args.append("--steps.source_catalog.skip=true")
+            pass  # its skip is among the settings' arguments
         else:
             apcorr, abvega = write_source_catalog_references(
                 instrument, layout.filter, layout.pupil, layout.subarray, scratch / "refs")
             args += [f"--steps.source_catalog.override_apcorr={apcorr}",
                      f"--steps.source_catalog.override_abvegaoffset={abvega}"]
-        if not configuration.in_memory and pipeline == "image3":
-            args.append("--in_memory=false")
+        if pipeline == "image3":
+            args += configuration.run_settings().arguments()
         return profile_association(asn, pipeline_args=args, run_id=configuration.run_id,
                                    layout=configuration.layout, timeout=timeout,
                                    log_path=scratch / "pipeline.log", rss_limit_gb=rss_limit_gb)
@@ -181,7 +193,7 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
     pipeline = pipeline_of(layout)
     with tempfile.TemporaryDirectory() as scratch:
         members = [read_exposure_metadata(p) for p in write_header_exposures(layout, scratch)]
-    features = product_features(members, pipeline, configuration.in_memory)
+    features = product_features(members, pipeline, configuration.in_memory, settings=configuration.run_settings())
     _, upper = load_baseline(pipeline).estimate(features.vector()[None, :], 0.99)
     if upper[0] > limit_gb:
         return {"run_id": configuration.run_id, "status": f"skipped: upper bound {upper[0]:.1f} GB > guard {limit_gb} GB",

@@ -1,0 +1,203 @@
+"""The settings of a Level-3 run that change its memory, read the way the user gives them to the pipeline.
+
+A calwebb_image3 run's memory follows more than its members: ``in_memory``; resample's output grid
+(``pixel_scale``, ``pixel_scale_ratio``, ``output_shape``), the arrays it makes (``enable_ctx``,
+``enable_err``, ``report_var``) and its pixel map (``pixmap_stepsize``); outlier_detection's
+``resample_data`` and ``pixmap_stepsize``; and whether source_catalog runs. The same settings come
+from ``strun`` arguments (``--steps.resample.pixel_scale=0.02``), from a pipeline parameter file,
+or from the pipeline a hook runs inside. Imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+__all__ = ["RunSettings", "SettingsError", "DEFAULT_SETTINGS"]
+
+
+class SettingsError(ValueError):
+    """A setting the pipeline would refuse: one line naming it and what it accepts."""
+
+
+# field -> (pipeline step, that step's parameter name); the pipeline itself for in_memory
+_PARAMETERS = {
+    "in_memory": ("", "in_memory"),
+    "pixel_scale": ("resample", "pixel_scale"),
+    "pixel_scale_ratio": ("resample", "pixel_scale_ratio"),
+    "output_shape": ("resample", "output_shape"),
+    "enable_ctx": ("resample", "enable_ctx"),
+    "enable_err": ("resample", "enable_err"),
+    "report_var": ("resample", "report_var"),
+    "pixmap_stepsize": ("resample", "pixmap_stepsize"),
+    "outlier_resample_data": ("outlier_detection", "resample_data"),
+    "outlier_pixmap_stepsize": ("outlier_detection", "pixmap_stepsize"),
+    "skip_outlier_detection": ("outlier_detection", "skip"),
+    "skip_source_catalog": ("source_catalog", "skip"),
+}
+_BY_ARGUMENT = {(step, name): field for field, (step, name) in _PARAMETERS.items()}
+
+
+def _boolean(text: Any, what: str) -> bool:
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("true", "t", "yes", "y", "1", "on"):
+        return True
+    if value in ("false", "f", "no", "n", "0", "off"):
+        return False
+    raise SettingsError(f"{what}={text}: must be true or false")
+
+
+def _number(text: Any, what: str, *, positive: bool = True) -> float | None:
+    if text is None or str(text).strip().lower() in ("none", ""):
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{what}={text}: must be a number") from None
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise SettingsError(f"{what}={text}: must be a number above 0")
+    return value
+
+
+def _shape(text: Any, what: str) -> tuple[int, int] | None:
+    if text is None or str(text).strip().lower() in ("none", ""):
+        return None
+    parts = list(text) if isinstance(text, (list, tuple)) else str(text).strip("[]() ").split(",")
+    try:
+        shape = tuple(int(float(p)) for p in parts)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 2 or min(shape) < 1:
+        raise SettingsError(f"{what}={text}: must be two whole numbers above 0, [x, y] as resample takes them")
+    return shape  # [x, y]: columns, rows
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a calwebb_image3 run is told that changes its memory; the defaults are jwst's."""
+
+    in_memory: bool = True
+    pixel_scale: float | None = None  # arcsec per output pixel
+    pixel_scale_ratio: float = 1.0  # output over input pixel scale (ignored when pixel_scale is given)
+    output_shape: tuple[int, int] | None = None  # [x, y]
+    enable_ctx: bool = True
+    enable_err: bool = True
+    report_var: bool = True
+    pixmap_stepsize: float = 1.0
+    outlier_resample_data: bool = True
+    outlier_pixmap_stepsize: float = 1.0
+    skip_outlier_detection: bool = False
+    skip_source_catalog: bool = False
+
+    def __post_init__(self):
+        checks = {
+            "pixel_scale": lambda v: _number(v, "steps.resample.pixel_scale"),
+            "pixel_scale_ratio": lambda v: _number(v, "steps.resample.pixel_scale_ratio"),
+            "output_shape": lambda v: _shape(v, "steps.resample.output_shape"),
+            "pixmap_stepsize": lambda v: _number(v, "steps.resample.pixmap_stepsize"),
+            "outlier_pixmap_stepsize": lambda v: _number(v, "steps.outlier_detection.pixmap_stepsize"),
+        }
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            step, name = _PARAMETERS[field.name]
+            what = f"steps.{step}.{name}" if step else name
+            if field.name in checks:
+                value = checks[field.name](value)
+                if value is None and field.name not in ("pixel_scale", "output_shape"):
+                    value = field.default
+            else:
+                value = _boolean(value, what)
+            object.__setattr__(self, field.name, value)
+
+    # --- where settings come from -------------------------------------------------------------
+    @classmethod
+    def from_arguments(cls, arguments: Iterable[str], base: RunSettings | None = None) -> RunSettings:
+        """Settings from ``strun`` arguments (``--in_memory=false``, ``--steps.resample.pixel_scale=0.02``).
+
+        Arguments that do not change memory are ignored; a value the pipeline would refuse raises
+        SettingsError.
+        """
+        values = {}
+        for argument in arguments:
+            key, sep, value = str(argument).lstrip("-").partition("=")
+            if not sep:
+                continue
+            parts = key.strip().split(".")
+            if parts[0] == "steps" and len(parts) == 3:
+                field = _BY_ARGUMENT.get((parts[1], parts[2]))
+            else:
+                field = _BY_ARGUMENT.get(("", key.strip()))
+            if field:
+                values[field] = value.strip().strip("'\"")
+        return dataclasses.replace(base or cls(), **values)
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping, base: RunSettings | None = None) -> RunSettings:
+        """Settings from a pipeline's parameters as a nested mapping (a parameter file's ``parameters``
+        with ``steps`` by step name, or ``{"steps": [{"name": ..., "parameters": {...}}]}`` as
+        stpipe writes them)."""
+        values = {}
+        for (step, name), field in _BY_ARGUMENT.items():
+            if not step and name in parameters:
+                values[field] = parameters[name]
+        steps = parameters.get("steps") or {}
+        if isinstance(steps, list):  # stpipe's parameter files list the steps with their names
+            steps = {entry.get("name"): entry.get("parameters", {}) for entry in steps if isinstance(entry, Mapping)}
+        for step_name, step_parameters in steps.items():
+            if not isinstance(step_parameters, Mapping):
+                continue
+            for name, value in step_parameters.items():
+                field = _BY_ARGUMENT.get((step_name, name))
+                if field:
+                    values[field] = value
+        return dataclasses.replace(base or cls(), **values)
+
+    @classmethod
+    def from_pipeline(cls, pipeline) -> RunSettings:
+        """Settings of a pipeline object a hook runs inside (its own in_memory, its steps' parameters)."""
+        values = {}
+        for field, (step, name) in _PARAMETERS.items():
+            owner = getattr(pipeline, step, None) if step else pipeline
+            value = getattr(owner, name, None) if owner is not None else None
+            if value is not None:
+                values[field] = value
+        return cls(**values)
+
+    # --- what they are -------------------------------------------------------------------------
+    def arguments(self) -> list[str]:
+        """The ``strun`` arguments that give these settings (defaults left out)."""
+        found = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value == field.default:
+                continue
+            step, name = _PARAMETERS[field.name]
+            text = (str(value).lower() if isinstance(value, bool)
+                    else f"{value[0]},{value[1]}" if isinstance(value, tuple) else f"{value:g}")
+            found.append(f"--{'steps.' + step + '.' if step else ''}{name}={text}")
+        return found
+
+    def changed(self) -> dict:
+        """The settings that differ from jwst's defaults, by parameter (``steps.resample.pixel_scale``)."""
+        found = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value != field.default:
+                step, name = _PARAMETERS[field.name]
+                found[f"steps.{step}.{name}" if step else name] = list(value) if isinstance(value, tuple) else value
+        return found
+
+    def output_scale(self, input_scale: float) -> float:
+        """Arcsec per output pixel of the mosaic drawn from members of ``input_scale`` arcsec per pixel."""
+        return self.pixel_scale if self.pixel_scale else input_scale * self.pixel_scale_ratio
+
+    @property
+    def output_arrays_off(self) -> list[str]:
+        return [name for name in ("enable_ctx", "enable_err", "report_var") if not getattr(self, name)]
+
+
+DEFAULT_SETTINGS = RunSettings()
