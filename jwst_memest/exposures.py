@@ -13,6 +13,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
+from jwst_memest.pipelines import AMI_EXP_TYPES, CORON_EXP_TYPES, TSO_EXP_TYPES, pipeline_for_exposure
 from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, exposure_file_name, full_frame,
                                      imaging_pixel_scale)
 
@@ -51,9 +52,6 @@ NIRSPEC_FIXED_SLITS = ("S200A1", "S200A2", "S400A1", "S1600A1", "S200B1")
 MRS_DETECTOR_CHANNELS = {"MIRIFUSHORT": "12", "MIRIFULONG": "34"}
 # Exposure types whose Level-3 pipeline is calwebb_coron3, calwebb_ami3 or calwebb_tso3; their Level-2b
 # members are per-integration ``calints`` products. MIR_IMAGE is TSO only in a TSO visit (TSOVISIT).
-CORON_EXP_TYPES = ("NRC_CORON", "MIR_4QPM", "MIR_LYOT")
-AMI_EXP_TYPES = ("NIS_AMI",)
-TSO_EXP_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NIS_SOSS", "NRS_BRIGHTOBJ", "MIR_LRS-SLITLESS")
 
 
 @dataclass
@@ -104,13 +102,8 @@ class ExposureLayout:
 
 def level3_pipeline_of(layout: ExposureLayout) -> str | None:
     """coron3, ami3 or tso3 for the exposure types those pipelines take; None for image3/spec3 ones."""
-    if layout.exp_type in CORON_EXP_TYPES:
-        return "coron3"
-    if layout.exp_type in AMI_EXP_TYPES:
-        return "ami3"
-    if layout.exp_type in TSO_EXP_TYPES or layout.tso_visit:
-        return "tso3"
-    return None
+    pipeline = pipeline_for_exposure(layout.exp_type, layout.tso_visit)
+    return None if pipeline in ("image3", "spec3") else pipeline
 
 
 def level2b_suffix(layout: ExposureLayout) -> str:

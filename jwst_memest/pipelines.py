@@ -19,6 +19,11 @@ __all__ = [
     "class_alias",
     "feature_set_for",
     "exp_mode_for",
+    "pipeline_for_exposure",
+    "CORON_EXP_TYPES",
+    "AMI_EXP_TYPES",
+    "TSO_EXP_TYPES",
+    "IMAGE_EXP_TYPES",
 ]
 
 CLASS_ALIAS_PREFIX = "calwebb_"
@@ -82,3 +87,23 @@ def exp_mode_for(name: str) -> str:
     """The training exposure mode whose tables describe a pipeline's products."""
     feature_set = feature_set_for(name)
     return next(mode for mode, features in EXP_MODE_FEATURE_SET.items() if features == feature_set)
+
+
+# The Level-3 pipeline of each exposure type, as jwst's Level-3 rules assign them: the one map every
+# module uses (folder mode, the exposure writers, the corpus, ingest).
+CORON_EXP_TYPES = ("NRC_CORON", "MIR_4QPM", "MIR_LYOT")
+AMI_EXP_TYPES = ("NIS_AMI",)
+TSO_EXP_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NIS_SOSS", "NRS_BRIGHTOBJ", "MIR_LRS-SLITLESS")
+IMAGE_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
+
+
+def pipeline_for_exposure(exp_type: str | None, tso_visit: bool = False) -> str:
+    """The Level-3 pipeline key that processes an exposure of this type (a TSO visit's MIRI imaging: tso3)."""
+    exp_type = (exp_type or "").strip().upper()
+    if exp_type in CORON_EXP_TYPES:
+        return "coron3"
+    if exp_type in AMI_EXP_TYPES:
+        return "ami3"
+    if exp_type in TSO_EXP_TYPES or tso_visit:
+        return "tso3"
+    return "image3" if exp_type in IMAGE_EXP_TYPES else "spec3"

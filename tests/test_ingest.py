@@ -137,3 +137,26 @@ def test_source_based_product_names_parse():
     parsed = parse_product_name("jw01234-o005_s00017_nirspec_f290lp-g395h")
     assert parsed["observation"] == "005" and parsed["elements"] == {"f290lp", "g395h"}
     assert parse_product_name("jw01234-c1001_t002-epoch1_nircam_clear-f200w")["observation"] is None
+
+
+def test_coronagraphy_and_time_series_products_keep_their_own_pipelines_features(tmp_path):
+    from jwst_memest.features.build import product_features
+    from jwst_memest.metadata import read_exposure_metadata
+
+    raw, out = tmp_path / "raw", tmp_path / "train"
+    raw.mkdir()
+    coron = ExposureLayout(exp_type="NRC_CORON", detectors=("NRCALONG",), filter="F335M", pupil="MASKRND",
+                           subarray="SUB320A335R", subarray_shape=(320, 320), nints=50)
+    tso = ExposureLayout(observation=2, exp_type="NRC_TSIMAGE", detectors=("NRCA3",), filter="F210M", pupil="WLP8",
+                         subarray="SUB64P", subarray_shape=(64, 64), nints=400)
+    rows = _exposure_rows(coron, tmp_path / "c") + _exposure_rows(tso, tmp_path / "t")
+    _day(raw, "2024-01-01_001.csv", rows + [
+        {"DagNodeName": "jw01234-o001_t001_nircam_f335m-maskrnd-sub320a335r", "ImageSize": 1e6},
+        {"DagNodeName": "jw01234-o002_t001_nircam_f210m-wlp8-sub64p", "ImageSize": 2e6}])
+    assert ingest(raw, out) == {"image": 1, "spec": 1}
+    ingested = pd.read_csv(out / "train-image.csv").iloc[0]
+    step = product_features([read_exposure_metadata(p) for p in sorted((tmp_path / "c").glob("*.fits"))], "coron3")
+    assert ingested["member_bytes"] == pytest.approx(step.values["member_bytes"])
+    assert ingested["member_bytes"] == pytest.approx(28 * 320 * 320 * 50)  # every integration counted
+    series = pd.read_csv(out / "train-spec.csv").iloc[0]  # calwebb_tso3's products are described by spec3's features
+    assert series["n_integrations"] == 400 and series["exp_type"] == "NRC_TSIMAGE"

@@ -26,11 +26,11 @@ from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import EXPOSURE_STEM
 from jwst_memest.metadata import metadata_from_headers
-from jwst_memest.pipelines import EXP_MODE_FEATURE_SET
+from jwst_memest.pipelines import EXP_MODE_FEATURE_SET, exp_mode_for, pipeline_for_exposure
 
 log = logging.getLogger("jwst_memest.training.ingest")
 
-__all__ = ["ingest", "parse_product_name", "exp_mode_of", "main"]
+__all__ = ["ingest", "parse_product_name", "main"]
 
 _FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{3})\.csv$")
 # jw<program>-<o|c|a><association id>_<t target | s source>[-epoch<n>]_<instrument>_<optical elements>[-<subarray>]
@@ -39,7 +39,6 @@ _PRODUCT = re.compile(r"^jw(\d{5})-([oca])(\d{3,4})_([ts]\d+)(?:-epoch\d+)?_([a-
 _OPTICAL = re.compile(r"^(f\d{3,4}[a-z0-9]*|clear|clearp|g\d{3}[a-z]|prism|mirror|gr\d{3}[a-z]*|gr150[cr]|"
                       r"grism[a-z0-9]*|p750l|mask[a-z]+|nrm|wl[mp]\d|opaque|fnd|flens)$")
 _OPEN_POSITIONS = {"clear", "clearp", "n/a", "none", ""}
-_IMAGE_TYPES = ("_IMAGE", "_CORON", "_LYOT", "_4QPM", "NIS_AMI", "_TSIMAGE")
 CARRY = "ingest.csv"
 TABLE_EXTRA_COLUMNS = ("imgsize_gb", "pname", "date", "imagesize")
 
@@ -54,11 +53,6 @@ def parse_product_name(name: str) -> dict | None:
     # candidate (c) and archive (a) associations span observations: matched within the program
     observation = number[-3:] if kind.lower() == "o" else None
     return {"program": program, "observation": observation, "instrument": instrument.upper(), "elements": tokens}
-
-
-def exp_mode_of(exp_type: str | None) -> str:
-    exp_type = (exp_type or "").upper()
-    return "image" if any(t in exp_type for t in _IMAGE_TYPES) else "spec"
 
 
 def _exposure_keys(row) -> tuple[str, str]:
@@ -123,11 +117,11 @@ def _measured_kb(row) -> float:
     return value if math.isfinite(value) and value > 0 else math.nan
 
 
-def _members_of_one_mode(metadata: list) -> tuple[str, list]:
-    """The exp mode of most members, and those members (a parallel instrument mode is left out)."""
-    modes = [exp_mode_of(m.exp_type) for m in metadata]
-    mode = max(sorted(set(modes)), key=modes.count)
-    return mode, [m for m, own in zip(metadata, modes) if own == mode]
+def _members_of_one_pipeline(metadata: list) -> tuple[str, list]:
+    """The Level-3 pipeline of most members, and those members (a parallel instrument mode is left out)."""
+    pipelines = [pipeline_for_exposure(m.exp_type) for m in metadata]
+    pipeline = max(sorted(set(pipelines)), key=pipelines.count)
+    return pipeline, [m for m, own in zip(metadata, pipelines) if own == pipeline]
 
 
 def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[str, int]:
@@ -172,8 +166,11 @@ def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[s
             continue
         used.update(i for i, _ in members)
         metadata = [metadata_from_headers(r["DagNodeName"] + "_uncal.fits", _headers(r), None) for _, r in members]
-        mode, metadata = _members_of_one_mode(metadata)
-        features = product_features(metadata, EXP_MODE_FEATURE_SET[mode])
+        # each product's features as its own pipeline computes them (coron3, ami3 and tso3 count
+        # every integration), in the table of the feature set that describes them
+        pipeline, metadata = _members_of_one_pipeline(metadata)
+        mode = exp_mode_for(pipeline)
+        features = product_features(metadata, pipeline)
         for warning in features.warnings:
             log.debug("%s: %s", name, warning)
         new_rows[mode].append({"Dataset": name, **features.values, "imgsize_gb": size_kb / 1e6, "pname": name,
