@@ -171,6 +171,61 @@ def _peak_step_section(rows, predicted, step_peaks, table, which: str, tolerance
     return lines
 
 
+def _extrapolation_section(X, measured, table, baseline) -> list[str]:
+    """The runs above a third of the largest peak, estimated by a baseline fitted only below it."""
+    if not (baseline.terms in TERMS and baseline.terms == baseline.pipeline):
+        return []
+    from jwst_memest.model.baseline import PhysicsBaseline
+    from jwst_memest.profile.fit import EXTRAPOLATION_CUT, extrapolation_check, step_targets_of
+
+    checked = extrapolation_check(X, measured, baseline, step_targets_of(table))
+    if checked is None:
+        return ["", "Extrapolation: too few runs below a third of the largest peak to fit the terms on them."]
+    held, estimates = checked
+    ratio = measured[held] / estimates
+    widened = estimates * baseline.envelope.beyond_range
+    error = 100 * np.abs(estimates / measured[held] - 1)
+    lines = ["", f"Extrapolation: the {int(held.sum())} runs above a third of the largest peak "
+             f"({EXTRAPOLATION_CUT * measured.max():.2f} of {measured.max():.2f} GB), estimated by the terms fitted "
+             f"on the {int((~held).sum())} runs below it (the installed widening beyond the measured range, "
+             f"x{baseline.envelope.beyond_range:.3f}, comes from this experiment and from each "
+             "mode's largest fifth):", "",
+             "| runs | median abs % error | worst abs % error | estimate below peak | above the widened bound |",
+             "|---|---|---|---|---|",
+             f"| {int(held.sum())} | {np.median(error):.1f} | {error.max():.1f} | {int((ratio > 1).sum())} | "
+             f"{int((measured[held] > widened + baseline.margin_gb).sum())} |", "",
+             "| run | measured GB | estimated GB | error |", "|---|---|---|---|"]
+    for i, (row, est) in enumerate(zip(table[held].itertuples(), estimates)):
+        lines.append(f"| {row.run_id} | {row.measured_gb:.3f} | {est:.3f} | {100 * (est / row.measured_gb - 1):+.1f} % |")
+    return lines
+
+
+# Published figures of real calwebb_image3 runs, beside the installed baseline's estimate of a product of
+# that size: a sanity check of the scale, not a label (the published runs' layouts are not known).
+PUBLISHED = [
+    ("jwst PR #8683: 972 members on disk (~100 GB input), jwst 1.16, memray peak 50 GB (context array)",
+     ExposureLayout(detectors=NIRCAM_SW_DETECTORS[:4], mosaic_tiles=(9, 9), tile_step_arcsec=120.0, dither_points=3),
+     False, 50.0),
+    ("jwst #6702: 32 NIRCam images, outlier grid 4684 x 9932, jwst 1.4: outlier_detection ~15 GB",
+     ExposureLayout(detectors=NIRCAM_SW_DETECTORS[:4], mosaic_tiles=(1, 2), tile_step_arcsec=150.0, dither_points=4),
+     True, 15.0),
+]
+
+
+def _published_scale_section(baseline) -> list[str]:
+    lines = ["", "At published scales (what-if, not a measurement: the layouts are guesses of the same size):", "",
+             "| published | layout estimated | members | output pixels | in_memory | estimate GB | published GB |",
+             "|---|---|---|---|---|---|---|"]
+    for text, layout, in_memory, published in PUBLISHED:
+        x = _features(layout, "image3", in_memory)[None, :]
+        names = baseline.feature_names
+        members, pixels = int(x[0, names.index("n_members")]), x[0, names.index("output_pixels")]
+        lines.append(f"| {text} | {layout.mosaic_tiles[0]}x{layout.mosaic_tiles[1]} tiles x {layout.dither_points} "
+                     f"dithers x {len(layout.detectors)} detectors | {members} | {pixels:.3g} | {in_memory} | "
+                     f"{baseline.predict(x)[0]:.1f} | {published:g} |")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipeline", default="image3", choices=sorted(PIPELINES))
@@ -254,7 +309,9 @@ def main(argv=None) -> int:
         lines += _peak_step_section(all_rows, predicted_oof, step_peaks, table,
                                     "runs, each out of fold (6 folds; each fold's baseline fitted as the installed "
                                     "one, without that fold's runs)")
+    lines += _extrapolation_section(X, measured, table, baseline)
     if pipeline == "image3":
+        lines += _published_scale_section(baseline)
         names = list(estimators) + (["spacekit pretrained"] if peer_beyond is not None else [])
         lines += ["", f"Beyond the corpus (largest measured run: {measured.max():.2f} GB): estimates in GB, in_memory=True, "
                   "no measurement.", "", "| product | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]

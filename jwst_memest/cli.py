@@ -8,6 +8,7 @@ command's own documented codes (``estimate``: 3 when some products could not be 
 from __future__ import annotations
 
 import importlib
+import shlex
 import sys
 
 __all__ = ["COMMANDS", "main"]
@@ -32,6 +33,10 @@ def _estimate(argv: list[str]) -> int:
     from stpipe import Step
     from stpipe.exceptions import StpipeExitException
 
+    # the Level-3 run's own step arguments, written as for the pipeline, travel in pipeline_arguments
+    steps = [a for a in argv if a.startswith("--steps.")]
+    if steps:
+        argv = [a for a in argv if not a.startswith("--steps.")] + ["--pipeline_arguments=" + shlex.join(steps)]
     try:
         Step.from_cmdline(["jwst_memest.MemoryEstimateStep", *argv])
     except StpipeExitException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from jwst_memest.metadata import ExposureMetadata, MetadataError, product_level,
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.estimator import MemoryEstimator
 from jwst_memest.model.registry import resolve_estimator
+from jwst_memest.model.terms import with_settings
 from jwst_memest.pipelines import class_alias
+from jwst_memest.settings import RunSettings
 
 
 __all__ = [
@@ -64,6 +67,9 @@ class ProductEstimate:
     peak_step: str = ""
     breakdown_note: str = ""
     alternatives: list[dict] = field(default_factory=list)  # estimates under other pipeline settings
+    settings: RunSettings = field(default_factory=RunSettings)  # the run's settings the estimate follows
+    flags: list[str] = field(default_factory=list)  # machine-readable findings (features.build's flags)
+    bound_margin_gb: float = 0.0  # bytes (in GB) the bound adds for the spread between repeats and environments
 
     @property
     def rounded_gb(self) -> float:
@@ -76,10 +82,12 @@ class ProductEstimate:
         return {
             "upper_bound_gb": _round_up(self.upper_bound_gb),
             "upper_bound_quantile": self.quantile,
+            "upper_bound_margin_gb": round(self.bound_margin_gb, 4),
             "request_gb": _round_up(self.request_gb) if self.request_gb >= self.upper_bound_gb else round(self.request_gb, 4),
             "model": dict(self.estimator),
             "pipeline": class_alias(self.pipeline),
-            "pipeline_parameters": {"in_memory": self.in_memory},
+            "pipeline_parameters": {"in_memory": self.in_memory,
+                                    **{k: v for k, v in self.settings.changed().items() if k != "in_memory"}},
             "n_members": self.n_members,
             "breakdown": {stage: round(gb, 4) for stage, gb in self.breakdown.items()},
             "peak_step": self.peak_step,
@@ -89,6 +97,7 @@ class ProductEstimate:
             **({} if self.calibrated else {"uncalibrated_reasons": list(self.uncalibrated_reasons),
                                            "bound_widening": round(self.bound_widening, 4)}),
             "warnings": list(self.warnings),
+            "flags": list(self.flags),
             "jwst_memest_version": __version__,
         }
 
@@ -124,10 +133,15 @@ def estimate_products(
     pipeline: str,
     *,
     in_memory: bool = True,
+    settings: RunSettings | None = None,
     **options,
 ) -> list[ProductEstimate]:
-    """Estimate every product from its members' metadata, in one batch through the model."""
-    named = [(name, product_features(members, pipeline, in_memory)) for name, members in products]
+    """Estimate every product from its members' metadata, in one batch through the model.
+
+    ``settings`` are the run's settings that change memory (``in_memory`` is ``settings.in_memory``
+    when they are given)."""
+    settings = RunSettings(in_memory=in_memory) if settings is None else settings
+    named = [(name, product_features(members, pipeline, settings=settings)) for name, members in products]
     return estimate_features(named, pipeline, **options)
 
 
@@ -146,14 +160,16 @@ def estimate_features(
         return []
     estimator = estimator or resolve_estimator(pipeline, model_path or None)
     X = np.vstack([features.vector() for _, features in named_features])
-    X_model, model_warnings = _model_inputs(named_features, estimator, X)
-    gb, upper = estimator.estimate(X_model, quantile)
+    settings = [features.settings for _, features in named_features]
+    areas = [features.output_area_ratio for _, features in named_features]
     # what the measured runs cover, and the stages, come from the physics, whichever estimator is used
     baseline = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
-    stages = baseline.breakdown(X)
-    alternatives = _alternatives(X, pipeline, estimator, baseline, quantile)
+    gb, upper, model_warnings = _estimate_rows(named_features, estimator, baseline, X, settings, quantile)
+    stages = baseline.breakdown(with_settings(X, settings, areas))
+    alternatives = _alternatives(named_features, X, estimator, baseline, quantile)
     description = _estimator_description(estimator)
     unmeasured_bound = _unmeasured_bound(estimator)
+    margin = getattr(baseline, "margin_gb", 0.0)
     results = []
     for i, ((name, feats), size, bound) in enumerate(zip(named_features, gb, upper)):
         assessment = baseline.assess(feats.values)
@@ -166,7 +182,8 @@ def estimate_features(
             note = f"stages of {baseline.name} {baseline.version}, scaled to the {estimator.name} estimate"
         reasons = assessment.reasons + unmeasured_bound
         warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + model_warnings[i] + reasons
-        size, bound = float(size), float(max(bound, size, size * assessment.factor))
+        # the margin in bytes goes on top of every relative bound, widened or not
+        size, bound = float(size), float(max(bound, size + margin, size * assessment.factor + margin))
         request = bound
         if max_request_gb and bound > max_request_gb:
             request = float(max_request_gb)
@@ -183,7 +200,9 @@ def estimate_features(
                 calibrated=assessment.calibrated and not unmeasured_bound, bound_widening=assessment.factor,
                 uncalibrated_reasons=list(reasons),
                 breakdown=breakdown, peak_step=peak_step, breakdown_note=note,
-                alternatives=[{**a, "upper_bound_gb": _round_up(max(a["upper_bound_gb"], a["gbSize"] * assessment.factor))}
+                settings=feats.settings, flags=list(feats.flags), bound_margin_gb=margin,
+                alternatives=[{**a, "upper_bound_gb": _round_up(max(a["upper_bound_gb"],
+                                                                    a["gbSize"] * assessment.factor + margin))}
                               for a in alternatives[i]],
             )
         )
@@ -206,20 +225,61 @@ def _model_inputs(named_features, estimator: MemoryEstimator, X: np.ndarray) -> 
         return X, [[] for _ in named_features]
     rows, warnings = [], []
     for _, features in named_features:
-        other = product_features(features.members, features.pipeline, bool(features.values.get("in_memory", True)),
-                                 wanted)
+        other = product_features(features.members, features.pipeline, feature_set=wanted, settings=features.settings)
         rows.append(other.vector())
         warnings.append([w for w in other.warnings if w not in features.warnings])
     return np.vstack(rows), warnings
 
 
-def _alternatives(X: np.ndarray, pipeline: str, estimator: MemoryEstimator, baseline: PhysicsBaseline,
+def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: PhysicsBaseline, X: np.ndarray,
+                   settings: list[RunSettings], quantile: float):
+    """Estimates, bounds and per-row warnings of the estimator under each row's run settings.
+
+    The physics baseline reads the settings itself. A trained model knows the features only (runs
+    at jwst's default settings): its estimate is scaled by the ratio the baseline gives the
+    settings against the defaults, and says so.
+    """
+    areas = [features.output_area_ratio for _, features in named_features]
+    if estimator is baseline:  # its bound holds the margin already
+        gb, upper = estimator.estimate(with_settings(X, settings, areas), quantile)
+        return gb, upper, [[] for _ in named_features]
+    X_model, model_warnings = _model_inputs(named_features, estimator, X)
+    gb, upper = estimator.estimate(X_model, quantile)
+    defaults = [RunSettings(in_memory=s.in_memory) for s in settings]
+    # the features already follow the output grid's scale: only what they cannot say is scaled
+    ratio = baseline.predict(with_settings(X, settings, areas)) / baseline.predict(with_settings(X, defaults, areas))
+    for i, (s, r) in enumerate(zip(settings, ratio)):
+        changed = [k for k in s.changed() if k != "in_memory"]
+        if changed and abs(r - 1.0) > 1e-9:
+            model_warnings[i] = model_warnings[i] + [
+                f"{estimator.name} was trained on runs at jwst's default settings: its estimate is scaled "
+                f"x{r:.3f} for {', '.join(changed)}, as {baseline.name} {baseline.version} scales them"]
+    return gb * ratio, upper * ratio + getattr(baseline, "margin_gb", 0.0), model_warnings
+
+
+# The memory-saving settings offered beside each calwebb_image3 estimate, on top of the run's own:
+# on disk; no context image; no err (and so no variances); all of them. jwst 3.0's source_catalog
+# needs the i2d's err (without it: TypeError in isnan), so a setting that drops err is offered
+# with source_catalog skipped, and says so.
+_SAVINGS = (
+    ({"in_memory": False}, ""),
+    ({"enable_ctx": False}, ""),
+    ({"enable_err": False, "skip_source_catalog": True},
+     "jwst 3.0's source_catalog fails without the err array: offered with source_catalog skipped"),
+    ({"in_memory": False, "enable_ctx": False, "enable_err": False, "skip_source_catalog": True},
+     "jwst 3.0's source_catalog fails without the err array: offered with source_catalog skipped"),
+)
+
+
+def _alternatives(named_features, X: np.ndarray, estimator: MemoryEstimator, baseline: PhysicsBaseline,
                   quantile: float) -> list[list[dict]]:
     """Per row, the estimate and bound under each setting of the Level-3 run that changes its memory.
 
-    calwebb_image3 (and the pipelines estimated with its terms) offers in_memory; calwebb_spec3 in
-    jwst 3.0 has no such setting (outlier_detection's own in_memory is ignored inside the pipeline).
-    A model whose features do not include in_memory (spacekit's) cannot tell the settings apart.
+    calwebb_image3 (and the pipelines estimated with its terms) offers in_memory both ways, then the
+    memory-saving settings of ``_SAVINGS`` on top of the run's own, each with the arguments that
+    give it. calwebb_spec3 in jwst 3.0 has no such setting (outlier_detection's own in_memory is
+    ignored inside the pipeline). A model whose features do not include in_memory (spacekit's)
+    cannot tell the settings apart.
     """
     names = baseline.feature_names
     if baseline.feature_set != "image3" or "in_memory" not in names:
@@ -227,14 +287,24 @@ def _alternatives(X: np.ndarray, pipeline: str, estimator: MemoryEstimator, base
     if estimator.feature_set != baseline.feature_set:
         return [[] for _ in X]
     column = names.index("in_memory")
+    image3 = getattr(baseline, "terms", None) == "image3"  # its own terms count the savings
     found = [[] for _ in X]
-    for setting in (True, False):
+    trials = [({"in_memory": setting}, "") for setting in (True, False)] + (list(_SAVINGS[1:]) if image3 else [])
+    for change, note in trials:
+        settings = [dataclasses.replace(f.settings, **change) for _, f in named_features]
         trial = X.copy()
-        trial[:, column] = float(setting)
-        gb, upper = estimator.estimate(trial, quantile)
-        for i in range(len(X)):
-            found[i].append({"in_memory": setting, "gbSize": round(float(gb[i]), 4),
-                             "upper_bound_gb": _round_up(float(max(upper[i], gb[i])))})
+        trial[:, column] = [float(s.in_memory) for s in settings]
+        trial_features = [(name, dataclasses.replace(f, settings=s, values=dict(f.values, in_memory=s.in_memory)))
+                          for (name, f), s in zip(named_features, settings)]
+        gb, upper, _ = _estimate_rows(trial_features, estimator, baseline, trial, settings, quantile)
+        for i, s in enumerate(settings):
+            entry = {"in_memory": s.in_memory}
+            if len(change) > 1 or "in_memory" not in change:
+                entry["arguments"] = s.arguments()
+            entry.update({"gbSize": round(float(gb[i]), 4), "upper_bound_gb": _round_up(float(max(upper[i], gb[i])))})
+            if note:
+                entry["note"] = note
+            found[i].append(entry)
     return found
 
 

@@ -132,7 +132,8 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
     from jwst_memest.estimation import estimate_features
 
     switched = [
-        (p.product, replace(p.features, values=dict(p.features.values, in_memory=False), warnings=list(p.warnings)))
+        (p.product, replace(p.features, values=dict(p.features.values, in_memory=False), warnings=list(p.warnings),
+                            settings=replace(p.features.settings, in_memory=False)))
         for p in result.products
     ]
     note = f"{message}: pipeline switched to in_memory=False"

@@ -195,6 +195,10 @@ class RunSettings:
         """Arcsec per output pixel of the mosaic drawn from members of ``input_scale`` arcsec per pixel."""
         return self.pixel_scale if self.pixel_scale else input_scale * self.pixel_scale_ratio
 
+    def area_ratio(self, input_scale: float) -> float:
+        """Output pixels per input pixel of the same sky: (input scale / output scale) squared."""
+        return (input_scale / self.output_scale(input_scale)) ** 2
+
     @property
     def output_arrays_off(self) -> list[str]:
         return [name for name in ("enable_ctx", "enable_err", "report_var") if not getattr(self, name)]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import re
+import shlex
 from pathlib import Path
 
+from stpipe.config_parser import load_config_file
 from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
 from jwst_memest.association import first_few
 from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
+from jwst_memest.settings import RunSettings, SettingsError
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -76,6 +80,8 @@ class MemoryEstimateStep(Step):
     inplace = boolean(default=False)  # Annotate the input association in place instead of writing <asn>_memest.json
     memory_limit = float(default=None, min=0)  # GB; as a calwebb_image3 pre-hook, above it switch to in_memory=False (default: $JWST_MEMEST_MEMORY_LIMIT, else available memory)
     max_request_gb = float(default=None, min=0)  # GB; cap of the memory request written beside the estimate (default: $JWST_MEMEST_MAX_REQUEST_GB, else no cap)
+    pipeline_arguments = string(default=None)  # The Level-3 run's own arguments that change memory, as given to strun, e.g. "--steps.resample.pixel_scale=0.02 --steps.resample.enable_ctx=false"
+    pipeline_config = string(default=None)  # The Level-3 run's parameter file (.asdf or .cfg), read for the same settings
     """  # noqa: E501
 
     reference_file_types: list = []
@@ -133,18 +139,18 @@ class MemoryEstimateStep(Step):
         return None
 
     def process(self, input_data):
-        in_memory = self._assumed_in_memory()
         options = dict(
             model_path=self.model_path,
-            in_memory=in_memory,
             quantile=self.upper_quantile,
             max_request_gb=self._max_request_gb(),
         )
         try:
+            settings = self._run_settings()
             if isinstance(input_data, (str, Path)):
-                result = estimate_association(input_data, search_path=self._search_path(), **options)
+                result = estimate_association(input_data, search_path=self._search_path(), settings=settings,
+                                              **options)
             else:
-                result = estimate_open_models(input_data, self.parent, **options)
+                result = estimate_open_models(input_data, self.parent, settings=settings, **options)
         except (ValueError, OSError) as exc:
             raise MemoryEstimateError(str(exc)) from None
 
@@ -165,11 +171,24 @@ class MemoryEstimateStep(Step):
             return [str(v) for v in value]
         return [part for part in value.split(os.pathsep) if part]
 
-    def _assumed_in_memory(self) -> bool:
+    def _run_settings(self) -> RunSettings:
+        """The settings of the Level-3 run being sized: the host pipeline's (as a hook), then the
+        parameter file's, then the arguments', then this step's own in_memory."""
+        settings = RunSettings.from_pipeline(self.parent) if self.parent is not None else RunSettings()
+        if self.pipeline_config:
+            path = os.path.expandvars(os.path.expanduser(self.pipeline_config))
+            try:
+                parameters = load_config_file(path)
+            except Exception as exc:  # stpipe raises several kinds for a file that is not a parameter file
+                raise MemoryEstimateError(f"{self.pipeline_config}: not a pipeline parameter file "
+                                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            settings = _settings_or_error(lambda: RunSettings.from_parameters(parameters, settings), self.pipeline_config)
+        if self.pipeline_arguments:
+            arguments = shlex.split(self.pipeline_arguments)
+            settings = _settings_or_error(lambda: RunSettings.from_arguments(arguments, settings), "pipeline_arguments")
         if self.in_memory is not None:
-            return bool(self.in_memory)
-        parent_value = getattr(self.parent, "in_memory", None)
-        return True if parent_value is None else bool(parent_value)
+            settings = dataclasses.replace(settings, in_memory=bool(self.in_memory))
+        return settings
 
     def _memory_limit(self) -> float:
         # A hook's parameters cannot be set from the host's command line: the environment can.
@@ -208,6 +227,13 @@ class MemoryEstimateStep(Step):
         for p in products:
             for warning in p.warnings:
                 log.warning("%s: %s", p.product, warning)
+
+
+def _settings_or_error(make, where: str) -> RunSettings:
+    try:
+        return make()
+    except SettingsError as exc:
+        raise MemoryEstimateError(f"{where}: {exc}") from None
 
 
 def _gb_from_environment(name: str) -> float | None:

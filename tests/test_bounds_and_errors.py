@@ -250,11 +250,11 @@ def test_the_annotation_rounds_the_bound_and_request_up():
     estimate = _product_estimate(alternatives=[{"in_memory": True, "gbSize": 1.0, "upper_bound_gb": 1.2}],
                                  warnings=["w"])
     assert estimate.annotation() == {
-        "upper_bound_gb": 1.5001, "upper_bound_quantile": 0.95, "request_gb": 1.5001,
+        "upper_bound_gb": 1.5001, "upper_bound_quantile": 0.95, "upper_bound_margin_gb": 0.0, "request_gb": 1.5001,
         "model": {"name": "m", "version": "1"}, "pipeline": "calwebb_image3",
         "pipeline_parameters": {"in_memory": False}, "n_members": 3, "breakdown": {"resample": 1.2344},
         "peak_step": "resample", "alternatives": [{"in_memory": True, "gbSize": 1.0, "upper_bound_gb": 1.2}],
-        "calibrated": True, "warnings": ["w"], "jwst_memest_version": __version__,
+        "calibrated": True, "warnings": ["w"], "flags": [], "jwst_memest_version": __version__,
     }
     assert estimate.rounded_gb == 1.2344
 

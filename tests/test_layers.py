@@ -8,7 +8,7 @@ import jwst_memest
 PACKAGE = Path(jwst_memest.__file__).parent
 # lowest first; a module may import its own layer and those below
 LAYERS = [
-    ("jwst_memest.pipelines", "jwst_memest.instruments", "jwst_memest.atomic"),
+    ("jwst_memest.pipelines", "jwst_memest.instruments", "jwst_memest.atomic", "jwst_memest.settings"),
     ("jwst_memest.metadata", "jwst_memest.exposures"),
     ("jwst_memest.features",),
     ("jwst_memest.model",),

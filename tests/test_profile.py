@@ -173,7 +173,7 @@ def test_baseline_fit_recovers_known_coefficients():
     from jwst_memest.profile.fit import fit_baseline
 
     start = load_baseline("image3")
-    factors = (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 1.5, 0.7, 1.4, 0.85, 1.15)
+    factors = (1.2, 0.8, 1.1, 0.9, 1.0, 1.3, 0.7, 1.4, 0.85, 1.15)
     truth = {k: v * f for (k, v), f in zip(start.coefficients.items(), factors, strict=True)}
     X = image3_rows(start.schema.names, np.random.default_rng(0), 80, 20, [640**2, 1032 * 1024, 2048**2], 8)
     measured = PhysicsBaseline("image3", truth, start.upper_bound, "truth").predict(X)
@@ -431,7 +431,7 @@ def test_image3_in_memory_holds_every_member_until_source_catalog_and_the_median
     from jwst_memest.model.baseline import MEMBERS_STAGE, PhysicsBaseline, load_baseline
 
     installed = load_baseline("image3")
-    c = dict(installed.coefficients, bytes_per_member_pixel=28.0, on_disk_member_pixel=60.0, median_per_group=5.0)
+    c = dict(installed.coefficients, bytes_per_member_pixel=28.0, on_disk_member_pixel=60.0)
     baseline = PhysicsBaseline("image3", c, installed.upper_bound, "test")
     names = baseline.schema.names
     X = image3_rows(names, np.random.default_rng(3), 2, 3, [2048**2], 1.0, in_memory=1)
@@ -444,13 +444,16 @@ def test_image3_in_memory_holds_every_member_until_source_catalog_and_the_median
     members = n * 28.0 * pixels - 60.0 * pixels
     assert stages[MEMBERS_STAGE][0] - stages[MEMBERS_STAGE][1] == pytest.approx(members)
     assert stages["resample"][0] - stages["resample"][1] == pytest.approx(members)
-    # the median stack of the groups' drizzled images is held only in memory
-    assert stages["outlier_detection"][0] - stages["outlier_detection"][1] == pytest.approx(members + 5.0 * groups * out)
+    # the median stack of the groups' drizzled images (4 B per output pixel each) is held only in
+    # memory, with the median and the group being drizzled (8); on disk, the median, one section
+    # read back and the group's data (12)
+    assert stages["outlier_detection"][0] - stages["outlier_detection"][1] == pytest.approx(
+        members + (4.0 * groups + 8.0 - 12.0) * out)
     # source_catalog runs after the members' arrays are released
     assert stages["source_catalog"][0] == stages["source_catalog"][1]
 
 
-def test_image3_fits_its_stages_at_its_own_step_weight_unless_told():
+def test_image3_fits_its_stages_at_the_default_step_weight_unless_told():
     from jwst_memest.model.baseline import load_baseline
     from jwst_memest.model.fitting import DEFAULT_STEP_WEIGHT, STEP_WEIGHT
     from jwst_memest.profile.fit import fit_baseline
@@ -460,8 +463,9 @@ def test_image3_fits_its_stages_at_its_own_step_weight_unless_told():
     measured = start.predict(X)
     peaks = [{"resample": float(v)} for v in start.stages(X)["resample"] / 1e9 * 1.2]
     default = fit_baseline(X, measured, start, peaks)
-    assert default == fit_baseline(X, measured, start, peaks, STEP_WEIGHT["image3"])
-    assert default != fit_baseline(X, measured, start, peaks, DEFAULT_STEP_WEIGHT)
+    assert "image3" not in STEP_WEIGHT  # its stages count their steps' arrays: no extra weight
+    assert default == fit_baseline(X, measured, start, peaks, DEFAULT_STEP_WEIGHT)
+    assert default != fit_baseline(X, measured, start, peaks, 2.0)
 
 
 def test_widening_refits_with_the_step_peaks_of_the_runs_it_keeps(monkeypatch):

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from jwst_memest.features.geometry import mean_pointing, mosaic_pixels, offset_statistics, tangent_plane
+from jwst_memest.features.geometry import mean_pointing, mosaic_shape, offset_statistics, stray_members, tangent_plane
 from jwst_memest.features.schema import feature_set_for, load_feature_set, load_schema
 from jwst_memest.instruments import BYTES_PER_PIXEL_CAL
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.pipelines import PIPELINES, normalize
+from jwst_memest.settings import RunSettings
 
 __all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXEL_CAL"]
 
 _INTS_LEVELS = {"rateints", "calints"}
+
+# No JWST Level-3 mosaic spans this much sky; a grid this wide comes from a broken WCS or pointing
+# (jwst #5081, #5638, #6154 tried to allocate terabytes). The estimate stays what the pipeline would
+# try to allocate, and says so.
+IMPLAUSIBLE_GRID_DEG = 1.5
+IMPLAUSIBLE_GRID_FLAG = "implausible_output_grid"
 
 
 @dataclass
@@ -38,6 +46,9 @@ class ProductFeatures:
     warnings: list[str] = field(default_factory=list)
     feature_set: str = ""
     members: tuple[ExposureMetadata, ...] = ()
+    settings: RunSettings = field(default_factory=RunSettings)  # the run's settings these features assume
+    flags: list[str] = field(default_factory=list)  # machine-readable findings, e.g. an implausible output grid
+    output_area_ratio: float = 1.0  # output pixels per member pixel of the same sky (the output grid's scale)
 
     def __post_init__(self):
         self.feature_set = self.feature_set or feature_set_for(self.pipeline)
@@ -48,7 +59,8 @@ class ProductFeatures:
             return load_feature_set(self.feature_set).encode(self.values)
         if not self.members:
             raise ValueError(f"features of {self.feature_set} cannot give {feature_set}'s without their members")
-        other = product_features(self.members, self.pipeline, bool(self.values.get("in_memory", True)), feature_set)
+        other = product_features(self.members, self.pipeline, self.settings.in_memory, feature_set,
+                                 settings=self.settings)
         return other.vector()
 
     def unknown_categories(self) -> list[str]:
@@ -131,7 +143,7 @@ def _max_int(members, attribute) -> int:
     return int(max(values)) if values else 0
 
 
-def _geometry(members, warnings) -> dict:
+def _geometry(members, warnings, settings: RunSettings, flags: list[str]) -> dict:
     pointed = [m for m in members if m.has_pointing]
     for m in members:
         if not m.has_pointing:
@@ -141,7 +153,11 @@ def _geometry(members, warnings) -> dict:
     stats.update(offset_statistics(np.array([]), "target_offset"))
     if not pointed:
         largest = max(members, key=lambda m: m.pixels)
-        stats["output_pixels"] = float(largest.pixels)
+        scale = largest.pixel_scale if math.isfinite(largest.pixel_scale) else settings.pixel_scale or 1.0
+        stats["output_area_ratio"] = settings.area_ratio(scale)
+        stats["output_pixels"] = float(largest.pixels) * stats["output_area_ratio"]
+        if settings.output_shape:
+            stats["output_pixels"] = float(settings.output_shape[0] * settings.output_shape[1])
         return stats
     ra = np.array([m.ra_ref for m in pointed])
     dec = np.array([m.dec_ref for m in pointed])
@@ -154,28 +170,56 @@ def _geometry(members, warnings) -> dict:
         tra, tdec = targets[0]
         txi, teta = tangent_plane(ra, dec, tra, tdec)
         stats.update(offset_statistics(np.hypot(txi, teta) / scale, "target_offset"))
-    mosaic = mosaic_pixels(
+    output_scale = settings.output_scale(float(scale.min()))
+    stats["output_area_ratio"] = settings.area_ratio(float(scale.min()))
+    width, height = mosaic_shape(
         xi, eta, [m.roll_ref for m in pointed],
         [m.ncols for m in pointed], [m.nrows for m in pointed], scale,
-        output_scale=float(scale.min()),
+        output_scale=output_scale,
     )
-    # the mosaic holds every member's footprint: never fewer pixels than the largest member, even when
-    # nonsense pointing or pixel-area keywords collapse the footprints numerically
-    stats["output_pixels"] = max(mosaic, float(max(m.pixels for m in pointed)))
+    mosaic = width * height
+    _check_grid(pointed, width, height, output_scale, warnings, flags)
+    # the mosaic holds every member's footprint: never fewer pixels than the largest member (at the
+    # output scale), even when nonsense pointing or pixel-area keywords collapse the footprints numerically
+    largest = max(m.pixels * (m.pixel_scale / output_scale) ** 2 if math.isfinite(m.pixel_scale) else m.pixels
+                  for m in pointed)
+    stats["output_pixels"] = max(mosaic, float(largest))
+    if settings.output_shape:  # resample's grid is then the user's, whatever the footprints
+        stats["output_pixels"] = float(settings.output_shape[0] * settings.output_shape[1])
     return stats
+
+
+def _check_grid(pointed, width, height, output_scale, warnings, flags) -> None:
+    """One warning and a flag when the members' footprints span more sky than any real mosaic."""
+    across_deg = max(width, height) * output_scale / 3600.0
+    if across_deg <= IMPLAUSIBLE_GRID_DEG:
+        return
+    stray, distance = stray_members([m.ra_ref for m in pointed], [m.dec_ref for m in pointed], IMPLAUSIBLE_GRID_DEG / 2)
+    named = ", ".join(f"{Path(pointed[i].path).name} ({distance[i]:.2f} deg)"
+                      for i in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+    who = f"members far from the others' median pointing: {named}" if len(stray) else \
+        "the members' pointings spread evenly: no single member stands out"
+    warnings.append(f"implausible output grid {width:.0f} x {height:.0f} pixels ({across_deg:.1f} deg across, "
+                    f"{width * height:.3g} pixels): no JWST mosaic spans more than {IMPLAUSIBLE_GRID_DEG:g} deg; "
+                    f"a broken WCS or pointing? {who}; the estimate is what resample would try to allocate")
+    flags.append(IMPLAUSIBLE_GRID_FLAG)
 
 
 def product_features(
     members: Sequence[ExposureMetadata], pipeline: str = "image3", in_memory: bool = True,
-    feature_set: str | None = None,
+    feature_set: str | None = None, *, settings: RunSettings | None = None,
 ) -> ProductFeatures:
     """Raw feature values of one product from its science members' metadata.
 
     ``feature_set`` defaults to the pipeline's own; ``spacekit_image`` and ``spacekit_spec`` give
-    spacekit's features of the same members.
+    spacekit's features of the same members. ``settings`` are the run's settings that change memory
+    (the output grid follows resample's pixel scale and shape); ``in_memory`` is the same as
+    ``settings.in_memory`` and is ignored when ``settings`` is given.
     """
     if not members:
         raise ValueError("a product needs at least one member to estimate")
+    settings = RunSettings(in_memory=in_memory) if settings is None else settings
+    in_memory = settings.in_memory
     level3 = normalize(pipeline)
     if feature_set is not None and feature_set != feature_set_for(level3):
         return _other_features(members, level3, feature_set)
@@ -210,10 +254,14 @@ def product_features(
         "total_input_bytes": float(sum(member_bytes)),
         "n_slits": max(m.n_slits for m in members),
     }
-    values.update(_geometry(members, warnings))
+    flags: list[str] = []
+    geometry = _geometry(members, warnings, settings, flags)
+    area_ratio = geometry.pop("output_area_ratio", 1.0)
+    values.update(geometry)
     values["cube_pixels"] = cube_pixels(members, values["exp_type"], values["offset_max"])
     features = ProductFeatures(pipeline=level3, values=values, n_members=len(members), warnings=warnings,
-                               members=tuple(members))
+                               members=tuple(members), settings=settings, flags=flags,
+                               output_area_ratio=area_ratio)
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as unknown")
     # keep only schema names plus nothing else: one source of truth

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tangent_plane", "offset_statistics", "mosaic_pixels", "mean_pointing"]
+__all__ = ["tangent_plane", "offset_statistics", "mosaic_pixels", "mosaic_shape", "mean_pointing", "stray_members"]
 
 _ARCSEC_PER_RAD = 180.0 / np.pi * 3600.0
 
@@ -67,7 +67,13 @@ def footprint_corners(xi, eta, roll_deg, width_arcsec, height_arcsec) -> np.ndar
 
 
 def mosaic_pixels(xi, eta, roll_deg, ncols, nrows, member_scale, output_scale: float) -> float:
-    """Output pixels of a mosaic covering every member footprint.
+    """Output pixels of a mosaic covering every member footprint (``mosaic_shape``'s product)."""
+    width, height = mosaic_shape(xi, eta, roll_deg, ncols, nrows, member_scale, output_scale)
+    return float(width * height)
+
+
+def mosaic_shape(xi, eta, roll_deg, ncols, nrows, member_scale, output_scale: float) -> tuple[float, float]:
+    """Columns and rows of a mosaic covering every member footprint.
 
     The mosaic is the bounding box of the union of footprints in a frame
     aligned with the first member's orientation, sampled at ``output_scale``
@@ -82,4 +88,19 @@ def mosaic_pixels(xi, eta, roll_deg, ncols, nrows, member_scale, output_scale: f
     width = (u.max() - u.min()) / output_scale
     height = (v.max() - v.min()) / output_scale
     # round off projection noise before counting whole pixels
-    return float(np.ceil(round(width, 6)) * np.ceil(round(height, 6)))
+    return float(np.ceil(round(width, 6))), float(np.ceil(round(height, 6)))
+
+
+def stray_members(ra_deg, dec_deg, limit_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the pointings farther than ``limit_deg`` from the others' median direction, and
+    every pointing's angular distance (degrees) from it.
+
+    The median (of the unit vectors, component by component) ignores a few broken pointings, so the
+    members that stretch the mosaic are the ones named, not the healthy majority.
+    """
+    ra, dec = np.radians(np.asarray(ra_deg, float)), np.radians(np.asarray(dec_deg, float))
+    vectors = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+    centre = np.median(vectors, axis=0)
+    centre /= np.linalg.norm(centre) or 1.0
+    distance = np.degrees(np.arccos(np.clip(vectors @ centre, -1.0, 1.0)))
+    return np.flatnonzero(distance > limit_deg), distance

@@ -43,6 +43,8 @@ import yaml
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.coverage import Envelope
+from jwst_memest.model.terms import (catalog_output_bytes, covered_pixels, member_footprint, outlier_input_bytes,
+                                     outlier_output_bytes, pixmap_factor, resample_output_bytes, setting_columns)
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import feature_set_for, normalize
 
@@ -60,7 +62,7 @@ class PhysicsBaseline:
 
     def __init__(self, pipeline: str, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
                  envelope: Envelope | None = None, upper_bound_by_mode: dict[str, UpperBound] | None = None,
-                 terms: str | None = None):
+                 terms: str | None = None, margin_bytes: float = 0.0, margin_source: str = ""):
         self.pipeline = normalize(pipeline)
         self.feature_set = feature_set_for(self.pipeline)
         # whose stage formulas and measured runs: the pipeline's own, else its feature set's pipeline
@@ -76,6 +78,10 @@ class PhysicsBaseline:
         # identifies the exact coefficients and bound used, as a bundle's checksum does
         self.upper_bound_by_mode = dict(upper_bound_by_mode or {})
         self.envelope = envelope or Envelope(self.feature_set, {}, measured_pipeline=self.terms)
+        # bytes every bound adds on top of its ratio: how far the same run's peak moves between
+        # repeats and between installations (profile spread); a ratio alone is no bound for a small job
+        self.margin_bytes = float(margin_bytes)
+        self.margin_source = margin_source
         self.checksum = self._checksum()
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
         self._wfss_codes = [self.schema["exp_type"].encode(t) for t in WFSS_EXP_TYPES]
@@ -85,7 +91,8 @@ class PhysicsBaseline:
     def _checksum(self) -> str:
         return hashlib.sha256(json.dumps(
             [self.pipeline, self.terms, self.coefficients, self.upper_bound.to_tree(), self.version,
-             {k: v.to_tree() for k, v in sorted(self.upper_bound_by_mode.items())}, self.envelope.to_tree()],
+             {k: v.to_tree() for k, v in sorted(self.upper_bound_by_mode.items())}, self.envelope.to_tree()]
+            + ([self.margin_bytes] if self.margin_bytes else []),
             sort_keys=True).encode()).hexdigest()
 
     @property
@@ -100,32 +107,44 @@ class PhysicsBaseline:
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
+        if self.terms == "image3":
+            return self._image3_stages(col, self.coefficients, setting_columns(X, len(self.schema.names)))
         return getattr(self, f"_{self.terms}_stages")(col, self.coefficients)
 
-    def _image3_stages(self, col, c):
+    def _image3_stages(self, col, c, s):
         n = col["n_members"]
         npix_in = col["member_pixels"]
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
         ints = np.maximum(col["n_integrations"], 1)
         in_memory = col["in_memory"]
+        groups = col["n_exposure_groups"]
         # every member's metadata and WCS stay in the library; its arrays only with in_memory.
         # On disk, the library opens members as a step needs them: what that holds grows with
         # one member's pixels, not with the number of members
         metadata = c["base_bytes"] + c["bytes_per_member"] * n
         resident = metadata + in_memory * n * c["bytes_per_member_pixel"] * npix_in * ints \
             + (1 - in_memory) * c["on_disk_member_pixel"] * npix_in * ints
+        nan = np.full(len(n), np.nan)
+        # counted from jwst's source (model/terms.py): the median stack or its sections, resample's
+        # buffers and variance path, the i2d and source_catalog's arrays; fitted: each step's pixel
+        # maps (per input pixel), what the count leaves out (per output pixel), per-member work
+        covered = covered_pixels(n, npix_in, npix_out, s)
+        outlier = (resident + c["outlier_in"] * pixmap_factor(s["outlier_pixmap_stepsize"]) * npix_in
+                   + c["outlier_per_member_pixel"] * n * npix_in
+                   + in_memory * outlier_input_bytes(n, s) * npix_in
+                   + outlier_output_bytes(groups, in_memory, npix_out, covered, s)
+                   + s["outlier_resample_data"] * c["outlier_out"] * npix_out)
         return {
             MEMBERS_STAGE: resident,
-            # what outlier_detection keeps per member (on disk too), and the groups' drizzled
-            # images stacked for the median when they are held in memory (on disk, jwst takes
-            # the median section by section: measured, that adds nothing of its own)
-            "outlier_detection": resident + c["outlier_in"] * npix_in + c["outlier_out"] * npix_out
-            + c["outlier_per_member_pixel"] * n * npix_in
-            + in_memory * c["median_per_group"] * col["n_exposure_groups"] * npix_out,
-            "resample": resident + c["resample_in"] * npix_in + c["resample_out"] * npix_out,
+            "outlier_detection": np.where(s["skip_outlier_detection"] > 0, nan, outlier),
+            "resample": resident + c["resample_in"] * pixmap_factor(s["pixmap_stepsize"]) * npix_in
+            + resample_output_bytes(n, npix_out, covered, member_footprint(npix_in, npix_out, s), s)
+            + c["resample_out"] * npix_out,
             # the members' arrays are released once resample has run: measured, source_catalog
             # with in_memory=True peaks no higher than with it off
-            "source_catalog": metadata + c["catalog_out"] * npix_out,
+            "source_catalog": np.where(s["skip_source_catalog"] > 0, nan,
+                                       metadata + catalog_output_bytes(n, npix_out, covered, s)
+                                       + c["catalog_out"] * npix_out),
         }
 
     def _spec3_stages(self, col, c):
@@ -171,13 +190,16 @@ class PhysicsBaseline:
 
     def _coron3_stages(self, col, c):
         # total_input_bytes holds the science and PSF-reference integrations, all read at the start;
-        # align_refs and klip then work on one science cube at a time, resample on one image
-        resident = c["base_bytes"] + c["coron_per_input_byte"] * col["total_input_bytes"]
+        # align_refs and klip then work on one science cube at a time against the whole PSF stack
+        # (stack_refs' cube of every PSF integration: shifted copies, KLIP's float64 reference matrix
+        # and basis), which the input bytes bound from above; resample works on one image
+        total = col["total_input_bytes"]
+        resident = c["base_bytes"] + c["coron_per_input_byte"] * total
         cube = col["member_bytes"]
         return {
             MEMBERS_STAGE: resident,
-            "align_refs": resident + c["align_per_cube_byte"] * cube,
-            "klip": resident + c["klip_per_cube_byte"] * cube,
+            "align_refs": resident + c["align_per_cube_byte"] * cube + c.get("align_per_input_byte", 0.0) * total,
+            "klip": resident + c["klip_per_cube_byte"] * cube + c.get("klip_per_input_byte", 0.0) * total,
             "resample": resident + c["resample_in"] * col["member_pixels"],
         }
 
@@ -231,10 +253,15 @@ class PhysicsBaseline:
         by_mode = {name: bound.factor(quantile) for name, bound in self.upper_bound_by_mode.items()}
         return np.array([by_mode.get(exp_type.decode(code), pooled) for code in X[:, self.schema.names.index("exp_type")]])
 
+    @property
+    def margin_gb(self) -> float:
+        return self.margin_bytes / GB
+
     def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Estimates (GB) and upper bounds: the calibrated ratio, plus ``margin_bytes``."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         gb = self.predict(X)
-        return gb, gb * self._row_factors(X, quantile)
+        return gb, gb * self._row_factors(X, quantile) + self.margin_gb
 
 
 @cache
@@ -262,4 +289,6 @@ def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
         envelope=Envelope.from_tree(feature_set, entry.get("envelope"), measured_pipeline=terms),
         upper_bound_by_mode={k: UpperBound.from_tree(v) for k, v in entry.get("upper_bound_by_mode", {}).items()},
         terms=terms,
+        margin_bytes=float(raw.get("environment_margin", {}).get("bytes", 0.0)),
+        margin_source=str(raw.get("environment_margin", {}).get("source", "")),
     )

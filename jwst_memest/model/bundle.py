@@ -138,15 +138,18 @@ class ModelBundle:
         """A hybrid's factor on the baseline, exp(network(clipped features)); 1 for an mlp bundle."""
         if self.kind != "hybrid":
             return np.ones(len(np.atleast_2d(X)))
-        X = np.nan_to_num(np.atleast_2d(np.asarray(X, dtype=np.float64)), nan=0.0)
+        X = np.nan_to_num(np.atleast_2d(np.asarray(X, dtype=np.float64))[:, :len(self.feature_names)], nan=0.0)
         return np.exp(forward(self.layers, self.normalizer(self.clip(X)))[:, 0])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Peak memory in GB for each row of encoded features (schema order)."""
+        """Peak memory in GB for each row of encoded features (schema order).
+
+        Columns after the schema's (the run settings the physics baseline reads, ``model.terms``)
+        are left out of the network's input; a hybrid's baseline reads them."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if self.kind == "hybrid":
             return np.maximum(self.baseline.predict(X) * self.correction(X), MIN_GB)
-        X = np.nan_to_num(X, nan=0.0)
+        X = np.nan_to_num(X[:, :len(self.feature_names)], nan=0.0)
         y = forward(self.layers, self.normalizer(X))[:, 0]
         return np.maximum(OUTPUT_TRANSFORMS[self.output_transform](y), MIN_GB)
 

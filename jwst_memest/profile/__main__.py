@@ -6,6 +6,7 @@ COMMANDS = {
     "run": ("jwst_memest.profile.run", "measure one association: run its Level-3 pipeline, append a corpus row"),
     "corpus": ("jwst_memest.profile.corpus", "run every configuration of a plan on synthetic exposures"),
     "fit-baseline": ("jwst_memest.profile.fit", "refit the physics baseline to measured corpora"),
+    "spread": ("jwst_memest.profile.spread", "run the same configurations repeatedly, in several environments"),
 }
 USAGE = "usage: python -m jwst_memest.profile {run ASN | corpus --plan P --out CSV | fit-baseline --corpus CSV} ..."
 

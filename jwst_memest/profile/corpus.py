@@ -21,11 +21,12 @@ import numpy as np
 import yaml
 
 from jwst_memest.exposures import ExposureLayout
-from jwst_memest.pipelines import PIPELINES
+from jwst_memest.pipelines import PIPELINES, pipeline_for_exposure
 from jwst_memest.profile.run import append_row, finished_run_ids, pipeline_runner
 from jwst_memest.profile.spectra import EXTRACT_1D_REFERENCES
 
-__all__ = ["Configuration", "expand_plan", "load_plan", "pipeline_of", "run_configuration", "build_corpus"]
+__all__ = ["Configuration", "expand_plan", "load_plan", "pipeline_of", "prepare_configuration", "run_configuration",
+           "build_corpus"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,17 +82,9 @@ LRS_ARGUMENTS = (
 )
 
 
-def is_spec3(exp_type: str) -> bool:
-    from jwst_memest.profile.spectra import SPEC3_WRITERS
-
-    return exp_type == "MIR_LRS-FIXEDSLIT" or exp_type in SPEC3_WRITERS
-
-
 def pipeline_of(layout: ExposureLayout) -> str:
     """The Level-3 pipeline (image3, spec3, coron3, ami3 or tso3) that processes the layout's exposures."""
-    from jwst_memest.exposures import level3_pipeline_of
-
-    return level3_pipeline_of(layout) or ("spec3" if is_spec3(layout.exp_type) else "image3")
+    return pipeline_for_exposure(layout.exp_type, layout.tso_visit)
 
 
 def _make_association(paths: list[Path], directory: Path, product: str, asn_type: str = "image3") -> Path:
@@ -124,47 +117,53 @@ def _seed(run_id: str) -> int:
         return int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)
 
 
-def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600,
-                      rss_limit_gb: float | None = None) -> dict:
-    """Generate the data, run its Level-3 pipeline under the monitor, delete the data; return the row."""
+def prepare_configuration(configuration: Configuration, scratch: Path) -> tuple[Path, list[str], str]:
+    """Write a configuration's exposures and association into ``scratch``: (association, pipeline
+    arguments, Level-3 pipeline). The same files can then be run as often as wanted."""
     from jwst_memest.profile.level3_other import level3_arguments, write_level3_exposures
     from jwst_memest.profile.references import write_source_catalog_references
-    from jwst_memest.profile.run import profile_association
     from jwst_memest.profile.spectra import SPEC3_WRITERS, spec3_arguments, write_spec3_exposures
     from jwst_memest.profile.synthetic import write_cal_exposures
 
     layout = _layout(configuration.layout)
+    seed = _seed(configuration.run_id)
+    pipeline = pipeline_of(layout)
+    per_integration = PIPELINES[pipeline].per_integration
+    if per_integration:
+        paths = write_level3_exposures(layout, scratch, np.random.default_rng(seed))
+    elif layout.exp_type in SPEC3_WRITERS:
+        paths = write_spec3_exposures(layout, scratch, np.random.default_rng(seed))
+    else:
+        paths = write_cal_exposures(layout, scratch, seed=seed)
+    product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
+    spec3 = pipeline == "spec3"
+    asn = _make_association(paths, scratch, product, pipeline)
+    instrument = paths and _instrument(paths[0])
+    args = []
+    if per_integration:
+        args += level3_arguments(layout, scratch / "refs")
+    elif layout.exp_type in SPEC3_WRITERS:
+        args += spec3_arguments(layout.exp_type, scratch / "refs")
+    elif spec3:
+        args += LRS_ARGUMENTS
+    elif not configuration.run_settings().skip_source_catalog:
+        apcorr, abvega = write_source_catalog_references(
+            instrument, layout.filter, layout.pupil, layout.subarray, scratch / "refs")
+        args += [f"--steps.source_catalog.override_apcorr={apcorr}",
+                 f"--steps.source_catalog.override_abvegaoffset={abvega}"]
+    if pipeline == "image3":
+        args += configuration.run_settings().arguments()
+    return asn, args, pipeline
+
+
+def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600,
+                      rss_limit_gb: float | None = None) -> dict:
+    """Generate the data, run its Level-3 pipeline under the monitor, delete the data; return the row."""
+    from jwst_memest.profile.run import profile_association
+
     scratch = Path(tempfile.mkdtemp(prefix="memest-corpus-", dir=scratch_root))
     try:
-        seed = _seed(configuration.run_id)
-        pipeline = pipeline_of(layout)
-        per_integration = PIPELINES[pipeline].per_integration
-        if per_integration:
-            paths = write_level3_exposures(layout, scratch, np.random.default_rng(seed))
-        elif layout.exp_type in SPEC3_WRITERS:
-            paths = write_spec3_exposures(layout, scratch, np.random.default_rng(seed))
-        else:
-            paths = write_cal_exposures(layout, scratch, seed=seed)
-        product = f"jw{layout.program:05d}-o{layout.observation:03d}_t001_synthetic"
-        spec3 = pipeline == "spec3"
-        asn = _make_association(paths, scratch, product, pipeline)
-        instrument = paths and _instrument(paths[0])
-        args = []
-        if per_integration:
-            args += level3_arguments(layout, scratch / "refs")
-        elif layout.exp_type in SPEC3_WRITERS:
-            args += spec3_arguments(layout.exp_type, scratch / "refs")
-        elif spec3:
-            args += LRS_ARGUMENTS
-        elif configuration.skip_source_catalog:
-            pass  # its skip is among the settings' arguments
-        else:
-            apcorr, abvega = write_source_catalog_references(
-                instrument, layout.filter, layout.pupil, layout.subarray, scratch / "refs")
-            args += [f"--steps.source_catalog.override_apcorr={apcorr}",
-                     f"--steps.source_catalog.override_abvegaoffset={abvega}"]
-        if pipeline == "image3":
-            args += configuration.run_settings().arguments()
+        asn, args, _ = prepare_configuration(configuration, scratch)
         return profile_association(asn, pipeline_args=args, run_id=configuration.run_id,
                                    layout=configuration.layout, timeout=timeout,
                                    log_path=scratch / "pipeline.log", rss_limit_gb=rss_limit_gb)

@@ -21,12 +21,15 @@ from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.fitting import (DEFAULT_STEP_WEIGHT, FIRST_FIT_START, STEP_WEIGHT, TERMS, fit_coefficients,
                                        step_weight_for)
 from jwst_memest.model.metrics import held_out_metrics
+from jwst_memest.model.terms import with_settings
 from jwst_memest.model.upper import UpperBound
+from jwst_memest.settings import RunSettings
 
-__all__ = ["load_measured", "fit_baseline", "main"]
+__all__ = ["load_measured", "fit_baseline", "extrapolation_check", "settings_of", "main"]
 
 def load_measured(corpus, pipeline: str = "image3"):
-    """Encoded features, measured GB, split ("train"/"test") and table of the successful runs of corpus CSVs.
+    """Baseline inputs (encoded features and each run's settings, ``model.terms.with_settings``),
+    measured GB, split ("train"/"test") and table of the successful runs of corpus CSVs.
 
     Read by the training module's reader, so the features are encoded exactly as for training
     (category columns as names: CHANNEL "12" is a channel, not code 12). Failed, skipped and
@@ -41,7 +44,31 @@ def load_measured(corpus, pipeline: str = "image3"):
     if data.kind != "corpus":
         raise ValueError(f"{data.label}: not a measured corpus (no measured_gb and status columns)")
     split = np.where(data.test_split, "test", "train") if data.test_split is not None else np.full(len(data.y), "train")
-    return data.X, data.y, split, data.table.reset_index()
+    table = data.table.reset_index()
+    settings = settings_of(table)
+    return with_settings(data.X, settings, area_ratios_of(table, settings)), data.y, split, table
+
+
+def settings_of(table) -> list[RunSettings]:
+    """Each run's settings, from the pipeline arguments it was run with (jwst's defaults where none)."""
+    if "pipeline_args" not in table.columns:
+        return [RunSettings() for _ in range(len(table))]
+    return [RunSettings.from_arguments(str(text).split()) for text in table["pipeline_args"].fillna("")]
+
+
+def area_ratios_of(table, settings: list[RunSettings]) -> list[float]:
+    """Output pixels per member pixel of each run's mosaic, from its settings and its first detector's scale."""
+    from jwst_memest.instruments import imaging_pixel_scale
+
+    layouts = table["layout"].fillna("{}").astype(str) if "layout" in table.columns else ["{}"] * len(table)
+    ratios = []
+    for text, s in zip(layouts, settings):
+        try:
+            detectors = json.loads(text).get("detectors") or ["NRCA1"]
+        except (json.JSONDecodeError, AttributeError):
+            detectors = ["NRCA1"]
+        ratios.append(s.area_ratio(imaging_pixel_scale(detectors[0])))
+    return ratios
 
 
 def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
@@ -101,16 +128,34 @@ def _fit_and_predict(X_fit, y_fit, X_predict, start: PhysicsBaseline, step_peaks
     return PhysicsBaseline(start.pipeline, coefficients, start.upper_bound, "", terms=start.terms).predict(X_predict)
 
 
+EXTRAPOLATION_CUT = 1.0 / 3.0  # the extrapolation check fits on runs below this fraction of the largest peak
+
+
+def extrapolation_check(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
+                        step_peaks: list[dict] | None = None, step_weight: float | None = None,
+                        cut: float = EXTRAPOLATION_CUT) -> tuple[np.ndarray, np.ndarray] | None:
+    """The largest runs estimated by a baseline fitted only on the runs below ``cut`` of the largest
+    measured peak: (which runs were estimated, their estimates in GB), or None when too few runs lie
+    on either side. This is how far the terms carry beyond what they were fitted on."""
+    below = measured < cut * measured.max()
+    if below.sum() < len(TERMS[start.terms]) or (~below).sum() < 1:
+        return None
+    peaks = [step_peaks[i] for i in np.flatnonzero(below)] if step_peaks else None
+    return ~below, _fit_and_predict(X[below], measured[below], X[~below], start, peaks, step_weight)
+
+
 def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, start: PhysicsBaseline,
                      largest_fraction: float = 0.2, min_runs: int = 5, step_peaks: list[dict] | None = None,
                      step_weight: float | None = None) -> tuple[float, float, str]:
     """Measured extrapolation errors: (beyond_range, unmeasured_mode, how they were found).
 
-    beyond_range: for each mode with ``min_runs`` runs or more, its largest runs (top
-    ``largest_fraction`` by measured peak) are estimated by a baseline fitted without them; the
-    largest measured/estimated ratio over all modes. unmeasured_mode: each mode estimated by a
-    baseline fitted on the other modes only; the largest ratio over all modes. Each of these fits
-    is made as the installed one is (``step_peaks`` and ``step_weight`` included).
+    beyond_range: the larger of two experiments. The runs above a third of the largest peak,
+    estimated by a baseline fitted on the runs below it (``extrapolation_check``); and, for each
+    mode with ``min_runs`` runs or more, its largest runs (top ``largest_fraction`` by measured
+    peak) estimated by a baseline fitted without them. The largest measured/estimated ratio of
+    either. unmeasured_mode: each mode estimated by a baseline fitted on the other modes only; the
+    largest ratio over all modes. Each of these fits is made as the installed one is
+    (``step_peaks`` and ``step_weight`` included).
     """
 
     def fit_and_predict(fit_rows, predict_rows):
@@ -118,6 +163,10 @@ def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, sta
         return _fit_and_predict(X[fit_rows], measured[fit_rows], X[predict_rows], start, peaks, step_weight)
 
     beyond, unmeasured = {}, {}
+    checked = extrapolation_check(X, measured, start, step_peaks, step_weight)
+    if checked is not None:
+        held, estimates = checked
+        beyond[f"above a third of the largest peak ({int(held.sum())} runs)"] = float((measured[held] / estimates).max())
     for mode in np.unique(modes):
         in_mode = modes == mode
         if in_mode.sum() >= min_runs:
@@ -131,7 +180,8 @@ def widening_factors(X: np.ndarray, measured: np.ndarray, modes: np.ndarray, sta
             unmeasured[str(mode)] = float(ratio.max())
     beyond_factor = max([1.0, *beyond.values()])
     unmeasured_factor = max([1.0, *unmeasured.values()])
-    detail = ("largest measured/estimated ratio with each mode's largest fifth held out "
+    detail = ("largest measured/estimated ratio with the runs above a third of the largest peak, or each "
+              "mode's largest fifth, held out: "
               + ", ".join(f"{m} {v:.3f}" for m, v in sorted(beyond.items()))
               + "; with each mode held out entirely " + ", ".join(f"{m} {v:.3f}" for m, v in sorted(unmeasured.items())))
     return beyond_factor, unmeasured_factor, detail
@@ -161,7 +211,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")
     parser.add_argument("--step-weight", type=float,
                         help="weight of each stage's error against its measured step peak "
-                             f"(default: {DEFAULT_STEP_WEIGHT}, image3 {STEP_WEIGHT['image3']})")
+                             f"(default: {DEFAULT_STEP_WEIGHT}" + "".join(f", {k} {v}" for k, v in STEP_WEIGHT.items()) + ")")
     parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
     args = parser.parse_args(argv)
     try:

@@ -17,6 +17,7 @@ from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
 from jwst_memest.pipelines import class_alias, normalize
 from jwst_memest.profile.monitor import measure
+from jwst_memest.settings import RunSettings
 
 __all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env", "pipeline_runner"]
 
@@ -149,8 +150,9 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
         raise AssociationError(f"{asn_path}: product {name}: {reason}")
     pipeline = normalize(pipeline or asn_pipeline)
     product, members, _ = products[0]
-    in_memory = not any(a.replace(" ", "").lower() in ("--in_memory=false", "--in_memory=f") for a in pipeline_args)
-    features = product_features(members, pipeline, in_memory)
+    settings = RunSettings.from_arguments(pipeline_args)
+    in_memory = settings.in_memory
+    features = product_features(members, pipeline, in_memory, settings=settings)
     command = [runner, class_alias(pipeline), str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
         # the log also dates each step, which is how the per-step peaks are found

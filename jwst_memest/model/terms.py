@@ -1,0 +1,153 @@
+"""What calwebb_image3's steps allocate, counted from jwst 3.0's source (dtype x shape).
+
+These bytes per pixel are not fitted: they follow from the arrays the code makes and from the
+settings of the run (``jwst_memest.settings.RunSettings``); docs/memory-terms.md derives each one
+and checks it against allocation traces of real runs. The physics baseline adds them to what it
+fits (the interpreter and libraries, per-member metadata, the pixel map, what the count leaves
+out).
+
+The baseline's input is the schema's feature vector followed by ``SETTING_COLUMNS``: a vector
+without them is a run at jwst's defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "setting_columns", "context_planes",
+           "covered_pixels", "member_footprint", "resample_output_bytes", "outlier_output_bytes", "outlier_input_bytes",
+           "i2d_bytes", "catalog_output_bytes", "pixmap_factor"]
+
+# run settings the baseline reads beside the features (in_memory is a feature of its own), and the
+# output pixels one input pixel covers (1 at the default scale)
+SETTING_COLUMNS = ("enable_ctx", "enable_err", "report_var", "outlier_resample_data", "skip_outlier_detection",
+                   "skip_source_catalog", "pixmap_stepsize", "outlier_pixmap_stepsize", "output_area_ratio")
+_DEFAULTS = {"enable_ctx": 1.0, "enable_err": 1.0, "report_var": 1.0, "outlier_resample_data": 1.0,
+             "skip_outlier_detection": 0.0, "skip_source_catalog": 0.0, "pixmap_stepsize": 1.0,
+             "outlier_pixmap_stepsize": 1.0, "output_area_ratio": 1.0}
+
+# Peak resident memory counts the pages a process has written, not those it allocated: an array
+# made by np.zeros or np.empty and written only where members land costs only the covered part of
+# the output grid (a sparse mosaic's empty sky costs nothing there), while one filled with NaN, or
+# computed over the whole grid, costs all of it. Each count below is split that way: bytes per
+# output pixel (the whole grid) and bytes per covered output pixel.
+
+# --- resample (drizzle's output buffers, stcal's variance path) ---------------------------------
+SCIENCE_FULL, SCIENCE_COVERED = 4.0, 4.0  # data (NaN-filled) and weight (zeros), float32
+CONTEXT_PLANE = 4.0  # int32, one plane per 32 inputs, zeros: written where members land
+# enable_err: the variances are drizzled, accumulated and finalized (report_var only leaves them out
+# of the i2d). At finalize: three NaN-filled accumulators and the last member's variances, the
+# finalized variances and err (44 over the grid) and three weight sums (12 where covered); while a
+# member's variances are accumulated: the same but the finalize's 16, with the float64 weight (8
+# where covered) and masks, and float64 temporaries over the pixels that member covers (46 each)
+FINALIZE_FULL, FINALIZE_COVERED = 40.0, 12.0
+ACCUMULATE_FULL, ACCUMULATE_COVERED = 25.0, 20.0
+VARIANCE_PER_MEMBER_PIXEL = 46.0
+
+# --- outlier_detection (imaging) ----------------------------------------------------------------
+MEDIAN_PER_GROUP = 4.0  # each group's drizzled image (float32, on the whole output grid) in the median stack
+OUTLIER_IN_MEMORY_FULL = 8.0  # the median and the group being drizzled (its weight: where covered)
+OUTLIER_ON_DISK_FULL = 12.0  # median, one section read back and data: whatever the groups
+OUTLIER_COVERED = 4.0
+MEDIAN_PER_MEMBER_PIXEL = 4.0  # resample_data=False: the median over the members themselves, per input pixel
+MEDIAN_INPUT_OVERHEAD = 17.0
+
+# --- source_catalog: the i2d it is given, and its own arrays over the whole grid ----------------
+I2D_ERR = 4.0
+I2D_VARIANCES = 12.0
+# convolved (float64 and padded), background and rms, threshold, segmentation, over the whole grid.
+# A scene where it finds no source ends the step before most of them exist: then this over-counts
+CATALOG_OWN = 45.0
+
+# --- the pixel map: pixmap_stepsize > 1 interpolates it from a coarse grid ----------------------
+PIXMAP_FULL = 140.0  # measured peak per input pixel of one pixel map (float64 coordinates, WCS evaluation)
+PIXMAP_STEPPED = 32.0
+
+
+def context_planes(n_members) -> np.ndarray:
+    """int32 planes of resample's context image for ``n_members`` inputs (one bit per input)."""
+    n = np.maximum(np.asarray(n_members, dtype=float), 1.0)
+    return np.floor((n - 1.0) / 32.0) + 1.0
+
+
+def setting_columns(X: np.ndarray, n_features: int) -> dict[str, np.ndarray]:
+    """The settings of each row of a baseline input: its columns after the features, else jwst's defaults."""
+    X = np.atleast_2d(X)
+    found = {}
+    for i, name in enumerate(SETTING_COLUMNS):
+        column = n_features + i
+        found[name] = X[:, column] if X.shape[1] > column else np.full(len(X), _DEFAULTS[name])
+    return found
+
+
+def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = None) -> np.ndarray:
+    """One row of ``SETTING_COLUMNS`` per RunSettings (None: jwst's defaults)."""
+    area_ratios = list(area_ratios) if area_ratios is not None else [1.0] * len(settings)
+    rows = []
+    for s, area in zip(settings, area_ratios):
+        row = [float(getattr(s, name)) if s is not None else _DEFAULTS[name] for name in SETTING_COLUMNS[:-1]]
+        rows.append(row + [float(area)])
+    return np.array(rows, dtype=float).reshape(len(rows), len(SETTING_COLUMNS))
+
+
+def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequence[float] | None = None) -> np.ndarray:
+    """The baseline input of features ``X`` run with ``settings`` (one per row; None: defaults);
+    ``area_ratios``: output pixels per input pixel of each row's mosaic (1 at the input scale)."""
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    if settings is None:
+        settings = [None] * len(X)
+    return np.hstack([X, settings_matrix(settings, area_ratios)])
+
+
+def covered_pixels(n_members, member_pixels, output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Output pixels the members land on: their footprints at the output scale, overlaps counted
+    each time (an upper bound of their union), at most the grid."""
+    footprints = np.asarray(n_members, float) * np.asarray(member_pixels, float) * s["output_area_ratio"]
+    return np.minimum(footprints, np.asarray(output_pixels, float))
+
+
+def member_footprint(member_pixels, output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Output pixels one member covers (m), at most the grid."""
+    return np.minimum(np.asarray(member_pixels, float) * s["output_area_ratio"], np.asarray(output_pixels, float))
+
+
+def resample_output_bytes(n_members, npix_out, covered, footprint, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes resample holds at its peak beyond its pixel maps, counted: science, context, variance path."""
+    context = s["enable_ctx"] * CONTEXT_PLANE * context_planes(n_members) * covered
+    science = SCIENCE_FULL * npix_out + SCIENCE_COVERED * covered
+    variance = np.maximum(FINALIZE_FULL * npix_out + FINALIZE_COVERED * covered,
+                          ACCUMULATE_FULL * npix_out + ACCUMULATE_COVERED * covered
+                          + VARIANCE_PER_MEMBER_PIXEL * footprint)
+    return science + context + s["enable_err"] * variance
+
+
+def outlier_output_bytes(n_groups, in_memory, npix_out, covered, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes outlier_detection holds over the output grid: the median stack in memory, sections on disk."""
+    full = np.where(np.asarray(in_memory) > 0,
+                    MEDIAN_PER_GROUP * np.asarray(n_groups, float) + OUTLIER_IN_MEMORY_FULL, OUTLIER_ON_DISK_FULL)
+    return s["outlier_resample_data"] * (full * npix_out + OUTLIER_COVERED * covered)
+
+
+def outlier_input_bytes(n_members, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes per input pixel of outlier_detection's median over the members (resample_data=False)."""
+    return (1.0 - s["outlier_resample_data"]) * (MEDIAN_PER_MEMBER_PIXEL * np.asarray(n_members, float)
+                                                + MEDIAN_INPUT_OVERHEAD)
+
+
+def i2d_bytes(n_members, npix_out, covered, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes of the i2d model source_catalog is given: data, err and variances over the grid,
+    weight and context where covered."""
+    full = SCIENCE_FULL + s["enable_err"] * (I2D_ERR + s["report_var"] * I2D_VARIANCES)
+    return full * npix_out + (SCIENCE_COVERED + s["enable_ctx"] * CONTEXT_PLANE * context_planes(n_members)) * covered
+
+
+def catalog_output_bytes(n_members, npix_out, covered, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes at source_catalog's peak: the i2d and its own arrays over the whole grid."""
+    return i2d_bytes(n_members, npix_out, covered, s) + CATALOG_OWN * npix_out
+
+
+def pixmap_factor(stepsize) -> np.ndarray:
+    """A pixel map's cost relative to a full one (``pixmap_stepsize`` 1)."""
+    return np.where(np.asarray(stepsize, float) > 1.0, PIXMAP_STEPPED / PIXMAP_FULL, 1.0)

@@ -1,0 +1,146 @@
+"""How much the same run's peak moves between repeats and between environments.
+
+The same files, the same arguments, run again and again, and run by another installation of jwst
+(another venv, other builds of numpy, scipy, astropy): what the peak does then is not explained by
+any feature, and a bound that is only relative (a few per cent above a small estimate) does not
+cover it. Each configuration of a plan is written once and run ``repeats`` times by each ``strun``
+given; one row per run is appended to the output CSV (resumable: finished runs are skipped).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jwst_memest.atomic import atomic_write
+from jwst_memest.pipelines import class_alias
+
+__all__ = ["SPREAD_COLUMNS", "environment_of", "measure_spread", "spread_by_pipeline", "main"]
+
+SPREAD_COLUMNS = ["run_id", "pipeline", "environment", "versions", "repeat", "status", "measured_gb", "wall_s"]
+
+
+def environment_of(runner: str) -> str:
+    """The versions of jwst and the libraries that set its memory, in the environment of ``runner``'s strun."""
+    python = Path(runner).with_name("python")
+    code = ("import json, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in "
+            "('jwst', 'stcal', 'drizzle', 'numpy', 'scipy', 'astropy', 'gwcs', 'photutils')}))")
+    try:
+        out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "{}"
+
+
+def _finished(path: Path) -> set[tuple[str, str, int]]:
+    if not path.is_file():
+        return set()
+    with path.open(newline="") as handle:
+        return {(r["run_id"], r["environment"], int(r["repeat"])) for r in csv.DictReader(handle)}
+
+
+def _append(path: Path, row: dict) -> None:
+    new = not path.is_file() or path.stat().st_size == 0
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SPREAD_COLUMNS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def measure_spread(plan_path: Path, out: Path, runners: list[str], repeats: int = 3, timeout: float = 3600,
+                   rss_limit_gb: float | None = 18.0) -> int:
+    """Run each configuration of the plan ``repeats`` times with each strun; returns the rows added."""
+    from jwst_memest.profile.corpus import expand_plan, load_plan, prepare_configuration
+    from jwst_memest.profile.monitor import measure
+    from jwst_memest.profile.run import crds_free_env
+
+    configurations = expand_plan(load_plan(plan_path))
+    done = _finished(out)
+    versions = {runner: environment_of(runner) for runner in runners}
+    added = 0
+    for configuration in configurations:
+        wanted = [(runner, repeat) for repeat in range(repeats) for runner in runners
+                  if (configuration.run_id, runner, repeat) not in done]
+        if not wanted:
+            continue
+        scratch = Path(tempfile.mkdtemp(prefix="memest-spread-"))
+        try:
+            asn, args, pipeline = prepare_configuration(configuration, scratch)
+            for runner, repeat in wanted:  # environments alternate, so a drift of the machine hits both
+                with tempfile.TemporaryDirectory(prefix="memest-run-") as work:
+                    result = measure([runner, class_alias(pipeline), str(asn), *args],
+                                     env=crds_free_env(Path(work) / "crds"), cwd=work, timeout=timeout,
+                                     log_path=Path(work) / "pipeline.log", rss_limit_gb=rss_limit_gb)
+                status = "ok" if result.returncode == 0 and not result.over_limit else f"exit {result.returncode}"
+                _append(out, {"run_id": configuration.run_id, "pipeline": pipeline, "environment": runner,
+                              "versions": versions[runner], "repeat": repeat, "status": status,
+                              "measured_gb": round(result.peak_gb, 4), "wall_s": round(result.wall_s, 2)})
+                added += 1
+                print(f"{configuration.run_id} {runner} #{repeat}: {status} {result.peak_gb:.4f} GB", flush=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return added
+
+
+def spread_by_pipeline(path: Path) -> dict[str, dict]:
+    """Per pipeline: the largest spread (max - min peak, bytes) of one configuration over repeats and
+    environments, between repeats within one environment, and between environments' medians."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    table = table[table["status"] == "ok"]
+    found = {}
+    for pipeline, runs in table.groupby("pipeline"):
+        total, repeat, environment = 0.0, 0.0, 0.0
+        for _, one in runs.groupby("run_id"):
+            peaks = one["measured_gb"] * 1e9
+            total = max(total, float(peaks.max() - peaks.min()))
+            by_env = one.groupby("environment")["measured_gb"]
+            repeat = max(repeat, float(((by_env.max() - by_env.min()) * 1e9).max()))
+            medians = by_env.median() * 1e9
+            environment = max(environment, float(medians.max() - medians.min()))
+        found[str(pipeline)] = {"spread_bytes": total, "repeat_bytes": repeat, "environment_bytes": environment,
+                                "configurations": int(runs["run_id"].nunique()), "runs": int(len(runs))}
+    return found
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile spread", description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", required=True, help="YAML plan of configurations (corpus plan format)")
+    parser.add_argument("--out", required=True, help="CSV of runs (appended to; finished runs are skipped)")
+    parser.add_argument("--strun", action="append", default=[],
+                        help="strun of an environment to compare (repeatable; default: this environment's)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each configuration per environment")
+    parser.add_argument("--summary", help="write the spread per pipeline as JSON here")
+    args = parser.parse_args(argv)
+    runners = args.strun or [shutil.which("strun") or ""]
+    missing = [r for r in runners if not r or not Path(r).is_file()]
+    if missing:
+        print(f"error: {missing[0] or 'strun'}: not found", file=sys.stderr)
+        return 2
+    try:
+        measure_spread(Path(args.plan), Path(args.out), runners, args.repeats)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = spread_by_pipeline(Path(args.out))
+    print(json.dumps(summary, indent=1))
+    if args.summary:
+        with atomic_write(Path(args.summary)) as handle:
+            handle.write(json.dumps(summary, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
