@@ -195,6 +195,11 @@ def bounds_by_mode(measured: np.ndarray, estimated: np.ndarray, modes: np.ndarra
             for mode in np.unique(modes) if (modes == mode).sum() >= min_runs}
 
 
+def write_baseline_yaml(data: dict, path: Path) -> None:
+    """Write the baseline coefficients file atomically, with its header."""
+    _write_yaml_atomic(data, path)
+
+
 def _write_yaml_atomic(data: dict, path: Path) -> None:
     with atomic_write(path) as handle:
         handle.write("# Coefficients of the physics baseline (bytes per pixel unless noted); written by\n")

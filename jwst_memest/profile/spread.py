@@ -113,6 +113,26 @@ def spread_by_pipeline(path: Path) -> dict[str, dict]:
     return found
 
 
+def margin_bytes(summary: dict[str, dict]) -> float:
+    """The margin every bound adds: the largest offset between environments plus the largest spread
+    between repeats in one environment, over all pipelines (a job in another installation lands
+    anywhere in both)."""
+    return max(v["environment_bytes"] for v in summary.values()) + max(v["repeat_bytes"] for v in summary.values())
+
+
+def install_margin(summary: dict[str, dict], path: Path, source: str) -> float:
+    """Write the margin into a baseline YAML (``environment_margin``); returns it in bytes."""
+    import yaml
+
+    from jwst_memest.profile.fit import write_baseline_yaml
+
+    data = yaml.safe_load(path.read_text()) if path.is_file() else {"pipelines": {}}
+    margin = round(margin_bytes(summary), -5)
+    data["environment_margin"] = {"bytes": margin, "source": source}
+    write_baseline_yaml(data, path)
+    return margin
+
+
 def main(argv=None) -> int:
     import argparse
 
@@ -123,6 +143,9 @@ def main(argv=None) -> int:
                         help="strun of an environment to compare (repeatable; default: this environment's)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each configuration per environment")
     parser.add_argument("--summary", help="write the spread per pipeline as JSON here")
+    parser.add_argument("--install-margin", nargs="?", const="", metavar="YAML",
+                        help="write the margin (largest environment offset + largest repeat spread) into the "
+                             "baseline YAML (default: the package's baseline.yaml)")
     args = parser.parse_args(argv)
     runners = args.strun or [shutil.which("strun") or ""]
     missing = [r for r in runners if not r or not Path(r).is_file()]
@@ -139,6 +162,15 @@ def main(argv=None) -> int:
     if args.summary:
         with atomic_write(Path(args.summary)) as handle:
             handle.write(json.dumps(summary, indent=1) + "\n")
+    if args.install_margin is not None:
+        from importlib import resources
+
+        path = Path(args.install_margin or str(resources.files("jwst_memest.model").joinpath("baseline.yaml")))
+        runs = sum(v["runs"] for v in summary.values())
+        margin = install_margin(summary, path, f"python -m jwst_memest.profile spread on {Path(args.out).name}: "
+                                f"{runs} runs of {len(summary)} pipelines, {len(runners)} environment(s); the largest "
+                                "offset between environments plus the largest spread between repeats")
+        print(f"margin {margin / 1e6:.1f} MB written to {path}")
     return 0
 
 
