@@ -1,0 +1,64 @@
+"""The margin in bytes: measured from repeated runs in several environments, added to every bound."""
+
+import csv
+
+import numpy as np
+import pytest
+import yaml
+
+from jwst_memest.estimation import estimate_association
+from jwst_memest.model.baseline import GB, load_baseline
+from jwst_memest.profile.spread import SPREAD_COLUMNS, install_margin, margin_bytes, spread_by_pipeline
+
+
+def _write_runs(path, runs):
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SPREAD_COLUMNS)
+        writer.writeheader()
+        for run_id, pipeline, environment, repeat, gb in runs:
+            writer.writerow({"run_id": run_id, "pipeline": pipeline, "environment": environment, "versions": "{}",
+                             "repeat": repeat, "status": "ok", "measured_gb": gb, "wall_s": 1.0})
+
+
+def test_the_spread_separates_environments_from_repeats(tmp_path):
+    path = tmp_path / "spread.csv"
+    _write_runs(path, [
+        ("a", "ami3", "env1", 0, 0.3850), ("a", "ami3", "env1", 1, 0.3848), ("a", "ami3", "env1", 2, 0.3849),
+        ("a", "ami3", "env2", 0, 0.3808), ("a", "ami3", "env2", 1, 0.3961), ("a", "ami3", "env2", 2, 0.3813),
+        ("b", "tso3", "env1", 0, 0.3287), ("b", "tso3", "env2", 0, 0.3244),
+    ])
+    summary = spread_by_pipeline(path)
+    assert summary["ami3"]["repeat_bytes"] == pytest.approx(15.3e6)
+    assert summary["ami3"]["environment_bytes"] == pytest.approx(3.6e6)  # medians 0.3849 and 0.3813
+    assert summary["ami3"]["spread_bytes"] == pytest.approx(15.3e6)
+    assert summary["tso3"]["environment_bytes"] == pytest.approx(4.3e6)
+    assert margin_bytes(summary) == pytest.approx(4.3e6 + 15.3e6)
+
+
+def test_installing_the_margin_keeps_the_coefficients(tmp_path):
+    path = tmp_path / "baseline.yaml"
+    path.write_text(yaml.safe_dump({"pipelines": {"image3": {"version": "8", "coefficients": {"base_bytes": 1.0}}}}))
+    summary = {"image3": {"environment_bytes": 5.0e6, "repeat_bytes": 8.9e6, "spread_bytes": 1.0, "runs": 2}}
+    assert install_margin(summary, path, "test runs") == pytest.approx(13.9e6)
+    written = yaml.safe_load(path.read_text())
+    assert written["environment_margin"] == {"bytes": 13.9e6, "source": "test runs"}
+    assert written["pipelines"]["image3"]["coefficients"] == {"base_bytes": 1.0}
+
+
+def test_every_bound_holds_the_margin_above_its_ratio(example_asn):
+    baseline = load_baseline("image3")
+    assert baseline.margin_bytes > 0
+    estimate = estimate_association(example_asn).products[0]
+    assert estimate.bound_margin_gb == pytest.approx(baseline.margin_bytes / GB)
+    assert estimate.upper_bound_gb >= estimate.gb_size * baseline.upper_bound.factor(0.95) + estimate.bound_margin_gb - 1e-9
+    assert estimate.annotation()["upper_bound_margin_gb"] == pytest.approx(baseline.margin_bytes / GB, abs=1e-4)
+    for alternative in estimate.alternatives:
+        assert alternative["upper_bound_gb"] >= alternative["gbSize"] + estimate.bound_margin_gb - 1e-4
+
+
+def test_a_small_job_bound_sits_the_margin_above_its_estimate():
+    baseline = load_baseline("ami3")
+    X = np.zeros((1, len(baseline.feature_names)))
+    X[0, baseline.feature_names.index("n_integrations")] = 8
+    gb, upper = baseline.estimate(X, 0.95)
+    assert upper[0] - gb[0] * baseline.upper_bound.factor(0.95) == pytest.approx(baseline.margin_gb)
