@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ from jwst_memest.association import product_name
 from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
 from jwst_memest.metadata import metadata_from_datamodel
 from jwst_memest.pipelines import class_alias, normalize
+from jwst_memest.settings import RunSettings
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -98,8 +100,11 @@ def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
     return AssociationEstimate(path=None, pipeline=pipeline, raw=dict(raw), products=estimates)
 
 
-def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: dict) -> AssociationEstimate | None:
-    """Switch a host calwebb_image3 to in_memory=False when the upper bound exceeds the limit.
+def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: dict,
+                  apply_savings: bool = False) -> AssociationEstimate | None:
+    """Switch a host calwebb_image3 to in_memory=False when the upper bound exceeds the limit, and,
+    with ``apply_savings``, to the first memory-saving setting of the estimate's alternatives whose
+    bound fits (no context image, then no err with source_catalog skipped, then both).
 
     Returns the estimate redone for the switched pipeline, or None when nothing changed.
     """
@@ -116,34 +121,61 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
         for p in result.products:
             p.warnings.append(f"{message}; the pipeline has no in_memory switch")
         return None
-    if not host.in_memory:
+    current = RunSettings.from_pipeline(host)
+    target = dataclasses.replace(current, in_memory=False)
+    if not host.in_memory and not apply_savings:
         for p in over:
             p.warnings.append(f"{message}, already with in_memory=False")
         log.warning("%s, already with in_memory=False", message)
         return None
-    host.in_memory = False
-    for step_name in getattr(host, "step_defs", {}):
-        step = getattr(host, step_name, None)
-        if step is not None and hasattr(step, "in_memory"):
-            step.in_memory = False
-    log.warning("%s: switched %s to in_memory=False before loading any data", message, host.class_alias)
-    from dataclasses import replace
-
+    if apply_savings:
+        target = _fitting_saving(worst, target, limit_gb, result.pipeline, options)
+    changed = target.apply_to(host, current)
+    if not changed:
+        for p in over:
+            p.warnings.append(f"{message}, and no memory-saving setting fits it")
+        log.warning("%s, and no memory-saving setting fits it", message)
+        return None
+    what = ", ".join(changed)
+    log.warning("%s: switched %s to %s before loading any data", message, host.class_alias, what)
     from jwst_memest.estimation import estimate_features
 
     switched = [
-        (p.product, replace(p.features, values=dict(p.features.values, in_memory=False), warnings=list(p.warnings),
-                            settings=replace(p.features.settings, in_memory=False)))
+        (p.product, dataclasses.replace(p.features, values=dict(p.features.values, in_memory=target.in_memory),
+                                        warnings=list(p.warnings), settings=target))
         for p in result.products
     ]
-    note = f"{message}: pipeline switched to in_memory=False"
+    note = f"{message}: pipeline switched to {what}"
     redone = estimate_features(
         switched, result.pipeline, extra_warnings={p.product: [note] for p in result.products},
         **{k: v for k, v in options.items() if k != "in_memory"},
     )
     for p in redone:
         if p.upper_bound_gb > limit_gb:  # logged with the product's other warnings
-            p.warnings.append(f"upper bound {p.upper_bound_gb:.2f} GB with in_memory=False still exceeds "
+            p.warnings.append(f"upper bound {p.upper_bound_gb:.2f} GB with {what} still exceeds "
                               f"memory_limit {limit_gb:.2f} GB: the run may run out of memory")
     return AssociationEstimate(path=result.path, pipeline=result.pipeline, raw=result.raw, products=redone,
                                failures=result.failures)
+
+
+# what apply_savings tries after on-disk processing, least intrusive first (jwst 3.0's source_catalog
+# needs the i2d's err: dropping err skips it, as the estimate's alternatives say)
+SAVINGS = ({"enable_ctx": False}, {"enable_err": False, "skip_source_catalog": True},
+           {"enable_ctx": False, "enable_err": False, "skip_source_catalog": True})
+
+
+def _fitting_saving(estimate, on_disk: RunSettings, limit_gb: float, pipeline: str, options: dict) -> RunSettings:
+    """On disk; then, while the bound exceeds the limit, each of ``SAVINGS`` on top of it until one fits
+    (the last one when none does)."""
+    from jwst_memest.estimation import estimate_features
+
+    trial = on_disk
+    for change in ({}, *SAVINGS):
+        trial = dataclasses.replace(on_disk, **change)
+        features = dataclasses.replace(estimate.features, settings=trial,
+                                       values=dict(estimate.features.values, in_memory=trial.in_memory))
+        [redone] = estimate_features([(estimate.product, features)], pipeline,
+                                     **{k: v for k, v in options.items() if k != "in_memory"})
+        if redone.upper_bound_gb <= limit_gb:
+            break
+    return trial

@@ -167,6 +167,28 @@ class RunSettings:
                 values[field] = value
         return cls(**values)
 
+    def apply_to(self, pipeline, base: RunSettings | None = None) -> list[str]:
+        """Set on a pipeline object (and its steps) the settings that differ from ``base``; returns
+        the parameters set, as ``steps.resample.enable_ctx=False``."""
+        base = base or RunSettings.from_pipeline(pipeline)
+        done = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value == getattr(base, field.name):
+                continue
+            step, name = _PARAMETERS[field.name]
+            owner = getattr(pipeline, step, None) if step else pipeline
+            if owner is None:
+                continue
+            setattr(owner, name, list(value) if isinstance(value, tuple) else value)
+            if field.name == "in_memory":  # the pipeline hands in_memory to its steps
+                for step_name in getattr(pipeline, "step_defs", {}):
+                    sub = getattr(pipeline, step_name, None)
+                    if sub is not None and hasattr(sub, "in_memory"):
+                        sub.in_memory = value
+            done.append(f"{'steps.' + step + '.' if step else ''}{name}={value}")
+        return done
+
     # --- what they are -------------------------------------------------------------------------
     def arguments(self) -> list[str]:
         """The ``strun`` arguments that give these settings (defaults left out)."""

@@ -82,6 +82,7 @@ class MemoryEstimateStep(Step):
     max_request_gb = float(default=None, min=0)  # GB; cap of the memory request written beside the estimate (default: $JWST_MEMEST_MAX_REQUEST_GB, else no cap)
     pipeline_arguments = string(default=None)  # The Level-3 run's own arguments that change memory, as given to strun, e.g. "--steps.resample.pixel_scale=0.02 --steps.resample.enable_ctx=false"
     pipeline_config = string(default=None)  # The Level-3 run's parameter file (.asdf or .cfg), read for the same settings
+    apply_savings = boolean(default=None)  # As a calwebb_image3 pre-hook, beyond on-disk processing also switch off the context image, then err (skipping source_catalog), until the bound fits memory_limit (default: $JWST_MEMEST_APPLY_SAVINGS, else False)
     """  # noqa: E501
 
     reference_file_types: list = []
@@ -155,7 +156,8 @@ class MemoryEstimateStep(Step):
             raise MemoryEstimateError(str(exc)) from None
 
         if self.parent is not None:
-            result = rescue_parent(self.parent, result, self._memory_limit(), options) or result
+            result = rescue_parent(self.parent, result, self._memory_limit(), options,
+                                   apply_savings=self._apply_savings()) or result
         self._log_table(result.products)
         for name, reason in result.failures.items():
             log.warning("%s: not estimated: %s", name, reason)
@@ -189,6 +191,17 @@ class MemoryEstimateStep(Step):
         if self.in_memory is not None:
             settings = dataclasses.replace(settings, in_memory=bool(self.in_memory))
         return settings
+
+    def _apply_savings(self) -> bool:
+        # opt-in: these settings change the products (no context image, no err, no source catalog)
+        if self.apply_savings is not None:
+            return bool(self.apply_savings)
+        text = os.environ.get("JWST_MEMEST_APPLY_SAVINGS", "").strip().lower()
+        if text in ("", "0", "false", "no", "off"):
+            return False
+        if text in ("1", "true", "yes", "on"):
+            return True
+        raise MemoryEstimateError(f"$JWST_MEMEST_APPLY_SAVINGS={text!r}: expected true or false")
 
     def _memory_limit(self) -> float:
         # A hook's parameters cannot be set from the host's command line: the environment can.

@@ -172,3 +172,35 @@ def test_sub_step_hook_estimates_from_a_model_library(tmp_path, monkeypatch):
     product = json.loads(written.read_text())["products"][0]
     assert product["memory_estimate"]["n_members"] == 3
     assert product["gbSize"] > 0
+
+
+def test_hook_applies_the_first_saving_that_fits_only_when_asked(example_asn, monkeypatch, caplog):
+    from jwst.pipeline import Image3Pipeline
+
+    from jwst_memest.estimation import estimate_association
+    from jwst_memest.settings import RunSettings
+
+    def bound(**settings):
+        return estimate_association(example_asn, settings=RunSettings(in_memory=False, **settings)).products[0].upper_bound_gb
+
+    no_ctx, no_err = bound(enable_ctx=False), bound(enable_err=False, skip_source_catalog=True)
+    assert no_err < no_ctx < bound()
+    limit = (no_ctx + no_err) / 2  # on disk, even without the context image, does not fit; without err it does
+    monkeypatch.chdir(example_asn.parent)
+    monkeypatch.setenv("JWST_MEMEST_MEMORY_LIMIT", f"{limit:.4f}")
+    monkeypatch.setenv("JWST_MEMEST_APPLY_SAVINGS", "true")
+    pipeline = Image3Pipeline(pre_hooks=["jwst_memest.MemoryEstimateStep"])
+    with caplog.at_level(logging.INFO):
+        with pytest.raises(Exception):  # noqa: B017 - no pixel data: the pipeline fails after the hook
+            pipeline.run(str(example_asn))
+    assert pipeline.in_memory is False and pipeline.resample.enable_err is False and pipeline.source_catalog.skip
+    assert "steps.resample.enable_err=False" in caplog.text
+    product = json.loads((example_asn.parent / f"{example_asn.stem}_memest.json").read_text())["products"][0]
+    assert product["memory_estimate"]["upper_bound_gb"] <= limit
+    assert product["memory_estimate"]["pipeline_parameters"]["steps.resample.enable_err"] is False
+
+    monkeypatch.delenv("JWST_MEMEST_APPLY_SAVINGS")  # not asked: on disk only, and a warning
+    pipeline = Image3Pipeline(pre_hooks=["jwst_memest.MemoryEstimateStep"])
+    with pytest.raises(Exception):  # noqa: B017
+        pipeline.run(str(example_asn))
+    assert pipeline.in_memory is False and pipeline.resample.enable_err is True and not pipeline.source_catalog.skip
