@@ -33,6 +33,7 @@ def _estimate(argv: list[str]) -> int:
     from stpipe import Step
     from stpipe.exceptions import StpipeExitException
 
+    argv = _positionals_first(argv)
     # the Level-3 run's own step arguments, written as for the pipeline, travel in pipeline_arguments
     steps = [a for a in argv if a.startswith("--steps.")]
     if steps:
@@ -44,6 +45,24 @@ def _estimate(argv: list[str]) -> int:
     except SystemExit as exc:  # argparse's --help (0) and usage errors (2)
         return int(exc.code or 0)
     return 0
+
+
+def _positionals_first(argv: list[str]) -> list[str]:
+    """The association(s) before the options: stpipe's parser takes its positionals first only.
+
+    An option written ``--name value`` keeps its value; ``--name=value`` and flags stand alone.
+    """
+    positionals, options, expecting_value = [], [], False
+    for token in argv:
+        if expecting_value:
+            options.append(token)
+            expecting_value = False
+        elif token.startswith("-"):
+            options.append(token)
+            expecting_value = "=" not in token and token not in ("-h", "--help", "--verbose", "-v", "--debug")
+        else:
+            positionals.append(token)
+    return positionals + options
 
 
 def _runner(target: str):

@@ -119,6 +119,9 @@ class MemoryEstimateStep(Step):
 
     def run(self, *args):
         if self.parent is None:
+            if len(args) != 1:  # strun with no association, or several: one line, not process()'s TypeError
+                given = "none" if not args else f"{len(args)} ({first_few([str(a) for a in args])})"
+                raise MemoryEstimateError(f"memory_estimate: expected one association file, got {given}")
             output_dir = Path(os.path.expandvars(os.path.expanduser(self.output_dir or ".")))
             if output_dir.exists() and not output_dir.is_dir():  # stpipe would only say "File exists"
                 raise MemoryEstimateError(f"{self.output_dir}: output_dir is not a directory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from jwst_memest.model.bundle import BundleError, load_bundle
@@ -81,6 +82,9 @@ def main(argv=None) -> int:
         if args.command == "import-spacekit":
             return _import_spacekit(args.out)
         return _list() if args.command == "list" else _show(args.path)
+    except BrokenPipeError:  # the reader stopped early (| head): not an error of this command
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (BundleError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
