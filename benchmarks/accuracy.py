@@ -203,7 +203,13 @@ def _extrapolation_section(X, measured, table, baseline) -> list[str]:
 # Published figures of real calwebb_image3 runs, beside the installed baseline's estimate of a product of
 # that size: a sanity check of the scale, not a label (the published runs' layouts are not known).
 PUBLISHED = [
+    # 972 NIRCam SW cal files are ~114 GB: the size given. The mosaic is not given; a context array of
+    # 31 int32 planes that is most of 50 GB covers ~4e8 pixels, which 60" tile steps give; 120" steps
+    # give a mosaic three times larger
     ("jwst PR #8683: 972 members on disk (~100 GB input), jwst 1.16, memray peak 50 GB (context array)",
+     ExposureLayout(detectors=NIRCAM_SW_DETECTORS[:4], mosaic_tiles=(9, 9), tile_step_arcsec=60.0, dither_points=3),
+     False, 50.0),
+    ("the same, on a mosaic three times larger",
      ExposureLayout(detectors=NIRCAM_SW_DETECTORS[:4], mosaic_tiles=(9, 9), tile_step_arcsec=120.0, dither_points=3),
      False, 50.0),
     ("jwst #6702: 32 NIRCam images, outlier grid 4684 x 9932, jwst 1.4: outlier_detection ~15 GB",
