@@ -31,6 +31,7 @@ from jwst_memest.estimation import (
 from jwst_memest.metadata import ExposureMetadata, MetadataError, exposure_stem, read_exposure_metadata_and_header
 from jwst_memest.pipelines import EXP_MODE_PIPELINES, MEMBER_EXPTYPES
 from jwst_memest.pools import PoolEntry, distinct_rows, expand_members, generate_level3
+from jwst_memest.settings import RunSettings
 
 log = logging.getLogger("stpipe.jwst_memest.predict")
 
@@ -217,6 +218,7 @@ class JwstCalPredict:
         max_request_gb: float | None = None,
         discover: bool = False,
         workers: int | None = None,
+        settings: RunSettings | None = None,
     ):
         self.input_path = Path(input_path)
         self.pid, self.obs, self.sfx, self.discover, self.workers = pid, obs, sfx, discover, workers
@@ -224,7 +226,9 @@ class JwstCalPredict:
         unknown = [m for m in self.exp_modes if m not in EXP_MODE_PIPELINES]
         if unknown:
             raise ValueError(f"unknown exp mode {', '.join(unknown)}; expected {', '.join(EXP_MODE_PIPELINES)}")
-        self.options = dict(model_path=model_path, in_memory=in_memory, quantile=quantile, max_request_gb=max_request_gb)
+        # the Level-3 runs' settings that change memory (``in_memory`` is theirs when they are given)
+        settings = RunSettings(in_memory=in_memory) if settings is None else settings
+        self.options = dict(model_path=model_path, settings=settings, quantile=quantile, max_request_gb=max_request_gb)
         self.predictions: dict[str, dict] = {}
         self.estimates: list[ProductEstimate] = []
         self.associations: list = []
@@ -412,15 +416,33 @@ def main(argv=None) -> int:
                         help="write the generated associations, annotated, to DIR; members are named by file name, "
                              "so put them beside the cal files to run the pipeline")
     parser.add_argument("--output", metavar="FILE", help="write every estimate to FILE: JSON (.json) or CSV (.csv)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--pipeline_config", metavar="FILE",
+                        help="the Level-3 runs' parameter file (.asdf or .cfg), read for the settings that change memory")
+    parser.epilog = ("The Level-3 runs' own step arguments are taken as the pipeline takes them, e.g. "
+                     "--steps.resample.pixel_scale_ratio=0.6 --steps.resample.enable_ctx=false")
+    args, step_arguments = parser.parse_known_args(argv)
+    unknown = [a for a in step_arguments if not a.startswith("--steps.")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if args.output and Path(args.output).suffix.lower() not in (".json", ".csv"):
         print(f"error: {args.output}: --output must end in .json or .csv", file=sys.stderr)
         return 2
     try:
+        settings = RunSettings(in_memory=args.in_memory)
+        if args.pipeline_config:
+            from stpipe.config_parser import load_config_file
+
+            try:
+                parameters = load_config_file(args.pipeline_config)
+            except Exception as exc:  # stpipe raises several kinds for a file that is not a parameter file
+                raise ValueError(f"{args.pipeline_config}: not a pipeline parameter file "
+                                 f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            settings = RunSettings.from_parameters(parameters, settings)
+        settings = RunSettings.from_arguments(step_arguments, settings)
         predictor = JwstCalPredict(
             args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),
-            model_path=args.model_path, in_memory=args.in_memory, quantile=args.quantile,
+            model_path=args.model_path, quantile=args.quantile, settings=settings,
             max_request_gb=args.max_request_gb, discover=args.discover, workers=args.workers,
         )
         predictor.run_inference()

@@ -181,3 +181,28 @@ def test_exposures_that_form_no_product_are_counted_and_explained(mixed_folder, 
     left_out = [s for s, why in only_spec.unused.items() if "left out by the exp modes" in why]
     assert len(left_out) == 11  # 4 dithers x 2 detectors + 3 MIRI dithers
     assert "11 exposure(s) form no product (only in image3 products" in caplog.text and "and 8 more" in caplog.text
+
+
+def test_folder_mode_follows_the_runs_settings_as_the_pipeline_takes_them(mixed_folder, tmp_path, capsys):
+    from jwst_memest.predict import main
+
+    def block(*options):
+        out = tmp_path / "e.json"
+        assert main([str(mixed_folder), "--pid", "1234", "--output", str(out), *options]) == 0
+        return json.loads(out.read_text())[0]["memory_estimate"]
+
+    default = block()
+    finer = block("--steps.resample.pixel_scale_ratio=0.5", "--steps.resample.enable_ctx=false")
+    assert finer["pipeline_parameters"] == {"in_memory": True, "steps.resample.pixel_scale_ratio": 0.5,
+                                            "steps.resample.enable_ctx": False}
+    assert finer["breakdown"]["resample"] > 2 * default["breakdown"]["resample"]
+    config = tmp_path / "image3.asdf"
+    config.write_text("#ASDF 1.0.0\n#ASDF_STANDARD 1.5.0\n%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n--- !core/asdf-1.1.0\n"
+                      "class: jwst.pipeline.Image3Pipeline\nname: calwebb_image3\nparameters:\n  in_memory: false\n...\n")
+    assert block("--pipeline_config", str(config))["pipeline_parameters"] == {"in_memory": False}
+    capsys.readouterr()
+    assert main([str(mixed_folder), "--steps.resample.pixel_scale_ratio=0"]) == 2
+    assert "pixel_scale_ratio=0: must be a number above 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main([str(mixed_folder), "--resample"])
+    assert stop.value.code == 2
