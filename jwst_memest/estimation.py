@@ -162,10 +162,11 @@ def estimate_features(
     X = np.vstack([features.vector() for _, features in named_features])
     settings = [features.settings for _, features in named_features]
     areas = [features.output_area_ratio for _, features in named_features]
+    psf = [features.psf_input_bytes for _, features in named_features]
     # what the measured runs cover, and the stages, come from the physics, whichever estimator is used
     baseline = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
     gb, upper, model_warnings = _estimate_rows(named_features, estimator, baseline, X, settings, quantile)
-    stages = baseline.breakdown(with_settings(X, settings, areas))
+    stages = baseline.breakdown(with_settings(X, settings, areas, psf))
     alternatives = _alternatives(named_features, X, estimator, baseline, quantile)
     description = _estimator_description(estimator)
     unmeasured_bound = _unmeasured_bound(estimator)
@@ -240,14 +241,16 @@ def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: Physics
     settings against the defaults, and says so.
     """
     areas = [features.output_area_ratio for _, features in named_features]
+    psf = [features.psf_input_bytes for _, features in named_features]
     if estimator is baseline:  # its bound holds the margin already
-        gb, upper = estimator.estimate(with_settings(X, settings, areas), quantile)
+        gb, upper = estimator.estimate(with_settings(X, settings, areas, psf), quantile)
         return gb, upper, [[] for _ in named_features]
     X_model, model_warnings = _model_inputs(named_features, estimator, X)
     gb, upper = estimator.estimate(X_model, quantile)
     defaults = [RunSettings(in_memory=s.in_memory) for s in settings]
     # the features already follow the output grid's scale: only what they cannot say is scaled
-    ratio = baseline.predict(with_settings(X, settings, areas)) / baseline.predict(with_settings(X, defaults, areas))
+    ratio = (baseline.predict(with_settings(X, settings, areas, psf))
+             / baseline.predict(with_settings(X, defaults, areas, psf)))
     for i, (s, r) in enumerate(zip(settings, ratio)):
         changed = [k for k in s.changed() if k != "in_memory"]
         if changed and abs(r - 1.0) > 1e-9:

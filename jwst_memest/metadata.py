@@ -79,6 +79,7 @@ class ExposureMetadata:
     subarray: str | None = None
     background_target: bool = False
     is_imprint: bool = False
+    is_psf: bool = False  # a PSF reference (coron3, ami3)
     n_exposures: int | None = None
     n_dither_points: int | None = None
     n_integrations: int = 1
@@ -288,6 +289,7 @@ def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = 
         subarray=_as_str(_first(headers, "SUBARRAY")),
         background_target=_as_bool(_first(headers, "BKGDTARG")),
         is_imprint=_as_bool(_first(headers, "IS_IMPRT")),
+        is_psf=_as_bool(_first(headers, "IS_PSF")),
         n_exposures=_as_int(_first(headers, "NEXPOSUR"), "NEXPOSUR", path, problems),
         n_dither_points=_as_int(_first(headers, "NUMDTHPT"), "NUMDTHPT", path, problems),
         n_integrations=max(_as_int(_first(headers, "NINTS"), "NINTS", path, problems) or 1, 1),
@@ -378,7 +380,7 @@ def _slit_sizes(hdul) -> list[int]:
 # The header keywords metadata_from_headers reads from a member; a datamodel's schema says where each lives
 MEMBER_KEYWORDS = (
     "INSTRUME", "DETECTOR", "MODULE", "EXP_TYPE", "VISITYPE", "FILTER", "PUPIL", "GRATING", "CHANNEL", "BAND",
-    "SUBARRAY", "SUBSIZE1", "SUBSIZE2", "BKGDTARG", "IS_IMPRT", "NEXPOSUR", "NUMDTHPT", "NINTS", "NGROUPS",
+    "SUBARRAY", "SUBSIZE1", "SUBSIZE2", "BKGDTARG", "IS_IMPRT", "IS_PSF", "NEXPOSUR", "NUMDTHPT", "NINTS", "NGROUPS",
     "TARG_RA", "TARG_DEC", "TARGNAME", "PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE",
     "RA_REF", "DEC_REF", "ROLL_REF", "PA_V3", "CRVAL1", "CRVAL2", "PIXAR_A2",
 )

@@ -281,3 +281,26 @@ def test_soss_extraction_holds_atocas_model_on_top_of_the_cube():
     assert stages["outlier_detection"][0] == stages["outlier_detection"][1]
     # ten integrations of SOSS: ATOCA, not the cube, sets the peak
     assert baseline.breakdown(X)[0][1] == "extract_1d"
+
+
+def test_coron3_klip_grows_with_the_psf_references_the_headers_name(tmp_path):
+    from jwst_memest.features.build import product_features
+    from jwst_memest.metadata import read_exposure_metadata
+    from jwst_memest.model.baseline import load_baseline
+    from jwst_memest.model.terms import with_settings
+
+    def features(psf_exposures):
+        layout = ExposureLayout(exp_type="MIR_4QPM", detectors=("MIRIMAGE",), filter="F1550C", pupil="N/A",
+                                subarray="MASK1550", subarray_shape=(288, 224), dither_points=2, dither_step_arcsec=0.0,
+                                psf_exposures=psf_exposures, nints=15, suffix="calints")
+        directory = tmp_path / str(psf_exposures)
+        return product_features([read_exposure_metadata(p) for p in write_header_exposures(layout, directory)], "coron3")
+
+    few, many = features(1), features(10)
+    cube = 28 * 288 * 224 * 15
+    assert few.psf_input_bytes == cube and many.psf_input_bytes == 10 * cube  # IS_PSF members only
+    baseline = load_baseline("coron3")
+    stages = [baseline.stages(with_settings(f.vector()[None, :], [None], [1.0], [f.psf_input_bytes])) for f in (few, many)]
+    klip_growth = stages[1]["klip"][0] - stages[0]["klip"][0]
+    resident_growth = stages[1]["members held in memory"][0] - stages[0]["members held in memory"][0]
+    assert klip_growth > resident_growth + 0.5 * 9 * cube  # the KLIP basis grows with the PSF stack, not only the input

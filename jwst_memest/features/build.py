@@ -49,6 +49,7 @@ class ProductFeatures:
     settings: RunSettings = field(default_factory=RunSettings)  # the run's settings these features assume
     flags: list[str] = field(default_factory=list)  # machine-readable findings, e.g. an implausible output grid
     output_area_ratio: float = 1.0  # output pixels per member pixel of the same sky (the output grid's scale)
+    psf_input_bytes: float = 0.0  # member_bytes of the PSF references among the members (coron3, ami3)
 
     def __post_init__(self):
         self.feature_set = self.feature_set or feature_set_for(self.pipeline)
@@ -261,7 +262,8 @@ def product_features(
     values["cube_pixels"] = cube_pixels(members, values["exp_type"], values["offset_max"])
     features = ProductFeatures(pipeline=level3, values=values, n_members=len(members), warnings=warnings,
                                members=tuple(members), settings=settings, flags=flags,
-                               output_area_ratio=area_ratio)
+                               output_area_ratio=area_ratio,
+                               psf_input_bytes=float(sum(b for m, b in zip(members, member_bytes) if m.is_psf)))
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as unknown")
     # keep only schema names plus nothing else: one source of truth

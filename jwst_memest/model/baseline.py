@@ -107,8 +107,9 @@ class PhysicsBaseline:
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
-        if self.terms == "image3":
-            return self._image3_stages(col, self.coefficients, setting_columns(X, len(self.schema.names)))
+        if self.terms in ("image3", "coron3"):
+            return getattr(self, f"_{self.terms}_stages")(col, self.coefficients,
+                                                          setting_columns(X, len(self.schema.names)))
         return getattr(self, f"_{self.terms}_stages")(col, self.coefficients)
 
     def _image3_stages(self, col, c, s):
@@ -188,18 +189,20 @@ class PhysicsBaseline:
             "extract_1d": np.where(imaging, nan, extraction),
         }
 
-    def _coron3_stages(self, col, c):
+    def _coron3_stages(self, col, c, s):
         # total_input_bytes holds the science and PSF-reference integrations, all read at the start;
         # align_refs and klip then work on one science cube at a time against the whole PSF stack
         # (stack_refs' cube of every PSF integration: shifted copies, KLIP's float64 reference matrix
-        # and basis), which the input bytes bound from above; resample works on one image
+        # and basis); resample works on one image. Where the members do not say which are PSF
+        # references, every member but the largest is taken for one (at most what they are)
         total = col["total_input_bytes"]
         resident = c["base_bytes"] + c["coron_per_input_byte"] * total
         cube = col["member_bytes"]
+        psf = np.where(np.isfinite(s["psf_input_bytes"]), s["psf_input_bytes"], np.maximum(total - cube, 0.0))
         return {
             MEMBERS_STAGE: resident,
-            "align_refs": resident + c["align_per_cube_byte"] * cube + c.get("align_per_input_byte", 0.0) * total,
-            "klip": resident + c["klip_per_cube_byte"] * cube + c.get("klip_per_input_byte", 0.0) * total,
+            "align_refs": resident + c["align_per_cube_byte"] * cube + c.get("align_per_psf_byte", 0.0) * psf,
+            "klip": resident + c["klip_per_cube_byte"] * cube + c.get("klip_per_psf_byte", 0.0) * psf,
             "resample": resident + c["resample_in"] * col["member_pixels"],
         }
 

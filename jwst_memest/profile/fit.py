@@ -46,7 +46,8 @@ def load_measured(corpus, pipeline: str = "image3"):
     split = np.where(data.test_split, "test", "train") if data.test_split is not None else np.full(len(data.y), "train")
     table = data.table.reset_index()
     settings = settings_of(table)
-    return with_settings(data.X, settings, area_ratios_of(table, settings)), data.y, split, table
+    return (with_settings(data.X, settings, area_ratios_of(table, settings), psf_bytes_of(table)),
+            data.y, split, table)
 
 
 def settings_of(table) -> list[RunSettings]:
@@ -54,6 +55,20 @@ def settings_of(table) -> list[RunSettings]:
     if "pipeline_args" not in table.columns:
         return [RunSettings() for _ in range(len(table))]
     return [RunSettings.from_arguments(str(text).split()) for text in table["pipeline_args"].fillna("")]
+
+
+def psf_bytes_of(table) -> list[float]:
+    """The PSF references' bytes of each run: its layout's PSF exposures, each as large as its largest member."""
+    layouts = table["layout"].fillna("{}").astype(str) if "layout" in table.columns else ["{}"] * len(table)
+    sizes = table["member_bytes"].astype(float) if "member_bytes" in table.columns else [np.nan] * len(table)
+    found = []
+    for text, size in zip(layouts, sizes):
+        try:
+            count = json.loads(text).get("psf_exposures")
+        except (json.JSONDecodeError, AttributeError):
+            count = None
+        found.append(float(count) * float(size) if count is not None else np.nan)
+    return found
 
 
 def area_ratios_of(table, settings: list[RunSettings]) -> list[float]:
