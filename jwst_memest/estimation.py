@@ -163,10 +163,11 @@ def estimate_features(
     settings = [features.settings for _, features in named_features]
     areas = [features.output_area_ratio for _, features in named_features]
     psf = [features.psf_input_bytes for _, features in named_features]
+    grids = [features.outlier_grid_pixels for _, features in named_features]
     # what the measured runs cover, and the stages, come from the physics, whichever estimator is used
     baseline = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
     gb, upper, model_warnings = _estimate_rows(named_features, estimator, baseline, X, settings, quantile)
-    stages = baseline.breakdown(with_settings(X, settings, areas, psf))
+    stages = baseline.breakdown(with_settings(X, settings, areas, psf, grids))
     alternatives = _alternatives(named_features, X, estimator, baseline, quantile)
     description = _estimator_description(estimator)
     unmeasured_bound = _unmeasured_bound(estimator)
@@ -242,15 +243,16 @@ def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: Physics
     """
     areas = [features.output_area_ratio for _, features in named_features]
     psf = [features.psf_input_bytes for _, features in named_features]
+    grids = [features.outlier_grid_pixels for _, features in named_features]
     if estimator is baseline:  # its bound holds the margin already
-        gb, upper = estimator.estimate(with_settings(X, settings, areas, psf), quantile)
+        gb, upper = estimator.estimate(with_settings(X, settings, areas, psf, grids), quantile)
         return gb, upper, [[] for _ in named_features]
     X_model, model_warnings = _model_inputs(named_features, estimator, X)
     gb, upper = estimator.estimate(X_model, quantile)
     defaults = [RunSettings(in_memory=s.in_memory) for s in settings]
     # the features already follow the output grid's scale: only what they cannot say is scaled
-    ratio = (baseline.predict(with_settings(X, settings, areas, psf))
-             / baseline.predict(with_settings(X, defaults, areas, psf)))
+    ratio = (baseline.predict(with_settings(X, settings, areas, psf, grids))
+             / baseline.predict(with_settings(X, defaults, areas, psf, grids)))
     for i, (s, r) in enumerate(zip(settings, ratio)):
         changed = [k for k in s.changed() if k != "in_memory"]
         if changed and abs(r - 1.0) > 1e-9:

@@ -210,3 +210,24 @@ def test_strun_names_a_member_pointed_ten_degrees_away_and_flags_it(example_asn,
     assert "jw01234001001_03101_00004_nrca4_cal.fits" in line or "jw01234001001_03101_00004_nrca4_uncal.fits" in line
     block = json.loads((tmp_path / f"{example_asn.stem}_memest.json").read_text())["products"][0]["memory_estimate"]
     assert block["flags"] == ["implausible_output_grid"]
+
+
+def test_outlier_detection_keeps_its_grid_when_resample_changes_scale():
+    from jwst_memest.model.terms import with_settings as inputs
+
+    baseline = load_baseline("image3")
+    members = [_member(i) for i in range(4)]
+
+    def stages(settings):
+        f = product_features(members, settings=settings)
+        X = inputs(f.vector()[None, :], [f.settings], [f.output_area_ratio], [f.psf_input_bytes],
+                   [f.outlier_grid_pixels])
+        return baseline.stages(X)
+
+    default, finer = stages(RunSettings()), stages(RunSettings(pixel_scale_ratio=0.5))
+    assert finer["outlier_detection"][0] == pytest.approx(default["outlier_detection"][0])
+    assert finer["resample"][0] > 1.5 * default["resample"][0]
+    # a vector without the grid brings resample's grid back to the members' scale
+    f = product_features(members, settings=RunSettings(pixel_scale_ratio=0.5))
+    without = baseline.stages(inputs(f.vector()[None, :], [f.settings], [f.output_area_ratio]))
+    assert without["outlier_detection"][0] == pytest.approx(default["outlier_detection"][0], rel=0.01)

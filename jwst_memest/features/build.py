@@ -50,6 +50,7 @@ class ProductFeatures:
     flags: list[str] = field(default_factory=list)  # machine-readable findings, e.g. an implausible output grid
     output_area_ratio: float = 1.0  # output pixels per member pixel of the same sky (the output grid's scale)
     psf_input_bytes: float = 0.0  # member_bytes of the PSF references among the members (coron3, ami3)
+    outlier_grid_pixels: float = math.nan  # outlier_detection's grid: the mosaic at the members' scale
 
     def __post_init__(self):
         self.feature_set = self.feature_set or feature_set_for(self.pipeline)
@@ -180,6 +181,9 @@ def _geometry(members, warnings, settings: RunSettings, flags: list[str]) -> dic
     )
     mosaic = width * height
     _check_grid(pointed, width, height, output_scale, warnings, flags)
+    native = mosaic_shape(xi, eta, [m.roll_ref for m in pointed], [m.ncols for m in pointed],
+                          [m.nrows for m in pointed], scale, output_scale=float(scale.min()))
+    stats["outlier_grid_pixels"] = max(native[0] * native[1], float(max(m.pixels for m in pointed)))
     # the mosaic holds every member's footprint: never fewer pixels than the largest member (at the
     # output scale), even when nonsense pointing or pixel-area keywords collapse the footprints numerically
     largest = max(m.pixels * (m.pixel_scale / output_scale) ** 2 if math.isfinite(m.pixel_scale) else m.pixels
@@ -258,12 +262,14 @@ def product_features(
     flags: list[str] = []
     geometry = _geometry(members, warnings, settings, flags)
     area_ratio = geometry.pop("output_area_ratio", 1.0)
+    outlier_grid = geometry.pop("outlier_grid_pixels", math.nan)
     values.update(geometry)
     values["cube_pixels"] = cube_pixels(members, values["exp_type"], values["offset_max"])
     features = ProductFeatures(pipeline=level3, values=values, n_members=len(members), warnings=warnings,
                                members=tuple(members), settings=settings, flags=flags,
                                output_area_ratio=area_ratio,
-                               psf_input_bytes=float(sum(b for m, b in zip(members, member_bytes) if m.is_psf)))
+                               psf_input_bytes=float(sum(b for m, b in zip(members, member_bytes) if m.is_psf)),
+                               outlier_grid_pixels=outlier_grid)
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as unknown")
     # keep only schema names plus nothing else: one source of truth

@@ -43,8 +43,9 @@ import yaml
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.coverage import Envelope
-from jwst_memest.model.terms import (catalog_output_bytes, covered_pixels, member_footprint, outlier_input_bytes,
-                                     outlier_output_bytes, pixmap_factor, resample_output_bytes, setting_columns)
+from jwst_memest.model.terms import (catalog_output_bytes, covered_pixels, member_footprint, outlier_grid_pixels,
+                                     outlier_input_bytes, outlier_output_bytes, pixmap_factor, resample_output_bytes,
+                                     setting_columns)
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import feature_set_for, normalize
 
@@ -130,11 +131,14 @@ class PhysicsBaseline:
         # buffers and variance path, the i2d and source_catalog's arrays; fitted: each step's pixel
         # maps (per input pixel), what the count leaves out (per output pixel), per-member work
         covered = covered_pixels(n, npix_in, npix_out, s)
+        # outlier_detection drizzles onto its own grid, at the members' scale
+        grid = outlier_grid_pixels(npix_out, s)
+        grid_covered = covered_pixels(n, npix_in, grid, dict(s, output_area_ratio=np.ones(len(n))))
         outlier = (resident + c["outlier_in"] * pixmap_factor(s["outlier_pixmap_stepsize"]) * npix_in
                    + c["outlier_per_member_pixel"] * n * npix_in
                    + in_memory * outlier_input_bytes(n, s) * npix_in
-                   + outlier_output_bytes(groups, in_memory, npix_out, covered, s)
-                   + s["outlier_resample_data"] * c["outlier_out"] * npix_out)
+                   + outlier_output_bytes(groups, in_memory, grid, grid_covered, s)
+                   + s["outlier_resample_data"] * c["outlier_out"] * grid)
         return {
             MEMBERS_STAGE: resident,
             "outlier_detection": np.where(s["skip_outlier_detection"] > 0, nan, outlier),

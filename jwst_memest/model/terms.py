@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "setting_columns", "context_planes",
-           "covered_pixels", "member_footprint", "resample_output_bytes", "outlier_output_bytes", "outlier_input_bytes",
+           "covered_pixels", "member_footprint", "outlier_grid_pixels", "resample_output_bytes", "outlier_output_bytes", "outlier_input_bytes",
            "i2d_bytes", "catalog_output_bytes", "pixmap_factor"]
 
 # run settings the baseline reads beside the features (in_memory is a feature of its own), then what
@@ -25,11 +25,15 @@ __all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "setting_colum
 # scale) and the bytes of the PSF references (NaN: not known, e.g. a vector without these columns)
 SETTING_COLUMNS = ("enable_ctx", "enable_err", "report_var", "outlier_resample_data", "skip_outlier_detection",
                    "skip_source_catalog", "pixmap_stepsize", "outlier_pixmap_stepsize", "output_area_ratio",
-                   "psf_input_bytes")
+                   "psf_input_bytes", "outlier_grid_pixels")
 _DEFAULTS = {"enable_ctx": 1.0, "enable_err": 1.0, "report_var": 1.0, "outlier_resample_data": 1.0,
              "skip_outlier_detection": 0.0, "skip_source_catalog": 0.0, "pixmap_stepsize": 1.0,
-             "outlier_pixmap_stepsize": 1.0, "output_area_ratio": 1.0, "psf_input_bytes": np.nan}
-_MEMBER_COLUMNS = ("output_area_ratio", "psf_input_bytes")
+             "outlier_pixmap_stepsize": 1.0, "output_area_ratio": 1.0, "psf_input_bytes": np.nan,
+             "outlier_grid_pixels": np.nan}
+# what the members say beyond the schema: the output pixels one input pixel covers, the PSF
+# references' bytes, and outlier_detection's grid (the mosaic at the members' scale: resample's
+# pixel_scale, pixel_scale_ratio and output_shape do not reach it)
+_MEMBER_COLUMNS = ("output_area_ratio", "psf_input_bytes", "outlier_grid_pixels")
 
 # Peak resident memory counts the pages a process has written, not those it allocated: an array
 # made by np.zeros or np.empty and written only where members land costs only the covered part of
@@ -86,27 +90,36 @@ def setting_columns(X: np.ndarray, n_features: int) -> dict[str, np.ndarray]:
 
 
 def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = None,
-                    psf_bytes: Sequence[float] | None = None) -> np.ndarray:
+                    psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None) -> np.ndarray:
     """One row of ``SETTING_COLUMNS`` per RunSettings (None: jwst's defaults)."""
-    area_ratios = list(area_ratios) if area_ratios is not None else [1.0] * len(settings)
-    psf_bytes = list(psf_bytes) if psf_bytes is not None else [np.nan] * len(settings)
+    n = len(settings)
+    members = {name: list(values) if values is not None else [_DEFAULTS[name]] * n
+               for name, values in zip(_MEMBER_COLUMNS, (area_ratios, psf_bytes, outlier_grids))}
     own = [name for name in SETTING_COLUMNS if name not in _MEMBER_COLUMNS]
     rows = []
-    for s, area, psf in zip(settings, area_ratios, psf_bytes):
-        row = [float(getattr(s, name)) if s is not None else _DEFAULTS[name] for name in own]
-        rows.append(row + [float(area), float(psf)])
-    return np.array(rows, dtype=float).reshape(len(rows), len(SETTING_COLUMNS))
+    for i, s in enumerate(settings):
+        row = {name: float(getattr(s, name)) if s is not None else _DEFAULTS[name] for name in own}
+        row.update({name: float(values[i]) for name, values in members.items()})
+        rows.append([row[name] for name in SETTING_COLUMNS])
+    return np.array(rows, dtype=float).reshape(n, len(SETTING_COLUMNS))
 
 
 def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequence[float] | None = None,
-                  psf_bytes: Sequence[float] | None = None) -> np.ndarray:
+                  psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None) -> np.ndarray:
     """The baseline input of features ``X`` run with ``settings`` (one per row; None: defaults);
     ``area_ratios``: output pixels per input pixel of each row's mosaic (1 at the input scale);
-    ``psf_bytes``: the PSF references' bytes among each row's members (None: not known)."""
+    ``psf_bytes``: the PSF references' bytes among each row's members; ``outlier_grids``: the pixels
+    of outlier_detection's grid (None: not known)."""
     X = np.atleast_2d(np.asarray(X, dtype=float))
     if settings is None:
         settings = [None] * len(X)
-    return np.hstack([X, settings_matrix(settings, area_ratios, psf_bytes)])
+    return np.hstack([X, settings_matrix(settings, area_ratios, psf_bytes, outlier_grids)])
+
+
+def outlier_grid_pixels(output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:
+    """outlier_detection's grid: given, else resample's grid brought back to the members' scale."""
+    native = np.asarray(output_pixels, float) / np.maximum(s["output_area_ratio"], 1e-12)
+    return np.where(np.isfinite(s["outlier_grid_pixels"]), s["outlier_grid_pixels"], native)
 
 
 def covered_pixels(n_members, member_pixels, output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:

@@ -256,8 +256,10 @@ def main(argv=None) -> int:
     source = f"5-fold out-of-fold estimates of the {int(train.sum())} training runs of {corpus_names}"
     bound = UpperBound.from_measurements(measured[train], calibration, source=source)
     by_mode = bounds_by_mode(measured[train], calibration, modes[train], source)
-    beyond, unmeasured, detail = widening_factors(X[train], measured[train], modes[train], start,
-                                                  step_peaks=train_peaks, step_weight=args.step_weight)
+    # extrapolation is measured on every run (the held-out split measures accuracy inside the range):
+    # the largest runs are the ones it needs, wherever the split put them
+    beyond, unmeasured, detail = widening_factors(X, measured, modes, start, step_peaks=peaks,
+                                                  step_weight=args.step_weight)
     envelope = Envelope.measure(start.feature_set, table, beyond, unmeasured, detail, measured_pipeline=args.pipeline)
     fitted = PhysicsBaseline(args.pipeline, coefficients, bound, start.version, envelope=envelope,
                              upper_bound_by_mode=by_mode, terms=args.pipeline)
