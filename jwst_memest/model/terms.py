@@ -55,9 +55,13 @@ VARIANCE_PER_MEMBER_PIXEL = 46.0
 
 # --- outlier_detection (imaging) ----------------------------------------------------------------
 MEDIAN_PER_GROUP = 4.0  # each group's drizzled image (float32, on the whole output grid) in the median stack
-OUTLIER_IN_MEMORY_FULL = 8.0  # the median and the group being drizzled (its weight: where covered)
+# the median and the group being drizzled, and the group drizzled before it: a drizzled model is
+# freed only by the cyclic garbage collector, so at least one earlier data/weight pair is still
+# alive at the peak (traced: one pair on a 6.6e6-pixel mosaic). Their weights: where covered
+OUTLIER_IN_MEMORY_FULL = 12.0
 OUTLIER_ON_DISK_FULL = 12.0  # median, one section read back and data: whatever the groups
 OUTLIER_COVERED = 4.0
+OUTLIER_IN_MEMORY_COVERED = 8.0
 MEDIAN_PER_MEMBER_PIXEL = 4.0  # resample_data=False: the median over the members themselves, per input pixel
 MEDIAN_INPUT_OVERHEAD = 17.0
 
@@ -146,9 +150,11 @@ def resample_output_bytes(n_members, npix_out, covered, footprint, s: dict[str, 
 
 def outlier_output_bytes(n_groups, in_memory, npix_out, covered, s: dict[str, np.ndarray]) -> np.ndarray:
     """Bytes outlier_detection holds over the output grid: the median stack in memory, sections on disk."""
-    full = np.where(np.asarray(in_memory) > 0,
-                    MEDIAN_PER_GROUP * np.asarray(n_groups, float) + OUTLIER_IN_MEMORY_FULL, OUTLIER_ON_DISK_FULL)
-    return s["outlier_resample_data"] * (full * npix_out + OUTLIER_COVERED * covered)
+    in_memory = np.asarray(in_memory) > 0
+    full = np.where(in_memory, MEDIAN_PER_GROUP * np.asarray(n_groups, float) + OUTLIER_IN_MEMORY_FULL,
+                    OUTLIER_ON_DISK_FULL)
+    partial = np.where(in_memory, OUTLIER_IN_MEMORY_COVERED, OUTLIER_COVERED)
+    return s["outlier_resample_data"] * (full * npix_out + partial * covered)
 
 
 def outlier_input_bytes(n_members, s: dict[str, np.ndarray]) -> np.ndarray:
