@@ -431,14 +431,7 @@ def main(argv=None) -> int:
     try:
         settings = RunSettings(in_memory=args.in_memory)
         if args.pipeline_config:
-            from stpipe.config_parser import load_config_file
-
-            try:
-                parameters = load_config_file(args.pipeline_config)
-            except Exception as exc:  # stpipe raises several kinds for a file that is not a parameter file
-                raise ValueError(f"{args.pipeline_config}: not a pipeline parameter file "
-                                 f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-            settings = RunSettings.from_parameters(parameters, settings)
+            settings = RunSettings.from_parameter_file(args.pipeline_config, settings)
         settings = RunSettings.from_arguments(step_arguments, settings)
         predictor = JwstCalPredict(
             args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),

@@ -157,6 +157,22 @@ class RunSettings:
         return dataclasses.replace(base or cls(), **values)
 
     @classmethod
+    def from_parameter_file(cls, path: str, base: RunSettings | None = None) -> RunSettings:
+        """Settings from a pipeline parameter file (.asdf or .cfg), read by stpipe; SettingsError
+        (one line naming the file) when it is not one."""
+        from stpipe.config_parser import load_config_file
+
+        try:
+            parameters = load_config_file(str(path))
+        except Exception as exc:  # stpipe raises several kinds for a file that is not a parameter file
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SettingsError(f"{path}: not a pipeline parameter file ({reason})") from None
+        try:
+            return cls.from_parameters(parameters, base)
+        except SettingsError as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+
+    @classmethod
     def from_pipeline(cls, pipeline) -> RunSettings:
         """Settings of a pipeline object a hook runs inside (its own in_memory, its steps' parameters)."""
         values = {}

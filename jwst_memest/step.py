@@ -10,7 +10,6 @@ import re
 import shlex
 from pathlib import Path
 
-from stpipe.config_parser import load_config_file
 from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
@@ -182,12 +181,7 @@ class MemoryEstimateStep(Step):
         settings = RunSettings.from_pipeline(self.parent) if self.parent is not None else RunSettings()
         if self.pipeline_config:
             path = os.path.expandvars(os.path.expanduser(self.pipeline_config))
-            try:
-                parameters = load_config_file(path)
-            except Exception as exc:  # stpipe raises several kinds for a file that is not a parameter file
-                raise MemoryEstimateError(f"{self.pipeline_config}: not a pipeline parameter file "
-                                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-            settings = _settings_or_error(lambda: RunSettings.from_parameters(parameters, settings), self.pipeline_config)
+            settings = _settings_or_error(lambda: RunSettings.from_parameter_file(path, settings), "pipeline_config")
         if self.pipeline_arguments:
             arguments = shlex.split(self.pipeline_arguments)
             settings = _settings_or_error(lambda: RunSettings.from_arguments(arguments, settings), "pipeline_arguments")

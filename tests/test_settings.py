@@ -231,3 +231,12 @@ def test_outlier_detection_keeps_its_grid_when_resample_changes_scale():
     f = product_features(members, settings=RunSettings(pixel_scale_ratio=0.5))
     without = baseline.stages(inputs(f.vector()[None, :], [f.settings], [f.output_area_ratio]))
     assert without["outlier_detection"][0] == pytest.approx(default["outlier_detection"][0], rel=0.01)
+
+
+def test_a_file_that_is_no_parameter_file_is_one_line_naming_it(example_asn, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("[unclosed section\nkey\n")
+    with pytest.raises(SettingsError, match=f"{bad}: not a pipeline parameter file"):
+        RunSettings.from_parameter_file(str(bad))
+    status = cli_main(["estimate", str(example_asn), f"--output_dir={tmp_path}", f"--pipeline_config={bad}"])
+    assert status == 2 and not list(tmp_path.glob("*_memest.json"))
