@@ -63,3 +63,21 @@ def test_a_small_job_bound_sits_the_margin_above_its_estimate():
     X[0, baseline.feature_names.index("n_integrations")] = 8
     gb, upper = baseline.estimate(X, 0.95)
     assert upper[0] - gb[0] * baseline.upper_bound.factor(0.95) == pytest.approx(baseline.margin_gb)
+
+
+@pytest.mark.slow
+def test_the_same_small_run_measured_twice_in_this_environment(tmp_path):
+    import shutil
+
+    from jwst_memest.profile.spread import measure_spread
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"groups": [{"name": "spread-test", "base": {
+        "detectors": ["NRCB4"], "filter": "F070W", "pupil": "CLEAR", "subarray": "SUB160",
+        "subarray_shape": [160, 160], "dither_points": 2}}]}))
+    out = tmp_path / "spread.csv"
+    assert measure_spread(plan, out, [shutil.which("strun")], repeats=2) == 2
+    assert measure_spread(plan, out, [shutil.which("strun")], repeats=2) == 0  # resumable: nothing left to run
+    summary = spread_by_pipeline(out)
+    assert summary["image3"]["runs"] == 2 and summary["image3"]["environment_bytes"] == 0.0
+    assert 0.0 <= summary["image3"]["repeat_bytes"] < 50e6
