@@ -161,13 +161,10 @@ def estimate_features(
     estimator = estimator or resolve_estimator(pipeline, model_path or None)
     X = np.vstack([features.vector() for _, features in named_features])
     settings = [features.settings for _, features in named_features]
-    areas = [features.output_area_ratio for _, features in named_features]
-    psf = [features.psf_input_bytes for _, features in named_features]
-    grids = [features.outlier_grid_pixels for _, features in named_features]
     # what the measured runs cover, and the stages, come from the physics, whichever estimator is used
     baseline = estimator if estimator.kind == "physics_baseline" else load_baseline(pipeline)
     gb, upper, model_warnings = _estimate_rows(named_features, estimator, baseline, X, settings, quantile)
-    stages = baseline.breakdown(with_settings(X, settings, areas, psf, grids))
+    stages = baseline.breakdown(_baseline_input(named_features, X, settings))
     alternatives = _alternatives(named_features, X, estimator, baseline, quantile)
     description = _estimator_description(estimator)
     unmeasured_bound = _unmeasured_bound(estimator)
@@ -233,6 +230,14 @@ def _model_inputs(named_features, estimator: MemoryEstimator, X: np.ndarray) -> 
     return np.vstack(rows), warnings
 
 
+def _baseline_input(named_features, X: np.ndarray, settings: list[RunSettings]) -> np.ndarray:
+    """The physics baseline's input: the features ``X``, run with ``settings``, and what the members
+    say beyond the schema (``model.terms.SETTING_COLUMNS``)."""
+    features = [f for _, f in named_features]
+    return with_settings(X, settings, [f.output_area_ratio for f in features], [f.psf_input_bytes for f in features],
+                         [f.outlier_grid_pixels for f in features])
+
+
 def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: PhysicsBaseline, X: np.ndarray,
                    settings: list[RunSettings], quantile: float):
     """Estimates, bounds and per-row warnings of the estimator under each row's run settings.
@@ -241,18 +246,15 @@ def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: Physics
     at jwst's default settings): its estimate is scaled by the ratio the baseline gives the
     settings against the defaults, and says so.
     """
-    areas = [features.output_area_ratio for _, features in named_features]
-    psf = [features.psf_input_bytes for _, features in named_features]
-    grids = [features.outlier_grid_pixels for _, features in named_features]
     if estimator is baseline:  # its bound holds the margin already
-        gb, upper = estimator.estimate(with_settings(X, settings, areas, psf, grids), quantile)
+        gb, upper = estimator.estimate(_baseline_input(named_features, X, settings), quantile)
         return gb, upper, [[] for _ in named_features]
     X_model, model_warnings = _model_inputs(named_features, estimator, X)
     gb, upper = estimator.estimate(X_model, quantile)
     defaults = [RunSettings(in_memory=s.in_memory) for s in settings]
     # the features already follow the output grid's scale: only what they cannot say is scaled
-    ratio = (baseline.predict(with_settings(X, settings, areas, psf, grids))
-             / baseline.predict(with_settings(X, defaults, areas, psf, grids)))
+    ratio = (baseline.predict(_baseline_input(named_features, X, settings))
+             / baseline.predict(_baseline_input(named_features, X, defaults)))
     for i, (s, r) in enumerate(zip(settings, ratio)):
         changed = [k for k in s.changed() if k != "in_memory"]
         if changed and abs(r - 1.0) > 1e-9:
@@ -262,12 +264,11 @@ def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: Physics
     return gb * ratio, upper * ratio + getattr(baseline, "margin_gb", 0.0), model_warnings
 
 
-# The memory-saving settings offered beside each calwebb_image3 estimate, on top of the run's own:
-# on disk; no context image; no err (and so no variances); all of them. jwst 3.0's source_catalog
-# needs the i2d's err (without it: TypeError in isnan), so a setting that drops err is offered
-# with source_catalog skipped, and says so.
-_SAVINGS = (
-    ({"in_memory": False}, ""),
+# The memory-saving settings offered beside each calwebb_image3 estimate (after in_memory both ways),
+# on top of the run's own, least intrusive first: no context image; no err (and so no variances);
+# all of them, on disk. jwst 3.0's source_catalog needs the i2d's err (without it: TypeError in
+# isnan), so a setting that drops err is offered with source_catalog skipped, and says so.
+MEMORY_SAVINGS = (
     ({"enable_ctx": False}, ""),
     ({"enable_err": False, "skip_source_catalog": True},
      "jwst 3.0's source_catalog fails without the err array: offered with source_catalog skipped"),
@@ -281,7 +282,7 @@ def _alternatives(named_features, X: np.ndarray, estimator: MemoryEstimator, bas
     """Per row, the estimate and bound under each setting of the Level-3 run that changes its memory.
 
     calwebb_image3 (and the pipelines estimated with its terms) offers in_memory both ways, then the
-    memory-saving settings of ``_SAVINGS`` on top of the run's own, each with the arguments that
+    memory-saving settings of ``MEMORY_SAVINGS`` on top of the run's own, each with the arguments that
     give it. calwebb_spec3 in jwst 3.0 has no such setting (outlier_detection's own in_memory is
     ignored inside the pipeline). A model whose features do not include in_memory (spacekit's)
     cannot tell the settings apart.
@@ -294,7 +295,7 @@ def _alternatives(named_features, X: np.ndarray, estimator: MemoryEstimator, bas
     column = names.index("in_memory")
     image3 = getattr(baseline, "terms", None) == "image3"  # its own terms count the savings
     found = [[] for _ in X]
-    trials = [({"in_memory": setting}, "") for setting in (True, False)] + (list(_SAVINGS[1:]) if image3 else [])
+    trials = [({"in_memory": setting}, "") for setting in (True, False)] + (list(MEMORY_SAVINGS) if image3 else [])
     for change, note in trials:
         settings = [dataclasses.replace(f.settings, **change) for _, f in named_features]
         trial = X.copy()

@@ -158,19 +158,14 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
                                failures=result.failures)
 
 
-# what apply_savings tries after on-disk processing, least intrusive first (jwst 3.0's source_catalog
-# needs the i2d's err: dropping err skips it, as the estimate's alternatives say)
-SAVINGS = ({"enable_ctx": False}, {"enable_err": False, "skip_source_catalog": True},
-           {"enable_ctx": False, "enable_err": False, "skip_source_catalog": True})
-
-
 def _fitting_saving(estimate, on_disk: RunSettings, limit_gb: float, pipeline: str, options: dict) -> RunSettings:
-    """On disk; then, while the bound exceeds the limit, each of ``SAVINGS`` on top of it until one fits
-    (the last one when none does)."""
-    from jwst_memest.estimation import estimate_features
+    """On disk; then, while the bound exceeds the limit, each of the estimate's memory-saving
+    alternatives (``estimation.MEMORY_SAVINGS``) on top of it until one fits (the last one when
+    none does)."""
+    from jwst_memest.estimation import MEMORY_SAVINGS, estimate_features
 
     trial = on_disk
-    for change in ({}, *SAVINGS):
+    for change in ({}, *(change for change, _ in MEMORY_SAVINGS)):
         trial = dataclasses.replace(on_disk, **change)
         features = dataclasses.replace(estimate.features, settings=trial,
                                        values=dict(estimate.features.values, in_memory=trial.in_memory))

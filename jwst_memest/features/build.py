@@ -181,8 +181,9 @@ def _geometry(members, warnings, settings: RunSettings, flags: list[str]) -> dic
     )
     mosaic = width * height
     _check_grid(pointed, width, height, output_scale, warnings, flags)
-    native = mosaic_shape(xi, eta, [m.roll_ref for m in pointed], [m.ncols for m in pointed],
-                          [m.nrows for m in pointed], scale, output_scale=float(scale.min()))
+    native = (width, height) if output_scale == float(scale.min()) else mosaic_shape(
+        xi, eta, [m.roll_ref for m in pointed], [m.ncols for m in pointed], [m.nrows for m in pointed], scale,
+        output_scale=float(scale.min()))
     stats["outlier_grid_pixels"] = max(native[0] * native[1], float(max(m.pixels for m in pointed)))
     # the mosaic holds every member's footprint: never fewer pixels than the largest member (at the
     # output scale), even when nonsense pointing or pixel-area keywords collapse the footprints numerically

@@ -126,6 +126,7 @@ def prepare_configuration(configuration: Configuration, scratch: Path) -> tuple[
     from jwst_memest.profile.synthetic import write_cal_exposures
 
     layout = _layout(configuration.layout)
+    settings = configuration.run_settings()
     seed = _seed(configuration.run_id)
     pipeline = pipeline_of(layout)
     per_integration = PIPELINES[pipeline].per_integration
@@ -146,13 +147,13 @@ def prepare_configuration(configuration: Configuration, scratch: Path) -> tuple[
         args += spec3_arguments(layout.exp_type, scratch / "refs")
     elif spec3:
         args += LRS_ARGUMENTS
-    elif not configuration.run_settings().skip_source_catalog:
+    elif not settings.skip_source_catalog:
         apcorr, abvega = write_source_catalog_references(
             instrument, layout.filter, layout.pupil, layout.subarray, scratch / "refs")
         args += [f"--steps.source_catalog.override_apcorr={apcorr}",
                  f"--steps.source_catalog.override_abvegaoffset={abvega}"]
     if pipeline == "image3":
-        args += configuration.run_settings().arguments()
+        args += settings.arguments()
     return asn, args, pipeline
 
 

@@ -45,8 +45,8 @@ def load_measured(corpus, pipeline: str = "image3"):
         raise ValueError(f"{data.label}: not a measured corpus (no measured_gb and status columns)")
     split = np.where(data.test_split, "test", "train") if data.test_split is not None else np.full(len(data.y), "train")
     table = data.table.reset_index()
-    settings = settings_of(table)
-    return (with_settings(data.X, settings, area_ratios_of(table, settings), psf_bytes_of(table)),
+    settings, layouts = settings_of(table), _layouts_of(table)
+    return (with_settings(data.X, settings, area_ratios_of(layouts, settings), psf_bytes_of(table, layouts)),
             data.y, split, table)
 
 
@@ -57,33 +57,32 @@ def settings_of(table) -> list[RunSettings]:
     return [RunSettings.from_arguments(str(text).split()) for text in table["pipeline_args"].fillna("")]
 
 
-def psf_bytes_of(table) -> list[float]:
-    """The PSF references' bytes of each run: its layout's PSF exposures, each as large as its largest member."""
-    layouts = table["layout"].fillna("{}").astype(str) if "layout" in table.columns else ["{}"] * len(table)
-    sizes = table["member_bytes"].astype(float) if "member_bytes" in table.columns else [np.nan] * len(table)
-    found = []
-    for text, size in zip(layouts, sizes):
+def _layouts_of(table) -> list[dict]:
+    """Each run's layout (the plan's parameters), {} where none was recorded."""
+    texts = table["layout"].fillna("{}").astype(str) if "layout" in table.columns else ["{}"] * len(table)
+    layouts = []
+    for text in texts:
         try:
-            count = json.loads(text).get("psf_exposures")
-        except (json.JSONDecodeError, AttributeError):
-            count = None
-        found.append(float(count) * float(size) if count is not None else np.nan)
-    return found
+            layout = json.loads(text)
+        except json.JSONDecodeError:
+            layout = {}
+        layouts.append(layout if isinstance(layout, dict) else {})
+    return layouts
 
 
-def area_ratios_of(table, settings: list[RunSettings]) -> list[float]:
+def psf_bytes_of(table, layouts: list[dict]) -> list[float]:
+    """The PSF references' bytes of each run: its layout's PSF exposures, each as large as its largest member."""
+    sizes = table["member_bytes"].astype(float) if "member_bytes" in table.columns else [np.nan] * len(table)
+    return [float(layout["psf_exposures"]) * float(size) if layout.get("psf_exposures") is not None else np.nan
+            for layout, size in zip(layouts, sizes)]
+
+
+def area_ratios_of(layouts: list[dict], settings: list[RunSettings]) -> list[float]:
     """Output pixels per member pixel of each run's mosaic, from its settings and its first detector's scale."""
     from jwst_memest.instruments import imaging_pixel_scale
 
-    layouts = table["layout"].fillna("{}").astype(str) if "layout" in table.columns else ["{}"] * len(table)
-    ratios = []
-    for text, s in zip(layouts, settings):
-        try:
-            detectors = json.loads(text).get("detectors") or ["NRCA1"]
-        except (json.JSONDecodeError, AttributeError):
-            detectors = ["NRCA1"]
-        ratios.append(s.area_ratio(imaging_pixel_scale(detectors[0])))
-    return ratios
+    return [s.area_ratio(imaging_pixel_scale((layout.get("detectors") or ["NRCA1"])[0]))
+            for layout, s in zip(layouts, settings)]
 
 
 def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,

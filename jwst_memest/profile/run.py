@@ -102,15 +102,16 @@ def finished_run_ids(corpus: Path) -> set[str]:
         return {row["run_id"] for row in csv.DictReader(handle)}
 
 
-def append_row(corpus: Path, row: dict) -> None:
+def append_row(corpus: Path, row: dict, columns: list[str] | None = None) -> None:
     """Append one row and force it to disk: finished rows are never rewritten.
 
-    An existing file keeps its own columns (a file started before a column was added stays
-    consistent: the new column is left out of its rows, never shifted into another).
+    A new file takes ``columns`` (default: the corpus columns). An existing file keeps its own
+    columns (a file started before a column was added stays consistent: the new column is left out
+    of its rows, never shifted into another).
     """
     corpus.parent.mkdir(parents=True, exist_ok=True)
     new = not corpus.is_file() or corpus.stat().st_size == 0
-    columns = CORPUS_COLUMNS
+    columns = columns or CORPUS_COLUMNS
     if not new:
         with corpus.open(newline="") as handle:
             columns = next(csv.reader(handle))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -45,23 +44,12 @@ def _finished(path: Path) -> set[tuple[str, str, int]]:
         return {(r["run_id"], r["environment"], int(r["repeat"])) for r in csv.DictReader(handle)}
 
 
-def _append(path: Path, row: dict) -> None:
-    new = not path.is_file() or path.stat().st_size == 0
-    with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SPREAD_COLUMNS, extrasaction="ignore")
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def measure_spread(plan_path: Path, out: Path, runners: list[str], repeats: int = 3, timeout: float = 3600,
                    rss_limit_gb: float | None = 18.0) -> int:
     """Run each configuration of the plan ``repeats`` times with each strun; returns the rows added."""
     from jwst_memest.profile.corpus import expand_plan, load_plan, prepare_configuration
     from jwst_memest.profile.monitor import measure
-    from jwst_memest.profile.run import crds_free_env
+    from jwst_memest.profile.run import append_row, crds_free_env
 
     configurations = expand_plan(load_plan(plan_path))
     done = _finished(out)
@@ -81,9 +69,10 @@ def measure_spread(plan_path: Path, out: Path, runners: list[str], repeats: int 
                                      env=crds_free_env(Path(work) / "crds"), cwd=work, timeout=timeout,
                                      log_path=Path(work) / "pipeline.log", rss_limit_gb=rss_limit_gb)
                 status = "ok" if result.returncode == 0 and not result.over_limit else f"exit {result.returncode}"
-                _append(out, {"run_id": configuration.run_id, "pipeline": pipeline, "environment": runner,
-                              "versions": versions[runner], "repeat": repeat, "status": status,
-                              "measured_gb": round(result.peak_gb, 4), "wall_s": round(result.wall_s, 2)})
+                row = {"run_id": configuration.run_id, "pipeline": pipeline, "environment": runner,
+                       "versions": versions[runner], "repeat": repeat, "status": status,
+                       "measured_gb": round(result.peak_gb, 4), "wall_s": round(result.wall_s, 2)}
+                append_row(out, row, columns=SPREAD_COLUMNS)
                 added += 1
                 print(f"{configuration.run_id} {runner} #{repeat}: {status} {result.peak_gb:.4f} GB", flush=True)
         finally:
