@@ -18,7 +18,25 @@ __all__ = ["MemoryEstimateStep", "estimate", "JwstCalPredict", "__version__"]
 def estimate(asn_path, **options):
     """Estimate every product of a Level-3 association that has a readable member.
 
-    Returns a list of ProductEstimate whose ``failures`` maps each other product to why.
+    Parameters
+    ----------
+    asn_path : str or pathlib.Path
+        The Level-3 association file (``*_asn.json``).
+    **options
+        Passed to `jwst_memest.estimation.estimate_association`: ``search_path``,
+        ``in_memory``, ``settings`` (a `~jwst_memest.settings.RunSettings`), ``estimator``,
+        ``model_path``, ``quantile`` and ``max_request_gb``.
+
+    Returns
+    -------
+    jwst_memest.estimation.ProductEstimates
+        One `~jwst_memest.estimation.ProductEstimate` per estimated product; its ``failures``
+        maps each product that could not be estimated to why.
+
+    Raises
+    ------
+    jwst_memest.association.AssociationError
+        When the association cannot be read or no product has a readable member.
     """
     from jwst_memest.estimation import ProductEstimates, estimate_association
 

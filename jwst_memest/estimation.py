@@ -47,7 +47,53 @@ def _round_up(value: float, digits: int = 4) -> float:
 
 @dataclass
 class ProductEstimate:
-    """Estimated peak memory of one Level-3 product."""
+    """Estimated peak memory of one Level-3 product.
+
+    Parameters
+    ----------
+    product : str
+        The product's name.
+    pipeline : str
+        The Level-3 pipeline sized (``image3``, ``spec3``, ...).
+    n_members : int
+        Members the estimate counts.
+    gb_size : float
+        The estimated peak memory, GB (10^9 bytes).
+    upper_bound_gb : float
+        The upper bound at ``quantile``, GB.
+    request_gb : float
+        The memory to request: the upper bound, capped at ``max_request_gb`` when one is given.
+    quantile : float
+        The quantile of the upper bound.
+    in_memory : bool
+        ``in_memory`` of the run sized.
+    estimator : dict
+        The estimator's ``name``, ``version``, ``kind`` and ``checksum``.
+    warnings : list of str, optional
+        Warnings of the product (members left out, extrapolation, capped request, ...).
+    features : jwst_memest.features.build.ProductFeatures or None, optional
+        The features the estimate was made from.
+    calibrated : bool, optional
+        Whether the product lies inside the measured runs the bound was calibrated on.
+    bound_widening : float, optional
+        The factor the bound was widened by outside them.
+    uncalibrated_reasons : list of str, optional
+        Why the product is not calibrated.
+    breakdown : dict of str to float, optional
+        The peak of each modelled stage, GB.
+    peak_step : str, optional
+        The stage that sets the peak.
+    breakdown_note : str, optional
+        How the breakdown was made, when it is not the estimator's own.
+    alternatives : list of dict, optional
+        The estimate and bound under each other memory-changing setting of the run.
+    settings : jwst_memest.settings.RunSettings, optional
+        The run's settings the estimate follows.
+    flags : list of str, optional
+        Machine-readable findings, such as ``implausible_output_grid``.
+    bound_margin_gb : float, optional
+        What the bound adds in bytes (as GB) for the spread between repeats and environments.
+    """
 
     product: str
     pipeline: str
@@ -73,10 +119,24 @@ class ProductEstimate:
 
     @property
     def rounded_gb(self) -> float:
+        """The estimate rounded to 4 decimals, as written in ``gbSize``.
+
+        Returns
+        -------
+        float
+            ``gb_size`` rounded to 4 decimals.
+        """
         return round(self.gb_size, 4)
 
     def annotation(self) -> dict:
-        """The ``memory_estimate`` block written beside ``gbSize``."""
+        """The ``memory_estimate`` block written beside ``gbSize``.
+
+        Returns
+        -------
+        dict
+            The bound (rounded up), quantile, margin, request, model, pipeline and its parameters,
+            breakdown, alternatives, calibration, warnings, flags and the jwst_memest version.
+        """
         from jwst_memest import __version__
 
         return {
@@ -104,6 +164,21 @@ class ProductEstimate:
 
 @dataclass
 class AssociationEstimate:
+    """The estimates of one association file.
+
+    Parameters
+    ----------
+    path : pathlib.Path or None
+        The association file.
+    pipeline : str
+        Its Level-3 pipeline.
+    raw : dict
+        The association as read from the file.
+    products : list of ProductEstimate
+        The estimates of the products that have a readable member.
+    failures : dict of str to str, optional
+        Each product that could not be estimated, and why.
+    """
     path: Path | None
     pipeline: str
     raw: dict
@@ -112,7 +187,17 @@ class AssociationEstimate:
 
 
 class ProductEstimates(list):
-    """Estimates of the products that could be estimated; ``failures`` maps each other product to why not."""
+    """Estimates of the products that could be estimated; ``failures`` maps each other product to why not.
+
+    A list of `ProductEstimate`.
+
+    Parameters
+    ----------
+    estimates : sequence of ProductEstimate
+        The estimates.
+    failures : dict of str to str
+        Each product that could not be estimated, and why.
+    """
 
     def __init__(self, estimates: Sequence[ProductEstimate], failures: dict[str, str]):
         super().__init__(estimates)
@@ -138,8 +223,26 @@ def estimate_products(
 ) -> list[ProductEstimate]:
     """Estimate every product from its members' metadata, in one batch through the model.
 
-    ``settings`` are the run's settings that change memory (``in_memory`` is ``settings.in_memory``
-    when they are given)."""
+    Parameters
+    ----------
+    products : sequence of (str, sequence of jwst_memest.metadata.ExposureMetadata)
+        Each product's name and its members' metadata.
+    pipeline : str
+        The Level-3 pipeline (``image3``, ``spec3``, ``coron3``, ``ami3``, ``tso3``).
+    in_memory : bool, optional
+        ``in_memory`` of the run sized, when ``settings`` is not given.
+    settings : jwst_memest.settings.RunSettings or None, optional
+        The run's settings that change memory (``in_memory`` is ``settings.in_memory`` when
+        they are given).
+    **options
+        Passed to `estimate_features`: ``estimator``, ``model_path``, ``quantile``,
+        ``max_request_gb``, ``extra_warnings``.
+
+    Returns
+    -------
+    list of ProductEstimate
+        One estimate per product, in order.
+    """
     settings = RunSettings(in_memory=in_memory) if settings is None else settings
     named = [(name, product_features(members, pipeline, settings=settings)) for name, members in products]
     return estimate_features(named, pipeline, **options)
@@ -155,7 +258,31 @@ def estimate_features(
     max_request_gb: float | None = None,
     extra_warnings: dict[str, list[str]] | None = None,
 ) -> list[ProductEstimate]:
-    """Estimate products from their features: one model evaluation for the whole batch."""
+    """Estimate products from their features: one model evaluation for the whole batch.
+
+    Parameters
+    ----------
+    named_features : sequence of (str, jwst_memest.features.build.ProductFeatures)
+        Each product's name and features.
+    pipeline : str
+        The Level-3 pipeline.
+    estimator : jwst_memest.model.estimator.MemoryEstimator or None, optional
+        The estimator; by default the one `resolve_estimator` finds for ``pipeline`` and
+        ``model_path``.
+    model_path : str or None, optional
+        A model bundle (``.asdf``) to use instead of the installed one.
+    quantile : float, optional
+        The quantile of the upper bound.
+    max_request_gb : float or None, optional
+        Cap of the memory request, GB; a capped product gets a warning.
+    extra_warnings : dict of str to list of str, optional
+        More warnings per product name (from reading its members).
+
+    Returns
+    -------
+    list of ProductEstimate
+        One estimate per product, in order (empty for no products).
+    """
     if not named_features:
         return []
     estimator = estimator or resolve_estimator(pipeline, model_path or None)
@@ -318,6 +445,20 @@ def read_members(paths: Iterable[Path], cache: dict | None = None) -> tuple[list
     """Metadata of the readable members, and one warning per member left out.
 
     A file listed several times is read once (``cache`` may be shared across products).
+
+    Parameters
+    ----------
+    paths : iterable of pathlib.Path
+        The members' files.
+    cache : dict or None, optional
+        Metadata (or the error reading it) per file already read.
+
+    Returns
+    -------
+    members : list of jwst_memest.metadata.ExposureMetadata
+        The readable members, once per entry.
+    warnings : list of str
+        One per unreadable member, and one when entries repeat a file.
     """
     cache = {} if cache is None else cache
     members, warnings = [], []
@@ -343,12 +484,30 @@ def read_members(paths: Iterable[Path], cache: dict | None = None) -> tuple[list
 def read_association_members(
     path: str | Path, search_path: Iterable[str | Path] = ()
 ) -> tuple[str, list[tuple[str, list[ExposureMetadata], list[str]]], dict[str, str]]:
-    """The Level-3 pipeline of an association file; per product that has a readable member,
-    its members' metadata and the warnings gathering them gave (substituted, absent or
-    unreadable members); and, per product that has none, why.
+    """Read an association and its members' metadata.
 
-    Raises AssociationError (one line naming the file) when the association cannot be
-    read or no product has a readable member.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The Level-3 association file.
+    search_path : iterable of str or pathlib.Path, optional
+        More directories where members are looked for.
+
+    Returns
+    -------
+    pipeline : str
+        The association's Level-3 pipeline.
+    products : list of (str, list of jwst_memest.metadata.ExposureMetadata, list of str)
+        Per product that has a readable member: its name, its members' metadata and the
+        warnings gathering them gave (substituted, absent or unreadable members).
+    failures : dict of str to str
+        Per product that has none, why.
+
+    Raises
+    ------
+    jwst_memest.association.AssociationError
+        One line naming the file, when the association cannot be read or no product has a
+        readable member.
     """
     path = Path(path)
     association, pipeline = load_level3_association(path)
@@ -387,9 +546,28 @@ def estimate_association(
 ) -> AssociationEstimate:
     """Estimate every product of a Level-3 association file that has a readable member.
 
-    The others are listed, with the reason, in the result's ``failures``. Raises
-    AssociationError (one line naming the file) when the association cannot be
-    read or no product has a readable member.
+    The others are listed, with the reason, in the result's ``failures``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The Level-3 association file.
+    search_path : iterable of str or pathlib.Path, optional
+        More directories where members are looked for.
+    **options
+        Passed to `estimate_products`: ``in_memory``, ``settings``, ``estimator``,
+        ``model_path``, ``quantile``, ``max_request_gb``.
+
+    Returns
+    -------
+    AssociationEstimate
+        The association, its pipeline, the estimates and the failures.
+
+    Raises
+    ------
+    jwst_memest.association.AssociationError
+        One line naming the file, when the association cannot be read or no product has a
+        readable member.
     """
     path = Path(path)
     pipeline, products, failures = read_association_members(path, search_path)
@@ -400,8 +578,24 @@ def estimate_association(
 
 
 def annotate_association(raw: dict, estimates: Sequence[ProductEstimate], failures: dict[str, str] | None = None) -> dict:
-    """A copy of the association with ``gbSize`` and ``memory_estimate`` in each estimated product,
-    and ``memory_estimate: {"status": "failed", "reason": ...}`` (no ``gbSize``) in each failed one."""
+    """Copy an association with the estimates written into its products.
+
+    Parameters
+    ----------
+    raw : dict
+        The association as read from its file.
+    estimates : sequence of ProductEstimate
+        The estimates, matched to products by name.
+    failures : dict of str to str or None, optional
+        Each product that could not be estimated, and why.
+
+    Returns
+    -------
+    dict
+        A copy of the association with ``gbSize`` and ``memory_estimate`` in each estimated
+        product, and ``memory_estimate: {"status": "failed", "reason": ...}`` (no ``gbSize``) in
+        each failed one.
+    """
     from jwst_memest import __version__
 
     annotated = json.loads(json.dumps(raw))
@@ -421,12 +615,48 @@ def annotate_association(raw: dict, estimates: Sequence[ProductEstimate], failur
 
 
 def write_json_atomic(data, path: str | Path) -> Path:
-    """Write JSON to a temporary file beside ``path``, then rename: never half-written."""
+    """Write JSON to a temporary file beside ``path``, then rename: never half-written.
+
+    Parameters
+    ----------
+    data : object
+        What to write (indented, with a final newline).
+    path : str or pathlib.Path
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        When ``path``'s directory does not exist or cannot be written.
+    """
     return write_text_atomic(json.dumps(data, indent=4) + "\n", path)
 
 
 def write_text_atomic(text: str, path: str | Path) -> Path:
-    """Write text to a temporary file beside ``path``, then rename: never half-written."""
+    """Write text to a temporary file beside ``path``, then rename: never half-written.
+
+    Parameters
+    ----------
+    text : str
+        What to write.
+    path : str or pathlib.Path
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        When ``path``'s directory does not exist or cannot be written.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
@@ -437,7 +667,18 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
 
 
 def estimate_table(products: Sequence[ProductEstimate]) -> str:
-    """The estimates as the aligned table the step logs and folder mode prints."""
+    """The estimates as the aligned table the step logs and folder mode prints.
+
+    Parameters
+    ----------
+    products : sequence of ProductEstimate
+        The estimates, one line each.
+
+    Returns
+    -------
+    str
+        The table: product, members, gbSize, upper, request, peak step and model.
+    """
     width = max([len(p.product) for p in products] + [7])
     steps = max([len(p.peak_step) for p in products] + [9])
     lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  "

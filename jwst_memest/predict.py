@@ -45,7 +45,19 @@ PARALLEL_READ_MIN_FILES = 400
 
 @dataclass
 class ScreenedFolder:
-    """The exposures of a folder that jwst's association tools can take, and the pool rows the generator needs."""
+    """The exposures of a folder that jwst's association tools can take, and the pool rows the generator needs.
+
+    Parameters
+    ----------
+    exposures : dict of str to jwst_memest.metadata.ExposureMetadata
+        The kept exposures' metadata by exposure stem, in file order.
+    representatives : dict of str to jwst_memest.pools.PoolEntry
+        The distinct pool rows (`jwst_memest.pools.distinct_rows`), by stem.
+    followers : dict of str to list of str
+        Per representative stem, the stems of the rows it stands for.
+    rejected : list of str
+        One line per file left out, naming it and why.
+    """
 
     exposures: dict[str, ExposureMetadata]  # exposure stem -> metadata, in file order
     representatives: dict[str, PoolEntry]  # the distinct pool rows (pools.distinct_rows)
@@ -54,11 +66,22 @@ class ScreenedFolder:
 
 
 def screen_exposures(paths: Iterable[Path], workers: int | None = 1) -> ScreenedFolder:
-    """Read and screen a folder's exposures; headers are read in ``workers`` processes (None: one per
-    usable CPU) when the folder is large.
+    """Read and screen a folder's exposures.
 
     jwst's pool maker aborts on one unreadable file or a missing TARGNAME, and
     its generator on a missing EXP_TYPE: such files are left out and reported.
+
+    Parameters
+    ----------
+    paths : iterable of pathlib.Path
+        The exposures' files.
+    workers : int or None, optional
+        Processes reading the headers when the folder is large (None: one per usable CPU).
+
+    Returns
+    -------
+    ScreenedFolder
+        The kept exposures, their distinct pool rows, and the files left out.
     """
     paths = [str(p) for p in paths]
     workers = min(workers or _usable_cpus(), max(len(paths) // (PARALLEL_READ_MIN_FILES // 2), 1))
@@ -120,7 +143,15 @@ def _screen(paths: list[str]) -> tuple[list[tuple[str, ExposureMetadata | str]],
 
 @dataclass(frozen=True)
 class GeneratedAssociation:
-    """A Level-3 association made by jwst's generator: its file name and JSON content."""
+    """A Level-3 association made by jwst's generator: its file name and JSON content.
+
+    Parameters
+    ----------
+    filename : str
+        The association's file name, as jwst's generator names it.
+    content : dict
+        The association, with its members expanded to every exposure.
+    """
 
     filename: str
     content: dict
@@ -133,12 +164,24 @@ def build_associations(folder: ScreenedFolder, discover: bool = False,
     As ``asn_generate --all-candidates``: observation candidates only, so
     observations are independent and whole observations are gathered into pools
     of bounded size (jwst's generator scans the whole pool once per observation
-    candidate), generated in ``workers`` processes (default: one per CPU this process
-    may use) when there are several. The generator sees only the distinct rows;
-    each association's members are expanded back to every exposure.
-    ``discover=True`` runs one pool with jwst's discovery pass too
-    (``asn_generate``'s default), which finds the same products here at several
-    times the cost.
+    candidate), generated in ``workers`` processes when there are several. The
+    generator sees only the distinct rows; each association's members are expanded
+    back to every exposure.
+
+    Parameters
+    ----------
+    folder : ScreenedFolder
+        The screened exposures.
+    discover : bool, optional
+        Run one pool with jwst's discovery pass too (``asn_generate``'s default), which
+        finds the same products here at several times the cost.
+    workers : int or None, optional
+        Processes generating associations (None: one per CPU this process may use).
+
+    Returns
+    -------
+    list of GeneratedAssociation
+        The associations, sorted by file name.
     """
     representatives = folder.representatives
     if discover:
@@ -203,6 +246,38 @@ class JwstCalPredict:
     ``JwstCalPredict(input_path).run_inference()`` then ``.predictions`` maps
     each product name to ``{"gbSize": float}``; ``.estimates`` holds the full
     ProductEstimate objects and ``.associations`` the generated associations.
+
+    Parameters
+    ----------
+    input_path : str or pathlib.Path
+        The folder of exposures.
+    pid : int or None, optional
+        Only the exposures of this program.
+    obs : int or None, optional
+        Only those of this observation (with ``pid``).
+    sfx : str, optional
+        File name suffix of the exposures.
+    exp_modes : iterable of str, optional
+        The exposure modes whose products are estimated (``image``, ``spec``, ...; default all).
+    model_path : str or None, optional
+        A model bundle (``.asdf``) to use instead of the installed one.
+    in_memory : bool, optional
+        ``in_memory`` of the Level-3 runs sized, when ``settings`` is not given.
+    quantile : float, optional
+        The quantile of the upper bound.
+    max_request_gb : float or None, optional
+        Cap of the memory request, GB.
+    discover : bool, optional
+        Also run jwst's discovery pass (slower; see `build_associations`).
+    workers : int or None, optional
+        Processes reading headers and generating associations (None: one per usable CPU).
+    settings : jwst_memest.settings.RunSettings or None, optional
+        The Level-3 runs' settings that change memory (``in_memory`` is theirs when given).
+
+    Raises
+    ------
+    ValueError
+        When an exposure mode is unknown.
     """
 
     def __init__(
@@ -237,6 +312,18 @@ class JwstCalPredict:
         self.unused: dict[str, str] = {}  # exposure -> why it forms no product
 
     def input_files(self) -> list[Path]:
+        """The folder's exposures matching the program, observation and suffix asked for.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The matching files, sorted.
+
+        Raises
+        ------
+        ValueError
+            When the input path is not a directory, or no file matches.
+        """
         if not self.input_path.is_dir():
             raise ValueError(f"{self.input_path}: not a directory")
         pattern = "jw"
@@ -250,6 +337,22 @@ class JwstCalPredict:
         return files
 
     def run_inference(self) -> dict[str, dict]:
+        """Form the folder's Level-3 products with jwst's rules and estimate each.
+
+        Fills ``predictions``, ``estimates``, ``associations``, ``rejected`` (files left out) and
+        ``unused`` (exposures that form no product, and why), and logs the files and exposures
+        left out.
+
+        Returns
+        -------
+        dict of str to dict
+            ``predictions``: ``{"gbSize": float}`` per product name.
+
+        Raises
+        ------
+        ValueError
+            When the input path is not a directory or holds no matching exposure.
+        """
         folder = screen_exposures(self.input_files(), self.workers)
         exposures, self.rejected = folder.exposures, folder.rejected
         for reason in self.rejected:
@@ -284,6 +387,18 @@ class JwstCalPredict:
         Members are named as a pipeline run reads them: the file name only (jwst looks for members
         beside the association), at the level the pipeline takes (jwst's rules name ``_cal`` or
         ``_calints`` files whatever level the folder holds).
+
+        Parameters
+        ----------
+        directory : str or pathlib.Path
+            Where to write them (made when absent).
+        annotate : bool, optional
+            Write ``gbSize`` and ``memory_estimate`` into each product.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -298,12 +413,34 @@ class JwstCalPredict:
         return written
 
     def records(self) -> list[dict]:
-        """One record per estimated product: its association, gbSize and the memory_estimate block."""
+        """One record per estimated product: its association, gbSize and the memory_estimate block.
+
+        Returns
+        -------
+        list of dict
+            ``product``, ``association``, ``gbSize`` and ``memory_estimate`` per estimate.
+        """
         return [{"product": e.product, "association": self.association_of.get(e.product, ""),
                  "gbSize": e.rounded_gb, "memory_estimate": e.annotation()} for e in self.estimates]
 
     def write_estimates(self, path: str | Path) -> Path:
-        """Every estimate as JSON (``.json``: the records) or CSV (``.csv``: one flat row per product)."""
+        """Every estimate as JSON (``.json``: the records) or CSV (``.csv``: one flat row per product).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write; its suffix chooses the format.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Raises
+        ------
+        ValueError
+            When ``path`` ends in neither ``.json`` nor ``.csv``.
+        """
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".json":
@@ -340,7 +477,22 @@ def _as_csv(records: list[dict]) -> str:
 
 def unused_exposures(exposures: dict[str, ExposureMetadata], generated: list[GeneratedAssociation],
                      wanted: set[str]) -> dict[str, str]:
-    """Exposures (by stem) that are a member of no estimated product, and why."""
+    """Exposures (by stem) that are a member of no estimated product, and why.
+
+    Parameters
+    ----------
+    exposures : dict of str to jwst_memest.metadata.ExposureMetadata
+        The folder's exposures by stem.
+    generated : list of GeneratedAssociation
+        Every association jwst's rules made.
+    wanted : set of str
+        The Level-3 pipelines (``asn_type``) estimated.
+
+    Returns
+    -------
+    dict of str to str
+        Each unused exposure's stem, and why it forms no estimated product.
+    """
     types_of: dict[str, set[str]] = {}
     for association in generated:
         for product in association.content["products"]:
@@ -393,6 +545,19 @@ def _quantile(text: str) -> float:
 
 
 def main(argv=None) -> int:
+    """Run folder mode: ``python -m jwst_memest.predict FOLDER [options]``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments (default: ``sys.argv[1:]``); ``--steps.<step>.<name>=...``
+        arguments are the Level-3 runs' own settings.
+
+    Returns
+    -------
+    int
+        The exit status: 0 done (also when no product forms), 2 bad input or option.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m jwst_memest.predict",
         description="Estimate the peak memory (GB) of every Level-3 product a folder of JWST exposures will make.",

@@ -78,7 +78,44 @@ def _shape(text: Any, what: str) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a calwebb_image3 run is told that changes its memory; the defaults are jwst's."""
+    """What a calwebb_image3 run is told that changes its memory; the defaults are jwst's.
+
+    Values are checked and normalised as the pipeline would take them (booleans from text,
+    numbers above 0, ``output_shape`` as two whole numbers).
+
+    Parameters
+    ----------
+    in_memory : bool, optional
+        The pipeline's ``in_memory``.
+    pixel_scale : float or None, optional
+        resample's ``pixel_scale``, arcsec per output pixel.
+    pixel_scale_ratio : float, optional
+        resample's ``pixel_scale_ratio``: output over input pixel scale (ignored when
+        ``pixel_scale`` is given).
+    output_shape : tuple of int or None, optional
+        resample's ``output_shape``, ``[x, y]``.
+    enable_ctx : bool, optional
+        resample's ``enable_ctx`` (the context image).
+    enable_err : bool, optional
+        resample's ``enable_err`` (the err array).
+    report_var : bool, optional
+        resample's ``report_var`` (the variance arrays).
+    pixmap_stepsize : float, optional
+        resample's ``pixmap_stepsize``.
+    outlier_resample_data : bool, optional
+        outlier_detection's ``resample_data``.
+    outlier_pixmap_stepsize : float, optional
+        outlier_detection's ``pixmap_stepsize``.
+    skip_outlier_detection : bool, optional
+        outlier_detection's ``skip``.
+    skip_source_catalog : bool, optional
+        source_catalog's ``skip``.
+
+    Raises
+    ------
+    SettingsError
+        When a value is one the pipeline would refuse.
+    """
 
     in_memory: bool = True
     pixel_scale: float | None = None  # arcsec per output pixel
@@ -118,8 +155,24 @@ class RunSettings:
     def from_arguments(cls, arguments: Iterable[str], base: RunSettings | None = None) -> RunSettings:
         """Settings from ``strun`` arguments (``--in_memory=false``, ``--steps.resample.pixel_scale=0.02``).
 
-        Arguments that do not change memory are ignored; a value the pipeline would refuse raises
-        SettingsError.
+        Arguments that do not change memory are ignored.
+
+        Parameters
+        ----------
+        arguments : iterable of str
+            The arguments, as given to ``strun``.
+        base : RunSettings or None, optional
+            The settings the arguments change (default: jwst's).
+
+        Returns
+        -------
+        RunSettings
+            ``base`` with the arguments' settings.
+
+        Raises
+        ------
+        SettingsError
+            When a value is one the pipeline would refuse.
         """
         values = {}
         for argument in arguments:
@@ -137,9 +190,26 @@ class RunSettings:
 
     @classmethod
     def from_parameters(cls, parameters: Mapping, base: RunSettings | None = None) -> RunSettings:
-        """Settings from a pipeline's parameters as a nested mapping (a parameter file's ``parameters``
-        with ``steps`` by step name, or ``{"steps": [{"name": ..., "parameters": {...}}]}`` as
-        stpipe writes them)."""
+        """Settings from a pipeline's parameters as a nested mapping.
+
+        Parameters
+        ----------
+        parameters : Mapping
+            A parameter file's ``parameters`` with ``steps`` by step name, or
+            ``{"steps": [{"name": ..., "parameters": {...}}]}`` as stpipe writes them.
+        base : RunSettings or None, optional
+            The settings the parameters change (default: jwst's).
+
+        Returns
+        -------
+        RunSettings
+            ``base`` with the parameters' settings.
+
+        Raises
+        ------
+        SettingsError
+            When a value is one the pipeline would refuse.
+        """
         values = {}
         for (step, name), field in _BY_ARGUMENT.items():
             if not step and name in parameters:
@@ -158,8 +228,26 @@ class RunSettings:
 
     @classmethod
     def from_parameter_file(cls, path: str, base: RunSettings | None = None) -> RunSettings:
-        """Settings from a pipeline parameter file (.asdf or .cfg), read by stpipe; SettingsError
-        (one line naming the file) when it is not one."""
+        """Settings from a pipeline parameter file (.asdf or .cfg), read by stpipe.
+
+        Parameters
+        ----------
+        path : str
+            The parameter file.
+        base : RunSettings or None, optional
+            The settings the file changes (default: jwst's).
+
+        Returns
+        -------
+        RunSettings
+            ``base`` with the file's settings.
+
+        Raises
+        ------
+        SettingsError
+            One line naming the file, when it is not a parameter file or holds a value the
+            pipeline would refuse.
+        """
         from stpipe.config_parser import load_config_file
 
         try:
@@ -174,7 +262,18 @@ class RunSettings:
 
     @classmethod
     def from_pipeline(cls, pipeline) -> RunSettings:
-        """Settings of a pipeline object a hook runs inside (its own in_memory, its steps' parameters)."""
+        """Settings of a pipeline object a hook runs inside (its own in_memory, its steps' parameters).
+
+        Parameters
+        ----------
+        pipeline : stpipe.pipeline.Pipeline
+            The pipeline object.
+
+        Returns
+        -------
+        RunSettings
+            Its settings; jwst's defaults where it has none.
+        """
         values = {}
         for field, (step, name) in _PARAMETERS.items():
             owner = getattr(pipeline, step, None) if step else pipeline
@@ -184,8 +283,22 @@ class RunSettings:
         return cls(**values)
 
     def apply_to(self, pipeline, base: RunSettings | None = None) -> list[str]:
-        """Set on a pipeline object (and its steps) the settings that differ from ``base``; returns
-        the parameters set, as ``steps.resample.enable_ctx=False``."""
+        """Set on a pipeline object (and its steps) the settings that differ from ``base``.
+
+        ``in_memory`` is also handed to the pipeline's steps that have one.
+
+        Parameters
+        ----------
+        pipeline : stpipe.pipeline.Pipeline
+            The pipeline object to change.
+        base : RunSettings or None, optional
+            The settings it has (default: read from it).
+
+        Returns
+        -------
+        list of str
+            The parameters set, as ``steps.resample.enable_ctx=False``.
+        """
         base = base or RunSettings.from_pipeline(pipeline)
         done = []
         for field in dataclasses.fields(self):
@@ -207,7 +320,13 @@ class RunSettings:
 
     # --- what they are -------------------------------------------------------------------------
     def arguments(self) -> list[str]:
-        """The ``strun`` arguments that give these settings (defaults left out)."""
+        """The ``strun`` arguments that give these settings (defaults left out).
+
+        Returns
+        -------
+        list of str
+            Arguments such as ``--steps.resample.enable_ctx=false``.
+        """
         found = []
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -220,7 +339,13 @@ class RunSettings:
         return found
 
     def changed(self) -> dict:
-        """The settings that differ from jwst's defaults, by parameter (``steps.resample.pixel_scale``)."""
+        """The settings that differ from jwst's defaults, by parameter (``steps.resample.pixel_scale``).
+
+        Returns
+        -------
+        dict
+            Each changed parameter's value (``output_shape`` as a list).
+        """
         found = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -230,15 +355,44 @@ class RunSettings:
         return found
 
     def output_scale(self, input_scale: float) -> float:
-        """Arcsec per output pixel of the mosaic drawn from members of ``input_scale`` arcsec per pixel."""
+        """Arcsec per output pixel of the mosaic drawn from members of ``input_scale`` arcsec per pixel.
+
+        Parameters
+        ----------
+        input_scale : float
+            The members' pixel scale, arcsec.
+
+        Returns
+        -------
+        float
+            ``pixel_scale`` when given, else ``input_scale * pixel_scale_ratio``.
+        """
         return self.pixel_scale if self.pixel_scale else input_scale * self.pixel_scale_ratio
 
     def area_ratio(self, input_scale: float) -> float:
-        """Output pixels per input pixel of the same sky: (input scale / output scale) squared."""
+        """Output pixels per input pixel of the same sky: (input scale / output scale) squared.
+
+        Parameters
+        ----------
+        input_scale : float
+            The members' pixel scale, arcsec.
+
+        Returns
+        -------
+        float
+            The ratio of pixel counts.
+        """
         return (input_scale / self.output_scale(input_scale)) ** 2
 
     @property
     def output_arrays_off(self) -> list[str]:
+        """The output arrays resample is told not to make.
+
+        Returns
+        -------
+        list of str
+            Those of ``enable_ctx``, ``enable_err``, ``report_var`` that are False.
+        """
         return [name for name in ("enable_ctx", "enable_err", "report_var") if not getattr(self, name)]
 
 

@@ -28,7 +28,15 @@ EXIT_SOME_PRODUCTS_FAILED = 3
 
 
 class MemoryEstimateError(StpipeExitException, ValueError):
-    """Bad input; ``strun`` exits with status 2 and this one-line message, no traceback."""
+    """Bad input; ``strun`` exits with status 2 and this one-line message, no traceback.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong; line breaks in it are escaped so that it stays one line.
+    exit_status : int, optional
+        The exit status ``strun`` exits with (2: nothing estimated).
+    """
 
     def __init__(self, message: str, exit_status: int = EXIT_NOTHING_ESTIMATED):
         # product names from the association may hold line breaks; the message stays one line
@@ -41,7 +49,17 @@ class MemoryEstimateError(StpipeExitException, ValueError):
 
 
 class Estimates(dict):
-    """Estimates by product name; ``failures`` maps each product that could not be estimated to why."""
+    """Estimates by product name; ``failures`` maps each product that could not be estimated to why.
+
+    Each value is the product's ``gbSize`` with its ``memory_estimate`` annotation.
+
+    Parameters
+    ----------
+    estimates : dict
+        The estimates, by product name.
+    failures : dict of str to str
+        Each product that could not be estimated, and why.
+    """
 
     def __init__(self, estimates: dict, failures: dict[str, str]):
         super().__init__(estimates)
@@ -53,6 +71,13 @@ class ProductsNotEstimatedError(MemoryEstimateError):
 
     ``strun`` exits with status 3. ``MemoryEstimateStep.call`` returns ``estimates``
     (whose ``failures`` name the others) instead of raising.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the association and the failed products.
+    estimates : Estimates
+        The estimates of the other products, with the failures.
     """
 
     def __init__(self, message: str, estimates: Estimates):
@@ -67,6 +92,24 @@ class MemoryEstimateStep(Step):
     ``memory_estimate`` block per product and returns the estimates. As a
     pre-hook of calwebb_image3/spec3 it never changes the pipeline's input and
     never aborts it: failures become one warning.
+
+    The step's own parameters (``model_path``, ``in_memory``, ``upper_quantile``,
+    ``search_path``, ``inplace``, ``memory_limit``, ``max_request_gb``,
+    ``pipeline_arguments``, ``pipeline_config``, ``apply_savings``) are described in the
+    README; they are given as keywords, as to any stpipe step.
+
+    Parameters
+    ----------
+    name : str, optional
+        The step instance's name, used in logging; by default one made from the class name.
+    parent : stpipe.step.Step, optional
+        The pipeline the step runs in (as a pre-hook), or None standalone.
+    config_file : str or pathlib.Path, optional
+        The parameter file the step was made from, for relative paths in it.
+    _validate_kwds : bool, optional
+        Whether ``kws`` are validated against the step's specification.
+    **kws
+        The step's parameters.
     """
 
     class_alias = "memory_estimate"
@@ -89,6 +132,30 @@ class MemoryEstimateStep(Step):
     @classmethod
     def from_config_section(cls, config, parent=None, name=None, config_file=None):
         # strun prints configobj's complaint with the usage text and a traceback, and exits 1
+        """Create the step from a configuration section, refusing bad parameter values in one line.
+
+        Parameters
+        ----------
+        config : configobj.Section
+            The step's parameters.
+        parent : stpipe.step.Step, optional
+            The pipeline the step runs in.
+        name : str, optional
+            The step instance's name.
+        config_file : str or pathlib.Path, optional
+            The parameter file the section came from.
+
+        Returns
+        -------
+        MemoryEstimateStep
+            The step, with its parameters set.
+
+        Raises
+        ------
+        MemoryEstimateError
+            When a parameter's value is refused: one line naming each refused parameter, its
+            value and what it accepts (``strun`` exits with status 2).
+        """
         try:
             return super().from_config_section(config, parent=parent, name=name, config_file=config_file)
         except ValidationError as exc:
@@ -99,6 +166,22 @@ class MemoryEstimateStep(Step):
     @classmethod
     def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
         # No parameter reference file exists in CRDS for this step: never ask.
+        """Return no parameters: CRDS holds no parameter reference file for this step, and is never asked.
+
+        Parameters
+        ----------
+        dataset : object
+            The step's input (not read).
+        disable : bool or None, optional
+            Ignored.
+        crds_observatory : str or None, optional
+            Ignored.
+
+        Returns
+        -------
+        configobj.ConfigObj
+            An empty configuration.
+        """
         return cls._empty_config()
 
     @classmethod
@@ -111,12 +194,54 @@ class MemoryEstimateStep(Step):
     def call(cls, *args, **kwargs):
         # strun learns of failed products from run()'s exception (its exit status); a Python
         # caller gets the estimates of the other products, with the failures beside them.
+        """Create and run the step; failed products are returned in ``failures``, not raised.
+
+        Parameters
+        ----------
+        *args
+            The association file (or, as a hook, the pipeline's input).
+        **kwargs
+            The step's parameters, ``config_file`` and stpipe's own keywords.
+
+        Returns
+        -------
+        Estimates or None
+            The estimates by product name, with ``failures`` naming the products that could not be
+            estimated; None as a hook.
+
+        Raises
+        ------
+        MemoryEstimateError
+            When nothing could be estimated (bad input or a bad parameter value).
+        """
         try:
             return super().call(*args, **kwargs)
         except ProductsNotEstimatedError as exc:
             return exc.estimates
 
     def run(self, *args):
+        """Run the step on one association, or as a hook on its pipeline's input.
+
+        Parameters
+        ----------
+        *args
+            Standalone: exactly one association file. As a hook: the pipeline's input (an
+            association file or a ModelLibrary).
+
+        Returns
+        -------
+        Estimates or None
+            Standalone, the estimates by product name; as a hook, None (the pipeline's input is
+            unchanged; any failure is logged as one warning).
+
+        Raises
+        ------
+        MemoryEstimateError
+            Standalone, when not given one association, when ``output_dir`` is not a directory,
+            or when nothing could be estimated.
+        ProductsNotEstimatedError
+            Standalone, when some products could not be estimated (the others were written).
+        """
         if self.parent is None:
             if len(args) != 1:  # strun with no association, or several: one line, not process()'s TypeError
                 given = "none" if not args else f"{len(args)} ({first_few([str(a) for a in args])})"
@@ -142,6 +267,25 @@ class MemoryEstimateStep(Step):
         return None
 
     def process(self, input_data):
+        """Estimate, log the table, and write the annotated association.
+
+        Parameters
+        ----------
+        input_data : str, pathlib.Path or jwst.datamodels.ModelLibrary
+            An association file, or (as a hook on a sub-step) the pipeline's open models.
+
+        Returns
+        -------
+        Estimates or None
+            The estimates by product name, with their ``failures``; None as a hook (a hook's
+            return value would replace the pipeline's input).
+
+        Raises
+        ------
+        MemoryEstimateError
+            When the input or a setting cannot be read, or the annotated association cannot be
+            written.
+        """
         options = dict(
             model_path=self.model_path,
             quantile=self.upper_quantile,
