@@ -37,6 +37,11 @@ class AssociationError(ValueError):
 
     Always one line: line breaks that come from the association itself (a product or
     member name) are shown escaped.
+
+    Parameters
+    ----------
+    message : str
+        The file and the problem.
     """
 
     def __init__(self, message: str):
@@ -45,7 +50,21 @@ class AssociationError(ValueError):
 
 @dataclass
 class ProductMembers:
-    """One Level-3 product and the member files found for it."""
+    """One Level-3 product and the member files found for it.
+
+    Parameters
+    ----------
+    name : str
+        The product's name.
+    index : int
+        Its position in the association's ``products``.
+    paths : list of pathlib.Path, optional
+        The members found on disk.
+    missing : list of str, optional
+        The members named in the association and found at no level.
+    substituted : list of (str, pathlib.Path), optional
+        Each member found at another level: its name in the association and the file used.
+    """
 
     name: str
     index: int
@@ -55,24 +74,65 @@ class ProductMembers:
 
 
 def product_name(product: dict, index: int) -> str:
-    """A product's name, or a stand-in from its position when the association gives none."""
+    """A product's name, or a stand-in from its position when the association gives none.
+
+    Parameters
+    ----------
+    product : dict
+        The product, as in the association.
+    index : int
+        Its position in the association's ``products``.
+
+    Returns
+    -------
+    str
+        Its ``name``, else ``product_<index>``.
+    """
     return str(product.get("name") or f"product_{index}")
 
 
 def first_few(items: Sequence[str], limit: int = 3, separator: str = ", ") -> str:
-    """The first ``limit`` items and how many more: an error line stays short for 24 or 2,000 members."""
+    """The first ``limit`` items and how many more: an error line stays short for 24 or 2,000 members.
+
+    Parameters
+    ----------
+    items : sequence of str
+        The items.
+    limit : int, optional
+        How many to show.
+    separator : str, optional
+        What joins them.
+
+    Returns
+    -------
+    str
+        Such as ``a, b, c and 5 more``.
+    """
     shown = separator.join(str(item) for item in items[:limit])
     more = len(items) - limit
     return f"{shown} and {more} more" if more > 0 else shown
 
 
 def load_level3_association(path: str | Path):
-    """Load a Level-3 association with jwst's loader; returns (association, pipeline key).
+    """Load a Level-3 association with jwst's loader.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The association file.
+
+    Returns
+    -------
+    association : jwst.associations.Association
+        The association, as jwst's ``load_asn`` loads it.
+    pipeline : str
+        Its Level-3 pipeline key (``image3``, ``spec3``, ...).
 
     Raises
     ------
     AssociationError
-        Missing or unreadable file, invalid JSON, not a valid association, not Level 3.
+        Missing or unreadable file, invalid JSON, not a valid association, not Level 3, or
+        no products.
     """
     path = Path(path)
     if path.is_dir():
@@ -113,7 +173,22 @@ def load_level3_association(path: str | Path):
 
 
 def resolve_member(expname: str, asn_dir: Path, search_path: Sequence[Path] = ()) -> Path | None:
-    """Path of a member on disk: as named, else a sibling level of the same exposure."""
+    """Path of a member on disk: as named, else a sibling level of the same exposure.
+
+    Parameters
+    ----------
+    expname : str
+        The member's ``expname`` in the association.
+    asn_dir : pathlib.Path
+        The association's directory (relative names are found from it).
+    search_path : sequence of pathlib.Path, optional
+        More directories to look in.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The file found (levels tried in ``SIBLING_SUFFIXES`` order), or None.
+    """
     named = Path(expname)
     directories = [asn_dir, *search_path]
     candidates = [named] if named.is_absolute() else [d / named for d in directories]
@@ -134,7 +209,24 @@ def resolve_member(expname: str, asn_dir: Path, search_path: Sequence[Path] = ()
 def product_members(
     association, pipeline: str, asn_dir: Path, search_path: Iterable[str | Path] = ()
 ) -> list[ProductMembers]:
-    """Member files of every product, for the member types the pipeline loads."""
+    """Member files of every product, for the member types the pipeline loads.
+
+    Parameters
+    ----------
+    association : dict or jwst.associations.Association
+        The loaded association.
+    pipeline : str
+        Its Level-3 pipeline key.
+    asn_dir : pathlib.Path
+        The association's directory.
+    search_path : iterable of str or pathlib.Path, optional
+        More directories to look for members in.
+
+    Returns
+    -------
+    list of ProductMembers
+        One per product, in the association's order.
+    """
     search = [Path(p) for p in search_path if str(p)]
     exptypes = MEMBER_EXPTYPES[pipeline]
     result = []

@@ -20,7 +20,26 @@ def atomic_write(path: str | Path, mode: str = "w", **open_options) -> Iterator[
     atomic, and its name is unique, so that two writers of one target never share it. Its content
     reaches the disk (fsync) before the rename. It takes the target's permissions when the target
     exists, else those a plain ``open()`` would give. On any exception it is removed and an earlier
-    ``path`` is left as it was. ``open_options`` (``encoding``, ``newline``) are passed to the handle.
+    ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    mode : {"w", "wb"}, optional
+        Text or binary.
+    **open_options
+        Passed to the handle (``encoding``, ``newline``).
+
+    Yields
+    ------
+    IO
+        The temporary file's handle.
+
+    Raises
+    ------
+    ValueError
+        When ``mode`` is neither "w" nor "wb".
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write mode {mode!r}; expected 'w' or 'wb'")

@@ -71,6 +71,19 @@ def _runner(target: str):
 
 
 def main(argv=None) -> int:
+    """Run ``jwst-memest COMMAND ...``: one of ``COMMANDS``, with its own options.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command and its arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The command's exit status: 0 done, 2 bad input or an unknown command, and the
+        command's own codes (``estimate``: 3 when some products were not estimated).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         (sys.stdout if argv else sys.stderr).write(_USAGE)

@@ -23,7 +23,18 @@ EXAMPLE_LAYOUT = ExposureLayout(
 
 
 def example_association() -> Path:
-    """Path of the shipped example association."""
+    """Path of the shipped example association.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``*_asn.json`` in the package's ``data/example``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the package's data files are not installed.
+    """
     folder = Path(str(resources.files("jwst_memest").joinpath("data", "example")))
     found = sorted(folder.glob("*_asn.json"))
     if not found:
@@ -32,12 +43,43 @@ def example_association() -> Path:
 
 
 def make_example(directory: str | Path) -> Path:
-    """Write the example exposures and their association (made by jwst's rules) to ``directory``."""
+    """Write the example exposures and their association (made by jwst's rules) to ``directory``.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        Where to write them.
+
+    Returns
+    -------
+    pathlib.Path
+        The association written.
+    """
     return write_layout_association(EXAMPLE_LAYOUT, directory, exp_modes=("image",))
 
 
 def write_layout_association(layout: ExposureLayout, directory: str | Path, exp_modes=("image", "spec")) -> Path:
-    """Header-only exposures of a layout and the one Level-3 association jwst's rules make of them."""
+    """Header-only exposures of a layout and the one Level-3 association jwst's rules make of them.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The exposures to write.
+    directory : str or pathlib.Path
+        Where to write them.
+    exp_modes : tuple of str, optional
+        The exposure modes whose products are kept.
+
+    Returns
+    -------
+    pathlib.Path
+        The association written (not annotated).
+
+    Raises
+    ------
+    ValueError
+        When the exposures form other than one association.
+    """
     from jwst_memest.predict import JwstCalPredict
 
     directory = Path(directory)

@@ -56,7 +56,54 @@ MRS_DETECTOR_CHANNELS = {"MIRIFUSHORT": "12", "MIRIFULONG": "34"}
 
 @dataclass
 class ExposureLayout:
-    """An observation to write: detectors x dither points x mosaic tiles."""
+    """An observation to write: detectors x dither points x mosaic tiles.
+
+    Parameters
+    ----------
+    program, observation : int, optional
+        Program and observation numbers.
+    exp_type : str, optional
+        EXP_TYPE of the exposures.
+    detectors : tuple of str, optional
+        The detectors of each exposure.
+    filter, pupil : str, optional
+        FILTER and PUPIL.
+    grating, band, channel : str or None, optional
+        GRATING, BAND and CHANNEL, when given (MRS detectors always record their own channels;
+        NIRCam's channel follows the detector).
+    subarray : str, optional
+        SUBARRAY.
+    subarray_shape : tuple of int or None, optional
+        (columns, rows) of the subarray; the detector's full frame when None.
+    dither_points : int, optional
+        Dither points per mosaic tile.
+    dither_step_arcsec : float, optional
+        Dither step, arcsec.
+    mosaic_tiles : tuple of int, optional
+        Tiles along x and y.
+    tile_step_arcsec : float, optional
+        Tile step, arcsec.
+    target_ra, target_dec : float, optional
+        The target, degrees.
+    roll : float, optional
+        Roll angle, degrees.
+    nints, ngroups : int, optional
+        Integrations and groups.
+    suffix : str, optional
+        Product suffix of the file names (``uncal``, ``cal``, ...).
+    target_name : str, optional
+        TARGNAME.
+    visit_type : str, optional
+        VISITYPE.
+    n_slits : int, optional
+        Slits (NIRSpec MOS/FS) or sources (WFSS) per exposure, each its own SCI extension.
+    psf_exposures : int, optional
+        PSF reference exposures (coron3, ami3), written after the science ones with IS_PSF.
+    tso_visit : bool, optional
+        A TSO visit (TSOVISIT): makes MIR_IMAGE exposures calwebb_tso3's.
+    extra : dict, optional
+        More primary header keywords.
+    """
 
     program: int = 1234
     observation: int = 1
@@ -87,7 +134,13 @@ class ExposureLayout:
     extra: dict = field(default_factory=dict)
 
     def pointings(self) -> list[tuple[float, float]]:
-        """Boresight offsets (arcsec) of every exposure: tiles, then dither points within a tile."""
+        """Boresight offsets (arcsec) of every exposure: tiles, then dither points within a tile.
+
+        Returns
+        -------
+        list of tuple of float
+            (x, y) offsets, arcsec.
+        """
         nx, ny = self.mosaic_tiles
         out = []
         for j in range(ny):
@@ -101,13 +154,35 @@ class ExposureLayout:
 
 
 def level3_pipeline_of(layout: ExposureLayout) -> str | None:
-    """coron3, ami3 or tso3 for the exposure types those pipelines take; None for image3/spec3 ones."""
+    """coron3, ami3 or tso3 for the exposure types those pipelines take; None for image3/spec3 ones.
+
+    Parameters
+    ----------
+    layout : ExposureLayout
+        The layout.
+
+    Returns
+    -------
+    str or None
+        The pipeline key, or None.
+    """
     pipeline = pipeline_for_exposure(layout.exp_type, layout.tso_visit)
     return None if pipeline in ("image3", "spec3") else pipeline
 
 
 def level2b_suffix(layout: ExposureLayout) -> str:
-    """Suffix of the layout's Level-2b members: calints for the per-integration pipelines, else cal."""
+    """Suffix of the layout's Level-2b members: calints for the per-integration pipelines, else cal.
+
+    Parameters
+    ----------
+    layout : ExposureLayout
+        The layout.
+
+    Returns
+    -------
+    str
+        ``calints`` or ``cal``.
+    """
     return "calints" if level3_pipeline_of(layout) else "cal"
 
 
@@ -121,9 +196,21 @@ def _offset_sky(ra0, dec0, dx_arcsec, dy_arcsec, roll_deg):
 
 
 def write_header_exposures(layout: ExposureLayout, directory: str | Path) -> list[Path]:
-    """Write the layout's exposures as header-only FITS files; returns their paths.
+    """Write the layout's exposures as header-only FITS files.
 
     PSF reference exposures (``psf_exposures``) follow the science ones, at the target, with IS_PSF true.
+
+    Parameters
+    ----------
+    layout : ExposureLayout
+        The exposures to write.
+    directory : str or pathlib.Path
+        Where to write them (made when absent).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -140,14 +227,38 @@ def write_header_exposures(layout: ExposureLayout, directory: str | Path) -> lis
 
 
 def instrument_of(detector: str) -> str:
-    """Instrument name of a detector name (NRCA1 -> NIRCAM, MIRIMAGE -> MIRI, ...)."""
+    """Instrument name of a detector name (NRCA1 -> NIRCAM, MIRIMAGE -> MIRI, ...).
+
+    Parameters
+    ----------
+    detector : str
+        DETECTOR.
+
+    Returns
+    -------
+    str
+        INSTRUME, or ``UNKNOWN``.
+    """
     if detector.startswith("GUIDER"):
         return "FGS"
     return _INSTRUMENT_OF.get(detector[:3] if not detector.startswith("MIRI") else "MIR", "UNKNOWN")
 
 
 def detector_offset(layout: ExposureLayout, detector: str) -> tuple[float, float]:
-    """Offset (arcsec east, north at roll 0) of a detector's centre from the boresight."""
+    """Offset (arcsec east, north at roll 0) of a detector's centre from the boresight.
+
+    Parameters
+    ----------
+    layout : ExposureLayout
+        The layout (single-detector layouts are centred on the boresight).
+    detector : str
+        DETECTOR.
+
+    Returns
+    -------
+    tuple of float
+        The offset, arcsec.
+    """
     return _NIRCAM_OFFSETS.get(detector, (0.0, 0.0)) if len(layout.detectors) > 1 else (0.0, 0.0)
 
 

@@ -20,7 +20,13 @@ __all__ = ["available_memory_gb", "estimate_open_models", "rescue_parent", "pipe
 
 
 def available_memory_gb() -> float:
-    """Memory the kernel says is available now (GB), else total physical memory."""
+    """Memory the kernel says is available now (GB), else total physical memory.
+
+    Returns
+    -------
+    float
+        GB (10^9 bytes).
+    """
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -38,7 +44,25 @@ def _hosts(host):
 
 
 def pipeline_of(host, association: dict | None = None) -> str:
-    """Level-3 pipeline key from the host (or the pipeline around it), else the association's asn_type."""
+    """Level-3 pipeline key from the host (or the pipeline around it), else the association's asn_type.
+
+    Parameters
+    ----------
+    host : stpipe.step.Step or None
+        The step or pipeline the hook runs in; its parents are looked at too.
+    association : dict or None, optional
+        The association, for its ``asn_type``.
+
+    Returns
+    -------
+    str
+        The pipeline key (``image3``, ``spec3``, ...).
+
+    Raises
+    ------
+    ValueError
+        When neither tells a Level-3 pipeline.
+    """
     aliases = [getattr(h, "class_alias", None) for h in _hosts(host)]
     for candidate in (*aliases, (association or {}).get("asn_type")):
         try:
@@ -77,7 +101,29 @@ def _plain(value):
 
 
 def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
-    """Estimate from what a sub-step hook receives: a ModelLibrary, datamodels, or an association dict."""
+    """Estimate from what a sub-step hook receives: a ModelLibrary, datamodels, or an association dict.
+
+    Parameters
+    ----------
+    input_data : jwst.datamodels.ModelLibrary, JwstDataModel or list of JwstDataModel
+        The sub-step's input; a ModelLibrary's members are read from their files' headers when
+        the files are there, else from the open models.
+    host : stpipe.step.Step
+        The step the hook runs in (its pipeline tells the Level-3 pipeline).
+    **options
+        Passed to `jwst_memest.estimation.estimate_products`.
+
+    Returns
+    -------
+    jwst_memest.estimation.AssociationEstimate
+        The estimate of the one product (``path`` None).
+
+    Raises
+    ------
+    ValueError
+        When the input is of another type, no member metadata can be read, or the pipeline
+        cannot be told.
+    """
     from jwst.datamodels import ModelLibrary
     from stdatamodels.jwst.datamodels import JwstDataModel
 
@@ -102,11 +148,30 @@ def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
 
 def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: dict,
                   apply_savings: bool = False) -> AssociationEstimate | None:
-    """Switch a host calwebb_image3 to in_memory=False when the upper bound exceeds the limit, and,
-    with ``apply_savings``, to the first memory-saving setting of the estimate's alternatives whose
-    bound fits (no context image, then no err with source_catalog skipped, then both).
+    """Switch a host calwebb_image3 to in_memory=False when the upper bound exceeds the limit.
 
-    Returns the estimate redone for the switched pipeline, or None when nothing changed.
+    With ``apply_savings``, it is switched to the first memory-saving setting of the
+    estimate's alternatives whose bound fits (no context image, then no err with
+    source_catalog skipped, then both). A host that cannot be switched (calwebb_spec3) gets
+    a warning.
+
+    Parameters
+    ----------
+    host : stpipe.pipeline.Pipeline
+        The pipeline the hook runs in.
+    result : jwst_memest.estimation.AssociationEstimate
+        The estimate under the host's settings.
+    limit_gb : float
+        The memory limit, GB.
+    options : dict
+        The estimation options (``model_path``, ``quantile``, ``max_request_gb``).
+    apply_savings : bool, optional
+        Also switch off the context image, then err, until the bound fits.
+
+    Returns
+    -------
+    jwst_memest.estimation.AssociationEstimate or None
+        The estimate redone for the switched pipeline, or None when nothing changed.
     """
     over = [p for p in result.products if p.upper_bound_gb > limit_gb]
     if not over:

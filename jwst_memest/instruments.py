@@ -38,17 +38,54 @@ EXPOSURE_STEM = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_\d{5}_\d{5}_[a-z0-9]+$", r
 
 
 def full_frame(detector: str | None) -> tuple[int, int]:
-    """(columns, rows) of a detector's full-frame science image."""
+    """(columns, rows) of a detector's full-frame science image.
+
+    Parameters
+    ----------
+    detector : str or None
+        DETECTOR.
+
+    Returns
+    -------
+    tuple of int
+        (columns, rows); 2048 x 2048 unless ``FULL_FRAME`` says otherwise.
+    """
     return FULL_FRAME.get(detector or "", _FULL_FRAME_2048)
 
 
 def imaging_pixel_scale(detector: str) -> float:
-    """Pixel scale (arcsec) of an imaging detector."""
+    """Pixel scale (arcsec) of an imaging detector.
+
+    Parameters
+    ----------
+    detector : str
+        DETECTOR (``NIS`` for NIRISS).
+
+    Returns
+    -------
+    float
+        Arcsec per pixel; NIRCam short-wavelength's for a detector not listed.
+    """
     return IMAGING_PIXEL_SCALE.get(detector, NIRCAM_SW_PIXEL_SCALE)
 
 
 def exposure_file_name(program: int, observation: int, number: int, detector: str, suffix: str) -> str:
-    """File name of exposure ``number`` of the first visit of an observation, as the synthetic writers name it."""
+    """File name of exposure ``number`` of the first visit of an observation, as the synthetic writers name it.
+
+    Parameters
+    ----------
+    program, observation, number : int
+        Program, observation and exposure numbers.
+    detector : str
+        DETECTOR.
+    suffix : str
+        Product suffix (``uncal``, ``cal``, ...).
+
+    Returns
+    -------
+    str
+        Such as ``jw01234001001_03101_00001_nrca1_uncal.fits``.
+    """
     return f"jw{program:05d}{observation:03d}001_03101_{number:05d}_{detector.lower()}_{suffix}.fits"
 
 
@@ -83,6 +120,19 @@ MRS_CUBE_SAMPLING = {"1": (0.13, 0.001), "2": (0.17, 0.002), "3": (0.2, 0.003), 
 
 
 def nirspec_wavelengths(grating: str | None, detector: str) -> tuple[float, float]:
-    """Wavelength range (um) a NIRSpec detector records with a grating (G395M when unknown)."""
+    """Wavelength range (um) a NIRSpec detector records with a grating (G395M when unknown).
+
+    Parameters
+    ----------
+    grating : str or None
+        GRATING.
+    detector : str
+        ``NRS1`` or ``NRS2``.
+
+    Returns
+    -------
+    tuple of float
+        First and last wavelength, um.
+    """
     first, last, split = NIRSPEC_RANGE.get(grating or "", NIRSPEC_RANGE["G395M"])
     return (first, split) if detector == "NRS1" else (split, last)

@@ -50,19 +50,86 @@ def _split_suffix(path: str | Path) -> tuple[str, str]:
 
 
 def exposure_stem(path: str | Path) -> str:
-    """A file's exposure name without directory, product suffix and extension: what all its products share."""
+    """A file's exposure name without directory, product suffix and extension: what all its products share.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file (by jwst's own list of product suffixes).
+
+    Returns
+    -------
+    str
+        Such as ``jw01234001001_03101_00001_nrca1``.
+    """
     return _split_suffix(path)[0]
 
 
 def product_level(path: str | Path) -> str:
-    """Processing level from a file name suffix (``uncal``, ``rate``, ``cal``, ...)."""
+    """Processing level from a file name suffix (``uncal``, ``rate``, ``cal``, ...).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    str
+        The suffix, or ``unknown`` when it is not a level.
+    """
     suffix = _split_suffix(path)[1]
     return suffix if suffix in _LEVELS else "unknown"
 
 
 @dataclass
 class ExposureMetadata:
-    """What jwst_memest needs to know about one exposure (one detector)."""
+    """What jwst_memest needs to know about one exposure (one detector).
+
+    Read from headers by `read_exposure_metadata`, or from an open datamodel by
+    `metadata_from_datamodel`; text values are upper case, absent ones None (NaN for numbers).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    level : str, optional
+        Its processing level (`product_level`).
+    instrument, detector, module, exp_type, visit_type : str or None, optional
+        INSTRUME, DETECTOR, MODULE, EXP_TYPE, VISITYPE.
+    filter, pupil, grating, channel, band, subarray : str or None, optional
+        FILTER, PUPIL, GRATING, CHANNEL, BAND, SUBARRAY.
+    background_target, is_imprint, is_psf : bool, optional
+        BKGDTARG, IS_IMPRT, IS_PSF (a PSF reference of coron3 or ami3).
+    n_exposures, n_dither_points, n_groups : int or None, optional
+        NEXPOSUR, NUMDTHPT, NGROUPS.
+    n_integrations : int, optional
+        NINTS (at least 1).
+    ncols, nrows : int, optional
+        The science image's size (SUBSIZE1/2, else the SCI axes, else the full frame).
+    n_slits : int, optional
+        SCI extensions of a multi-slit cal file: slits (NIRSpec) or sources (WFSS).
+    slit_pixels : int, optional
+        Their pixels, summed.
+    pixel_scale : float, optional
+        Arcsec per pixel (from PIXAR_A2, else the detector's).
+    ra_ref, dec_ref : float, optional
+        The pointing, degrees.
+    pointing_keywords : str, optional
+        Where ``ra_ref``/``dec_ref`` come from: ``RA_REF`` (RA_REF/DEC_REF) or ``CRVAL`` (CRVAL1/2).
+    crval1, crval2 : float, optional
+        The SCI WCS reference, which spacekit's imaging features take as the pointing.
+    roll_ref : float, optional
+        ROLL_REF (else PA_V3), degrees.
+    targ_ra, targ_dec : float, optional
+        TARG_RA, TARG_DEC, degrees.
+    target_name : str or None, optional
+        TARGNAME.
+    exposure_id : str, optional
+        Program, observation, visit, group, sequence, activity and exposure, joined by ``_``.
+    warnings : list of str, optional
+        Problems reading the headers, each naming the file.
+    """
 
     path: str
     level: str = "unknown"
@@ -103,18 +170,45 @@ class ExposureMetadata:
 
     @property
     def pixels(self) -> int:
+        """Pixels of the science image.
+
+        Returns
+        -------
+        int
+            ``ncols * nrows``.
+        """
         return int(self.ncols) * int(self.nrows)
 
     @property
     def science_pixels(self) -> int:
-        """Pixels the member's science arrays hold: its slits' when it has slits, else its image's."""
+        """Pixels the member's science arrays hold: its slits' when it has slits, else its image's.
+
+        Returns
+        -------
+        int
+            ``slit_pixels`` or ``pixels``.
+        """
         return int(self.slit_pixels) if self.n_slits else self.pixels
 
     @property
     def has_pointing(self) -> bool:
+        """Whether the exposure has a usable pointing.
+
+        Returns
+        -------
+        bool
+            True when ``ra_ref`` and ``dec_ref`` are finite and ``dec_ref`` is within +-90.
+        """
         return math.isfinite(self.ra_ref) and math.isfinite(self.dec_ref) and abs(self.dec_ref) <= 90
 
     def as_dict(self) -> dict:
+        """The metadata as a mapping of field name to value.
+
+        Returns
+        -------
+        dict
+            Every field.
+        """
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -260,7 +354,21 @@ def _exposure_id(headers, path: str) -> str:
 def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = None) -> ExposureMetadata:
     """Build ExposureMetadata from a primary and an (optional) SCI header.
 
-    ``problems`` already found in the headers (unparsable cards) join the member's warnings.
+    Parameters
+    ----------
+    path : str
+        The file the headers come from.
+    primary : astropy.io.fits.Header or mapping
+        The primary header.
+    sci : astropy.io.fits.Header, mapping or None
+        The SCI header, looked at first for the pointing and pixel area.
+    problems : list of str or None, optional
+        Problems already found in the headers (unparsable cards); they join the member's warnings.
+
+    Returns
+    -------
+    ExposureMetadata
+        The metadata, with a warning when it has no usable pointing.
     """
     headers = [primary, sci]
     problems = [] if problems is None else problems
@@ -317,6 +425,16 @@ def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = 
 def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
     """Read one member's metadata from its primary and SCI headers, never its data.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The member's file.
+
+    Returns
+    -------
+    ExposureMetadata
+        Its metadata.
+
     Raises
     ------
     MetadataError
@@ -326,8 +444,27 @@ def read_exposure_metadata(path: str | Path) -> ExposureMetadata:
 
 
 def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadata, fits.Header]:
-    """:func:`read_exposure_metadata` and the primary header it was read from (folder mode builds its
-    association pool from that header instead of opening the file again)."""
+    """`read_exposure_metadata` and the primary header it was read from.
+
+    Folder mode builds its association pool from that header instead of opening the file again.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The member's file.
+
+    Returns
+    -------
+    metadata : ExposureMetadata
+        Its metadata.
+    header : astropy.io.fits.Header
+        Its primary header.
+
+    Raises
+    ------
+    MetadataError
+        The file is missing, not FITS, truncated, or lacks INSTRUME and EXP_TYPE.
+    """
     path = Path(path)
     if not path.is_file():
         raise MetadataError(f"{path}: file not found")
@@ -404,8 +541,23 @@ def _at_path(model, path: str):
 
 
 def metadata_from_datamodel(model, name: str | None = None) -> ExposureMetadata:
-    """ExposureMetadata from an open jwst datamodel (its meta tree, no array access): each member keyword
-    read where the model's schema puts it, then the same header logic as for a file."""
+    """ExposureMetadata from an open jwst datamodel (its meta tree, no array access).
+
+    Each member keyword is read where the model's schema puts it, then the same header logic
+    as for a file applies; a multi-slit model's slits are counted.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        The open model.
+    name : str or None, optional
+        The member's name (default: the model's ``meta.filename``).
+
+    Returns
+    -------
+    ExposureMetadata
+        Its metadata.
+    """
     primary = {}
     for keyword, paths in _keyword_paths(model).items():
         values = (_at_path(model, path) for path in paths)

@@ -31,6 +31,19 @@ CLASS_ALIAS_PREFIX = "calwebb_"
 
 @dataclass(frozen=True)
 class Level3Pipeline:
+    """A Level-3 pipeline the estimator knows.
+
+    Parameters
+    ----------
+    key : str
+        Its key (``image3``, ``spec3``, ``coron3``, ``ami3``, ``tso3``).
+    feature_set : str
+        The pipeline whose features describe this one's products.
+    member_exptypes : tuple of str
+        The association members the pipeline loads into memory.
+    per_integration : bool
+        Whether it works on calints members, one image per integration.
+    """
     key: str
     feature_set: str  # the pipeline whose features describe this one's products
     member_exptypes: tuple[str, ...]  # association members the pipeline loads into memory
@@ -38,6 +51,13 @@ class Level3Pipeline:
 
     @property
     def class_alias(self) -> str:
+        """The pipeline's stpipe class alias.
+
+        Returns
+        -------
+        str
+            Such as ``calwebb_image3``.
+        """
         return CLASS_ALIAS_PREFIX + self.key
 
 
@@ -66,7 +86,23 @@ EXP_MODE_PIPELINES = MappingProxyType({
 
 
 def normalize(name: str) -> str:
-    """The pipeline key of ``calwebb_spec3``, ``Spec3`` or ``spec3``; ValueError for anything else."""
+    """The pipeline key of ``calwebb_spec3``, ``Spec3`` or ``spec3``.
+
+    Parameters
+    ----------
+    name : str
+        A pipeline's key or class alias, in any case.
+
+    Returns
+    -------
+    str
+        Its key.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a Level-3 pipeline.
+    """
     key = str(name).lower().removeprefix(CLASS_ALIAS_PREFIX)
     if key not in PIPELINES:
         raise ValueError(f"unknown Level-3 pipeline {name!r}; expected one of {', '.join(PIPELINES)}")
@@ -74,17 +110,65 @@ def normalize(name: str) -> str:
 
 
 def class_alias(name: str) -> str:
-    """The pipeline's stpipe class alias (``calwebb_image3``)."""
+    """The pipeline's stpipe class alias (``calwebb_image3``).
+
+    Parameters
+    ----------
+    name : str
+        A pipeline's key or class alias.
+
+    Returns
+    -------
+    str
+        Its class alias.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a Level-3 pipeline.
+    """
     return PIPELINES[normalize(name)].class_alias
 
 
 def feature_set_for(name: str) -> str:
-    """The feature set describing a pipeline's products (coron3 and ami3: image3; tso3: spec3)."""
+    """The feature set describing a pipeline's products (coron3 and ami3: image3; tso3: spec3).
+
+    Parameters
+    ----------
+    name : str
+        A pipeline's key or class alias.
+
+    Returns
+    -------
+    str
+        ``image3`` or ``spec3``.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a Level-3 pipeline.
+    """
     return PIPELINES[normalize(name)].feature_set
 
 
 def exp_mode_for(name: str) -> str:
-    """The training exposure mode whose tables describe a pipeline's products."""
+    """The training exposure mode whose tables describe a pipeline's products.
+
+    Parameters
+    ----------
+    name : str
+        A pipeline's key or class alias.
+
+    Returns
+    -------
+    str
+        ``image`` or ``spec``.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a Level-3 pipeline.
+    """
     feature_set = feature_set_for(name)
     return next(mode for mode, features in EXP_MODE_FEATURE_SET.items() if features == feature_set)
 
@@ -98,7 +182,20 @@ IMAGE_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
 
 
 def pipeline_for_exposure(exp_type: str | None, tso_visit: bool = False) -> str:
-    """The Level-3 pipeline key that processes an exposure of this type (a TSO visit's MIRI imaging: tso3)."""
+    """The Level-3 pipeline key that processes an exposure of this type (a TSO visit's MIRI imaging: tso3).
+
+    Parameters
+    ----------
+    exp_type : str or None
+        EXP_TYPE.
+    tso_visit : bool, optional
+        Whether the exposure is of a TSO visit (TSOVISIT).
+
+    Returns
+    -------
+    str
+        ``coron3``, ``ami3``, ``tso3``, ``image3`` or (any other type) ``spec3``.
+    """
     exp_type = (exp_type or "").strip().upper()
     if exp_type in CORON_EXP_TYPES:
         return "coron3"

@@ -45,7 +45,18 @@ COUNTED_PATTERN_TYPES = frozenset({"WFSC"})
 
 
 def representatives_needed(entry: PoolEntry) -> int:
-    """How many rows of this entry's set the generator must see for its rules to count them right."""
+    """How many rows of this entry's set the generator must see for its rules to count them right.
+
+    Parameters
+    ----------
+    entry : PoolEntry
+        An exposure of the set.
+
+    Returns
+    -------
+    int
+        2 for nodded MIRI LRS, NIRISS SOSS and wavefront-sensing patterns, else 1.
+    """
     exp_type, pattern = _text(entry.header, "EXP_TYPE"), _text(entry.header, "PATTTYPE")
     return 2 if exp_type in COUNTED_EXP_TYPES or pattern in COUNTED_PATTERN_TYPES else 1
 
@@ -59,7 +70,17 @@ def _text(header: fits.Header, keyword: str) -> str:
 
 @dataclass(frozen=True)
 class PoolEntry:
-    """One exposure of the pool: its file, primary header and whether it is a NIRSpec imprint."""
+    """One exposure of the pool: its file, primary header and whether it is a NIRSpec imprint.
+
+    Parameters
+    ----------
+    path : str
+        The exposure's file.
+    header : astropy.io.fits.Header
+        Its primary header.
+    is_imprint : bool, optional
+        Whether it is a NIRSpec imprint exposure.
+    """
 
     path: str
     header: fits.Header
@@ -67,6 +88,13 @@ class PoolEntry:
 
     @property
     def stem(self) -> str:
+        """The exposure's stem (`jwst_memest.metadata.exposure_stem`).
+
+        Returns
+        -------
+        str
+            The file name without directory, product suffix and extension.
+        """
         return exposure_stem(self.path)
 
 
@@ -86,8 +114,22 @@ def _card_image(card: fits.Card) -> str:
 def distinct_rows(entries: list[PoolEntry], keep: int | None = None) -> tuple[list[PoolEntry], dict[str, list[str]]]:
     """The entries the generator needs, and for each representative the stems of the exposures it stands for.
 
-    The first ``keep`` entries of each set of interchangeable rows are kept, in pool order (None: as
-    many as ``representatives_needed``); the rest follow the first of them.
+    The first ``keep`` entries of each set of interchangeable rows are kept, in pool order; the
+    rest follow the first of them.
+
+    Parameters
+    ----------
+    entries : list of PoolEntry
+        The pool's exposures.
+    keep : int or None, optional
+        Rows kept per set (None: as many as `representatives_needed`).
+
+    Returns
+    -------
+    kept : list of PoolEntry
+        The representatives, in pool order.
+    followers : dict of str to list of str
+        Per representative stem, the stems of the rows it stands for.
     """
     kept, followers, first_of, limit = [], {}, {}, {}
     seen: dict[tuple, int] = {}
@@ -111,6 +153,20 @@ def expand_members(content: dict, followers: dict[str, list[str]], order: dict[s
     A member derived from a representative's name (e.g. an LRS nod background ``..._x1d.fits``) is
     repeated under each follower's name. Within each run of members of one type the members are in
     pool order, as the generator adds them.
+
+    Parameters
+    ----------
+    content : dict
+        The association; changed in place.
+    followers : dict of str to list of str
+        Per representative stem, the stems it stands for (`distinct_rows`).
+    order : dict of str to int
+        Each stem's position in the pool.
+
+    Returns
+    -------
+    dict
+        ``content``, expanded.
     """
     for product in content.get("products", []):
         runs: list[list[dict]] = []
@@ -129,10 +185,22 @@ def expand_members(content: dict, followers: dict[str, list[str]], order: dict[s
 
 def generate_level3(entries: list[PoolEntry], target_ids: dict[str, str], discover: bool = False
                     ) -> list[tuple[str, dict]]:
-    """(file name, content) of the Level-3 associations jwst's generator makes from a pool of these rows.
+    """The Level-3 associations jwst's generator makes from a pool of these rows.
 
-    ``target_ids`` (target name -> id) numbers targets as an operations pool of the whole program
-    does; mkpool would number them within this pool only.
+    Parameters
+    ----------
+    entries : list of PoolEntry
+        The pool's rows.
+    target_ids : dict of str to str
+        Target name to id: numbers targets as an operations pool of the whole program does
+        (mkpool would number them within this pool only).
+    discover : bool, optional
+        Run jwst's discovery pass too.
+
+    Returns
+    -------
+    list of (str, dict)
+        Each association's file name and content.
     """
     from jwst.associations.generator.generate_per_candidate import generate_per_candidate
     from jwst.associations.lib import rules_level3
@@ -153,7 +221,24 @@ def generate_level3(entries: list[PoolEntry], target_ids: dict[str, str], discov
 
 def generate_from_distinct_rows(entries: list[PoolEntry], target_ids: dict[str, str], discover: bool = False,
                                 representatives: int | None = None) -> list[tuple[str, dict]]:
-    """:func:`generate_level3` of the whole pool, run on its distinct rows and expanded back."""
+    """`generate_level3` of the whole pool, run on its distinct rows and expanded back.
+
+    Parameters
+    ----------
+    entries : list of PoolEntry
+        The pool's rows.
+    target_ids : dict of str to str
+        Target name to id.
+    discover : bool, optional
+        Run jwst's discovery pass too.
+    representatives : int or None, optional
+        Rows kept per set of interchangeable rows (None: as many as `representatives_needed`).
+
+    Returns
+    -------
+    list of (str, dict)
+        Each association's file name and content.
+    """
     order = {entry.stem: i for i, entry in enumerate(entries)}
     kept, followers = distinct_rows(entries, representatives)
     return [(name, expand_members(content, followers, order))
@@ -166,7 +251,19 @@ def pool_table(entries: list[PoolEntry], target_ids: dict[str, str]):
     mkpool adds its rows one at a time (each copies every column) and reads each file again; this
     takes the headers already read and gives the same columns, values and defaults (tests/test_pools.py
     compares the two). NIRSpec imprints keep their header's IS_IMPRT (mkpool sets every row to 'f') and
-    targets are numbered by ``target_ids`` (target name -> id), over the whole program.
+    targets are numbered by ``target_ids``, over the whole program.
+
+    Parameters
+    ----------
+    entries : list of PoolEntry
+        The pool's rows.
+    target_ids : dict of str to str
+        Target name to id.
+
+    Returns
+    -------
+    jwst.associations.AssociationPool
+        The pool.
     """
     from jwst.associations import AssociationPool
     from jwst.associations.mkpool import IGNORE_KEYS, NON_HEADER_COLS

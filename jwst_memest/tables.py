@@ -34,6 +34,30 @@ TABLE_REQUIRED_COLUMNS = ("Dataset", TARGET)
 
 @dataclass
 class TrainingData:
+    """A labelled table read for training or the baseline fit.
+
+    Parameters
+    ----------
+    paths : tuple of pathlib.Path
+        The files read.
+    pipeline : str
+        The Level-3 pipeline key.
+    kind : str
+        ``table`` (train-<mode>.csv), ``spacekit`` (spacekit's train-<mode>.csv) or ``corpus``
+        (measured runs).
+    table : pandas.DataFrame
+        The usable rows, indexed by dataset or run.
+    X : numpy.ndarray
+        The encoded features, one row per table row.
+    y : numpy.ndarray
+        The targets, GB.
+    sha256 : str
+        One SHA-256 over the files' bytes.
+    test_split : numpy.ndarray or None, optional
+        The corpus' fixed held-out rows, if any.
+    feature_set : str, optional
+        The feature set (default: the pipeline's own; spacekit's for a spacekit table).
+    """
     paths: tuple[Path, ...]
     pipeline: str
     kind: str  # "table" (train-<mode>.csv), "spacekit" (spacekit's train-<mode>.csv) or "corpus" (measured runs)
@@ -49,16 +73,35 @@ class TrainingData:
 
     @property
     def names(self) -> list[str]:
+        """The feature names, in column order.
+
+        Returns
+        -------
+        list of str
+            The feature set's names.
+        """
         return load_feature_set(self.feature_set).names
 
     @property
     def native(self) -> bool:
-        """Whether the features are the pipeline's own (the physics baseline can estimate these rows)."""
+        """Whether the features are the pipeline's own (the physics baseline can estimate these rows).
+
+        Returns
+        -------
+        bool
+            True for the pipeline's own feature set.
+        """
         return self.feature_set == load_schema(self.pipeline).name
 
     @property
     def label(self) -> str:
-        """The training files' names, for provenance and reports."""
+        """The training files' names, for provenance and reports.
+
+        Returns
+        -------
+        str
+            The names joined by `` + ``.
+        """
         return " + ".join(p.name for p in self.paths)
 
 
@@ -89,7 +132,18 @@ PARTIAL_RUN_ARGUMENTS = ("--steps.cube_build.skip=true", "--steps.extract_1d.ski
 
 
 def partial_runs(table):
-    """Rows of IFU runs that skipped cube_build or extract_1d (measured before those could run offline)."""
+    """Rows of IFU runs that skipped cube_build or extract_1d (measured before those could run offline).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Corpus rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        A boolean mask of those rows.
+    """
     from jwst_memest.instruments import IFU_EXP_TYPES
 
     if "pipeline_args" not in table.columns or "exp_type" not in table.columns:
@@ -203,14 +257,33 @@ def _read_one(path: Path, exp_mode: str, pipeline: str):
 
 
 def load_training_data(source, exp_mode: str = "image", folds: int | None = 0, pipeline: str | None = None) -> TrainingData:
-    """Read a training table or corpus; a one-line ValueError names the file and the problem.
+    """Read a training table or corpus.
 
-    ``source`` is a train_dir holding ``train-<exp_mode>.csv``, a CSV file of any of the
-    three kinds (told apart by its columns), or a list of such CSVs of one kind, pooled
-    (e.g. the measured corpus' files). ``folds`` is the k of the cross-validation the
-    rows must be enough for (0: one 80/20 split; None: no check, just read). ``pipeline``
-    selects a corpus' runs of another Level-3 pipeline with the exp mode's features (tso3 with
-    spec's, coron3 and ami3 with image's).
+    Parameters
+    ----------
+    source : str, pathlib.Path or list of them
+        A train_dir holding ``train-<exp_mode>.csv``, a CSV file of any of the three kinds (told
+        apart by its columns), or a list of such CSVs of one kind, pooled (e.g. the measured
+        corpus' files).
+    exp_mode : str, optional
+        ``image`` or ``spec``.
+    folds : int or None, optional
+        The k of the cross-validation the rows must be enough for (0: one 80/20 split; None: no
+        check, just read).
+    pipeline : str or None, optional
+        Selects a corpus' runs of another Level-3 pipeline with the exp mode's features (tso3 with
+        spec's, coron3 and ami3 with image's).
+
+    Returns
+    -------
+    TrainingData
+        The rows, features and targets.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and the problem: not found, unreadable, missing columns,
+        missing or non-positive targets, kinds that cannot be pooled, too few rows.
     """
     import pandas as pd
 
