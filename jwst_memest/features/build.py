@@ -38,6 +38,31 @@ class ProductFeatures:
 
     ``values`` are those of ``feature_set`` (the pipeline's own unless asked otherwise); the
     members are kept so that a model trained on another feature set gets its vector too.
+
+    Parameters
+    ----------
+    pipeline : str
+        The Level-3 pipeline key.
+    values : dict
+        Raw values by feature name.
+    n_members : int
+        The members counted.
+    warnings : list of str, optional
+        Warnings computing them gave.
+    feature_set : str, optional
+        The feature set of ``values`` (default: the pipeline's own).
+    members : tuple of jwst_memest.metadata.ExposureMetadata, optional
+        The members' metadata.
+    settings : jwst_memest.settings.RunSettings, optional
+        The run's settings these features assume.
+    flags : list of str, optional
+        Machine-readable findings, e.g. an implausible output grid.
+    output_area_ratio : float, optional
+        Output pixels per member pixel of the same sky (the output grid's scale).
+    psf_input_bytes : float, optional
+        ``member_bytes`` of the PSF references among the members (coron3, ami3).
+    outlier_grid_pixels : float, optional
+        outlier_detection's grid: the mosaic at the members' scale.
     """
 
     pipeline: str
@@ -56,7 +81,23 @@ class ProductFeatures:
         self.feature_set = self.feature_set or feature_set_for(self.pipeline)
 
     def vector(self, feature_set: str | None = None) -> np.ndarray:
-        """The encoded vector of these values, or of the same members' features of another feature set."""
+        """The encoded vector of these values, or of the same members' features of another feature set.
+
+        Parameters
+        ----------
+        feature_set : str or None, optional
+            The feature set wanted (default: ``feature_set``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The encoded vector.
+
+        Raises
+        ------
+        ValueError
+            When another feature set is asked for and the members were not kept.
+        """
         if feature_set is None or feature_set == self.feature_set:
             return load_feature_set(self.feature_set).encode(self.values)
         if not self.members:
@@ -66,6 +107,13 @@ class ProductFeatures:
         return other.vector()
 
     def unknown_categories(self) -> list[str]:
+        """The category values the feature set does not know (placeholders such as N/A left out).
+
+        Returns
+        -------
+        list of str
+            ``name=value`` of each.
+        """
         schema = load_feature_set(self.feature_set)
         found = []
         for spec in schema.features:
@@ -115,6 +163,20 @@ def cube_pixels(members, exp_type: str | None, offset_max_pixels: float) -> floa
     Spatially: the field of view plus the dither extent, over the cube's spaxel size; spectrally:
     the wavelength range recorded, over the cube's spectral step. MIRI MRS makes one cube per
     channel and band; NIRSpec one per grating, over the detectors' combined range.
+
+    Parameters
+    ----------
+    members : sequence of jwst_memest.metadata.ExposureMetadata
+        The product's members.
+    exp_type : str or None
+        The product's EXP_TYPE (``NRS_IFU``, ``MIR_MRS``, or another).
+    offset_max_pixels : float
+        The largest member offset from the product's centre, pixels.
+
+    Returns
+    -------
+    float
+        The voxels.
     """
     from jwst_memest.instruments import (MRS_CHANNELS, MRS_CUBE_SAMPLING, MRS_WAVELENGTHS, NIRSPEC_CUBE_STEP,
                                          NIRSPEC_IFU_FIELD, NIRSPEC_SPAXEL, nirspec_wavelengths)
@@ -217,10 +279,30 @@ def product_features(
 ) -> ProductFeatures:
     """Raw feature values of one product from its science members' metadata.
 
-    ``feature_set`` defaults to the pipeline's own; ``spacekit_image`` and ``spacekit_spec`` give
-    spacekit's features of the same members. ``settings`` are the run's settings that change memory
-    (the output grid follows resample's pixel scale and shape); ``in_memory`` is the same as
-    ``settings.in_memory`` and is ignored when ``settings`` is given.
+    Parameters
+    ----------
+    members : sequence of jwst_memest.metadata.ExposureMetadata
+        The product's science members.
+    pipeline : str, optional
+        The Level-3 pipeline.
+    in_memory : bool, optional
+        ``in_memory`` of the run; ignored when ``settings`` is given.
+    feature_set : str or None, optional
+        Default: the pipeline's own; ``spacekit_image`` and ``spacekit_spec`` give spacekit's
+        features of the same members.
+    settings : jwst_memest.settings.RunSettings or None, optional
+        The run's settings that change memory (the output grid follows resample's pixel scale and
+        shape).
+
+    Returns
+    -------
+    ProductFeatures
+        The values (schema names only), warnings and flags.
+
+    Raises
+    ------
+    ValueError
+        When there are no members, or the feature set does not describe the pipeline's products.
     """
     if not members:
         raise ValueError("a product needs at least one member to estimate")

@@ -32,6 +32,26 @@ UNKNOWN = 0
 
 @dataclass(frozen=True)
 class FeatureSpec:
+    """One feature of a feature set: its name, kind and encoding.
+
+    Parameters
+    ----------
+    name : str
+        The feature's name.
+    kind : str
+        ``category``, ``flag``, ``count`` or ``continuous``.
+    categories : tuple of str, optional
+        A category feature's values (upper case), in encoding order.
+    keyword : str or None, optional
+        The header keyword it comes from, if one.
+    unit : str or None, optional
+        Its unit, if any.
+    doc : str, optional
+        What it is.
+    codes : tuple of float, optional
+        Explicit codes, one per category (several categories may share one): a category then
+        encodes as its code and an unlisted value as ``unknown_code``, instead of 1-based index and 0.
+    """
     name: str
     kind: str  # category, flag, count or continuous
     categories: tuple[str, ...] = ()
@@ -44,11 +64,32 @@ class FeatureSpec:
 
     @property
     def unknown_code(self) -> float:
-        """Code of a value not among the categories: 0, or with explicit codes the one after the largest."""
+        """Code of a value not among the categories: 0, or with explicit codes the one after the largest.
+
+        Returns
+        -------
+        float
+            The code.
+        """
         return float(max(self.codes) + 1) if self.codes else float(UNKNOWN)
 
     def encode(self, value) -> float:
-        """Encode a raw value as a float; categories map to 1-based indices (or their codes), else unknown."""
+        """Encode a raw value as a float.
+
+        Categories map to 1-based indices (or their codes), anything else to the unknown code; a
+        number given for a category is taken as already encoded. Flags are 0 or 1; counts and
+        continuous values are floats (NaN for None).
+
+        Parameters
+        ----------
+        value : object
+            The raw value.
+
+        Returns
+        -------
+        float
+            The encoded value.
+        """
         if self.kind == "category" and self.codes:
             return self._encode_coded(value)
         if self.kind == "category":
@@ -87,7 +128,18 @@ class FeatureSpec:
             return self.unknown_code
 
     def decode(self, code: float) -> str:
-        """Category name of an encoded value ("UNKNOWN" for 0 or out of range)."""
+        """Category name of an encoded value ("UNKNOWN" for 0 or out of range).
+
+        Parameters
+        ----------
+        code : float
+            The encoded value.
+
+        Returns
+        -------
+        str
+            The category's name.
+        """
         if self.codes:
             matches = [name for name, c in zip(self.categories, self.codes) if c == code]
             return matches[0] if matches else "UNKNOWN"
@@ -97,12 +149,38 @@ class FeatureSpec:
         return "UNKNOWN"
 
     def is_known(self, value) -> bool:
+        """Whether a value is one of the categories (always True for other kinds).
+
+        Parameters
+        ----------
+        value : object
+            The raw value.
+
+        Returns
+        -------
+        bool
+            False when a category feature would encode it as unknown.
+        """
         return self.kind != "category" or self.encode(value) != self.unknown_code
 
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Ordered features of one feature set (``image3`` or ``spec3``)."""
+    """Ordered features of one feature set (``image3``, ``spec3`` or spacekit's).
+
+    Parameters
+    ----------
+    name : str
+        The feature set's name.
+    version : int
+        The schema's version.
+    features : tuple of FeatureSpec
+        The features, in vector order.
+    pipeline : str, optional
+        The Level-3 pipeline whose products it describes (image3 or spec3).
+    pointing : str, optional
+        spacekit sets: the members' pointing keywords (``CRVAL``: CRVAL1/2, ``RA_REF``: RA_REF/DEC_REF).
+    """
 
     name: str
     version: int
@@ -112,6 +190,13 @@ class FeatureSchema:
 
     @property
     def names(self) -> list[str]:
+        """The feature names, in vector order.
+
+        Returns
+        -------
+        list of str
+            The names.
+        """
         return [f.name for f in self.features]
 
     def __len__(self) -> int:
@@ -124,17 +209,46 @@ class FeatureSchema:
         raise KeyError(name)
 
     def encode(self, values: dict) -> np.ndarray:
-        """One feature vector (float64, schema order) from a dict of raw values."""
+        """One feature vector (float64, schema order) from a dict of raw values.
+
+        Parameters
+        ----------
+        values : dict
+            Raw values by feature name; an absent one encodes as None would.
+
+        Returns
+        -------
+        numpy.ndarray
+            The vector.
+        """
         return np.array([f.encode(values.get(f.name)) for f in self.features], dtype=np.float64)
 
     def encode_many(self, rows) -> np.ndarray:
+        """Feature vectors of several rows of raw values.
+
+        Parameters
+        ----------
+        rows : iterable of dict
+            Raw values by feature name, one dict per row.
+
+        Returns
+        -------
+        numpy.ndarray
+            One row per input row (float64; shape ``(0, n_features)`` for no rows).
+        """
         rows = list(rows)
         if not rows:
             return np.empty((0, len(self)), dtype=np.float64)
         return np.vstack([self.encode(row) for row in rows])
 
     def to_tree(self) -> dict:
-        """Plain tree stored in model bundles so they can be checked against this schema."""
+        """Plain tree stored in model bundles so they can be checked against this schema.
+
+        Returns
+        -------
+        dict
+            ``feature_set``, ``schema_version`` and each feature's name, kind, categories (and codes).
+        """
         return {
             "feature_set": self.name,
             "schema_version": self.version,
@@ -153,24 +267,68 @@ def _raw_schema() -> dict:
 
 
 def load_schema(pipeline: str = "image3") -> FeatureSchema:
-    """The feature schema for a Level-3 pipeline (coron3 and ami3 share image3's, tso3 spec3's)."""
+    """The feature schema for a Level-3 pipeline (coron3 and ami3 share image3's, tso3 spec3's).
+
+    Parameters
+    ----------
+    pipeline : str, optional
+        A pipeline's key or class alias.
+
+    Returns
+    -------
+    FeatureSchema
+        Its feature set.
+
+    Raises
+    ------
+    ValueError
+        When ``pipeline`` is not a Level-3 pipeline.
+    """
     return load_feature_set(feature_set_for(pipeline))
 
 
 def feature_set_names() -> list[str]:
-    """Every feature set the schema defines: each pipeline's own, then the others (spacekit's)."""
+    """Every feature set the schema defines: each pipeline's own, then the others (spacekit's).
+
+    Returns
+    -------
+    list of str
+        The names.
+    """
     raw = _raw_schema()
     return [*raw["pipelines"], *raw.get("feature_sets", {})]
 
 
 def spacekit_geometry() -> dict:
-    """Pixel scales and detector shapes spacekit measures offsets with (schema.yaml's ``spacekit_geometry``)."""
+    """Pixel scales and detector shapes spacekit measures offsets with (schema.yaml's ``spacekit_geometry``).
+
+    Returns
+    -------
+    dict
+        The ``spacekit_geometry`` entry of the schema.
+    """
     return _raw_schema()["spacekit_geometry"]
 
 
 @cache
 def load_feature_set(feature_set: str) -> FeatureSchema:
-    """A feature set by name: ``image3``, ``spec3``, ``spacekit_image`` or ``spacekit_spec``."""
+    """A feature set by name: ``image3``, ``spec3``, ``spacekit_image`` or ``spacekit_spec``.
+
+    Parameters
+    ----------
+    feature_set : str
+        Its name.
+
+    Returns
+    -------
+    FeatureSchema
+        The feature set.
+
+    Raises
+    ------
+    ValueError
+        When the schema defines no such feature set.
+    """
     raw = _raw_schema()
     if feature_set in raw["pipelines"]:
         entry, definitions, pipeline = raw["pipelines"][feature_set], raw["features"], feature_set

@@ -7,6 +7,7 @@ offsets from the product's centre and from the target. Computed here from the sa
 models can be used by the step. The facts (keywords, scales, encodings) live in ``schema.yaml``.
 
 How spacekit measures, and this module follows:
+
 - a member's pointing is CRVAL1/CRVAL2 of its SCI header for imaging, RA_REF/DEC_REF for
   spectroscopy; a member without one is left out (and not counted in ``nexposur``);
 - its footprint is a square in RA/Dec (no cos(Dec) factor) of the instrument's detector size at a
@@ -35,7 +36,20 @@ _MISSING_BAND = "NAN"  # spacekit reads an absent BAND as the text NaN, which th
 
 
 def angular_separation_arcsec(ra1, dec1, ra2, dec2) -> np.ndarray:
-    """Angular separation (arcsec) by Vincenty's formula, stable at every distance."""
+    """Angular separation (arcsec) by Vincenty's formula, stable at every distance.
+
+    Parameters
+    ----------
+    ra1, dec1 : array_like
+        The first positions, degrees.
+    ra2, dec2 : array_like
+        The second positions, degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        The separations, arcsec.
+    """
     ra1, dec1, ra2, dec2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
     delta = ra2 - ra1
     across = np.hypot(np.cos(dec2) * np.sin(delta),
@@ -89,7 +103,19 @@ def _statistics(offsets: np.ndarray, prefix: str = "") -> dict[str, float]:
 
 
 def spacekit_detector(detectors: Sequence[str]) -> str:
-    """The members' detectors as spacekit names them: joined with |, NIRCam's by module and count."""
+    """The members' detectors as spacekit names them: joined with ``|``, NIRCam's by module and count.
+
+    Parameters
+    ----------
+    detectors : sequence of str
+        The members' DETECTOR values.
+
+    Returns
+    -------
+    str
+        Such as ``NRC-M`` (both NIRCam modules), ``NRCA-M``, ``NRC-S`` (one detector), or the
+        detectors joined (``NONE`` for none).
+    """
     joined = "|".join(sorted(set(detectors))) or "NONE"
     module_a, module_b = "NRCA" in joined, "NRCB" in joined
     if module_a and module_b:
@@ -100,7 +126,18 @@ def spacekit_detector(detectors: Sequence[str]) -> str:
 
 
 def spacekit_band(bands: Sequence[str | None]) -> str:
-    """MIRI MRS bands of the members, each once, joined with | in reverse alphabetical order."""
+    """MIRI MRS bands of the members, each once, joined with ``|`` in reverse alphabetical order.
+
+    Parameters
+    ----------
+    bands : sequence of str or None
+        The members' BAND values (an absent one is spacekit's text NaN).
+
+    Returns
+    -------
+    str
+        The bands joined, or ``NONE``.
+    """
     found: list[str] = []
     for band in bands:
         for part in (band or _MISSING_BAND).split("-"):
@@ -124,7 +161,22 @@ def _text(value: str | None) -> str | None:
 
 
 def spacekit_values(members: Sequence[ExposureMetadata], schema: FeatureSchema) -> tuple[dict, list[str]]:
-    """Raw values of a spacekit feature set for one product, and warnings."""
+    """Raw values of a spacekit feature set for one product, and warnings.
+
+    Parameters
+    ----------
+    members : sequence of jwst_memest.metadata.ExposureMetadata
+        The product's members (those without a usable pointing are left out).
+    schema : jwst_memest.features.schema.FeatureSchema
+        The spacekit feature set (``spacekit_image`` or ``spacekit_spec``).
+
+    Returns
+    -------
+    values : dict
+        Raw values by feature name (all zero when no member has a usable pointing).
+    warnings : list of str
+        One per member left out.
+    """
     warnings: list[str] = []
     geometry = spacekit_geometry()
     pointed, ra, dec = [], [], []
