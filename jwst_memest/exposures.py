@@ -8,7 +8,7 @@ programs are: several detectors per exposure, dither points, mosaic tiles.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from astropy.io import fits
@@ -132,6 +132,26 @@ class ExposureLayout:
     psf_exposures: int = 0  # PSF reference exposures (coron3, ami3), written after the science ones with IS_PSF
     tso_visit: bool = False  # a TSO visit (TSOVISIT): makes MIR_IMAGE exposures calwebb_tso3's
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_plan(cls, params: dict) -> "ExposureLayout":
+        """The layout a corpus plan's (or a corpus row's ``layout``) parameters describe.
+
+        Keys that are not layout fields (run settings, PSF counts of other writers) are left out;
+        lists become tuples.
+
+        Parameters
+        ----------
+        params : dict
+            The plan's parameters.
+
+        Returns
+        -------
+        ExposureLayout
+            The layout.
+        """
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in names})
 
     def pointings(self) -> list[tuple[float, float]]:
         """Boresight offsets (arcsec) of every exposure: tiles, then dither points within a tile.

@@ -112,14 +112,32 @@ def test_the_context_has_one_int32_plane_per_32_members():
 
 def test_each_setting_removes_its_counted_arrays():
     s = setting_columns(np.zeros((1, 0)), 0)  # jwst's defaults
-    n_out, covered, footprint = 1e6, 4e5, 1e5
+    n_in, n_out, covered, footprint = 2e5, 1e6, 4e5, 1e5
 
-    def resample(**changes):
-        return resample_output_bytes(40, n_out, covered, footprint, dict(s, **{k: np.full(1, v) for k, v in changes.items()}))[0]
+    def resample(pixmap_per_input=0.0, **changes):
+        return resample_output_bytes(40, n_in, n_out, covered, footprint, pixmap_per_input,
+                                     dict(s, **{k: np.full(1, v) for k, v in changes.items()}))[0]
 
     assert resample() - resample(enable_ctx=0.0) == 8.0 * covered  # two int32 context planes where members land
     assert resample(report_var=0.0) == resample()  # the variances are still computed, only not reported
     assert resample(enable_err=0.0) == 4.0 * n_out + 4.0 * covered + 8.0 * covered  # data, weight, context
+
+
+def test_resample_peaks_in_one_phase_not_in_their_sum():
+    """The pixel map is freed before the variances are accumulated: a large map replaces the
+    accumulation's peak instead of adding to it, and without the variance path it is the peak."""
+    s = setting_columns(np.zeros((1, 0)), 0)
+    n_in, n_out, covered, footprint = 4e6, 8e6, 8e6, 4e6
+
+    def resample(pixmap_per_input, **changes):
+        return resample_output_bytes(4, n_in, n_out, covered, footprint, pixmap_per_input,
+                                     dict(s, **{k: np.full(1, v) for k, v in changes.items()}))[0]
+
+    accumulation = resample(0.0)
+    assert resample(10.0) == accumulation  # a cheap map stays under the accumulation
+    with_map = resample(140.0)
+    assert accumulation < with_map < accumulation + 140.0 * n_in
+    assert resample(140.0, enable_err=0.0) == 8.0 * n_out + 4.0 * covered + 140.0 * n_in
     assert i2d_bytes(40, n_out, covered, s)[0] - i2d_bytes(40, n_out, covered, dict(s, report_var=np.zeros(1)))[0] \
         == 12.0 * n_out
 

@@ -43,7 +43,8 @@ import yaml
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.coverage import Envelope
-from jwst_memest.model.terms import (catalog_output_bytes, covered_pixels, member_footprint, outlier_grid_pixels,
+from jwst_memest.model.terms import (catalog_output_bytes, covered_pixels, lingering_group_bytes, member_footprint,
+                                     outlier_grid_pixels,
                                      outlier_input_bytes, outlier_output_bytes, pixmap_factor, resample_output_bytes,
                                      setting_columns)
 from jwst_memest.model.upper import UpperBound
@@ -134,17 +135,17 @@ class PhysicsBaseline:
         # outlier_detection drizzles onto its own grid, at the members' scale
         grid = outlier_grid_pixels(npix_out, s)
         grid_covered = covered_pixels(n, npix_in, grid, dict(s, output_area_ratio=np.ones(len(n))))
-        outlier = (resident + c["outlier_in"] * pixmap_factor(s["outlier_pixmap_stepsize"]) * npix_in
-                   + c["outlier_per_member_pixel"] * n * npix_in
+        outlier = (resident + c["outlier_per_member_pixel"] * n * npix_in
                    + in_memory * outlier_input_bytes(n, s) * npix_in
-                   + outlier_output_bytes(groups, in_memory, grid, grid_covered, s)
-                   + s["outlier_resample_data"] * c["outlier_out"] * grid)
+                   + outlier_output_bytes(groups, in_memory, grid, grid_covered,
+                                          c["outlier_in"] * pixmap_factor(s["outlier_pixmap_stepsize"]) * npix_in, s)
+                   + s["outlier_resample_data"] * (c["outlier_out"] * grid + lingering_group_bytes(groups, grid)))
         return {
             MEMBERS_STAGE: resident,
             "outlier_detection": np.where(s["skip_outlier_detection"] > 0, nan, outlier),
-            "resample": resident + c["resample_in"] * pixmap_factor(s["pixmap_stepsize"]) * npix_in
-            + resample_output_bytes(n, npix_out, covered, member_footprint(npix_in, npix_out, s), s)
-            + c["resample_out"] * npix_out,
+            "resample": resident + c["resample_out"] * npix_out
+            + resample_output_bytes(n, npix_in, npix_out, covered, member_footprint(npix_in, npix_out, s),
+                                    c["resample_in"] * pixmap_factor(s["pixmap_stepsize"]), s),
             # the members' arrays are released once resample has run: measured, source_catalog
             # with in_memory=True peaks no higher than with it off
             "source_catalog": np.where(s["skip_source_catalog"] > 0, nan,

@@ -61,7 +61,8 @@ def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: lis
         step_weight = step_weight_for(start.terms)
 
     def residuals(theta):
-        trial = PhysicsBaseline(start.pipeline, dict(zip(terms, theta * scale)), start.upper_bound, "fit",
+        trial = PhysicsBaseline(start.pipeline, {**start.coefficients, **dict(zip(terms, theta * scale))},
+                                start.upper_bound, "fit",
                                 terms=start.terms)
         parts = [(trial.predict(X) - measured) / measured]
         if targets:

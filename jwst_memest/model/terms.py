@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "setting_columns", "context_planes",
            "covered_pixels", "member_footprint", "outlier_grid_pixels", "resample_output_bytes", "outlier_output_bytes", "outlier_input_bytes",
+           "lingering_group_bytes",
            "i2d_bytes", "catalog_output_bytes", "pixmap_factor"]
 
 # run settings the baseline reads beside the features (in_memory is a feature of its own), then what
@@ -52,16 +53,33 @@ CONTEXT_PLANE = 4.0  # int32, one plane per 32 inputs, zeros: written where memb
 FINALIZE_FULL, FINALIZE_COVERED = 40.0, 12.0
 ACCUMULATE_FULL, ACCUMULATE_COVERED = 25.0, 20.0
 VARIANCE_PER_MEMBER_PIXEL = 46.0
+# The phases do not overlap: a member's pixel map is computed over what resample holds between two
+# members (data over the grid, weight and context where covered; with enable_err the NaN-filled
+# weight sums and the previous member's variances, 24 over the grid, and their weights, 12 where
+# covered), and is freed before the variances are accumulated, which run beside that member's
+# kept arrays: its pixel map (float64 x 2), weight map and sky-subtracted copy
+BETWEEN_MEMBERS_FULL, BETWEEN_MEMBERS_COVERED = 24.0, 12.0
+MEMBER_ARRAYS_PER_INPUT_PIXEL = 24.0
 
 # --- outlier_detection (imaging) ----------------------------------------------------------------
 MEDIAN_PER_GROUP = 4.0  # each group's drizzled image (float32, on the whole output grid) in the median stack
-# the median and the group being drizzled, and the group drizzled before it: a drizzled model is
-# freed only by the cyclic garbage collector, so at least one earlier data/weight pair is still
-# alive at the peak (traced: one pair on a 6.6e6-pixel mosaic). Their weights: where covered
-OUTLIER_IN_MEMORY_FULL = 12.0
-OUTLIER_ON_DISK_FULL = 12.0  # median, one section read back and data: whatever the groups
+# Two phases that do not overlap. Drizzling the last group: the stack of the groups before it, that
+# group's data (NaN-filled, whole grid) and weight (where covered), and the group drizzled before it,
+# which only the cyclic garbage collector frees (traced: one data/weight pair on a 6.6e6-pixel
+# mosaic), beside one member's pixel map. Computing the median: the whole stack, the lingering
+# group, and the median itself. On disk the stack is written out by sections: the group being
+# drizzled and the lingering one, then the median, the section read back and the lingering data.
+DRIZZLE_GROUP_FULL, DRIZZLE_GROUP_COVERED = 8.0, 8.0
+MEDIAN_IN_MEMORY_FULL = 8.0  # beyond the stack
+OUTLIER_ON_DISK_FULL = 12.0
 OUTLIER_COVERED = 4.0
-OUTLIER_IN_MEMORY_COVERED = 8.0
+# Beyond that one, how many earlier groups' drizzled data (4 B per grid pixel each) are still
+# alive depends on when the garbage collector runs, which the source cannot tell. Measured: none
+# up to 9 groups, 2-3 at 12 and 4-5 at 16, in memory and on disk alike; at 32-72 groups on small
+# grids it stays small (full collections come round). Counted as half of each group after the
+# sixth, at most ten groups: fitting it freely on relative errors drops it (it matters only for
+# the few deepest runs), and dropping it estimated the largest run 14 % low
+LINGER_AFTER_GROUPS, LINGER_MAX_GROUPS, LINGER_PER_GROUP = 6.0, 10.0, 2.0
 MEDIAN_PER_MEMBER_PIXEL = 4.0  # resample_data=False: the median over the members themselves, per input pixel
 MEDIAN_INPUT_OVERHEAD = 17.0
 
@@ -138,23 +156,38 @@ def member_footprint(member_pixels, output_pixels, s: dict[str, np.ndarray]) -> 
     return np.minimum(np.asarray(member_pixels, float) * s["output_area_ratio"], np.asarray(output_pixels, float))
 
 
-def resample_output_bytes(n_members, npix_out, covered, footprint, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes resample holds at its peak beyond its pixel maps, counted: science, context, variance path."""
+def resample_output_bytes(n_members, npix_in, npix_out, covered, footprint, pixmap_per_input,
+                          s: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes resample holds at its peak beyond the members: the largest of its phases, one member's
+    pixel map (``pixmap_per_input`` bytes per input pixel: the WCS evaluation, fitted) over the
+    arrays held between members, the variances' accumulation, and their finalize."""
     context = s["enable_ctx"] * CONTEXT_PLANE * context_planes(n_members) * covered
-    science = SCIENCE_FULL * npix_out + SCIENCE_COVERED * covered
-    variance = np.maximum(FINALIZE_FULL * npix_out + FINALIZE_COVERED * covered,
-                          ACCUMULATE_FULL * npix_out + ACCUMULATE_COVERED * covered
-                          + VARIANCE_PER_MEMBER_PIXEL * footprint)
-    return science + context + s["enable_err"] * variance
+    science = SCIENCE_FULL * npix_out + SCIENCE_COVERED * covered + context
+    npix_in = np.asarray(npix_in, float)
+    pixel_map = (science + s["enable_err"] * (BETWEEN_MEMBERS_FULL * npix_out + BETWEEN_MEMBERS_COVERED * covered)
+                 + pixmap_per_input * npix_in)
+    accumulate = (science + ACCUMULATE_FULL * npix_out + ACCUMULATE_COVERED * covered
+                  + VARIANCE_PER_MEMBER_PIXEL * footprint + MEMBER_ARRAYS_PER_INPUT_PIXEL * npix_in)
+    finalize = science + FINALIZE_FULL * npix_out + FINALIZE_COVERED * covered
+    return np.maximum(pixel_map, s["enable_err"] * np.maximum(accumulate, finalize))
 
 
-def outlier_output_bytes(n_groups, in_memory, npix_out, covered, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes outlier_detection holds over the output grid: the median stack in memory, sections on disk."""
+def outlier_output_bytes(n_groups, in_memory, npix_out, covered, pixmap_bytes, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Bytes outlier_detection holds over its grid at its peak: the larger of drizzling the last group
+    beside one member's pixel map (``pixmap_bytes``) and computing the median (the whole stack in
+    memory, sections on disk)."""
     in_memory = np.asarray(in_memory) > 0
-    full = np.where(in_memory, MEDIAN_PER_GROUP * np.asarray(n_groups, float) + OUTLIER_IN_MEMORY_FULL,
-                    OUTLIER_ON_DISK_FULL)
-    partial = np.where(in_memory, OUTLIER_IN_MEMORY_COVERED, OUTLIER_COVERED)
-    return s["outlier_resample_data"] * (full * npix_out + partial * covered)
+    stack = MEDIAN_PER_GROUP * np.asarray(n_groups, float)
+    drizzle = (np.where(in_memory, stack - MEDIAN_PER_GROUP, 0.0) + DRIZZLE_GROUP_FULL) * npix_out \
+        + DRIZZLE_GROUP_COVERED * covered + pixmap_bytes
+    median = np.where(in_memory, stack + MEDIAN_IN_MEMORY_FULL, OUTLIER_ON_DISK_FULL) * npix_out + OUTLIER_COVERED * covered
+    return s["outlier_resample_data"] * np.maximum(drizzle, median)
+
+
+def lingering_group_bytes(n_groups, npix_out) -> np.ndarray:
+    """Bytes of earlier groups' drizzled data still alive in outlier_detection (garbage not yet collected)."""
+    lingering = np.clip(np.asarray(n_groups, float) - LINGER_AFTER_GROUPS, 0.0, LINGER_MAX_GROUPS)
+    return LINGER_PER_GROUP * lingering * np.asarray(npix_out, float)
 
 
 def outlier_input_bytes(n_members, s: dict[str, np.ndarray]) -> np.ndarray:

@@ -65,12 +65,6 @@ def expand_plan(plan: dict) -> list[Configuration]:
     return configurations
 
 
-def _layout(params: dict) -> ExposureLayout:
-    fields = {f.name for f in dataclasses.fields(ExposureLayout)}
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in fields}
-    return ExposureLayout(**values)
-
-
 # MIRI LRS runs outlier detection, resample_spec and extract_1d, the latter with its default box
 # aperture and no aperture correction (references N/A). cube_build and spectral_leak are IFU steps
 # the pipeline would prefetch references for; photom of the 1-D spectrum is skipped too. The other
@@ -125,7 +119,7 @@ def prepare_configuration(configuration: Configuration, scratch: Path) -> tuple[
     from jwst_memest.profile.spectra import SPEC3_WRITERS, spec3_arguments, write_spec3_exposures
     from jwst_memest.profile.synthetic import write_cal_exposures
 
-    layout = _layout(configuration.layout)
+    layout = ExposureLayout.from_plan(configuration.layout)
     settings = configuration.run_settings()
     seed = _seed(configuration.run_id)
     pipeline = pipeline_of(layout)
@@ -188,7 +182,7 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
     from jwst_memest.metadata import read_exposure_metadata
     from jwst_memest.model.baseline import load_baseline
 
-    layout = _layout(configuration.layout)
+    layout = ExposureLayout.from_plan(configuration.layout)
     layout = dataclasses.replace(layout, suffix=level2b_suffix(layout))
     pipeline = pipeline_of(layout)
     with tempfile.TemporaryDirectory() as scratch:
@@ -227,6 +221,10 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
     from tqdm import tqdm
 
     plan = load_plan(Path(plan_path))
+    if plan.get("pipeline") == "detector1":  # raw ramps through calwebb_detector1, run one at a time
+        from jwst_memest.profile.detector1 import build_detector1_corpus
+
+        return build_detector1_corpus(plan, Path(corpus), memory_guard_gb, limit)
     pipeline_runner()
     done = finished_run_ids(corpus)
     pending = [c for c in expand_plan(plan) if c.run_id not in done][:limit]

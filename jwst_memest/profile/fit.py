@@ -25,7 +25,7 @@ from jwst_memest.model.terms import with_settings
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.settings import RunSettings
 
-__all__ = ["load_measured", "fit_baseline", "extrapolation_check", "settings_of", "main"]
+__all__ = ["load_measured", "fit_baseline", "extrapolation_check", "settings_of", "outlier_grids_of", "main"]
 
 def load_measured(corpus, pipeline: str = "image3"):
     """Baseline inputs (encoded features and each run's settings, ``model.terms.with_settings``),
@@ -46,7 +46,8 @@ def load_measured(corpus, pipeline: str = "image3"):
     split = np.where(data.test_split, "test", "train") if data.test_split is not None else np.full(len(data.y), "train")
     table = data.table.reset_index()
     settings, layouts = settings_of(table), _layouts_of(table)
-    return (with_settings(data.X, settings, area_ratios_of(layouts, settings), psf_bytes_of(table, layouts)),
+    return (with_settings(data.X, settings, area_ratios_of(layouts, settings), psf_bytes_of(table, layouts),
+                          outlier_grids_of(table, layouts, settings, pipeline)),
             data.y, split, table)
 
 
@@ -75,6 +76,31 @@ def psf_bytes_of(table, layouts: list[dict]) -> list[float]:
     sizes = table["member_bytes"].astype(float) if "member_bytes" in table.columns else [np.nan] * len(table)
     return [float(layout["psf_exposures"]) * float(size) if layout.get("psf_exposures") is not None else np.nan
             for layout, size in zip(layouts, sizes)]
+
+
+def outlier_grids_of(table, layouts: list[dict], settings: list[RunSettings], pipeline: str) -> list[float]:
+    """outlier_detection's grid of each run (pixels), as the estimate computes it: the members'
+    mosaic at their own scale, which resample's ``output_shape`` does not reach. Recorded in newer
+    corpus rows; for an older run given an ``output_shape`` it is rebuilt from the run's layout (its
+    recorded ``output_pixels`` are the user's grid); NaN elsewhere (the baseline then takes
+    resample's grid back to the members' scale, which is exact without ``output_shape``)."""
+    import tempfile
+
+    from jwst_memest.exposures import ExposureLayout, write_header_exposures
+    from jwst_memest.features.build import product_features
+    from jwst_memest.metadata import read_exposure_metadata
+
+    recorded = (table["outlier_grid_pixels"].astype(float).tolist() if "outlier_grid_pixels" in table.columns
+                else [np.nan] * len(table))
+    grids = []
+    for grid, layout, run_settings in zip(recorded, layouts, settings):
+        if np.isnan(grid) and run_settings.output_shape and layout and pipeline == "image3":
+            with tempfile.TemporaryDirectory(prefix="memest-grid-") as scratch:
+                members = [read_exposure_metadata(path)
+                           for path in write_header_exposures(ExposureLayout.from_plan(layout), scratch)]
+            grid = product_features(members, pipeline, run_settings.in_memory).outlier_grid_pixels
+        grids.append(float(grid))
+    return grids
 
 
 def area_ratios_of(layouts: list[dict], settings: list[RunSettings]) -> list[float]:
@@ -260,8 +286,9 @@ def main(argv=None) -> int:
     beyond, unmeasured, detail = widening_factors(X, measured, modes, start, step_peaks=peaks,
                                                   step_weight=args.step_weight)
     envelope = Envelope.measure(start.feature_set, table, beyond, unmeasured, detail, measured_pipeline=args.pipeline)
+    # the bound a user gets: with the installed margin between environments
     fitted = PhysicsBaseline(args.pipeline, coefficients, bound, start.version, envelope=envelope,
-                             upper_bound_by_mode=by_mode, terms=args.pipeline)
+                             upper_bound_by_mode=by_mode, terms=args.pipeline, margin_bytes=start.margin_bytes)
     estimated, upper = fitted.estimate(X[test], 0.95)
     metrics = held_out_metrics(measured[test], estimated, upper)
     metrics_by_mode = {str(mode): {k: round(v, 4) for k, v in held_out_metrics(
