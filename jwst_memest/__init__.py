@@ -5,12 +5,7 @@
 package stays cheap.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("jwst_memest")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
+from jwst_memest._version import __version__
 
 __all__ = ["MemoryEstimateStep", "estimate", "JwstCalPredict", "__version__"]
 

@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from jwst_memest._version import __version__
 from jwst_memest.association import AssociationError, first_few, load_level3_association, product_members, product_name
 from jwst_memest.atomic import atomic_write
 from jwst_memest.features.build import ProductFeatures, product_features
@@ -137,8 +138,6 @@ class ProductEstimate:
             The bound (rounded up), quantile, margin, request, model, pipeline and its parameters,
             breakdown, alternatives, calibration, warnings, flags and the jwst_memest version.
         """
-        from jwst_memest import __version__
-
         return {
             "upper_bound_gb": _round_up(self.upper_bound_gb),
             "upper_bound_quantile": self.quantile,
@@ -596,8 +595,6 @@ def annotate_association(raw: dict, estimates: Sequence[ProductEstimate], failur
         product, and ``memory_estimate: {"status": "failed", "reason": ...}`` (no ``gbSize``) in
         each failed one.
     """
-    from jwst_memest import __version__
-
     annotated = json.loads(json.dumps(raw))
     by_name = {e.product: e for e in estimates}
     for index, product in enumerate(annotated.get("products", [])):
