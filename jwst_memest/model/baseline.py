@@ -2,29 +2,29 @@
 
 Usable with no trained model. Terms, with Npix_in the pixels of one member
 image, Npix_out the output mosaic pixels, N the members and G the exposure
-groups (outlier detection's median cube has one plane per group):
+groups (outlier detection's median cube has one plane per group)::
 
-image3:  base + m * N + max(in_memory * N * b_file * Npix_in                (members: metadata, arrays;
-                             + (1 - in_memory) * b_disk * Npix_in             on disk, those opened)
-                             + max(a_res * Npix_in + b_res * Npix_out,       (final resample)
-                                   a_out * Npix_in + b_out * Npix_out
-                                   + k_out * N * Npix_in                     (outlier_detection, per member)
-                                   + in_memory * c_med * G * Npix_out),      (its median stack)
-                             b_cat * Npix_out)                               (source_catalog over the i2d)
-spec3:   base + b_spec * sum of member science pixels              (members held in memory)
-              + b_slit * N * slits per member                      (per-slit models, WCS, cutouts)
-              + b_source * slits per member                        (each source's products, over all members)
-              + b_ifu * sum of member science pixels               (what IFU steps hold per member) [IFU]
-              + max(ifu_med * Npix_detector,                       (IFU outlier detection's median filter,
-                                                                     over the whole detector)
-                    cube * Nvoxels)                                (cube_build's cubes)   [IFU modes]
-              + b_out * Npix_out                                   (resample_spec)  [single-slit modes: LRS]
+    image3:  base + m * N + max(in_memory * N * b_file * Npix_in                (members: metadata, arrays;
+                                 + (1 - in_memory) * b_disk * Npix_in             on disk, those opened)
+                                 + max(a_res * Npix_in + b_res * Npix_out,       (final resample)
+                                       a_out * Npix_in + b_out * Npix_out
+                                       + k_out * N * Npix_in                     (outlier_detection, per member)
+                                       + in_memory * c_med * G * Npix_out),      (its median stack)
+                                 b_cat * Npix_out)                               (source_catalog over the i2d)
+    spec3:   base + b_spec * sum of member science pixels              (members held in memory)
+                  + b_slit * N * slits per member                      (per-slit models, WCS, cutouts)
+                  + b_source * slits per member                        (each source's products, over all members)
+                  + b_ifu * sum of member science pixels               (what IFU steps hold per member) [IFU]
+                  + max(ifu_med * Npix_detector,                       (IFU outlier detection's median filter,
+                                                                         over the whole detector)
+                        cube * Nvoxels)                                (cube_build's cubes)   [IFU modes]
+                  + b_out * Npix_out                                   (resample_spec)  [single-slit modes: LRS]
 
-coron3:  base + a * input bytes (science and PSF-reference integrations)
-              + max(align * cube bytes, klip * cube bytes, resample_in * Npix_in)   (largest member's cube)
-ami3:    base + a * input bytes + per_integration * NINTS                   (ami_analyze)
-tso3:    base + a * input bytes + max(outlier * cube bytes, extract * cube bytes [+ atoca for NIS_SOSS])
-                                              (rolling median; tso_photometry or extract_1d)
+    coron3:  base + a * input bytes (science and PSF-reference integrations)
+                  + max(align * cube bytes, klip * cube bytes, resample_in * Npix_in)   (largest member's cube)
+    ami3:    base + a * input bytes + per_integration * NINTS                   (ami_analyze)
+    tso3:    base + a * input bytes + max(outlier * cube bytes, extract * cube bytes [+ atoca for NIS_SOSS])
+                                                  (rolling median; tso_photometry or extract_1d)
 
 Coefficients live in ``baseline.yaml`` beside this module, refitted from the
 measured corpus by ``python -m jwst_memest.profile fit-baseline``.
@@ -58,7 +58,37 @@ GB = 1e9
 
 
 class PhysicsBaseline:
-    """Estimator from physical terms; same interface as a model bundle."""
+    """Estimator from physical terms; same interface as a model bundle.
+
+    Parameters
+    ----------
+    pipeline : str
+        The Level-3 pipeline estimated.
+    coefficients : dict
+        The terms' coefficients, by name.
+    upper_bound : jwst_memest.model.upper.UpperBound
+        The calibrated upper bound, pooled over exposure types.
+    version : str
+        The coefficients' version.
+    source : str, optional
+        Where they were fitted.
+    envelope : jwst_memest.model.coverage.Envelope or None, optional
+        What the measured runs cover (default: nothing measured).
+    upper_bound_by_mode : dict of str to jwst_memest.model.upper.UpperBound, optional
+        Upper bounds calibrated per exposure type.
+    terms : str or None, optional
+        Whose stage formulas and measured runs: the pipeline's own, else (default) its feature
+        set's pipeline.
+    margin_bytes : float, optional
+        Bytes every bound adds on top of its ratio (the spread between repeats and installations).
+    margin_source : str, optional
+        Where the margin was measured.
+
+    Raises
+    ------
+    ValueError
+        When ``terms`` is of a pipeline with other features.
+    """
 
     kind = "physics_baseline"
 
@@ -99,6 +129,13 @@ class PhysicsBaseline:
 
     @property
     def feature_names(self) -> list[str]:
+        """The feature set's names, in vector order.
+
+        Returns
+        -------
+        list of str
+            The names.
+        """
         return self.schema.names
 
     def stages(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -106,6 +143,17 @@ class PhysicsBaseline:
 
         "members held in memory" is what every step runs on top of (interpreter, models kept
         resident); each step's value adds what that step allocates. The run's peak is the largest.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (with the run-settings
+            columns of `jwst_memest.model.terms.with_settings` appended, when the settings are not jwst's defaults).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each stage's peak, bytes, per row.
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
@@ -222,11 +270,26 @@ class PhysicsBaseline:
 
     def fit(self, X: np.ndarray, y: np.ndarray, step_peaks: list[dict] | None = None,
             step_weight: float | None = None) -> PhysicsBaseline:
-        """Fit the coefficients of this pipeline's terms to measured peaks ``y`` (GB), starting from
-        the present ones; returns self, as scikit-learn's estimators do. ``step_peaks`` (per run: step
-        name -> measured peak GB) also fits each stage to its step, at ``step_weight`` (default: the
-        pipeline's, ``fitting.step_weight_for``). The upper bound is not recalibrated here
-        (``profile fit-baseline`` calibrates it out of fold)."""
+        """Fit the coefficients of this pipeline's terms to measured peaks, starting from the present ones.
+
+        The upper bound is not recalibrated here (``profile fit-baseline`` calibrates it out of fold).
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features (with settings columns), one row per measured run.
+        y : numpy.ndarray
+            Measured peaks, GB.
+        step_peaks : list of dict or None, optional
+            Per run, step name to measured peak (GB): also fits each stage to its step.
+        step_weight : float or None, optional
+            Weight of the step peaks (default: the pipeline's, `jwst_memest.model.fitting.step_weight_for`).
+
+        Returns
+        -------
+        PhysicsBaseline
+            ``self``, as scikit-learn's estimators do.
+        """
         from jwst_memest.model.fitting import fit_coefficients
 
         X = np.atleast_2d(np.asarray(X, dtype=float))
@@ -235,11 +298,35 @@ class PhysicsBaseline:
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Peak memory in GB (10^9 bytes) for each row of encoded features: the largest stage."""
+        """Peak memory in GB (10^9 bytes) for each row of encoded features: the largest stage.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (with the run-settings
+            columns of `jwst_memest.model.terms.with_settings` appended, when the settings are not jwst's defaults).
+
+        Returns
+        -------
+        numpy.ndarray
+            GB per row.
+        """
         return np.nanmax(np.vstack(list(self.stages(X).values())), axis=0) / GB
 
     def breakdown(self, X: np.ndarray) -> list[tuple[dict[str, float], str]]:
-        """Per row: each stage's peak (GB) and the step that sets the run's peak."""
+        """Per row: each stage's peak (GB) and the step that sets the run's peak.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (with the run-settings
+            columns of `jwst_memest.model.terms.with_settings` appended, when the settings are not jwst's defaults).
+
+        Returns
+        -------
+        list of (dict of str to float, str)
+            Per row, the stages that run with their peaks (GB), and the peak step.
+        """
         stages = self.stages(X)
         rows = []
         for i in range(len(next(iter(stages.values())))):
@@ -249,7 +336,18 @@ class PhysicsBaseline:
         return rows
 
     def assess(self, values: dict):
-        """Whether a product (raw feature values) lies inside the runs the coefficients were fitted to."""
+        """Whether a product (raw feature values) lies inside the runs the coefficients were fitted to.
+
+        Parameters
+        ----------
+        values : dict
+            The product's raw feature values (``exp_type`` by name).
+
+        Returns
+        -------
+        jwst_memest.model.coverage.Assessment
+            Whether it is calibrated, why not, and the bound's widening factor.
+        """
         return self.envelope.assess(values, self.pipeline)
 
     def _row_factors(self, X: np.ndarray, quantile: float) -> np.ndarray:
@@ -263,10 +361,33 @@ class PhysicsBaseline:
 
     @property
     def margin_gb(self) -> float:
+        """The bound's margin in GB.
+
+        Returns
+        -------
+        float
+            ``margin_bytes`` / 1e9.
+        """
         return self.margin_bytes / GB
 
     def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Estimates (GB) and upper bounds: the calibrated ratio, plus ``margin_bytes``."""
+        """Estimates (GB) and upper bounds: the calibrated ratio, plus ``margin_bytes``.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (with the run-settings
+            columns of `jwst_memest.model.terms.with_settings` appended, when the settings are not jwst's defaults).
+        quantile : float, optional
+            The quantile of the upper bound (the exposure type's calibration where there is one).
+
+        Returns
+        -------
+        gb : numpy.ndarray
+            Estimates, GB.
+        upper : numpy.ndarray
+            Upper bounds, GB.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         gb = self.predict(X)
         return gb, gb * self._row_factors(X, quantile) + self.margin_gb
@@ -282,6 +403,21 @@ def load_baseline(pipeline: str = "image3") -> PhysicsBaseline:
 
     A pipeline with measured runs has terms of its own; one without is estimated with the terms of
     the pipeline sharing its features (coron3, ami3: image3; tso3: spec3), and its bound widens.
+
+    Parameters
+    ----------
+    pipeline : str, optional
+        A pipeline's key or class alias.
+
+    Returns
+    -------
+    PhysicsBaseline
+        Its baseline, from ``baseline.yaml``.
+
+    Raises
+    ------
+    ValueError
+        When ``pipeline`` is not a Level-3 pipeline.
     """
     raw = _coefficients_file()
     level3 = normalize(pipeline)

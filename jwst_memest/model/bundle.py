@@ -76,7 +76,19 @@ def _canonical(node, digest) -> None:
 
 
 def checksum(tree: dict) -> str:
-    """sha256 of every part of a bundle tree except its checksum."""
+    """sha256 of every part of a bundle tree except its checksum.
+
+    Parameters
+    ----------
+    tree : dict
+        The bundle tree.
+
+    Returns
+    -------
+    str
+        The hex digest, over the tree in a canonical order (sorted keys, arrays by dtype, shape
+        and bytes).
+    """
     digest = hashlib.sha256()
     _canonical({k: v for k, v in tree.items() if k != "checksum"}, digest)
     return digest.hexdigest()
@@ -96,7 +108,17 @@ def _plain(node):
 
 
 class ModelBundle:
-    """A trained model loaded from a bundle; same interface as the physics baseline."""
+    """A trained model loaded from a bundle; same interface as the physics baseline.
+
+    Made by `load_bundle`, which validates the tree first.
+
+    Parameters
+    ----------
+    tree : dict
+        The bundle's plain tree (under ``jwst_memest_bundle``).
+    path : str, pathlib.Path or None, optional
+        The file it was read from.
+    """
 
     def __init__(self, tree: dict, path: str | Path | None = None):
         self.tree = tree
@@ -127,7 +149,19 @@ class ModelBundle:
                                  np.asarray(ranges["min"], dtype=np.float64), np.asarray(ranges["max"], dtype=np.float64))
 
     def clip(self, X: np.ndarray) -> np.ndarray:
-        """The features a hybrid's network sees: each ranged feature clipped to its training range."""
+        """The features a hybrid's network sees: each ranged feature clipped to its training range.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (later columns, the run
+            settings, are left out of the network's input).
+
+        Returns
+        -------
+        numpy.ndarray
+            A clipped copy (unchanged for an mlp bundle).
+        """
         X = np.array(np.atleast_2d(X), dtype=np.float64, copy=True)
         if self.input_ranges is not None:
             columns, low, high = self.input_ranges
@@ -135,7 +169,19 @@ class ModelBundle:
         return X
 
     def correction(self, X: np.ndarray) -> np.ndarray:
-        """A hybrid's factor on the baseline, exp(network(clipped features)); 1 for an mlp bundle."""
+        """A hybrid's factor on the baseline, exp(network(clipped features)); 1 for an mlp bundle.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (later columns, the run
+            settings, are left out of the network's input).
+
+        Returns
+        -------
+        numpy.ndarray
+            The factor per row.
+        """
         if self.kind != "hybrid":
             return np.ones(len(np.atleast_2d(X)))
         X = np.nan_to_num(np.atleast_2d(np.asarray(X, dtype=np.float64))[:, :len(self.feature_names)], nan=0.0)
@@ -145,7 +191,20 @@ class ModelBundle:
         """Peak memory in GB for each row of encoded features (schema order).
 
         Columns after the schema's (the run settings the physics baseline reads, ``model.terms``)
-        are left out of the network's input; a hybrid's baseline reads them."""
+        are left out of the network's input; a hybrid's baseline reads them. Estimates are at least
+        0.01 GB.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (later columns, the run
+            settings, are left out of the network's input).
+
+        Returns
+        -------
+        numpy.ndarray
+            GB per row.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if self.kind == "hybrid":
             return np.maximum(self.baseline.predict(X) * self.correction(X), MIN_GB)
@@ -154,6 +213,23 @@ class ModelBundle:
         return np.maximum(OUTPUT_TRANSFORMS[self.output_transform](y), MIN_GB)
 
     def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Peak memory (GB) and its upper bound at ``quantile``, per row.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product, in the feature set's order (later columns, the run
+            settings, are left out of the network's input).
+        quantile : float, optional
+            The quantile of the upper bound.
+
+        Returns
+        -------
+        gb : numpy.ndarray
+            Estimates, GB.
+        upper : numpy.ndarray
+            Upper bounds, GB.
+        """
         gb = self.predict(X)
         return gb, gb * self.upper_bound.factor(quantile)
 
@@ -244,7 +320,24 @@ def _check_hybrid(tree: dict, name: str, names: list[str]) -> None:
 
 
 def load_bundle(path: str | Path) -> ModelBundle:
-    """Read, validate and check a bundle. Raises BundleError naming the file and the problem."""
+    """Read, validate and check a bundle.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The bundle file.
+
+    Returns
+    -------
+    ModelBundle
+        The model.
+
+    Raises
+    ------
+    BundleError
+        Naming the file and the problem: not found, not ASDF, not matching the bundle schema,
+        altered (checksum), another feature schema, inconsistent arrays.
+    """
     import asdf
 
     path = Path(path)
@@ -304,11 +397,48 @@ def write_bundle(
     baseline=None,
     input_ranges: dict | None = None,
 ) -> Path:
-    """Validate and write a bundle atomically (temporary file, then rename); returns its path.
+    """Validate and write a bundle atomically (temporary file, then rename).
 
-    A ``hybrid`` bundle (output transform ``log_ratio``) needs the ``baseline`` it corrects (a
-    PhysicsBaseline, or a dict with its pipeline, version and checksum) and ``input_ranges``
-    (``{"features": names, "min": ..., "max": ...}`` over the training rows).
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    schema : jwst_memest.features.schema.FeatureSchema
+        The feature set the model was trained on.
+    preprocessing : dict
+        ``method``, ``continuous`` (feature names), ``lambdas``, ``means``, ``sigmas`` and
+        optionally ``round_decimals``.
+    layers : list of dict
+        ``weights``, ``bias`` and ``activation`` per dense layer.
+    output_transform : str
+        One of ``OUTPUT_TRANSFORMS`` (an mlp bundle) or ``log_ratio`` (a hybrid one).
+    upper_bound : jwst_memest.model.upper.UpperBound
+        The calibrated upper bound.
+    model_name, model_version : str
+        The model's name and version.
+    provenance : dict
+        Training data checksum and rows, jwst version, notes, ...
+    metrics : dict
+        Held-out metrics and others.
+    pipeline : str or None, optional
+        The Level-3 pipeline (default: the schema's).
+    kind : str, optional
+        ``mlp`` or ``hybrid``.
+    baseline : PhysicsBaseline or dict, optional
+        A hybrid's baseline (or a dict with its pipeline, version and checksum).
+    input_ranges : dict or None, optional
+        A hybrid's ``{"features": names, "min": ..., "max": ...}`` over the training rows.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    BundleError
+        When the bundle would be invalid (unknown pipeline or kind, an output transform that does
+        not fit the kind, a hybrid without its baseline or input ranges, inconsistent arrays).
     """
     import asdf
 

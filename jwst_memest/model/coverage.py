@@ -44,7 +44,17 @@ _RANGE_SLACK = 1e-6
 
 @dataclass
 class Assessment:
-    """Whether an estimate lies inside the measured runs, and the factor its bound is widened by if not."""
+    """Whether an estimate lies inside the measured runs, and the factor its bound is widened by if not.
+
+    Parameters
+    ----------
+    calibrated : bool, optional
+        Whether it lies inside them.
+    reasons : list of str, optional
+        Why not, and by how much the bound was widened.
+    factor : float, optional
+        The widening factor.
+    """
 
     calibrated: bool = True
     reasons: list[str] = field(default_factory=list)
@@ -53,7 +63,23 @@ class Assessment:
 
 @dataclass(frozen=True)
 class Envelope:
-    """Measured ranges per exposure type and the widening factors of a baseline's pipeline."""
+    """Measured ranges per exposure type and the widening factors of a baseline's pipeline.
+
+    Parameters
+    ----------
+    feature_set : str
+        ``image3`` or ``spec3``.
+    ranges : dict
+        Per exposure type, per feature, the measured ``[low, high]``.
+    beyond_range : float, optional
+        The widening of a product beyond its mode's measured range.
+    unmeasured_mode : float, optional
+        The widening of an exposure type or pipeline nobody measured (at least 1.25).
+    source : str, optional
+        Where the widening factors were measured.
+    measured_pipeline : str, optional
+        Whose runs were measured (default: the pipeline named like the feature set).
+    """
 
     feature_set: str
     ranges: dict  # exp_type -> feature -> [low, high]
@@ -68,6 +94,22 @@ class Envelope:
 
     @classmethod
     def from_tree(cls, feature_set: str, tree: dict | None, measured_pipeline: str = "") -> "Envelope":
+        """The envelope stored in ``baseline.yaml``.
+
+        Parameters
+        ----------
+        feature_set : str
+            ``image3`` or ``spec3``.
+        tree : dict or None
+            ``ranges`` and ``widening``; None for nothing measured.
+        measured_pipeline : str, optional
+            Whose runs were measured.
+
+        Returns
+        -------
+        Envelope
+            The envelope.
+        """
         tree = tree or {}
         widening = tree.get("widening", {})
         return cls(feature_set, {k: dict(v) for k, v in tree.get("ranges", {}).items()},
@@ -76,13 +118,39 @@ class Envelope:
                    str(widening.get("source", "")), measured_pipeline)
 
     def to_tree(self) -> dict:
+        """The envelope as stored in ``baseline.yaml``.
+
+        Returns
+        -------
+        dict
+            ``ranges`` and ``widening``.
+        """
         return {"ranges": self.ranges, "widening": {"beyond_range": self.beyond_range,
                                                     "unmeasured_mode": self.unmeasured_mode, "source": self.source}}
 
     @classmethod
     def measure(cls, feature_set: str, table, beyond_range: float, unmeasured_mode: float, source: str,
                 measured_pipeline: str = "") -> "Envelope":
-        """Ranges of the envelope features per exposure type in a table of measured runs."""
+        """Ranges of the envelope features per exposure type in a table of measured runs.
+
+        Parameters
+        ----------
+        feature_set : str
+            ``image3`` or ``spec3``.
+        table : pandas.DataFrame
+            The measured runs' raw features (``exp_type`` by name).
+        beyond_range, unmeasured_mode : float
+            The widening factors measured.
+        source : str
+            Where they were measured.
+        measured_pipeline : str, optional
+            Whose runs were measured.
+
+        Returns
+        -------
+        Envelope
+            The envelope.
+        """
         ranges = {}
         for exp_type, rows in table.groupby(table["exp_type"].astype(str)):
             ranges[exp_type] = {name: [float(rows[name].astype(float).min()), float(rows[name].astype(float).max())]
@@ -91,7 +159,20 @@ class Envelope:
                    source, measured_pipeline)
 
     def assess(self, values: dict, pipeline: str) -> Assessment:
-        """Assessment of one product from its raw feature values (exp_type by name)."""
+        """Assessment of one product from its raw feature values (exp_type by name).
+
+        Parameters
+        ----------
+        values : dict
+            The product's raw feature values.
+        pipeline : str
+            The Level-3 pipeline estimated.
+
+        Returns
+        -------
+        Assessment
+            Whether it is calibrated, why not, and the widening factor.
+        """
         reasons = []
         factor = 1.0
         exp_type = str(values.get("exp_type"))

@@ -16,7 +16,9 @@ class MemoryEstimator(Protocol):
     """An estimator the step, folder mode and the benchmarks can use.
 
     Rows of ``X`` are a product's features in the order of the estimator's feature set (the
-    pipeline's own, or a model's such as spacekit's).
+    pipeline's own, or a model's such as spacekit's). Its attributes: ``name``, ``version``,
+    ``kind`` (``physics_baseline``, ``mlp`` or ``hybrid``), ``pipeline``, ``feature_set``,
+    ``checksum`` (identifies the exact coefficients or weights used) and ``upper_bound``.
     """
 
     name: str
@@ -28,10 +30,43 @@ class MemoryEstimator(Protocol):
     upper_bound: UpperBound
 
     @property
-    def feature_names(self) -> list[str]: ...
+    def feature_names(self) -> list[str]:
+        """The feature names, in vector order.
+
+        Returns
+        -------
+        list of str
+            The names.
+        """
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Peak memory (GB) per row."""
+        """Peak memory (GB) per row.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product.
+
+        Returns
+        -------
+        numpy.ndarray
+            GB per row.
+        """
 
     def estimate(self, X: np.ndarray, quantile: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Peak memory (GB) and its upper bound at ``quantile``, per row."""
+        """Peak memory (GB) and its upper bound at ``quantile``, per row.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features, one row per product.
+        quantile : float, optional
+            The quantile of the upper bound.
+
+        Returns
+        -------
+        gb : numpy.ndarray
+            Estimates, GB.
+        upper : numpy.ndarray
+            Upper bounds, GB.
+        """

@@ -35,7 +35,18 @@ DEFAULT_STEP_WEIGHT = 0.5
 
 
 def step_weight_for(terms: str) -> float:
-    """The weight a pipeline's stages are fitted to their step peaks at, unless one is given."""
+    """The weight a pipeline's stages are fitted to their step peaks at, unless one is given.
+
+    Parameters
+    ----------
+    terms : str
+        The pipeline whose terms are fitted.
+
+    Returns
+    -------
+    float
+        ``STEP_WEIGHT``'s, else ``DEFAULT_STEP_WEIGHT``.
+    """
     return STEP_WEIGHT.get(terms, DEFAULT_STEP_WEIGHT)
 
 
@@ -43,10 +54,30 @@ def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: lis
                      step_weight: float | None = None) -> dict:
     """Non-negative coefficients of ``start``'s terms minimising relative error (robust loss) on measured runs.
 
-    ``step_peaks`` (per run: step name -> sampled peak GB, or empty) adds each modelled stage's
-    error against the measured peak of the step it is named after, at ``step_weight`` (default: the
-    pipeline's ``STEP_WEIGHT``): the stages are then each step's memory, not only terms whose
-    largest matches the run's peak.
+    Parameters
+    ----------
+    start : jwst_memest.model.baseline.PhysicsBaseline
+        The baseline whose terms are fitted, from its present coefficients.
+    X : numpy.ndarray
+        Encoded features (with settings columns), one row per run.
+    measured : numpy.ndarray
+        Measured peaks, GB.
+    step_peaks : list of dict or None, optional
+        Per run, step name to sampled peak GB (or empty): adds each modelled stage's error
+        against the measured peak of the step it is named after, so that the stages are each
+        step's memory, not only terms whose largest matches the run's peak.
+    step_weight : float or None, optional
+        The weight of those errors (default: `step_weight_for`).
+
+    Returns
+    -------
+    dict of str to float
+        The fitted coefficients of the pipeline's terms.
+
+    Raises
+    ------
+    ValueError
+        When ``step_peaks`` does not have one record per run.
     """
     from scipy.optimize import least_squares
 

@@ -8,6 +8,13 @@ BUNDLE_SCHEMA_URI = "asdf://jwst-memest.org/jwst_memest/schemas/bundle-1.2.0"
 
 
 def get_resource_mappings():
+    """The resource mapping serving the bundle schema to asdf (the ``asdf.resource_mappings`` entry point).
+
+    Returns
+    -------
+    list of asdf.resource.DirectoryResourceMapping
+        The package's ``resources/schemas`` under ``asdf://jwst-memest.org/jwst_memest/schemas/``.
+    """
     from asdf.resource import DirectoryResourceMapping
 
     return [

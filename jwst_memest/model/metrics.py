@@ -8,7 +8,24 @@ __all__ = ["held_out_metrics"]
 
 
 def held_out_metrics(measured, estimated, upper=None) -> dict:
-    """Median absolute percent error, RMSE (GB), bias, the share of measured peaks above the bound and the largest excess."""
+    """Median absolute percent error, RMSE (GB), bias, the share of measured peaks above the bound and the largest excess.
+
+    Parameters
+    ----------
+    measured : array_like
+        Measured peaks, GB.
+    estimated : array_like
+        The estimates, GB.
+    upper : array_like or None, optional
+        The upper bounds, GB.
+
+    Returns
+    -------
+    dict
+        ``n_rows``, ``median_abs_pct_error``, ``p90_abs_pct_error``, ``rmse_gb``,
+        ``under_estimate_fraction`` and, with ``upper``, ``upper_exceeded_fraction`` and
+        ``max_pct_above_upper``.
+    """
     measured = np.asarray(measured, dtype=float)
     estimated = np.asarray(estimated, dtype=float)
     pct = 100.0 * np.abs(estimated - measured) / measured

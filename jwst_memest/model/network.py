@@ -22,7 +22,22 @@ ACTIVATIONS = {
 
 
 class DenseLayer:
-    """One dense layer: ``activation(x @ weights + bias)``."""
+    """One dense layer: ``activation(x @ weights + bias)``.
+
+    Parameters
+    ----------
+    weights : array_like
+        (n_in, n_out) weights.
+    bias : array_like
+        (n_out,) bias.
+    activation : str
+        One of ``ACTIVATIONS``.
+
+    Raises
+    ------
+    ValueError
+        When the activation is unknown or the shapes do not fit.
+    """
 
     def __init__(self, weights, bias, activation: str):
         if activation not in ACTIVATIONS:
@@ -38,7 +53,20 @@ class DenseLayer:
 
 
 def forward(layers: list[DenseLayer], X: np.ndarray) -> np.ndarray:
-    """Network output for a batch (n, n_in); returns (n, n_out)."""
+    """Network output for a batch.
+
+    Parameters
+    ----------
+    layers : list of DenseLayer
+        The layers, in order.
+    X : numpy.ndarray
+        (n, n_in) inputs.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, n_out) outputs.
+    """
     out = np.asarray(X, dtype=np.float64)
     for layer in layers:
         out = layer(out)

@@ -1,6 +1,7 @@
 """Which estimator serves each Level-3 pipeline.
 
 Search order for a pipeline's bundle ``<pipeline>.asdf`` (image3, spec3, coron3, ami3, tso3):
+
 1. an explicit path (the step's ``model_path``);
 2. ``$JWST_MEMEST_MODEL``: one bundle, used for the pipeline it was trained for;
 3. ``$JWST_MEMEST_MODEL_DIR/<pipeline>.asdf``;
@@ -26,6 +27,13 @@ __all__ = ["resolve_estimator", "installed_bundles", "install_bundle", "user_mod
 
 
 def user_model_dir() -> Path:
+    """The user directory where installed bundles live.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$XDG_DATA_HOME/jwst_memest/models``, by default ``~/.local/share/jwst_memest/models``.
+    """
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "jwst_memest" / "models"
 
@@ -35,7 +43,19 @@ def _package_model_dir() -> Path:
 
 
 def bundle_candidates(pipeline: str) -> list[tuple[Path, str]]:
-    """Where a pipeline's bundle may be, in search order, with the name of each source."""
+    """Where a pipeline's bundle may be, in search order, with the name of each source.
+
+    Parameters
+    ----------
+    pipeline : str
+        A pipeline's key or class alias.
+
+    Returns
+    -------
+    list of (pathlib.Path, str)
+        Each candidate path (which may not exist) and its source: ``$JWST_MEMEST_MODEL``,
+        ``$JWST_MEMEST_MODEL_DIR``, ``user`` or ``package``.
+    """
     key = normalize(pipeline)
     candidates = []
     single = os.environ.get("JWST_MEMEST_MODEL")
@@ -54,6 +74,23 @@ def resolve_estimator(pipeline: str, model_path: str | Path | None = None):
 
     A configured bundle that cannot be used raises BundleError: a broken model is never
     silently replaced by another one.
+
+    Parameters
+    ----------
+    pipeline : str
+        A pipeline's key or class alias.
+    model_path : str, pathlib.Path or None, optional
+        An explicit bundle, used before any other.
+
+    Returns
+    -------
+    jwst_memest.model.bundle.ModelBundle or jwst_memest.model.baseline.PhysicsBaseline
+        The estimator.
+
+    Raises
+    ------
+    jwst_memest.model.bundle.BundleError
+        When the configured bundle cannot be read or is for another pipeline.
     """
     key = normalize(pipeline)
     if model_path:
@@ -77,7 +114,13 @@ def _same_pipeline(bundle: ModelBundle, key: str, path) -> None:
 
 
 def installed_bundles() -> list[tuple[str, Path | None, str]]:
-    """(pipeline, bundle path or None, source) of the estimator each pipeline uses now."""
+    """The estimator each pipeline uses now.
+
+    Returns
+    -------
+    list of (str, pathlib.Path or None, str)
+        Per pipeline: its key, the bundle's path (None for the physics baseline) and its source.
+    """
     rows = []
     for key in PIPELINES:
         found = None
@@ -97,7 +140,27 @@ def _pipeline_of(path: Path) -> str | None:
 
 
 def install_bundle(source: str | Path, pipeline: str | None = None, directory: str | Path | None = None) -> Path:
-    """Validate a bundle and copy it where the registry finds it; returns the installed path."""
+    """Validate a bundle and copy it where the registry finds it.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        The bundle.
+    pipeline : str or None, optional
+        The pipeline it is installed for (default: the bundle's own; must match it).
+    directory : str, pathlib.Path or None, optional
+        Where to install it (default: ``$JWST_MEMEST_MODEL_DIR``, else `user_model_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+        The installed ``<pipeline>.asdf``.
+
+    Raises
+    ------
+    jwst_memest.model.bundle.BundleError
+        When the bundle is invalid or for another pipeline.
+    """
     bundle = load_bundle(source)
     key = normalize(pipeline or bundle.pipeline)
     _same_pipeline(bundle, key, source)

@@ -96,13 +96,37 @@ PIXMAP_STEPPED = 32.0
 
 
 def context_planes(n_members) -> np.ndarray:
-    """int32 planes of resample's context image for ``n_members`` inputs (one bit per input)."""
+    """int32 planes of resample's context image for ``n_members`` inputs (one bit per input).
+
+    Parameters
+    ----------
+    n_members : array_like
+        The inputs per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        Planes per row.
+    """
     n = np.maximum(np.asarray(n_members, dtype=float), 1.0)
     return np.floor((n - 1.0) / 32.0) + 1.0
 
 
 def setting_columns(X: np.ndarray, n_features: int) -> dict[str, np.ndarray]:
-    """The settings of each row of a baseline input: its columns after the features, else jwst's defaults."""
+    """The settings of each row of a baseline input: its columns after the features, else jwst's defaults.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The baseline input, one row per product.
+    n_features : int
+        The feature set's length (where the settings columns start).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each of ``SETTING_COLUMNS``, per row.
+    """
     X = np.atleast_2d(X)
     found = {}
     for i, name in enumerate(SETTING_COLUMNS):
@@ -113,7 +137,24 @@ def setting_columns(X: np.ndarray, n_features: int) -> dict[str, np.ndarray]:
 
 def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = None,
                     psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None) -> np.ndarray:
-    """One row of ``SETTING_COLUMNS`` per RunSettings (None: jwst's defaults)."""
+    """One row of ``SETTING_COLUMNS`` per RunSettings (None: jwst's defaults).
+
+    Parameters
+    ----------
+    settings : sequence of jwst_memest.settings.RunSettings or None
+        One per row.
+    area_ratios : sequence of float or None, optional
+        Output pixels per input pixel of each row's mosaic (None: 1).
+    psf_bytes : sequence of float or None, optional
+        The PSF references' bytes among each row's members (None: not known).
+    outlier_grids : sequence of float or None, optional
+        The pixels of outlier_detection's grid (None: not known).
+
+    Returns
+    -------
+    numpy.ndarray
+        (rows, len(SETTING_COLUMNS)).
+    """
     n = len(settings)
     members = {name: list(values) if values is not None else [_DEFAULTS[name]] * n
                for name, values in zip(_MEMBER_COLUMNS, (area_ratios, psf_bytes, outlier_grids))}
@@ -128,10 +169,26 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
 
 def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequence[float] | None = None,
                   psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None) -> np.ndarray:
-    """The baseline input of features ``X`` run with ``settings`` (one per row; None: defaults);
-    ``area_ratios``: output pixels per input pixel of each row's mosaic (1 at the input scale);
-    ``psf_bytes``: the PSF references' bytes among each row's members; ``outlier_grids``: the pixels
-    of outlier_detection's grid (None: not known)."""
+    """The baseline input of features ``X`` run with ``settings``.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Encoded features, one row per product.
+    settings : sequence of jwst_memest.settings.RunSettings or None
+        One per row (None: jwst's defaults).
+    area_ratios : sequence of float or None, optional
+        Output pixels per input pixel of each row's mosaic (1 at the input scale).
+    psf_bytes : sequence of float or None, optional
+        The PSF references' bytes among each row's members.
+    outlier_grids : sequence of float or None, optional
+        The pixels of outlier_detection's grid (None: not known).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``X`` followed by the ``SETTING_COLUMNS``.
+    """
     X = np.atleast_2d(np.asarray(X, dtype=float))
     if settings is None:
         settings = [None] * len(X)
@@ -139,28 +196,99 @@ def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequenc
 
 
 def outlier_grid_pixels(output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:
-    """outlier_detection's grid: given, else resample's grid brought back to the members' scale."""
+    """outlier_detection's grid: given, else resample's grid brought back to the members' scale.
+
+    Parameters
+    ----------
+    output_pixels : array_like
+        resample's output pixels per row.
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pixels per row.
+    """
     native = np.asarray(output_pixels, float) / np.maximum(s["output_area_ratio"], 1e-12)
     return np.where(np.isfinite(s["outlier_grid_pixels"]), s["outlier_grid_pixels"], native)
 
 
 def covered_pixels(n_members, member_pixels, output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Output pixels the members land on: their footprints at the output scale, overlaps counted
-    each time (an upper bound of their union), at most the grid."""
+    """Output pixels the members land on.
+
+    Their footprints at the output scale, overlaps counted each time (an upper bound of their
+    union), at most the grid.
+
+    Parameters
+    ----------
+    n_members : array_like
+        Members per row.
+    member_pixels : array_like
+        Pixels of one member.
+    output_pixels : array_like
+        The output grid's pixels.
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pixels per row.
+    """
     footprints = np.asarray(n_members, float) * np.asarray(member_pixels, float) * s["output_area_ratio"]
     return np.minimum(footprints, np.asarray(output_pixels, float))
 
 
 def member_footprint(member_pixels, output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Output pixels one member covers (m), at most the grid."""
+    """Output pixels one member covers (m), at most the grid.
+
+    Parameters
+    ----------
+    member_pixels : array_like
+        Pixels of one member.
+    output_pixels : array_like
+        The output grid's pixels.
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pixels per row.
+    """
     return np.minimum(np.asarray(member_pixels, float) * s["output_area_ratio"], np.asarray(output_pixels, float))
 
 
 def resample_output_bytes(n_members, npix_in, npix_out, covered, footprint, pixmap_per_input,
                           s: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes resample holds at its peak beyond the members: the largest of its phases, one member's
-    pixel map (``pixmap_per_input`` bytes per input pixel: the WCS evaluation, fitted) over the
-    arrays held between members, the variances' accumulation, and their finalize."""
+    """Bytes resample holds at its peak beyond the members.
+
+    The largest of its phases: one member's pixel map over the arrays held between members, the
+    variances' accumulation, and their finalize.
+
+    Parameters
+    ----------
+    n_members : array_like
+        Members per row.
+    npix_in : array_like
+        Pixels of one member.
+    npix_out : array_like
+        The output grid's pixels.
+    covered : array_like
+        Output pixels the members land on (`covered_pixels`).
+    footprint : array_like
+        Output pixels one member covers (`member_footprint`).
+    pixmap_per_input : array_like
+        Bytes per input pixel of a pixel map (the WCS evaluation, fitted).
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per row.
+    """
     context = s["enable_ctx"] * CONTEXT_PLANE * context_planes(n_members) * covered
     science = SCIENCE_FULL * npix_out + SCIENCE_COVERED * covered + context
     npix_in = np.asarray(npix_in, float)
@@ -173,9 +301,31 @@ def resample_output_bytes(n_members, npix_in, npix_out, covered, footprint, pixm
 
 
 def outlier_output_bytes(n_groups, in_memory, npix_out, covered, pixmap_bytes, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes outlier_detection holds over its grid at its peak: the larger of drizzling the last group
-    beside one member's pixel map (``pixmap_bytes``) and computing the median (the whole stack in
-    memory, sections on disk)."""
+    """Bytes outlier_detection holds over its grid at its peak.
+
+    The larger of drizzling the last group beside one member's pixel map and computing the
+    median (the whole stack in memory, sections on disk); 0 with ``resample_data`` off.
+
+    Parameters
+    ----------
+    n_groups : array_like
+        Exposure groups per row (planes of the median stack).
+    in_memory : array_like
+        The run's ``in_memory`` (0 or 1) per row.
+    npix_out : array_like
+        The grid's pixels.
+    covered : array_like
+        Grid pixels the members land on.
+    pixmap_bytes : array_like
+        Bytes of one member's pixel map.
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per row.
+    """
     in_memory = np.asarray(in_memory) > 0
     stack = MEDIAN_PER_GROUP * np.asarray(n_groups, float)
     drizzle = (np.where(in_memory, stack - MEDIAN_PER_GROUP, 0.0) + DRIZZLE_GROUP_FULL) * npix_out \
@@ -185,29 +335,101 @@ def outlier_output_bytes(n_groups, in_memory, npix_out, covered, pixmap_bytes, s
 
 
 def lingering_group_bytes(n_groups, npix_out) -> np.ndarray:
-    """Bytes of earlier groups' drizzled data still alive in outlier_detection (garbage not yet collected)."""
+    """Bytes of earlier groups' drizzled data still alive in outlier_detection (garbage not yet collected).
+
+    Parameters
+    ----------
+    n_groups : array_like
+        Exposure groups per row.
+    npix_out : array_like
+        The grid's pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per row.
+    """
     lingering = np.clip(np.asarray(n_groups, float) - LINGER_AFTER_GROUPS, 0.0, LINGER_MAX_GROUPS)
     return LINGER_PER_GROUP * lingering * np.asarray(npix_out, float)
 
 
 def outlier_input_bytes(n_members, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes per input pixel of outlier_detection's median over the members (resample_data=False)."""
+    """Bytes per input pixel of outlier_detection's median over the members (resample_data=False).
+
+    Parameters
+    ----------
+    n_members : array_like
+        Members per row.
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per input pixel, per row (0 where ``resample_data`` is on).
+    """
     return (1.0 - s["outlier_resample_data"]) * (MEDIAN_PER_MEMBER_PIXEL * np.asarray(n_members, float)
                                                 + MEDIAN_INPUT_OVERHEAD)
 
 
 def i2d_bytes(n_members, npix_out, covered, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes of the i2d model source_catalog is given: data, err and variances over the grid,
-    weight and context where covered."""
+    """Bytes of the i2d model source_catalog is given.
+
+    Data, err and variances over the grid, weight and context where covered.
+
+    Parameters
+    ----------
+    n_members : array_like
+        Members per row.
+    npix_out : array_like
+        The output grid's pixels.
+    covered : array_like
+        Output pixels the members land on.
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per row.
+    """
     full = SCIENCE_FULL + s["enable_err"] * (I2D_ERR + s["report_var"] * I2D_VARIANCES)
     return full * npix_out + (SCIENCE_COVERED + s["enable_ctx"] * CONTEXT_PLANE * context_planes(n_members)) * covered
 
 
 def catalog_output_bytes(n_members, npix_out, covered, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Bytes at source_catalog's peak: the i2d and its own arrays over the whole grid."""
+    """Bytes at source_catalog's peak: the i2d and its own arrays over the whole grid.
+
+    Parameters
+    ----------
+    n_members : array_like
+        Members per row.
+    npix_out : array_like
+        The output grid's pixels.
+    covered : array_like
+        Output pixels the members land on.
+    s : dict of str to numpy.ndarray
+        The rows' settings columns (`setting_columns`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per row.
+    """
     return i2d_bytes(n_members, npix_out, covered, s) + CATALOG_OWN * npix_out
 
 
 def pixmap_factor(stepsize) -> np.ndarray:
-    """A pixel map's cost relative to a full one (``pixmap_stepsize`` 1)."""
+    """A pixel map's cost relative to a full one (``pixmap_stepsize`` 1).
+
+    Parameters
+    ----------
+    stepsize : array_like
+        ``pixmap_stepsize`` per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        The factor per row.
+    """
     return np.where(np.asarray(stepsize, float) > 1.0, PIXMAP_STEPPED / PIXMAP_FULL, 1.0)

@@ -16,7 +16,20 @@ __all__ = ["yeo_johnson", "Normalizer"]
 
 
 def yeo_johnson(x: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
-    """Yeo-Johnson transform of each column of ``x`` with its own lambda."""
+    """Yeo-Johnson transform of each column of ``x`` with its own lambda.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The values, columns last.
+    lambdas : array_like
+        One lambda per column.
+
+    Returns
+    -------
+    numpy.ndarray
+        The transformed values.
+    """
     x = np.asarray(x, dtype=np.float64)
     lambdas = np.broadcast_to(np.asarray(lambdas, dtype=np.float64), x.shape[-1:])
     out = np.empty_like(x)
@@ -37,7 +50,27 @@ def yeo_johnson(x: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
 
 
 class Normalizer:
-    """Transforms the continuous columns of a feature matrix; other columns pass through."""
+    """Transforms the continuous columns of a feature matrix; other columns pass through.
+
+    Called on a feature matrix, returns a transformed copy.
+
+    Parameters
+    ----------
+    method : str
+        ``yeo-johnson+standardize``, ``standardize`` or ``none``.
+    columns : numpy.ndarray
+        The continuous columns' indices.
+    lambdas, means, sigmas : array_like
+        Per continuous column: the Yeo-Johnson lambda, then the mean and sigma of standardisation.
+    round_decimals : int or None, optional
+        Round the normalised values (spacekit rounds its normalised inputs; a model it trained
+        saw only rounded values).
+
+    Raises
+    ------
+    ValueError
+        When the method is unknown or the arrays differ in length.
+    """
 
     METHODS = ("yeo-johnson+standardize", "standardize", "none")
 

@@ -17,7 +17,27 @@ DEFAULT_QUANTILES = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
 
 @dataclass(frozen=True)
 class UpperBound:
-    """Factors (>= 1 by construction) applied to an estimate, per quantile."""
+    """Factors (>= 1 by construction) applied to an estimate, per quantile.
+
+    Parameters
+    ----------
+    quantiles : tuple of float
+        Increasing quantiles within (0, 1].
+    factors : tuple of float
+        The factor at each quantile.
+    n_rows : int
+        The rows the factors were calibrated on (0: not calibrated).
+    source : str, optional
+        What they were calibrated on.
+    method : str, optional
+        How (``ratio_quantiles``).
+
+    Raises
+    ------
+    ValueError
+        When the quantiles and factors differ in number, are not finite, the quantiles do not
+        increase within (0, 1] or a factor is not positive.
+    """
 
     quantiles: tuple[float, ...]
     factors: tuple[float, ...]
@@ -37,14 +57,55 @@ class UpperBound:
             raise ValueError("upper bound factors must be positive")
 
     def factor(self, quantile: float) -> float:
-        """Factor for a quantile, interpolated; quantiles beyond the table use its last factor."""
+        """Factor for a quantile, interpolated; quantiles beyond the table use its last factor.
+
+        Parameters
+        ----------
+        quantile : float
+            In (0, 1].
+
+        Returns
+        -------
+        float
+            The factor.
+
+        Raises
+        ------
+        ValueError
+            When ``quantile`` is outside (0, 1].
+        """
         if not 0 < quantile <= 1:
             raise ValueError(f"quantile must be in (0, 1], got {quantile}")
         return float(np.interp(quantile, self.quantiles, self.factors))
 
     @classmethod
     def from_measurements(cls, measured, estimated, quantiles=DEFAULT_QUANTILES, source: str = "") -> "UpperBound":
-        """Calibrate on measured peaks and the estimates made for them (held-out rows)."""
+        """Calibrate on measured peaks and the estimates made for them (held-out rows).
+
+        Split-conformal: with n rows, the factor at q is the ceil((n+1)q)-th smallest
+        measured/estimated ratio, never below 1 and increasing with q.
+
+        Parameters
+        ----------
+        measured : array_like
+            Measured peaks.
+        estimated : array_like
+            The estimates made for them.
+        quantiles : sequence of float, optional
+            The quantiles to calibrate.
+        source : str, optional
+            What it is calibrated on.
+
+        Returns
+        -------
+        UpperBound
+            The calibrated bound.
+
+        Raises
+        ------
+        ValueError
+            When no row has a finite, positive estimate.
+        """
         measured = np.asarray(measured, float)
         estimated = np.asarray(estimated, float)
         ok = np.isfinite(measured) & np.isfinite(estimated) & (estimated > 0)
@@ -66,6 +127,20 @@ class UpperBound:
 
         A bound calibrated on rows covers them by construction; judging each row by a
         bound it did not help calibrate measures how often the bound fails on new products.
+
+        Parameters
+        ----------
+        measured : array_like
+            Measured peaks.
+        estimated : array_like
+            The estimates made for them.
+        quantile : float
+            The quantile.
+
+        Returns
+        -------
+        numpy.ndarray
+            One factor per row (NaN for fewer than two rows).
         """
         measured = np.asarray(measured, float)
         estimated = np.asarray(estimated, float)
@@ -76,6 +151,13 @@ class UpperBound:
                          for i in rows])
 
     def to_tree(self) -> dict:
+        """The bound as stored in bundles and ``baseline.yaml``.
+
+        Returns
+        -------
+        dict
+            ``method``, ``quantiles``, ``factors``, ``n_rows`` and ``source``.
+        """
         return {
             "method": self.method,
             "quantiles": [float(q) for q in self.quantiles],
@@ -86,6 +168,18 @@ class UpperBound:
 
     @classmethod
     def from_tree(cls, tree: dict) -> "UpperBound":
+        """The bound stored in a bundle or ``baseline.yaml``.
+
+        Parameters
+        ----------
+        tree : dict
+            As `to_tree` writes it.
+
+        Returns
+        -------
+        UpperBound
+            The bound.
+        """
         return cls(
             quantiles=tuple(float(q) for q in tree["quantiles"]),
             factors=tuple(float(f) for f in tree["factors"]),
