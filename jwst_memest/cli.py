@@ -8,66 +8,31 @@ command's own documented codes (``estimate``: 3 when some products could not be 
 from __future__ import annotations
 
 import importlib
-import shlex
 import sys
+
+from jwst_memest.cli_support import EXIT_BAD_INPUT, fail, invoked_as, quiet_broken_pipe
 
 __all__ = ["COMMANDS", "main"]
 
-# command -> (module whose main(argv) runs it, what it does)
+# command -> (module whose main(argv) runs it, its ``python -m`` form, what it does)
 COMMANDS = {
-    "estimate": ("jwst_memest.cli:_estimate", "estimate every product of a Level-3 association (the stpipe step)"),
-    "predict": ("jwst_memest.predict", "folder mode: form the Level-3 products of a folder of exposures and estimate them"),
-    "train": ("jwst_memest.training.__main__", "train and export a model bundle from corpus or training tables"),
-    "ingest": ("jwst_memest.training.ingest", "turn operations metadata into training tables"),
-    "models": ("jwst_memest.model.__main__", "list the installed estimators, show a bundle, import spacekit's models"),
-    "profile": ("jwst_memest.profile.__main__", "measure real pipeline runs: run, corpus, fit-baseline"),
+    "estimate": ("jwst_memest.estimate_cli", "jwst-memest estimate",
+                 "estimate every product of a Level-3 association (the memory_estimate step)"),
+    "predict": ("jwst_memest.predict_cli", "python -m jwst_memest.predict",
+                "folder mode: form the Level-3 products of a folder of exposures and estimate them"),
+    "train": ("jwst_memest.training.__main__", "python -m jwst_memest.training",
+              "train and export a model bundle from corpus or training tables"),
+    "ingest": ("jwst_memest.training.ingest", "python -m jwst_memest.training.ingest",
+               "turn operations metadata into training tables"),
+    "models": ("jwst_memest.model.__main__", "python -m jwst_memest.model",
+               "list the installed estimators, show a bundle, import spacekit's models"),
+    "profile": ("jwst_memest.profile.__main__", "python -m jwst_memest.profile",
+                "measure real pipeline runs: run, corpus, fit-baseline, spread"),
 }
 
 _USAGE = "usage: jwst-memest {" + ",".join(COMMANDS) + "} ...\n\n" + "\n".join(
-    f"  {name:<9} {text}" for name, (_, text) in COMMANDS.items()
+    f"  {name:<9} {text}" for name, (_, _, text) in COMMANDS.items()
 ) + "\n\n`jwst-memest COMMAND --help` for a command's options.\n"
-
-
-def _estimate(argv: list[str]) -> int:
-    """``strun jwst_memest.MemoryEstimateStep ARGS``: the step's own parameters, parameter files and exit codes."""
-    from stpipe import Step
-    from stpipe.exceptions import StpipeExitException
-
-    argv = _positionals_first(argv)
-    # the Level-3 run's own step arguments, written as for the pipeline, travel in pipeline_arguments
-    steps = [a for a in argv if a.startswith("--steps.")]
-    if steps:
-        argv = [a for a in argv if not a.startswith("--steps.")] + ["--pipeline_arguments=" + shlex.join(steps)]
-    try:
-        Step.from_cmdline(["jwst_memest.MemoryEstimateStep", *argv])
-    except StpipeExitException as exc:
-        return exc.exit_status
-    except SystemExit as exc:  # argparse's --help (0) and usage errors (2)
-        return int(exc.code or 0)
-    return 0
-
-
-def _positionals_first(argv: list[str]) -> list[str]:
-    """The association(s) before the options: stpipe's parser takes its positionals first only.
-
-    An option written ``--name value`` keeps its value; ``--name=value`` and flags stand alone.
-    """
-    positionals, options, expecting_value = [], [], False
-    for token in argv:
-        if expecting_value:
-            options.append(token)
-            expecting_value = False
-        elif token.startswith("-"):
-            options.append(token)
-            expecting_value = "=" not in token and token not in ("-h", "--help", "--verbose", "-v", "--debug")
-        else:
-            positionals.append(token)
-    return positionals + options
-
-
-def _runner(target: str):
-    module, _, function = target.partition(":")
-    return getattr(importlib.import_module(module), function or "main")
 
 
 def main(argv=None) -> int:
@@ -85,17 +50,19 @@ def main(argv=None) -> int:
         command's own codes (``estimate``: 3 when some products were not estimated).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        (sys.stdout if argv else sys.stderr).write(_USAGE)
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        sys.stderr.write(f"error: unknown command {command!r}; expected one of {', '.join(COMMANDS)}\n")
-        return 2
     try:
-        return int(_runner(COMMANDS[command][0])(rest) or 0)
+        with quiet_broken_pipe():
+            if argv and argv[0] in ("-h", "--help"):
+                sys.stdout.write(_USAGE)
+                return 0
+            if not argv or argv[0] not in COMMANDS:
+                what = f"unknown command {argv[0]!r}" if argv else "no command"
+                fail(f"{what}; expected one of {', '.join(COMMANDS)} (jwst-memest --help)", prog="jwst-memest")
+            module, module_form, _ = COMMANDS[argv[0]]
+            with invoked_as(module_form, f"jwst-memest {argv[0]}"):
+                return int(importlib.import_module(module).main(argv[1:]) or 0)
     except SystemExit as exc:  # a command's argparse: --help exits 0, a usage error 2
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ first and reported.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import logging
 import multiprocessing
@@ -525,101 +524,23 @@ def _member_types(asn_type: str) -> tuple[str, ...]:
     return MEMBER_EXPTYPES.get(asn_type, ("science",))
 
 
-def _boolean(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "t", "yes", "1"):
-        return True
-    if value in ("false", "f", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
-
-
-def _quantile(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0.5 to 1.0, not {text!r}") from None
-    if not 0.5 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0.5 to 1.0, not {text}")
-    return value
-
-
 def main(argv=None) -> int:
-    """Run folder mode: ``python -m jwst_memest.predict FOLDER [options]``.
+    """Run folder mode on the command line (``python -m jwst_memest.predict``): see
+    :mod:`jwst_memest.predict_cli`.
 
     Parameters
     ----------
     argv : list of str or None, optional
-        The command-line arguments (default: ``sys.argv[1:]``); ``--steps.<step>.<name>=...``
-        arguments are the Level-3 runs' own settings.
+        The command-line arguments (default: ``sys.argv[1:]``).
 
     Returns
     -------
     int
-        The exit status: 0 done (also when no product forms), 2 bad input or option.
+        The exit status: 0 done, 2 bad input or option.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m jwst_memest.predict",
-        description="Estimate the peak memory (GB) of every Level-3 product a folder of JWST exposures will make.",
-    )
-    parser.add_argument("input_path", help="folder of exposures")
-    parser.add_argument("--pid", type=int, help="program id to select")
-    parser.add_argument("--obs", type=int, help="observation number to select (with --pid)")
-    parser.add_argument("--sfx", default="_uncal.fits", help="file name suffix of the exposures (default _uncal.fits)")
-    parser.add_argument("--exp-modes", default="image,spec", help="comma-separated: image, spec (default both)")
-    # the step's parameter names; the earlier spellings stay accepted
-    parser.add_argument("--model_path", "--model", dest="model_path", help="model bundle (.asdf) to use")
-    parser.add_argument("--in_memory", type=_boolean, default=True, metavar="{true,false}",
-                        help="in_memory of the Level-3 runs to size (default true)")
-    parser.add_argument("--on-disk", dest="in_memory", action="store_false", help="same as --in_memory=false")
-    parser.add_argument("--upper_quantile", "--quantile", dest="quantile", type=_quantile, default=0.95,
-                        help="quantile of the calibrated upper bound, 0.5 to 1.0 (default 0.95)")
-    parser.add_argument("--max_request_gb", type=float, help="GB; cap of the memory request (default: no cap)")
-    parser.add_argument("--discover", action="store_true", help="also run jwst's discovery pass (slower)")
-    parser.add_argument("--workers", type=int, help="processes generating associations (default: one per CPU this process may use)")
-    parser.add_argument("--write-asn", metavar="DIR",
-                        help="write the generated associations, annotated, to DIR; members are named by file name, "
-                             "so put them beside the cal files to run the pipeline")
-    parser.add_argument("--output", metavar="FILE", help="write every estimate to FILE: JSON (.json) or CSV (.csv)")
-    parser.add_argument("--pipeline_config", metavar="FILE",
-                        help="the Level-3 runs' parameter file (.asdf or .cfg), read for the settings that change memory")
-    parser.epilog = ("The Level-3 runs' own step arguments are taken as the pipeline takes them, e.g. "
-                     "--steps.resample.pixel_scale_ratio=0.6 --steps.resample.enable_ctx=false")
-    args, step_arguments = parser.parse_known_args(argv)
-    unknown = [a for a in step_arguments if not a.startswith("--steps.")]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    if args.output and Path(args.output).suffix.lower() not in (".json", ".csv"):
-        print(f"error: {args.output}: --output must end in .json or .csv", file=sys.stderr)
-        return 2
-    try:
-        settings = RunSettings(in_memory=args.in_memory)
-        if args.pipeline_config:
-            settings = RunSettings.from_parameter_file(args.pipeline_config, settings)
-        settings = RunSettings.from_arguments(step_arguments, settings)
-        predictor = JwstCalPredict(
-            args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),
-            model_path=args.model_path, quantile=args.quantile, settings=settings,
-            max_request_gb=args.max_request_gb, discover=args.discover, workers=args.workers,
-        )
-        predictor.run_inference()
-        if args.write_asn:
-            for path in predictor.write_associations(args.write_asn):
-                print(f"wrote {path}", file=sys.stderr)
-        if args.output:
-            print(f"wrote {predictor.write_estimates(args.output)}", file=sys.stderr)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not predictor.estimates:
-        print("no Level-3 products formed from these exposures", file=sys.stderr)
-        return 0
-    print(estimate_table(predictor.estimates))
-    for estimate in predictor.estimates:
-        for warning in estimate.warnings:
-            print(f"warning: {estimate.product}: {warning}", file=sys.stderr)
-    return 0
+    from jwst_memest.predict_cli import main as command_line
+
+    return command_line(argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-__all__ = ["RunSettings", "SettingsError", "DEFAULT_SETTINGS"]
+__all__ = ["RunSettings", "SettingsError", "DEFAULT_SETTINGS", "parse_boolean", "BOOLEAN_SPELLINGS"]
 
 
 class SettingsError(ValueError):
@@ -40,15 +40,31 @@ _PARAMETERS = {
 _BY_ARGUMENT = {(step, name): field for field, (step, name) in _PARAMETERS.items()}
 
 
-def _boolean(text: Any, what: str) -> bool:
+# The spellings of true and false every command line, parameter and environment variable of the
+# package accepts (any case, surrounding blanks ignored): the one boolean parser, used everywhere
+BOOLEAN_SPELLINGS = {
+    True: ("true", "t", "yes", "y", "1", "on"),
+    False: ("false", "f", "no", "n", "0", "off"),
+}
+
+
+def parse_boolean(text: Any) -> bool:
+    """``True``/``False`` from a bool or one of BOOLEAN_SPELLINGS; ValueError ("must be true or
+    false") for anything else."""
     if isinstance(text, bool):
         return text
     value = str(text).strip().lower()
-    if value in ("true", "t", "yes", "y", "1", "on"):
-        return True
-    if value in ("false", "f", "no", "n", "0", "off"):
-        return False
-    raise SettingsError(f"{what}={text}: must be true or false")
+    for result, spellings in BOOLEAN_SPELLINGS.items():
+        if value in spellings:
+            return result
+    raise ValueError("must be true or false")
+
+
+def _boolean(text: Any, what: str) -> bool:
+    try:
+        return parse_boolean(text)
+    except ValueError:
+        raise SettingsError(f"{what}={text}: must be true or false") from None
 
 
 def _number(text: Any, what: str, *, positive: bool = True) -> float | None:

@@ -13,10 +13,10 @@ from pathlib import Path
 from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
-from jwst_memest.association import first_few
+from jwst_memest.association import AssociationError, first_few, load_level3_association
 from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
-from jwst_memest.settings import RunSettings, SettingsError
+from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
 
 log = logging.getLogger("stpipe.jwst_memest")
 
@@ -160,7 +160,7 @@ class MemoryEstimateStep(Step):
             return super().from_config_section(config, parent=parent, name=name, config_file=config_file)
         except ValidationError as exc:
             message = _parameter_error(str(exc), config, cls.load_spec_file())
-            log.error(message)  # strun reports an exit-status exception by its status alone
+            log.error(message, extra={"memest_exit": True})  # strun reports an exit-status exception by its status alone
             raise MemoryEstimateError(message) from None
 
     @classmethod
@@ -243,28 +243,42 @@ class MemoryEstimateStep(Step):
             Standalone, when some products could not be estimated (the others were written).
         """
         if self.parent is None:
-            if len(args) != 1:  # strun with no association, or several: one line, not process()'s TypeError
-                given = "none" if not args else f"{len(args)} ({first_few([str(a) for a in args])})"
-                raise MemoryEstimateError(f"memory_estimate: expected one association file, got {given}")
-            output_dir = Path(os.path.expandvars(os.path.expanduser(self.output_dir or ".")))
-            if output_dir.exists() and not output_dir.is_dir():  # stpipe would only say "File exists"
-                raise MemoryEstimateError(f"{self.output_dir}: output_dir is not a directory")
             try:
-                estimates = super().run(*args)
-            except OSError as exc:  # e.g. stpipe making an output_dir that cannot be made
-                where = exc.filename or self.output_dir
-                raise MemoryEstimateError(f"{where}: {exc.strerror or exc}") from None
-            if isinstance(estimates, Estimates) and estimates.failures:
-                total = len(estimates) + len(estimates.failures)
-                raise ProductsNotEstimatedError(
-                    f"{args[0] if args else 'input'}: {len(estimates.failures)} of {total} products not estimated "
-                    f"({first_few(list(estimates.failures))}); the others were written", estimates)
-            return estimates
+                return self._run_standalone(*args)
+            except MemoryEstimateError as exc:
+                # under strun, after its "ERROR RUNNING STEP" banner on stdout, the last line on stderr
+                log.error("%s", exc, extra={"memest_exit": True})
+                raise
         try:
             super().run(*args)
         except Exception as exc:  # a hook never aborts its host pipeline
             log.warning("memory estimate skipped: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return None
+
+    def _run_standalone(self, *args):
+        """The checks made before stpipe's run (and its parameter dump), then the run."""
+        if len(args) != 1:  # strun with no association, or several: one line, not process()'s TypeError
+            given = "none" if not args else f"{len(args)} ({first_few([str(a) for a in args])})"
+            raise MemoryEstimateError(f"memory_estimate: expected one association file, got {given}")
+        if isinstance(args[0], (str, Path)):
+            try:
+                load_level3_association(args[0])  # a missing file, not JSON, not Level 3: said first
+            except AssociationError as exc:
+                raise MemoryEstimateError(str(exc)) from None
+        output_dir = Path(os.path.expandvars(os.path.expanduser(self.output_dir or ".")))
+        if output_dir.exists() and not output_dir.is_dir():  # stpipe would only say "File exists"
+            raise MemoryEstimateError(f"{self.output_dir}: output_dir is not a directory")
+        try:
+            estimates = super().run(*args)
+        except OSError as exc:  # e.g. stpipe making an output_dir that cannot be made
+            where = exc.filename or self.output_dir
+            raise MemoryEstimateError(f"{where}: {exc.strerror or exc}") from None
+        if isinstance(estimates, Estimates) and estimates.failures:
+            total = len(estimates) + len(estimates.failures)
+            raise ProductsNotEstimatedError(
+                f"{args[0]}: {len(estimates.failures)} of {total} products not estimated "
+                f"({first_few(list(estimates.failures))}); the others were written", estimates)
+        return estimates
 
     def process(self, input_data):
         """Estimate, log the table, and write the annotated association.
@@ -304,6 +318,7 @@ class MemoryEstimateStep(Step):
         if self.parent is not None:
             result = rescue_parent(self.parent, result, self._memory_limit(), options,
                                    apply_savings=self._apply_savings()) or result
+        self.estimation = result  # for a caller that shows the table itself (jwst-memest estimate)
         self._log_table(result.products)
         for name, reason in result.failures.items():
             log.warning("%s: not estimated: %s", name, reason)
@@ -337,12 +352,13 @@ class MemoryEstimateStep(Step):
         # opt-in: these settings change the products (no context image, no err, no source catalog)
         if self.apply_savings is not None:
             return bool(self.apply_savings)
-        text = os.environ.get("JWST_MEMEST_APPLY_SAVINGS", "").strip().lower()
-        if text in ("", "0", "false", "no", "off"):
+        text = os.environ.get("JWST_MEMEST_APPLY_SAVINGS", "").strip()
+        if not text:
             return False
-        if text in ("1", "true", "yes", "on"):
-            return True
-        raise MemoryEstimateError(f"$JWST_MEMEST_APPLY_SAVINGS={text!r}: expected true or false")
+        try:
+            return parse_boolean(text)
+        except ValueError:
+            raise MemoryEstimateError(f"$JWST_MEMEST_APPLY_SAVINGS={text!r}: must be true or false") from None
 
     def _memory_limit(self) -> float:
         # A hook's parameters cannot be set from the host's command line: the environment can.
@@ -372,6 +388,7 @@ class MemoryEstimateStep(Step):
             write_json_atomic(annotate_association(result.raw, result.products, result.failures), path)
         except OSError as exc:
             raise MemoryEstimateError(f"{path}: cannot write the annotated association ({exc.strerror or exc})") from None
+        self.written_path = path
         log.info("Annotated association written to %s", path)
 
     @staticmethod
