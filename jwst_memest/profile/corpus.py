@@ -31,6 +31,22 @@ __all__ = ["Configuration", "expand_plan", "load_plan", "pipeline_of", "prepare_
 
 @dataclasses.dataclass(frozen=True)
 class Configuration:
+    """One run of a corpus plan: the exposures to write and the Level-3 run's settings.
+
+    Parameters
+    ----------
+    run_id : str
+        The run's identifier in the corpus.
+    layout : dict
+        The exposures' layout (`jwst_memest.exposures.ExposureLayout` fields and the writers'
+        own parameters).
+    in_memory : bool, optional
+        The run's ``in_memory``.
+    skip_source_catalog : bool, optional
+        Whether source_catalog is skipped.
+    settings : tuple of (str, object), optional
+        Other `jwst_memest.settings.RunSettings` fields the plan sets, as (name, value).
+    """
     run_id: str
     layout: dict
     in_memory: bool = True
@@ -38,7 +54,13 @@ class Configuration:
     settings: tuple[tuple[str, object], ...] = ()  # other RunSettings fields the plan sets, as (name, value)
 
     def run_settings(self):
-        """The Level-3 run settings of this configuration (jwst's defaults where the plan sets none)."""
+        """The Level-3 run settings of this configuration (jwst's defaults where the plan sets none).
+
+        Returns
+        -------
+        jwst_memest.settings.RunSettings
+            The settings.
+        """
         from jwst_memest.settings import RunSettings
 
         return RunSettings(**{"in_memory": self.in_memory, "skip_source_catalog": self.skip_source_catalog,
@@ -46,7 +68,18 @@ class Configuration:
 
 
 def expand_plan(plan: dict) -> list[Configuration]:
-    """Every configuration of a plan: each group's base layout times the product of its variations."""
+    """Every configuration of a plan: each group's base layout times the product of its variations.
+
+    Parameters
+    ----------
+    plan : dict
+        The plan, as `load_plan` reads it.
+
+    Returns
+    -------
+    list of Configuration
+        The configurations, in plan order.
+    """
     configurations = []
     for group in plan["groups"]:
         base = dict(group.get("base", {}))
@@ -77,7 +110,18 @@ LRS_ARGUMENTS = (
 
 
 def pipeline_of(layout: ExposureLayout) -> str:
-    """The Level-3 pipeline (image3, spec3, coron3, ami3 or tso3) that processes the layout's exposures."""
+    """The Level-3 pipeline (image3, spec3, coron3, ami3 or tso3) that processes the layout's exposures.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+
+    Returns
+    -------
+    str
+        The pipeline key.
+    """
     return pipeline_for_exposure(layout.exp_type, layout.tso_visit)
 
 
@@ -112,8 +156,26 @@ def _seed(run_id: str) -> int:
 
 
 def prepare_configuration(configuration: Configuration, scratch: Path) -> tuple[Path, list[str], str]:
-    """Write a configuration's exposures and association into ``scratch``: (association, pipeline
-    arguments, Level-3 pipeline). The same files can then be run as often as wanted."""
+    """Write a configuration's exposures and association into ``scratch``.
+
+    The same files can then be run as often as wanted.
+
+    Parameters
+    ----------
+    configuration : Configuration
+        The configuration.
+    scratch : pathlib.Path
+        Where to write them.
+
+    Returns
+    -------
+    association : pathlib.Path
+        The association written.
+    arguments : list of str
+        The pipeline arguments of the run.
+    pipeline : str
+        The Level-3 pipeline key.
+    """
     from jwst_memest.profile.level3_other import level3_arguments, write_level3_exposures
     from jwst_memest.profile.references import write_source_catalog_references
     from jwst_memest.profile.spectra import SPEC3_WRITERS, spec3_arguments, write_spec3_exposures
@@ -153,7 +215,26 @@ def prepare_configuration(configuration: Configuration, scratch: Path) -> tuple[
 
 def run_configuration(configuration: Configuration, scratch_root: str | None = None, timeout: float = 3600,
                       rss_limit_gb: float | None = None) -> dict:
-    """Generate the data, run its Level-3 pipeline under the monitor, delete the data; return the row."""
+    """Generate the data, run its Level-3 pipeline under the monitor, delete the data; return the row.
+
+    A failed run is recorded (its ``status`` says why), not raised.
+
+    Parameters
+    ----------
+    configuration : Configuration
+        The configuration.
+    scratch_root : str or None, optional
+        Where the scratch directory is made (default: the system's temporary directory).
+    timeout : float, optional
+        Seconds before the run is killed.
+    rss_limit_gb : float or None, optional
+        The process tree's RSS (GB) at which the run is killed.
+
+    Returns
+    -------
+    dict
+        The corpus row.
+    """
     from jwst_memest.profile.run import profile_association
 
     scratch = Path(tempfile.mkdtemp(prefix="memest-corpus-", dir=scratch_root))
@@ -196,7 +277,23 @@ def _guard(configuration: Configuration, limit_gb: float) -> dict | None:
 
 
 def load_plan(path: Path) -> dict:
-    """A corpus plan; ValueError (one line naming the file) when it is missing or not a plan."""
+    """A corpus plan.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The plan's YAML file.
+
+    Returns
+    -------
+    dict
+        The plan: a mapping with a list of ``groups``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file, when it is missing, unreadable, invalid YAML or not a plan.
+    """
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -212,10 +309,37 @@ def load_plan(path: Path) -> dict:
 
 def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, workers: int = 1,
                  memory_guard_gb: float = 12.0, limit: int | None = None) -> int:
-    """Run every configuration of the plan not yet in the corpus; returns the number of rows added.
+    """Run every configuration of the plan not yet in the corpus.
 
-    Raises ValueError when the plan cannot be read and FileNotFoundError when strun is
-    not on PATH, before anything runs.
+    Configurations whose physics-baseline bound exceeds ``memory_guard_gb`` are recorded as
+    refused, not run; the others run on a dask cluster and each row is appended as it finishes.
+
+    Parameters
+    ----------
+    plan_path : pathlib.Path
+        The plan's YAML file.
+    corpus : pathlib.Path
+        The corpus CSV (made or added to).
+    scheduler : str or None, optional
+        A dask scheduler's address (default: a local cluster of ``workers`` processes).
+    workers : int, optional
+        Processes of the local cluster.
+    memory_guard_gb : float, optional
+        GB a run may use: above it a run is refused, or killed when it outgrows it.
+    limit : int or None, optional
+        Run at most this many configurations.
+
+    Returns
+    -------
+    int
+        The number of rows added.
+
+    Raises
+    ------
+    ValueError
+        When the plan cannot be read, before anything runs.
+    FileNotFoundError
+        When strun is not on PATH, before anything runs.
     """
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm

@@ -28,12 +28,34 @@ from jwst_memest.settings import RunSettings
 __all__ = ["load_measured", "fit_baseline", "extrapolation_check", "settings_of", "outlier_grids_of", "main"]
 
 def load_measured(corpus, pipeline: str = "image3"):
-    """Baseline inputs (encoded features and each run's settings, ``model.terms.with_settings``),
-    measured GB, split ("train"/"test") and table of the successful runs of corpus CSVs.
+    """The baseline's inputs and labels from the successful runs of corpus CSVs.
 
     Read by the training module's reader, so the features are encoded exactly as for training
     (category columns as names: CHANNEL "12" is a channel, not code 12). Failed, skipped and
     other-pipeline rows are left out: only a finished run has a label.
+
+    Parameters
+    ----------
+    corpus : str, pathlib.Path or list of them
+        The corpus CSV(s), pooled.
+    pipeline : str, optional
+        The Level-3 pipeline whose runs are read.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        Encoded features and each run's settings (`jwst_memest.model.terms.with_settings`).
+    measured : numpy.ndarray
+        Measured peaks, GB.
+    split : numpy.ndarray
+        Each run's split, ``train`` or ``test``.
+    table : pandas.DataFrame
+        The runs' rows.
+
+    Raises
+    ------
+    ValueError
+        When a file is not a measured corpus or cannot be read.
     """
     from jwst_memest.pipelines import exp_mode_for
     from jwst_memest.tables import load_training_data
@@ -52,7 +74,18 @@ def load_measured(corpus, pipeline: str = "image3"):
 
 
 def settings_of(table) -> list[RunSettings]:
-    """Each run's settings, from the pipeline arguments it was run with (jwst's defaults where none)."""
+    """Each run's settings, from the pipeline arguments it was run with (jwst's defaults where none).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Corpus rows (``pipeline_args``).
+
+    Returns
+    -------
+    list of jwst_memest.settings.RunSettings
+        One per row.
+    """
     if "pipeline_args" not in table.columns:
         return [RunSettings() for _ in range(len(table))]
     return [RunSettings.from_arguments(str(text).split()) for text in table["pipeline_args"].fillna("")]
@@ -79,11 +112,29 @@ def psf_bytes_of(table, layouts: list[dict]) -> list[float]:
 
 
 def outlier_grids_of(table, layouts: list[dict], settings: list[RunSettings], pipeline: str) -> list[float]:
-    """outlier_detection's grid of each run (pixels), as the estimate computes it: the members'
-    mosaic at their own scale, which resample's ``output_shape`` does not reach. Recorded in newer
-    corpus rows; for an older run given an ``output_shape`` it is rebuilt from the run's layout (its
-    recorded ``output_pixels`` are the user's grid); NaN elsewhere (the baseline then takes
-    resample's grid back to the members' scale, which is exact without ``output_shape``)."""
+    """outlier_detection's grid of each run (pixels), as the estimate computes it.
+
+    The members' mosaic at their own scale, which resample's ``output_shape`` does not reach.
+    Recorded in newer corpus rows; for an older run given an ``output_shape`` it is rebuilt from the
+    run's layout (its recorded ``output_pixels`` are the user's grid); NaN elsewhere (the baseline
+    then takes resample's grid back to the members' scale, which is exact without ``output_shape``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Corpus rows.
+    layouts : list of dict
+        Each run's layout.
+    settings : list of jwst_memest.settings.RunSettings
+        Each run's settings.
+    pipeline : str
+        The Level-3 pipeline.
+
+    Returns
+    -------
+    list of float
+        Pixels per run (NaN where not known).
+    """
     import tempfile
 
     from jwst_memest.exposures import ExposureLayout, write_header_exposures
@@ -113,7 +164,26 @@ def area_ratios_of(layouts: list[dict], settings: list[RunSettings]) -> list[flo
 
 def fit_baseline(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
                  step_peaks: list[dict] | None = None, step_weight: float | None = None) -> dict:
-    """The coefficients ``start``'s terms take when fitted to these runs (``start`` is left as it is)."""
+    """The coefficients ``start``'s terms take when fitted to these runs (``start`` is left as it is).
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Encoded features with settings columns, one row per run.
+    measured : numpy.ndarray
+        Measured peaks, GB.
+    start : jwst_memest.model.baseline.PhysicsBaseline
+        The baseline whose terms are fitted.
+    step_peaks : list of dict or None, optional
+        Per run, step name to measured peak GB.
+    step_weight : float or None, optional
+        The weight of the step peaks.
+
+    Returns
+    -------
+    dict of str to float
+        The fitted coefficients.
+    """
     return fit_coefficients(start, X, measured, step_peaks, step_weight)
 
 
@@ -174,9 +244,31 @@ EXTRAPOLATION_CUT = 1.0 / 3.0  # the extrapolation check fits on runs below this
 def extrapolation_check(X: np.ndarray, measured: np.ndarray, start: PhysicsBaseline,
                         step_peaks: list[dict] | None = None, step_weight: float | None = None,
                         cut: float = EXTRAPOLATION_CUT) -> tuple[np.ndarray, np.ndarray] | None:
-    """The largest runs estimated by a baseline fitted only on the runs below ``cut`` of the largest
-    measured peak: (which runs were estimated, their estimates in GB), or None when too few runs lie
-    on either side. This is how far the terms carry beyond what they were fitted on."""
+    """The largest runs estimated by a baseline fitted only on the runs below ``cut`` of the largest measured peak.
+
+    This is how far the terms carry beyond what they were fitted on.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Encoded features with settings columns, one row per run.
+    measured : numpy.ndarray
+        Measured peaks, GB.
+    start : jwst_memest.model.baseline.PhysicsBaseline
+        The baseline whose terms are fitted.
+    step_peaks : list of dict or None, optional
+        Per run, step name to measured peak GB.
+    step_weight : float or None, optional
+        The weight of the step peaks.
+    cut : float, optional
+        The share of the largest measured peak below which runs are fitted.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        Which runs were estimated (a mask) and their estimates in GB, or None when too few runs
+        lie on either side.
+    """
     below = measured < cut * measured.max()
     if below.sum() < len(TERMS[start.terms]) or (~below).sum() < 1:
         return None
@@ -248,6 +340,18 @@ def _write_yaml_atomic(data: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
+    """Refit the physics baseline: ``python -m jwst_memest.profile fit-baseline --corpus CSV ...``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 unreadable corpus or too few runs.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile fit-baseline", description=__doc__.splitlines()[0])

@@ -324,7 +324,22 @@ def _nrm_psf(layout: ExposureLayout) -> np.ndarray:
 
 
 def write_level3_exposures(layout: ExposureLayout, directory: str | Path, rng: np.random.Generator) -> list[Path]:
-    """Every member of a coron3, ami3 or tso3 layout as a full-size calints file: science then PSF references."""
+    """Every member of a coron3, ami3 or tso3 layout as a full-size calints file: science then PSF references.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    directory : str or pathlib.Path
+        Where to write them.
+    rng : numpy.random.Generator
+        The random numbers of the synthetic data.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     writer = _writer(layout)
@@ -352,7 +367,19 @@ def level3_arguments(layout: ExposureLayout, references_dir: Path) -> list[str]:
     Reference files no CRDS can give here are synthetic step overrides: align_refs' PSFMASK,
     ami_analyze's NRM and THROUGHPUT, tso_photometry's GAIN (which calwebb_tso3 prefetches for
     spectroscopic runs too). extract_1d of spectroscopic TSO uses its default aperture (every
-    reference N/A) without aperture correction, except for NIRISS SOSS (``_soss_arguments``).
+    reference N/A) without aperture correction, except for NIRISS SOSS.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    references_dir : pathlib.Path
+        Where the synthetic reference files are written.
+
+    Returns
+    -------
+    list of str
+        The ``strun`` arguments.
     """
     from jwst_memest.profile import references
     from jwst_memest.profile.spectra import EXTRACT_1D_REFERENCES

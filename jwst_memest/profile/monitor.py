@@ -38,6 +38,27 @@ _LAUNCHER = (
 
 @dataclass
 class Measurement:
+    """One monitored run: its exit status, wall time and peak memory (GB = 10^9 bytes).
+
+    Parameters
+    ----------
+    returncode : int
+        The command's exit status.
+    wall_s : float
+        Wall time, seconds.
+    peak_gb : float
+        The kernel's max RSS of the command.
+    peak_sampled_gb : float
+        The largest sampled RSS of the process tree.
+    output_tail : str, optional
+        The end of the command's output.
+    step_peaks : dict, optional
+        Step name to the largest sampled RSS while it ran, GB.
+    over_limit : bool, optional
+        Whether it was killed because the tree's RSS passed ``rss_limit_gb``.
+    peak_hwm_sum_gb : float, optional
+        Sum over the tree's processes of each one's own peak (VmHWM): an upper bound.
+    """
     returncode: int
     wall_s: float
     peak_gb: float  # kernel max RSS of the command, 10^9 bytes
@@ -68,6 +89,28 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
 
     A run whose process tree passes ``rss_limit_gb`` is killed there: on a shared machine the
     kernel's out-of-memory killer would otherwise pick a process, not necessarily this one.
+
+    Parameters
+    ----------
+    command : list of str
+        The command.
+    env : dict or None, optional
+        Its environment.
+    cwd : str or pathlib.Path, optional
+        Its working directory.
+    interval : float, optional
+        Seconds between RSS samples.
+    timeout : float or None, optional
+        Seconds before it is killed.
+    log_path : str or pathlib.Path, optional
+        Where its output is written (default: discarded).
+    rss_limit_gb : float or None, optional
+        The process tree's RSS (GB) at which it is killed.
+
+    Returns
+    -------
+    Measurement
+        The run's measurement.
     """
     import psutil
 

@@ -21,7 +21,26 @@ _EE_FRACTIONS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 
 def write_source_catalog_references(instrument: str, filter_name: str, pupil: str | None,
                                     subarray: str, directory: str | Path) -> tuple[Path, Path]:
-    """APCORR and ABVEGAOFFSET files covering one filter; returns their paths."""
+    """APCORR and ABVEGAOFFSET files covering one filter.
+
+    Parameters
+    ----------
+    instrument : str
+        INSTRUME.
+    filter_name : str
+        FILTER.
+    pupil : str or None
+        PUPIL.
+    subarray : str
+        SUBARRAY.
+    directory : str or pathlib.Path
+        Where to write them.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The APCORR and ABVEGAOFFSET files.
+    """
     from astropy.table import Table
     from stdatamodels.jwst import datamodels
 
@@ -86,8 +105,20 @@ def _reference_meta(model, reftype: str, description: str) -> None:
 
 
 def write_lrs_wcs_references(directory: str | Path) -> dict[str, Path]:
-    """DISTORTION (affine imager pixels -> V2/V3) and SPECWCS (trace and wavelengths) for MIRI LRS
-    fixed-slit exposures; returns ``{"distortion": path, "specwcs": path}``, as assign_wcs takes them."""
+    """DISTORTION and SPECWCS references for MIRI LRS fixed-slit exposures.
+
+    DISTORTION maps imager pixels to V2/V3 (affine); SPECWCS gives the trace and wavelengths.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        Where to write them.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``{"distortion": path, "specwcs": path}``, as assign_wcs takes them.
+    """
     from astropy.modeling import models
     from stdatamodels.jwst import datamodels
 
@@ -289,7 +320,24 @@ def _subarray_meta(model, subarray: str, shape: tuple[int, int]) -> None:
 
 
 def write_psfmask_reference(path: str | Path, instrument: str, subarray: str, shape: tuple[int, int]) -> Path:
-    """PSFMASK for align_refs: the weights of the PSF alignment, zero under the occulter at the centre."""
+    """PSFMASK for align_refs: the weights of the PSF alignment, zero under the occulter at the centre.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    instrument : str
+        INSTRUME.
+    subarray : str
+        SUBARRAY.
+    shape : tuple of int
+        The subarray's shape.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from stdatamodels.jwst import datamodels
 
     rows, columns = np.indices(shape)
@@ -303,7 +351,26 @@ def write_psfmask_reference(path: str | Path, instrument: str, subarray: str, sh
 
 def write_gain_reference(path: str | Path, instrument: str, detector: str, subarray: str,
                          shape: tuple[int, int]) -> Path:
-    """GAIN over the science subarray (tso_photometry converts DN/s with it; calints in MJy/sr skip that)."""
+    """GAIN over the science subarray (tso_photometry converts DN/s with it; calints in MJy/sr skip that).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    instrument : str
+        INSTRUME.
+    detector : str
+        DETECTOR.
+    subarray : str
+        SUBARRAY.
+    shape : tuple of int
+        The subarray's shape.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from stdatamodels.jwst import datamodels
 
     model = datamodels.GainModel(data=np.full(shape, 2.0, np.float32))
@@ -323,7 +390,13 @@ _NRM_PUPIL_PIXELS = 1024  # the real NRM pupil image's size
 
 
 def nrm_pupil() -> np.ndarray:
-    """The mask's pupil image: seven hexagonal holes across a 1024-pixel, 6.6 m pupil."""
+    """The mask's pupil image: seven hexagonal holes across a 1024-pixel, 6.6 m pupil.
+
+    Returns
+    -------
+    numpy.ndarray
+        The pupil image.
+    """
     metres = (np.arange(_NRM_PUPIL_PIXELS) - (_NRM_PUPIL_PIXELS - 1) / 2) * NRM_CIRCUMSCRIBED / _NRM_PUPIL_PIXELS
     x, y = np.meshgrid(metres, metres)
     pupil = np.zeros(x.shape, np.float32)
@@ -335,8 +408,20 @@ def nrm_pupil() -> np.ndarray:
 
 
 def write_ami_references(directory: str | Path, filter_name: str) -> dict[str, Path]:
-    """NRM (mask geometry and pupil image) and THROUGHPUT (the filter's top-hat band) for ami_analyze;
-    returns ``{"nrm": path, "throughput": path}``."""
+    """NRM (mask geometry and pupil image) and THROUGHPUT (the filter's top-hat band) for ami_analyze.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        Where to write them.
+    filter_name : str
+        FILTER.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``{"nrm": path, "throughput": path}``.
+    """
     from jwst.ami.bp_fix import filthp_d
     from stdatamodels.jwst import datamodels
 
@@ -390,7 +475,22 @@ _SOSS_WAVEMAP_RANGE = (0.5, 5.5, 5001)  # um: PASTASOSS's wavelength grid for th
 
 
 def soss_trace(order: int, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row (SUBSTRIP256 pixels) and wavelength (um) of an order's trace at the given columns."""
+    """Row (SUBSTRIP256 pixels) and wavelength (um) of an order's trace at the given columns.
+
+    Parameters
+    ----------
+    order : int
+        The spectral order (1, 2 or 3).
+    columns : numpy.ndarray
+        Detector columns.
+
+    Returns
+    -------
+    rows : numpy.ndarray
+        The trace's row at each column.
+    wavelength : numpy.ndarray
+        Its wavelength, um.
+    """
     spec = SOSS_ORDERS[order]
     u = np.asarray(columns, float) / (spec["cutoff"] - 1)
     first, middle, last = spec["rows"]
@@ -400,14 +500,42 @@ def soss_trace(order: int, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def soss_throughput(order: int, wavelength: np.ndarray) -> np.ndarray:
-    """GR700XD throughput of an order: a broad bump (order 1 peaks near 1.2 um, orders 2 and 3 near 0.75)."""
+    """GR700XD throughput of an order: a broad bump (order 1 peaks near 1.2 um, orders 2 and 3 near 0.75).
+
+    Parameters
+    ----------
+    order : int
+        The spectral order.
+    wavelength : numpy.ndarray
+        Wavelengths, um.
+
+    Returns
+    -------
+    numpy.ndarray
+        The throughput (at least 0.005).
+    """
     peak, centre, width = {1: (0.37, 1.25, 0.7), 2: (0.12, 0.75, 0.25), 3: (0.03, 0.75, 0.15)}[order]
     return np.maximum(peak * np.exp(-0.5 * ((wavelength - centre) / width) ** 2), 0.005)
 
 
 def soss_profile(order: int, subarray: str) -> np.ndarray:
-    """An order's spatial profile over the subarray (rows, 2048): two horns about the trace, each column
-    summing to 1 over the full SUBSTRIP256 height (the part a subarray cuts off is lost), zero past the cutoff."""
+    """An order's spatial profile over the subarray (rows, 2048).
+
+    Two horns about the trace, each column summing to 1 over the full SUBSTRIP256 height (the part
+    a subarray cuts off is lost), zero past the cutoff.
+
+    Parameters
+    ----------
+    order : int
+        The spectral order.
+    subarray : str
+        SUBARRAY (``SUBSTRIP256`` or ``SUBSTRIP96``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The profile.
+    """
     first, last = SOSS_SUBARRAY_ROWS[subarray]
     columns = np.arange(SOSS_ORDERS[order]["cutoff"])
     centre, _ = soss_trace(order, columns)
@@ -533,9 +661,23 @@ def _write_soss_wavelengthrange(path: Path) -> Path:
 
 
 def write_soss_references(directory: str | Path, subarray: str) -> dict[str, Path]:
-    """The references calwebb_tso3 asks for NIS_SOSS, consistent with ``SOSS_ORDERS``: extract_1d's
-    PASTASOSS, SPECPROFILE (of the subarray) and SPECKERNEL, photom's PHOTOM and white_light's
-    WAVELENGTHRANGE; returns ``{reftype: path}``."""
+    """The references calwebb_tso3 asks for NIS_SOSS, consistent with ``SOSS_ORDERS``.
+
+    extract_1d's PASTASOSS, SPECPROFILE (of the subarray) and SPECKERNEL, photom's PHOTOM and
+    white_light's WAVELENGTHRANGE.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        Where to write them.
+    subarray : str
+        SUBARRAY.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``{reftype: path}``.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     return {

@@ -61,9 +61,19 @@ def _write_offline_context(crds_path: Path) -> None:
 def crds_free_env(crds_path: str | Path | None = None) -> dict:
     """Environment in which stpipe and jwst never reach a CRDS server.
 
-    ``crds_path`` (a new temporary folder by default) receives a server_config naming
-    ``OFFLINE_CONTEXT`` and that context's mappings, so questions about the context in use, and
-    prefetches of the ``OFFLINE_NOT_APPLICABLE`` reference types, are answered locally.
+    ``crds_path`` receives a server_config naming ``OFFLINE_CONTEXT`` and that context's mappings,
+    so questions about the context in use, and prefetches of the ``OFFLINE_NOT_APPLICABLE``
+    reference types, are answered locally.
+
+    Parameters
+    ----------
+    crds_path : str, pathlib.Path or None, optional
+        The CRDS cache to use (default: a new temporary folder).
+
+    Returns
+    -------
+    dict
+        The environment (a copy of this process' with the CRDS variables set).
     """
     crds_path = Path(crds_path or tempfile.mkdtemp(prefix="crds-"))
     config = crds_path / "config" / "jwst" / "server_config"
@@ -86,8 +96,16 @@ def crds_free_env(crds_path: str | Path | None = None) -> dict:
 def pipeline_runner() -> str:
     """Path of ``strun``, which runs the pipelines being measured.
 
-    Raises FileNotFoundError (one line) when it is not on PATH: every run would
-    otherwise fail at once and be recorded as a measurement of the failure.
+    Returns
+    -------
+    str
+        The path.
+
+    Raises
+    ------
+    FileNotFoundError
+        One line, when it is not on PATH: every run would otherwise fail at once and be recorded
+        as a measurement of the failure.
     """
     found = shutil.which("strun")
     if found is None:
@@ -96,6 +114,18 @@ def pipeline_runner() -> str:
 
 
 def finished_run_ids(corpus: Path) -> set[str]:
+    """The run ids a corpus already holds.
+
+    Parameters
+    ----------
+    corpus : pathlib.Path
+        The corpus CSV.
+
+    Returns
+    -------
+    set of str
+        Its rows' ``run_id`` (empty when the file does not exist).
+    """
     if not corpus.is_file():
         return set()
     with corpus.open(newline="") as handle:
@@ -105,9 +135,18 @@ def finished_run_ids(corpus: Path) -> set[str]:
 def append_row(corpus: Path, row: dict, columns: list[str] | None = None) -> None:
     """Append one row and force it to disk: finished rows are never rewritten.
 
-    A new file takes ``columns`` (default: the corpus columns). An existing file keeps its own
-    columns (a file started before a column was added stays consistent: the new column is left out
-    of its rows, never shifted into another).
+    A new file takes ``columns``. An existing file keeps its own columns (a file started before a
+    column was added stays consistent: the new column is left out of its rows, never shifted into
+    another).
+
+    Parameters
+    ----------
+    corpus : pathlib.Path
+        The CSV file.
+    row : dict
+        The row, by column.
+    columns : list of str or None, optional
+        A new file's columns (default: the corpus columns).
     """
     corpus.parent.mkdir(parents=True, exist_ok=True)
     new = not corpus.is_file() or corpus.stat().st_size == 0
@@ -139,7 +178,34 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
 
     A run passing ``rss_limit_gb`` is killed and recorded with that status, not as a measurement.
 
-    ``pipeline`` (``calwebb_image3`` or ``image3``) overrides the one the association's asn_type names.
+    Parameters
+    ----------
+    asn_path : str or pathlib.Path
+        The association.
+    pipeline_args : list of str, optional
+        More ``strun`` arguments.
+    run_id : str or None, optional
+        The row's run id (default: one made from the association and arguments).
+    layout : dict or None, optional
+        The synthetic layout, recorded in the row.
+    timeout : float or None, optional
+        Seconds before the run is killed.
+    log_path : str or pathlib.Path, optional
+        Where the pipeline's output is written.
+    pipeline : str or None, optional
+        ``calwebb_image3`` or ``image3``: overrides the one the association's asn_type names.
+    rss_limit_gb : float or None, optional
+        The process tree's RSS (GB) at which the run is killed.
+
+    Returns
+    -------
+    dict
+        The corpus row.
+
+    Raises
+    ------
+    jwst_memest.association.AssociationError
+        When the association cannot be read or a product has no readable member.
     """
     import jwst
 

@@ -44,6 +44,26 @@ def slit_wcs(shape: tuple[int, int], wavelength_range: tuple[float, float], ra: 
     """NIRSpec slit (MOS slitlet or fixed slit): detector -> slit_frame -> world.
 
     Dispersion runs along x; the slit's spatial axis along y, centred on the cutout.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The cutout's (rows, columns).
+    wavelength_range : tuple of float
+        First and last wavelength across the columns, um.
+    ra, dec : float
+        The slit's centre, degrees.
+    position_angle : float, optional
+        Degrees.
+    pixels_per_shutter : float, optional
+        Detector rows per shutter along the slit.
+    shutter_arcsec : float, optional
+        A shutter's size on the sky, arcsec.
+
+    Returns
+    -------
+    gwcs.wcs.WCS
+        The WCS, bounded by the cutout.
     """
     from astropy.modeling import models
     from gwcs import wcs
@@ -78,7 +98,31 @@ def nirspec_ifu_wcs(wavelength_range: tuple[float, float], ra: float, dec: float
     """NIRSpec IFU in jwst 3.0's coordinate-based layout: coordinates -> detector -> slicer -> world.
 
     detector -> slicer is a RegionsSelector over a full-frame slice map with one linear transform
-    (and bounding box) per slice. Returns the WCS and the slice map (0 outside every slice).
+    (and bounding box) per slice.
+
+    Parameters
+    ----------
+    wavelength_range : tuple of float
+        First and last wavelength, um.
+    ra, dec : float
+        The field's centre, degrees.
+    position_angle : float, optional
+        Degrees.
+    first_row : int, optional
+        The first slice's first detector row.
+    rows_per_slice : int, optional
+        Detector rows per slice.
+    gap : int, optional
+        Rows between slices.
+    along_arcsec, across_arcsec : float, optional
+        Sampling along a slice and slice width, arcsec.
+
+    Returns
+    -------
+    wcs : gwcs.wcs.WCS
+        The WCS.
+    regions : numpy.ndarray
+        The slice map (0 outside every slice).
     """
     from astropy.modeling import bind_bounding_box, models
     from gwcs import selector, wcs
@@ -130,6 +174,30 @@ def wfss_source_wcs(shape: tuple[int, int], corner: tuple[int, int], source_posi
     """One WFSS source cutout in extract_2d's layout: grism_slit -> grism_detector -> detector -> world.
 
     Two inputs (cutout x, y) in; RA, Dec, wavelength and order out.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The cutout's (rows, columns).
+    corner : tuple of int
+        The cutout's corner on the detector (x, y).
+    source_position : tuple of float
+        The source's position on the direct image (x, y).
+    order : int
+        The spectral order.
+    wavelength_start : float
+        The wavelength at the source's column, um.
+    per_pixel : float
+        um per column.
+    ra, dec : float
+        The tangent point, degrees.
+    pixel_arcsec : float
+        The pixel scale, arcsec.
+
+    Returns
+    -------
+    gwcs.wcs.WCS
+        The WCS.
     """
     from astropy.modeling import bind_bounding_box, models
     from gwcs import wcs

@@ -217,7 +217,22 @@ SPEC3_WRITERS = {"NRS_MSASPEC": _nirspec_slits, "NRS_FIXEDSLIT": _nirspec_slits,
 
 
 def write_spec3_exposures(layout: ExposureLayout, directory: str | Path, rng: np.random.Generator) -> list[Path]:
-    """Every member of a spectroscopic layout (pointings x detectors) as a full-size cal file."""
+    """Every member of a spectroscopic layout (pointings x detectors) as a full-size cal file.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    directory : str or pathlib.Path
+        Where to write them.
+    rng : numpy.random.Generator
+        The random numbers of the synthetic data.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     writer = SPEC3_WRITERS[layout.exp_type]
@@ -243,6 +258,18 @@ def spec3_arguments(exp_type: str, references_dir: Path) -> list[str]:
     EXTRACT1D aperture); slit and WFSS modes extract with extract_1d's defaults (reference N/A).
     Aperture corrections are off (no APCORR); spectral_leak (MRS only, needs MRSPTCORR) and
     photom of the 1-D products are skipped; both are small next to the peak.
+
+    Parameters
+    ----------
+    exp_type : str
+        The members' EXP_TYPE.
+    references_dir : pathlib.Path
+        Where the synthetic reference files are written.
+
+    Returns
+    -------
+    list of str
+        The ``strun`` arguments.
     """
     from jwst_memest.profile.references import write_cubepar_reference, write_ifu_extract1d_reference
 

@@ -26,7 +26,18 @@ SPREAD_COLUMNS = ["run_id", "pipeline", "environment", "versions", "repeat", "st
 
 
 def environment_of(runner: str) -> str:
-    """The versions of jwst and the libraries that set its memory, in the environment of ``runner``'s strun."""
+    """The versions of jwst and the libraries that set its memory, in the environment of ``runner``'s strun.
+
+    Parameters
+    ----------
+    runner : str
+        The path of an environment's ``strun``.
+
+    Returns
+    -------
+    str
+        The versions as JSON (``{}`` when they cannot be read).
+    """
     python = Path(runner).with_name("python")
     code = ("import json, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in "
             "('jwst', 'stcal', 'drizzle', 'numpy', 'scipy', 'astropy', 'gwcs', 'photutils')}))")
@@ -46,7 +57,28 @@ def _finished(path: Path) -> set[tuple[str, str, int]]:
 
 def measure_spread(plan_path: Path, out: Path, runners: list[str], repeats: int = 3, timeout: float = 3600,
                    rss_limit_gb: float | None = 18.0) -> int:
-    """Run each configuration of the plan ``repeats`` times with each strun; returns the rows added."""
+    """Run each configuration of the plan ``repeats`` times with each strun.
+
+    Parameters
+    ----------
+    plan_path : pathlib.Path
+        The plan (corpus plan format).
+    out : pathlib.Path
+        The CSV of runs, appended to; finished runs are skipped.
+    runners : list of str
+        The ``strun`` of each environment compared.
+    repeats : int, optional
+        Runs of each configuration per environment.
+    timeout : float, optional
+        Seconds before a run is killed.
+    rss_limit_gb : float or None, optional
+        The process tree's RSS (GB) at which a run is killed.
+
+    Returns
+    -------
+    int
+        The rows added.
+    """
     from jwst_memest.profile.corpus import expand_plan, load_plan, prepare_configuration
     from jwst_memest.profile.monitor import measure
     from jwst_memest.profile.run import append_row, crds_free_env
@@ -81,8 +113,21 @@ def measure_spread(plan_path: Path, out: Path, runners: list[str], repeats: int 
 
 
 def spread_by_pipeline(path: Path) -> dict[str, dict]:
-    """Per pipeline: the largest spread (max - min peak, bytes) of one configuration over repeats and
-    environments, between repeats within one environment, and between environments' medians."""
+    """Per pipeline: the largest spread of one configuration's peak.
+
+    Over repeats and environments, between repeats within one environment, and between
+    environments' medians (max - min peak, bytes).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The CSV of runs.
+
+    Returns
+    -------
+    dict of str to dict
+        Per pipeline: ``spread_bytes``, ``repeat_bytes``, ``environment_bytes`` and more.
+    """
     import pandas as pd
 
     table = pd.read_csv(path)
@@ -123,6 +168,18 @@ def install_margin(summary: dict[str, dict], path: Path, source: str) -> float:
 
 
 def main(argv=None) -> int:
+    """Measure the spread: ``python -m jwst_memest.profile spread --plan P --out CSV [--strun S ...]``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 a missing strun or an unreadable plan.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile spread", description=__doc__.splitlines()[0])

@@ -24,10 +24,26 @@ __all__ = ["write_cal_exposures", "save_model", "add_cosmic_rays", "make_cal_mod
 
 
 def star_field(layout: ExposureLayout, seed: int, density: float = 0.05, max_stars: int = 50000) -> np.ndarray:
-    """(n, 3) RA, Dec, flux of stars over the whole layout (``density`` per arcsec^2), fixed per observation.
+    """RA, Dec and flux of stars over the whole layout, fixed per observation.
 
     Dense enough that every detector, subarrays included, holds tens of stars for
     tweakreg to match and source_catalog to measure.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    seed : int
+        The random seed.
+    density : float, optional
+        Stars per arcsec^2.
+    max_stars : int, optional
+        At most this many.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 3): RA, Dec (degrees) and flux.
     """
     rng = np.random.default_rng(seed)
     pointings = np.array(layout.pointings())
@@ -90,6 +106,17 @@ def set_instrument(meta, layout: ExposureLayout, detector: str, write_empty_pupi
     """Telescope, instrument, detector, filter and pupil of a synthetic member; a NIRCam one's channel and module.
 
     A PUPIL of N/A is not written; an empty one only with ``write_empty_pupil``.
+
+    Parameters
+    ----------
+    meta : stdatamodels.DataModel meta node
+        The model's ``meta``, set in place.
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    detector : str
+        DETECTOR.
+    write_empty_pupil : bool, optional
+        Write an empty PUPIL.
     """
     instrument = instrument_of(detector)
     meta.telescope = "JWST"
@@ -116,7 +143,30 @@ def _set_observation(meta, layout: ExposureLayout, number: int) -> None:
 
 def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposures: int,
                    boresight: tuple[float, float], stars: np.ndarray, rng: np.random.Generator):
-    """One synthetic cal ImageModel for a detector at one pointing of the layout."""
+    """One synthetic cal ImageModel for a detector at one pointing of the layout.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    detector : str
+        DETECTOR.
+    number : int
+        The exposure's number.
+    n_exposures : int
+        Exposures in the observation.
+    boresight : tuple of float
+        The pointing's boresight offset, arcsec.
+    stars : numpy.ndarray
+        The star field (`star_field`).
+    rng : numpy.random.Generator
+        The random numbers of the noise and cosmic rays.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.ImageModel
+        The model.
+    """
     from jwst.assign_wcs.pointing import compute_roll_ref
     from jwst.assign_wcs.util import update_s_region_imaging
     from stdatamodels.jwst.datamodels import ImageModel, dqflags
@@ -187,15 +237,49 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
 
 
 def lrs_nod_offsets(points: int) -> list[float]:
-    """Positions (arcsec along the slit) of the source at each of ``points`` nods, centred on the slit."""
+    """Positions (arcsec along the slit) of the source at each of ``points`` nods, centred on the slit.
+
+    Parameters
+    ----------
+    points : int
+        The nods.
+
+    Returns
+    -------
+    list of float
+        Arcsec.
+    """
     return [0.0] if points <= 1 else list(np.linspace(-1.2, 1.2, points))
 
 
 def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, along_slit: float,
                        references: dict, rng: np.random.Generator):
-    """One synthetic MIRI LRS fixed-slit cal ImageModel, with the spectral WCS jwst's own assign_wcs
-    code builds from synthetic DISTORTION and SPECWCS references; the source sits ``along_slit``
-    arcsec from the slit centre, at the same sky position in every nod."""
+    """One synthetic MIRI LRS fixed-slit cal ImageModel.
+
+    With the spectral WCS jwst's own assign_wcs code builds from synthetic DISTORTION and SPECWCS
+    references; the source sits ``along_slit`` arcsec from the slit centre, at the same sky position
+    in every nod.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    number : int
+        The exposure's number.
+    n_exposures : int
+        Exposures in the observation.
+    along_slit : float
+        The source's offset along the slit, arcsec.
+    references : dict
+        The DISTORTION and SPECWCS files (`jwst_memest.profile.references.write_lrs_wcs_references`).
+    rng : numpy.random.Generator
+        The random numbers of the noise.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.ImageModel
+        The model.
+    """
     from jwst.assign_wcs.assign_wcs import load_wcs
     from jwst.assign_wcs.pointing import _v23tosky
     from stdatamodels.jwst.datamodels import ImageModel
@@ -256,7 +340,17 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
 
 
 def add_cosmic_rays(data: np.ndarray, dq: np.ndarray, rng: np.random.Generator) -> None:
-    """Hits on one pixel in 5000, flagged JUMP_DET as the ramp fit flags them."""
+    """Hits on one pixel in 5000, flagged JUMP_DET as the ramp fit flags them.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The science array, changed in place.
+    dq : numpy.ndarray
+        The data quality array, changed in place.
+    rng : numpy.random.Generator
+        The random numbers.
+    """
     from stdatamodels.jwst.datamodels import dqflags
 
     rays = rng.integers(0, data.size, data.size // 5000)
@@ -265,7 +359,20 @@ def add_cosmic_rays(data: np.ndarray, dq: np.ndarray, rng: np.random.Generator) 
 
 
 def save_model(model, directory: Path) -> Path:
-    """Write a synthetic member under its own file name and release its arrays; returns the path."""
+    """Write a synthetic member under its own file name and release its arrays.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        The model (``meta.filename`` names the file).
+    directory : pathlib.Path
+        Where to write it.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
     path = directory / model.meta.filename
     model.save(path)
     model.close()
@@ -273,7 +380,22 @@ def save_model(model, directory: Path) -> Path:
 
 
 def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> list[Path]:
-    """Write every member of the layout as a full-size cal file; returns their paths."""
+    """Write every member of the layout as a full-size cal file.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    directory : str or pathlib.Path
+        Where to write them.
+    seed : int, optional
+        The random seed.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
