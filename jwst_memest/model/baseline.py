@@ -42,6 +42,7 @@ import yaml
 
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
+from jwst_memest.model.constants import GB, GIB, MEMBERS_STAGE
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.terms import (catalog_output_bytes, covered_pixels, lingering_group_bytes, member_footprint,
                                      outlier_grid_pixels,
@@ -51,10 +52,6 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import feature_set_for, normalize
 
 __all__ = ["PhysicsBaseline", "load_baseline", "GIB", "GB"]
-
-GIB = 2.0**30
-MEMBERS_STAGE = "members held in memory"
-GB = 1e9
 
 
 class PhysicsBaseline:

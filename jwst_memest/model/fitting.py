@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jwst_memest.model.constants import GB, MEMBERS_STAGE
+
 __all__ = ["TERMS", "FIRST_FIT_START", "STEP_WEIGHT", "DEFAULT_STEP_WEIGHT", "step_weight_for", "fit_coefficients"]
 
 # each pipeline's fitted terms, in the order the fit scales them
@@ -81,8 +83,6 @@ def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: lis
     """
     from scipy.optimize import least_squares
 
-    from jwst_memest.model.baseline import GB, PhysicsBaseline
-
     terms = TERMS[start.terms]
     # a term new to the installed coefficients starts from its first-fit value
     scale = np.array([start.coefficients.get(t, FIRST_FIT_START.get(t, 1.0)) for t in terms], dtype=float)
@@ -92,9 +92,9 @@ def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: lis
         step_weight = step_weight_for(start.terms)
 
     def residuals(theta):
-        trial = PhysicsBaseline(start.pipeline, {**start.coefficients, **dict(zip(terms, theta * scale))},
-                                start.upper_bound, "fit",
-                                terms=start.terms)
+        # the start's own class (a PhysicsBaseline) with the trial coefficients
+        trial = type(start)(start.pipeline, {**start.coefficients, **dict(zip(terms, theta * scale))},
+                            start.upper_bound, "fit", terms=start.terms)
         parts = [(trial.predict(X) - measured) / measured]
         if targets:
             stages = trial.stages(X)
@@ -109,8 +109,6 @@ def fit_coefficients(start, X: np.ndarray, measured: np.ndarray, step_peaks: lis
 
 def _stage_targets(start, n_rows: int, step_peaks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per modelled stage: the runs that measured the step it is named after, and those peaks (GB)."""
-    from jwst_memest.model.baseline import MEMBERS_STAGE
-
     if not step_peaks:
         return {}
     if len(step_peaks) != n_rows:
