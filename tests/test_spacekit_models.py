@@ -1,7 +1,7 @@
 """spacekit's pretrained models as bundles: numpy predictions equal spacekit's, and the step runs them.
 
 The stored bundles (tests/data/spacekit/spacekit_*.asdf) were written by
-``python -m jwst_memest.models import-spacekit`` from spacekit 1.1.4; the stored outputs by spacekit itself
+``python -m jwst_memest.training convert-spacekit`` from spacekit 1.1.4; the stored outputs by spacekit itself
 (tests/data/spacekit/README.md). Where spacekit is installed, the conversion is run and checked again.
 """
 
@@ -94,7 +94,7 @@ def test_bundle_records_spacekit_as_its_source():
 
 @pytest.mark.skipif(HAS_SPACEKIT, reason="spacekit is installed here: the conversion itself is tested")
 def test_import_without_spacekit_is_one_line_exit_2(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "jwst_memest.models", "import-spacekit", "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "jwst_memest.training", "convert-spacekit", "--out", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: spacekit is not installed in this environment "
@@ -108,7 +108,7 @@ def test_import_spacekit_equals_spacekits_own_predictions(tmp_path, monkeypatch)
     from spacekit.skopes.jwst.cal.predict import JwstCalPredict
 
     monkeypatch.chdir(tmp_path)  # spacekit unpacks its models and writes its log in the working directory
-    result = subprocess.run([sys.executable, "-m", "jwst_memest.models", "import-spacekit", "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "jwst_memest.training", "convert-spacekit", "--out", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     predictor = JwstCalPredict(input_path=None)
@@ -157,12 +157,25 @@ def test_spacekit_bundles_are_checked_on_load(tmp_path, change, message):
 
 def test_import_without_keras_is_one_line_exit_2(monkeypatch, capsys):
     from jwst_memest.training import spacekit_import
-    from jwst_memest.model.__main__ import main
+    from jwst_memest.training.__main__ import main
 
     def missing_keras(out):
         raise ModuleNotFoundError("No module named 'keras'")
 
     monkeypatch.setattr(spacekit_import, "import_spacekit", missing_keras)
-    assert main(["import-spacekit"]) == 2
+    assert main(["convert-spacekit"]) == 2
     assert capsys.readouterr().err == ("error: converting spacekit's models needs its Keras "
                                        "(pip install 'jwst_memest[spacekit]'): No module named 'keras'\n")
+
+
+def test_the_older_spellings_reach_the_training_command(monkeypatch, capsys, tmp_path):
+    """``models import-spacekit`` runs training's convert-spacekit; the model package's command only names it."""
+    from jwst_memest import models
+    from jwst_memest.model.__main__ import main as model_main
+    from jwst_memest.training import spacekit_import
+
+    converted = []
+    monkeypatch.setattr(spacekit_import, "import_spacekit", lambda out: converted.append(out) or [])
+    assert models.main(["import-spacekit", "--out", str(tmp_path)]) == 0 and converted == [str(tmp_path)]
+    assert model_main(["import-spacekit"]) == 2 and converted == [str(tmp_path)]
+    assert "python -m jwst_memest.training convert-spacekit" in capsys.readouterr().err

@@ -1,4 +1,8 @@
-"""``python -m jwst_memest.model list | show PATH | import-spacekit``: estimators, bundles, spacekit's models."""
+"""``python -m jwst_memest.model list | show PATH``: the installed estimators, a bundle's contents.
+
+Converting spacekit's models is training's: ``python -m jwst_memest.training convert-spacekit``
+(``jwst-memest train convert-spacekit``); ``import-spacekit`` here only says so.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import os
 import sys
 
+from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.model.bundle import BundleError, load_bundle
 from jwst_memest.model.registry import installed_bundles, resolve_estimator
 
@@ -49,38 +54,23 @@ def _show(path: str) -> int:
     return 0
 
 
-def _import_spacekit(out: str) -> int:
-    import os
-
-    from jwst_memest.training.spacekit_import import import_spacekit
-
-    # tensorflow's own start-up lines are not this command's output
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        paths = import_spacekit(out)
-    except ImportError as exc:  # spacekit installed without the Keras its models need
-        raise ValueError(f"converting spacekit's models needs its Keras (pip install 'jwst_memest[spacekit]'): "
-                         f"{exc}") from None
-    for path in paths:
-        bundle = load_bundle(path)
-        print(f"{bundle.pipeline:<8}  {path}  ({bundle.name} {bundle.version}, {bundle.feature_set} features)")
-    return 0
+MOVED = ("converting spacekit's models is a training command now: "
+         "python -m jwst_memest.training convert-spacekit --out DIR (jwst-memest train convert-spacekit)")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jwst_memest.model", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=program("python -m jwst_memest.model"), description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the estimator each Level-3 pipeline uses")
     show = commands.add_parser("show", help="a bundle's provenance, metrics and upper-bound calibration")
     show.add_argument("path")
-    spacekit = commands.add_parser("import-spacekit",
-                                   help="convert the installed spacekit's JWST cal models to bundles")
-    spacekit.add_argument("--out", default=".",
-                          help="folder for spacekit_image3.asdf and spacekit_spec3.asdf (default: .)")
+    moved = commands.add_parser("import-spacekit", help="moved: python -m jwst_memest.training convert-spacekit")
+    moved.add_argument("--out", default=".", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.command == "import-spacekit":
+        print(f"error: {MOVED}", file=sys.stderr)
+        return 2
     try:
-        if args.command == "import-spacekit":
-            return _import_spacekit(args.out)
         return _list() if args.command == "list" else _show(args.path)
     except BrokenPipeError:  # the reader stopped early (| head): not an error of this command
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,8 +1,10 @@
-"""``python -m jwst_memest.training -d train_dir [...]``: train, cross-validate, report, package."""
+"""``python -m jwst_memest.training -d train_dir [...]``: train, cross-validate, report, package.
+
+``python -m jwst_memest.training convert-spacekit [--out DIR]`` (``jwst-memest train convert-spacekit``)
+converts the installed spacekit's pretrained JWST cal models to bundles.
+"""
 
 from __future__ import annotations
-
-import argparse
 import contextlib
 import logging
 import os
@@ -11,9 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.pipelines import EXP_MODE_FEATURE_SET
 
-__all__ = ["main"]
+__all__ = ["main", "convert_spacekit"]
 
 
 def _layer_sizes(text: str | None) -> list[int] | None:
@@ -57,8 +60,46 @@ def _native_stderr_to_file():
         os.close(saved)
 
 
+def convert_spacekit(argv=None) -> int:
+    """``convert-spacekit [--out DIR]``: the installed spacekit's JWST cal models as bundles in DIR.
+
+    Prints each bundle written; a missing spacekit or Keras, or a folder that cannot be written,
+    is one line on stderr and exit status 2.
+    """
+    from jwst_memest.model.bundle import BundleError, load_bundle
+
+    parser = CommandParser(prog=program("python -m jwst_memest.training convert-spacekit"),
+                                     description="convert the installed spacekit's JWST cal models to bundles")
+    parser.add_argument("--out", default=".",
+                        help="folder for spacekit_image3.asdf and spacekit_spec3.asdf (default: .)")
+    args = parser.parse_args(argv)
+    # tensorflow's own start-up lines are not this command's output
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from jwst_memest.training import spacekit_import
+
+    try:
+        try:
+            paths = spacekit_import.import_spacekit(args.out)
+        except ImportError as exc:  # spacekit installed without the Keras its models need
+            raise ValueError(f"converting spacekit's models needs its Keras (pip install 'jwst_memest[spacekit]'): "
+                             f"{exc}") from None
+        for path in paths:
+            bundle = load_bundle(path)
+            print(f"{bundle.pipeline:<8}  {path}  ({bundle.name} {bundle.version}, {bundle.feature_set} features)")
+    except (BundleError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jwst_memest.training", description=__doc__.splitlines()[0])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["convert-spacekit"]:
+        return convert_spacekit(argv[1:])
+    parser = CommandParser(
+        prog=program("python -m jwst_memest.training"), description=__doc__.splitlines()[0],
+        epilog="python -m jwst_memest.training convert-spacekit [--out DIR]: convert the installed spacekit's "
+               "JWST cal models to bundles")
     parser.add_argument("-d", "--data", required=True, nargs="+",
                         help="train_dir holding train-<mode>.csv, or CSV(s) of one format (corpus or table), pooled")
     parser.add_argument("--exp-mode", default="image", choices=list(EXP_MODE_FEATURE_SET))

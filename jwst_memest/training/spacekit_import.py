@@ -1,4 +1,4 @@
-"""spacekit's pretrained JWST cal models as bundles: ``python -m jwst_memest.models import-spacekit``.
+"""spacekit's pretrained JWST cal models as bundles: ``python -m jwst_memest.training convert-spacekit``.
 
 spacekit (``pip install 'jwst_memest[spacekit]'``) ships its image and spec regressors as Keras
 files with their normalisation (Yeo-Johnson lambdas, means and sigmas of the offset features) in
