@@ -1,4 +1,9 @@
-"""The package's import graph goes one way: no library module imports a module of a higher layer."""
+"""The package's import graph goes one way: no module imports a module of a higher layer, and the
+modules of one layer import each other without a cycle.
+
+Every import counts, at module level or inside a function: a deferred import still ties the two
+modules together. ``__main__`` modules belong to their package's layer.
+"""
 
 import ast
 from pathlib import Path
@@ -8,6 +13,7 @@ import jwst_memest
 PACKAGE = Path(jwst_memest.__file__).parent
 # lowest first; a module may import its own layer and those below
 LAYERS = [
+    ("jwst_memest._version", "jwst_memest.cli_support"),
     ("jwst_memest.pipelines", "jwst_memest.instruments", "jwst_memest.atomic", "jwst_memest.settings"),
     ("jwst_memest.metadata", "jwst_memest.exposures"),
     ("jwst_memest.features",),
@@ -15,43 +21,126 @@ LAYERS = [
     ("jwst_memest.association", "jwst_memest.tables", "jwst_memest.pools"),
     ("jwst_memest.estimation",),
     ("jwst_memest.hosting", "jwst_memest.step", "jwst_memest.predict", "jwst_memest.example"),
-    ("jwst_memest.profile", "jwst_memest.training"),
+    ("jwst_memest.profile",),  # measuring runs: never imports training
+    ("jwst_memest.training",),
 ]
+# entry points, above every layer: the package itself, the command lines and the aliases of others
+ENTRY_POINTS = ("jwst_memest", "jwst_memest.cli", "jwst_memest.estimate_cli", "jwst_memest.predict_cli",
+                "jwst_memest.models", "jwst_memest.integration")
 
 
 def _layer(module: str) -> int | None:
     for rank, prefixes in enumerate(LAYERS):
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return rank
-    return None  # entry points: the package itself, cli, models, __main__ modules
+    return None
 
 
-def _imports(path: Path):
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def _imports(path: Path, modules) -> set[str]:
+    """The package's modules ``path`` imports: ``from x import y`` names module x.y when y is one."""
+    found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jwst_memest"):
-            if node.module == "jwst_memest" and [a.name for a in node.names] == ["__version__"]:
-                continue  # the package's version string, not its code
-            yield node.module
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and (node.module == "jwst_memest" or node.module.startswith("jwst_memest.")):
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in modules else node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path}: relative import (the layer check reads absolute ones)")
         elif isinstance(node, ast.Import):
-            yield from (a.name for a in node.names if a.name.startswith("jwst_memest"))
+            found |= {a.name for a in node.names if a.name == "jwst_memest" or a.name.startswith("jwst_memest.")}
+    return found
 
 
-def test_no_module_imports_a_higher_layer():
+def _upward(modules) -> list[str]:
     upward = []
-    for path in PACKAGE.rglob("*.py"):
-        if path.name == "__main__.py":
-            continue
-        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+    for module, path in modules.items():
         own = _layer(module)
         if own is None:
             continue
-        upward += [f"{module} -> {imported}" for imported in _imports(path)
+        upward += [f"{module} -> {imported}" for imported in sorted(_imports(path, modules))
                    if (_layer(imported) if _layer(imported) is not None else len(LAYERS)) > own]
-    assert upward == []
+    return upward
+
+
+def _cycles(modules) -> list[list[str]]:
+    """Import cycles among modules of one layer (a package's ``__init__`` and its own modules excepted:
+    a package re-exporting its modules is not a cycle of two modules)."""
+    graph = {}
+    for module, path in modules.items():
+        if _layer(module) is None:
+            continue
+        graph[module] = {m for m in _imports(path, modules) if _layer(m) == _layer(module) and m != module
+                         and not module.startswith(m + ".") and not m.startswith(module + ".")}
+    cycles, state = [], {}
+
+    def visit(module, stack):
+        state[module] = "open"
+        for imported in sorted(graph.get(module, ())):
+            if state.get(imported) == "open":
+                cycles.append(stack[stack.index(imported):] + [imported])
+            elif imported not in state:
+                visit(imported, stack + [imported])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return cycles
+
+
+def test_no_module_imports_a_higher_layer():
+    assert _upward(_modules()) == []
+
+
+def test_main_modules_are_checked_too():
+    modules = _modules()
+    mains = [m for m in modules if m.endswith(".__main__")]
+    assert mains and all(_layer(m) is not None for m in mains)
+
+
+def test_modules_of_one_layer_import_each_other_without_a_cycle():
+    assert _cycles(_modules()) == []
 
 
 def test_every_library_module_has_a_layer():
-    modules = [".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts) for p in PACKAGE.rglob("*.py")]
-    unplaced = [m for m in modules if _layer(m) is None and not m.endswith(("__main__", "__init__"))
-                and m not in ("jwst_memest.cli", "jwst_memest.models", "jwst_memest.integration")]  # entry points
+    unplaced = [m for m in _modules() if _layer(m) is None and m not in ENTRY_POINTS]
     assert unplaced == []
+
+
+def test_the_checks_see_what_they_should(tmp_path):
+    """The checks flag an upward import, a deferred one, and a cycle of deferred imports."""
+    root = tmp_path / "jwst_memest"
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "a.py").write_text("def f():\n    from jwst_memest.model.b import g\n")
+    (root / "model" / "b.py").write_text("def g():\n    from jwst_memest.model import a\n")
+    (root / "model" / "__main__.py").write_text("from jwst_memest.training import train\n")
+    (root / "profile.py").write_text("def h():\n    import jwst_memest.training.train\n")
+    (root / "training").mkdir()
+    (root / "training" / "train.py").write_text("")
+    modules = {".".join(p.relative_to(tmp_path).with_suffix("").parts): p for p in root.rglob("*.py")}
+    assert sorted(_upward(modules)) == ["jwst_memest.model.__main__ -> jwst_memest.training.train",
+                                        "jwst_memest.profile -> jwst_memest.training.train"]
+    assert _cycles(modules) == [["jwst_memest.model.a", "jwst_memest.model.b", "jwst_memest.model.a"]]
+
+
+def test_the_version_has_one_source():
+    """jwst_memest/_version.py: pyproject.toml reads it and the package re-exports it."""
+    import tomllib
+
+    from jwst_memest import _version
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    assert "version" in project["project"]["dynamic"] and "version" not in project["project"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "jwst_memest._version.__version__"}
+    assert jwst_memest.__version__ is _version.__version__
+    assert "__version__ =" in (PACKAGE / "_version.py").read_text()
+    assert [m for m, p in _modules().items() if m != "jwst_memest._version" and "__version__ =" in p.read_text()] == []
