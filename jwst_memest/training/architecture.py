@@ -16,7 +16,13 @@ DECAY_RATE = 0.96
 
 
 def default_layer_kwargs() -> dict:
-    """Extra Dense arguments by 1-based layer number: an L2 penalty on the first layer (a fresh dict)."""
+    """Extra Dense arguments by 1-based layer number: an L2 penalty on the first layer (a fresh dict).
+
+    Returns
+    -------
+    dict
+        ``{1: {"kernel_regularizer": "l2"}}``.
+    """
     return {1: {"kernel_regularizer": "l2"}}
 
 
@@ -24,9 +30,33 @@ def build_mlp(n_features: int, layers, activation: str = "relu", learning_rate: 
               layer_kwargs: dict | None = None, name: str = "mlp", output_initializer: str = "glorot_uniform"):
     """Dense layers then one linear output; Adam with exponential decay, MSE loss, RMSE metric.
 
-    ``layer_kwargs`` maps 1-based layer numbers to extra Dense arguments
-    (default: ``default_layer_kwargs()``). ``output_initializer="zeros"`` starts the output at 0
-    (a hybrid's correction starts as none: the baseline itself).
+    Parameters
+    ----------
+    n_features : int
+        The inputs.
+    layers : sequence of int
+        Hidden layer sizes.
+    activation : str, optional
+        The hidden layers' activation.
+    learning_rate : float, optional
+        Adam's initial learning rate.
+    layer_kwargs : dict or None, optional
+        Maps 1-based layer numbers to extra Dense arguments (default: `default_layer_kwargs`).
+    name : str, optional
+        The model's name.
+    output_initializer : str, optional
+        ``"zeros"`` starts the output at 0 (a hybrid's correction starts as none: the baseline
+        itself).
+
+    Returns
+    -------
+    keras.Model
+        The compiled model.
+
+    Raises
+    ------
+    ValueError
+        When ``layers`` is empty.
     """
     import keras
 

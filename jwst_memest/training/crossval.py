@@ -24,6 +24,17 @@ class Fold:
     ``home`` is the part of ``test`` whose held-out prediction counts towards the
     out-of-fold estimate: every row is home to exactly one fold, even when
     stratification repeats a large product in several test splits.
+
+    Parameters
+    ----------
+    number : int
+        The fold's number.
+    train : numpy.ndarray
+        Training rows.
+    test : numpy.ndarray
+        Test rows.
+    home : numpy.ndarray
+        The test rows whose prediction counts towards the out-of-fold estimate.
     """
 
     number: int
@@ -59,6 +70,26 @@ def make_folds(y, k: int = 0, *, stratify: bool = True, threshold: float = 50.0,
     least k large products; with fewer, a large product is moved from the
     training rows into each test split that lacks one (it then appears in more
     than one test split, and counts once in the out-of-fold estimate).
+
+    Parameters
+    ----------
+    y : array_like
+        The targets, GB.
+    k : int, optional
+        Folds (0 or 1: one split).
+    stratify : bool, optional
+        Keep a large product in every test split.
+    threshold : float, optional
+        GB from which a product is large.
+    seed : int, optional
+        Random seed.
+    fixed_test : array_like or None, optional
+        A fixed test split (boolean per row), used for one split.
+
+    Returns
+    -------
+    list of Fold
+        The folds.
     """
     y = np.asarray(y, dtype=float)
     large = y >= threshold
@@ -91,6 +122,20 @@ def validation_rows(train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarra
     Early stopping and the checkpoint watch the validation rows, never the test
     rows, so that the held-out metrics stay held out. Empty validation when the
     fold is too small to spare any.
+
+    Parameters
+    ----------
+    train : numpy.ndarray
+        The fold's training rows.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    fit : numpy.ndarray
+        The rows the network is fitted on.
+    validation : numpy.ndarray
+        The validation rows.
     """
     train = np.asarray(train)
     if train.size < MIN_ROWS_FOR_VALIDATION:

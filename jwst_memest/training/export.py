@@ -16,6 +16,13 @@ _LIBRARIES = ("jwst_memest", "jwst", "numpy", "pandas", "scikit-learn", "tensorf
 
 
 def library_versions() -> dict:
+    """Versions of the libraries a trained model depends on, those installed.
+
+    Returns
+    -------
+    dict of str to str
+        Package name to version.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
@@ -28,7 +35,18 @@ def library_versions() -> dict:
 
 
 def training_provenance(data) -> dict:
-    """Provenance of a model trained on ``data`` (a TrainingData)."""
+    """Provenance of a model trained on ``data``.
+
+    Parameters
+    ----------
+    data : jwst_memest.tables.TrainingData
+        The training data.
+
+    Returns
+    -------
+    dict
+        Training data checksum and rows, the jwst version of the labels, notes.
+    """
     import jwst
 
     table = data.table
@@ -49,7 +67,23 @@ def _activation_name(layer) -> str:
 
 
 def keras_layers(model) -> list[dict]:
-    """Dense layers of a Keras model as plain arrays (weights (n_in, n_out), bias (n_out,))."""
+    """Dense layers of a Keras model as plain arrays (weights (n_in, n_out), bias (n_out,)).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained model.
+
+    Returns
+    -------
+    list of dict
+        ``weights``, ``bias`` and ``activation`` per layer.
+
+    Raises
+    ------
+    ValueError
+        When the model has a layer other than Dense.
+    """
     import keras
 
     layers = []
@@ -66,8 +100,47 @@ def export_bundle(path: str | Path, model, *, pipeline: str, preprocessing: dict
                   upper_bound: UpperBound, name: str, version: str, provenance: dict, metrics: dict,
                   kind: str = "mlp", baseline=None, input_ranges: dict | None = None,
                   feature_set: str | None = None) -> Path:
-    """Write a fold's model as a bundle (on the pipeline's own features unless ``feature_set`` says);
-    a hybrid also records its baseline and input ranges."""
+    """Write a fold's model as a bundle (on the pipeline's own features unless ``feature_set`` says).
+
+    A hybrid also records its baseline and input ranges.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The bundle file.
+    model : keras.Model
+        The trained model.
+    pipeline : str
+        The Level-3 pipeline.
+    preprocessing : dict
+        The fitted normalisation (`jwst_memest.model.bundle.write_bundle`).
+    output_transform : str
+        The network output's transform.
+    upper_bound : jwst_memest.model.upper.UpperBound
+        The calibrated upper bound.
+    name, version : str
+        The model's name and version.
+    provenance, metrics : dict
+        The bundle's provenance and metrics.
+    kind : str, optional
+        ``mlp`` or ``hybrid``.
+    baseline : jwst_memest.model.baseline.PhysicsBaseline, optional
+        A hybrid's baseline.
+    input_ranges : dict or None, optional
+        A hybrid's input ranges.
+    feature_set : str or None, optional
+        The feature set (default: the pipeline's own).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    jwst_memest.model.bundle.BundleError
+        When the bundle would be invalid.
+    """
     schema = load_feature_set(feature_set) if feature_set else load_schema(pipeline)
     return write_bundle(
         path, schema=schema, preprocessing=preprocessing, layers=keras_layers(model),

@@ -44,7 +44,20 @@ TABLE_EXTRA_COLUMNS = ("imgsize_gb", "pname", "date", "imagesize")
 
 
 def parse_product_name(name: str) -> dict | None:
-    """Program, association type and observation, instrument and name tokens of a Level-3 product name."""
+    """Program, association type and observation, instrument and name tokens of a Level-3 product name.
+
+    Parameters
+    ----------
+    name : str
+        The product name, such as ``jw01234-o001_t001_nircam_clear-f150w``.
+
+    Returns
+    -------
+    dict or None
+        ``program``, ``observation`` (None for candidate and archive associations, which span
+        observations), ``instrument`` and ``elements`` (the name's tokens); None when the name is
+        not a Level-3 product name.
+    """
     match = _PRODUCT.match(str(name).strip())
     if not match:
         return None
@@ -125,7 +138,27 @@ def _members_of_one_pipeline(metadata: list) -> tuple[str, list]:
 
 
 def ingest(raw_dir: str | Path, out_dir: str | Path, prefix: str = "") -> dict[str, int]:
-    """Ingest every ``YYYY-MM-DD_DOY.csv`` in ``raw_dir``; returns rows written per exp mode."""
+    """Ingest every ``YYYY-MM-DD_DOY.csv`` in ``raw_dir``.
+
+    Parameters
+    ----------
+    raw_dir : str or pathlib.Path
+        The folder of operations metadata.
+    out_dir : str or pathlib.Path
+        The train_dir written (``train-image.csv``, ``train-spec.csv``).
+    prefix : str, optional
+        Only files whose name starts with it (e.g. ``2024-``).
+
+    Returns
+    -------
+    dict of str to int
+        Rows written per exp mode.
+
+    Raises
+    ------
+    ValueError
+        When ``raw_dir`` is not a directory or holds no such file.
+    """
     import pandas as pd
 
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
@@ -214,6 +247,18 @@ def _write_csv_atomic(table, path: Path) -> None:
 
 
 def main(argv=None) -> int:
+    """Ingest operations metadata: ``python -m jwst_memest.training.ingest -i RAW -o TRAIN_DIR``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 bad input.
+    """
     parser = argparse.ArgumentParser(prog="python -m jwst_memest.training.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--input", required=True, help="folder of YYYY-MM-DD_DOY.csv files")
     parser.add_argument("-o", "--output", required=True, help="train_dir to write train-image.csv/train-spec.csv to")

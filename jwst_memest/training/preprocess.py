@@ -11,12 +11,40 @@ __all__ = ["fit_normalizer", "continuous_features"]
 
 
 def continuous_features(feature_set: str) -> list[str]:
-    """Features that are transformed: counts and continuous values; codes and flags pass through."""
+    """Features that are transformed: counts and continuous values; codes and flags pass through.
+
+    Parameters
+    ----------
+    feature_set : str
+        The feature set's name.
+
+    Returns
+    -------
+    list of str
+        Their names, in vector order.
+    """
     return [f.name for f in load_feature_set(feature_set).features if f.kind in ("continuous", "count")]
 
 
 def fit_normalizer(X: np.ndarray, feature_set: str, norm: bool = True) -> tuple[Normalizer, dict]:
-    """Yeo-Johnson then standardisation of the continuous columns (the bundle's ``preprocessing``)."""
+    """Yeo-Johnson then standardisation of the continuous columns (the bundle's ``preprocessing``).
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The training rows' encoded features.
+    feature_set : str
+        The feature set's name.
+    norm : bool, optional
+        False: no normalisation (method ``none``).
+
+    Returns
+    -------
+    normalizer : jwst_memest.model.transforms.Normalizer
+        The fitted normalisation.
+    tree : dict
+        The same as stored in a bundle's ``preprocessing``.
+    """
     from sklearn.preprocessing import PowerTransformer, StandardScaler
 
     names = load_feature_set(feature_set).names

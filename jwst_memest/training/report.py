@@ -27,6 +27,18 @@ def memory_bins(threshold: float, measured=None) -> np.ndarray:
     above most of the data (the measured corpus tops out near 10 GB; the default threshold is 50),
     threshold bins would leave one or two classes and a meaningless AUC of 1: the bins are then the
     quartiles of the measured peaks.
+
+    Parameters
+    ----------
+    threshold : float
+        The large-product threshold, GB.
+    measured : array_like or None, optional
+        The measured peaks, GB (None: threshold bins).
+
+    Returns
+    -------
+    numpy.ndarray
+        The edges, from 0 to infinity.
     """
     edges = np.array([0.0, threshold / 16, threshold / 4, threshold, np.inf])
     if measured is None:
@@ -44,6 +56,18 @@ def memory_bins(threshold: float, measured=None) -> np.ndarray:
 
 
 def bin_label(low: float, high: float) -> str:
+    """A memory bin's label.
+
+    Parameters
+    ----------
+    low, high : float
+        The bin's edges, GB (0 and infinity for the open bins).
+
+    Returns
+    -------
+    str
+        Such as ``2-8 GB``, ``<2 GB`` or ``>=32 GB``.
+    """
     if not np.isfinite(high):
         return f">={low:.3g} GB"
     if low <= 0:
@@ -52,7 +76,20 @@ def bin_label(low: float, high: float) -> str:
 
 
 def bin_scores(predicted: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Score per bin (rows x bins): minus the distance of the prediction to the bin, 0 inside it."""
+    """Score per bin (rows x bins): minus the distance of the prediction to the bin, 0 inside it.
+
+    Parameters
+    ----------
+    predicted : numpy.ndarray
+        Predictions, GB.
+    edges : numpy.ndarray
+        Bin edges, GB.
+
+    Returns
+    -------
+    numpy.ndarray
+        The scores.
+    """
     predicted = np.asarray(predicted, dtype=float)
     lo, hi = edges[:-1], edges[1:]
     below = np.clip(lo[None, :] - predicted[:, None], 0, None)
@@ -101,7 +138,23 @@ def loss_figure(history: dict, target_label: str = "log1p(GB)", penalized: bool 
 
     Keras' ``loss`` and ``val_loss`` include the weight penalty (the L2 term of the first layer by
     default) and so are not comparable with a plain error; the test rows' error is plain RMSE, on
-    the right panel with the train and validation RMSE. Returns the matplotlib figure.
+    the right panel with the train and validation RMSE.
+
+    Parameters
+    ----------
+    history : dict
+        Keras' history, with the test rows' ``test_loss`` and ``test_rmse``.
+    target_label : str, optional
+        What the target is, for the axes.
+    penalized : bool, optional
+        Whether the objective includes a weight penalty (said in the title).
+    fold : int or None, optional
+        The fold, for the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
     """
     import matplotlib
 
@@ -129,7 +182,22 @@ def _loss_plot(plt, path, fold, history, target_label, penalized) -> Path:
 
 
 def bin_auc(measured, predicted, edges) -> dict:
-    """ROC-AUC per memory bin (label -> AUC; None for a bin with one class only in ``measured``)."""
+    """ROC-AUC per memory bin.
+
+    Parameters
+    ----------
+    measured : array_like
+        Measured peaks, GB.
+    predicted : array_like
+        Predictions, GB.
+    edges : numpy.ndarray
+        Bin edges, GB.
+
+    Returns
+    -------
+    dict
+        Bin label to AUC; None for a bin with one class only in ``measured``.
+    """
     from sklearn.metrics import roc_auc_score
 
     truth = np.digitize(measured, edges[1:-1])
@@ -173,10 +241,33 @@ def _bin_plots(plt, directory, fold, measured, predicted, edges) -> list[Path]:
 
 def plot_fold(directory: Path, fold: int, measured, predicted, history: dict, bins,
               target_label: str = "log1p(GB)", baseline=None, penalized: bool = True) -> list[Path]:
-    """Residuals, loss history, ROC-AUC and precision-recall per memory bin; returns the PNG paths.
+    """Residuals, loss history, ROC-AUC and precision-recall per memory bin.
 
-    ``bins``: bin edges in GB (``memory_bins``), or a threshold in GB to scale them to.
-    ``baseline``: the physics baseline's estimates of the same rows, drawn beside the model's.
+    Parameters
+    ----------
+    directory : pathlib.Path
+        Where the PNGs are written.
+    fold : int
+        The fold.
+    measured : array_like
+        Its test rows' measured peaks, GB.
+    predicted : array_like
+        Their predictions, GB.
+    history : dict
+        The fold's training history.
+    bins : numpy.ndarray or float
+        Bin edges in GB (`memory_bins`), or a threshold in GB to scale them to.
+    target_label : str, optional
+        What the target is.
+    baseline : array_like or None, optional
+        The physics baseline's estimates of the same rows, drawn beside the model's.
+    penalized : bool, optional
+        Whether the objective includes a weight penalty.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNGs written.
     """
     import matplotlib
 
@@ -202,7 +293,20 @@ def _cell(value) -> str:
 
 
 def metrics_table(rows: list[dict], overall: dict | None = None) -> str:
-    """A fixed-width table of per-fold metrics (and the out-of-fold total) for the terminal."""
+    """A fixed-width table of per-fold metrics (and the out-of-fold total) for the terminal.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Each fold's metrics.
+    overall : dict or None, optional
+        The out-of-fold metrics, as a last row ``all``.
+
+    Returns
+    -------
+    str
+        The table.
+    """
     lines = ["  ".join(f"{c[:12]:>12}" for c in FOLD_TABLE_COLUMNS)]
     lines += ["  ".join(_cell(row.get(c)) for c in FOLD_TABLE_COLUMNS) for row in rows]
     if overall:
@@ -230,7 +334,18 @@ def _format(value, pattern: str) -> str:
 
 
 def comparison_table(comparison: dict) -> str:
-    """The comparison with the physics baseline as fixed-width text (terminal and index.md)."""
+    """The comparison with the physics baseline as fixed-width text (terminal and index.md).
+
+    Parameters
+    ----------
+    comparison : dict
+        Per group of rows, per estimator, its metrics.
+
+    Returns
+    -------
+    str
+        The table.
+    """
     lines = []
     width = max([len(name) for rows in comparison.values() for name in rows] + [10])
     for group, estimators in comparison.items():
@@ -258,7 +373,32 @@ def _flat(plots) -> list[Path]:
 
 def write_summary_page(path: Path, title: str, table: str, plots, hyperparameters: dict,
                        bundle: Path | None = None, final_fold: int | None = None, comparison: dict | None = None) -> Path:
-    """``summary/index.md``: the metrics, the baseline comparison, hyperparameters and every plot."""
+    """``summary/index.md``: the metrics, the baseline comparison, hyperparameters and every plot.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The page.
+    title : str
+        Its title.
+    table : str
+        The metrics table (`metrics_table`).
+    plots : list
+        The plots' paths (nested per fold).
+    hyperparameters : dict
+        The run's hyperparameters.
+    bundle : pathlib.Path or None, optional
+        The final bundle.
+    final_fold : int or None, optional
+        The fold it comes from.
+    comparison : dict or None, optional
+        The comparison with the physics baseline.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     lines = [f"# {title}", "", "## Metrics", "",
              "Per fold on its test split; `all` is every row's out-of-fold estimate. "
@@ -316,6 +456,34 @@ def write_summary_html(path: Path, title: str, folds: list[dict], overall: dict,
 
     Self-contained apart from the plots, which are linked relative to the page (the run folder can
     be moved or copied whole).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The page.
+    title : str
+        Its title.
+    folds : list of dict
+        Each fold's metrics.
+    overall : dict
+        The out-of-fold metrics.
+    plots : list
+        The plots' paths (nested per fold).
+    hyperparameters : dict
+        The run's hyperparameters.
+    comparison : dict or None, optional
+        The comparison with the physics baseline.
+    bundle : pathlib.Path or None, optional
+        The final bundle.
+    final_fold : int or None, optional
+        The fold it comes from.
+    bins : numpy.ndarray or None, optional
+        The memory bins' edges, GB.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     from html import escape
 

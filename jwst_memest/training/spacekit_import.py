@@ -34,6 +34,19 @@ class SpacekitImportError(ValueError):
 
 @dataclass(frozen=True)
 class SpacekitModel:
+    """One of spacekit's pretrained JWST cal models.
+
+    Parameters
+    ----------
+    mode : str
+        spacekit's exposure mode: ``image`` or ``spec``.
+    keras_name : str
+        The network's name in spacekit's archive.
+    feature_set : str
+        Its feature set (``spacekit_image`` or ``spacekit_spec``).
+    pipeline : str
+        The Level-3 pipeline it estimates.
+    """
     mode: str  # spacekit's exposure mode: image or spec
     keras_name: str  # the network's name in spacekit's archive
     feature_set: str
@@ -41,6 +54,13 @@ class SpacekitModel:
 
     @property
     def bundle_name(self) -> str:
+        """The converted bundle's name.
+
+        Returns
+        -------
+        str
+            ``spacekit_<pipeline>``.
+        """
         return f"spacekit_{self.pipeline}"
 
 
@@ -59,7 +79,18 @@ def _spacekit_version() -> str:
 
 
 def spacekit_archive() -> Path:
-    """The archive of JWST cal models the installed spacekit ships (found without importing spacekit)."""
+    """The archive of JWST cal models the installed spacekit ships (found without importing spacekit).
+
+    Returns
+    -------
+    pathlib.Path
+        The archive.
+
+    Raises
+    ------
+    SpacekitImportError
+        When spacekit or its archive is not installed.
+    """
     _spacekit_version()
     found = importlib.util.find_spec("spacekit")
     locations = list(found.submodule_search_locations or []) if found else []
@@ -134,7 +165,23 @@ def _convert(model: SpacekitModel, folder: Path, archive: Path, out: Path, versi
 
 
 def import_spacekit(out: str | Path = ".") -> list[Path]:
-    """Convert the installed spacekit's image and spec models into bundles in ``out``; returns their paths."""
+    """Convert the installed spacekit's image and spec models into bundles in ``out``.
+
+    Parameters
+    ----------
+    out : str or pathlib.Path, optional
+        The folder written to.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The bundles written (``spacekit_image3.asdf``, ``spacekit_spec3.asdf``).
+
+    Raises
+    ------
+    SpacekitImportError
+        When ``out`` is not a directory, or spacekit or its archive cannot be read.
+    """
     version = _spacekit_version()
     archive = spacekit_archive()
     out = Path(out)

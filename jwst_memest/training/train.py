@@ -44,6 +44,11 @@ def quiet_tensorflow(verbose: bool = False) -> None:
 
     The C++ level is read when tensorflow is imported: call this first (the command line does).
     Once tensorflow is loaded its Python loggers are quietened too (retracing warnings).
+
+    Parameters
+    ----------
+    verbose : bool, optional
+        Leave tensorflow's logging as it is.
     """
     if verbose:
         return
@@ -90,7 +95,57 @@ class JwstCalTrain:
     """Train the memory model for one exposure mode, with optional k-fold cross-validation.
 
     Output layout under ``<out>/<exp_mode>/``: data/, models/, results/, summary/ (see docs/training.md).
-    ``main`` returns the path of the final bundle.
+    ``main`` returns the path of the final bundle. Needs the ``train`` extra (tensorflow).
+
+    Parameters
+    ----------
+    training_data : str, pathlib.Path or list of them, optional
+        A train_dir, a training table or corpus CSV, or several CSVs of one kind
+        (`jwst_memest.tables.load_training_data`).
+    out : str, pathlib.Path or None, optional
+        The output folder (default ``YYYY-MM-DD_<unix time>``); an existing one is added to.
+    exp_mode : str, optional
+        ``image`` or ``spec``.
+    norm : int, optional
+        1: Yeo-Johnson and standardisation of the continuous features; 0: none.
+    cross_val : int, optional
+        Folds (0: one 80/20 split, or the corpus' fixed split).
+    early_stopping : str or None, optional
+        ``val_rmse`` or ``val_loss`` to stop on, or None.
+    threshold : float, optional
+        GB: products at or above it are spread over the test splits.
+    layer_kwargs : dict or None, optional
+        Extra Dense arguments by 1-based layer number (default:
+        `jwst_memest.training.architecture.default_layer_kwargs`).
+    layers : sequence of int or None, optional
+        Hidden layer sizes (default: the seed's for the mode).
+    activation : str, optional
+        The hidden layers' activation.
+    epochs : int, optional
+        Training epochs.
+    batch_size : int, optional
+        Rows per batch.
+    learning_rate : float, optional
+        Adam's initial learning rate.
+    seed : int, optional
+        Random seed of the splits and the network.
+    model_name : str or None, optional
+        The bundle's model name (default from the pipeline, feature set and target).
+    model_version : str or None, optional
+        Its version (default: today's date).
+    patience : int, optional
+        Epochs early stopping waits.
+    target : str, optional
+        ``log1p`` (the network learns log1p(GB)) or ``physics-ratio`` (a hybrid: it learns
+        log(measured / physics baseline)).
+    verbose : bool, optional
+        Show tensorflow's own logging and Keras' per-epoch lines.
+
+    Raises
+    ------
+    ValueError
+        When ``early_stopping`` or ``target`` is unknown, the data cannot be read or is too small,
+        or a physics-ratio model is asked for on rows of another feature set.
     """
 
     def __init__(self, training_data=None, out=None, exp_mode="image", norm=1, cross_val=0, early_stopping=None,
@@ -131,33 +186,94 @@ class JwstCalTrain:
 
     @property
     def hybrid(self) -> bool:
+        """Whether the model is a hybrid (target ``physics-ratio``) correcting the physics baseline.
+
+        Returns
+        -------
+        bool
+            True for a hybrid.
+        """
         return self.target == "physics-ratio"
 
     @property
     def target_label(self) -> str:
-        """What the network's loss is measured on, for plots and reports."""
+        """What the network's loss is measured on, for plots and reports.
+
+        Returns
+        -------
+        str
+            Such as ``log1p(GB)``.
+        """
         return TARGETS[self.target]
 
     # -- target ------------------------------------------------------------------
     def encode_target(self, y: np.ndarray, rows) -> np.ndarray:
-        """The network's training target for measured peaks ``y`` of ``rows``."""
+        """The network's training target for measured peaks ``y`` of ``rows``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray
+            Measured peaks, GB.
+        rows : array_like
+            Their rows (a hybrid's target is relative to the baseline's estimate of them).
+
+        Returns
+        -------
+        numpy.ndarray
+            log(y / baseline) for a hybrid, else log1p(y).
+        """
         return np.log(y / self.baseline_gb[rows]) if self.hybrid else np.log1p(y)
 
     def decode_output(self, output: np.ndarray, rows) -> np.ndarray:
-        """GB from the network output for ``rows``, as the exported bundle computes it (with its floor)."""
+        """GB from the network output for ``rows``, as the exported bundle computes it (with its floor).
+
+        Parameters
+        ----------
+        output : numpy.ndarray
+            The network's output.
+        rows : array_like
+            Their rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            GB, at least the bundle's floor.
+        """
         output = np.asarray(output, dtype=np.float64)
         gb = self.baseline_gb[rows] * np.exp(output) if self.hybrid else np.expm1(output)
         return np.maximum(gb, MIN_GB)
 
     def input_ranges(self, rows) -> dict:
-        """Range of each count and continuous feature over ``rows`` (a hybrid clips its inputs to it)."""
+        """Range of each count and continuous feature over ``rows`` (a hybrid clips its inputs to it).
+
+        Parameters
+        ----------
+        rows : array_like
+            The training rows.
+
+        Returns
+        -------
+        dict
+            ``{"features": names, "min": array, "max": array}``.
+        """
         names = self.data.names
         features = continuous_features(self.data.feature_set)
         block = self.data.X[np.asarray(rows)][:, [names.index(n) for n in features]]
         return {"features": features, "min": block.min(axis=0), "max": block.max(axis=0)}
 
     def clipped(self, ranges: dict | None) -> np.ndarray:
-        """The feature matrix as the network sees it: a hybrid's ranged features clipped."""
+        """The feature matrix as the network sees it: a hybrid's ranged features clipped.
+
+        Parameters
+        ----------
+        ranges : dict or None
+            As `input_ranges` gives them; None for no clipping.
+
+        Returns
+        -------
+        numpy.ndarray
+            The feature matrix.
+        """
         if ranges is None:
             return self.data.X
         X = self.data.X.copy()
@@ -174,6 +290,14 @@ class JwstCalTrain:
         return dirs
 
     def hyperparameters(self) -> dict:
+        """The run's hyperparameters, as recorded in its outputs.
+
+        Returns
+        -------
+        dict
+            Exposure mode, pipeline, feature set, layers, activation, epochs, batch size, learning
+            rate, normalisation, folds, early stopping and the others.
+        """
         return {"exp_mode": self.exp_mode, "pipeline": self.data.pipeline, "feature_set": self.data.feature_set,
                 "layers": list(self.layers),
                 "activation": self.activation, "epochs": self.epochs, "batch_size": self.batch_size,
@@ -246,6 +370,18 @@ class JwstCalTrain:
 
     # -- everything ------------------------------------------------------------------
     def main(self, stratify: bool = True) -> Path:
+        """Train every fold, calibrate the upper bound out of fold, export the bundles and write the reports.
+
+        Parameters
+        ----------
+        stratify : bool, optional
+            Keep a product at or above ``threshold`` GB in every test split.
+
+        Returns
+        -------
+        pathlib.Path
+            The final bundle (the fold with the lowest held-out RMSE).
+        """
         from tqdm import tqdm
 
         folds = make_folds(self.data.y, self.cross_val, stratify=stratify, threshold=self.threshold,
