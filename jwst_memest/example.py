@@ -11,6 +11,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
 
 __all__ = ["EXAMPLE_LAYOUT", "example_association", "make_example", "write_layout_association"]
@@ -91,9 +92,7 @@ def write_layout_association(layout: ExposureLayout, directory: str | Path, exp_
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m jwst_memest.example", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=program("python -m jwst_memest.example"), description=__doc__.splitlines()[0])
     parser.add_argument("--write", metavar="DIR", help="write the example exposures and association to DIR")
     args = parser.parse_args(argv)
     try:

@@ -2,6 +2,8 @@
 
 import sys
 
+from jwst_memest.cli_support import fail, program
+
 COMMANDS = {
     "run": ("jwst_memest.profile.run", "measure one association: run its Level-3 pipeline, append a corpus row"),
     "corpus": ("jwst_memest.profile.corpus", "run every configuration of a plan on synthetic exposures"),
@@ -20,15 +22,15 @@ def _help() -> str:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("-h", "--help"):
-        print(_help())
+        print(_help().replace("python -m jwst_memest.profile", program("python -m jwst_memest.profile")))
         return 0
     if not argv or argv[0] not in COMMANDS:
         # a bare association path means "run", as in `python -m jwst_memest.profile ASN`
         if argv and argv[0].endswith(".json"):
             argv = ["run", *argv]
         else:
-            print(USAGE, file=sys.stderr)
-            return 2
+            what = f"unknown command {argv[0]!r}" if argv else "no command"
+            fail(f"{what}; expected one of {', '.join(COMMANDS)}", prog=program("python -m jwst_memest.profile"))
     import importlib
 
     return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])

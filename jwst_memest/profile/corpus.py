@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.exposures import ExposureLayout
 from jwst_memest.pipelines import PIPELINES, pipeline_for_exposure
 from jwst_memest.profile.run import append_row, finished_run_ids, pipeline_runner
@@ -384,9 +385,7 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile corpus", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=program("python -m jwst_memest.profile corpus"), description=__doc__.splitlines()[0])
     parser.add_argument("--plan", required=True, help="YAML plan of configurations")
     parser.add_argument("--out", required=True, help="corpus CSV (appended to, never rewritten)")
     parser.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")

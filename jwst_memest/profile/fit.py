@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.atomic import atomic_write
+from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.coverage import Envelope
 from jwst_memest.model.fitting import (DEFAULT_STEP_WEIGHT, FIRST_FIT_START, STEP_WEIGHT, TERMS, fit_coefficients,
@@ -352,9 +353,8 @@ def main(argv=None) -> int:
     int
         The exit status: 0 done, 2 unreadable corpus or too few runs.
     """
-    import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile fit-baseline", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=program("python -m jwst_memest.profile fit-baseline"), description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True, nargs="+", help="corpus CSV(s); their successful runs are pooled")
     parser.add_argument("--pipeline", default="image3", choices=sorted(TERMS))
     parser.add_argument("--output", help="baseline YAML to write (default: the package's baseline.yaml)")

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from jwst_memest.association import AssociationError
+from jwst_memest.cli_support import CommandParser, fail, program
 from jwst_memest.estimation import read_association_members
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
@@ -250,10 +251,8 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m jwst_memest.profile run",
+    parser = CommandParser(
+        prog=program("python -m jwst_memest.profile run"),
         usage="%(prog)s [-h] [--corpus CSV] [--pipeline PIPELINE] [--run-id RUN_ID] asn [-- PIPELINE_ARGS ...]",
         description="Run a Level-3 pipeline on an association, measure its peak memory, append a corpus row.",
         epilog="Arguments after -- are passed to the pipeline, e.g. -- --in_memory=false",
@@ -267,10 +266,22 @@ def main(argv=None) -> int:
     own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     args = parser.parse_args(own)
     try:
+        _check_corpus(Path(args.corpus))  # before the run, not after it
         row = profile_association(args.asn, pipeline_args=extra, run_id=args.run_id, pipeline=args.pipeline)
+        if row["status"] == "exit 2":  # strun refused the association or the arguments: not a measurement
+            raise ValueError(f"{args.asn}: the pipeline refused its input or arguments ({' '.join(extra) or 'none'}: "
+                             f"strun exit status 2); nothing recorded")
+        append_row(Path(args.corpus), row)
     except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    append_row(Path(args.corpus), row)
+        fail(exc, prog=parser.prog)
     print(f"{row['product']}: {row['status']}, peak {row['measured_gb']} GB, {row['wall_s']} s -> {args.corpus}")
     return 0 if row["status"] == "ok" else 1
+
+
+def _check_corpus(corpus: Path) -> None:
+    """A corpus path that cannot be appended to: one line naming it (ValueError)."""
+    if corpus.is_dir():
+        raise ValueError(f"{corpus}: --corpus is a directory; give a CSV file")
+    blocking = next((p for p in corpus.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"{corpus}: --corpus cannot be made: {blocking} is a file")

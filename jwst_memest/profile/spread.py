@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from jwst_memest.atomic import atomic_write
+from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.pipelines import class_alias
 
 __all__ = ["SPREAD_COLUMNS", "environment_of", "measure_spread", "spread_by_pipeline", "main"]
@@ -180,9 +181,7 @@ def main(argv=None) -> int:
     int
         The exit status: 0 done, 2 a missing strun or an unreadable plan.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m jwst_memest.profile spread", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=program("python -m jwst_memest.profile spread"), description=__doc__.splitlines()[0])
     parser.add_argument("--plan", required=True, help="YAML plan of configurations (corpus plan format)")
     parser.add_argument("--out", required=True, help="CSV of runs (appended to; finished runs are skipped)")
     parser.add_argument("--strun", action="append", default=[],

@@ -5,6 +5,7 @@ converts the installed spacekit's pretrained JWST cal models to bundles.
 """
 
 from __future__ import annotations
+
 import contextlib
 import logging
 import os

@@ -14,7 +14,6 @@ the next ingest reads back.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import re
@@ -22,6 +21,7 @@ import sys
 from pathlib import Path
 
 from jwst_memest.atomic import atomic_write
+from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import EXPOSURE_STEM
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
     int
         The exit status: 0 done, 2 bad input.
     """
-    parser = argparse.ArgumentParser(prog="python -m jwst_memest.training.ingest", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=program("python -m jwst_memest.training.ingest"), description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--input", required=True, help="folder of YYYY-MM-DD_DOY.csv files")
     parser.add_argument("-o", "--output", required=True, help="train_dir to write train-image.csv/train-spec.csv to")
     parser.add_argument("--pfx", default="", help="only files whose name starts with this (e.g. 2024-)")
