@@ -46,6 +46,9 @@ def example_association() -> Path:
 def make_example(directory: str | Path) -> Path:
     """Write the example exposures and their association (made by jwst's rules) to ``directory``.
 
+    The association names its members as the files written (``_uncal``), not at the level jwst's
+    rules name them (``_cal``): the example estimates without substituting any member.
+
     Parameters
     ----------
     directory : str or pathlib.Path
@@ -56,7 +59,25 @@ def make_example(directory: str | Path) -> Path:
     pathlib.Path
         The association written.
     """
-    return write_layout_association(EXAMPLE_LAYOUT, directory, exp_modes=("image",))
+    path = write_layout_association(EXAMPLE_LAYOUT, directory, exp_modes=("image",))
+    return _name_members_as_written(path)
+
+
+def _name_members_as_written(path: Path) -> Path:
+    """Name the association's members as the files beside it (jwst's rules name ``_cal`` files; the
+    example ships header-only ``_uncal`` ones), so that estimating it substitutes nothing."""
+    import json
+
+    from jwst_memest.association import resolve_member
+    from jwst_memest.estimation import write_json_atomic
+
+    content = json.loads(path.read_text())
+    for product in content["products"]:
+        for member in product["members"]:
+            found = resolve_member(member["expname"], path.parent)
+            if found is not None:
+                member["expname"] = found.name
+    return write_json_atomic(content, path)
 
 
 def write_layout_association(layout: ExposureLayout, directory: str | Path, exp_modes=("image", "spec")) -> Path:
