@@ -78,12 +78,16 @@ def takes_parameters(function, bound):
 
 
 def constructor_parameters(cls):
-    """Whether the class's own ``__init__`` (or ``__new__``) takes parameters."""
+    """Whether the class's own ``__init__`` (or ``__new__``) takes parameters.
+
+    Its own: written in its module or generated for it there (a dataclass's), not one that
+    ``typing`` gives a Protocol.
+    """
     for name in ("__init__", "__new__"):
         own = vars(cls).get(name)
         if isinstance(own, staticmethod):
             own = own.__func__
-        if inspect.isfunction(own):
+        if inspect.isfunction(own) and own.__module__ == cls.__module__:
             return takes_parameters(own, bound=True)
     return False
 
