@@ -26,8 +26,20 @@ _INVOKED_AS: tuple[str, str] | None = None
 
 @contextlib.contextmanager
 def invoked_as(module_form: str, typed: str) -> Iterator[None]:
-    """Name the parsers made inside this block ``typed`` (``jwst-memest profile``) instead of
-    ``module_form`` (``python -m jwst_memest.profile``), their sub-commands' too."""
+    """Name the parsers made inside this block ``typed`` instead of ``module_form``, their sub-commands' too.
+
+    Parameters
+    ----------
+    module_form : str
+        The command's ``python -m`` form (``python -m jwst_memest.profile``).
+    typed : str
+        The command as typed (``jwst-memest profile``).
+
+    Yields
+    ------
+    None
+        While the parsers made are named ``typed``.
+    """
     global _INVOKED_AS
     previous, _INVOKED_AS = _INVOKED_AS, (module_form, typed)
     try:
@@ -37,7 +49,18 @@ def invoked_as(module_form: str, typed: str) -> Iterator[None]:
 
 
 def program(module_form: str) -> str:
-    """The name of a command as the user typed it; ``module_form`` is its ``python -m`` form."""
+    """The name of a command as the user typed it.
+
+    Parameters
+    ----------
+    module_form : str
+        Its ``python -m`` form.
+
+    Returns
+    -------
+    str
+        The ``jwst-memest`` form inside `invoked_as`, else ``module_form``.
+    """
     if _INVOKED_AS is not None:
         form, typed = _INVOKED_AS
         if module_form == form or module_form.startswith(form + " "):
@@ -46,9 +69,29 @@ def program(module_form: str) -> str:
 
 
 class CommandParser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``PROG: error: MESSAGE`` on stderr and exit status 2."""
+    """argparse with one-line errors: ``PROG: error: MESSAGE`` on stderr and exit status 2.
+
+    Options are taken in either spelling (``--exp-modes`` for ``--exp_modes`` and the other way
+    round). Made with `argparse.ArgumentParser`'s arguments.
+    """
 
     def parse_known_args(self, args=None, namespace=None):
+        """Parse the options this parser knows, in either spelling, and return the others.
+
+        Parameters
+        ----------
+        args : list of str or None, optional
+            The arguments (default: ``sys.argv[1:]``).
+        namespace : argparse.Namespace or None, optional
+            Where the values are set.
+
+        Returns
+        -------
+        namespace : argparse.Namespace
+            The values.
+        extras : list of str
+            The arguments not parsed.
+        """
         return super().parse_known_args(self._spelled(sys.argv[1:] if args is None else list(args)), namespace)
 
     def _spelled(self, args: list[str]) -> list[str]:
@@ -68,11 +111,34 @@ class CommandParser(argparse.ArgumentParser):
         return spelled
 
     def error(self, message: str) -> NoReturn:
+        """Report a usage error in one line and exit with status 2.
+
+        Parameters
+        ----------
+        message : str
+            The problem.
+
+        Raises
+        ------
+        SystemExit
+            Always, with status 2.
+        """
         fail(message, prog=self.prog)
 
 
 def one_line(exc: BaseException | str) -> str:
-    """An error as one line: an OSError names its file beside its reason, line breaks are folded."""
+    """An error as one line: an OSError names its file beside its reason, line breaks are folded.
+
+    Parameters
+    ----------
+    exc : BaseException or str
+        The error.
+
+    Returns
+    -------
+    str
+        The line.
+    """
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
     text = str(exc) or type(exc).__name__
@@ -80,7 +146,22 @@ def one_line(exc: BaseException | str) -> str:
 
 
 def fail(message: BaseException | str, prog: str | None = None, status: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Write ``PROG: error: MESSAGE`` (one line) to stderr and exit with ``status``."""
+    """Write ``PROG: error: MESSAGE`` (one line) to stderr and exit with ``status``.
+
+    Parameters
+    ----------
+    message : BaseException or str
+        The problem.
+    prog : str or None, optional
+        The command's name.
+    status : int, optional
+        The exit status.
+
+    Raises
+    ------
+    SystemExit
+        Always, with ``status``.
+    """
     sys.stderr.write(f"{prog + ': ' if prog else ''}error: {one_line(message)}\n")
     sys.stderr.flush()
     raise SystemExit(status)
@@ -103,7 +184,22 @@ def quiet_broken_pipe() -> Iterator[None]:
 
 
 class MessageFormatter(logging.Formatter):
-    """``warning: MESSAGE``: a log record as a user reads it, without the time and the logger's name."""
+    """``warning: MESSAGE``: a log record as a user reads it, without the time and the logger's name.
+
+    Made with `logging.Formatter`'s arguments.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        """Format a record as ``level: message``.
+
+        Parameters
+        ----------
+        record : logging.LogRecord
+            The record.
+
+        Returns
+        -------
+        str
+            Its level in lower case and its message.
+        """
         return f"{record.levelname.lower()}: {record.getMessage()}"

@@ -92,6 +92,13 @@ def _metavar(name: str, check: str) -> str:
 
 
 def build_parser() -> CommandParser:
+    """The parser of ``jwst-memest estimate``: the association and the step's parameters.
+
+    Returns
+    -------
+    jwst_memest.cli_support.CommandParser
+        The parser, with one option per step parameter (its kind and limits from the step's spec).
+    """
     parser = CommandParser(
         prog=program("jwst-memest estimate"),
         usage="%(prog)s [options] ASSOCIATION [--steps.STEP.PARAMETER=VALUE ...]",
@@ -128,6 +135,18 @@ def _split_pipeline_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv=None) -> int:
+    """Run ``jwst-memest estimate ASSOCIATION [options] [--steps.STEP.PARAMETER=VALUE ...]``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 bad input or option, 3 some products not estimated.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     own, steps = _split_pipeline_arguments(argv)

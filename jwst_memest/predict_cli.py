@@ -62,6 +62,13 @@ def _workers(text: str) -> int:
 
 
 def build_parser() -> CommandParser:
+    """The parser of folder mode (``python -m jwst_memest.predict``).
+
+    Returns
+    -------
+    jwst_memest.cli_support.CommandParser
+        The parser; the Level-3 runs' ``--steps.*`` arguments are left to the caller.
+    """
     parser = CommandParser(
         prog=program("python -m jwst_memest.predict"),
         description="Estimate the peak memory (GB) of every Level-3 product a folder of JWST exposures will make.",

@@ -49,8 +49,23 @@ BOOLEAN_SPELLINGS = {
 
 
 def parse_boolean(text: Any) -> bool:
-    """``True``/``False`` from a bool or one of BOOLEAN_SPELLINGS; ValueError ("must be true or
-    false") for anything else."""
+    """``True``/``False`` from a bool or one of BOOLEAN_SPELLINGS.
+
+    Parameters
+    ----------
+    text : object
+        A bool, or text in any case with blanks around it.
+
+    Returns
+    -------
+    bool
+        The value.
+
+    Raises
+    ------
+    ValueError
+        "must be true or false", for anything else.
+    """
     if isinstance(text, bool):
         return text
     value = str(text).strip().lower()
