@@ -14,7 +14,7 @@ from jwst_memest.metadata import metadata_from_datamodel
 from jwst_memest.pipelines import class_alias, normalize
 from jwst_memest.settings import RunSettings
 
-log = logging.getLogger("stpipe.jwst_memest")
+log = logging.getLogger(__name__)
 
 __all__ = ["available_memory_gb", "estimate_open_models", "rescue_parent", "pipeline_of"]
 

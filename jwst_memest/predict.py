@@ -32,7 +32,7 @@ from jwst_memest.pipelines import EXP_MODE_PIPELINES, MEMBER_EXPTYPES
 from jwst_memest.pools import PoolEntry, distinct_rows, expand_members, generate_level3
 from jwst_memest.settings import RunSettings
 
-log = logging.getLogger("stpipe.jwst_memest.predict")
+log = logging.getLogger(__name__)
 
 __all__ = ["JwstCalPredict", "GeneratedAssociation", "ScreenedFolder", "build_associations", "screen_exposures", "main",
            "EXP_MODE_PIPELINES"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -18,13 +19,48 @@ from jwst_memest.estimation import annotate_association, estimate_association, e
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
 
-log = logging.getLogger("stpipe.jwst_memest")
+log = logging.getLogger(__name__)
 
 __all__ = ["MemoryEstimateStep", "MemoryEstimateError", "ProductsNotEstimatedError", "Estimates"]
 
 # strun's exit statuses (README): 2 nothing estimated (bad input or parameters), 3 some products not estimated
 EXIT_NOTHING_ESTIMATED = 2
 EXIT_SOME_PRODUCTS_FAILED = 3
+
+
+class _ToLogger(logging.Handler):
+    """Passes each record to another logger's handlers."""
+
+    def __init__(self, target: logging.Logger):
+        super().__init__()
+        self.target = target
+
+    def emit(self, record):
+        self.target.handle(record)
+
+
+@contextlib.contextmanager
+def _logging_through_stpipe():
+    """As a hook, the package's log records go where the host pipeline's go.
+
+    The host configures its own loggers only (jwst's and stpipe's, not ``jwst_memest``): while the
+    hook runs, the package's records pass through stpipe's logger, at its level, unless something
+    has configured the package's logger itself.
+    """
+    package, host = logging.getLogger(__name__.partition(".")[0]), logging.getLogger("stpipe")
+    if package.handlers or package.level != logging.NOTSET:
+        yield
+        return
+    forward = _ToLogger(host)
+    package.addHandler(forward)
+    package.setLevel(host.getEffectiveLevel())
+    package.propagate = False  # stpipe's logger propagates them
+    try:
+        yield
+    finally:
+        package.removeHandler(forward)
+        package.setLevel(logging.NOTSET)
+        package.propagate = True
 
 
 class MemoryEstimateError(StpipeExitException, ValueError):
@@ -128,6 +164,17 @@ class MemoryEstimateStep(Step):
     """  # noqa: E501
 
     reference_file_types: list = []
+
+    @staticmethod
+    def get_stpipe_loggers():
+        """The loggers stpipe configures when it runs this step: jwst's, and this package's.
+
+        Returns
+        -------
+        tuple of str
+            jwst's logger names and ``jwst_memest`` (every module's logger is its ``__name__``).
+        """
+        return (*Step.get_stpipe_loggers(), "jwst_memest")
 
     @classmethod
     def from_config_section(cls, config, parent=None, name=None, config_file=None):
@@ -249,10 +296,12 @@ class MemoryEstimateStep(Step):
                 # under strun, after its "ERROR RUNNING STEP" banner on stdout, the last line on stderr
                 log.error("%s", exc, extra={"memest_exit": True})
                 raise
-        try:
-            super().run(*args)
-        except Exception as exc:  # a hook never aborts its host pipeline
-            log.warning("memory estimate skipped: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        with _logging_through_stpipe():
+            try:
+                super().run(*args)
+            except Exception as exc:  # a hook never aborts its host pipeline
+                log.warning("memory estimate skipped: %s",
+                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return None
 
     def _run_standalone(self, *args):

@@ -18,7 +18,7 @@ import numpy as np
 from jwst_memest.features.schema import load_feature_set, load_schema
 from jwst_memest.pipelines import EXP_MODE_FEATURE_SET, class_alias, feature_set_for, normalize
 
-log = logging.getLogger("jwst_memest.tables")
+log = logging.getLogger(__name__)
 
 __all__ = ["TrainingData", "load_training_data", "EXP_MODE_PIPELINE", "TARGET", "CORPUS_REQUIRED_COLUMNS", "TABLE_REQUIRED_COLUMNS",
            "SPACEKIT_FEATURE_SETS"]

@@ -67,7 +67,7 @@ def test_the_log_table_shows_the_peak_step(example_asn, tmp_path, caplog):
 
     from jwst_memest import MemoryEstimateStep
 
-    with caplog.at_level(logging.INFO, logger="stpipe"):
+    with caplog.at_level(logging.INFO, logger="jwst_memest"):
         estimates = MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path))
     table = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("Memory estimates"))
     header, row = table.splitlines()[1:3]

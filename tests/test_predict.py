@@ -170,13 +170,13 @@ def test_exposures_that_form_no_product_are_counted_and_explained(mixed_folder, 
     write_header_exposures(ExposureLayout(program=1234, observation=3, detectors=("NRCA1",), exp_type="NRC_TACQ",
                                           dither_points=1), mixed_folder)
     predictor = JwstCalPredict(mixed_folder, exp_modes=["image"])
-    with caplog.at_level("WARNING", logger="stpipe.jwst_memest.predict"):
+    with caplog.at_level("WARNING", logger="jwst_memest.predict"):
         predictor.run_inference()
     assert predictor.unused == {"jw01234003001_03101_00001_nrca1": "NRC_TACQ: in no Level-3 product jwst's rules "
                                                                    "make from this folder"}
     assert "1 exposure(s) form no product (NRC_TACQ" in caplog.text
     only_spec = JwstCalPredict(mixed_folder, exp_modes=["spec"])
-    with caplog.at_level("WARNING", logger="stpipe.jwst_memest.predict"):
+    with caplog.at_level("WARNING", logger="jwst_memest.predict"):
         only_spec.run_inference()
     left_out = [s for s, why in only_spec.unused.items() if "left out by the exp modes" in why]
     assert len(left_out) == 11  # 4 dithers x 2 detectors + 3 MIRI dithers

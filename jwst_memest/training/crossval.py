@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-log = logging.getLogger("jwst_memest.training")
+log = logging.getLogger(__name__)
 
 __all__ = ["Fold", "make_folds", "validation_rows"]
 

@@ -28,7 +28,7 @@ from jwst_memest.instruments import EXPOSURE_STEM
 from jwst_memest.metadata import metadata_from_headers
 from jwst_memest.pipelines import EXP_MODE_FEATURE_SET, exp_mode_for, pipeline_for_exposure
 
-log = logging.getLogger("jwst_memest.training.ingest")
+log = logging.getLogger(__name__)
 
 __all__ = ["ingest", "parse_product_name", "main"]
 
