@@ -131,6 +131,7 @@ class ExposureLayout:
     n_slits: int = 0  # slits (NIRSpec MOS/FS) or sources (WFSS) per exposure, each its own SCI extension
     psf_exposures: int = 0  # PSF reference exposures (coron3, ami3), written after the science ones with IS_PSF
     tso_visit: bool = False  # a TSO visit (TSOVISIT): makes MIR_IMAGE exposures calwebb_tso3's
+    star_density: float = 0.05  # stars per arcsec^2 in the synthetic cal files' scene (headers carry none)
     extra: dict = field(default_factory=dict)
 
     @classmethod

@@ -23,7 +23,7 @@ __all__ = ["write_cal_exposures", "save_model", "add_cosmic_rays", "make_cal_mod
            "star_field", "set_instrument"]
 
 
-def star_field(layout: ExposureLayout, seed: int, density: float = 0.05, max_stars: int = 50000) -> np.ndarray:
+def star_field(layout: ExposureLayout, seed: int, density: float = 0.05, max_stars: int = 2_000_000) -> np.ndarray:
     """RA, Dec and flux of stars over the whole layout, fixed per observation.
 
     Dense enough that every detector, subarrays included, holds tens of stars for
@@ -401,7 +401,7 @@ def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int
     rng = np.random.default_rng(seed)
     if layout.exp_type == "MIR_LRS-FIXEDSLIT":
         return _write_lrs_exposures(layout, directory, rng)
-    stars = star_field(layout, seed)
+    stars = star_field(layout, seed, density=layout.star_density)
     pointings = layout.pointings()
     paths = []
     for number, boresight in enumerate(pointings, start=1):
