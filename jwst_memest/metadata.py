@@ -166,6 +166,10 @@ class ExposureMetadata:
     targ_dec: float = math.nan
     target_name: str | None = None
     exposure_id: str = ""  # program/observation/visit/group/sequence/activity/exposure
+    readout_pattern: str | None = None  # READPATT
+    n_frames: int = 1  # NFRAMES: frames averaged into a group
+    group_gap: int = 0  # GROUPGAP: frames dropped between groups
+    raw_rows: int = 0  # rows of the raw ramp (NIRSpec IRS2 interleaves reference pixels: 3200 for 2048)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -331,6 +335,22 @@ def _image_shape(primary, sci, detector, problems) -> tuple[int, int]:
     return parsed[0], parsed[1]
 
 
+# NIRSpec IRS2 interleaves reference pixels with the science ones: its raw frames have 3200 rows
+# for the 2048 science rows of the full frame (SUBSIZE2 says 2048)
+IRS2_RAW_ROWS = 3200
+
+
+def _raw_rows(sci, meta: ExposureMetadata) -> int:
+    """Rows of the raw ramp: the SCI array's 4-D axes where the file has them, else IRS2's or the image's."""
+    if sci is not None and _positive_int(sci.get("NAXIS", 0)) == 4:
+        rows = _positive_int(sci.get("NAXIS2"))
+        if rows:
+            return rows
+    if (meta.readout_pattern or "").startswith("NRSIRS2") and meta.nrows == 2048:
+        return IRS2_RAW_ROWS
+    return meta.nrows
+
+
 def _positive_int(value) -> int | None:
     """A plausible detector dimension, or None."""
     try:
@@ -415,7 +435,11 @@ def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = 
         targ_dec=_as_float(_first(headers, "TARG_DEC"), "TARG_DEC", path, problems),
         target_name=_first(headers, "TARGNAME"),
         exposure_id=_exposure_id(headers, str(path)),
+        readout_pattern=_as_str(_first(headers, "READPATT")),
+        n_frames=max(_as_int(_first(headers, "NFRAMES"), "NFRAMES", path, problems) or 1, 1),
+        group_gap=max(_as_int(_first(headers, "GROUPGAP"), "GROUPGAP", path, problems) or 0, 0),
     )
+    meta.raw_rows = _raw_rows(sci, meta)
     if not meta.has_pointing:
         problems.append("no usable pointing (RA_REF/DEC_REF or CRVAL1/CRVAL2)")
     meta.warnings = [f"{Path(path).name}: {p}" for p in problems]
