@@ -61,6 +61,17 @@ def _workers(text: str) -> int:
     return value
 
 
+def _exp_modes(text: str) -> list[str]:
+    from jwst_memest.pipelines import EXP_MODE_PIPELINES
+
+    modes = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in EXP_MODE_PIPELINES]
+    if unknown or not modes:
+        raise argparse.ArgumentTypeError(f"unknown exp mode {', '.join(unknown) or repr(text)}; "
+                                         f"expected one or more of {', '.join(EXP_MODE_PIPELINES)}")
+    return modes
+
+
 def build_parser() -> CommandParser:
     """The parser of folder mode (``python -m jwst_memest.predict``).
 
@@ -82,7 +93,8 @@ def build_parser() -> CommandParser:
     parser.add_argument("--pid", type=int, help="program id to select")
     parser.add_argument("--obs", type=int, help="observation number to select (with --pid)")
     parser.add_argument("--sfx", default="_uncal.fits", help="file name suffix of the exposures (default _uncal.fits)")
-    parser.add_argument("--exp_modes", default="image,spec", help="comma-separated: image, spec (default both)")
+    parser.add_argument("--exp_modes", type=_exp_modes, default="image,spec", metavar="MODES",
+                        help="comma-separated: image, spec (default both)")
     # the step's parameter names; the earlier spellings stay accepted
     parser.add_argument("--model_path", "--model", dest="model_path", metavar="FILE", help="model bundle (.asdf) to use")
     parser.add_argument("--in_memory", type=_boolean, default=True, metavar="{true,false}",
@@ -156,7 +168,7 @@ def main(argv=None) -> int:
                 settings = RunSettings.from_parameter_file(args.pipeline_config, settings)
             settings = RunSettings.from_arguments(step_arguments, settings)
             predictor = JwstCalPredict(
-                args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes.split(","),
+                args.input_path, pid=args.pid, obs=args.obs, sfx=args.sfx, exp_modes=args.exp_modes,
                 model_path=args.model_path, quantile=args.quantile, settings=settings,
                 max_request_gb=args.max_request_gb, discover=args.discover, workers=args.workers,
             )
