@@ -100,7 +100,7 @@ class TrainingData:
         Returns
         -------
         str
-            The names joined by `` + ``.
+            The names, joined by a plus sign.
         """
         return " + ".join(p.name for p in self.paths)
 
