@@ -43,7 +43,6 @@ myst_enable_extensions = ["colon_fence"]
 autosummary_generate = True
 autosummary_ignore_module_all = False
 autosummary_imported_members = False
-autodoc_default_options = {"members": False}
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 # training is documented without tensorflow: its modules import it only inside functions
