@@ -7,15 +7,13 @@ Search order for a pipeline's bundle ``<pipeline>.asdf`` (image3, spec3, coron3,
 3. ``$JWST_MEMEST_MODEL_DIR/<pipeline>.asdf``;
 4. the user directory (``~/.local/share/jwst_memest/models`` or ``$XDG_DATA_HOME``), where
    ``install_bundle`` puts bundles;
-5. the bundles shipped with the package (``jwst_memest/data/models``);
-6. otherwise the physics baseline.
+5. otherwise the physics baseline (the package ships no bundle).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from importlib import resources
 from pathlib import Path
 
 from jwst_memest.atomic import atomic_write
@@ -38,10 +36,6 @@ def user_model_dir() -> Path:
     return Path(base) / "jwst_memest" / "models"
 
 
-def _package_model_dir() -> Path:
-    return Path(str(resources.files("jwst_memest").joinpath("data", "models")))
-
-
 def bundle_candidates(pipeline: str) -> list[tuple[Path, str]]:
     """Where a pipeline's bundle may be, in search order, with the name of each source.
 
@@ -54,7 +48,7 @@ def bundle_candidates(pipeline: str) -> list[tuple[Path, str]]:
     -------
     list of (pathlib.Path, str)
         Each candidate path (which may not exist) and its source: ``$JWST_MEMEST_MODEL``,
-        ``$JWST_MEMEST_MODEL_DIR``, ``user`` or ``package``.
+        ``$JWST_MEMEST_MODEL_DIR`` or ``user``.
     """
     key = normalize(pipeline)
     candidates = []
@@ -65,7 +59,6 @@ def bundle_candidates(pipeline: str) -> list[tuple[Path, str]]:
     if directory:
         candidates.append((Path(directory) / f"{key}.asdf", "$JWST_MEMEST_MODEL_DIR"))
     candidates.append((user_model_dir() / f"{key}.asdf", "user"))
-    candidates.append((_package_model_dir() / f"{key}.asdf", "package"))
     return candidates
 
 
