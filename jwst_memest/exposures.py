@@ -101,6 +101,8 @@ class ExposureLayout:
         PSF reference exposures (coron3, ami3), written after the science ones with IS_PSF.
     tso_visit : bool, optional
         A TSO visit (TSOVISIT): makes MIR_IMAGE exposures calwebb_tso3's.
+    star_density : float, optional
+        Stars per arcsec^2 in the synthetic cal files' scene (headers carry none).
     extra : dict, optional
         More primary header keywords.
     """

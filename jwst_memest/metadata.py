@@ -127,6 +127,14 @@ class ExposureMetadata:
         TARGNAME.
     exposure_id : str, optional
         Program, observation, visit, group, sequence, activity and exposure, joined by ``_``.
+    readout_pattern : str or None, optional
+        READPATT.
+    n_frames : int, optional
+        NFRAMES: frames averaged into a group.
+    group_gap : int, optional
+        GROUPGAP: frames dropped between groups.
+    raw_rows : int, optional
+        Rows of the raw ramp (NIRSpec IRS2 interleaves reference pixels: 3200 for 2048).
     warnings : list of str, optional
         Problems reading the headers, each naming the file.
     """
