@@ -56,8 +56,6 @@ class Measurement:
         Step name to the largest sampled RSS while it ran, GB.
     over_limit : bool, optional
         Whether it was killed because the tree's RSS passed ``rss_limit_gb``.
-    peak_hwm_sum_gb : float, optional
-        Sum over the tree's processes of each one's own peak (VmHWM): an upper bound.
     """
     returncode: int
     wall_s: float
