@@ -1,4 +1,10 @@
-"""Writing a file so that a reader finds either its old content or the new one, never part of it."""
+"""Writing a file so that a reader finds either its old content or the new one, never part of it.
+
+Every file the package writes goes through this module, except rows appended to a CSV that
+already has its header (finished rows are never rewritten). ``atomic_write`` gives a handle;
+``atomic_path`` a temporary path, for writers that take only a path (Keras, CRDS); and
+``write_datamodel`` saves a datamodel.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,18 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "atomic_path", "write_datamodel"]
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", **open_options) -> Iterator[IO]:
+def atomic_write(path: str | Path, mode: str = "w", exclusive: bool = False, **open_options) -> Iterator[IO]:
     """A handle (``mode`` "w": text, "wb": binary) on a temporary file that replaces ``path`` on success.
 
     The temporary file is beside ``path``, so that the final rename stays on one filesystem and is
     atomic, and its name is unique, so that two writers of one target never share it. Its content
     reaches the disk (fsync) before the rename. It takes the target's permissions when the target
     exists, else those a plain ``open()`` would give. On any exception it is removed and an earlier
-    ``path`` is left as it was.
+    ``path`` is left as it was. ``open_options`` (``encoding``, ``newline``) are passed to the handle.
 
     Parameters
     ----------
@@ -28,18 +34,16 @@ def atomic_write(path: str | Path, mode: str = "w", **open_options) -> Iterator[
         The file to write.
     mode : {"w", "wb"}, optional
         Text or binary.
+    exclusive : bool, optional
+        Only create ``path``: when it exists (another writer made it first), raise
+        `FileExistsError` and leave it as it is.
     **open_options
         Passed to the handle (``encoding``, ``newline``).
 
     Yields
     ------
-    IO
+    file object
         The temporary file's handle.
-
-    Raises
-    ------
-    ValueError
-        When ``mode`` is neither "w" nor "wb".
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write mode {mode!r}; expected 'w' or 'wb'")
@@ -50,12 +54,80 @@ def atomic_write(path: str | Path, mode: str = "w", **open_options) -> Iterator[
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, _permissions_for(path))
-        os.replace(temporary, path)
+        _move_into_place(temporary, path, exclusive)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, with its suffix, that replaces ``path`` once written.
+
+    For writers that take only a path (a Keras model, a plot, CRDS' checksum update): the same
+    guarantees as `atomic_write`. The writer must have closed the file when the block ends.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+
+    Yields
+    ------
+    pathlib.Path
+        Where to write it.
+    """
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(temporary)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        _move_into_place(temporary, path, exclusive=False)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_datamodel(model, path: str | Path, **options) -> Path:
+    """Save a datamodel (FITS or ASDF, by the suffix) as ``model.save(path)`` would, through `atomic_write`.
+
+    Parameters
+    ----------
+    model : stdatamodels.DataModel
+        The model; its ``meta.filename`` becomes the file's name, as ``save`` sets it.
+    path : str or pathlib.Path
+        A ``.fits`` or ``.asdf`` file.
+    **options
+        Passed to ``to_fits`` or ``to_asdf`` (e.g. ``all_array_storage="inline"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    if path.suffix not in (".fits", ".asdf"):
+        raise ValueError(f"{path}: a datamodel is saved as .fits or .asdf")
+    model.meta.filename = path.name
+    with atomic_write(path, "wb") as handle:
+        if path.suffix == ".fits":
+            model.to_fits(handle, **options)
+        else:
+            model.to_asdf(handle, **options)
+    return path
+
+
+def _move_into_place(temporary: str, path: Path, exclusive: bool) -> None:
+    os.chmod(temporary, _permissions_for(path))
+    if exclusive:
+        os.link(temporary, path)  # FileExistsError when another writer made it first
+        os.unlink(temporary)
+    else:
+        os.replace(temporary, path)
 
 
 def _permissions_for(path: Path) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.pipelines import AMI_EXP_TYPES, CORON_EXP_TYPES, TSO_EXP_TYPES, pipeline_for_exposure
 from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, exposure_file_name, full_frame,
                                      imaging_pixel_scale)
@@ -339,7 +340,8 @@ def _write_one(layout, directory, number, n_exposures, detector, bx, by, is_psf=
     for key, value in wcs.items():
         extensions[0].header[key] = value
     path = directory / name
-    fits.HDUList([fits.PrimaryHDU(header=primary), *extensions]).writeto(path, overwrite=True)
+    with atomic_write(path, "wb") as handle:
+        fits.HDUList([fits.PrimaryHDU(header=primary), *extensions]).writeto(handle)
     return path
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from jwst_memest.atomic import atomic_write
 from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.exposures import ExposureLayout
 from jwst_memest.pipelines import PIPELINES, pipeline_for_exposure
@@ -143,7 +144,8 @@ def _make_association(paths: list[Path], directory: Path, product: str, asn_type
             member["exptype"] = "psf"
     name, serialized = association.dump(format="json")
     path = directory / f"{product}_{asn_type}_asn.json"
-    path.write_text(serialized)
+    with atomic_write(path) as handle:
+        handle.write(serialized)
     return path
 
 

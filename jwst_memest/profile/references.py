@@ -6,10 +6,12 @@ assign_wcs code builds a spectral WCS."""
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.atomic import atomic_write, write_datamodel
 from jwst_memest.instruments import IMAGING_PIXEL_SCALE
 
 __all__ = ["write_source_catalog_references", "write_lrs_wcs_references", "LRS_SLIT", "write_psfmask_reference",
@@ -71,7 +73,7 @@ def write_source_catalog_references(instrument: str, filter_name: str, pupil: st
     model.meta.description = "synthetic aperture corrections for offline profiling"
     # FITS, as CRDS delivers it: its ascii columns compare equal to str, an ASDF copy holds bytes
     apcorr = directory / f"apcorr_{instrument.lower()}.fits"
-    model.save(apcorr)
+    write_datamodel(model, apcorr)
 
     offset = datamodels.ABVegaOffsetModel()
     offset_columns = {"filter": [filter_name], "abvega_offset": [1.0]}
@@ -84,7 +86,7 @@ def write_source_catalog_references(instrument: str, filter_name: str, pupil: st
     offset.meta.useafter = "2020-01-01T00:00:00"
     offset.meta.description = "synthetic AB-Vega offsets for offline profiling"
     abvega = directory / f"abvegaoffset_{instrument.lower()}.asdf"
-    offset.save(abvega)
+    write_datamodel(offset, abvega)
     return apcorr, abvega
 
 
@@ -137,7 +139,7 @@ def write_lrs_wcs_references(directory: str | Path) -> dict[str, Path]:
     distortion.meta.input_units, distortion.meta.output_units = "pixel", "arcsec"
     _reference_meta(distortion, "distortion", "synthetic affine MIRI imager distortion for offline profiling")
     distortion_path = directory / "distortion_miri_lrs.asdf"
-    distortion.save(distortion_path)
+    write_datamodel(distortion, distortion_path)
 
     # the real table lists rows top-down (wavelength rising as y falls); assign_wcs relies on that order
     n = 200
@@ -157,7 +159,7 @@ def write_lrs_wcs_references(directory: str | Path) -> dict[str, Path]:
         setattr(specwcs.meta, f"v3_vert{number}", slit["v3"] + across * slit["width"] / 2)
     _reference_meta(specwcs, "specwcs", "synthetic MIRI LRS trace and wavelengths for offline profiling")
     specwcs_path = directory / "specwcs_miri_lrs.fits"
-    specwcs.save(specwcs_path)
+    write_datamodel(specwcs, specwcs_path)
     return {"distortion": distortion_path, "specwcs": specwcs_path}
 
 
@@ -191,14 +193,21 @@ def write_cubepar_reference(instrument: str, directory: str | Path) -> Path:
         from jwst.cube_build.tests.test_cube_build_step import miri_cube_pars as fixture
     else:
         from jwst.cube_build.tests.test_nirspec_cubepars import nirspec_cube_pars as fixture
-    path = Path(fixture.__wrapped__(_Folder(directory)))
-    with fits.open(path, mode="update") as hdul:
-        for name, first, last, step in _MULTIBAND_GRIDS[instrument]:
-            if name not in hdul:
-                column = fits.Column(name="WAVELENGTH", format="D", array=np.arange(first, last, step), unit="micron")
-                table = fits.BinTableHDU.from_columns([column])
-                table.header["EXTNAME"] = name
-                hdul.append(table)
+    # the fixture writes its file in place: made in a scratch folder, then written here whole
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        made = Path(fixture.__wrapped__(_Folder(Path(scratch))))
+        path = directory / made.relative_to(scratch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with fits.open(made) as hdul:
+            for name, first, last, step in _MULTIBAND_GRIDS[instrument]:
+                if name not in hdul:
+                    column = fits.Column(name="WAVELENGTH", format="D", array=np.arange(first, last, step),
+                                         unit="micron")
+                    table = fits.BinTableHDU.from_columns([column])
+                    table.header["EXTNAME"] = name
+                    hdul.append(table)
+            with atomic_write(path, "wb") as handle:
+                hdul.writeto(handle)
     return path
 
 
@@ -224,7 +233,7 @@ def write_ifu_extract1d_reference(path: str | Path, exp_type: str) -> Path:
     model.meta.useafter = "2020-01-01T00:00:00"
     model.meta.description = "synthetic IFU extraction aperture for offline profiling"
     # extract_1d reads the table after the file is closed: arrays must be inline
-    model.save(path, all_array_storage="inline")
+    write_datamodel(model, path, all_array_storage="inline")
     return Path(path)
 
 
@@ -299,7 +308,7 @@ def write_mrs_wcs_references(directory: str | Path, detector: str, band: str) ->
     for reftype, model in (("distortion", distortion), ("specwcs", specwcs), ("regions", region_model),
                            ("wavelengthrange", ranges)):
         paths[reftype] = directory / f"{reftype}_{detector.lower()}_{band.lower()}.asdf"
-        model.save(paths[reftype])
+        write_datamodel(model, paths[reftype])
     return paths
 
 
@@ -345,7 +354,7 @@ def write_psfmask_reference(path: str | Path, instrument: str, subarray: str, sh
     model = datamodels.PsfMaskModel(data=np.where(radius < 0.05 * min(shape), 0.0, 1.0).astype(np.float32))
     _synthetic_reference(model, "psfmask", instrument, "synthetic PSF alignment mask for offline profiling")
     _subarray_meta(model, subarray, shape)
-    model.save(path)
+    write_datamodel(model, path)
     return Path(path)
 
 
@@ -377,7 +386,7 @@ def write_gain_reference(path: str | Path, instrument: str, detector: str, subar
     _synthetic_reference(model, "gain", instrument, "synthetic gain for offline profiling")
     model.meta.instrument.detector = detector
     _subarray_meta(model, subarray, shape)
-    model.save(path)
+    write_datamodel(model, path)
     return Path(path)
 
 
@@ -445,8 +454,8 @@ def write_ami_references(directory: str | Path, filter_name: str) -> dict[str, P
     _synthetic_reference(throughput, "throughput", "NIRISS", "synthetic AMI filter throughput for offline profiling")
     throughput.meta.instrument.filter = filter_name
     paths = {"nrm": directory / "nrm_niriss.fits", "throughput": directory / f"throughput_{filter_name.lower()}.fits"}
-    nrm.save(paths["nrm"])
-    throughput.save(paths["throughput"])
+    write_datamodel(nrm, paths["nrm"])
+    write_datamodel(throughput, paths["throughput"])
     return paths
 
 
@@ -586,7 +595,7 @@ def _write_pastasoss(path: Path) -> Path:
         throughputs.append({"spectral_order": order, "wavelength": grid, "throughput": soss_throughput(order, grid)})
     model.traces, model.wavecal_models, model.throughputs = traces, wavecal, throughputs
     _soss_meta(model, "pastasoss", "synthetic SOSS trace positions and wavelengths for offline profiling")
-    model.save(path)
+    write_datamodel(model, path)
     return path
 
 
@@ -600,7 +609,7 @@ def _write_specprofile(path: Path, subarray: str) -> Path:
         single.order, single.oversampling, single.padding = order, 1, 0
         model.profile.append(single)
     _soss_meta(model, "specprofile", "synthetic SOSS spatial profiles for offline profiling", subarray)
-    model.save(path)
+    write_datamodel(model, path)
     return path
 
 
@@ -622,7 +631,7 @@ def _write_speckernel(path: Path) -> Path:
     meta.nwave, meta.wavemin, meta.wavemax = wavelengths.size, float(wavelengths[0]), float(wavelengths[-1])
     meta.spectral_oversampling, meta.halfwidth, meta.centroid_index = oversampling, halfwidth, pixels.size // 2
     _soss_meta(model, "speckernel", "synthetic SOSS spectral kernels for offline profiling")
-    model.save(path)
+    write_datamodel(model, path)
     return path
 
 
@@ -644,7 +653,7 @@ def _write_soss_photom(path: Path) -> Path:
     model.phot_table = np.array(rows, dtype=dtype)
     _soss_meta(model, "photom", "synthetic SOSS flux conversion for offline profiling")
     model.meta.photometry.pixelarea_steradians, model.meta.photometry.pixelarea_arcsecsq = 1.0e-13, 4.3e-3
-    model.save(path)
+    write_datamodel(model, path)
     return path
 
 
@@ -656,7 +665,7 @@ def _write_soss_wavelengthrange(path: Path) -> Path:
     model = datamodels.WavelengthrangeModel(wrange=ranges, wrange_selector=["CLEAR"], order=list(SOSS_ORDERS),
                                             wunits="micron")
     _soss_meta(model, "wavelengthrange", "synthetic SOSS white-light wavelength ranges for offline profiling")
-    model.save(path)
+    write_datamodel(model, path)
     return path
 
 

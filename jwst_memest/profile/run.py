@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 from jwst_memest.association import AssociationError
-from jwst_memest.cli_support import CommandParser, fail, program
+from jwst_memest.atomic import atomic_path, atomic_write
+from jwst_memest.cli_support import CommandParser, program, report_error
 from jwst_memest.estimation import read_association_members
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
@@ -48,9 +49,10 @@ def _write_offline_context(crds_path: Path) -> None:
     def write(name: str, header: dict, selector: dict) -> None:
         header = {"derived_from": "jwst_memest offline profiling", "name": name, "observatory": "JWST",
                   **header, "sha1sum": ""}
-        path = mappings / name
-        path.write_text(f"header = {header!r}\n\nselector = {selector!r}\n")
-        update_checksum(str(path))
+        # CRDS adds the checksum in place: to the temporary file, before it takes the mapping's name
+        with atomic_path(mappings / name) as path:
+            path.write_text(f"header = {header!r}\n\nselector = {selector!r}\n")
+            update_checksum(str(path))
 
     instrument_maps = {instrument: f"jwst_{instrument.lower()}_0000.imap" for instrument in _OFFLINE_INSTRUMENTS}
     for instrument, name in instrument_maps.items():
@@ -79,10 +81,11 @@ def crds_free_env(crds_path: str | Path | None = None) -> dict:
     crds_path = Path(crds_path or tempfile.mkdtemp(prefix="crds-"))
     config = crds_path / "config" / "jwst" / "server_config"
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(repr({
-        "observatory": "jwst", "operational_context": OFFLINE_CONTEXT, "edit_context": OFFLINE_CONTEXT,
-        "last_synced": "never", "force_remote_mode": False, "bad_files_list": [],
-    }))
+    with atomic_write(config) as handle:
+        handle.write(repr({
+            "observatory": "jwst", "operational_context": OFFLINE_CONTEXT, "edit_context": OFFLINE_CONTEXT,
+            "last_synced": "never", "force_remote_mode": False, "bad_files_list": [],
+        }))
     _write_offline_context(crds_path)
     return dict(
         os.environ,
@@ -152,13 +155,17 @@ def append_row(corpus: Path, row: dict, columns: list[str] | None = None) -> Non
     corpus.parent.mkdir(parents=True, exist_ok=True)
     new = not corpus.is_file() or corpus.stat().st_size == 0
     columns = columns or CORPUS_COLUMNS
-    if not new:
-        with corpus.open(newline="") as handle:
-            columns = next(csv.reader(handle))
+    if new:
+        # the header whole or not at all; only if no other writer has just made the file
+        try:
+            with atomic_write(corpus, newline="", exclusive=not corpus.exists()) as handle:
+                csv.DictWriter(handle, fieldnames=columns).writeheader()
+        except FileExistsError:
+            pass
+    with corpus.open(newline="") as handle:
+        columns = next(csv.reader(handle))
     with corpus.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        if new:
-            writer.writeheader()
         writer.writerow(row)
         handle.flush()
         os.fsync(handle.fileno())
@@ -273,7 +280,7 @@ def main(argv=None) -> int:
                              f"strun exit status 2); nothing recorded")
         append_row(Path(args.corpus), row)
     except (ValueError, OSError) as exc:
-        fail(exc, prog=parser.prog)
+        return report_error(exc, parser.prog)
     print(f"{row['product']}: {row['status']}, peak {row['measured_gb']} GB, {row['wall_s']} s -> {args.corpus}")
     return 0 if row["status"] == "ok" else 1
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.atomic import write_datamodel
 from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
 from jwst_memest.instruments import exposure_file_name, full_frame, imaging_pixel_scale
 
@@ -374,7 +375,7 @@ def save_model(model, directory: Path) -> Path:
         The file written.
     """
     path = directory / model.meta.filename
-    model.save(path)
+    write_datamodel(model, path)
     model.close()
     return path
 

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from jwst_memest.cli_support import CommandParser, program
+from jwst_memest.atomic import atomic_write
 from jwst_memest.pipelines import EXP_MODE_FEATURE_SET
 
 __all__ = ["main", "convert_spacekit"]
@@ -132,7 +133,9 @@ def main(argv=None) -> int:
     if native_log is not None:
         # kept beside the run's outputs for diagnosis
         if out is not None and out.is_dir() and native_log.stat().st_size:
-            shutil.move(native_log, out / "tensorflow.log")
+            with native_log.open("rb") as written, atomic_write(out / "tensorflow.log", "wb") as kept:
+                shutil.copyfileobj(written, kept)
+            native_log.unlink()
         else:
             native_log.unlink(missing_ok=True)
     return status

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.atomic import atomic_write
+from jwst_memest.atomic import atomic_path, atomic_write
 from jwst_memest.model.baseline import load_baseline
 from jwst_memest.model.bundle import HYBRID_TRANSFORM, MIN_GB
 from jwst_memest.model.metrics import held_out_metrics
@@ -353,16 +353,24 @@ class JwstCalTrain:
                             batch_size=self.batch_size, verbose=2 if self.verbose else 0, callbacks=callbacks,
                             shuffle=True)
         history = {**history.history, **test_loss.history}
-        model.save(dirs["models"] / f"{self.model_name}.keras")
+        with atomic_path(dirs["models"] / f"{self.model_name}.keras") as saved:
+            model.save(saved)
         # held-out estimates as the exported bundle gives them: inverse transform, then its floor
         predicted = self.decode_output(model.predict(Xn[fold.test], verbose=0)[:, 0], fold.test)
         results = dirs["results"]
-        np.savez(results / "history.npz", **{k: np.asarray(v) for k, v in history.items()})
-        np.savez(results / "loss.npz", train=model.evaluate(Xn[fold.train], target[fold.train], verbose=0),
-                 test=model.evaluate(Xn[fold.test], target[fold.test], verbose=0), metrics=np.array(["mse", "rmse"]))
-        np.save(results / "predictions.npy", predicted)
-        np.save(results / "residuals.npy", predicted - y[fold.test])
-        np.save(results / "test_idx.npy", fold.test)
+        arrays = {
+            "history.npz": {k: np.asarray(v) for k, v in history.items()},
+            "loss.npz": {"train": model.evaluate(Xn[fold.train], target[fold.train], verbose=0),
+                         "test": model.evaluate(Xn[fold.test], target[fold.test], verbose=0),
+                         "metrics": np.array(["mse", "rmse"])},
+            "predictions.npy": predicted, "residuals.npy": predicted - y[fold.test], "test_idx.npy": fold.test,
+        }
+        for name, value in arrays.items():
+            with atomic_write(results / name, "wb") as handle:
+                if name.endswith(".npz"):
+                    np.savez(handle, **value)
+                else:
+                    np.save(handle, value)
         plots = plot_fold(results, fold.number, y[fold.test], predicted, history, bins, self.target_label,
                           baseline=None if self.baseline_gb is None else self.baseline_gb[fold.test],
                           penalized=bool(model.losses))
@@ -464,7 +472,8 @@ class JwstCalTrain:
             )
             if fold.number == folds[best].number:
                 self.bundle_path = self.out / "models" / f"{self.model_name}.asdf"
-                shutil.copyfile(path, self.bundle_path)
+                with open(path, "rb") as exported, atomic_write(self.bundle_path, "wb") as copy:
+                    shutil.copyfileobj(exported, copy)
         self._architecture_diagram(trained[best][0])
 
     def _architecture_diagram(self, model) -> None:
@@ -472,7 +481,10 @@ class JwstCalTrain:
         try:
             import keras
 
-            keras.utils.plot_model(model, to_file=str(target), show_shapes=True)
+            with atomic_path(target) as diagram:
+                keras.utils.plot_model(model, to_file=str(diagram), show_shapes=True)
+                if not diagram.stat().st_size:  # keras printed why and wrote nothing
+                    raise OSError("no diagram")
         except Exception:  # pydot or graphviz absent (keras raises ImportError or prints and returns)
             pass
         if not target.is_file():
