@@ -48,11 +48,11 @@ def _step_parameters() -> dict[str, tuple[str, str]]:
 
 def _converter(name: str, check: str):
     """The argparse ``type`` of a parameter: its kind and bounds from the configobj check."""
-    from jwst_memest.step import _allowed
+    from jwst_memest.step import describe_check
 
     kind = check.partition("(")[0].strip()
     bounds = dict(re.findall(r"\b(min|max)\s*=\s*([^,)\s]+)", check))
-    allowed = _allowed(check)
+    allowed = describe_check(check)
 
     def convert(text: str):
         if kind == "boolean":

@@ -21,7 +21,7 @@ from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MemoryEstimateStep", "MemoryEstimateError", "ProductsNotEstimatedError", "Estimates"]
+__all__ = ["MemoryEstimateStep", "MemoryEstimateError", "ProductsNotEstimatedError", "Estimates", "describe_check"]
 
 # strun's exit statuses (README): 2 nothing estimated (bad input or parameters), 3 some products not estimated
 EXIT_NOTHING_ESTIMATED = 2
@@ -473,8 +473,19 @@ def _gb_from_environment(name: str) -> float | None:
 _KIND = {"float": "a number", "integer": "an integer", "boolean": "true or false", "string": "a string"}
 
 
-def _allowed(check: str) -> str:
-    """What a configobj check such as ``float(default=0.95, min=0.5, max=1.0)`` accepts, in words."""
+def describe_check(check: str) -> str:
+    """What a configobj check such as ``float(default=0.95, min=0.5, max=1.0)`` accepts, in words.
+
+    Parameters
+    ----------
+    check : str
+        A parameter's check from the step's spec.
+
+    Returns
+    -------
+    str
+        E.g. "a number from 0.5 to 1.0".
+    """
     kind, _, arguments = check.partition("(")
     bounds = dict(re.findall(r"\b(min|max)\s*=\s*([^,)\s]+)", arguments))
     allowed = _KIND.get(kind.strip(), kind.strip())
@@ -494,7 +505,7 @@ def _parameter_error(validation_message: str, config, spec) -> str:
         refused = re.match(r"Config parameter '([^']+)': ", line)
         if refused and refused.group(1) in spec:
             key = refused.group(1)
-            problems.append(f"{key}={config.get(key)}: must be {_allowed(spec[key])}")
+            problems.append(f"{key}={config.get(key)}: must be {describe_check(spec[key])}")
         elif line.strip():
             problems.append(line.strip())
     return "; ".join(problems)

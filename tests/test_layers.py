@@ -144,3 +144,42 @@ def test_the_version_has_one_source():
     assert jwst_memest.__version__ is _version.__version__
     assert "__version__ =" in (PACKAGE / "_version.py").read_text()
     assert [m for m, p in _modules().items() if m != "jwst_memest._version" and "__version__ =" in p.read_text()] == []
+
+
+def _private_imports(path: Path, module: str, modules) -> list[str]:
+    """Another module's ``_private`` names this one imports (``from x import _y``) or reaches (``x._y``)."""
+    tree = ast.parse(path.read_text())
+    found, aliases = [], {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and node.module.startswith("jwst_memest") and node.module != module:
+            for alias in node.names:
+                if f"{node.module}.{alias.name}" in modules:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{module}:{node.lineno} from {node.module} import {alias.name}")
+        elif isinstance(node, ast.Import):
+            aliases.update({a.asname: a.name for a in node.names if a.asname and a.name in modules})
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases \
+                and node.attr.startswith("_") and not node.attr.startswith("__") and aliases[node.value.id] != module:
+            found.append(f"{module}:{node.lineno} {aliases[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    """A name one module needs from another is public (in the other's ``__all__``), or moved where it belongs."""
+    modules = _modules()
+    assert [hit for module, path in modules.items() for hit in _private_imports(path, module, modules)] == []
+
+
+def test_the_private_check_sees_both_spellings(tmp_path):
+    root = tmp_path / "jwst_memest" / "profile"
+    root.mkdir(parents=True)
+    (root / "synthetic.py").write_text("def _wcs():\n    pass\n\n\ndef helper():\n    return _wcs()\n")
+    (root / "spectra.py").write_text("def f():\n    from jwst_memest.profile.synthetic import _wcs, helper\n")
+    (root / "tso.py").write_text("from jwst_memest.profile import synthetic\n\nsynthetic._wcs()\nsynthetic.helper()\n")
+    modules = {".".join(p.relative_to(tmp_path).with_suffix("").parts): p for p in root.rglob("*.py")}
+    found = sorted(hit for module, path in modules.items() for hit in _private_imports(path, module, modules))
+    assert found == ["jwst_memest.profile.spectra:2 from jwst_memest.profile.synthetic import _wcs",
+                     "jwst_memest.profile.tso:3 jwst_memest.profile.synthetic._wcs"]

@@ -62,7 +62,7 @@ def _cube(layout: ExposureLayout, detector: str, number: int, n_exposures: int, 
     """A calints CubeModel with the arrays and metadata every member of these pipelines carries."""
     from stdatamodels.jwst.datamodels import CubeModel, dqflags
 
-    from jwst_memest.profile.synthetic import _set_observation, set_instrument
+    from jwst_memest.profile.synthetic import set_instrument, set_observation
 
     rows, columns = _shape(layout, detector)
     shape = (layout.nints, rows, columns)
@@ -94,7 +94,7 @@ def _cube(layout: ExposureLayout, detector: str, number: int, n_exposures: int, 
     meta.exposure.exposure_time = meta.exposure.measurement_time = meta.exposure.duration = duration
     meta.exposure.psf_reference = is_psf
     _int_times(model, start, layout.nints)
-    _set_observation(meta, layout, number)
+    set_observation(meta, layout, number)
     meta.visit.total_exposures = n_exposures * len(layout.detectors)
     meta.visit.tsovisit = level3_pipeline_of(layout) == "tso3"
     meta.visit.start_time = "2024-01-10 10:00:00.000"
@@ -120,14 +120,14 @@ def _imaging_wcs(model, layout: ExposureLayout, boresight: tuple[float, float]) 
     from jwst.assign_wcs.pointing import compute_roll_ref
     from jwst.assign_wcs.util import compute_s_region_imaging
 
-    from jwst_memest.profile.synthetic import _wcs
+    from jwst_memest.profile.synthetic import imaging_wcs
 
     meta = model.meta
     rows, columns = model.data.shape[-2:]
     scale = imaging_pixel_scale(meta.instrument.detector)
     ra_b = layout.target_ra + boresight[0] / 3600.0 / math.cos(math.radians(layout.target_dec))
     dec_b = layout.target_dec + boresight[1] / 3600.0
-    wcs = _wcs(model, ra_b, dec_b, layout.roll, 0.0, 0.0, scale, (rows, columns))
+    wcs = imaging_wcs(model, ra_b, dec_b, layout.roll, 0.0, 0.0, scale, (rows, columns))
     meta.wcsinfo.v2_ref, meta.wcsinfo.v3_ref, meta.wcsinfo.v3yangle, meta.wcsinfo.vparity = 0.0, 0.0, 0.0, -1
     meta.wcsinfo.roll_ref = compute_roll_ref(0.0, 0.0, layout.roll, ra_b, dec_b, 0.0, 0.0)
     meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref = ra_b, dec_b

@@ -38,7 +38,7 @@ def _sky_offset(layout: ExposureLayout, east_arcsec: float, north_arcsec: float)
 
 def _describe(model, layout: ExposureLayout, detector: str, number: int, n_exposures: int) -> None:
     """The metadata every spec3 member carries: instrument, exposure, observation, target."""
-    from jwst_memest.profile.synthetic import _set_observation
+    from jwst_memest.profile.synthetic import set_observation
 
     meta = model.meta
     meta.filename = exposure_file_name(layout.program, layout.observation, number, detector, "cal")
@@ -56,7 +56,7 @@ def _describe(model, layout: ExposureLayout, detector: str, number: int, n_expos
     start = 60319.4 + number * 1e-3
     meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
     meta.exposure.exposure_time = meta.exposure.measurement_time = meta.exposure.effective_exposure_time = 1000.0
-    _set_observation(meta, layout, number)
+    set_observation(meta, layout, number)
     meta.visit.total_exposures = n_exposures * len(layout.detectors)
     meta.dither.total_points = layout.dither_points
     meta.dither.position_number = (number - 1) % max(layout.dither_points, 1) + 1

@@ -21,7 +21,7 @@ from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
 from jwst_memest.instruments import exposure_file_name, full_frame, imaging_pixel_scale
 
 __all__ = ["write_cal_exposures", "save_model", "add_cosmic_rays", "make_cal_model", "make_lrs_cal_model", "lrs_nod_offsets",
-           "star_field", "set_instrument"]
+           "star_field", "set_instrument", "set_observation", "imaging_wcs"]
 
 
 def star_field(layout: ExposureLayout, seed: int, density: float = 0.05, max_stars: int = 2_000_000) -> np.ndarray:
@@ -59,8 +59,29 @@ def star_field(layout: ExposureLayout, seed: int, density: float = 0.05, max_sta
     return np.column_stack([ra, dec, flux])
 
 
-def _wcs(model, boresight_ra, boresight_dec, roll, v2_ref, v3_ref, scale, shape):
-    """detector -> v2v3 (arcsec) -> world, with jwst's own telescope-to-sky rotation."""
+def imaging_wcs(model, boresight_ra, boresight_dec, roll, v2_ref, v3_ref, scale, shape):
+    """An imaging gwcs: detector -> v2v3 (arcsec) -> world, with jwst's own telescope-to-sky rotation.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        The exposure the WCS is for.
+    boresight_ra, boresight_dec : float
+        The telescope's pointing (degrees).
+    roll : float
+        The V3 position angle (degrees).
+    v2_ref, v3_ref : float
+        The detector's reference point in the telescope frame (arcsec).
+    scale : float
+        The pixel scale (arcsec).
+    shape : tuple of int
+        The detector's (rows, columns).
+
+    Returns
+    -------
+    gwcs.WCS
+        The WCS.
+    """
     from astropy import coordinates as coord
     from astropy import units as u
     from astropy.modeling import models
@@ -130,8 +151,18 @@ def set_instrument(meta, layout: ExposureLayout, detector: str, write_empty_pupi
         meta.instrument.module = detector[3]
 
 
-def _set_observation(meta, layout: ExposureLayout, number: int) -> None:
-    """Observation identifiers as the pipeline groups exposures by them (one exposure per pointing)."""
+def set_observation(meta, layout: ExposureLayout, number: int) -> None:
+    """Observation identifiers as the pipeline groups exposures by them (one exposure per pointing).
+
+    Parameters
+    ----------
+    meta : stdatamodels.DataModel meta node
+        The exposure's ``meta``.
+    layout : jwst_memest.exposures.ExposureLayout
+        The product's layout (program and observation).
+    number : int
+        The exposure's number in the product.
+    """
     meta.observation.date, meta.observation.time = "2024-01-10", "10:00:00.000"
     meta.observation.date_beg = "2024-01-10T10:00:00.000"
     meta.observation.program_number = f"{layout.program:05d}"
@@ -206,7 +237,7 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
     meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
     meta.exposure.exposure_time = meta.exposure.effective_exposure_time = meta.exposure.measurement_time = 300.0
     meta.exposure.duration = 300.0
-    _set_observation(meta, layout, number)
+    set_observation(meta, layout, number)
     meta.visit.total_exposures = n_exposures * len(layout.detectors)
     meta.dither.total_points = layout.dither_points
     meta.target.catalog_name = meta.target.proposer_name = layout.target_name
@@ -223,7 +254,7 @@ def make_cal_model(layout: ExposureLayout, detector: str, number: int, n_exposur
     meta.wcsinfo.v3yangle, meta.wcsinfo.vparity = 0.0, -1
     meta.wcsinfo.roll_ref = compute_roll_ref(0.0, 0.0, layout.roll, ra_b, dec_b, v2_ref, v3_ref)
     meta.wcsinfo.ctype1, meta.wcsinfo.ctype2 = "RA---TAN", "DEC--TAN"
-    wcs = _wcs(model, ra_b, dec_b, layout.roll, v2_ref, v3_ref, scale, shape)
+    wcs = imaging_wcs(model, ra_b, dec_b, layout.roll, v2_ref, v3_ref, scale, shape)
     ra_ref, dec_ref = wcs((ncols - 1) / 2, (nrows - 1) / 2)
     meta.wcsinfo.ra_ref, meta.wcsinfo.dec_ref = float(ra_ref), float(dec_ref)
     meta.wcsinfo.crval1, meta.wcsinfo.crval2 = float(ra_ref), float(dec_ref)
@@ -313,7 +344,7 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
     start = 60319.4 + number * 1e-3
     meta.exposure.start_time, meta.exposure.mid_time, meta.exposure.end_time = start, start + 5e-4, start + 1e-3
     meta.exposure.exposure_time = meta.exposure.effective_exposure_time = meta.exposure.measurement_time = 300.0
-    _set_observation(meta, layout, number)
+    set_observation(meta, layout, number)
     meta.visit.total_exposures = n_exposures
     meta.dither.total_points = layout.dither_points
     meta.target.catalog_name = meta.target.proposer_name = layout.target_name
