@@ -1,0 +1,391 @@
+"""Wall-time estimates of the Level-3 pipelines: time as a non-negative sum of work terms.
+
+Each pipeline's time is a constant start-up (imports, reference files, reading the association)
+plus what its steps spend time on, each term a count of the work one step does::
+
+    image3:  startup + per_member * N                          (open, WCS, tweakreg's catalogs)
+                     + per_member_pixel * N * Npix_in           (tweakreg, skymatch, outlier blot,
+                                                                  drizzling every member twice)
+                     + on_disk_member_pixel * (1 - in_memory) * N * Npix_in    (members re-read)
+                     + variance_member_pixel * enable_err * N * Npix_in        (variance drizzles)
+                     + median_pixel * N * Npix_grid             (outlier_detection's median cube)
+                     + per_output_pixel * Npix_out              (resample's finalize, writing the i2d)
+                     + catalog_pixel * (1 - skip_source_catalog) * Npix_out    (source_catalog)
+    spec3:   startup + per_member * N + per_input_byte * input bytes
+                     + per_slit * N * slits + per_source * slits
+                     + ifu_input_byte * input bytes [IFU] + per_voxel * Nvoxels [IFU]
+                     + per_output_pixel * Npix_out
+    coron3:  startup + per_input_byte * input bytes + klip * (science bytes x PSF bytes / pixels)
+                     + per_member_pixel * N * Npix_in (resample)
+    ami3:    startup + per_input_byte * input bytes + per_integration * N * NINTS    (ami_analyze)
+    tso3:    startup + per_input_byte * input bytes + per_integration * N * NINTS
+                     + soss_integration * N * NINTS [NIS_SOSS]  (ATOCA)
+
+Coefficients (seconds per unit of work on the machine they were measured on) live in
+``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
+``python -m jwst_memest.profile fit-walltime``, with an upper bound calibrated out of fold
+(`jwst_memest.model.upper.UpperBound`). On another machine, times scale by its speed factor
+(``jwst-memest calibrate``, `jwst_memest.speed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Callable
+
+import numpy as np
+import yaml
+
+from jwst_memest.features.schema import load_schema
+from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
+from jwst_memest.model.terms import setting_columns
+from jwst_memest.model.upper import UpperBound
+from jwst_memest.pipelines import feature_set_for, normalize
+
+__all__ = ["WALLTIME_TERMS", "WallTimeModel", "work_terms", "fit_walltime_coefficients", "load_walltime",
+           "walltime_file", "MIN_SECONDS"]
+
+# runs slowed by other work on the machine are outliers of a log fit: a residual beyond this
+# (log units: ~20 %) counts linearly, not squared
+ROBUST_SCALE = 0.2
+MIN_SECONDS = 1.0  # no estimate is below a second: the interpreter alone takes that
+
+
+def _col(X: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    return {name: np.nan_to_num(X[:, i].astype(float)) for i, name in enumerate(names)}
+
+
+def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
+    n = c["n_members"]
+    npix_in = c["member_pixels"] * np.maximum(c["n_integrations"], 1)
+    npix_out = c["output_pixels"]
+    ratio = np.where(s["output_area_ratio"] > 0, s["output_area_ratio"], 1.0)
+    grid = np.where(np.isfinite(s["outlier_grid_pixels"]), s["outlier_grid_pixels"], npix_out / ratio)
+    outlier = 1.0 - s["skip_outlier_detection"]
+    in_pixels = n * npix_in
+    return {
+        "startup": np.ones(len(n)),
+        "per_member": n,
+        "per_member_pixel": in_pixels,
+        "on_disk_member": (1.0 - c["in_memory"]) * n,
+        "on_disk_member_pixel": (1.0 - c["in_memory"]) * in_pixels,
+        "variance_member_pixel": s["enable_err"] * in_pixels,
+        "per_group": c["n_exposure_groups"],
+        "median_pixel": outlier * c["n_exposure_groups"] * grid,
+        "per_output_pixel": npix_out,
+        "catalog_pixel": (1.0 - s["skip_source_catalog"]) * npix_out,
+    }
+
+
+def _spec3_terms(c, s, codes) -> dict[str, np.ndarray]:
+    # each mode runs other steps: a term per mode for what grows with its own work
+    n = c["n_members"]
+    ifu = np.isin(c["exp_type"], codes["ifu"]).astype(float)
+    wfss = np.isin(c["exp_type"], codes["wfss"]).astype(float)
+    slit = (1.0 - ifu) * (1.0 - wfss) * (c["n_slits"] > 0)
+    single = (1.0 - ifu) * (1.0 - wfss) * (c["n_slits"] <= 0)
+    slits = c["n_slits"]
+    return {
+        "startup": np.ones(len(n)),
+        "per_member": n,
+        "single_input_byte": single * c["total_input_bytes"],
+        "slit_per_member_slit": slit * n * slits,
+        "slit_per_source": slit * slits,
+        "wfss_per_member_slit": wfss * n * slits,
+        "wfss_per_source": wfss * slits,
+        "ifu_input_byte": ifu * c["total_input_bytes"],
+        "ifu_per_voxel": ifu * c["cube_pixels"],
+    }
+
+
+def _coron3_terms(c, s, codes) -> dict[str, np.ndarray]:
+    total = c["total_input_bytes"]
+    cube = c["member_bytes"]
+    psf = np.where(np.isfinite(s["psf_input_bytes"]) & (s["psf_input_bytes"] > 0), s["psf_input_bytes"],
+                   np.maximum(total - cube, 0.0))
+    pixels = np.maximum(c["member_pixels"], 1.0)
+    return {
+        "startup": np.ones(len(total)),
+        "per_input_byte": total,
+        # KLIP projects every science integration on the PSF stack: science x PSF integrations x pixels
+        "klip": (total - psf).clip(0) * psf / pixels,
+        "per_member_pixel": c["n_members"] * c["member_pixels"],
+    }
+
+
+def _ami3_terms(c, s, codes) -> dict[str, np.ndarray]:
+    n = c["n_members"]
+    return {
+        "startup": np.ones(len(n)),
+        "per_input_byte": c["total_input_bytes"],
+        "per_integration": n * np.maximum(c["n_integrations"], 1),
+    }
+
+
+def _tso3_terms(c, s, codes) -> dict[str, np.ndarray]:
+    n = c["n_members"]
+    integrations = n * np.maximum(c["n_integrations"], 1)
+    soss = (c["exp_type"] == codes["soss"]).astype(float)
+    imaging = np.isin(c["exp_type"], codes["tso_imaging"]).astype(float)
+    spectra = (1.0 - soss) * (1.0 - imaging)
+    return {
+        "startup": np.ones(len(n)),
+        "per_input_byte": c["total_input_bytes"],
+        # tso_photometry, extract_1d and ATOCA work one integration at a time
+        "imaging_integration": imaging * integrations,
+        "spectrum_integration": spectra * integrations,
+        "soss_integration": soss * integrations,
+        "soss_input_byte": soss * c["total_input_bytes"],
+    }
+
+
+WALLTIME_TERMS: dict[str, Callable] = {
+    "image3": _image3_terms,
+    "spec3": _spec3_terms,
+    "coron3": _coron3_terms,
+    "ami3": _ami3_terms,
+    "tso3": _tso3_terms,
+}
+
+
+@cache
+def _codes(feature_set: str) -> dict:
+    schema = load_schema(feature_set)
+    exp_type = schema["exp_type"]
+    return {"ifu": [exp_type.encode(t) for t in IFU_EXP_TYPES], "soss": exp_type.encode("NIS_SOSS"),
+            "wfss": [exp_type.encode(t) for t in WFSS_EXP_TYPES],
+            "tso_imaging": [exp_type.encode(t) for t in TSO_IMAGING_EXP_TYPES]}
+
+
+def work_terms(X: np.ndarray, pipeline: str) -> tuple[list[str], np.ndarray]:
+    """The work terms of a pipeline's runs: one column per term, one row per run.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Encoded features in the pipeline's feature-set order, with the run-settings columns of
+        `jwst_memest.model.terms.with_settings` appended when the settings are not jwst's defaults
+        (the physics baseline's input).
+    pipeline : str
+        The Level-3 pipeline.
+
+    Returns
+    -------
+    names : list of str
+        The terms, in column order.
+    matrix : numpy.ndarray
+        The terms' values (non-negative), shape (runs, terms).
+    """
+    pipeline = normalize(pipeline)
+    feature_set = feature_set_for(pipeline)
+    names = load_schema(feature_set).names
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    terms = WALLTIME_TERMS[pipeline](_col(X, names), setting_columns(X, len(names)), _codes(feature_set))
+    return list(terms), np.clip(np.column_stack([np.asarray(v, float) for v in terms.values()]), 0.0, None)
+
+
+def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
+                              start: dict | None = None) -> dict[str, float]:
+    """Non-negative coefficients of the pipeline's work terms fitted to measured wall times.
+
+    Bounded least squares (`scipy.optimize.least_squares`, every coefficient >= 0) on the log of
+    estimated / measured time, so that a short run weighs as much as a long one.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The runs' baseline input (features and settings columns).
+    wall_s : numpy.ndarray
+        Measured wall times, seconds.
+    pipeline : str
+        The Level-3 pipeline.
+    start : dict or None, optional
+        Starting coefficients (default: a start-up of the fastest run, the rest shared out).
+
+    Returns
+    -------
+    dict of str to float
+        Seconds per unit of each term.
+
+    Raises
+    ------
+    ValueError
+        When fewer runs than terms have a positive wall time.
+    """
+    from scipy.optimize import least_squares
+
+    names, A = work_terms(X, pipeline)
+    wall_s = np.asarray(wall_s, dtype=float)
+    ok = np.isfinite(wall_s) & (wall_s > 0)
+    if ok.sum() < len(names):
+        raise ValueError(f"{int(ok.sum())} runs with a wall time are too few for {len(names)} terms")
+    A, y = A[ok], wall_s[ok]
+    # each term in units of its median over the runs where it is non-zero: a well-scaled problem
+    scale = np.array([np.median(col[col > 0]) if np.any(col > 0) else 1.0 for col in A.T])
+    An = A / scale
+    if start:
+        x0 = np.array([float(start.get(name, 0.0)) for name in names]) * scale
+    else:
+        x0 = np.full(len(names), float(np.median(y)) / len(names))
+        x0[0] = float(np.min(y)) * 0.5
+    x0 = np.clip(x0, 1e-9, None)
+
+    def residuals(x):
+        return np.log(np.maximum(An @ x, 1e-6) / y)
+
+    fitted = least_squares(residuals, x0, bounds=(0.0, np.inf), x_scale="jac", method="trf",
+                           loss="soft_l1", f_scale=ROBUST_SCALE)
+    return {name: float(value / s) for name, value, s in zip(names, fitted.x, scale)}
+
+
+@dataclass
+class WallTimeModel:
+    """Wall time of a Level-3 pipeline's runs from its work terms, with a calibrated upper bound.
+
+    Parameters
+    ----------
+    pipeline : str
+        The Level-3 pipeline.
+    coefficients : dict of str to float
+        Seconds per unit of each work term (`work_terms`), on the reference machine.
+    upper_bound : jwst_memest.model.upper.UpperBound
+        Factors on the estimate per quantile, calibrated on out-of-fold estimates.
+    version : str, optional
+        The coefficients' version.
+    source : str, optional
+        What they were fitted on.
+    held_out : dict, optional
+        Held-out metrics of the fit.
+    """
+
+    pipeline: str
+    coefficients: dict
+    upper_bound: UpperBound
+    version: str = "0"
+    source: str = ""
+    held_out: dict = field(default_factory=dict)
+
+    def predict(self, X: np.ndarray, speed_factor: float = 1.0) -> np.ndarray:
+        """Estimated wall time of each run, seconds.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            The runs' baseline input (features and settings columns).
+        speed_factor : float, optional
+            How much longer this machine takes than the reference machine (2.0: twice as slow).
+
+        Returns
+        -------
+        numpy.ndarray
+            Seconds per run (at least `MIN_SECONDS`).
+        """
+        names, A = work_terms(X, self.pipeline)
+        c = np.array([float(self.coefficients.get(name, 0.0)) for name in names])
+        return np.maximum(A @ c, MIN_SECONDS) * float(speed_factor)
+
+    def estimate(self, X: np.ndarray, quantile: float = 0.95,
+                 speed_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Estimated wall times and their upper bounds at ``quantile``, seconds.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            The runs' baseline input (features and settings columns).
+        quantile : float, optional
+            The upper bound's quantile.
+        speed_factor : float, optional
+            How much longer this machine takes than the reference machine.
+
+        Returns
+        -------
+        seconds : numpy.ndarray
+            Estimates.
+        upper : numpy.ndarray
+            Upper bounds.
+        """
+        seconds = self.predict(X, speed_factor)
+        return seconds, seconds * self.upper_bound.factor(quantile)
+
+    def to_tree(self) -> dict:
+        """The model as stored in ``walltime.yaml``.
+
+        Returns
+        -------
+        dict
+            ``version``, ``source``, ``coefficients``, ``upper_bound`` and ``held_out``.
+        """
+        return {"version": str(self.version), "source": self.source,
+                "coefficients": {k: float(f"{v:.6g}") for k, v in self.coefficients.items()},
+                "upper_bound": self.upper_bound.to_tree(), "held_out": dict(self.held_out)}
+
+    @classmethod
+    def from_tree(cls, pipeline: str, tree: dict) -> "WallTimeModel":
+        """A model as stored in ``walltime.yaml``.
+
+        Parameters
+        ----------
+        pipeline : str
+            The Level-3 pipeline.
+        tree : dict
+            As `to_tree` writes it.
+
+        Returns
+        -------
+        WallTimeModel
+            The model.
+        """
+        return cls(normalize(pipeline), {k: float(v) for k, v in tree["coefficients"].items()},
+                   UpperBound.from_tree(tree["upper_bound"]), str(tree.get("version", "0")),
+                   str(tree.get("source", "")), dict(tree.get("held_out", {})))
+
+
+def walltime_file() -> str:
+    """The installed coefficients file, ``walltime.yaml`` beside this module.
+
+    Returns
+    -------
+    str
+        Its path.
+    """
+    return str(resources.files(__package__).joinpath("walltime.yaml"))
+
+
+@cache
+def _installed() -> dict:
+    try:
+        return yaml.safe_load(resources.files(__package__).joinpath("walltime.yaml").read_text()) or {}
+    except FileNotFoundError:
+        return {}
+
+
+def load_walltime(pipeline: str = "image3") -> WallTimeModel | None:
+    """The installed wall-time model of a Level-3 pipeline.
+
+    Parameters
+    ----------
+    pipeline : str, optional
+        A pipeline's key or class alias.
+
+    Returns
+    -------
+    WallTimeModel or None
+        Its model, or None when none is installed for it.
+    """
+    pipeline = normalize(pipeline)
+    entry = _installed().get("pipelines", {}).get(pipeline)
+    return WallTimeModel.from_tree(pipeline, entry) if entry else None
+
+
+def reference_workload_seconds() -> float | None:
+    """The calibration workload's time on the machine the coefficients were measured on.
+
+    Returns
+    -------
+    float or None
+        Seconds (median of several runs), or None when not recorded.
+    """
+    reference = _installed().get("reference_machine", {})
+    return float(reference["workload_s"]) if "workload_s" in reference else None

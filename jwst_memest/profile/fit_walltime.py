@@ -1,0 +1,251 @@
+"""Fit the wall-time model of each Level-3 pipeline on the measured corpus' ``wall_s``.
+
+The successful runs of the training split fit each pipeline's work terms
+(`jwst_memest.model.walltime`); the upper bound is calibrated on 5-fold out-of-fold estimates of
+the same runs; the held-out split (``split == "test"``) measures the error. ``walltime.yaml`` is
+rewritten atomically, keeping its ``reference_machine`` block (the calibration workload's time).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from jwst_memest.atomic import atomic_write
+from jwst_memest.cli_support import CommandParser, program
+from jwst_memest.model.metrics import held_out_metrics
+from jwst_memest.model.upper import UpperBound
+from jwst_memest.model.walltime import WALLTIME_TERMS, WallTimeModel, fit_walltime_coefficients, walltime_file
+
+__all__ = ["corpus_files_for", "load_walltime_runs", "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml",
+           "main", "PIPELINES"]
+
+PIPELINES = tuple(WALLTIME_TERMS)
+
+
+def corpus_files_for(paths, pipeline: str) -> list[Path]:
+    """The corpus CSVs among ``paths`` that hold measured runs of ``pipeline`` with features.
+
+    Parameters
+    ----------
+    paths : iterable of str or pathlib.Path
+        Corpus CSVs.
+    pipeline : str
+        The Level-3 pipeline.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files with a ``pipeline`` column naming it and the feature columns.
+    """
+    import pandas as pd
+
+    found = []
+    for path in map(Path, paths):
+        try:
+            header = pd.read_csv(path, nrows=0).columns
+            if not {"pipeline", "member_pixels", "wall_s", "status"} <= set(header):
+                continue
+            if (pd.read_csv(path, usecols=["pipeline"])["pipeline"].astype(str) == pipeline).any():
+                found.append(path)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def load_walltime_runs(paths, pipeline: str):
+    """The baseline inputs, measured wall times and splits of a pipeline's successful runs.
+
+    Parameters
+    ----------
+    paths : iterable of str or pathlib.Path
+        Corpus CSVs (those without runs of ``pipeline`` are left out).
+    pipeline : str
+        The Level-3 pipeline.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        Features and settings columns, as `jwst_memest.profile.fit.load_measured` builds them.
+    wall_s : numpy.ndarray
+        Measured wall times, seconds.
+    split : numpy.ndarray
+        ``train`` or ``test`` per run.
+    table : pandas.DataFrame
+        The runs' rows.
+
+    Raises
+    ------
+    ValueError
+        When no file holds runs of ``pipeline``.
+    """
+    from jwst_memest.profile.fit import load_measured
+
+    files = corpus_files_for(paths, pipeline)
+    if not files:
+        raise ValueError(f"no corpus file holds measured calwebb_{pipeline} runs")
+    X, _, split, table = load_measured(files, pipeline)
+    wall = table["wall_s"].astype(float).to_numpy()
+    keep = np.isfinite(wall) & (wall > 0)
+    return X[keep], wall[keep], split[keep], table[keep].reset_index(drop=True)
+
+
+def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int = 5) -> np.ndarray:
+    """Each run's wall time estimated by a model fitted without it (k folds).
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The runs' baseline input.
+    wall_s : numpy.ndarray
+        Measured wall times, seconds.
+    pipeline : str
+        The Level-3 pipeline.
+    k : int, optional
+        Folds.
+
+    Returns
+    -------
+    numpy.ndarray
+        Out-of-fold estimates, seconds.
+    """
+    from sklearn.model_selection import KFold
+
+    estimates = np.empty_like(wall_s, dtype=float)
+    placeholder = UpperBound((1.0,), (1.0,), 0)
+    for fit_rows, held in KFold(min(k, len(wall_s)), shuffle=True, random_state=0).split(X):
+        coefficients = fit_walltime_coefficients(X[fit_rows], wall_s[fit_rows], pipeline)
+        estimates[held] = WallTimeModel(pipeline, coefficients, placeholder).predict(X[held])
+    return estimates
+
+
+def fit_pipeline(X: np.ndarray, wall_s: np.ndarray, split: np.ndarray, pipeline: str, source: str = "",
+                 version: str = "1", quantile: float = 0.95) -> WallTimeModel:
+    """Fit one pipeline's model on the training runs, calibrate its bound out of fold, measure it held out.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The runs' baseline input.
+    wall_s : numpy.ndarray
+        Measured wall times, seconds.
+    split : numpy.ndarray
+        ``train`` or ``test`` per run.
+    pipeline : str
+        The Level-3 pipeline.
+    source : str, optional
+        What the runs are (kept with the model).
+    version : str, optional
+        The model's version.
+    quantile : float, optional
+        The bound's quantile the held-out metrics judge.
+
+    Returns
+    -------
+    jwst_memest.model.walltime.WallTimeModel
+        The fitted model, its held-out metrics in ``held_out``.
+
+    Raises
+    ------
+    ValueError
+        When there are too few training runs.
+    """
+    train, test = split == "train", split == "test"
+    coefficients = fit_walltime_coefficients(X[train], wall_s[train], pipeline)
+    calibration = out_of_fold_seconds(X[train], wall_s[train], pipeline)
+    bound = UpperBound.from_measurements(wall_s[train], calibration,
+                                         source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
+    model = WallTimeModel(pipeline, coefficients, bound, version,
+                          f"fitted to the wall_s of {int(train.sum())} measured calwebb_{pipeline} runs{source}")
+    if test.any():
+        seconds, upper = model.estimate(X[test], quantile)
+        metrics = held_out_metrics(wall_s[test], seconds, upper)
+        model.held_out = {"n_rows": metrics["n_rows"],
+                          "median_abs_pct_error": round(metrics["median_abs_pct_error"], 2),
+                          "p90_abs_pct_error": round(metrics["p90_abs_pct_error"], 2),
+                          "upper_exceeded": int(round(metrics["upper_exceeded_fraction"] * metrics["n_rows"])),
+                          "quantile": quantile}
+    return model
+
+
+def write_walltime_yaml(models: dict[str, WallTimeModel], path: str | Path, reference: dict | None = None) -> Path:
+    """Write (or update) the wall-time coefficients file atomically.
+
+    Parameters
+    ----------
+    models : dict of str to jwst_memest.model.walltime.WallTimeModel
+        The fitted models; other pipelines already in the file are kept.
+    path : str or pathlib.Path
+        The YAML file.
+    reference : dict or None, optional
+        A new ``reference_machine`` block (default: the file's own).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    data = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    data.setdefault("pipelines", {})
+    if reference is not None:
+        data["reference_machine"] = reference
+    for pipeline, model in models.items():
+        previous = data["pipelines"].get(pipeline, {})
+        model.version = str(int(float(previous.get("version", 0))) + 1)
+        data["pipelines"][pipeline] = model.to_tree()
+    ordered = {"reference_machine": data.get("reference_machine", {}), "pipelines": data["pipelines"]}
+    with atomic_write(path) as handle:
+        handle.write("# Wall-time model of the Level-3 pipelines: seconds per unit of each work term on the\n")
+        handle.write("# reference machine; written by `python -m jwst_memest.profile fit-walltime`.\n")
+        yaml.safe_dump(ordered, handle, sort_keys=False)
+    return path
+
+
+def main(argv=None) -> int:
+    """Refit the wall-time model: ``python -m jwst_memest.profile fit-walltime --corpus CSV ...``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 unreadable corpus or too few runs.
+    """
+    parser = CommandParser(prog=program("python -m jwst_memest.profile fit-walltime"),
+                           description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", required=True, nargs="+", help="corpus CSV(s); each pipeline's runs are pooled")
+    parser.add_argument("--pipeline", nargs="+", choices=PIPELINES, default=list(PIPELINES))
+    parser.add_argument("--output", help="YAML to write (default: the package's walltime.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="print the fit and metrics, write nothing")
+    args = parser.parse_args(argv)
+    models = {}
+    for pipeline in args.pipeline:
+        try:
+            X, wall, split, table = load_walltime_runs(args.corpus, pipeline)
+            names = " + ".join(sorted({Path(p).name for p in corpus_files_for(args.corpus, pipeline)}))
+            model = fit_pipeline(X, wall, split, pipeline, f" of {names}")
+        except ValueError as exc:
+            print(f"error: {pipeline}: {exc}", file=sys.stderr)
+            return 2
+        models[pipeline] = model
+        print(f"{pipeline}: held-out {model.held_out}")
+        print("  coefficients:", {k: float(f"{v:.3g}") for k, v in model.coefficients.items()})
+        print("  upper bound factors:", dict(zip(model.upper_bound.quantiles, np.round(model.upper_bound.factors, 3))))
+    if args.dry_run:
+        return 0
+    path = Path(args.output) if args.output else Path(walltime_file())
+    write_walltime_yaml(models, path)
+    print(f"wrote {path} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
