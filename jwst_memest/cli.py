@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from jwst_memest.cli_support import EXIT_BAD_INPUT, fail, invoked_as, quiet_broken_pipe
+from jwst_memest.cli_support import EXIT_BAD_INPUT, invoked_as, quiet_broken_pipe, report_error
 
 __all__ = ["COMMANDS", "main"]
 
@@ -57,7 +57,8 @@ def main(argv=None) -> int:
                 return 0
             if not argv or argv[0] not in COMMANDS:
                 what = f"unknown command {argv[0]!r}" if argv else "no command"
-                fail(f"{what}; expected one of {', '.join(COMMANDS)} (jwst-memest --help)", prog="jwst-memest")
+                return report_error(f"{what}; expected one of {', '.join(COMMANDS)} (jwst-memest --help)",
+                                    "jwst-memest")
             module, module_form, _ = COMMANDS[argv[0]]
             with invoked_as(module_form, f"jwst-memest {argv[0]}"):
                 return int(importlib.import_module(module).main(argv[1:]) or 0)

@@ -16,7 +16,7 @@ import sys
 from typing import Iterator, NoReturn
 
 __all__ = ["EXIT_BAD_INPUT", "CommandParser", "MessageFormatter", "program", "invoked_as", "one_line", "fail",
-           "quiet_broken_pipe"]
+           "report_error", "quiet_broken_pipe"]
 
 EXIT_BAD_INPUT = 2
 
@@ -145,6 +145,28 @@ def one_line(exc: BaseException | str) -> str:
     return " ".join(text.split())
 
 
+def report_error(message: BaseException | str, prog: str | None = None, status: int = EXIT_BAD_INPUT) -> int:
+    """Write ``PROG: error: MESSAGE`` (one line) to stderr, for a ``main`` that returns its status.
+
+    Parameters
+    ----------
+    message : BaseException or str
+        The problem.
+    prog : str or None, optional
+        The command's name.
+    status : int, optional
+        The exit status to return.
+
+    Returns
+    -------
+    int
+        ``status``.
+    """
+    sys.stderr.write(f"{prog + ': ' if prog else ''}error: {one_line(message)}\n")
+    sys.stderr.flush()
+    return status
+
+
 def fail(message: BaseException | str, prog: str | None = None, status: int = EXIT_BAD_INPUT) -> NoReturn:
     """Write ``PROG: error: MESSAGE`` (one line) to stderr and exit with ``status``.
 
@@ -162,9 +184,7 @@ def fail(message: BaseException | str, prog: str | None = None, status: int = EX
     SystemExit
         Always, with ``status``.
     """
-    sys.stderr.write(f"{prog + ': ' if prog else ''}error: {one_line(message)}\n")
-    sys.stderr.flush()
-    raise SystemExit(status)
+    raise SystemExit(report_error(message, prog, status))
 
 
 @contextlib.contextmanager

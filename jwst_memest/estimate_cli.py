@@ -18,7 +18,7 @@ import re
 import shlex
 import sys
 
-from jwst_memest.cli_support import CommandParser, MessageFormatter, fail, program, quiet_broken_pipe
+from jwst_memest.cli_support import CommandParser, MessageFormatter, program, quiet_broken_pipe, report_error
 from jwst_memest.settings import parse_boolean
 
 __all__ = ["main", "build_parser", "OUTPUT_PARAMETERS"]
@@ -181,9 +181,9 @@ def _run(association: str, parameters: dict, verbose: bool, prog: str) -> int:
             step.run(association)
         except ProductsNotEstimatedError as exc:
             _report(step, estimate_table)
-            fail(exc, prog=prog, status=exc.exit_status)
+            return report_error(exc, prog, exc.exit_status)
         except MemoryEstimateError as exc:
-            fail(exc, prog=prog, status=exc.exit_status)
+            return report_error(exc, prog, exc.exit_status)
     _report(step, estimate_table)
     return 0
 

@@ -13,7 +13,6 @@ import logging
 import multiprocessing
 import os
 import re
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from jwst_memest.settings import RunSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JwstCalPredict", "GeneratedAssociation", "ScreenedFolder", "build_associations", "screen_exposures", "main",
+__all__ = ["JwstCalPredict", "GeneratedAssociation", "ScreenedFolder", "build_associations", "screen_exposures",
            "EXP_MODE_PIPELINES"]
 
 
@@ -524,24 +523,8 @@ def _member_types(asn_type: str) -> tuple[str, ...]:
     return MEMBER_EXPTYPES.get(asn_type, ("science",))
 
 
-def main(argv=None) -> int:
-    """Run folder mode on the command line (``python -m jwst_memest.predict``): see
-    :mod:`jwst_memest.predict_cli`.
-
-    Parameters
-    ----------
-    argv : list of str or None, optional
-        The command-line arguments (default: ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        The exit status: 0 done, 2 bad input or option.
-    """
-    from jwst_memest.predict_cli import main as command_line
-
-    return command_line(argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # python -m jwst_memest.predict: folder mode's command line, an entry point above this module
+    import runpy
+
+    runpy.run_module("jwst_memest.predict_cli", run_name="__main__", alter_sys=True)

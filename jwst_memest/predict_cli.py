@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from jwst_memest.cli_support import CommandParser, MessageFormatter, fail, program, quiet_broken_pipe
+from jwst_memest.cli_support import CommandParser, MessageFormatter, program, quiet_broken_pipe, report_error
 from jwst_memest.settings import RunSettings, parse_boolean
 
 __all__ = ["main", "build_parser"]
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
             if args.output:
                 print(f"wrote {predictor.write_estimates(args.output)}", file=sys.stderr)
         except (ValueError, OSError) as exc:
-            fail(exc, prog=parser.prog)
+            return report_error(exc, parser.prog)
         if not predictor.estimates:
             print("no Level-3 products formed from these exposures", file=sys.stderr)
             return 0

@@ -128,7 +128,7 @@ def test_written_associations_name_members_as_the_pipeline_reads_them(mixed_fold
 def test_every_estimate_written_as_json_or_csv(mixed_folder, tmp_path, capsys):
     import pandas as pd
 
-    from jwst_memest.predict import main
+    from jwst_memest.predict_cli import main
 
     assert main([str(mixed_folder), "--output", str(tmp_path / "estimates.json")]) == 0
     assert main([str(mixed_folder), "--output", str(tmp_path / "estimates.csv")]) == 0
@@ -148,7 +148,7 @@ def test_every_estimate_written_as_json_or_csv(mixed_folder, tmp_path, capsys):
 
 
 def test_folder_mode_takes_the_steps_option_names(mixed_folder, tmp_path, capsys):
-    from jwst_memest.predict import main
+    from jwst_memest.predict_cli import main
 
     def upper(*options):
         out = tmp_path / "e.json"
@@ -184,7 +184,7 @@ def test_exposures_that_form_no_product_are_counted_and_explained(mixed_folder, 
 
 
 def test_folder_mode_follows_the_runs_settings_as_the_pipeline_takes_them(mixed_folder, tmp_path, capsys):
-    from jwst_memest.predict import main
+    from jwst_memest.predict_cli import main
 
     def block(*options):
         out = tmp_path / "e.json"

@@ -2,7 +2,7 @@
 
 import sys
 
-from jwst_memest.cli_support import fail, program
+from jwst_memest.cli_support import program, report_error
 
 COMMANDS = {
     "run": ("jwst_memest.profile.run", "measure one association: run its Level-3 pipeline, append a corpus row"),
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
             argv = ["run", *argv]
         else:
             what = f"unknown command {argv[0]!r}" if argv else "no command"
-            fail(f"{what}; expected one of {', '.join(COMMANDS)}", prog=program("python -m jwst_memest.profile"))
+            return report_error(f"{what}; expected one of {', '.join(COMMANDS)}", program("python -m jwst_memest.profile"))
     import importlib
 
     return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
