@@ -205,3 +205,30 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(command, example_asn
                             capture_output=True, text=True, timeout=300, cwd=example_dir)
     assert result.returncode == 0, result.stderr
     assert "Broken pipe" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_estimate_with_a_product_not_estimated_prints_the_others_and_exits_3(example_asn, tmp_path):
+    content = json.loads(example_asn.read_text())
+    lost = json.loads(json.dumps(content["products"][0]))
+    lost["name"] = "jw01234-o001_t001_nircam_clear-f200w"
+    for member in lost["members"]:
+        member["expname"] = member["expname"].replace("_nrca", "_nrcb")  # no such files
+    content["products"].append(lost)
+    asn = example_asn.with_name("two_products_asn.json")
+    asn.write_text(json.dumps(content))
+    result = _cli("estimate", asn, f"--output_dir={tmp_path}")
+    assert result.returncode == 3, result.stderr
+    assert len(result.stdout.splitlines()) == 2 and "clear-f150w" in result.stdout
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (f"jwst-memest estimate: error: {asn}: 1 of 2 products not estimated "
+                    f"(jw01234-o001_t001_nircam_clear-f200w); the others were written")
+    assert "Traceback" not in result.stderr and (tmp_path / "two_products_asn_memest.json").is_file()
+
+
+def test_profile_run_records_nothing_the_pipeline_refused(example_asn, tmp_path):
+    corpus = tmp_path / "corpus.csv"
+    result = _cli("profile", "run", example_asn, "--corpus", corpus, "--", "--no_such_option=1")
+    message = _one_error_line(result, "jwst-memest profile run")
+    assert message == (f"{example_asn}: the pipeline refused its input or arguments (--no_such_option=1: "
+                       f"strun exit status 2); nothing recorded")
+    assert not corpus.exists()
