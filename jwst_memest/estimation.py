@@ -20,6 +20,7 @@ from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.estimator import MemoryEstimator
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.model.terms import with_settings
+from jwst_memest.model.walltime import estimate_wall_times
 from jwst_memest.pipelines import class_alias
 from jwst_memest.settings import RunSettings
 
@@ -94,6 +95,12 @@ class ProductEstimate:
         Machine-readable findings, such as ``implausible_output_grid``.
     bound_margin_gb : float, optional
         What the bound adds in bytes (as GB) for the spread between repeats and environments.
+    wall_time_s : float or None, optional
+        Estimated wall time on this machine, seconds (`jwst_memest.model.walltime`).
+    wall_time_upper_s : float or None, optional
+        Its upper bound at ``quantile``, seconds.
+    speed_factor : float, optional
+        This machine's speed factor the wall times were scaled by (`jwst_memest.speed`).
     """
 
     product: str
@@ -117,6 +124,9 @@ class ProductEstimate:
     settings: RunSettings = field(default_factory=RunSettings)  # the run's settings the estimate follows
     flags: list[str] = field(default_factory=list)  # machine-readable findings (features.build's flags)
     bound_margin_gb: float = 0.0  # bytes (in GB) the bound adds for the spread between repeats and environments
+    wall_time_s: float | None = None
+    wall_time_upper_s: float | None = None
+    speed_factor: float = 1.0
 
     @property
     def rounded_gb(self) -> float:
@@ -157,6 +167,9 @@ class ProductEstimate:
                                            "bound_widening": round(self.bound_widening, 4)}),
             "warnings": list(self.warnings),
             "flags": list(self.flags),
+            **({} if self.wall_time_s is None else {"wall_time_s": round(self.wall_time_s, 1),
+                                                    "wall_time_upper_s": math.ceil(self.wall_time_upper_s),
+                                                    "speed_factor": round(self.speed_factor, 4)}),
             "jwst_memest_version": __version__,
         }
 
@@ -295,6 +308,7 @@ def estimate_features(
     description = _estimator_description(estimator)
     unmeasured_bound = _unmeasured_bound(estimator)
     margin = getattr(baseline, "margin_gb", 0.0)
+    wall, wall_upper, speed = estimate_wall_times(pipeline, _baseline_input(named_features, X, settings), quantile)
     results = []
     for i, ((name, feats), size, bound) in enumerate(zip(named_features, gb, upper)):
         assessment = baseline.assess(feats.values)
@@ -329,6 +343,8 @@ def estimate_features(
                 alternatives=[{**a, "upper_bound_gb": _round_up(max(a["upper_bound_gb"],
                                                                     a["gbSize"] * assessment.factor + margin))}
                               for a in alternatives[i]],
+                wall_time_s=None if wall is None else float(wall[i]),
+                wall_time_upper_s=None if wall_upper is None else float(wall_upper[i]), speed_factor=speed,
             )
         )
     return results
@@ -674,16 +690,16 @@ def estimate_table(products: Sequence[ProductEstimate]) -> str:
     Returns
     -------
     str
-        The table: product, members, gbSize, upper, request, peak step and model.
+        The table: product, members, gbSize, upper, request, wall time (seconds), peak step and model.
     """
     width = max([len(p.product) for p in products] + [7])
     steps = max([len(p.peak_step) for p in products] + [9])
-    lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  "
+    lines = [f"{'product':<{width}}  {'members':>7}  {'gbSize':>9}  {'upper':>9}  {'request':>9}  {'wall s':>7}  "
              f"{'peak step':<{steps}}  model"]
     for p in products:
         lines.append(
             f"{p.product:<{width}}  {p.n_members:>7d}  {p.gb_size:>9.3f}  {p.upper_bound_gb:>9.3f}  "
-            f"{p.request_gb:>9.3f}  {p.peak_step:<{steps}}  {p.estimator['name']} {p.estimator['version']}"
+            f"{p.request_gb:>9.3f}  {'-' if p.wall_time_s is None else f'{p.wall_time_s:.0f}':>7}  {p.peak_step:<{steps}}  {p.estimator['name']} {p.estimator['version']}"
             + ("" if p.calibrated else "  (uncalibrated)")
         )
     return "\n".join(lines)

@@ -45,7 +45,8 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import feature_set_for, normalize
 
 __all__ = ["WALLTIME_TERMS", "WallTimeModel", "work_terms", "fit_walltime_coefficients", "load_walltime",
-           "walltime_file", "MIN_SECONDS"]
+           "walltime_file", "MIN_SECONDS", "estimate_wall_times",
+           "reference_workload_seconds"]
 
 # runs slowed by other work on the machine are outliers of a log fit: a residual beyond this
 # (log units: ~20 %) counts linearly, not squared
@@ -389,3 +390,41 @@ def reference_workload_seconds() -> float | None:
     """
     reference = _installed().get("reference_machine", {})
     return float(reference["workload_s"]) if "workload_s" in reference else None
+
+
+def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95
+                        ) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+    """Wall-time estimates and upper bounds of products on this machine, with the speed factor used.
+
+    Parameters
+    ----------
+    pipeline : str
+        The Level-3 pipeline.
+    X : numpy.ndarray
+        The products' baseline input (features and settings columns).
+    quantile : float, optional
+        The upper bound's quantile.
+
+    Returns
+    -------
+    seconds : numpy.ndarray or None
+        Estimates, seconds (None when no model is installed for ``pipeline``).
+    upper : numpy.ndarray or None
+        Upper bounds, seconds.
+    speed_factor : float
+        The factor applied (`jwst_memest.speed.speed_factor`; 1 when it cannot be read, with a warning).
+    """
+    import warnings
+
+    from jwst_memest.speed import speed_factor
+
+    try:
+        factor, _ = speed_factor()
+    except ValueError as exc:
+        warnings.warn(f"{exc}; wall times use a speed factor of 1", stacklevel=2)
+        factor = 1.0
+    model = load_walltime(pipeline)
+    if model is None:
+        return None, None, factor
+    seconds, upper = model.estimate(X, quantile, factor)
+    return seconds, upper, factor
