@@ -24,7 +24,7 @@ its peak and its end. Inside the steps, a few functions of jwst / stcal / drizzl
 that each also gets its own peak (the largest over its calls) and its largest increment over the
 traced memory at its entry. Nothing contacts CRDS: the environment of
 ``jwst_memest.profile.run.crds_free_env`` is installed before jwst is imported, and the
-source_catalog reference files are the synthetic ones of ``jwst_memest.profile.references``.
+source_catalog reference files are the synthetic ones of ``jwst_memest.profile.imaging_references``.
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ def main(argv=None):
     import numpy as np
 
     from jwst_memest.exposures import ExposureLayout
-    from jwst_memest.profile.references import write_source_catalog_references
+    from jwst_memest.profile.imaging_references import write_source_catalog_references
     from jwst_memest.profile.synthetic import write_cal_exposures
     from jwst_memest.profile.corpus import _make_association
 

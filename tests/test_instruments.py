@@ -60,7 +60,7 @@ def test_a_synthetic_cal_member_reads_back_as_the_constants(tmp_path):
 
 
 def test_a_synthetic_calints_member_reads_back_as_the_constants(tmp_path):
-    from jwst_memest.profile.level3_other import write_level3_exposures
+    from jwst_memest.profile.level3_exposures import write_level3_exposures
 
     layout = ExposureLayout(exp_type="NRC_TSIMAGE", detectors=("NRCA3",), filter="F210M", pupil="WLP8",
                             subarray="SUB64P", subarray_shape=(64, 64), nints=2)

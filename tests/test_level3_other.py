@@ -13,7 +13,7 @@ from jwst_memest.features.build import product_features
 from jwst_memest.metadata import read_exposure_metadata
 from jwst_memest.profile import corpus as corpus_module
 from jwst_memest.profile.corpus import Configuration, _make_association, pipeline_of
-from jwst_memest.profile.level3_other import level3_arguments, write_level3_exposures
+from jwst_memest.profile.level3_exposures import level3_arguments, write_level3_exposures
 
 LAYOUTS = {
     "NRC_CORON": dict(detectors=("NRCALONG",), filter="F335M", pupil="MASKRND", subarray="SUB320A335R",
@@ -116,7 +116,7 @@ SOSS_96 = dict(LAYOUTS["NIS_SOSS"], subarray="SUBSTRIP96", subarray_shape=(2048,
 def test_soss_calints_are_what_spec2_leaves_with_the_traces_of_the_synthetic_references(tmp_path, layout):
     from stdatamodels.jwst import datamodels
 
-    from jwst_memest.profile.references import SOSS_PWCPOS, SOSS_SUBARRAY_ROWS, soss_trace
+    from jwst_memest.profile.soss_references import SOSS_PWCPOS, SOSS_SUBARRAY_ROWS, soss_trace
 
     (path,) = write_level3_exposures(ExposureLayout(exp_type="NIS_SOSS", **layout), tmp_path, np.random.default_rng(3))
     columns, rows = layout["subarray_shape"]
@@ -142,7 +142,7 @@ def test_jwst_reads_the_synthetic_soss_references_back_as_the_writer_traces(tmp_
     from jwst.extract_1d.soss_extract.soss_extract import get_ref_file_args
     from stdatamodels.jwst import datamodels
 
-    from jwst_memest.profile.references import SOSS_ORDERS, SOSS_PWCPOS, SOSS_SUBARRAY_ROWS, soss_trace
+    from jwst_memest.profile.soss_references import SOSS_ORDERS, SOSS_PWCPOS, SOSS_SUBARRAY_ROWS, soss_trace
 
     layout = dict(LAYOUTS["NIS_SOSS"], subarray=subarray, subarray_shape=(2048, rows))
     args = dict(a.split("=", 1) for a in level3_arguments(ExposureLayout(exp_type="NIS_SOSS", **layout), tmp_path))

@@ -156,7 +156,7 @@ def test_synthetic_cal_exposure_is_what_image3_needs(tmp_path):
 def test_source_catalog_references_validate(tmp_path):
     from stdatamodels.jwst import datamodels
 
-    from jwst_memest.profile.references import write_source_catalog_references
+    from jwst_memest.profile.imaging_references import write_source_catalog_references
 
     for instrument, pupil, subarray in (("NIRCAM", "CLEAR", "FULL"), ("MIRI", None, "FULL"), ("NIRISS", "F200W", "FULL")):
         apcorr, abvega = write_source_catalog_references(instrument, "F150W", pupil, subarray, tmp_path / instrument)

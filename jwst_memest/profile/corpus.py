@@ -179,8 +179,8 @@ def prepare_configuration(configuration: Configuration, scratch: Path) -> tuple[
     pipeline : str
         The Level-3 pipeline key.
     """
-    from jwst_memest.profile.level3_other import level3_arguments, write_level3_exposures
-    from jwst_memest.profile.references import write_source_catalog_references
+    from jwst_memest.profile.imaging_references import write_source_catalog_references
+    from jwst_memest.profile.level3_exposures import level3_arguments, write_level3_exposures
     from jwst_memest.profile.spectra import SPEC3_WRITERS, spec3_arguments, write_spec3_exposures
     from jwst_memest.profile.synthetic import write_cal_exposures
 

@@ -150,7 +150,7 @@ def _miri_mrs(layout, detector, number, n_exposures, offset, rng, references):
     from jwst.assign_wcs.assign_wcs import load_wcs
     from stdatamodels.jwst.datamodels import IFUImageModel
 
-    from jwst_memest.profile.references import MRS_V2V3
+    from jwst_memest.profile.spectral_references import MRS_V2V3
 
     shape = _full_frame_shape(detector)
     model = IFUImageModel(data=rng.normal(1.0, 0.05, shape).astype(np.float32))
@@ -238,7 +238,7 @@ def write_spec3_exposures(layout: ExposureLayout, directory: str | Path, rng: np
     writer = SPEC3_WRITERS[layout.exp_type]
     extra = {}
     if layout.exp_type == "MIR_MRS":
-        from jwst_memest.profile.references import write_mrs_wcs_references
+        from jwst_memest.profile.spectral_references import write_mrs_wcs_references
 
         extra["references"] = {d: write_mrs_wcs_references(directory / "refs", d, layout.band or "SHORT")
                                for d in layout.detectors}
@@ -271,7 +271,7 @@ def spec3_arguments(exp_type: str, references_dir: Path) -> list[str]:
     list of str
         The ``strun`` arguments.
     """
-    from jwst_memest.profile.references import write_cubepar_reference, write_ifu_extract1d_reference
+    from jwst_memest.profile.spectral_references import write_cubepar_reference, write_ifu_extract1d_reference
 
     args = ["--steps.extract_1d.apply_apcorr=false", "--steps.spectral_leak.skip=true", "--steps.photom.skip=true"]
     if exp_type in ("MIR_MRS", "NRS_IFU"):

@@ -303,7 +303,7 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
     along_slit : float
         The source's offset along the slit, arcsec.
     references : dict
-        The DISTORTION and SPECWCS files (`jwst_memest.profile.references.write_lrs_wcs_references`).
+        The DISTORTION and SPECWCS files (`jwst_memest.profile.spectral_references.write_lrs_wcs_references`).
     rng : numpy.random.Generator
         The random numbers of the noise.
 
@@ -316,7 +316,7 @@ def make_lrs_cal_model(layout: ExposureLayout, number: int, n_exposures: int, al
     from jwst.assign_wcs.pointing import _v23tosky
     from stdatamodels.jwst.datamodels import ImageModel
 
-    from jwst_memest.profile.references import LRS_SLIT
+    from jwst_memest.profile.spectral_references import LRS_SLIT
 
     ncols, nrows = layout.subarray_shape or full_frame("MIRIMAGE")
     shape = (nrows, ncols)
@@ -445,7 +445,7 @@ def write_cal_exposures(layout: ExposureLayout, directory: str | Path, seed: int
 
 def _write_lrs_exposures(layout: ExposureLayout, directory: Path, rng: np.random.Generator) -> list[Path]:
     """LRS fixed slit: one exposure per nod (``dither_points`` along the slit); mosaic tiles do not apply."""
-    from jwst_memest.profile.references import write_lrs_wcs_references
+    from jwst_memest.profile.spectral_references import write_lrs_wcs_references
 
     references = write_lrs_wcs_references(directory / "refs")
     offsets = lrs_nod_offsets(layout.dither_points)
