@@ -45,6 +45,25 @@ COMPARED = ("exp_type", "instrument", "filter", "subarray", "n_members", "n_expo
             "offset_max")
 
 
+def test_each_pipeline_writes_its_members_and_arguments_in_a_module_of_its_own():
+    """coron3's, ami3's and tso3's writers are one module each; none writes another pipeline's members."""
+    import importlib
+
+    from jwst_memest.profile import level3_exposures
+
+    for exp_type, pipeline in PIPELINES.items():
+        layout = ExposureLayout(exp_type=exp_type, **LAYOUTS[exp_type])
+        assert level3_exposures._writers(layout).__name__ == f"jwst_memest.profile.{pipeline}_writers"
+    for pipeline in set(PIPELINES.values()):
+        module = importlib.import_module(f"jwst_memest.profile.{pipeline}_writers")
+        assert {"prepare", "member_model", "pipeline_arguments"} <= set(module.__all__)
+    from jwst_memest.profile import tso3_writers
+
+    coron = ExposureLayout(exp_type="NRC_CORON", **LAYOUTS["NRC_CORON"])
+    with pytest.raises(ValueError, match="no synthetic calints writer for exposure type NRC_CORON"):
+        tso3_writers.member_model(coron, "NRCALONG", 1, 1, (0.0, 0.0), False, np.random.default_rng(1))
+
+
 @pytest.mark.parametrize("exp_type", list(LAYOUTS))
 def test_calints_and_header_only_exposures_give_the_same_features(tmp_path, exp_type):
     layout = ExposureLayout(exp_type=exp_type, **LAYOUTS[exp_type])
