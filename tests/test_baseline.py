@@ -161,15 +161,50 @@ def test_a_sources_products_are_paid_once_whatever_the_exposures():
     assert installed.coefficients["per_source_bytes"] > 0
 
 
-def test_every_estimator_offers_the_same_interface():
+def _image3_rows(tmp_path):
+    rows = []
+    for points in (2, 8):
+        layout = ExposureLayout(dither_points=points)
+        members = [read_exposure_metadata(p) for p in write_header_exposures(layout, tmp_path / str(points))]
+        rows.append(product_features(members, "image3").vector())
+    return np.vstack(rows)
+
+
+def _tso3_rows():
+    from jwst_memest.features.schema import load_schema
+
+    schema = load_schema("spec3")
+    return np.vstack([schema.encode({"exp_type": "NRC_TSGRISM", "n_members": 1, "n_integrations": n,
+                                     "total_input_bytes": n * 2048 * 64 * 4 * 5.0, "member_pixels": 2048 * 64.0})
+                      for n in (50, 500)])
+
+
+def test_every_estimator_offers_the_same_interface(tmp_path):
+    """The baseline and a bundle both answer what the step asks of an estimator, on real feature rows:
+    their identity, their feature names, one estimate per row and an upper bound above it."""
     from bundles import write_random_bundle
 
+    from jwst_memest.features.schema import load_schema
     from jwst_memest.model.bundle import load_bundle
     from jwst_memest.model.estimator import MemoryEstimator
 
-    assert isinstance(load_baseline("image3"), MemoryEstimator)
-    assert isinstance(load_baseline("tso3"), MemoryEstimator)
-    assert isinstance(load_bundle(write_random_bundle(Path(tempfile.mkdtemp()) / "b.asdf")), MemoryEstimator)
+    image3 = _image3_rows(tmp_path)
+    estimators = [(load_baseline("image3"), image3), (load_baseline("tso3"), _tso3_rows()),
+                  (load_bundle(write_random_bundle(tmp_path / "b.asdf")), image3)]
+    for estimator, X in estimators:
+        assert isinstance(estimator, MemoryEstimator)
+        assert estimator.kind in ("physics_baseline", "mlp", "hybrid")
+        assert all(isinstance(getattr(estimator, a), str) and getattr(estimator, a)
+                   for a in ("name", "version", "pipeline", "feature_set", "checksum"))
+        assert estimator.feature_names == load_schema(estimator.feature_set).names
+        assert isinstance(estimator.upper_bound, UpperBound)
+        gb = estimator.predict(X)
+        assert gb.shape == (len(X),) and np.all(np.isfinite(gb)) and np.all(gb > 0)
+        estimate, upper = estimator.estimate(X, 0.95)
+        assert estimate.shape == upper.shape == (len(X),)
+        np.testing.assert_allclose(estimate, gb)
+        assert np.all(upper >= estimate)
+        assert np.all(estimator.estimate(X, 0.5)[1] <= upper)  # a lower quantile, a bound no higher
     assert not isinstance(object(), MemoryEstimator)
 
 
