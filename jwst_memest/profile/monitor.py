@@ -4,6 +4,13 @@ Two measures of the peak: the kernel's maximum resident set size of the command
 (``wait4``'s ru_maxrss) and the largest sum of RSS over the whole process tree,
 sampled every ``interval`` seconds.
 
+The kernel's figure is that of one process: the largest of the command and of each
+descendant it waited for, never their sum. When the command runs worker processes
+at the same time (jump and ramp_fit with ``maximum_cores`` > 1), the tree's peak is
+at least the larger of the two measures (``Measurement.peak_tree_gb``) and at most
+the sum of every process's own high-water mark (``peak_hwm_sum_gb``, VmHWM of each
+process of the tree as last seen).
+
 The kernel keeps, across exec, the high-water mark of the memory a process had
 before it: a command started straight from a large parent (a pytest or dask
 worker holding gigabytes) would report that parent's peak. So the command is
@@ -56,6 +63,8 @@ class Measurement:
         Step name to the largest sampled RSS while it ran, GB.
     over_limit : bool, optional
         Whether it was killed because the tree's RSS passed ``rss_limit_gb``.
+    peak_hwm_sum_gb : float, optional
+        Sum over the tree's processes of each one's own peak (VmHWM): an upper bound.
     """
     returncode: int
     wall_s: float
@@ -64,6 +73,21 @@ class Measurement:
     output_tail: str = ""
     step_peaks: dict = field(default_factory=dict)  # step name -> largest sampled RSS while it ran, GB
     over_limit: bool = False  # killed because the tree's RSS passed ``rss_limit_gb``
+    peak_hwm_sum_gb: float = 0.0  # sum over the tree's processes of each one's own peak (VmHWM): an upper bound
+
+    @property
+    def peak_tree_gb(self) -> float:
+        """Peak of the whole process tree.
+
+        The kernel's peak of its largest process, or the largest sampled sum over its processes when
+        workers ran at the same time.
+
+        Returns
+        -------
+        float
+            GB.
+        """
+        return max(self.peak_gb, self.peak_sampled_gb)
 
 
 def _tree_rss(process) -> int:
@@ -79,6 +103,25 @@ def _tree_rss(process) -> int:
     except psutil.Error:
         pass
     return total
+
+
+def _high_water_marks(process, marks: dict[int, int]) -> None:
+    """Record each process's VmHWM (bytes) of the tree in ``marks`` (pid -> largest seen)."""
+    import psutil
+
+    try:
+        processes = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return
+    for proc in processes:
+        try:
+            with open(f"/proc/{proc.pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        marks[proc.pid] = max(marks.get(proc.pid, 0), int(line.split()[1]) * 1024)
+                        break
+        except (OSError, ValueError):
+            continue
 
 
 def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: float = 0.2,
@@ -122,9 +165,11 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
     peak_sampled = 0
     samples = []  # (wall-clock time, tree RSS)
     over_limit = False
+    marks: dict[int, int] = {}
     try:
         while child.poll() is None:
             rss = _tree_rss(watched)
+            _high_water_marks(watched, marks)
             samples.append((time.time(), rss))
             peak_sampled = max(peak_sampled, rss)
             if rss_limit_gb and rss > rss_limit_gb * 1e9:
@@ -155,7 +200,8 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
             lines = handle.readlines()
         tail = "".join(lines[-5:])
         step_peaks = peaks_by_step(lines, samples)
-    return Measurement(status, wall, peak_kb * 1024 / 1e9, peak_sampled / 1e9, tail, step_peaks, over_limit)
+    return Measurement(status, wall, peak_kb * 1024 / 1e9, peak_sampled / 1e9, tail, step_peaks, over_limit,
+                       sum(marks.values()) / 1e9)
 
 
 # stpipe logs "<date> <time>,<ms> - stpipe.step - INFO - Step <name> running with args ..." and "... Step <name> done"
