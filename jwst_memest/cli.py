@@ -21,13 +21,17 @@ COMMANDS = {
     "predict": ("jwst_memest.predict_cli", "python -m jwst_memest.predict",
                 "folder mode: form the Level-3 products of a folder of exposures and estimate them"),
     "train": ("jwst_memest.training.__main__", "python -m jwst_memest.training",
-              "train and export a model bundle from corpus or training tables"),
+              "train and export a model bundle from corpus or training tables; convert-spacekit: spacekit's models"),
     "ingest": ("jwst_memest.training.ingest", "python -m jwst_memest.training.ingest",
                "turn operations metadata into training tables"),
     "models": ("jwst_memest.model.__main__", "python -m jwst_memest.model",
-               "list the installed estimators, show a bundle, import spacekit's models"),
+               "list the installed estimators, show a bundle"),
     "profile": ("jwst_memest.profile.__main__", "python -m jwst_memest.profile",
                 "measure real pipeline runs: run, corpus, fit-baseline, spread"),
+    "plan": ("jwst_memest.plan.cli", "python -m jwst_memest.plan",
+             "turn estimates into jobs: memory tiers, kill times, retries, scheduler files"),
+    "calibrate": ("jwst_memest.speed", "python -m jwst_memest.speed",
+                  "time a short workload and save this machine's wall-time speed factor"),
 }
 
 _USAGE = "usage: jwst-memest {" + ",".join(COMMANDS) + "} ...\n\n" + "\n".join(
