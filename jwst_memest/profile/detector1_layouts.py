@@ -29,6 +29,31 @@ READOUT_PATTERNS = {
 
 @dataclasses.dataclass(frozen=True)
 class Detector1Exposure:
+    """One calwebb_detector1 exposure: detector, subarray, readout, groups and integrations.
+
+    Parameters
+    ----------
+    instrument, detector, exp_type, subarray : str
+        INSTRUME, DETECTOR, EXP_TYPE and SUBARRAY.
+    ny : int
+        Rows of the raw SCI array (3200 for NIRSpec IRS2 full frame).
+    nx : int
+        Its columns.
+    xstart, ystart : int, optional
+        SUBSTRT1 and SUBSTRT2, 1-based on the full frame.
+    fastaxis, slowaxis : int, optional
+        FASTAXIS and SLOWAXIS.
+    readpatt : str, optional
+        READPATT, one of ``READOUT_PATTERNS``.
+    ngroups, nints : int, optional
+        NGROUPS and NINTS.
+    tso : bool, optional
+        Whether it is a time series.
+    noutputs : int, optional
+        Amplifier outputs reading the subarray.
+    full_shape : tuple of int, optional
+        Rows and columns of the detector's full frame (science pixels).
+    """
     instrument: str
     detector: str
     exp_type: str
@@ -48,47 +73,119 @@ class Detector1Exposure:
 
     @property
     def nframes(self) -> int:
+        """NFRAMES: frames averaged into a group by the readout pattern.
+
+        Returns
+        -------
+        int
+            Frames per group.
+        """
         return READOUT_PATTERNS[self.readpatt][0]
 
     @property
     def groupgap(self) -> int:
+        """GROUPGAP: frames dropped between groups by the readout pattern.
+
+        Returns
+        -------
+        int
+            Frames dropped.
+        """
         return READOUT_PATTERNS[self.readpatt][1]
 
     @property
     def irs2(self) -> bool:
+        """Whether the readout is NIRSpec IRS2 (reference pixels interleaved).
+
+        Returns
+        -------
+        bool
+            True for the NRSIRS2 patterns.
+        """
         return self.readpatt.startswith("NRSIRS2")
 
     @property
     def ysize(self) -> int:
-        """SUBSIZE2: the science rows (an IRS2 frame of 3200 rows has 2048 rows of pixels)."""
+        """SUBSIZE2: the science rows (an IRS2 frame of 3200 rows has 2048 rows of pixels).
+
+        Returns
+        -------
+        int
+            Rows.
+        """
         return 2048 if self.irs2 else self.ny
 
     @property
     def xsize(self) -> int:
+        """SUBSIZE1: the science columns.
+
+        Returns
+        -------
+        int
+            Columns.
+        """
         return self.nx
 
     @property
     def full_frame(self) -> bool:
+        """Whether the exposure reads the detector's full frame.
+
+        Returns
+        -------
+        bool
+            True when its science rows and columns are ``full_shape``.
+        """
         return (self.ysize, self.nx) == self.full_shape
 
     @property
     def frames(self) -> int:
-        """Frames the readout spans: what a dark read at one frame per group must cover."""
+        """Frames the readout spans: what a dark read at one frame per group must cover.
+
+        Returns
+        -------
+        int
+            Frames.
+        """
         return self.ngroups * self.nframes + (self.ngroups - 1) * self.groupgap
 
     @property
     def ramp_samples(self) -> int:
+        """Samples of the raw ramp: integrations x groups x rows x columns.
+
+        Returns
+        -------
+        int
+            Samples.
+        """
         return self.nints * self.ngroups * self.ny * self.nx
 
     @property
     def uncal_bytes(self) -> int:
-        """Bytes of the raw SCI array (uint16)."""
+        """Bytes of the raw SCI array (uint16).
+
+        Returns
+        -------
+        int
+            Bytes.
+        """
         return 2 * self.ramp_samples
 
 
 def frame_time(exposure: Detector1Exposure) -> float:
-    """Seconds per frame, from the pixel clock (10 us) and the columns each output reads; close to
-    the instruments' own (NIRCam full frame 10.74 s, MIRI full frame 2.78 s)."""
+    """Seconds per frame, from the pixel clock (10 us) and the columns each output reads.
+
+    Close to the instruments' own (NIRCam full frame 10.74 s, MIRI full frame 2.78 s).
+
+    Parameters
+    ----------
+    exposure : Detector1Exposure
+        The exposure.
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
     if exposure.instrument == "MIRI":
         return 2.775 * (exposure.ny * exposure.nx) / (1024 * 1032)
     outputs = exposure.noutputs if exposure.full_frame or exposure.nx == 2048 else 1
@@ -134,7 +231,23 @@ LAYOUTS: dict[str, dict] = {
 def make_exposure(layout: str, **values) -> Detector1Exposure:
     """The named layout with the plan's values (ngroups, nints, readpatt, ...) on top.
 
-    Raises ValueError for an unknown layout, readout pattern or field."""
+    Parameters
+    ----------
+    layout : str
+        One of ``LAYOUTS``.
+    **values
+        Fields of `Detector1Exposure` to set.
+
+    Returns
+    -------
+    Detector1Exposure
+        The exposure.
+
+    Raises
+    ------
+    ValueError
+        For an unknown layout, readout pattern or field.
+    """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown detector1 layout {layout!r}; known: {', '.join(LAYOUTS)}")
     fields = {f.name for f in dataclasses.fields(Detector1Exposure)}

@@ -50,12 +50,38 @@ _AUTHOR = "jwst_memest synthetic"
 
 
 def dark_frames_of(exposure: Detector1Exposure, dark_frames: int | None = None) -> int:
-    """Frames (= groups at NFRAMES=1) of the exposure's dark: at least those its readout spans."""
+    """Frames (= groups at NFRAMES=1) of the exposure's dark: at least those its readout spans.
+
+    Parameters
+    ----------
+    exposure : jwst_memest.profile.detector1_layouts.Detector1Exposure
+        The exposure.
+    dark_frames : int or None, optional
+        Frames asked for (MIRI's dark has the exposure's groups whatever is asked).
+
+    Returns
+    -------
+    int
+        Frames.
+    """
     return max(int(dark_frames or 0), exposure.frames) if exposure.instrument != "MIRI" else exposure.ngroups
 
 
 def reference_shape(exposure: Detector1Exposure, reftype: str) -> tuple[int, int]:
-    """(rows, columns) of a reference type's images for the exposure."""
+    """(rows, columns) of a reference type's images for the exposure.
+
+    Parameters
+    ----------
+    exposure : jwst_memest.profile.detector1_layouts.Detector1Exposure
+        The exposure.
+    reftype : str
+        The reference type (``mask``, ``superbias``, ``dark``, ...).
+
+    Returns
+    -------
+    tuple of int
+        Rows and columns.
+    """
     full = exposure.full_shape
     if exposure.irs2:
         return (3200, 2048) if reftype in ("mask", "superbias") else (2048, 2048)
@@ -228,7 +254,22 @@ def _write_irs2(exposure, path):
 
 def write_detector1_references(exposure: Detector1Exposure, cache: str | Path,
                                dark_frames: int | None = None) -> dict[str, Path]:
-    """reftype -> file for the exposure, each written into ``cache`` unless already there."""
+    """reftype -> file for the exposure, each written into ``cache`` unless already there.
+
+    Parameters
+    ----------
+    exposure : jwst_memest.profile.detector1_layouts.Detector1Exposure
+        The exposure.
+    cache : str or pathlib.Path
+        The reference cache folder.
+    dark_frames : int or None, optional
+        Frames of the dark (`dark_frames_of`).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Each reference type's file.
+    """
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     irs2 = "_irs2" if exposure.irs2 else ""
@@ -262,7 +303,18 @@ def write_detector1_references(exposure: Detector1Exposure, cache: str | Path,
 
 
 def detector1_arguments(references: dict[str, Path]) -> list[str]:
-    """``--steps.<step>.override_<reftype>=PATH|N/A`` for every step of detector1 that reads a reference."""
+    """``--steps.<step>.override_<reftype>=PATH|N/A`` for every step of detector1 that reads a reference.
+
+    Parameters
+    ----------
+    references : dict of str to pathlib.Path
+        Each reference type's file (`write_detector1_references`); the others are N/A.
+
+    Returns
+    -------
+    list of str
+        The ``strun`` arguments.
+    """
     arguments = []
     for step, reftypes in DETECTOR1_REFTYPES.items():
         for reftype in reftypes:

@@ -109,8 +109,23 @@ _MULTIBAND_GRIDS = {
 
 
 def write_cubepar_reference(instrument: str, directory: str | Path) -> Path:
-    """A CUBEPAR reference for MIRI or NIRSPEC cubes: jwst's own test cubepar (spaxel sizes and spectral
-    steps per band) plus the multi-band wavelength grids its drizzle weighting needs."""
+    """A CUBEPAR reference for MIRI or NIRSPEC cubes.
+
+    jwst's own test cubepar (spaxel sizes and spectral steps per band) plus the multi-band
+    wavelength grids its drizzle weighting needs.
+
+    Parameters
+    ----------
+    instrument : str
+        ``MIRI`` or ``NIRSPEC``.
+    directory : str or pathlib.Path
+        Where to write it.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
     from astropy.io import fits
 
     directory = Path(directory)
@@ -137,7 +152,20 @@ def write_cubepar_reference(instrument: str, directory: str | Path) -> Path:
 
 
 def write_ifu_extract1d_reference(path: str | Path, exp_type: str) -> Path:
-    """An EXTRACT1D reference for IFU cubes (cannot be N/A there): a 0.5" aperture, no background."""
+    """An EXTRACT1D reference for IFU cubes (cannot be N/A there): a 0.5" aperture, no background.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    exp_type : str
+        ``MIR_MRS`` or ``NRS_IFU``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from stdatamodels.jwst import datamodels
 
     model = datamodels.Extract1dIFUModel()
@@ -176,8 +204,25 @@ def _mrs_meta(model, reftype: str, detector: str | None, channel: str | None, ba
 
 
 def write_mrs_wcs_references(directory: str | Path, detector: str, band: str) -> dict[str, Path]:
-    """DISTORTION, SPECWCS, REGIONS and WAVELENGTHRANGE references from which jwst's own MRS assign_wcs
-    builds the real frame layout (detector -> alpha_beta -> v2v3 -> world), linear within each slice."""
+    """DISTORTION, SPECWCS, REGIONS and WAVELENGTHRANGE references for MIRI MRS.
+
+    From them jwst's own MRS assign_wcs builds the real frame layout (detector -> alpha_beta ->
+    v2v3 -> world), linear within each slice.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        Where to write them.
+    detector : str
+        ``MIRIFUSHORT`` or ``MIRIFULONG``.
+    band : str
+        ``SHORT``, ``MEDIUM`` or ``LONG``.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Each reference type's file.
+    """
     from astropy.modeling import models
     from stdatamodels.jwst import datamodels
 
