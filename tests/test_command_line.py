@@ -17,6 +17,24 @@ def _cli(*args, cwd=None):
                           text=True, timeout=300, cwd=cwd)
 
 
+class _Ran:
+    """What a command run in this process returned and printed, as subprocess.run gives it."""
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run_here(capsys):
+    """``jwst-memest ARGS`` in this process (jwst imported once): the checks of many bad inputs stay quick."""
+    def run(*args):
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return _Ran(code, captured.out, captured.err)
+    return run
+
+
 def _one_error_line(result, prog="jwst-memest estimate"):
     """The run failed with status 2 and said why on exactly one line of stderr, nothing on stdout."""
     assert result.returncode == 2, (result.stdout, result.stderr)
@@ -27,30 +45,30 @@ def _one_error_line(result, prog="jwst-memest estimate"):
 
 # --- jwst-memest estimate -------------------------------------------------------------------------
 
-def test_estimate_without_or_with_two_associations(example_asn):
+def test_estimate_without_or_with_two_associations(example_asn, run_here):
     assert _one_error_line(_cli("estimate")) == "expected one association file, got none"
-    message = _one_error_line(_cli("estimate", example_asn, example_asn))
+    message = _one_error_line(run_here("estimate", example_asn, example_asn))
     assert message == f"expected one association file, got 2 ({example_asn}, {example_asn})"
 
 
-def test_estimate_bad_inputs_are_one_line(example_asn, tmp_path):
+def test_estimate_bad_inputs_are_one_line(example_asn, tmp_path, run_here):
     not_json = tmp_path / "notes_asn.json"
     not_json.write_text("not json\n")
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     missing = tmp_path / "missing_asn.json"
-    assert _one_error_line(_cli("estimate", missing)) == f"{missing}: association file not found"
-    assert _one_error_line(_cli("estimate", not_json)) == \
+    assert _one_error_line(run_here("estimate", missing)) == f"{missing}: association file not found"
+    assert _one_error_line(run_here("estimate", not_json)) == \
         f"{not_json}: invalid JSON (Expecting value at line 1 column 1)"
-    assert _one_error_line(_cli("estimate", example_asn, f"--output_dir={a_file}")) == \
+    assert _one_error_line(run_here("estimate", example_asn, f"--output_dir={a_file}")) == \
         f"{a_file}: output_dir is not a directory"
-    assert _one_error_line(_cli("estimate", example_asn, "--upper_quantile=1.5")) == \
+    assert _one_error_line(run_here("estimate", example_asn, "--upper_quantile=1.5")) == \
         "argument --upper_quantile: must be a number from 0.5 to 1.0, not '1.5'"
-    assert _one_error_line(_cli("estimate", example_asn, "--inplace", "maybe")) == \
+    assert _one_error_line(run_here("estimate", example_asn, "--inplace", "maybe")) == \
         "argument --inplace: must be true or false, not 'maybe'"
-    assert _one_error_line(_cli("estimate", example_asn, "--no_such_option=1")) == \
+    assert _one_error_line(run_here("estimate", example_asn, "--no_such_option=1")) == \
         "unrecognized arguments: --no_such_option=1"
-    assert _one_error_line(_cli("estimate", example_asn, "--steps.resample.pixel_scale_ratio=0")) == \
+    assert _one_error_line(run_here("estimate", example_asn, "--steps.resample.pixel_scale_ratio=0")) == \
         "pipeline_arguments: steps.resample.pixel_scale_ratio=0: must be a number above 0"
     assert not list(tmp_path.glob("*_memest.json"))
 
@@ -126,19 +144,19 @@ def test_strun_says_its_own_error_last_and_dumps_no_parameters(example_asn, tmp_
 
 # --- folder mode ----------------------------------------------------------------------------------
 
-def test_folder_mode_bad_outputs_are_one_line_before_any_work(example_dir, tmp_path):
+def test_folder_mode_bad_outputs_are_one_line_before_any_work(example_dir, tmp_path, run_here):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     prog = "jwst-memest predict"
-    assert _one_error_line(_cli("predict", example_dir, "--write-asn", a_file), prog) == \
+    assert _one_error_line(run_here("predict", example_dir, "--write-asn", a_file), prog) == \
         f"{a_file}: --write_asn needs a directory, and a file of that name exists"
-    assert _one_error_line(_cli("predict", example_dir, "--write_asn", a_file / "sub"), prog) == \
+    assert _one_error_line(run_here("predict", example_dir, "--write_asn", a_file / "sub"), prog) == \
         f"{a_file / 'sub'}: --write_asn cannot be made: {a_file} is a file"
-    assert _one_error_line(_cli("predict", example_dir, "--output", tmp_path / "no" / "x.csv"), prog) == \
+    assert _one_error_line(run_here("predict", example_dir, "--output", tmp_path / "no" / "x.csv"), prog) == \
         f"{tmp_path / 'no' / 'x.csv'}: --output's directory {tmp_path / 'no'} does not exist"
-    assert _one_error_line(_cli("predict", example_dir, "--exp-modes", "imaging"), prog) == \
+    assert _one_error_line(run_here("predict", example_dir, "--exp-modes", "imaging"), prog) == \
         "argument --exp_modes: unknown exp mode imaging; expected one or more of image, spec"
-    assert _one_error_line(_cli("predict", example_dir, "--quantile=2"), prog) == \
+    assert _one_error_line(run_here("predict", example_dir, "--quantile=2"), prog) == \
         "argument --upper_quantile/--quantile: must be a number from 0.5 to 1.0, not '2'"
 
 
@@ -174,15 +192,15 @@ def test_the_module_forms_keep_their_own_names():
     assert result.stderr.startswith("python -m jwst_memest.model: error: ")
 
 
-def test_unknown_or_missing_commands_are_one_line():
+def test_unknown_or_missing_commands_are_one_line(run_here):
     for args, what in (([], "no command"), (["estimat"], "unknown command 'estimat'"),
                        (["profile", "rnu"], "unknown command 'rnu'")):
-        result = _cli(*args)
+        result = run_here(*args)
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and what in result.stderr, result.stderr
 
 
-def test_profile_run_refuses_a_corpus_it_cannot_append_to_before_running(example_asn, tmp_path):
-    assert _one_error_line(_cli("profile", "run", example_asn, "--corpus", tmp_path), "jwst-memest profile run") == \
+def test_profile_run_refuses_a_corpus_it_cannot_append_to_before_running(example_asn, tmp_path, run_here):
+    assert _one_error_line(run_here("profile", "run", example_asn, "--corpus", tmp_path), "jwst-memest profile run") == \
         f"{tmp_path}: --corpus is a directory; give a CSV file"
 
 
@@ -225,6 +243,7 @@ def test_estimate_with_a_product_not_estimated_prints_the_others_and_exits_3(exa
     assert "Traceback" not in result.stderr and (tmp_path / "two_products_asn_memest.json").is_file()
 
 
+@pytest.mark.slow  # starts the real calwebb_image3 through strun
 def test_profile_run_records_nothing_the_pipeline_refused(example_asn, tmp_path):
     corpus = tmp_path / "corpus.csv"
     result = _cli("profile", "run", example_asn, "--corpus", corpus, "--", "--no_such_option=1")
