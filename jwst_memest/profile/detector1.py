@@ -96,8 +96,20 @@ def _set_header(model, exposure: Detector1Exposure) -> None:
 
 
 def fill_ramps(data: np.ndarray, group_time: float, rng: np.random.Generator) -> None:
-    """Fill a uint16 (nints, ngroups, ny, nx) array in place: bias, a per-pixel rate over the ramp,
-    read noise and a few cosmic-ray jumps per integration (so jump and ramp_fit do their usual work)."""
+    """Fill a uint16 (nints, ngroups, ny, nx) array in place.
+
+    Bias, a per-pixel rate over the ramp, read noise and a few cosmic-ray jumps per integration
+    (so that jump and ramp_fit do their usual work).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The raw SCI array.
+    group_time : float
+        Seconds per group.
+    rng : numpy.random.Generator
+        Random numbers.
+    """
     nints, ngroups, ny, nx = data.shape
     rate = rng.uniform(0.0, 3.0, (ny, nx)).astype(np.float32)  # DN/s
     bias = np.float32(12000.0)
@@ -113,7 +125,22 @@ def fill_ramps(data: np.ndarray, group_time: float, rng: np.random.Generator) ->
 
 
 def write_uncal(exposure: Detector1Exposure, path: str | Path, seed: int = 0) -> Path:
-    """A Level1bModel uncal file of the exposure's full size: uint16 SCI, header detector1 reads."""
+    """A Level1bModel uncal file of the exposure's full size: uint16 SCI, header detector1 reads.
+
+    Parameters
+    ----------
+    exposure : Detector1Exposure
+        The exposure.
+    path : str or pathlib.Path
+        The file to write (``*_uncal.fits``).
+    seed : int, optional
+        Seed of the ramps' noise and cosmic rays.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from stdatamodels.jwst import datamodels
 
     from jwst_memest.atomic import write_datamodel
@@ -132,6 +159,18 @@ def write_uncal(exposure: Detector1Exposure, path: str | Path, seed: int = 0) ->
 
 @dataclasses.dataclass(frozen=True)
 class Detector1Configuration:
+    """One run of a detector1 plan.
+
+    Parameters
+    ----------
+    run_id : str
+        Group name and a hash of the parameters.
+    layout : dict
+        The plan's parameters: layout name, ngroups, nints, readpatt, dark_frames.
+    settings : tuple of (str, object), optional
+        Step settings (maximum_cores).
+    """
+
     run_id: str
     layout: dict  # the plan's parameters: layout name, ngroups, nints, readpatt, dark_frames
     settings: tuple[tuple[str, object], ...] = ()  # (name, value): maximum_cores
@@ -142,6 +181,16 @@ def expand_detector1_plan(plan: dict) -> list[Detector1Configuration]:
 
     Run ids are those ``corpus.expand_plan`` gives the same plan (group name and a hash of the
     parameters and settings), so a corpus is resumable whichever expanded it.
+
+    Parameters
+    ----------
+    plan : dict
+        The plan: ``groups``, each with ``name``, ``base`` and ``vary``.
+
+    Returns
+    -------
+    list of Detector1Configuration
+        In plan order.
     """
     configurations = []
     for group in plan["groups"]:
@@ -159,7 +208,18 @@ def expand_detector1_plan(plan: dict) -> list[Detector1Configuration]:
 
 
 def detector1_configuration(params: dict) -> tuple[Detector1Exposure, int | None]:
-    """A plan configuration's exposure and dark frame count (None: the readout's own)."""
+    """A plan configuration's exposure and dark frame count.
+
+    Parameters
+    ----------
+    params : dict
+        The configuration's parameters: ``layout`` and fields of the exposure, ``dark_frames``.
+
+    Returns
+    -------
+    tuple
+        The `Detector1Exposure` and the dark's frames (None: the readout's own).
+    """
     values = {k: v for k, v in params.items() if k not in ("layout", "dark_frames")}
     return make_exposure(params["layout"], **values), params.get("dark_frames")
 
@@ -183,6 +243,20 @@ def predicted_peak_gb(exposure: Detector1Exposure, maximum_cores: str = "1", dar
     differences and flags, about 56 bytes a science sample in all (measured: NIRCam and NIRSpec IRS2
     full frame, 10 groups: 2.9 GB); the dark is read whole (SCI+ERR float32); each extra worker
     process holds an interpreter and its slice's copies (~0.4 GB).
+
+    Parameters
+    ----------
+    exposure : Detector1Exposure
+        The exposure.
+    maximum_cores : str, optional
+        jump's and ramp_fit's maximum_cores.
+    dark_frames : int or None, optional
+        Frames of the dark (default: those the readout spans).
+
+    Returns
+    -------
+    float
+        GB.
     """
     samples = exposure.nints * exposure.ngroups * exposure.ysize * exposure.xsize
     dark_ints = min(exposure.nints, 2) if exposure.instrument == "MIRI" else 1
@@ -193,7 +267,18 @@ def predicted_peak_gb(exposure: Detector1Exposure, maximum_cores: str = "1", dar
 
 
 def step_times(lines) -> dict[str, float]:
-    """Seconds each step of an stpipe log ran (summed over repeats); skipped steps take ~0."""
+    """Seconds each step of an stpipe log ran (summed over repeats); skipped steps take ~0.
+
+    Parameters
+    ----------
+    lines : iterable of str
+        The log's lines.
+
+    Returns
+    -------
+    dict of str to float
+        Step name to seconds.
+    """
     from jwst_memest.profile.monitor import step_intervals
 
     times: dict[str, float] = {}
@@ -209,6 +294,13 @@ def _split(run_id: str, test_fraction: float = 0.2) -> str:
 
 
 def default_reference_cache() -> Path:
+    """The references' cache: ``$JWST_MEMEST_DETECTOR1_REFS`` or a folder in the temporary folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
     return Path(os.environ.get("JWST_MEMEST_DETECTOR1_REFS")
                 or Path(tempfile.gettempdir()) / "memest-detector1-references")
 
@@ -233,7 +325,38 @@ def run_detector1(exposure: Detector1Exposure, *, maximum_cores: str = "1", dark
                   run_id: str | None = None, reference_cache: str | Path | None = None,
                   scratch_root: str | None = None, timeout: float | None = 3600, seed: int = 0,
                   rss_limit_gb: float | None = None, extra_args: list[str] = (), layout: dict | None = None) -> dict:
-    """Write the uncal, run calwebb_detector1 on it under the monitor, delete the data; return the row."""
+    """Write the uncal, run calwebb_detector1 on it under the monitor, delete the data; return the row.
+
+    Parameters
+    ----------
+    exposure : Detector1Exposure
+        The exposure.
+    maximum_cores : str, optional
+        jump's and ramp_fit's maximum_cores ("none", "1", "2", "half", "all").
+    dark_frames : int or None, optional
+        Frames of the dark (default: those the readout spans).
+    run_id : str or None, optional
+        The row's id (default: detector and time).
+    reference_cache : str or pathlib.Path or None, optional
+        Folder of the cached references (default: ``default_reference_cache()``).
+    scratch_root : str or None, optional
+        Where the uncal and outputs are written (default: the temporary folder).
+    timeout : float or None, optional
+        Seconds before the run is killed.
+    seed : int, optional
+        Seed of the ramps.
+    rss_limit_gb : float or None, optional
+        Process-tree RSS (GB) at which the run is killed.
+    extra_args : list of str, optional
+        More strun arguments.
+    layout : dict or None, optional
+        The plan's parameters, recorded in the row.
+
+    Returns
+    -------
+    dict
+        The corpus row (``DETECTOR1_COLUMNS``).
+    """
     import jwst
 
     from jwst_memest.profile.monitor import measure
@@ -294,6 +417,26 @@ def build_detector1_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.
 
     Configurations whose crude predicted peak is above the guard are recorded as skipped; a run
     whose process tree outgrows the guard is killed and recorded so.
+
+    Parameters
+    ----------
+    plan : dict
+        The plan (``pipeline: detector1`` and its groups).
+    corpus : pathlib.Path
+        The CSV appended to.
+    memory_guard_gb : float, optional
+        GB: the guard.
+    limit : int or None, optional
+        Run at most this many pending configurations.
+    reference_cache : str or pathlib.Path or None, optional
+        Folder of the cached references.
+    progress : callable, optional
+        Called with one line per row (and ``file=``).
+
+    Returns
+    -------
+    int
+        Rows added.
     """
     from jwst_memest.profile.run import append_row, pipeline_runner
 

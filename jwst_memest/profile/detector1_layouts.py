@@ -54,6 +54,7 @@ class Detector1Exposure:
     full_shape : tuple of int, optional
         Rows and columns of the detector's full frame (science pixels).
     """
+
     instrument: str
     detector: str
     exp_type: str
