@@ -1,5 +1,7 @@
 """Shared fixtures. CRDS is made unreachable so that any call to it fails fast."""
 
+import gc
+import importlib.util
 import os
 import shutil
 import sys
@@ -7,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 os.environ["CRDS_SERVER_URL"] = "https://localhost:1"
 os.environ["CRDS_MODE"] = "local"
@@ -20,6 +23,42 @@ for variable in ("JWST_MEMEST_MODEL", "JWST_MEMEST_MODEL_DIR", "JWST_MEMEST_MEMO
 
 from jwst_memest.example import example_association, write_layout_association  # noqa: E402
 from jwst_memest.exposures import ExposureLayout  # noqa: E402
+
+# The property tests draw a few dozen examples in the default run and the full count with
+# `--hypothesis-profile=full` (the command that also runs the slow tests, see README).
+hypothesis_settings.register_profile("quick", max_examples=30)
+hypothesis_settings.register_profile("full", max_examples=150)
+hypothesis_settings.load_profile("quick")  # --hypothesis-profile, read after this file, overrides it
+
+TENSORFLOW_MISSING = importlib.util.find_spec("tensorflow") is None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``tensorflow`` are skipped, with the reason, where the ``train`` extra is not installed."""
+    if not TENSORFLOW_MISSING:
+        return
+    skip = pytest.mark.skip(reason="needs tensorflow: pip install '.[test,train]'")
+    for item in items:
+        if item.get_closest_marker("tensorflow"):
+            item.add_marker(skip)
+
+
+def _freeze_surviving_objects():
+    """Every stpipe step starts with gc.collect(), which walks every object of this process (jwst,
+    tensorflow, the test modules): 0.4-0.8 s a step. Objects alive between tests are moved out of the
+    collector's sight, so that each collection walks only what the current test made."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish(session):
+    _freeze_surviving_objects()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    _freeze_surviving_objects()
 
 
 @pytest.fixture

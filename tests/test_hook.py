@@ -32,7 +32,7 @@ def _parameter_file(name: str) -> str:
     "command",
     [
         ["strun", "calwebb_image3", "{asn}", f"--pre_hooks={HOOK}"],
-        ["strun", _parameter_file("calwebb_image3_memest.asdf"), "{asn}"],
+        pytest.param(["strun", _parameter_file("calwebb_image3_memest.asdf"), "{asn}"], marks=pytest.mark.slow),
     ],
     ids=["command-line", "parameter-file"],
 )
@@ -49,6 +49,17 @@ def test_hook_runs_inside_calwebb_image3(example_dir, example_asn, command):
     assert annotated["products"][0]["gbSize"] > 0
 
 
+@pytest.mark.parametrize("name,pipeline", [("calwebb_image3_memest.asdf", "Image3Pipeline"),
+                                           ("calwebb_spec3_memest.asdf", "Spec3Pipeline")])
+def test_the_shipped_parameter_files_add_the_hook(name, pipeline):
+    """In-process; strun runs them end to end in the slow tests."""
+    from jwst.stpipe import Step
+
+    host = Step.from_config_file(_parameter_file(name))
+    assert type(host).__name__ == pipeline and host.pre_hooks == ["jwst_memest.MemoryEstimateStep"]
+
+
+@pytest.mark.slow
 def test_hook_runs_inside_calwebb_spec3(example_dir, example_asn):
     # spec3 association from the same members: the hook sizes it as spec3
     raw = json.loads(example_asn.read_text())

@@ -41,7 +41,8 @@ associations = st.fixed_dictionaries(
     }
 ) | json_values
 
-settings_fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# max_examples from the profile: a few dozen by default, 150 with --hypothesis-profile=full (see conftest)
+settings_fast = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @settings_fast
