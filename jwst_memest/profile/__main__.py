@@ -9,6 +9,7 @@ COMMANDS = {
     "corpus": ("jwst_memest.profile.corpus", "run every configuration of a plan on synthetic exposures"),
     "fit-baseline": ("jwst_memest.profile.fit", "refit the physics baseline to measured corpora"),
     "spread": ("jwst_memest.profile.spread", "run the same configurations repeatedly, in several environments"),
+    "fit-walltime": ("jwst_memest.profile.fit_walltime", "refit the wall-time model to measured corpora"),
 }
 USAGE = "usage: python -m jwst_memest.profile {run ASN | corpus --plan P --out CSV | fit-baseline --corpus CSV} ..."
 

@@ -1,0 +1,156 @@
+"""``jwst-memest plan ASN... | DIR [--site SITE.yaml] [--output-dir OUT]``: estimates become jobs.
+
+Each Level-3 product becomes a job: the smallest memory tier of the site its upper bound fits
+(plus the site's per-job overhead), a kill time from its wall-time upper bound, and the tiers it
+is retried on after an out-of-memory exit. A product that fits no tier runs with the first
+memory-saving setting of its estimate that fits one; one that fits none even then is flagged.
+The table goes to stdout; with ``--output-dir``, each job's wrapper, HTCondor submit description,
+Slurm script and AWS Batch requests, the HTCondor DAG and ``plan.json`` are written there.
+
+A folder of Level-3 associations (``*_asn.json``) is planned as those files; a folder of exposures
+is formed into products first (folder mode), its associations written to the output directory.
+Without ``--site``, the site is this machine alone (its memory the only tier).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from jwst_memest.atomic import atomic_write
+from jwst_memest.cli_support import CommandParser, one_line, program
+
+__all__ = ["main", "build_parser", "estimates_of"]
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> CommandParser:
+    """The parser of ``jwst-memest plan``.
+
+    Returns
+    -------
+    jwst_memest.cli_support.CommandParser
+        The parser.
+    """
+    parser = CommandParser(prog=program("python -m jwst_memest.plan"), description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", metavar="ASN_OR_DIR",
+                        help="Level-3 association files, or one folder of associations or exposures")
+    parser.add_argument("--site", help="site file (YAML; see jwst_memest/plan/site.py), or a shipped site's name "
+                                       "(calcloud-like); default: this machine alone")
+    parser.add_argument("--output-dir", help="write each job's scheduler files, the DAG and plan.json here")
+    parser.add_argument("--scheduler", action="append", choices=("htcondor", "slurm", "aws_batch"),
+                        help="which scheduler's files to write (repeatable; default: all)")
+    parser.add_argument("--upper-quantile", type=float, default=0.95, help="quantile of the memory and time bounds")
+    return parser
+
+
+def estimates_of(inputs: list[str], output_dir: Path | None, quantile: float = 0.95):
+    """The estimates of the inputs and each product's association file.
+
+    Parameters
+    ----------
+    inputs : list of str
+        Association files, or one folder (of associations, or of exposures).
+    output_dir : pathlib.Path or None
+        Where folder mode writes the associations it forms.
+    quantile : float, optional
+        The bounds' quantile.
+
+    Returns
+    -------
+    estimates : list of jwst_memest.estimation.ProductEstimate
+        The products' estimates.
+    association_of : dict of str to str
+        Each product's association file.
+    failures : dict of str to str
+        Products that could not be estimated, and why.
+
+    Raises
+    ------
+    ValueError
+        When an input cannot be read or no product can be estimated.
+    """
+    from jwst_memest.association import AssociationError
+    from jwst_memest.estimation import estimate_association
+
+    paths = [Path(p) for p in inputs]
+    if len(paths) == 1 and paths[0].is_dir():
+        found = sorted(paths[0].glob("*_asn.json"))
+        if not found:
+            return _folder_estimates(paths[0], output_dir, quantile)
+        paths = found
+    elif any(p.is_dir() for p in paths):
+        raise ValueError("give association files, or a single folder")
+    estimates, association_of, failures = [], {}, {}
+    for path in paths:
+        try:
+            result = estimate_association(path, quantile=quantile)
+        except (AssociationError, OSError, ValueError) as exc:
+            raise ValueError(one_line(exc)) from None
+        estimates += result.products
+        association_of.update({e.product: str(path.resolve()) for e in result.products})
+        failures.update(result.failures)
+    return estimates, association_of, failures
+
+
+def _folder_estimates(folder: Path, output_dir: Path | None, quantile: float):
+    from jwst_memest.predict import JwstCalPredict
+
+    predictor = JwstCalPredict(folder, quantile=quantile)
+    predictor.run_inference()
+    if not predictor.estimates:
+        raise ValueError(f"{folder}: no Level-3 product formed from its exposures")
+    where = output_dir.resolve() if output_dir else folder.resolve()
+    if output_dir:
+        predictor.write_associations(output_dir)
+    association_of = {name: str(where / filename) for name, filename in predictor.association_of.items()}
+    return predictor.estimates, association_of, {}
+
+
+def main(argv=None) -> int:
+    """Run ``jwst-memest plan``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 when every job fits a tier, 1 when some fit none (they are flagged), 2 bad input.
+    """
+    from jwst_memest.plan.jobs import plan_jobs, plan_table
+    from jwst_memest.plan.schedulers import write_scheduler_files
+    from jwst_memest.plan.site import load_site
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 0.5 <= args.upper_quantile <= 1.0:
+        parser.error("--upper-quantile must be from 0.5 to 1.0")
+    try:
+        site = load_site(args.site)
+        output_dir = Path(args.output_dir) if args.output_dir else None
+        estimates, association_of, failures = estimates_of(args.inputs, output_dir, args.upper_quantile)
+    except ValueError as exc:
+        print(f"{parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    jobs = plan_jobs(estimates, association_of, site)
+    print(plan_table(jobs, site), flush=True)
+    for product, reason in failures.items():
+        print(f"not planned: {product}: {reason}", file=sys.stderr)
+    if output_dir:
+        written = write_scheduler_files(jobs, site, output_dir, args.scheduler or ("htcondor", "slurm", "aws_batch"))
+        plan = {"site": dataclasses.asdict(site), "jobs": [dataclasses.asdict(j) | {"request_mib": j.ladder_mib()}
+                                                           for j in jobs], "not_planned": failures}
+        with atomic_write(output_dir / "plan.json") as handle:
+            json.dump(plan, handle, indent=2)
+        print(f"wrote {len(written) + 1} files to {output_dir}", file=sys.stderr)
+    return 1 if any(j.flagged for j in jobs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""From estimates to jobs: a memory tier, a kill time and a retry ladder per Level-3 product."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from jwst_memest.pipelines import class_alias
+from jwst_memest.plan.site import Site
+
+__all__ = ["Job", "plan_job", "plan_jobs", "plan_table", "job_name", "mib"]
+
+
+def job_name(product: str) -> str:
+    """A name safe for every scheduler (HTCondor DAG nodes, Slurm, AWS Batch: letters, digits, ``-_``).
+
+    Parameters
+    ----------
+    product : str
+        The product's name.
+
+    Returns
+    -------
+    str
+        At most 128 characters.
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "_", product)[:128] or "job"
+
+
+@dataclass
+class Job:
+    """One pipeline run to submit.
+
+    Parameters
+    ----------
+    name : str
+        The job's name (`job_name` of the product).
+    product : str
+        The Level-3 product.
+    pipeline : str
+        Its pipeline (``image3``, ...).
+    association : str
+        The association file the job runs on.
+    upper_gb : float
+        The memory upper bound the tier was chosen for, GB (the alternative's when one is used).
+    tier_gb : float or None
+        The tier the job runs on, GB; None when the job fits no tier.
+    ladder_gb : list of float
+        The tiers of the out-of-memory retries, in order.
+    overhead_gb : float
+        What the site reserves of each tier: a job requests its tier less this.
+    wall_time_s : float or None
+        The estimated wall time, seconds.
+    wall_upper_s : float or None
+        Its upper bound, seconds.
+    kill_time_s : float
+        The time after which the job is removed, seconds.
+    cpus : int
+        CPUs requested.
+    arguments : list of str
+        Settings the job runs with to fit (an alternative's), empty for the default run.
+    status : str
+        ``fits``, ``fits with settings`` or ``fits no tier``.
+    note : str
+        What a flagged job would need.
+    command : str
+        The command line the job runs.
+    """
+
+    name: str
+    product: str
+    pipeline: str
+    association: str
+    upper_gb: float
+    tier_gb: float | None
+    ladder_gb: list = field(default_factory=list)
+    overhead_gb: float = 0.0
+    wall_time_s: float | None = None
+    wall_upper_s: float | None = None
+    kill_time_s: float = 0.0
+    cpus: int = 1
+    arguments: list = field(default_factory=list)
+    status: str = "fits"
+    note: str = ""
+    command: str = ""
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the job fits no tier.
+
+        Returns
+        -------
+        bool
+            True when ``tier_gb`` is None.
+        """
+        return self.tier_gb is None
+
+    @property
+    def request_mib(self) -> int:
+        """The memory request in MiB (schedulers count in MiB): the tier less the site's overhead.
+
+        Returns
+        -------
+        int
+            MiB (the upper bound's, for a job that fits no tier).
+        """
+        return mib(self.tier_gb - self.overhead_gb if self.tier_gb is not None else self.upper_gb)
+
+    def ladder_mib(self) -> list[int]:
+        """The first request and every retry's, MiB.
+
+        Returns
+        -------
+        list of int
+            MiB per attempt.
+        """
+        return [self.request_mib] + [mib(t - self.overhead_gb) for t in self.ladder_gb]
+
+
+def mib(gb: float) -> int:
+    """GB (10^9 bytes) as whole MiB, rounded down (a tier's size is what the machine has).
+
+    Parameters
+    ----------
+    gb : float
+        GB.
+
+    Returns
+    -------
+    int
+        MiB.
+    """
+    return int(gb * 1e9 // 2**20)
+
+
+def _alternative_arguments(alternative: dict) -> list[str]:
+    if alternative.get("arguments"):
+        return list(alternative["arguments"])
+    return [] if alternative.get("in_memory", True) else ["--in_memory=false"]
+
+
+def _command(site: Site, pipeline: str, association: str, product: str, arguments: list[str]) -> str:
+    text = " ".join(shlex.quote(a) for a in arguments)
+    command = site.command.format(pipeline_class=class_alias(pipeline), association=shlex.quote(association),
+                                  product=shlex.quote(product), arguments=text)
+    if arguments and "{arguments}" not in site.command:
+        command = f"{command} {text}"
+    return command.strip()
+
+
+def plan_job(estimate, association: str | Path, site: Site) -> Job:
+    """The job of one product's estimate at a site.
+
+    The memory request is the smallest tier the estimate's upper bound (plus the site's per-job
+    overhead) fits in. A product that fits no tier is run with the least intrusive memory-saving
+    setting the estimate offers (its ``alternatives``) that fits one, and says so; one that fits
+    none even then is flagged, with the setting that comes closest.
+
+    Parameters
+    ----------
+    estimate : jwst_memest.estimation.ProductEstimate
+        The product's estimate.
+    association : str or pathlib.Path
+        The association file the job runs on.
+    site : jwst_memest.plan.site.Site
+        Where it runs.
+
+    Returns
+    -------
+    Job
+        The job.
+    """
+    association = str(association)
+    upper, arguments, status, note = float(estimate.upper_bound_gb), [], "fits", ""
+    tier = site.tier_for(upper)
+    if tier is None:
+        alternatives = [a for a in estimate.alternatives if _alternative_arguments(a)]
+        fitting = [a for a in alternatives if site.tier_for(float(a["upper_bound_gb"])) is not None]
+        largest = site.usable_gb(site.tiers_gb[-1])
+        if fitting:
+            # the alternatives are listed least intrusive first: the first that fits
+            chosen = fitting[0]
+            upper, arguments = float(chosen["upper_bound_gb"]), _alternative_arguments(chosen)
+            tier, status = site.tier_for(upper), "fits with settings"
+            note = (f"default run needs {estimate.upper_bound_gb:.1f} GB > {largest:.1f} GB usable on the largest "
+                    f"tier; runs with {' '.join(arguments)}")
+        else:
+            closest = min(alternatives, key=lambda a: a["upper_bound_gb"], default=None)
+            status = "fits no tier"
+            note = f"needs {upper:.1f} GB > {largest:.1f} GB usable on the largest tier"
+            if closest is not None and closest["upper_bound_gb"] < upper:
+                note += (f"; smallest with {' '.join(_alternative_arguments(closest))}: "
+                         f"{closest['upper_bound_gb']:.1f} GB")
+            note += "; split the association or find a larger machine"
+    wall, wall_upper = getattr(estimate, "wall_time_s", None), getattr(estimate, "wall_time_upper_s", None)
+    return Job(name=job_name(estimate.product), product=estimate.product, pipeline=estimate.pipeline,
+               association=association, upper_gb=upper, tier_gb=tier,
+               ladder_gb=site.retry_ladder(tier) if tier is not None else [], overhead_gb=site.overhead_gb,
+               wall_time_s=wall, wall_upper_s=wall_upper, kill_time_s=site.kill_time_s(wall_upper),
+               cpus=site.cpus, arguments=arguments, status=status, note=note,
+               command=_command(site, estimate.pipeline, association, estimate.product, arguments))
+
+
+def plan_jobs(estimates: Sequence, association_of: dict[str, str | Path], site: Site) -> list[Job]:
+    """The jobs of many products' estimates.
+
+    Parameters
+    ----------
+    estimates : sequence of jwst_memest.estimation.ProductEstimate
+        The estimates.
+    association_of : dict of str to str or pathlib.Path
+        Each product's association file.
+    site : jwst_memest.plan.site.Site
+        Where they run.
+
+    Returns
+    -------
+    list of Job
+        One per estimate, in order; names made unique.
+    """
+    jobs, seen = [], {}
+    for estimate in estimates:
+        job = plan_job(estimate, association_of[estimate.product], site)
+        count = seen.get(job.name, 0)
+        seen[job.name] = count + 1
+        if count:
+            job.name = f"{job.name}_{count}"
+        jobs.append(job)
+    return jobs
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def plan_table(jobs: Sequence[Job], site: Site) -> str:
+    """The plan as an aligned table, with the site in a header line and each flagged job's note below.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+        The jobs.
+    site : jwst_memest.plan.site.Site
+        Their site.
+
+    Returns
+    -------
+    str
+        The table.
+    """
+    head = ("job", "upper GB", "tier GB", "retries on GB", "wall", "wall upper", "kill after", "status")
+    rows = [(j.name, f"{j.upper_gb:.2f}", "-" if j.tier_gb is None else f"{j.tier_gb:g}",
+             ",".join(f"{t:g}" for t in j.ladder_gb) or "-", _duration(j.wall_time_s), _duration(j.wall_upper_s),
+             _duration(j.kill_time_s), j.status) for j in jobs]
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    right = {1, 2, 4, 5, 6}
+
+    def line(row):
+        return "  ".join(str(v).rjust(w) if i in right else str(v).ljust(w)
+                         for i, (v, w) in enumerate(zip(row, widths))).rstrip()
+
+    tiers = ", ".join(f"{t:g}" for t in site.tiers_gb)
+    out = [f"site {site.name}: tiers {tiers} GB, overhead {site.overhead_gb:g} GB per job, "
+           f"kill after wall upper x {site.time_factor:g} (at least {site.min_time_s:g} s, at most "
+           f"{_duration(site.max_time_s)}), up to {site.max_retries} out-of-memory retries",
+           line(head), *(line(r) for r in rows)]
+    out += [f"  {j.name}: {j.note}" for j in jobs if j.note]
+    flagged = sum(j.flagged for j in jobs)
+    out.append(f"{len(jobs)} jobs, {flagged} fit no tier" if flagged else f"{len(jobs)} jobs, all fit a tier")
+    return "\n".join(out)
