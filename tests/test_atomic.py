@@ -152,7 +152,8 @@ def _writer(writer, tmp_path):
 # Writing calls, and the argument that names the file they write (None: the object they are called on)
 _TARGET_ARGUMENT = {"to_csv": 0, "to_json": 0, "to_parquet": 0, "savefig": 0, "write_to": 0, "writeto": 0,
                     "save": 0, "savez": 0, "savez_compressed": 0, "savetxt": 0, "to_fits": 0, "to_asdf": 0,
-                    "copyfile": 1, "copy": 1, "copy2": 1, "move": 1, "write_text": None, "write_bytes": None}
+                    "copyfile": 1, "copy": 1, "copy2": 1, "move": 1, "write_text": None, "write_bytes": None,
+                    "ModelCheckpoint": 0}
 # Writes that cannot be atomic, each with why
 NOT_ATOMIC = {
     # rows appended to a corpus CSV that has its header: finished rows are never rewritten
@@ -242,6 +243,7 @@ def writes(table, model, path, fig):
     fig.savefig(path)
     shutil.copyfile(path, path.with_suffix(".b"))
     keras.utils.plot_model(model, to_file=str(path))
+    keras.callbacks.ModelCheckpoint(path, save_best_only=True)
 
 def safe(table, model, path, fig):
     with atomic_write(path, newline="") as handle:
@@ -257,8 +259,8 @@ def safe(table, model, path, fig):
         reading.read()
 """
     assert sorted(w.split(" ", 1)[1] for w in non_atomic_writes(source, "x.py")) == [
-        "writes: copyfile", "writes: open", "writes: plot_model", "writes: save", "writes: save", "writes: savefig",
-        "writes: to_csv", "writes: write_text"]
+        "writes: ModelCheckpoint", "writes: copyfile", "writes: open", "writes: plot_model", "writes: save",
+        "writes: save", "writes: savefig", "writes: to_csv", "writes: write_text"]
 
 
 def test_atomic_path_replaces_the_target_once_written(tmp_path):

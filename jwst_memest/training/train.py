@@ -91,6 +91,29 @@ def _epoch_callbacks(bar, X_test, y_test, fold_label):
     return TestLoss(), EpochBar()
 
 
+def _best_checkpoint(path: Path, monitor: str):
+    """A Keras callback keeping the model of the best epoch so far (lowest ``monitor``) at ``path``.
+
+    What keras' ModelCheckpoint(save_best_only=True) does, with each save through ``atomic_path``: a
+    reader (or a killed run) never finds half a checkpoint.
+    """
+    import keras
+
+    class BestCheckpoint(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best = np.inf
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(monitor)
+            if value is not None and np.isfinite(value) and value < self.best:
+                self.best = float(value)
+                with atomic_path(path) as saved:
+                    self.model.save(saved)
+
+    return BestCheckpoint()
+
+
 class JwstCalTrain:
     """Train the memory model for one exposure mode, with optional k-fold cross-validation.
 
@@ -317,7 +340,7 @@ class JwstCalTrain:
 
         # without validation rows (tiny folds) the training loss is all there is to watch
         prefix = "val_" if validating else ""
-        callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor=f"{prefix}loss", save_best_only=True)]
+        callbacks = [_best_checkpoint(checkpoint, f"{prefix}loss")]
         if self.early_stopping:
             monitor = prefix + self.early_stopping.removeprefix("val_")
             callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience,
