@@ -32,6 +32,8 @@ COMMANDS = {
              "turn estimates into jobs: memory tiers, kill times, retries, scheduler files"),
     "calibrate": ("jwst_memest.speed", "python -m jwst_memest.speed",
                   "time a short workload and save this machine's wall-time speed factor"),
+    "batch": ("jwst_memest.batch", "python -m jwst_memest.batch",
+              "estimate many associations or folders on a dask cluster into one JSON-lines file, resumably"),
 }
 
 _USAGE = "usage: jwst-memest {" + ",".join(COMMANDS) + "} ...\n\n" + "\n".join(

@@ -34,7 +34,7 @@ def test_installed_model_predicts_positive_seconds(pipeline):
 
 
 def test_fit_recovers_known_coefficients():
-    X = _image3_rows(80)
+    X = _image3_rows(30)
     names, A = work_terms(X, "image3")
     truth = dict.fromkeys(names, 0.0) | {"startup": 8.0, "per_member": 1.5, "per_member_pixel": 4e-6,
                                          "per_output_pixel": 5e-7}
