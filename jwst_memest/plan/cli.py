@@ -1,4 +1,4 @@
-"""``jwst-memest plan ASN... | DIR [--site SITE.yaml] [--output-dir OUT]``: estimates become jobs.
+"""``jwst-memest plan ASN [ASN ...] | DIR [--site SITE.yaml] [--output-dir OUT]``: estimates become jobs.
 
 Each Level-3 product becomes a job: the smallest memory tier of the site its upper bound fits
 (plus the site's per-job overhead), a kill time from its wall-time upper bound, and the tiers it
