@@ -194,7 +194,7 @@ def test_step_refuses_a_broken_bundle_in_one_line(example_asn, tmp_path):
         MemoryEstimateStep.call(str(example_asn), output_dir=str(tmp_path), model_path=str(bad))
 
 
-@pytest.mark.parametrize("module", ["jwst_memest.model", "jwst_memest.models"])
+@pytest.mark.parametrize("module", [pytest.param("jwst_memest.model", marks=pytest.mark.slow), "jwst_memest.models"])
 def test_models_command_line(tmp_path, module):
     path = write_random_bundle(tmp_path / "b.asdf")
     shown = subprocess.run([sys.executable, "-m", module, "show", str(path)], capture_output=True, text=True)

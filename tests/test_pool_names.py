@@ -25,12 +25,18 @@ def _names_from_the_pool_file(pool) -> set[str]:
     return {a["products"][0]["name"] for a in found if a["asn_id"].startswith("o")}
 
 
+def _slow(*pool_files):
+    return [pytest.param(p, marks=pytest.mark.slow) for p in pool_files]
+
+
+# the default run compares an imaging and a spectroscopic pool, the slow run all nine
 @pytest.mark.parametrize("pool_file", [
-    "pool_002_image_miri.csv", "pool_003_image_nircam.csv",            # imaging
-    "pool_018_all_exptypes.csv",                                        # every exposure type, coronagraphy included
-    "pool_021_tso.csv",                                                 # time series
-    "pool_005_spec_niriss.csv", "pool_007_spec_miri.csv", "pool_019_niriss_wfss.csv",
-    "pool_023_nirspec_msa_3nod.csv", "pool_024_nirspec_fss_nods.csv",   # spectroscopy
+    *_slow("pool_002_image_miri.csv"), "pool_003_image_nircam.csv",   # imaging
+    *_slow("pool_018_all_exptypes.csv"),                               # every exposure type, coronagraphy included
+    *_slow("pool_021_tso.csv"),                                        # time series
+    "pool_005_spec_niriss.csv",                                        # spectroscopy
+    *_slow("pool_007_spec_miri.csv", "pool_019_niriss_wfss.csv", "pool_023_nirspec_msa_3nod.csv",
+           "pool_024_nirspec_fss_nods.csv"),
 ])
 def test_folder_mode_names_equal_the_generators_on_the_pool_file(tmp_path, pool_file):
     pool = expanded_pool(pool_file)

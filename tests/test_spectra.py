@@ -29,7 +29,8 @@ COMPARED = ("exp_type", "instrument", "grating", "channel", "band", "n_members",
             "member_pixels", "member_bytes", "total_input_bytes")
 
 
-@pytest.mark.parametrize("exp_type", list(LAYOUTS))
+# MIRI MRS writes four full 1032x1024 cal files: slow (NRS_IFU checks the cube in the default run)
+@pytest.mark.parametrize("exp_type", [pytest.param(e, marks=pytest.mark.slow) if e == "MIR_MRS" else e for e in LAYOUTS])
 def test_cal_files_and_header_only_exposures_give_the_same_features(tmp_path, exp_type):
     layout = ExposureLayout(exp_type=exp_type, **LAYOUTS[exp_type])
     cal = [read_exposure_metadata(p) for p in write_spec3_exposures(layout, tmp_path / "cal", np.random.default_rng(1))]
