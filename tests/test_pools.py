@@ -20,11 +20,14 @@ from jwst_memest.pools import (
     pool_table,
 )
 
-# the pools jwst ships whose rows repeat (the grouping has work to do) and a spread of the others
+# the pools jwst ships whose rows repeat (the grouping has work to do) and a spread of the others;
+# the default run takes one of the first, the slow run all nine
 SHIPPED_POOLS = [
-    "pool_019_niriss_wfss.csv", "pool_023_nirspec_msa_3nod.csv", "pool_024b_nirspec_fss_nods.csv",
-    "pool_024c_nirspec_fss_nods.csv", "pool_003_image_nircam.csv", "pool_007_spec_miri.csv",
-    "pool_018_all_exptypes.csv", "pool_021_tso.csv", "jw87800_20180412T163456_pool.csv",
+    "pool_023_nirspec_msa_3nod.csv",
+    *(pytest.param(name, marks=pytest.mark.slow) for name in (
+        "pool_019_niriss_wfss.csv", "pool_024b_nirspec_fss_nods.csv", "pool_024c_nirspec_fss_nods.csv",
+        "pool_003_image_nircam.csv", "pool_007_spec_miri.csv", "pool_018_all_exptypes.csv", "pool_021_tso.csv",
+        "jw87800_20180412T163456_pool.csv")),
 ]
 
 
