@@ -511,6 +511,10 @@ def test_products_without_a_member_are_failures_with_the_reason(example_asn):
 
 
 def test_substituted_members_are_reported(example_asn):
+    """An association naming cal files of which only the uncal ones are at hand (the bundled
+    example names its uncal files, so nothing is substituted there)."""
+    names = sorted(p.name for p in example_asn.parent.glob("*_uncal.fits"))
+    _set_members(example_asn, [("p", [n.replace("_uncal", "_cal") for n in names])])
     pipeline, products, failures = read_association_members(example_asn)
     ((_, members, warnings),) = products
     assert failures == {} and len(members) == 16
