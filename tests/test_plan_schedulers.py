@@ -181,3 +181,21 @@ def test_plan_command_on_the_example_writes_every_schedulers_files(tmp_path, cap
     assert {f"{name}.sub", f"{name}.slurm", f"{name}.batch-0.json", "jobs.dag"} <= {p.name for p in out.iterdir()}
     htcondor2.Submit((out / f"{name}.sub").read_text())
     assert main([str(tmp_path / "absent_asn.json")]) == 2
+
+
+@pytest.mark.slow
+def test_plan_on_a_folder_of_exposures_writes_associations_naming_the_members(tmp_path, capsys, monkeypatch):
+    from jwst_memest.example import example_association
+    from jwst_memest.plan.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    folder = tmp_path / "exposures"
+    folder.mkdir()
+    for path in Path(example_association()).parent.glob("*.fits"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    out = tmp_path / "out"
+    assert main([str(folder), "--output-dir", str(out)]) == 0
+    (association,) = out.glob("*_asn.json")
+    members = [m["expname"] for p in json.loads(association.read_text())["products"] for m in p["members"]]
+    assert members and all(Path(m).parent == folder.resolve() for m in members)
+    assert str(association) in (out / f"{json.loads((out / 'plan.json').read_text())['jobs'][0]['name']}.sh").read_text()

@@ -97,6 +97,7 @@ def estimates_of(inputs: list[str], output_dir: Path | None, quantile: float = 0
 
 
 def _folder_estimates(folder: Path, output_dir: Path | None, quantile: float):
+    from jwst_memest.estimation import write_json_atomic
     from jwst_memest.predict import JwstCalPredict
 
     predictor = JwstCalPredict(folder, quantile=quantile)
@@ -105,7 +106,13 @@ def _folder_estimates(folder: Path, output_dir: Path | None, quantile: float):
         raise ValueError(f"{folder}: no Level-3 product formed from its exposures")
     where = output_dir.resolve() if output_dir else folder.resolve()
     if output_dir:
-        predictor.write_associations(output_dir)
+        # the members stay in the folder: the associations written elsewhere name them by full path
+        for path in predictor.write_associations(output_dir):
+            content = json.loads(path.read_text())
+            for product in content.get("products", []):
+                for member in product.get("members", []):
+                    member["expname"] = str(folder.resolve() / member["expname"])
+            write_json_atomic(content, path)
     association_of = {name: str(where / filename) for name, filename in predictor.association_of.items()}
     return predictor.estimates, association_of, {}
 
