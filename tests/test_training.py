@@ -265,7 +265,7 @@ def test_three_fold_cross_validation_writes_the_whole_layout(train_dir, tmp_path
 
 
 @pytest.mark.tensorflow
-@pytest.mark.parametrize("norm", [1, 0])
+@pytest.mark.parametrize("norm", [1, pytest.param(0, marks=pytest.mark.slow)])
 def test_exported_bundle_equals_keras(train_dir, tmp_path, norm):
     pytest.importorskip("tensorflow")
     import keras
@@ -297,6 +297,7 @@ def test_exported_bundle_equals_keras(train_dir, tmp_path, norm):
     assert bundle.upper_bound.n_rows == 12
 
 
+@pytest.mark.slow
 @pytest.mark.tensorflow
 def test_same_seed_same_model(train_dir, tmp_path):
     pytest.importorskip("tensorflow")
@@ -309,6 +310,7 @@ def test_same_seed_same_model(train_dir, tmp_path):
     assert np.array_equal(*predictions)
 
 
+@pytest.mark.slow
 @pytest.mark.tensorflow
 def test_corpus_table_uses_its_fixed_split(tmp_path):
     pytest.importorskip("tensorflow")
@@ -321,6 +323,7 @@ def test_corpus_table_uses_its_fixed_split(tmp_path):
     assert sorted(test_idx) == list(range(0, N_ROWS, 5))
 
 
+@pytest.mark.slow
 @pytest.mark.tensorflow
 def test_command_line_trains_adds_to_a_folder_and_installs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("tensorflow")

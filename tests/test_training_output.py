@@ -72,6 +72,7 @@ def test_bins_come_from_the_data_when_the_threshold_is_above_most_of_it():
 
 
 # -- terminal ---------------------------------------------------------------------------------
+@pytest.mark.slow  # a second interpreter imports tensorflow and trains three folds of 12 epochs
 @pytest.mark.tensorflow
 def test_a_three_fold_run_prints_a_few_dozen_lines(tmp_path):
     pytest.importorskip("tensorflow")
