@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from jwst_memest.estimation import estimate_products, resolve_estimator
-from jwst_memest.exposures import NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
+from jwst_memest.exposures import NIRCAM_LW_DETECTORS, NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
 from jwst_memest.metadata import read_exposure_metadata
 
 CRDS_FREE = {
@@ -42,6 +42,104 @@ def make_folder(directory: Path, n_files: int) -> Path:
                                 dither_points=max(files // len(detectors), 1))
         write_header_exposures(layout, directory)
     return directory
+
+
+# A real program's mix of modes, one observation each, from which every program of the mixed archive keeps
+# its own subset: (observation, mode, exp_type, detectors it may use)
+_PROGRAM_MIX = (
+    (1, "nircam", "NRC_IMAGE", NIRCAM_SW_DETECTORS + NIRCAM_LW_DETECTORS),
+    (2, "miri", "MIR_IMAGE", ("MIRIMAGE",)),
+    (3, "niriss", "NIS_IMAGE", ("NIS",)),
+    (4, "nirspec_ifu", "NRS_IFU", ("NRS1", "NRS2")),
+    (5, "miri_mrs", "MIR_MRS", ("MIRIFUSHORT", "MIRIFULONG")),
+    (6, "nircam", "NRC_IMAGE", NIRCAM_SW_DETECTORS + NIRCAM_LW_DETECTORS),
+)
+_SW_FILTERS = ("F070W", "F090W", "F115W", "F150W", "F200W", "F140M", "F162M", "F182M", "F187N", "F210M")
+_LW_FILTERS = ("F277W", "F356W", "F444W", "F250M", "F300M", "F335M", "F360M", "F410M", "F430M", "F480M")
+_MIRI_FILTERS = ("F560W", "F770W", "F1000W", "F1130W", "F1280W", "F1500W", "F1800W", "F2100W", "F2550W")
+_NIRISS_PUPILS = ("F090W", "F115W", "F150W", "F200W", "F140M", "F158M", "F277W", "F356W", "F444W")
+_IFU_SETTINGS = (("G140M", "F070LP"), ("G140M", "F100LP"), ("G140H", "F100LP"), ("G235M", "F170LP"),
+                 ("G235H", "F170LP"), ("G395M", "F290LP"), ("G395H", "F290LP"), ("PRISM", "CLEAR"))
+_SW_SETS = (NIRCAM_SW_DETECTORS, NIRCAM_SW_DETECTORS[:4], NIRCAM_SW_DETECTORS[4:], ("NRCA1",), ("NRCB4",))
+_LW_SETS = (NIRCAM_LW_DETECTORS, NIRCAM_LW_DETECTORS[:1], NIRCAM_LW_DETECTORS[1:])
+
+
+def _program_layouts(program: int, rng) -> list[ExposureLayout]:
+    """One program of the mixed archive: a subset of `_PROGRAM_MIX`'s observations, each with its own
+    detectors, filters and dithers (4 to 12), at the program's own target."""
+    ra, dec = float(rng.uniform(0, 360)), float(rng.uniform(-80, 80))
+    common = dict(program=program, target_name=f"TARGET-{program}", target_ra=ra, target_dec=dec,
+                  roll=float(rng.uniform(0, 360)))
+    kept = sorted(rng.choice(len(_PROGRAM_MIX), size=int(rng.integers(3, 6)), replace=False))
+    layouts = []
+    for index in kept:
+        observation, mode, exp_type, _ = _PROGRAM_MIX[index]
+        dithers = int(rng.integers(4, 13))
+        here = dict(common, observation=observation, exp_type=exp_type, dither_points=dithers)
+        if mode == "nircam":  # short and long wavelength channels at once, each its own filter
+            sw, lw = _SW_SETS[rng.integers(len(_SW_SETS))], _LW_SETS[rng.integers(len(_LW_SETS))]
+            layouts.append(ExposureLayout(**here, detectors=sw, filter=str(rng.choice(_SW_FILTERS)), pupil="CLEAR"))
+            layouts.append(ExposureLayout(**here, detectors=lw, filter=str(rng.choice(_LW_FILTERS)), pupil="CLEAR"))
+        elif mode == "miri":
+            layouts.append(ExposureLayout(**here, detectors=("MIRIMAGE",), filter=str(rng.choice(_MIRI_FILTERS)),
+                                          pupil="N/A", dither_step_arcsec=5.0))
+        elif mode == "niriss":
+            layouts.append(ExposureLayout(**here, detectors=("NIS",), filter="CLEAR",
+                                          pupil=str(rng.choice(_NIRISS_PUPILS)), dither_step_arcsec=8.0))
+        elif mode == "nirspec_ifu":
+            grating, filter_ = _IFU_SETTINGS[rng.integers(len(_IFU_SETTINGS))]
+            detectors = ("NRS1",) if grating == "PRISM" or filter_ == "F070LP" else ("NRS1", "NRS2")
+            layouts.append(ExposureLayout(**here, detectors=detectors, grating=grating, filter=filter_, pupil="N/A",
+                                          dither_step_arcsec=0.4))
+        else:
+            layouts.append(ExposureLayout(**here, detectors=("MIRIFUSHORT", "MIRIFULONG"), filter="N/A", pupil="N/A",
+                                          band=str(rng.choice(("SHORT", "MEDIUM", "LONG"))), dither_step_arcsec=0.5))
+    return layouts
+
+
+def _describe(layouts: list[ExposureLayout]) -> tuple:
+    return tuple((l.observation, l.detectors, l.filter, l.pupil, l.grating, l.band, l.dither_points) for l in layouts)
+
+
+def make_mixed_folder(directory: Path, n_files: int, seed: int = 24) -> Path:
+    """A folder like a real archive's: ``n_files`` exposures of programs that each keep their own subset of
+    one program's mix (NIRCam SW and LW imaging, MIRI imaging, NIRISS imaging, NIRSpec IFU, MIRI MRS; six
+    observations, dithers of 4 to 12), with their own detectors, filters and targets. No two programs are
+    alike: each program's observations and settings differ from every other's. The last program is cut
+    short to make ``n_files``.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        Where to write the exposures.
+    n_files : int
+        How many exposures.
+    seed : int, optional
+        The random generator's seed (the same folder for the same seed).
+
+    Returns
+    -------
+    pathlib.Path
+        ``directory``.
+    """
+    rng = np.random.default_rng(seed)
+    seen: set[tuple] = set()
+    written, program = 0, 1500
+    while written < n_files:
+        layouts = _program_layouts(program, rng)
+        if _describe(layouts) in seen:  # a copy of an earlier program: draw again
+            continue
+        seen.add(_describe(layouts))
+        for layout in layouts:
+            for path in write_header_exposures(layout, directory):
+                written += 1
+                if written > n_files:
+                    path.unlink()
+        program += 1
+    return directory
+
+
+SHAPES = {"tidy": make_folder, "mixed": make_mixed_folder}
 
 
 _MEASURE = (

@@ -498,6 +498,12 @@ def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadat
         The file is missing, not FITS, truncated, or lacks INSTRUME and EXP_TYPE.
     """
     path = Path(path)
+    read = _read_plain_headers(path)
+    if read is not None:
+        problems: list[str] = []
+        primary, sci = _TolerantHeader(read[0], problems), _TolerantHeader(read[1], problems)
+        if _first([primary, sci], "INSTRUME") is not None or _first([primary, sci], "EXP_TYPE") is not None:
+            return metadata_from_headers(str(path), primary, sci, problems), read[0]
     if not path.is_file():
         raise MetadataError(f"{path}: file not found")
     try:
@@ -523,6 +529,161 @@ def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadat
     meta = metadata_from_headers(str(path), primary, sci, problems)
     meta.n_slits, meta.slit_pixels = len(slits), sum(slits)
     return meta, primary._header
+
+
+class RawHeader:
+    """A FITS header as its file holds it: the 80-character cards, each value parsed when asked for.
+
+    Reading a header this way costs a fraction of astropy's (no Card objects, no configuration look-ups
+    per value); values read as astropy reads them (strings without trailing blanks, ``T``/``F`` as
+    booleans, integers, floats), and any card this reader does not take plainly (an undefined or
+    unparsable value, a complex number) is handed to astropy's own card parser. Files with CONTINUE
+    or HIERARCH cards are not read this way (`_read_plain_headers`).
+
+    Parameters
+    ----------
+    cards : tuple of str
+        The header's cards, up to and without END.
+    """
+
+    __slots__ = ("cards_text", "_index", "_astropy")
+
+    def __init__(self, cards: tuple[str, ...]):
+        self.cards_text = cards
+        self._index: dict[str, int] = {}
+        for position, image in enumerate(cards):
+            if image[8:10] == "= ":
+                self._index.setdefault(image[:8].rstrip().upper(), position)
+        self._astropy: fits.Header | None = None
+
+    def get(self, keyword: str, default=None):
+        """The keyword's value, or ``default`` when absent (as `astropy.io.fits.Header.get`).
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+        default : object, optional
+            Returned when the header has no such keyword.
+
+        Returns
+        -------
+        object
+            The value.
+
+        Raises
+        ------
+        astropy.io.fits.verify.VerifyError
+            When the card's value cannot be parsed (as astropy raises).
+        """
+        position = self._index.get(keyword.upper())
+        if position is None:
+            return default
+        return _card_value(self.cards_text[position])
+
+    def __getitem__(self, keyword: str):
+        position = self._index.get(keyword.upper())
+        if position is None:
+            raise KeyError(f"Keyword {keyword!r} not found.")
+        return _card_value(self.cards_text[position])
+
+    def __contains__(self, keyword: str) -> bool:
+        return keyword.upper() in self._index
+
+    def astropy(self) -> fits.Header:
+        """The same header as astropy reads it (made once).
+
+        Returns
+        -------
+        astropy.io.fits.Header
+            The header.
+        """
+        if self._astropy is None:
+            self._astropy = fits.Header.fromstring("".join(self.cards_text))
+        return self._astropy
+
+    @property
+    def cards(self):
+        """astropy's cards of the header (`astropy`).
+
+        Returns
+        -------
+        astropy.io.fits.header._CardAccessor
+            The cards.
+        """
+        return self.astropy().cards
+
+    def __getstate__(self):
+        return self.cards_text
+
+    def __setstate__(self, cards):
+        self.__init__(cards)
+
+
+_PLAIN_VALUE = re.compile(
+    r" *(?:'(?P<text>(?:[ -&(-~]|'')*)'|(?P<logical>[TF])|(?P<int>[+-]?\d+)|"
+    r"(?P<real>[+-]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][+-]?\d+)?)) *(?:/.*)?$"
+)
+
+
+def _card_value(image: str):
+    match = _PLAIN_VALUE.match(image, 10)
+    if match is None:  # undefined, complex or unparsable: astropy says what it is
+        return fits.Card.fromstring(image).value
+    if match["text"] is not None:
+        return match["text"].replace("''", "'").rstrip()
+    if match["logical"] is not None:
+        return match["logical"] == "T"
+    if match["int"] is not None:
+        return int(match["int"])
+    return float(match["real"].replace("D", "E").replace("d", "e"))
+
+
+_BLOCK = 2880
+
+
+def _header_cards(handle) -> tuple[str, ...] | None:
+    """The cards of the header at the handle's position, up to END; None when the file ends first."""
+    cards: list[str] = []
+    while True:
+        block = handle.read(_BLOCK)
+        if len(block) < _BLOCK:
+            return None
+        try:
+            text = block.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        for start in range(0, _BLOCK, 80):
+            image = text[start:start + 80]
+            if image.startswith("END") and not image[3:].strip():
+                return tuple(cards)
+            cards.append(image)
+
+
+def _read_plain_headers(path: Path) -> tuple[RawHeader, RawHeader] | None:
+    """The primary and SCI headers of a plain JWST exposure file, read directly; None for anything else
+    (no such file, not FITS, primary data, a first extension other than SCI, CONTINUE or HIERARCH
+    cards, a multi-slit cal file), which astropy reads instead."""
+    try:
+        with open(path, "rb") as handle:
+            primary = _header_cards(handle)
+            if not primary or not primary[0].startswith("SIMPLE  =") or _PLAIN_VALUE.match(primary[0], 10) is None:
+                return None
+            sci = _header_cards(handle)
+    except OSError:
+        return None
+    if sci is None or any(image.startswith(("CONTINUE", "HIERARCH")) for image in primary + sci):
+        return None
+    headers = RawHeader(primary), RawHeader(sci)
+    try:
+        if headers[0].get("SIMPLE") is not True or headers[0].get("NAXIS", 0) != 0 \
+                or not str(headers[1].get("XTENSION", "")).startswith("IMAGE") \
+                or str(headers[1].get("EXTNAME", "")).strip().upper() != "SCI" \
+                or _is_multi_slit(headers[0], path):
+            return None
+    except (VerifyError, ValueError, TypeError):
+        return None
+    return headers
 
 
 def _is_multi_slit(primary, path: Path) -> bool:

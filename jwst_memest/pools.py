@@ -13,6 +13,7 @@ the pipeline gives.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import warnings
@@ -25,7 +26,7 @@ from astropy.io.fits.verify import VerifyError
 from jwst_memest.metadata import exposure_stem
 
 __all__ = ["EXPOSURE_IDENTIFIERS", "PoolEntry", "distinct_rows", "expand_members", "generate_level3",
-           "generate_from_distinct_rows", "pool_table"]
+           "generate_from_distinct_rows", "generate_per_program", "program_of", "pool_table"]
 
 # Primary-header keywords that change from one exposure of an activity to the next and that no
 # Level-3 rule reads (tests/test_pools.py searches jwst's Level-3 rule modules for each). FILENAME is
@@ -100,7 +101,8 @@ class PoolEntry:
 
 def _signature(entry: PoolEntry) -> tuple:
     """What the Level-3 rules can see of an exposure: every primary card but its identifiers."""
-    images = (_card_image(card) for card in entry.header.cards)
+    raw = getattr(entry.header, "cards_text", None)  # metadata.RawHeader: the cards as read
+    images = raw if raw is not None else (_card_image(card) for card in entry.header.cards)
     return tuple(image for image in images if image[:8].rstrip() not in EXPOSURE_IDENTIFIERS), entry.is_imprint
 
 
@@ -309,3 +311,193 @@ def _as_read_from_a_pool_file(pool):
         pool.write(str(path), format="ascii", delimiter="|")
         return AssociationPool.read(str(path))
 
+
+
+# Per program --------------------------------------------------------------------------------------
+#
+# Every Level-3 rule that makes an association is jwst's AsnMixin_Science, whose constraints hold
+# Constraint_Base: one value of the pool's ``program`` column per association (Asn_Lv3ACQ_Reprocess
+# makes none; it hands target acquisitions back to those associations). An association's product is
+# named after its program, and finalizing prunes associations by product name or by identical
+# members, which no two programs share. So the generator run on each program's rows alone makes the
+# associations it makes on the whole pool (tests/test_pools.py checks both the rules and the outcome);
+# only the sequence numbers in the association file names count within each program, as operations'
+# pools, one per program, number them. jwst's generator matches every row of a candidate against every
+# association made so far, so a pool of several programs costs the square of its rows.
+
+
+def program_of(entry: PoolEntry) -> str:
+    """The program an exposure's pool row belongs to, as the rules compare it.
+
+    Parameters
+    ----------
+    entry : PoolEntry
+        The exposure.
+
+    Returns
+    -------
+    str
+        PROGRAM, stripped and in lower case (the pool file's reader lowercases every value); empty
+        when absent.
+    """
+    return _text(entry.header, "PROGRAM").lower()
+
+
+def generate_per_program(entries: list[PoolEntry], target_ids: dict[str, str], workers: int = 1
+                         ) -> list[tuple[str, dict]]:
+    """`generate_level3` of the whole pool (observation candidates), run one program at a time.
+
+    The pool is made and passed through a pool file once, as for the whole pool, then split by
+    program; each program's rows go through jwst's per-candidate generation (jwst's own functions, with
+    each candidate's rule registry built once per process rather than once per candidate and pool).
+
+    Parameters
+    ----------
+    entries : list of PoolEntry
+        The pool's rows.
+    target_ids : dict of str to str
+        Target name to id (`generate_level3`).
+    workers : int, optional
+        Processes sharing the programs (forked: they inherit the pool); 1 runs them here.
+
+    Returns
+    -------
+    list of (str, dict)
+        Each association's file name and content, program after program.
+    """
+    if not entries:
+        return []
+    pool = _as_read_from_a_pool_file(pool_table(entries, target_ids))
+    rows: dict[str, list[int]] = {}
+    for index, entry in enumerate(entries):
+        rows.setdefault(program_of(entry), []).append(index)
+    pools = [pool[indices] for indices in rows.values()]
+    order = sorted(range(len(pools)), key=lambda i: -len(pools[i]))  # largest first: the workers end together
+    workers = max(1, min(workers, len(pools)))
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _FORKED_POOLS
+        _FORKED_POOLS = pools
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
+                results = dict(zip(order, executor.map(_generate_forked, order)))
+        finally:
+            _FORKED_POOLS = []
+    else:
+        results = {i: _generate_program(pools[i]) for i in order}
+    return [association for i in range(len(pools)) for association in results[i]]
+
+
+_FORKED_POOLS: list = []  # the programs' pools, inherited by forked workers
+_REGISTRIES: dict = {}  # candidate id (or None: finalizing) -> jwst's rule registry for it
+
+
+def _generate_forked(index: int) -> list[tuple[str, dict]]:
+    return _generate_program(_FORKED_POOLS[index])
+
+
+def _registry(candidate: str | None):
+    """jwst's Level-3 rule registry constrained to one candidate (None: the one that finalizes), as
+    ``generate_per_candidate`` builds it; built once per process. Its rules keep no state between
+    pools: each association copies the global constraint and builds its own."""
+    if candidate not in _REGISTRIES:
+        from jwst.associations.generator.generate_per_pool import (
+            CANDIDATE_RULESET,
+            DISCOVER_RULESET,
+            constrain_on_candidates,
+        )
+        from jwst.associations.lib import rules_level3
+        from jwst.associations.registry import AssociationRegistry
+
+        if candidate is None:
+            registry = AssociationRegistry([rules_level3.__file__], include_default=False, name=DISCOVER_RULESET)
+        else:
+            registry = AssociationRegistry([rules_level3.__file__], include_default=False,
+                                           global_constraints=constrain_on_candidates([candidate]),
+                                           name=CANDIDATE_RULESET)
+        _REGISTRIES[candidate] = registry
+    return _REGISTRIES[candidate]
+
+
+def _generate_program(pool) -> list[tuple[str, dict]]:
+    """``generate_per_candidate(pool, all_candidates=True, discover=False)``, step by step with jwst's
+    own functions, then each association dumped as `generate_level3` does."""
+    from jwst.associations.generator.generate import generate
+    from jwst.associations.generator.generate_per_candidate import ids_by_ctype, pool_from_candidate
+
+    with warnings.catch_warnings(), _schema_checked_once():
+        warnings.simplefilter("ignore")
+        associations = []
+        for ctype, ids in ids_by_ctype(pool).items():
+            for cid in ids:
+                pool_cid = pool_from_candidate(pool, cid)
+                pool_cid["asn_candidate"] = [f"[('{cid}', '{ctype}')]"] * len(pool_cid)
+                associations.extend(generate(pool_cid, _registry(cid), finalize=False))
+        if associations:
+            try:
+                associations = _registry(None).callback.reduce("finalize", associations)
+            except KeyError:  # as jwst: no finalizing callback
+                pass
+        return _dumped(associations)
+
+
+class _CheckedSchemas:
+    """``jsonschema`` as jwst's association module uses it (``validate``, ``ValidationError``), with each
+    schema checked and its validator made once instead of at every call: jwst validates every
+    association against its schema file three times (made, finalized, dumped), and checking the
+    schema itself is most of that cost. What is validated, and what it raises, is unchanged."""
+
+    def __init__(self, jsonschema):
+        self.ValidationError = jsonschema.ValidationError
+        self._jsonschema = jsonschema
+        self._validators: dict[str, object] = {}
+
+    def validate(self, instance, schema, cls=None, *args, **kwargs):
+        if cls is not None or args or kwargs:
+            return self._jsonschema.validate(instance, schema, cls, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            kind = self._jsonschema.validators.validator_for(schema)
+            kind.check_schema(schema)
+            validator = self._validators[key] = kind(schema)
+        error = self._jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+    def __getattr__(self, name):
+        return getattr(self._jsonschema, name)
+
+
+_CHECKED: _CheckedSchemas | None = None  # made once per process
+
+
+@contextlib.contextmanager
+def _schema_checked_once():
+    """jwst's association module validating with `_CheckedSchemas` for the duration."""
+    from jwst.associations import association
+
+    global _CHECKED
+    original = association.jsonschema
+    if not isinstance(original, _CheckedSchemas):
+        if _CHECKED is None or _CHECKED._jsonschema is not original:
+            _CHECKED = _CheckedSchemas(original)
+        association.jsonschema = _CHECKED
+    try:
+        yield
+    finally:
+        association.jsonschema = original
+
+
+def _dumped(associations) -> list[tuple[str, dict]]:
+    generated = []
+    with warnings.catch_warnings():
+        # members are named by their path here; write_associations names them by file name
+        warnings.filterwarnings("ignore", message="Input association file contains path information",
+                                category=UserWarning)
+        for association in associations:
+            name, text = association.dump(format="json")
+            generated.append((name, json.loads(text)))
+    return generated

@@ -28,7 +28,7 @@ from jwst_memest.estimation import (
 )
 from jwst_memest.metadata import ExposureMetadata, MetadataError, exposure_stem, read_exposure_metadata_and_header
 from jwst_memest.pipelines import EXP_MODE_PIPELINES, MEMBER_EXPTYPES
-from jwst_memest.pools import PoolEntry, distinct_rows, expand_members, generate_level3
+from jwst_memest.pools import PoolEntry, distinct_rows, expand_members, generate_level3, generate_per_program
 from jwst_memest.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -159,12 +159,11 @@ def build_associations(folder: ScreenedFolder, discover: bool = False,
                        workers: int | None = None) -> list[GeneratedAssociation]:
     """Level-3 associations from jwst's rules over pools made from the exposures' headers.
 
-    As ``asn_generate --all-candidates``: observation candidates only, so
-    observations are independent and whole observations are gathered into pools
-    of bounded size (jwst's generator scans the whole pool once per observation
-    candidate), generated in ``workers`` processes when there are several. The
-    generator sees only the distinct rows; each association's members are expanded
-    back to every exposure.
+    As ``asn_generate --all-candidates``: observation candidates only, one pool per
+    program as in operations (no Level-3 association spans programs; see
+    `jwst_memest.pools.generate_per_program`), the programs shared among ``workers``
+    processes when there are several. The generator sees only the distinct rows;
+    each association's members are expanded back to every exposure.
 
     Parameters
     ----------
@@ -182,52 +181,27 @@ def build_associations(folder: ScreenedFolder, discover: bool = False,
         The associations, sorted by file name.
     """
     representatives = folder.representatives
-    if discover:
-        pools = [list(representatives.values())]
-    else:
-        observations: dict[tuple[str, str], list[PoolEntry]] = {}
-        for stem, meta in folder.exposures.items():
-            if stem in representatives:
-                program, observation = (meta.exposure_id.split("_") + ["", ""])[:2]
-                observations.setdefault((program, observation), []).append(representatives[stem])
-        pools = _batches(list(observations.values()), workers or _usable_cpus())
     # mkpool numbers targets (t001, t002, ...) in order of appearance within its pool: an operations pool
     # spans the whole program, so number them over all the exposures, not within each observation
     target_ids: dict[str, str] = {}
     for meta in folder.exposures.values():
         target_ids.setdefault(str(meta.target_name), str(len(target_ids) + 1))
-    jobs = [(pool, target_ids, discover) for pool in pools if pool]
-    workers = min(workers or _usable_cpus(), len(jobs))
-    if workers > 1:
-        # fork: the workers inherit the imported jwst instead of importing it again
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
-            results = list(executor.map(generate_level3, *zip(*jobs)))
+    rows = [representatives[stem] for stem in folder.exposures if stem in representatives]
+    if discover:
+        generated = generate_level3(rows, target_ids, discover=True)
     else:
-        results = [generate_level3(*job) for job in jobs]
+        # no Level-3 association spans programs (pools.generate_per_program): one pool per program, as in
+        # operations; the programs shared among processes when there are enough rows to repay starting them
+        workers = min(workers or _usable_cpus(), max(len(rows) // PARALLEL_GENERATION_MIN_ROWS, 1))
+        generated = generate_per_program(rows, target_ids, workers)
     order = {stem: i for i, stem in enumerate(folder.exposures)}
-    # by name: the same order however the observations were batched
+    # by name: the same order however the programs were shared out
     return sorted((GeneratedAssociation(name, expand_members(content, folder.followers, order))
-                   for result in results for name, content in result), key=lambda a: a.filename)
+                   for name, content in generated), key=lambda a: a.filename)
 
 
-# exposures per generator call: each call has a fixed cost (rule registry, pool-file round trip), while
-# jwst's generator scans the whole pool once per observation candidate, so a pool should be neither tiny
-# nor huge
-POOL_BATCH_EXPOSURES = 1000
-
-
-def _batches(observations: list[list[PoolEntry]], workers: int) -> list[list[PoolEntry]]:
-    """Whole observations gathered into pools of at most POOL_BATCH_EXPOSURES exposures, and into at least
-    ``workers`` pools when there are that many observations (observation candidates are generated
-    independently, so gathering them changes nothing but the cost)."""
-    total = sum(len(o) for o in observations)
-    size = max(min(POOL_BATCH_EXPOSURES, -(-total // max(workers, 1))), 1)
-    batches: list[list[PoolEntry]] = []
-    for observation in observations:
-        if not batches or len(batches[-1]) + len(observation) > size:
-            batches.append([])
-        batches[-1].extend(observation)
-    return batches
+# distinct rows per generating process: below this, forking a second one costs more than it saves
+PARALLEL_GENERATION_MIN_ROWS = 150
 
 
 def _usable_cpus() -> int:

@@ -181,3 +181,82 @@ def test_an_unparsable_pattern_card_reads_as_absent(tmp_path):
     entries = _entries(tmp_path, "_uncal.fits")
     kept, followers = distinct_rows(entries)
     assert len(kept) + sum(len(f) for f in followers.values()) == 3
+
+
+def _mixed_programs(directory: Path) -> Path:
+    """Three programs sharing observation numbers, a target name and some settings, each its own mix."""
+    common = dict(target_name="SHARED-FIELD")
+    layouts = []
+    for program, filters in ((1501, ("F150W", "F444W")), (1502, ("F150W", "F356W")), (1503, ("F200W", "F444W"))):
+        layouts += [
+            ExposureLayout(program=program, observation=1, detectors=NIRCAM_SW_DETECTORS[:2], filter=filters[0],
+                           dither_points=3, **common),
+            ExposureLayout(program=program, observation=1, detectors=("NRCALONG",), filter=filters[1],
+                           dither_points=3, **common),
+            ExposureLayout(program=program, observation=2, detectors=("MIRIMAGE",), exp_type="MIR_IMAGE",
+                           filter="F770W", pupil="N/A", dither_points=program % 3 + 2, **common),
+        ]
+    layouts += [
+        ExposureLayout(program=1502, observation=3, exp_type="NRS_IFU", detectors=("NRS1", "NRS2"), filter="F290LP",
+                       pupil="N/A", grating="G395H", dither_points=4, dither_step_arcsec=0.4, **common),
+        ExposureLayout(program=1503, observation=3, exp_type="MIR_MRS", detectors=("MIRIFUSHORT", "MIRIFULONG"),
+                       filter="N/A", pupil="N/A", band="SHORT", dither_points=4, dither_step_arcsec=0.5, **common),
+        ExposureLayout(program=1501, observation=4, exp_type="MIR_LRS-FIXEDSLIT", detectors=("MIRIMAGE",),
+                       filter="P750L", pupil="N/A", dither_points=2, dither_step_arcsec=0.0,
+                       extra={"PATTTYPE": "ALONG-SLIT-NOD"}, **common),
+    ]
+    for layout in layouts:
+        write_header_exposures(layout, directory)
+    return directory
+
+
+def test_every_level3_rule_that_makes_associations_keeps_to_one_program():
+    """Per-program generation rests on this: each Level-3 rule that can make an association requires one
+    value of the pool's program column (Constraint_Base, all of whose parts must hold)."""
+    from jwst.associations.lib import rules_level3
+    from jwst.associations.lib.constraint import Constraint
+    from jwst.associations.lib.rules_level3_base import AsnMixin_Science, Constraint_Base
+    from jwst.associations.registry import AssociationRegistry
+
+    rules = AssociationRegistry([rules_level3.__file__], include_default=False)
+    assert len(rules) > 20
+    for name, rule in rules.items():
+        if not issubclass(rule, AsnMixin_Science):
+            assert name.endswith("Asn_Lv3ACQ_Reprocess")  # makes none: it fails every item on purpose
+            continue
+        top = rule().constraints
+        assert top.reduce is Constraint.all, name
+        bases = [c for c in top.constraints if isinstance(c, Constraint_Base)]
+        assert bases, name
+        program = bases[0]["program"]
+        assert bases[0].reduce is Constraint.all and program.sources == ["program"] and program.force_unique, name
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_per_program_generation_makes_the_associations_of_the_whole_pool(tmp_path, workers):
+    from jwst_memest.pools import generate_per_program
+
+    _mixed_programs(tmp_path)
+    entries = _entries(tmp_path, "_uncal.fits")
+    targets = {"SHARED-FIELD": "1"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = generate_level3(entries, targets)
+        per_program = generate_per_program(entries, targets, workers=workers)
+
+    def held(found):
+        return sorted((c["asn_type"], c["asn_id"], c["asn_rule"], c["program"],
+                       [(p["name"], [(Path(m["expname"]).name, m["exptype"]) for m in p["members"]])
+                        for p in c["products"]]) for _, c in found)
+
+    assert len({c["program"] for _, c in whole}) == 3
+    assert held(per_program) == held(whole)
+    # file names differ only in their sequence number, which counts within each program here
+    assert sorted(re.sub(r"_\d{5}_asn", "", n) for n, _ in per_program) == sorted(
+        re.sub(r"_\d{5}_asn", "", n) for n, _ in whole)
+    # ... and are those of each program's pool on its own, as operations make one pool per program
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = [name for program in ("01501", "01502", "01503")
+                 for name, _ in generate_level3([e for e in entries if e.header["PROGRAM"] == program], targets)]
+    assert sorted(n for n, _ in per_program) == sorted(alone)
