@@ -91,3 +91,15 @@ def test_site_arguments_go_where_the_command_places_them():
     site = Site(tiers_gb=[4], command="srun strun {pipeline_class} {association} {arguments} --save_results=true")
     job = plan_job(_estimate(5, [{"in_memory": False, "gbSize": 2, "upper_bound_gb": 3}]), "a.json", site)
     assert job.command == "srun strun calwebb_image3 a.json --in_memory=false --save_results=true"
+
+
+def test_a_job_run_with_a_saving_gets_that_runs_wall_time(tmp_path, monkeypatch):
+    from jwst_memest.estimation import estimate_association
+    from jwst_memest.example import example_association
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    estimate = estimate_association(example_association()).products[0]
+    job = plan_job(estimate, "asn.json", Site(tiers_gb=[2, 3], overhead_gb=0.1))
+    assert job.status == "fits with settings" and job.arguments == ["--in_memory=false"]
+    # on disk, every member is read again by each step: longer than the in-memory run
+    assert job.wall_time_s > estimate.wall_time_s and job.wall_upper_s > estimate.wall_time_upper_s

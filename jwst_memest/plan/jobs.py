@@ -142,6 +142,29 @@ def _alternative_arguments(alternative: dict) -> list[str]:
     return [] if alternative.get("in_memory", True) else ["--in_memory=false"]
 
 
+def _wall_times_with(estimate, arguments: list[str]) -> tuple[float | None, float | None] | None:
+    """The wall time and its bound of the product run with ``arguments`` (None when it cannot be told)."""
+    features = getattr(estimate, "features", None)
+    if features is None:
+        return None
+    try:
+        import numpy as np
+
+        from jwst_memest.features.build import product_features
+        from jwst_memest.model.terms import with_settings
+        from jwst_memest.model.walltime import estimate_wall_times
+        from jwst_memest.settings import RunSettings
+
+        settings = RunSettings.from_arguments(arguments, base=estimate.settings)
+        other = product_features(features.members, features.pipeline, settings=settings)
+        X = with_settings(np.atleast_2d(other.vector()), [settings], [other.output_area_ratio],
+                          [other.psf_input_bytes], [other.outlier_grid_pixels])
+        seconds, upper, _ = estimate_wall_times(estimate.pipeline, X, estimate.quantile)
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+    return None if seconds is None else (float(seconds[0]), float(upper[0]))
+
+
 def _command(site: Site, pipeline: str, association: str, product: str, arguments: list[str]) -> str:
     text = " ".join(shlex.quote(a) for a in arguments)
     command = site.command.format(pipeline_class=class_alias(pipeline), association=shlex.quote(association),
@@ -156,8 +179,9 @@ def plan_job(estimate, association: str | Path, site: Site) -> Job:
 
     The memory request is the smallest tier the estimate's upper bound (plus the site's per-job
     overhead) fits in. A product that fits no tier is run with the least intrusive memory-saving
-    setting the estimate offers (its ``alternatives``) that fits one, and says so; one that fits
-    none even then is flagged, with the setting that comes closest.
+    setting the estimate offers (its ``alternatives``) that fits one, and says so (its wall time
+    is then estimated with that setting); one that fits none even then is flagged, with the
+    setting that comes closest.
 
     Parameters
     ----------
@@ -196,6 +220,8 @@ def plan_job(estimate, association: str | Path, site: Site) -> Job:
                          f"{closest['upper_bound_gb']:.1f} GB")
             note += "; split the association or find a larger machine"
     wall, wall_upper = getattr(estimate, "wall_time_s", None), getattr(estimate, "wall_time_upper_s", None)
+    if arguments:  # a run with other settings takes another time (on disk: longer)
+        wall, wall_upper = _wall_times_with(estimate, arguments) or (wall, wall_upper)
     return Job(name=job_name(estimate.product), product=estimate.product, pipeline=estimate.pipeline,
                association=association, upper_gb=upper, tier_gb=tier,
                ladder_gb=site.retry_ladder(tier) if tier is not None else [], overhead_gb=site.overhead_gb,
