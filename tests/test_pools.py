@@ -232,16 +232,29 @@ def test_every_level3_rule_that_makes_associations_keeps_to_one_program():
         assert bases[0].reduce is Constraint.all and program.sources == ["program"] and program.force_unique, name
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_per_program_generation_makes_the_associations_of_the_whole_pool(tmp_path, workers):
-    from jwst_memest.pools import generate_per_program
-
-    _mixed_programs(tmp_path)
-    entries = _entries(tmp_path, "_uncal.fits")
+@pytest.fixture(scope="module")
+def mixed_pool(tmp_path_factory):
+    """The mixed programs' folder, and the associations jwst's generator makes of the whole pool and of each
+    program's pool on its own (generated once for the tests of both worker counts)."""
+    folder = _mixed_programs(tmp_path_factory.mktemp("mixed"))
+    entries = _entries(folder, "_uncal.fits")
     targets = {"SHARED-FIELD": "1"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         whole = generate_level3(entries, targets)
+        alone = [name for program in ("01501", "01502", "01503")
+                 for name, _ in generate_level3([e for e in entries if e.header["PROGRAM"] == program], targets)]
+    return folder, targets, whole, alone
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_per_program_generation_makes_the_associations_of_the_whole_pool(mixed_pool, workers):
+    from jwst_memest.pools import generate_per_program
+
+    folder, targets, whole, alone = mixed_pool
+    entries = _entries(folder, "_uncal.fits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         per_program = generate_per_program(entries, targets, workers=workers)
 
     def held(found):
@@ -255,8 +268,4 @@ def test_per_program_generation_makes_the_associations_of_the_whole_pool(tmp_pat
     assert sorted(re.sub(r"_\d{5}_asn", "", n) for n, _ in per_program) == sorted(
         re.sub(r"_\d{5}_asn", "", n) for n, _ in whole)
     # ... and are those of each program's pool on its own, as operations make one pool per program
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        alone = [name for program in ("01501", "01502", "01503")
-                 for name, _ in generate_level3([e for e in entries if e.header["PROGRAM"] == program], targets)]
     assert sorted(n for n, _ in per_program) == sorted(alone)
