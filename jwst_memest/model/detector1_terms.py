@@ -109,6 +109,8 @@ MINIMUM_SIGCLIP_GROUPS = 100  # jump step default (compared with nints: only_use
 # groupdq back (1); each worker unpickles its slice (5) and runs find_crs on it
 JUMP_PICKLED_PER_SAMPLE = 6.0
 JUMP_WORKER_SLICE_PER_SAMPLE = 5.0
+# a worker unpickling its slice holds the received bytes beside the arrays made from them
+UNPICKLE_PER_SLICE_SAMPLE = 10.0
 
 # --- ramp_fit (stcal OLS_C) ----------------------------------------------------------------------
 RAMP_FIT_CHARGELOSS_PER_SAMPLE = 2.0  # groupdq & CHARGELOSS (uint8) and its > 0 (bool)
@@ -118,9 +120,11 @@ RATEINTS_PER_PIXEL_INT = 20.0
 # CubeModel(shape) / ImageModel(shape) make default data, err and dq before the fitted arrays replace them
 MODEL_DEFAULTS_PER_PIXEL = 12.0
 # maximum_cores > 1: the parent copies every slice (data, groupdq; pixeldq and average dark per
-# pixel), pickles them, and holds the workers' results beside the assembled outputs
-RAMP_FIT_SLICES_PER_SAMPLE = 10.0
+# pixel) and keeps the copies to the end; it pickles one slice at a time to send it, then holds the
+# workers' results beside the assembled outputs
+RAMP_FIT_SLICES_PER_SAMPLE = 5.0
 RAMP_FIT_SLICES_PER_PIXEL = 8.0
+RAMP_FIT_PICKLE_PER_SLICE_SAMPLE = 5.0
 RAMP_FIT_WORKER_SLICE_PER_SAMPLE = 5.0
 
 
@@ -464,6 +468,8 @@ def jump_bytes(nints, ngroups, ny, nx, gain_pixels, readnoise_pixels, processes=
 def jump_worker_bytes(nints, ngroups, ny, nx, processes) -> np.ndarray:
     """Bytes one jump worker holds (its interpreter not included): its slice and find_crs on it.
 
+    The larger of unpickling the slice (the received bytes beside the arrays) and find_crs.
+
     Parameters
     ----------
     nints, ngroups, ny, nx : array_like
@@ -478,8 +484,9 @@ def jump_worker_bytes(nints, ngroups, ny, nx, processes) -> np.ndarray:
     """
     n = np.maximum(_f(processes), 1.0)
     rows = np.ceil(_f(ny) / n)
-    slice_bytes = (JUMP_WORKER_SLICE_PER_SAMPLE * ramp_samples(nints, ngroups, rows, nx)
-                   + jump_find_crs_bytes(nints, ngroups, rows, nx))
+    samples = ramp_samples(nints, ngroups, rows, nx)
+    slice_bytes = np.maximum(UNPICKLE_PER_SLICE_SAMPLE * samples,
+                             JUMP_WORKER_SLICE_PER_SAMPLE * samples + jump_find_crs_bytes(nints, ngroups, rows, nx))
     return np.where(n > 1, slice_bytes, 0.0)
 
 
@@ -488,7 +495,8 @@ def ramp_fit_bytes(nints, ngroups, ny, nx, gain_pixels, readnoise_pixels, proces
 
     GAIN and READNOISE read whole, then the larger of the CHARGELOSS check over groupdq and the
     outputs (rate, rateints) with the default arrays a CubeModel makes before they are replaced;
-    with workers, the parent's copies of every slice, their pickles and the results held twice.
+    with workers, the parent's copies of every slice (kept), one slice's pickle, and the workers'
+    results beside the assembled outputs.
 
     Parameters
     ----------
@@ -510,13 +518,17 @@ def ramp_fit_bytes(nints, ngroups, ny, nx, gain_pixels, readnoise_pixels, proces
     refs = _references(gain_pixels, readnoise_pixels, pixels)
     outputs = RATEINTS_PER_PIXEL_INT * ints + RATE_PER_PIXEL * pixels
     single = np.maximum(RAMP_FIT_CHARGELOSS_PER_SAMPLE * samples, outputs + MODEL_DEFAULTS_PER_PIXEL * ints)
-    multi = np.maximum(RAMP_FIT_SLICES_PER_SAMPLE * samples + RAMP_FIT_SLICES_PER_PIXEL * pixels + outputs,
-                       2 * outputs + MODEL_DEFAULTS_PER_PIXEL * ints)
+    n = np.maximum(_f(processes), 1.0)
+    slices = RAMP_FIT_SLICES_PER_SAMPLE * samples + RAMP_FIT_SLICES_PER_PIXEL * pixels
+    multi = np.maximum(slices + np.maximum(RAMP_FIT_PICKLE_PER_SLICE_SAMPLE * samples / n, 2 * outputs),
+                       outputs + MODEL_DEFAULTS_PER_PIXEL * ints)
     return refs + np.where(_f(processes) > 1, multi, single)
 
 
 def ramp_fit_worker_bytes(nints, ngroups, ny, nx, processes) -> np.ndarray:
     """Bytes one ramp_fit worker holds (its interpreter not included): its slice and its outputs.
+
+    The larger of unpickling the slice (the received bytes beside the arrays) and fitting it.
 
     Parameters
     ----------
@@ -533,8 +545,10 @@ def ramp_fit_worker_bytes(nints, ngroups, ny, nx, processes) -> np.ndarray:
     n = np.maximum(_f(processes), 1.0)
     rows = np.ceil(_f(ny) / n)
     pixels = rows * _f(nx)
-    slice_bytes = (RAMP_FIT_WORKER_SLICE_PER_SAMPLE * ramp_samples(nints, ngroups, rows, nx)
-                   + RATEINTS_PER_PIXEL_INT * _f(nints) * pixels + RATE_PER_PIXEL * pixels)
+    samples = ramp_samples(nints, ngroups, rows, nx)
+    slice_bytes = np.maximum(UNPICKLE_PER_SLICE_SAMPLE * samples,
+                             RAMP_FIT_WORKER_SLICE_PER_SAMPLE * samples
+                             + RATEINTS_PER_PIXEL_INT * _f(nints) * pixels + RATE_PER_PIXEL * pixels)
     return np.where(n > 1, slice_bytes, 0.0)
 
 
