@@ -30,7 +30,7 @@ COMMANDS = {
                 "measure real pipeline runs: run, corpus, fit-baseline, spread"),
     "plan": ("jwst_memest.plan.cli", "python -m jwst_memest.plan",
              "turn estimates into jobs: memory tiers, kill times, retries, scheduler files"),
-    "calibrate": ("jwst_memest.speed", "python -m jwst_memest.speed",
+    "calibrate": ("jwst_memest.calibrate_cli", "python -m jwst_memest.calibrate_cli",
                   "time a short workload and save this machine's wall-time speed factor"),
     "batch": ("jwst_memest.batch", "python -m jwst_memest.batch",
               "estimate many associations or folders on a dask cluster into one JSON-lines file, resumably"),

@@ -21,6 +21,7 @@ from jwst_memest.model.estimator import MemoryEstimator
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.model.terms import with_settings
 from jwst_memest.model.walltime import estimate_wall_times
+from jwst_memest.speed import machine_speed_factor
 from jwst_memest.pipelines import class_alias
 from jwst_memest.settings import RunSettings
 
@@ -308,7 +309,8 @@ def estimate_features(
     description = _estimator_description(estimator)
     unmeasured_bound = _unmeasured_bound(estimator)
     margin = getattr(baseline, "margin_gb", 0.0)
-    wall, wall_upper, speed = estimate_wall_times(pipeline, _baseline_input(named_features, X, settings), quantile)
+    speed = machine_speed_factor()
+    wall, wall_upper = estimate_wall_times(pipeline, _baseline_input(named_features, X, settings), quantile, speed)
     results = []
     for i, ((name, feats), size, bound) in enumerate(zip(named_features, gb, upper)):
         assessment = baseline.assess(feats.values)

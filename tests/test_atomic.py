@@ -160,6 +160,10 @@ NOT_ATOMIC = {
     ("profile/run.py", "append_row", "open"): "append-only rows",
     # the live stdout/stderr of the measured pipeline run, written by the child as it runs
     ("profile/monitor.py", "measure", "open"): "a running process' log",
+    # batch estimation's results stream: one line appended per finished input (a kill loses at most
+    # the lines in flight), and on resume a line a kill cut short is cut off
+    ("batch.py", "run_batch", "open"): "append-only result lines",
+    ("batch.py", "finished_inputs", "open"): "truncating a cut-short last line",
 }
 
 

@@ -14,18 +14,21 @@ PACKAGE = Path(jwst_memest.__file__).parent
 # lowest first; a module may import its own layer and those below
 LAYERS = [
     ("jwst_memest._version", "jwst_memest.cli_support"),
-    ("jwst_memest.pipelines", "jwst_memest.instruments", "jwst_memest.atomic", "jwst_memest.settings"),
+    ("jwst_memest.pipelines", "jwst_memest.instruments", "jwst_memest.atomic", "jwst_memest.settings",
+     "jwst_memest.speed"),
     ("jwst_memest.metadata", "jwst_memest.exposures"),
     ("jwst_memest.features",),
     ("jwst_memest.model",),
     ("jwst_memest.association", "jwst_memest.tables", "jwst_memest.pools"),
     ("jwst_memest.estimation",),
     ("jwst_memest.hosting", "jwst_memest.step", "jwst_memest.predict", "jwst_memest.example"),
+    ("jwst_memest.plan", "jwst_memest.batch"),  # estimates made jobs, and estimation at scale
     ("jwst_memest.profile",),  # measuring runs: never imports training
     ("jwst_memest.training",),
 ]
 # entry points, above every layer: the package itself, the command lines and the aliases of others
 ENTRY_POINTS = ("jwst_memest", "jwst_memest.cli", "jwst_memest.estimate_cli", "jwst_memest.predict_cli",
+                "jwst_memest.calibrate_cli",
                 "jwst_memest.models", "jwst_memest.integration")
 
 

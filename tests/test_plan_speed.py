@@ -50,9 +50,11 @@ def test_calibrate_saves_the_ratio_to_the_reference(config_home, tiny_workload, 
     from jwst_memest.model import walltime
 
     monkeypatch.setattr(walltime, "reference_workload_seconds", lambda: 1e-3)
-    monkeypatch.setattr(speed, "time_workload", lambda repeats: {"workload_s": 2e-3, "runs": [2e-3], "parts": {},
-                                                                  "spread": 0.0})
-    assert speed.main(["--repeat", "1"]) == 0
+    from jwst_memest import calibrate_cli
+
+    monkeypatch.setattr(calibrate_cli, "time_workload", lambda repeats: {"workload_s": 2e-3, "runs": [2e-3],
+                                                                         "parts": {}, "spread": 0.0})
+    assert calibrate_cli.main(["--repeat", "1"]) == 0
     assert "speed factor: 2.000" in capsys.readouterr().out
     assert speed.speed_factor()[0] == pytest.approx(2.0)
 

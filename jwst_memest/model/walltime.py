@@ -45,7 +45,7 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import feature_set_for, normalize
 
 __all__ = ["WALLTIME_TERMS", "WallTimeModel", "work_terms", "fit_walltime_coefficients", "load_walltime",
-           "walltime_file", "MIN_SECONDS", "estimate_wall_times",
+           "walltime_file", "MIN_SECONDS", "estimate_wall_times", "forget_installed",
            "reference_workload_seconds"]
 
 # runs slowed by other work on the machine are outliers of a log fit: a residual beyond this
@@ -354,6 +354,11 @@ def walltime_file() -> str:
     return str(resources.files(__package__).joinpath("walltime.yaml"))
 
 
+def forget_installed() -> None:
+    """Read ``walltime.yaml`` again at the next use (after it was rewritten)."""
+    _installed.cache_clear()
+
+
 @cache
 def _installed() -> dict:
     try:
@@ -392,9 +397,9 @@ def reference_workload_seconds() -> float | None:
     return float(reference["workload_s"]) if "workload_s" in reference else None
 
 
-def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95
-                        ) -> tuple[np.ndarray | None, np.ndarray | None, float]:
-    """Wall-time estimates and upper bounds of products on this machine, with the speed factor used.
+def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95, speed_factor: float = 1.0
+                        ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Wall-time estimates and upper bounds of products on a machine ``speed_factor`` times slower.
 
     Parameters
     ----------
@@ -404,6 +409,8 @@ def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95
         The products' baseline input (features and settings columns).
     quantile : float, optional
         The upper bound's quantile.
+    speed_factor : float, optional
+        The machine's speed factor (`jwst_memest.speed.speed_factor`): 1 on the corpus machine.
 
     Returns
     -------
@@ -411,20 +418,8 @@ def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95
         Estimates, seconds (None when no model is installed for ``pipeline``).
     upper : numpy.ndarray or None
         Upper bounds, seconds.
-    speed_factor : float
-        The factor applied (`jwst_memest.speed.speed_factor`; 1 when it cannot be read, with a warning).
     """
-    import warnings
-
-    from jwst_memest.speed import speed_factor
-
-    try:
-        factor, _ = speed_factor()
-    except ValueError as exc:
-        warnings.warn(f"{exc}; wall times use a speed factor of 1", stacklevel=2)
-        factor = 1.0
     model = load_walltime(pipeline)
     if model is None:
-        return None, None, factor
-    seconds, upper = model.estimate(X, quantile, factor)
-    return seconds, upper, factor
+        return None, None
+    return model.estimate(X, quantile, speed_factor)

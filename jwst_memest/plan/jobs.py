@@ -159,7 +159,7 @@ def _wall_times_with(estimate, arguments: list[str]) -> tuple[float | None, floa
         other = product_features(features.members, features.pipeline, settings=settings)
         X = with_settings(np.atleast_2d(other.vector()), [settings], [other.output_area_ratio],
                           [other.psf_input_bytes], [other.outlier_grid_pixels])
-        seconds, upper, _ = estimate_wall_times(estimate.pipeline, X, estimate.quantile)
+        seconds, upper = estimate_wall_times(estimate.pipeline, X, estimate.quantile, estimate.speed_factor)
     except (ValueError, AttributeError, KeyError, TypeError):
         return None
     return None if seconds is None else (float(seconds[0]), float(upper[0]))
