@@ -4,6 +4,7 @@ import gc
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -72,6 +73,20 @@ def example_dir(tmp_path) -> Path:
 @pytest.fixture
 def example_asn(example_dir) -> Path:
     return next(example_dir.glob("*_asn.json"))
+
+
+@pytest.fixture(scope="session")
+def image3_with_the_hook(tmp_path_factory):
+    """One ``strun calwebb_image3 <asn> --pre_hooks=jwst_memest.MemoryEstimateStep,`` on a copy of the example,
+    read by the tests of the hook and of its log: the directory, the association, the directory's files before
+    the run, and the finished process."""
+    directory = tmp_path_factory.mktemp("hooked") / "example"
+    shutil.copytree(example_association().parent, directory)
+    asn = next(directory.glob("*_asn.json"))
+    before = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+    result = subprocess.run(["strun", "calwebb_image3", asn.name, "--pre_hooks=jwst_memest.MemoryEstimateStep,"],
+                            cwd=directory, capture_output=True, text=True, timeout=600)
+    return directory, asn, before, result
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ reaches stpipe's handlers standalone and as a hook."""
 
 import ast
 import logging
-import os
-import subprocess
 from pathlib import Path
 
 import jwst_memest
@@ -68,9 +66,9 @@ def test_as_a_hook_the_package_records_reach_the_host_log():
     assert package.level == logging.NOTSET and package.propagate and not package.handlers
 
 
-def test_the_hook_log_shows_the_estimates_under_strun(example_dir, example_asn):
-    result = subprocess.run(["strun", "calwebb_image3", example_asn.name, "--pre_hooks=jwst_memest.MemoryEstimateStep,"],
-                            cwd=example_dir, capture_output=True, text=True, timeout=600, env=dict(os.environ))
+def test_the_hook_log_shows_the_estimates_under_strun(image3_with_the_hook):
+    """``strun calwebb_image3 <asn> --pre_hooks=jwst_memest.MemoryEstimateStep,`` (conftest runs it once)."""
+    result = image3_with_the_hook[3]
     log = result.stdout + result.stderr
     assert "Step memory_estimate done" in log
     assert log.count("Memory estimates") == 1  # the step's INFO table, from logger jwst_memest.step, once
