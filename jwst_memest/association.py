@@ -162,7 +162,7 @@ def load_level3_association(path: str | Path):
     from jwst.associations.load_asn import load_asn
 
     try:
-        association = load_asn(text)
+        association = load_asn(text, registry=_default_registry())
     except (AssociationNotValidError, ValueError, TypeError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AssociationError(f"{path}: not a valid association ({first_line[:200]})") from None
@@ -170,6 +170,20 @@ def load_level3_association(path: str | Path):
     if not isinstance(products, list) or not products:
         raise AssociationError(f"{path}: association has no products")
     return association, pipeline
+
+
+_REGISTRY: list = []
+
+
+def _default_registry():
+    """The rule registry jwst's ``load_asn`` builds for every call (jwst's default rules), built once:
+    building it executes jwst's rule modules again, and the step loads its association twice (checked
+    before stpipe's run, then estimated). Loading keeps nothing in it."""
+    if not _REGISTRY:
+        from jwst.associations.registry import AssociationRegistry
+
+        _REGISTRY.append(AssociationRegistry())
+    return _REGISTRY[0]
 
 
 def resolve_member(expname: str, asn_dir: Path, search_path: Sequence[Path] = ()) -> Path | None:

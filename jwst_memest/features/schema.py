@@ -263,7 +263,8 @@ class FeatureSchema:
 @cache
 def _raw_schema() -> dict:
     text = resources.files(__package__).joinpath("schema.yaml").read_text()
-    return yaml.safe_load(text)
+    # libyaml's safe loader where PyYAML has it: the same values, several times faster on a cold estimate
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def load_schema(pipeline: str = "image3") -> FeatureSchema:
