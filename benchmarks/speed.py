@@ -1,10 +1,14 @@
 """Speed of jwst_memest on folders of header-only exposures (and of spacekit's peer when installed).
 
-    python benchmarks/speed.py [--sizes 40,400,4000] [--out benchmarks/results/speed.md]
+    python benchmarks/speed.py [--sizes 100,4000] [--shapes tidy,mixed] [--repeats 3] [--peer-python PY]
+                               [--out benchmarks/results/speed.md]
 
-Measures, per folder size: cold ``strun`` wall time for one association,
-header reading per file, warm estimation per association once metadata is
-read, folder mode end to end, and peak memory (max RSS) of a cold run.
+Two folder shapes per size: ``tidy`` (NIRCam SW observations of identical layout) and ``mixed``
+(an archive's mix: programs each keeping their own subset of NIRCam SW/LW, MIRI and NIRISS imaging,
+NIRSpec IFU and MIRI MRS observations, no two programs alike). For each: folder mode end to end,
+cold, and its peak memory, alternating with spacekit's cold run on the same folder (medians). For
+the tidy folder also: cold ``strun`` for one association, header reading per file, warm estimation
+per association once metadata is read.
 """
 
 from __future__ import annotations
@@ -145,17 +149,20 @@ SHAPES = {"tidy": make_folder, "mixed": make_mixed_folder}
 _MEASURE = (
     "import resource, subprocess, sys\n"
     "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)\n"
 )
 
 
-def timed(command, cwd, env) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one child command, measured in a wrapper of its own."""
+def timed(command, cwd, env, cpu: bool = False) -> tuple[float, ...]:
+    """Wall seconds and peak RSS (GB) of one child command, measured in a wrapper of its own; with ``cpu``,
+    also the CPU seconds (user and system) of the command and all its children and threads."""
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", _MEASURE, *command], cwd=cwd, env=env, check=True,
                             capture_output=True, text=True)
     wall = time.perf_counter() - start
-    return wall, int(result.stdout.split()[-1]) * 1024 / 1e9
+    peak, cpu_s = result.stdout.split()[-2:]
+    return (wall, int(peak) * 1024 / 1e9, float(cpu_s)) if cpu else (wall, int(peak) * 1024 / 1e9)
 
 
 def bench_jwst_memest(folder: Path, env) -> dict:
@@ -175,7 +182,6 @@ def bench_jwst_memest(folder: Path, env) -> dict:
     warm_ms = (time.perf_counter() - start) / (repeats * len(products)) * 1e3
 
     out = Path(tempfile.mkdtemp())
-    cold_folder, rss_folder = timed([sys.executable, "-m", "jwst_memest.predict", str(folder)], out, env)
     asn_dir = Path(tempfile.mkdtemp())
     subprocess.run([sys.executable, "-m", "jwst_memest.predict", str(folder), "--pid", "1234", "--obs", "1",
                     "--write-asn", str(asn_dir)], env=env, check=True, capture_output=True)
@@ -187,8 +193,6 @@ def bench_jwst_memest(folder: Path, env) -> dict:
         "warm_ms_per_association_40": warm_ms,
         "cold_strun_s_one_asn": cold_strun,
         "cold_strun_peak_gb": rss_strun,
-        "cold_folder_mode_s": cold_folder,
-        "folder_mode_peak_gb": rss_folder,
     }
 
 
@@ -220,6 +224,46 @@ def bench_spacekit(folder: Path, env, python: str | None) -> dict | None:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
     cold, warm = (float(x) for x in result.stdout.split()[-2:])
     return {"cold_s": wall, "first_inference_s": cold, "warm_s": warm}
+
+
+_SPACEKIT_ONCE = (
+    "import logging, sys\n"
+    "logging.disable(logging.CRITICAL)\n"
+    "from spacekit.skopes.jwst.cal.predict import JwstCalPredict\n"
+    "JwstCalPredict(input_path=sys.argv[1]).run_inference()\n"
+)
+
+
+def bench_folder_mode(folder: Path, env, python: str | None, repeats: int) -> dict:
+    """Cold folder mode and, when ``python`` has spacekit, spacekit's cold run on the same folder, alternating
+    (ours, theirs, ours, ...) so that both see the same load; medians of ``repeats`` runs each.
+
+    Each run is a fresh interpreter: import, read the folder, group, estimate. Peak memory is the
+    largest process's (folder mode's header-reading and generating workers are forked children).
+    """
+    ours, theirs, peaks, ours_cpu, theirs_cpu = [], [], [], [], []
+    for _ in range(repeats):
+        wall, peak, cpu = timed([sys.executable, "-m", "jwst_memest.predict", str(folder)], Path(tempfile.mkdtemp()),
+                                env, cpu=True)
+        ours.append(wall)
+        peaks.append(peak)
+        ours_cpu.append(cpu)
+        if python is not None:
+            try:  # spacekit unpacks its models and writes its log into the working directory
+                wall, _, cpu = timed([python, "-c", _SPACEKIT_ONCE, str(folder)], Path(tempfile.mkdtemp()), env,
+                                     cpu=True)
+            except subprocess.CalledProcessError:
+                continue
+            theirs.append(wall)
+            theirs_cpu.append(cpu)
+    return {
+        "folder_mode_s": float(np.median(ours)), "folder_mode_runs_s": [round(t, 2) for t in ours],
+        "folder_mode_cpu_s": float(np.median(ours_cpu)), "folder_mode_peak_gb": max(peaks),
+        "spacekit_s": float(np.median(theirs)) if theirs else None,
+        "spacekit_runs_s": [round(t, 2) for t in theirs],
+        "spacekit_cpu_s": float(np.median(theirs_cpu)) if theirs_cpu else None,
+        "load_average": round(os.getloadavg()[0], 1),
+    }
 
 
 def _python_with_spacekit() -> str | None:
@@ -265,36 +309,62 @@ def bench_bundle_batch(n_products: int = 100) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,4000")
+    parser.add_argument("--shapes", default="tidy,mixed", help="folder shapes: tidy (one instrument, "
+                        "identical observations), mixed (an archive's mix of programs, no two alike)")
+    parser.add_argument("--repeats", type=int, default=3, help="paired cold runs of folder mode and spacekit")
     parser.add_argument("--out", default="benchmarks/results/speed.md")
     parser.add_argument("--peer-python", help="python of an environment with spacekit installed (pip install spacekit)")
     args = parser.parse_args(argv)
     env = dict(os.environ, **CRDS_FREE, CRDS_PATH=tempfile.mkdtemp())
-    rows = []
+    peer_python = args.peer_python or _python_with_spacekit()
+    tidy_rows, folder_rows = [], []
     for size in (int(s) for s in args.sizes.split(",")):
-        folder = make_folder(Path(tempfile.mkdtemp()), size)
-        ours = bench_jwst_memest(folder, env)
-        peer = bench_spacekit(folder, env, args.peer_python or _python_with_spacekit())
-        rows.append((ours, peer))
-        print(json.dumps({"jwst_memest": ours, "spacekit": peer}, indent=1))
-        shutil.rmtree(folder, ignore_errors=True)
+        for shape in args.shapes.split(","):
+            folder = SHAPES[shape](Path(tempfile.mkdtemp()), size)
+            if shape == "tidy":
+                ours = bench_jwst_memest(folder, env)
+                peer = bench_spacekit(folder, env, peer_python)
+                tidy_rows.append((ours, peer))
+                print(json.dumps({"jwst_memest": ours, "spacekit": peer}, indent=1))
+            paired = bench_folder_mode(folder, env, peer_python, args.repeats)
+            programs = len({p.name[2:7] for p in folder.glob("*_uncal.fits")})
+            folder_rows.append((shape, size, programs, paired))
+            print(json.dumps({"shape": shape, "files": size, "programs": programs, **paired}, indent=1))
+            shutil.rmtree(folder, ignore_errors=True)
     lines = [
-        "| files | header read ms/file | warm ms/asn (40) | cold strun s (one asn) | strun peak GB | folder mode s | folder peak GB (largest process) | spacekit cold s | spacekit warm s | spacekit cold / ours (strun / folder) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Folder mode against spacekit, cold (a fresh interpreter each: import, read, group, estimate), "
+        f"median of {args.repeats} alternating runs each; CPU s: user and system time of the run and all its "
+        "processes and threads; load: the 1-minute load average after the runs (2-core machine).",
+        "",
+        "| folder | files | programs | folder mode s | runs | CPU s | folder peak GB (largest process) | "
+        "spacekit s | runs | CPU s | spacekit / ours (wall; CPU) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for ours, peer in rows:
-        sk_cold = peer.get("cold_s") if peer else None
-        sk_warm = peer.get("warm_s") if peer else None
-        ratio = f"{sk_cold / ours['cold_strun_s_one_asn']:.1f}x / {sk_cold / ours['cold_folder_mode_s']:.1f}x" if sk_cold else "n/a"
+    for shape, size, programs, paired in folder_rows:
+        sk, sk_cpu = paired["spacekit_s"], paired["spacekit_cpu_s"]
+        ratio = (f"{sk / paired['folder_mode_s']:.1f}x; {sk_cpu / paired['folder_mode_cpu_s']:.1f}x" if sk else "n/a")
         lines.append(
-            f"| {ours['files']} | {ours['header_ms_per_file']:.2f} | {ours['warm_ms_per_association_40']:.2f} | "
-            f"{ours['cold_strun_s_one_asn']:.2f} | {ours['cold_strun_peak_gb']:.2f} | {ours['cold_folder_mode_s']:.2f} | "
-            f"{ours['folder_mode_peak_gb']:.2f} | {f'{sk_cold:.2f}' if sk_cold else 'n/a'} | "
-            f"{f'{sk_warm:.2f}' if sk_warm else 'n/a'} | {ratio} |"
+            f"| {shape} | {size} | {programs} | {paired['folder_mode_s']:.2f} | {paired['folder_mode_runs_s']} | "
+            f"{paired['folder_mode_cpu_s']:.1f} | {paired['folder_mode_peak_gb']:.2f} | "
+            f"{f'{sk:.2f}' if sk else 'n/a'} | {paired['spacekit_runs_s']} | {f'{sk_cpu:.1f}' if sk_cpu else 'n/a'} | "
+            f"{ratio} | {paired['load_average']} |"
         )
-    ratios = [f"{ours['files']} files: {peer['cold_s'] / ours['cold_folder_mode_s']:.1f}x"
-              for ours, peer in rows if peer and peer.get("cold_s")]
-    if ratios:
-        lines += ["", "Folder mode, cold, spacekit's time over ours: " + "; ".join(ratios) + "."]
+    if tidy_rows:
+        lines += [
+            "",
+            "Tidy folder (NIRCam SW, observations of 4 detectors x 10 dithers):",
+            "",
+            "| files | header read ms/file | warm ms/asn (40) | cold strun s (one asn) | strun peak GB | "
+            "spacekit warm s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for ours, peer in tidy_rows:
+            sk_warm = peer.get("warm_s") if peer else None
+            lines.append(
+                f"| {ours['files']} | {ours['header_ms_per_file']:.2f} | {ours['warm_ms_per_association_40']:.2f} | "
+                f"{ours['cold_strun_s_one_asn']:.2f} | {ours['cold_strun_peak_gb']:.2f} | "
+                f"{f'{sk_warm:.2f}' if sk_warm else 'n/a'} |"
+            )
     per_product = bench_bundle_batch()
     lines += ["", f"Bundle evaluation (seed image architecture, numpy), batch of 100 products: {per_product * 1e3:.1f} µs per product."]
     out = Path(args.out)
