@@ -17,6 +17,7 @@ import logging
 import re
 import shlex
 import sys
+from pathlib import Path
 
 from jwst_memest.cli_support import CommandParser, MessageFormatter, program, quiet_broken_pipe, report_error
 from jwst_memest.settings import parse_boolean
@@ -110,7 +111,8 @@ def build_parser() -> CommandParser:
                "--steps.resample.pixel_scale_ratio=0.6 --in_memory=false. Exit status: 0 done, 2 bad input "
                "or option (one line on stderr), 3 some products not estimated (the others are written).",
     )
-    parser.add_argument("association", nargs="*", metavar="ASSOCIATION", help="the Level-3 association (.json)")
+    parser.add_argument("association", nargs="*", metavar="ASSOCIATION",
+                        help="the Level-3 association (.json), or an uncal file (.fits) for its calwebb_detector1 run")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show the step's log too (its parameters, each stage), not only warnings")
     for name, (check, text) in _step_parameters().items():
@@ -191,8 +193,13 @@ def _run(association: str, parameters: dict, verbose: bool, prog: str) -> int:
 def _report(step, estimate_table) -> None:
     """The table on stdout, the written path on stderr."""
     result = getattr(step, "estimation", None)
-    if result is not None and result.products:
-        print(estimate_table(result.products), flush=True)
+    if result is not None and hasattr(result, "products"):
+        if result.products:
+            print(estimate_table(result.products), flush=True)
+    elif result is not None:  # one exposure's calwebb_detector1 estimate
+        note = f"  (not calibrated: {'; '.join(result.reasons)})" if result.reasons else ""
+        print(f"{'exposure':<48} {'gbSize':>9} {'upper':>9}  peak step\n"
+              f"{Path(result.path).name:<48} {result.gb:9.3f} {result.upper_gb:9.3f}  {result.peak_step}{note}", flush=True)
     written = getattr(step, "written_path", None)
     if written is not None:
         print(f"wrote {written}", file=sys.stderr)

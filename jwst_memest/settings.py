@@ -36,6 +36,8 @@ _PARAMETERS = {
     "outlier_pixmap_stepsize": ("outlier_detection", "pixmap_stepsize"),
     "skip_outlier_detection": ("outlier_detection", "skip"),
     "skip_source_catalog": ("source_catalog", "skip"),
+    "jump_maximum_cores": ("jump", "maximum_cores"),
+    "ramp_fit_maximum_cores": ("ramp_fit", "maximum_cores"),
 }
 _BY_ARGUMENT = {(step, name): field for field, (step, name) in _PARAMETERS.items()}
 
@@ -94,6 +96,20 @@ def _number(text: Any, what: str, *, positive: bool = True) -> float | None:
     return value
 
 
+def _cores(text: Any, what: str) -> str:
+    """``maximum_cores`` as jwst takes it: none, quarter, half, all, or a whole number of 1 or more."""
+    value = str(text if text is not None else "none").strip().lower()
+    if value in ("none", "quarter", "half", "all"):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number < 1 or number != int(number):
+        raise SettingsError(f"{what}={text}: must be none, quarter, half, all or a whole number of 1 or more")
+    return str(int(number))
+
+
 def _shape(text: Any, what: str) -> tuple[int, int] | None:
     if text is None or str(text).strip().lower() in ("none", ""):
         return None
@@ -141,6 +157,8 @@ class RunSettings:
         outlier_detection's ``skip``.
     skip_source_catalog : bool, optional
         source_catalog's ``skip``.
+    jump_maximum_cores, ramp_fit_maximum_cores : str, optional
+        calwebb_detector1's jump and ramp_fit ``maximum_cores`` (none, quarter, half, all or a number).
 
     Raises
     ------
@@ -160,6 +178,8 @@ class RunSettings:
     outlier_pixmap_stepsize: float = 1.0
     skip_outlier_detection: bool = False
     skip_source_catalog: bool = False
+    jump_maximum_cores: str = "none"
+    ramp_fit_maximum_cores: str = "none"
 
     def __post_init__(self):
         checks = {
@@ -168,6 +188,8 @@ class RunSettings:
             "output_shape": lambda v: _shape(v, "steps.resample.output_shape"),
             "pixmap_stepsize": lambda v: _number(v, "steps.resample.pixmap_stepsize"),
             "outlier_pixmap_stepsize": lambda v: _number(v, "steps.outlier_detection.pixmap_stepsize"),
+            "jump_maximum_cores": lambda v: _cores(v, "steps.jump.maximum_cores"),
+            "ramp_fit_maximum_cores": lambda v: _cores(v, "steps.ramp_fit.maximum_cores"),
         }
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -365,7 +387,8 @@ class RunSettings:
                 continue
             step, name = _PARAMETERS[field.name]
             text = (str(value).lower() if isinstance(value, bool)
-                    else f"{value[0]},{value[1]}" if isinstance(value, tuple) else f"{value:g}")
+                    else f"{value[0]},{value[1]}" if isinstance(value, tuple)
+                    else value if isinstance(value, str) else f"{value:g}")
             found.append(f"--{'steps.' + step + '.' if step else ''}{name}={text}")
         return found
 

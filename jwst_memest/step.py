@@ -15,6 +15,7 @@ from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
 from jwst_memest.association import AssociationError, first_few, load_level3_association
+from jwst_memest.exposure_estimate import estimate_exposure, is_exposure_file, write_exposure_estimate
 from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
@@ -309,7 +310,10 @@ class MemoryEstimateStep(Step):
         if len(args) != 1:  # strun with no association, or several: one line, not process()'s TypeError
             given = "none" if not args else f"{len(args)} ({first_few([str(a) for a in args])})"
             raise MemoryEstimateError(f"memory_estimate: expected one association file, got {given}")
-        if isinstance(args[0], (str, Path)):
+        if isinstance(args[0], (str, Path)) and is_exposure_file(args[0]):
+            if not Path(args[0]).is_file():
+                raise MemoryEstimateError(f"{args[0]}: exposure file not found")
+        elif isinstance(args[0], (str, Path)):
             try:
                 load_level3_association(args[0])  # a missing file, not JSON, not Level 3: said first
             except AssociationError as exc:
@@ -349,6 +353,8 @@ class MemoryEstimateStep(Step):
             When the input or a setting cannot be read, or the annotated association cannot be
             written.
         """
+        if isinstance(input_data, (str, Path)) and is_exposure_file(input_data):
+            return self._estimate_exposure(input_data)
         options = dict(
             model_path=self.model_path,
             quantile=self.upper_quantile,
@@ -376,6 +382,22 @@ class MemoryEstimateStep(Step):
             return None  # a hook's return value would replace the pipeline's input
         return Estimates({p.product: {"gbSize": p.rounded_gb, **p.annotation()} for p in result.products},
                          result.failures)
+
+    def _estimate_exposure(self, path) -> dict:
+        """calwebb_detector1's estimate of one uncal file, logged and written beside the others."""
+        try:
+            estimate = estimate_exposure(path, self._run_settings(), self.upper_quantile)
+            written = write_exposure_estimate(estimate, self.output_dir or ".")
+        except (ValueError, OSError) as exc:
+            raise MemoryEstimateError(str(exc)) from None
+        self.estimation = estimate
+        self.written_path = written
+        reasons = f"  (not calibrated: {'; '.join(estimate.reasons)})" if estimate.reasons else ""
+        log.info("calwebb_detector1 memory estimate (GB = 1e9 bytes, upper bound at quantile %s):\n"
+                 "%-48s %9s %9s  %s\n%-48s %9.3f %9.3f  %s%s", self.upper_quantile, "exposure", "gbSize", "upper",
+                 "peak step", Path(path).name, estimate.gb, estimate.upper_gb, estimate.peak_step, reasons)
+        log.info("Estimate written to %s", written)
+        return {Path(path).name: estimate.annotation()}
 
     def _search_path(self) -> list[str]:
         value = self.search_path or ""

@@ -10,6 +10,7 @@ COMMANDS = {
     "fit-baseline": ("jwst_memest.profile.fit", "refit the physics baseline to measured corpora"),
     "spread": ("jwst_memest.profile.spread", "run the same configurations repeatedly, in several environments"),
     "fit-walltime": ("jwst_memest.profile.fit_walltime", "refit the wall-time model to measured corpora"),
+    "fit-detector1": ("jwst_memest.profile.fit_detector1", "refit the calwebb_detector1 model to its measured corpus"),
 }
 USAGE = "usage: python -m jwst_memest.profile {run ASN | corpus --plan P --out CSV | fit-baseline --corpus CSV} ..."
 

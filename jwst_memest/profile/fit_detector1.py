@@ -1,0 +1,290 @@
+"""Fit the detector1 model (`jwst_memest.model.detector1`) on the measured detector1 corpus.
+
+The successful runs of the training split fit what the count leaves out (least squares on relative
+error, robust loss, non-negative); the upper bound is calibrated on their 5-fold out-of-fold
+estimates; the widening beyond the measured range comes from fitting below a third of the largest
+peak and estimating the rest; the held-out split measures the error. ``detector1.yaml`` is written
+atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from jwst_memest.atomic import atomic_write
+from jwst_memest.cli_support import CommandParser, program
+from jwst_memest.metadata import IRS2_RAW_ROWS
+from jwst_memest.model.detector1 import (FIRST_FIT_START, FITTED_TERMS, Detector1Baseline, RampInputs,
+                                         detector1_file, load_detector1_baseline)
+from jwst_memest.model.upper import UpperBound
+
+__all__ = ["load_detector1_runs", "inputs_of_row", "fit_detector1", "out_of_fold", "extrapolation_widening",
+           "held_out_table", "main"]
+
+MIRI_FULL_FRAME = 1032 * 1024
+NIR_FULL_FRAME = 2048 * 2048
+STEP_WEIGHT = 0.5  # each step's error against its measured peak, beside the run's (as for Level 3)
+
+
+def inputs_of_row(row) -> RampInputs:
+    """The model's inputs of one corpus row (the uncal header's values the corpus records).
+
+    Parameters
+    ----------
+    row : mapping
+        A detector1 corpus row.
+
+    Returns
+    -------
+    RampInputs
+        The exposure's inputs.
+    """
+    irs2 = str(row["readpatt"]).upper().startswith("NRSIRS2")
+    instrument = str(row["instrument"]).upper()
+    cores = str(row.get("maximum_cores", 1))
+    processes = int(float(cores)) if cores.replace(".", "", 1).isdigit() else 1
+    return RampInputs(nints=int(row["nints"]), ngroups=int(row["ngroups"]),
+                      ny=2048 if irs2 else int(row["ny"]), nx=int(row["nx"]), instrument=instrument,
+                      raw_rows=IRS2_RAW_ROWS if irs2 else None, dark_frames=int(row["dark_frames"]),
+                      full_frame_pixels=MIRI_FULL_FRAME if instrument == "MIRI" else NIR_FULL_FRAME,
+                      jump_processes=processes, ramp_fit_processes=processes,
+                      frames_averaged=int(row.get("nframes", 1)) > 1 or int(row.get("groupgap", 0)) > 0)
+
+
+def load_detector1_runs(paths) -> tuple[list[RampInputs], np.ndarray, np.ndarray, list[dict], object]:
+    """The successful runs of detector1 corpus CSVs.
+
+    Parameters
+    ----------
+    paths : iterable of str or pathlib.Path
+        Corpus CSVs.
+
+    Returns
+    -------
+    rows : list of RampInputs
+        Each run's inputs.
+    measured : numpy.ndarray
+        Peaks, GB.
+    test : numpy.ndarray
+        True for the held-out split.
+    step_peaks : list of dict
+        Each run's measured step peaks, GB.
+    table : pandas.DataFrame
+        The runs.
+    """
+    import pandas as pd
+
+    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    table = table[(table["status"] == "ok") & (table["pipeline"] == "detector1")].reset_index(drop=True)
+    rows = [inputs_of_row(r) for r in table.to_dict("records")]
+    peaks = [json.loads(text) if isinstance(text, str) and text else {} for text in table["step_peaks"]]
+    return rows, table["measured_gb"].to_numpy(float), (table["split"] == "test").to_numpy(), peaks, table
+
+
+def fit_detector1(rows: list[RampInputs], measured: np.ndarray, step_peaks: list[dict] | None = None,
+                  start: Detector1Baseline | None = None) -> dict:
+    """The fitted terms minimising relative error on these runs (and on their step peaks).
+
+    Parameters
+    ----------
+    rows : list of RampInputs
+        The runs' inputs.
+    measured : numpy.ndarray
+        Their peaks, GB.
+    step_peaks : list of dict or None, optional
+        Their measured step peaks, GB.
+    start : Detector1Baseline or None, optional
+        Where the fit starts (default: `FIRST_FIT_START`).
+
+    Returns
+    -------
+    dict
+        ``FITTED_TERMS`` values.
+    """
+    from scipy.optimize import least_squares
+
+    scale = np.array([(start.coefficients if start else FIRST_FIT_START)[t] or 1.0 for t in FITTED_TERMS])
+    bound = UpperBound.from_measurements([1.0, 1.0], [1.0, 1.0])
+
+    def residuals(theta):
+        trial = Detector1Baseline(dict(zip(FITTED_TERMS, theta * scale)), bound, "fit")
+        parts = [(trial.predict(rows) - measured) / measured]
+        for row, peaks in zip(rows, step_peaks or []):
+            stages = trial.stages(row)
+            parts.append(np.array([STEP_WEIGHT * (stages[s] / 1e9 - v) / v for s, v in peaks.items()
+                                   if s in stages and v > 0]))
+        return np.concatenate(parts)
+
+    fit = least_squares(residuals, np.ones(len(FITTED_TERMS)), bounds=(0, np.inf))
+    return dict(zip(FITTED_TERMS, (fit.x * scale).tolist()))
+
+
+def out_of_fold(rows, measured, step_peaks, k: int = 5) -> np.ndarray:
+    """Each run estimated by a model fitted without it (k folds).
+
+    Parameters
+    ----------
+    rows : list of RampInputs
+        The runs' inputs.
+    measured : numpy.ndarray
+        Their peaks, GB.
+    step_peaks : list of dict
+        Their step peaks.
+    k : int, optional
+        Folds.
+
+    Returns
+    -------
+    numpy.ndarray
+        GB.
+    """
+    from sklearn.model_selection import KFold
+
+    estimates = np.empty_like(measured)
+    bound = UpperBound.from_measurements([1.0, 1.0], [1.0, 1.0])
+    for fit_rows, held in KFold(min(k, len(rows)), shuffle=True, random_state=0).split(rows):
+        coefficients = fit_detector1([rows[i] for i in fit_rows], measured[fit_rows], [step_peaks[i] for i in fit_rows])
+        estimates[held] = Detector1Baseline(coefficients, bound, "fold").predict([rows[i] for i in held])
+    return estimates
+
+
+def extrapolation_widening(rows, measured, step_peaks, cut: float = 1 / 3) -> tuple[float, str]:
+    """The largest measured/estimated ratio of the runs above ``cut`` of the largest peak, fitted below it.
+
+    Parameters
+    ----------
+    rows : list of RampInputs
+        The runs' inputs.
+    measured : numpy.ndarray
+        Their peaks, GB.
+    step_peaks : list of dict
+        Their step peaks.
+    cut : float, optional
+        The fraction of the largest peak the fit stays below.
+
+    Returns
+    -------
+    factor : float
+        At least 1.05.
+    detail : str
+        What it was measured on.
+    """
+    above = measured >= cut * measured.max()
+    if above.sum() < 1 or (~above).sum() < len(FITTED_TERMS) + 2:
+        return 1.25, "too few runs to measure; the default widening"
+    coefficients = fit_detector1([r for r, a in zip(rows, above) if not a], measured[~above],
+                                 [p for p, a in zip(step_peaks, above) if not a])
+    model = Detector1Baseline(coefficients, UpperBound.from_measurements([1.0, 1.0], [1.0, 1.0]), "cut")
+    ratio = float(np.max(measured[above] / model.predict([r for r, a in zip(rows, above) if a])))
+    return max(1.05, ratio), (f"{int(above.sum())} runs above a third of the largest peak ({measured.max():.2f} GB), "
+                              f"estimated by a fit below it: largest measured/estimated {ratio:.3f}")
+
+
+def held_out_table(model: Detector1Baseline, rows, measured, test, table) -> list[str]:
+    """Markdown lines: held-out error and bound per instrument and mode.
+
+    Parameters
+    ----------
+    model : Detector1Baseline
+        The fitted model.
+    rows : list of RampInputs
+        The runs' inputs.
+    measured : numpy.ndarray
+        Their peaks, GB.
+    test : numpy.ndarray
+        The held-out split.
+    table : pandas.DataFrame
+        The runs.
+
+    Returns
+    -------
+    list of str
+        Table lines.
+    """
+    lines = ["| instrument | held-out runs | median abs % error | worst abs % error | above the bound |",
+             "|---|---|---|---|---|"]
+    estimates = [model.estimate(r) for r in rows]
+    gb = np.array([e["gb"] for e in estimates])
+    upper = np.array([e["upper_gb"] for e in estimates])
+    for instrument in sorted(set(table["instrument"])) + ["all"]:
+        rows_of = test & ((table["instrument"] == instrument).to_numpy() if instrument != "all" else True)
+        if rows_of.sum() == 0:
+            continue
+        error = 100 * np.abs(gb[rows_of] / measured[rows_of] - 1)
+        lines.append(f"| {instrument} | {int(rows_of.sum())} | {np.median(error):.1f} | {error.max():.1f} | "
+                     f"{int((measured[rows_of] > upper[rows_of]).sum())} |")
+    return lines
+
+
+def main(argv=None) -> int:
+    """``python -m jwst_memest.profile fit-detector1``: fit, calibrate, report, write ``detector1.yaml``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The command-line arguments.
+
+    Returns
+    -------
+    int
+        0 done, 2 bad input.
+    """
+    parser = CommandParser(prog=program("python -m jwst_memest.profile fit-detector1"), description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", nargs="+", default=["data/corpus/detector1.csv"], help="detector1 corpus CSV(s)")
+    parser.add_argument("--output", help="YAML to write (default: the package's detector1.yaml)")
+    parser.add_argument("--margin-bytes", type=float, default=None,
+                        help="the spread between environments added to every bound (default: the Level-3 one)")
+    parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    args = parser.parse_args(argv)
+    for path in args.corpus:
+        if not Path(path).is_file():
+            parser.error(f"{path}: corpus file not found")
+    rows, measured, test, peaks, table = load_detector1_runs(args.corpus)
+    train = ~test
+    if train.sum() < len(FITTED_TERMS) + 3:
+        parser.error(f"{' '.join(args.corpus)}: {int(train.sum())} training runs, too few to fit")
+    train_rows = [r for r, t in zip(rows, train) if t]
+    train_peaks = [p for p, t in zip(peaks, train) if t]
+    coefficients = fit_detector1(train_rows, measured[train], train_peaks)
+    calibration = out_of_fold(train_rows, measured[train], train_peaks)
+    bound = UpperBound.from_measurements(measured[train], calibration,
+                                         source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
+    widening, detail = extrapolation_widening(rows, measured, peaks)
+    if args.margin_bytes is None:
+        from jwst_memest.model.baseline import load_baseline
+
+        margin = load_baseline("image3").margin_bytes
+    else:
+        margin = args.margin_bytes
+    measured_range = {}
+    for row in rows:
+        samples = row.nints * row.ngroups * row.ny * row.nx
+        measured_range[row.instrument] = max(measured_range.get(row.instrument, 0), samples)
+    previous = load_detector1_baseline()
+    version = str(int(previous.version) + 1) if previous and str(previous.version).isdigit() else "1"
+    model = Detector1Baseline(coefficients, bound, version,
+                              f"fitted to {int(train.sum())} measured calwebb_detector1 runs of "
+                              f"{' + '.join(Path(p).name for p in args.corpus)}; beyond the measured range: {detail}",
+                              margin, measured_range, widening)
+    print("coefficients:", {k: round(v, 4) for k, v in coefficients.items()})
+    print(f"bound x{bound.factor(0.95):.3f} + {margin / 1e6:.1f} MB; beyond the measured range x{widening:.3f} ({detail})")
+    print("\n".join(held_out_table(model, rows, measured, test, table)))
+    if args.dry_run:
+        return 0
+    path = Path(args.output) if args.output else Path(detector1_file())
+    with atomic_write(path) as handle:
+        handle.write("# calwebb_detector1's fitted terms (jwst_memest.model.detector1), written by\n"
+                     "# `python -m jwst_memest.profile fit-detector1`.\n")
+        yaml.safe_dump(model.to_tree(), handle, sort_keys=False)
+    load_detector1_baseline.cache_clear()
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
