@@ -190,6 +190,7 @@ def test_output_directory_that_cannot_be_made(example_asn, tmp_path, where, prob
     assert str(info.value) == f"{tmp_path / where}: {problem}"
 
 
+@pytest.mark.slow  # the default run's strun check: test_command_line.py (output_dir that is a file)
 def test_strun_says_an_output_dir_that_is_a_file_is_not_a_directory(example_asn, tmp_path):
     (tmp_path / "afile").write_text("")
     result = subprocess.run(["strun", "memory_estimate", str(example_asn), "--output_dir=afile"],
@@ -211,6 +212,7 @@ def test_failed_write_keeps_the_original(example_asn, tmp_path, monkeypatch):
     assert [p.name for p in example_asn.parent.glob(".*tmp")] == []
 
 
+@pytest.mark.slow  # the default run's strun check: test_command_line.py (invalid JSON)
 def test_strun_prints_one_line_and_no_traceback(tmp_path):
     (tmp_path / "broken_asn.json").write_text("{")
     result = subprocess.run(
@@ -240,9 +242,11 @@ def test_step_errors_stay_on_one_line():
     assert str(MemoryEstimateError("products two\nlines, three\r\nlines: not estimated")).count("\n") == 0
 
 
+# one strun a parameter: the default run strun's boolean (the two numbers: test_python_call_refuses_a_bad_parameter)
 @pytest.mark.parametrize("argument,allowed", [
-    ("--upper_quantile=1.5", "upper_quantile=1.5: must be a number from 0.5 to 1.0"),
-    ("--memory_limit=-1", "memory_limit=-1: must be a number of at least 0"),
+    pytest.param("--upper_quantile=1.5", "upper_quantile=1.5: must be a number from 0.5 to 1.0",
+                 marks=pytest.mark.slow),
+    pytest.param("--memory_limit=-1", "memory_limit=-1: must be a number of at least 0", marks=pytest.mark.slow),
     ("--in_memory=maybe", "in_memory=maybe: must be true or false"),
 ])
 def test_strun_refuses_a_bad_parameter_in_one_line(example_asn, tmp_path, argument, allowed):
@@ -263,7 +267,9 @@ def test_python_call_refuses_a_bad_parameter(example_asn, tmp_path):
     assert "memory_limit=-1: must be a number of at least 0" in message
 
 
-@pytest.mark.parametrize("value", ["lots", "-1", "nan"])
+# one strun a value: the default run strun's with one, and each value in-process (the next test)
+@pytest.mark.parametrize("value", ["lots", pytest.param("-1", marks=pytest.mark.slow),
+                                   pytest.param("nan", marks=pytest.mark.slow)])
 def test_a_size_from_the_environment_that_is_not_one_is_a_one_line_error(example_asn, tmp_path, value):
     env = {**os.environ, "JWST_MEMEST_MAX_REQUEST_GB": value}
     result = subprocess.run(["strun", "memory_estimate", str(example_asn)], cwd=tmp_path, env=env,
@@ -271,6 +277,17 @@ def test_a_size_from_the_environment_that_is_not_one_is_a_one_line_error(example
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
     assert f"$JWST_MEMEST_MAX_REQUEST_GB='{value}': expected a size in GB" in result.stdout + result.stderr
     assert not list(tmp_path.glob("*_memest.json"))
+
+
+@pytest.mark.parametrize("value", ["lots", "-1", "nan", "inf"])
+def test_a_size_from_the_environment_that_is_not_one_is_refused_in_process(monkeypatch, value):
+    from jwst_memest.step import _gb_from_environment
+
+    monkeypatch.setenv("JWST_MEMEST_MAX_REQUEST_GB", value)
+    with pytest.raises(MemoryEstimateError) as info:
+        _gb_from_environment("JWST_MEMEST_MAX_REQUEST_GB")
+    assert f"$JWST_MEMEST_MAX_REQUEST_GB='{value}': expected a size in GB" in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_the_hooks_memory_limit_from_the_environment_is_checked_too(monkeypatch):

@@ -24,7 +24,9 @@ def _annotated(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("step_name", ["jwst_memest.MemoryEstimateStep", "memory_estimate"])
+# the class name's strun in the default run: test_bad_input's test_strun_refuses_a_bad_parameter_in_one_line
+@pytest.mark.parametrize("step_name", [pytest.param("jwst_memest.MemoryEstimateStep", marks=pytest.mark.slow),
+                                       "memory_estimate"])
 def test_strun_writes_annotated_association(example_asn, tmp_path, step_name):
     before = example_asn.read_bytes()
     out = tmp_path / "out"
