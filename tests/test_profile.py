@@ -202,7 +202,10 @@ def test_end_to_end_profile_of_a_spec3_lrs_run(tmp_path):
     assert row["pipeline"] == "spec3" and 0.25 < row["measured_gb"] < 2.0
 
 
-@pytest.mark.parametrize("content", [None, "{not json", '{"asn_type": "image2", "products": []}'])
+# one interpreter a bad association: the default run starts one; test_bad_input_corpus's
+# test_profile_run_refuses_before_running_anything checks every bad association in-process
+@pytest.mark.parametrize("content", [None, pytest.param("{not json", marks=pytest.mark.slow),
+                                     pytest.param('{"asn_type": "image2", "products": []}', marks=pytest.mark.slow)])
 def test_profile_run_refuses_bad_associations_in_one_line(tmp_path, content):
     import subprocess
 
