@@ -365,7 +365,7 @@ def test_jwsts_refusal_is_shown_by_its_first_line(example_asn, monkeypatch, prob
 
     jwst_load_asn = importlib.import_module("jwst.associations.load_asn")  # the module, not the function
 
-    def refuse(text):
+    def refuse(text, **options):  # jwst.associations.load_asn(text, registry=...)
         raise problem
 
     monkeypatch.setattr(jwst_load_asn, "load_asn", refuse)

@@ -258,3 +258,26 @@ def test_a_file_that_is_no_parameter_file_is_one_line_naming_it(example_asn, tmp
         RunSettings.from_parameter_file(str(bad))
     status = cli_main(["estimate", str(example_asn), f"--output_dir={tmp_path}", f"--pipeline_config={bad}"])
     assert status == 2 and not list(tmp_path.glob("*_memest.json"))
+
+
+def test_the_bound_allows_for_a_crowded_field_where_source_catalog_is_near_the_peak():
+    """source_catalog follows the scene (measured: 21-28 B per covered output pixel more in a field of
+    5 stars per arcsec^2); the headers cannot tell it, so the bound allows for it and the estimate not."""
+    from jwst_memest.model.terms import CROWDED_CATALOG_PER_PIXEL, covered_pixels
+
+    baseline = load_baseline("image3")
+    names = baseline.schema.names
+    X = product_features([_member(i) for i in range(4)]).vector()[None, :]
+    on_disk = X.copy()
+    on_disk[0, names.index("in_memory")] = 0  # the members' arrays gone: source_catalog is near the peak
+    for row in (X, on_disk):
+        gb, upper = baseline.estimate(row)
+        stages = baseline.stages(row)
+        covered = covered_pixels(row[:, names.index("n_members")], row[:, names.index("member_pixels")],
+                                 row[:, names.index("output_pixels")], setting_columns(row, len(names)))
+        crowded = (stages["source_catalog"] + CROWDED_CATALOG_PER_PIXEL * covered) / 1e9
+        factor = baseline._row_factors(row, 0.95)
+        assert upper == pytest.approx(np.maximum(gb, crowded) * factor + baseline.margin_gb)
+    skipped = with_settings(on_disk, [RunSettings(in_memory=False, skip_source_catalog=True)])
+    gb, upper = baseline.estimate(skipped)
+    assert upper == pytest.approx(gb * baseline._row_factors(skipped, 0.95) + baseline.margin_gb)

@@ -44,7 +44,7 @@ from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.constants import GB, GIB, MEMBERS_STAGE
 from jwst_memest.model.coverage import Envelope
-from jwst_memest.model.terms import (catalog_output_bytes, covered_pixels, lingering_group_bytes, member_footprint,
+from jwst_memest.model.terms import (CROWDED_CATALOG_PER_PIXEL, catalog_output_bytes, covered_pixels, lingering_group_bytes, member_footprint,
                                      outlier_grid_pixels,
                                      outlier_input_bytes, outlier_output_bytes, pixmap_factor, resample_output_bytes,
                                      setting_columns)
@@ -387,7 +387,37 @@ class PhysicsBaseline:
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         gb = self.predict(X)
-        return gb, gb * self._row_factors(X, quantile) + self.margin_gb
+        return gb, np.maximum(gb, self.scene_peak(X)) * self._row_factors(X, quantile) + self.margin_gb
+
+    def scene_peak(self, X: np.ndarray) -> np.ndarray:
+        """The peak (GB) in a crowded field: what the headers cannot tell, allowed for in the bound.
+
+        calwebb_image3's source_catalog grows with the sources it finds (segmentation, deblending,
+        per-source cutouts), measured at 21-28 B per output pixel in a field of 5 stars per
+        arcsec^2 (`terms.CROWDED_CATALOG_PER_PIXEL`, per output pixel the members cover); the
+        estimate assumes a sparse field, the bound a crowded one. Other pipelines: the estimate itself.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Encoded features (and settings columns), one row per product.
+
+        Returns
+        -------
+        numpy.ndarray
+            GB.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        stages = self.stages(X)
+        if self.terms != "image3" or "source_catalog" not in stages:
+            return self.predict(X)
+        names = self.schema.names
+        # the sources are where the members land: the covered part of the grid
+        covered = covered_pixels(X[:, names.index("n_members")], X[:, names.index("member_pixels")],
+                                 np.nan_to_num(X[:, names.index("output_pixels")], nan=0.0),
+                                 setting_columns(X, len(names)))
+        crowded = stages["source_catalog"] + CROWDED_CATALOG_PER_PIXEL * covered
+        return np.fmax(self.predict(X), crowded / GB)
 
 
 @cache
