@@ -270,6 +270,8 @@ def test_the_bound_allows_for_a_crowded_field_where_source_catalog_is_near_the_p
     X = product_features([_member(i) for i in range(4)]).vector()[None, :]
     on_disk = X.copy()
     on_disk[0, names.index("in_memory")] = 0  # the members' arrays gone: source_catalog is near the peak
+    on_disk[0, names.index("output_pixels")] *= 6  # a sparse mosaic: its grid costs source_catalog most
+    binds = []
     for row in (X, on_disk):
         gb, upper = baseline.estimate(row)
         stages = baseline.stages(row)
@@ -278,6 +280,8 @@ def test_the_bound_allows_for_a_crowded_field_where_source_catalog_is_near_the_p
         crowded = (stages["source_catalog"] + CROWDED_CATALOG_PER_PIXEL * covered) / 1e9
         factor = baseline._row_factors(row, 0.95)
         assert upper == pytest.approx(np.maximum(gb, crowded) * factor + baseline.margin_gb)
+        binds.append(bool(crowded[0] > gb[0]))
+    assert binds == [False, True]  # a dithered stack in memory peaks elsewhere; the sparse mosaic on disk does not
     skipped = with_settings(on_disk, [RunSettings(in_memory=False, skip_source_catalog=True)])
     gb, upper = baseline.estimate(skipped)
     assert upper == pytest.approx(gb * baseline._row_factors(skipped, 0.95) + baseline.margin_gb)
