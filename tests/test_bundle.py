@@ -7,7 +7,7 @@ import asdf
 import numpy as np
 import pytest
 
-from bundles import random_network, write_random_bundle
+from bundles import random_network, write_random_bundle, write_random_hybrid
 from jwst_memest.features.schema import load_schema
 from jwst_memest.model.bundle import BundleError, load_bundle
 from jwst_memest.model.registry import install_bundle, resolve_estimator
@@ -141,7 +141,9 @@ def test_numpy_forward_pass_reproduces_keras(tmp_path, activation):
 
 
 def test_estimation_path_imports_no_tensorflow(tmp_path):
+    """One interpreter estimates with a network bundle, a hybrid bundle and the default model."""
     path = write_random_bundle(tmp_path / "b.asdf")
+    hybrid = write_random_hybrid(tmp_path / "h.asdf")
     code = (
         "import sys, numpy as np\n"
         "from jwst_memest.model.bundle import load_bundle\n"
@@ -149,6 +151,8 @@ def test_estimation_path_imports_no_tensorflow(tmp_path):
         "from jwst_memest.example import example_association\n"
         f"b = load_bundle({str(path)!r}); b.predict(np.zeros((3, len(b.feature_names))))\n"
         f"estimate_association(example_association(), model_path={str(path)!r})\n"
+        f"assert estimate_association(example_association(), model_path={str(hybrid)!r})\n"
+        "assert estimate_association(example_association())\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn', 'pandas', 'torch') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -159,6 +159,7 @@ def test_format_1_0_bundles_still_load_and_1_0_readers_refuse_hybrids(tmp_path):
                 af.validate()
 
 
+@pytest.mark.slow  # the default run's check: test_bundle's test_estimation_path_imports_no_tensorflow (a hybrid too)
 def test_hybrid_estimation_imports_no_tensorflow(tmp_path):
     path = _hybrid(tmp_path, _rows())
     code = (
