@@ -21,7 +21,8 @@ from jwst_memest.metadata import ExposureMetadata, read_exposure_metadata
 from jwst_memest.model.detector1 import RampInputs, dark_frames_needed, load_detector1_baseline, worker_processes
 from jwst_memest.settings import RunSettings
 
-__all__ = ["ExposureEstimate", "ramp_inputs", "estimate_exposure", "write_exposure_estimate", "is_exposure_file"]
+__all__ = ["ExposureEstimate", "ramp_inputs", "estimate_exposure", "estimate_from_metadata", "write_exposure_estimate",
+           "is_exposure_file", "is_detector1_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,22 @@ def is_exposure_file(path) -> bool:
         True for ``.fits`` files.
     """
     return str(path).lower().endswith(".fits")
+
+
+def is_detector1_pipeline(pipeline) -> bool:
+    """Whether a hook's host pipeline is calwebb_detector1.
+
+    Parameters
+    ----------
+    pipeline : stpipe.pipeline.Pipeline or None
+        The host.
+
+    Returns
+    -------
+    bool
+        True for jwst's Detector1Pipeline (or a subclass).
+    """
+    return any(cls.__name__ == "Detector1Pipeline" for cls in type(pipeline).__mro__) if pipeline is not None else False
 
 
 def ramp_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, cpus: int | None = None,
@@ -169,6 +186,37 @@ def estimate_exposure(path, settings: RunSettings | None = None, quantile: float
     meta = read_exposure_metadata(path)
     if meta.level not in RAMP_LEVELS:
         raise ValueError(f"{path}: a {meta.level} file; calwebb_detector1 is sized from the raw ramp (_uncal.fits)")
+    return estimate_from_metadata(meta, settings, quantile, cpus, dark_frames)
+
+
+def estimate_from_metadata(meta: ExposureMetadata, settings: RunSettings | None = None, quantile: float = 0.95,
+                           cpus: int | None = None, dark_frames: int | None = None) -> ExposureEstimate:
+    """`estimate_exposure` of an exposure whose metadata is read (a file's header, or an open ramp's meta).
+
+    Parameters
+    ----------
+    meta : ExposureMetadata
+        The raw ramp's metadata.
+    settings : RunSettings or None, optional
+        The detector1 run's settings (``maximum_cores``).
+    quantile : float, optional
+        The upper bound's quantile.
+    cpus : int or None, optional
+        Cores of the machine the job runs on.
+    dark_frames : int or None, optional
+        Frames of the dark reference, when known.
+
+    Returns
+    -------
+    ExposureEstimate
+        The estimate.
+
+    Raises
+    ------
+    ValueError
+        The metadata is not a raw ramp's, or no detector1 model is installed.
+    """
+    path = meta.path
     model = load_detector1_baseline()
     if model is None:
         raise ValueError("no calwebb_detector1 model is installed")

@@ -111,3 +111,33 @@ def test_a_file_that_is_not_a_raw_ramp_is_refused_in_one_line(tmp_path):
                  EXP_TYPE="NRC_IMAGE", NGROUPS=5, NINTS=1)
     with pytest.raises(ValueError, match="calwebb_detector1 is sized from the raw ramp"):
         estimate_exposure(cal)
+
+
+def _ramp(ngroups=8, nints=2, size=2048):
+    from stdatamodels.jwst.datamodels import RampModel
+
+    model = RampModel()
+    model.meta.filename = "jw01234001001_01101_00001_nrca1_uncal.fits"
+    model.meta.instrument.name, model.meta.instrument.detector = "NIRCAM", "NRCA1"
+    model.meta.exposure.type, model.meta.exposure.readpatt = "NRC_IMAGE", "RAPID"
+    model.meta.exposure.ngroups, model.meta.exposure.nints = ngroups, nints
+    model.meta.exposure.nframes, model.meta.exposure.groupgap = 1, 0
+    model.meta.subarray.name, model.meta.subarray.xsize, model.meta.subarray.ysize = "FULL", size, size
+    return model
+
+
+def test_as_a_detector1_hook_it_runs_jump_and_ramp_fit_in_one_process_above_memory_limit():
+    from jwst.pipeline import Detector1Pipeline
+
+    from jwst_memest.step import MemoryEstimateStep
+
+    pipeline = Detector1Pipeline()
+    pipeline.jump.maximum_cores, pipeline.ramp_fit.maximum_cores = "2", "all"
+    roomy = MemoryEstimateStep(parent=pipeline, memory_limit=1000.0)
+    assert roomy.process(_ramp()) is None  # a hook returns nothing: the pipeline's input stays its own
+    assert (pipeline.jump.maximum_cores, pipeline.ramp_fit.maximum_cores) == ("2", "all")
+    several = roomy.estimation
+    tight = MemoryEstimateStep(parent=pipeline, memory_limit=0.5)
+    tight.process(_ramp())
+    assert (pipeline.jump.maximum_cores, pipeline.ramp_fit.maximum_cores) == ("none", "none")
+    assert tight.estimation.inputs["jump_processes"] == 1 and tight.estimation.upper_gb < several.upper_gb
