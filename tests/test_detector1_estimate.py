@@ -38,7 +38,7 @@ def test_held_out_runs_are_within_their_bound_and_five_percent_per_instrument():
     for instrument in set(table["instrument"]):
         held = test & (table["instrument"] == instrument).to_numpy()
         if held.any():
-            assert np.median(error[held]) <= 0.06, instrument
+            assert np.median(error[held]) <= 0.05, instrument
 
 
 def test_the_exposures_users_lose_jobs_on_get_an_estimate_and_say_whether_it_is_calibrated(tmp_path):

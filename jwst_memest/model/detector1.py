@@ -28,14 +28,15 @@ __all__ = ["RampInputs", "Detector1Baseline", "load_detector1_baseline", "detect
            "worker_processes", "dark_frames_needed"]
 
 # the fitted terms, in the order the fit scales them
-FITTED_TERMS = ("base_bytes", "worker_bytes", "dark_per_frame_pixel", "jump_scale")
+FITTED_TERMS = ("base_bytes", "worker_bytes", "dark_per_frame_pixel", "jump_scale", "averaged_dark_scale")
 # where a first fit starts: the interpreter and jwst's imports, one
 # interpreter per worker (traced: about 43 MB), and a remainder per frame-pixel of the dark (reading
 # a large dark costs more resident memory than its arrays: measured up to 10 % over the count), and
 # a scale on jump's own arrays (its difference search is partly traced, not counted: 51 D + 103 P
-# on ramps of 10 groups or fewer)
+# on ramps of 10 groups or fewer), and one on the dark averaged into the exposure's groups when
+# the readout averages frames (traced on one readout only))
 FIRST_FIT_START = {"base_bytes": 3e8, "worker_bytes": 4.3e7, "dark_per_frame_pixel": 1.0,
-                   "jump_scale": 1.0}
+                   "jump_scale": 1.0, "averaged_dark_scale": 1.0}
 # the steps that split the ramp among worker processes with maximum_cores
 MULTIPROCESS_STEPS = ("jump", "ramp_fit")
 
@@ -140,17 +141,26 @@ class RampInputs:
         shared = dict(instrument=self.instrument, raw_rows=self.raw_rows,
                       dark_frames=self.dark_frames or self.ngroups, full_frame_pixels=self.full_frame_pixels)
         peaks = detector1_step_peaks(self.nints, self.ngroups, self.ny, self.nx, processes=1, **shared)
-        if self.frames_averaged:
-            dark = dict(dark_frames=self.dark_frames or self.ngroups, dark_pixels=self.ny * self.nx,
-                        instrument=self.instrument)
-            peaks["dark_current"] += float(
-                dark_current_bytes(self.nints, self.ngroups, self.ny, self.nx, averaged=True, **dark)
-                - dark_current_bytes(self.nints, self.ngroups, self.ny, self.nx, averaged=False, **dark))
         for step, processes in (("jump", self.jump_processes), ("ramp_fit", self.ramp_fit_processes)):
             if processes > 1:
                 peaks[step] = detector1_step_peaks(self.nints, self.ngroups, self.ny, self.nx,
                                                    processes=processes, **shared)[step]
         return peaks
+
+    def averaged_dark(self) -> float:
+        """Counted bytes dark_current adds when it averages the dark's frames into the exposure's groups.
+
+        Returns
+        -------
+        float
+            Bytes (0 when the readout neither averages nor drops frames).
+        """
+        if not self.frames_averaged:
+            return 0.0
+        dark = dict(dark_frames=self.dark_frames or self.ngroups, dark_pixels=self.ny * self.nx,
+                    instrument=self.instrument)
+        return float(dark_current_bytes(self.nints, self.ngroups, self.ny, self.nx, averaged=True, **dark)
+                     - dark_current_bytes(self.nints, self.ngroups, self.ny, self.nx, averaged=False, **dark))
 
     def worker_counted(self) -> dict[str, float]:
         """Counted bytes of every worker process together, for the steps that have them.
@@ -239,7 +249,8 @@ class Detector1Baseline:
                 carried = float(ramp_model_bytes(inputs.nints, inputs.ngroups, inputs.ny, inputs.nx, after_dark=True))
                 value = carried + c["jump_scale"] * (value - carried)
             if step == "dark_current":
-                extra += c["dark_per_frame_pixel"] * (inputs.dark_frames or inputs.ngroups) * inputs.ny * inputs.nx
+                extra += (c["dark_per_frame_pixel"] * (inputs.dark_frames or inputs.ngroups) * inputs.ny * inputs.nx
+                          + c["averaged_dark_scale"] * inputs.averaged_dark())
             stages[step] = c["base_bytes"] + value + extra
         return stages
 
