@@ -22,7 +22,7 @@ from jwst_memest.model.detector1 import RampInputs, dark_frames_needed, load_det
 from jwst_memest.settings import RunSettings
 
 __all__ = ["ExposureEstimate", "ramp_inputs", "estimate_exposure", "estimate_from_metadata", "write_exposure_estimate",
-           "is_exposure_file", "is_detector1_pipeline"]
+           "is_exposure_file", "detector1_host"]
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +46,24 @@ def is_exposure_file(path) -> bool:
     return str(path).lower().endswith(".fits")
 
 
-def is_detector1_pipeline(pipeline) -> bool:
-    """Whether a hook's host pipeline is calwebb_detector1.
+def detector1_host(host):
+    """The calwebb_detector1 pipeline a hook runs in (its host, or the host's parents), if any.
 
     Parameters
     ----------
-    pipeline : stpipe.pipeline.Pipeline or None
-        The host.
+    host : stpipe.step.Step or None
+        The hook's parent: the pipeline (a pipeline's pre-hook) or one of its steps.
 
     Returns
     -------
-    bool
-        True for jwst's Detector1Pipeline (or a subclass).
+    stpipe.pipeline.Pipeline or None
+        jwst's Detector1Pipeline (or a subclass), else None.
     """
-    return any(cls.__name__ == "Detector1Pipeline" for cls in type(pipeline).__mro__) if pipeline is not None else False
+    while host is not None:
+        if any(cls.__name__ == "Detector1Pipeline" for cls in type(host).__mro__):
+            return host
+        host = getattr(host, "parent", None)
+    return None
 
 
 def ramp_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, cpus: int | None = None,

@@ -15,8 +15,8 @@ from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
 from jwst_memest.association import AssociationError, first_few, load_level3_association
-from jwst_memest.exposure_estimate import (estimate_exposure, estimate_from_metadata, is_detector1_pipeline,
-                                          is_exposure_file, write_exposure_estimate)
+from jwst_memest.exposure_estimate import (detector1_host, estimate_exposure, estimate_from_metadata, is_exposure_file,
+                                          write_exposure_estimate)
 from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
@@ -354,10 +354,11 @@ class MemoryEstimateStep(Step):
             When the input or a setting cannot be read, or the annotated association cannot be
             written.
         """
+        pipeline = detector1_host(self.parent)
+        if pipeline is not None:
+            return self._detector1_hook(input_data, pipeline)
         if isinstance(input_data, (str, Path)) and is_exposure_file(input_data):
             return self._estimate_exposure(input_data)
-        if is_detector1_pipeline(self.parent):
-            return self._detector1_hook(input_data)
         options = dict(
             model_path=self.model_path,
             quantile=self.upper_quantile,
@@ -402,13 +403,14 @@ class MemoryEstimateStep(Step):
         log.info("Estimate written to %s", written)
         return {Path(path).name: estimate.annotation()}
 
-    def _detector1_hook(self, ramp) -> None:
-        """As a pre-hook of calwebb_detector1: estimate the run from the open ramp's meta; above
-        memory_limit, run jump and ramp_fit in one process (their workers each hold a slice more)."""
-        from jwst_memest.metadata import metadata_from_datamodel
+    def _detector1_hook(self, ramp, pipeline) -> None:
+        """As a pre-hook of calwebb_detector1 (or of one of its steps): estimate the run from the
+        uncal's header or the open ramp's meta; above memory_limit, run jump and ramp_fit in one
+        process (their workers each hold a slice more)."""
+        from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
 
-        settings = RunSettings.from_pipeline(self.parent)
-        meta = metadata_from_datamodel(ramp)
+        settings = RunSettings.from_pipeline(pipeline)
+        meta = read_exposure_metadata(ramp) if isinstance(ramp, (str, Path)) else metadata_from_datamodel(ramp)
         estimate = estimate_from_metadata(meta, settings, self.upper_quantile)
         limit = self._memory_limit()
         self.estimation = estimate
@@ -418,7 +420,7 @@ class MemoryEstimateStep(Step):
                         if getattr(settings, f"{step}_maximum_cores") not in ("none", "1")]
         if estimate.upper_gb > limit and multiprocess:
             for step in multiprocess:
-                setattr(getattr(self.parent, step), "maximum_cores", "none")
+                setattr(getattr(pipeline, step), "maximum_cores", "none")
             lowered = estimate_from_metadata(meta, dataclasses.replace(
                 settings, **{f"{step}_maximum_cores": "none" for step in multiprocess}), self.upper_quantile)
             log.warning("upper bound %.3f GB above memory_limit %.3f GB: %s run in one process (maximum_cores=none); "

@@ -137,7 +137,23 @@ def test_as_a_detector1_hook_it_runs_jump_and_ramp_fit_in_one_process_above_memo
     assert roomy.process(_ramp()) is None  # a hook returns nothing: the pipeline's input stays its own
     assert (pipeline.jump.maximum_cores, pipeline.ramp_fit.maximum_cores) == ("2", "all")
     several = roomy.estimation
-    tight = MemoryEstimateStep(parent=pipeline, memory_limit=0.5)
+    tight = MemoryEstimateStep(parent=pipeline.jump, memory_limit=0.5)  # a step's hook finds its pipeline
     tight.process(_ramp())
     assert (pipeline.jump.maximum_cores, pipeline.ramp_fit.maximum_cores) == ("none", "none")
     assert tight.estimation.inputs["jump_processes"] == 1 and tight.estimation.upper_gb < several.upper_gb
+
+
+def test_as_a_pipeline_pre_hook_it_reads_the_uncal_header(tmp_path):
+    from jwst.pipeline import Detector1Pipeline
+
+    from jwst_memest.step import MemoryEstimateStep
+
+    path = _uncal(tmp_path, "jw01234001001_01101_00001_nrca1_uncal.fits", INSTRUME="NIRCAM", DETECTOR="NRCA1",
+                  EXP_TYPE="NRC_IMAGE", READPATT="RAPID", NGROUPS=8, NINTS=2, SUBARRAY="FULL",
+                  SUBSIZE1=2048, SUBSIZE2=2048)
+    pipeline = Detector1Pipeline()
+    pipeline.jump.maximum_cores = "2"
+    hook = MemoryEstimateStep(parent=pipeline, memory_limit=0.5)
+    assert hook.process(str(path)) is None
+    assert pipeline.jump.maximum_cores == "none"
+    assert hook.estimation.inputs["nints"] == 2 and hook.estimation.inputs["ngroups"] == 8
