@@ -351,7 +351,22 @@ class JwstCalPredict:
             self.estimates += estimate_products(by_pipeline, asn_type, **self.options)
             self.association_of.update({name: association.filename for name, _ in by_pipeline})
         self.predictions = {e.product: {"gbSize": e.rounded_gb} for e in self.estimates}
+        self.exposure_estimates = self._estimate_raw_ramps(exposures)
         return self.predictions
+
+    def _estimate_raw_ramps(self, exposures: dict[str, ExposureMetadata]) -> list:
+        """calwebb_detector1's estimate of each uncal file among the exposures (from the headers read)."""
+        from jwst_memest.exposure_estimate import estimate_from_metadata
+
+        found = []
+        for meta in exposures.values():
+            if meta.level != "uncal" or not meta.n_groups:
+                continue
+            try:
+                found.append(estimate_from_metadata(meta, self.options["settings"], self.options["quantile"]))
+            except ValueError as exc:
+                log.warning("%s: calwebb_detector1 not estimated: %s", Path(meta.path).name, exc)
+        return found
 
     def write_associations(self, directory: str | Path, annotate: bool = True) -> list[Path]:
         """Write the generated associations, annotated with the estimates unless ``annotate=False``.
@@ -385,15 +400,20 @@ class JwstCalPredict:
         return written
 
     def records(self) -> list[dict]:
-        """One record per estimated product: its association, gbSize and the memory_estimate block.
+        """One record per estimated product, then one per raw ramp (its calwebb_detector1 run).
 
         Returns
         -------
         list of dict
-            ``product``, ``association``, ``gbSize`` and ``memory_estimate`` per estimate.
+            ``exposure``, ``gbSize`` and ``memory_estimate`` per uncal file; ``product``,
+            ``association``, ``gbSize`` and ``memory_estimate`` per Level-3 product.
         """
-        return [{"product": e.product, "association": self.association_of.get(e.product, ""),
-                 "gbSize": e.rounded_gb, "memory_estimate": e.annotation()} for e in self.estimates]
+        products = [{"product": e.product, "association": self.association_of.get(e.product, ""),
+                     "gbSize": e.rounded_gb, "memory_estimate": e.annotation()} for e in self.estimates]
+        # the stage before: one record per raw ramp, its calwebb_detector1 run
+        exposures = [{"exposure": Path(e.path).name, "gbSize": round(e.gb, 4), "memory_estimate": e.annotation()}
+                     for e in getattr(self, "exposure_estimates", [])]
+        return products + exposures
 
     def write_estimates(self, path: str | Path) -> Path:
         """Every estimate as JSON (``.json``: the records) or CSV (``.csv``: one flat row per product).
@@ -436,6 +456,15 @@ def _as_csv(records: list[dict]) -> str:
     writer.writeheader()
     for record in records:
         block = record["memory_estimate"]
+        if "exposure" in record:  # a raw ramp's calwebb_detector1 run
+            writer.writerow({
+                "product": record["exposure"], "association": "", "pipeline": block["pipeline"], "n_members": 1,
+                "gbSize": record["gbSize"], "upper_bound_gb": block["upper_bound_gb"], "upper_bound_quantile": "",
+                "request_gb": block["upper_bound_gb"], "in_memory": "", "peak_step": block["peak_step"],
+                "model": block["model"], "model_version": "", "calibrated": block["calibrated"],
+                "warnings": "; ".join(block["reasons"]),
+            })
+            continue
         writer.writerow({
             "product": record["product"], "association": record["association"], "pipeline": block["pipeline"],
             "n_members": block["n_members"], "gbSize": record["gbSize"], "upper_bound_gb": block["upper_bound_gb"],

@@ -180,6 +180,8 @@ def main(argv=None) -> int:
                 print(f"wrote {predictor.write_estimates(args.output)}", file=sys.stderr)
         except (ValueError, OSError) as exc:
             return report_error(exc, parser.prog)
+        if predictor.exposure_estimates:
+            print(_detector1_table(predictor.exposure_estimates), flush=True)
         if not predictor.estimates:
             print("no Level-3 products formed from these exposures", file=sys.stderr)
             return 0
@@ -188,6 +190,17 @@ def main(argv=None) -> int:
             for warning in estimate.warnings:
                 print(f"warning: {estimate.product}: {warning}", file=sys.stderr)
     return 0
+
+
+def _detector1_table(estimates) -> str:
+    """calwebb_detector1's estimates of the folder's raw ramps, one line each."""
+    from pathlib import Path
+
+    lines = [f"{'calwebb_detector1 exposure':<52} {'gbSize':>8} {'upper':>8}  peak step"]
+    for e in estimates:
+        note = "  (not calibrated)" if not e.calibrated else ""
+        lines.append(f"{Path(e.path).name:<52} {e.gb:8.3f} {e.upper_gb:8.3f}  {e.peak_step}{note}")
+    return "\n".join(lines) + "\n"
 
 
 def _configure_log(verbose: bool) -> None:

@@ -168,7 +168,10 @@ def test_folder_mode_is_quiet_and_replaces_the_associations_it_wrote(example_dir
         assert result.returncode == 0, result.stderr
         # no "path information" UserWarning from jwst, no substitution warning for the example
         assert result.stderr == f"wrote {out / 'jw01234-o001_image3_00001_asn.json'}\n"
-        assert len(result.stdout.splitlines()) == 2
+        # each uncal file's calwebb_detector1 run (a header and 16 lines), a blank line, the product's table
+        lines = result.stdout.splitlines()
+        assert len(lines) == 1 + 16 + 1 + 2 and lines[0].startswith("calwebb_detector1 exposure")
+        assert lines[-2].startswith("product") and lines[-1].startswith("jw01234-o001_t001_nircam_clear-f150w")
 
 
 # --- every command ----------------------------------------------------------------------------------
