@@ -2,6 +2,7 @@
 
 import gc
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -83,10 +84,24 @@ def image3_with_the_hook(tmp_path_factory):
     directory = tmp_path_factory.mktemp("hooked") / "example"
     shutil.copytree(example_association().parent, directory)
     asn = next(directory.glob("*_asn.json"))
+    name_cal_members(asn)
     before = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
     result = subprocess.run(["strun", "calwebb_image3", asn.name, "--pre_hooks=jwst_memest.MemoryEstimateStep,"],
                             cwd=directory, capture_output=True, text=True, timeout=600)
     return directory, asn, before, result
+
+
+def name_cal_members(asn: Path) -> None:
+    """Name the association's members as calwebb_image3 takes them (_cal), as operations' associations do.
+
+    The bundled example names its header-only uncal files, which the pipeline itself cannot open
+    (no data): with cal names, the hook finds the uncal files beside them, and the pipeline starts
+    on its own input and stops only when it needs pixels."""
+    raw = json.loads(asn.read_text())
+    for product in raw["products"]:
+        for member in product["members"]:
+            member["expname"] = member["expname"].replace("_uncal.fits", "_cal.fits")
+    asn.write_text(json.dumps(raw, indent=2))
 
 
 @pytest.fixture

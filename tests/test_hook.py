@@ -47,6 +47,9 @@ def test_hook_runs_inside_calwebb_image3(image3_with_the_hook):
 
 @pytest.mark.slow
 def test_hook_runs_inside_calwebb_image3_from_its_parameter_file(example_dir, example_asn):
+    from conftest import name_cal_members
+
+    name_cal_members(example_asn)
     before = _snapshot(example_dir)
     result = _run(["strun", _parameter_file("calwebb_image3_memest.asdf"), example_asn.name], cwd=example_dir)
     _check_the_hooked_image3_run(example_dir, example_asn, before, result)
@@ -64,6 +67,9 @@ def test_the_shipped_parameter_files_add_the_hook(name, pipeline):
 
 @pytest.mark.slow
 def test_hook_runs_inside_calwebb_spec3(example_dir, example_asn):
+    from conftest import name_cal_members
+
+    name_cal_members(example_asn)
     # spec3 association from the same members: the hook sizes it as spec3
     raw = json.loads(example_asn.read_text())
     raw["asn_type"] = "spec3"

@@ -112,7 +112,7 @@ def test_profile_run_without_strun_refuses(example_asn, tmp_path, monkeypatch, c
 
     monkeypatch.setenv("PATH", str(tmp_path / "no-commands-here"))
     assert main([str(example_asn), "--corpus", str(tmp_path / "c.csv")]) == 2
-    assert capsys.readouterr().err.startswith("error: strun: not found on PATH")
+    assert capsys.readouterr().err.startswith("python -m jwst_memest.profile run: error: strun: not found on PATH")
     assert not (tmp_path / "c.csv").exists()
 
 
