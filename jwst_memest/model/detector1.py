@@ -28,15 +28,17 @@ __all__ = ["RampInputs", "Detector1Baseline", "load_detector1_baseline", "detect
            "worker_processes", "dark_frames_needed"]
 
 # the fitted terms, in the order the fit scales them
-FITTED_TERMS = ("base_bytes", "worker_bytes", "dark_per_frame_pixel", "jump_scale", "averaged_dark_scale")
+FITTED_TERMS = ("base_bytes", "worker_bytes", "dark_per_frame_pixel", "jump_scale", "averaged_dark_scale",
+                "irs2_refpix_scale")
 # where a first fit starts: the interpreter and jwst's imports, one
 # interpreter per worker (traced: about 43 MB), and a remainder per frame-pixel of the dark (reading
 # a large dark costs more resident memory than its arrays: measured up to 10 % over the count), and
 # a scale on jump's own arrays (its difference search is partly traced, not counted: 51 D + 103 P
 # on ramps of 10 groups or fewer), and one on the dark averaged into the exposure's groups when
-# the readout averages frames (traced on one readout only))
+# the readout averages frames (traced on one readout only), and one on IRS2 refpix's own arrays
+# (traced on 3 groups, 1 integration))
 FIRST_FIT_START = {"base_bytes": 3e8, "worker_bytes": 4.3e7, "dark_per_frame_pixel": 1.0,
-                   "jump_scale": 1.0, "averaged_dark_scale": 1.0}
+                   "jump_scale": 1.0, "averaged_dark_scale": 1.0, "irs2_refpix_scale": 1.0}
 # the steps that split the ramp among worker processes with maximum_cores
 MULTIPROCESS_STEPS = ("jump", "ramp_fit")
 
@@ -248,6 +250,9 @@ class Detector1Baseline:
             if step == "jump":  # the ramp carried into it stays counted; its own arrays are scaled
                 carried = float(ramp_model_bytes(inputs.nints, inputs.ngroups, inputs.ny, inputs.nx, after_dark=True))
                 value = carried + c["jump_scale"] * (value - carried)
+            if step == "refpix" and inputs.raw_rows:  # IRS2: its own arrays scaled, the raw ramp carried
+                carried = float(ramp_model_bytes(inputs.nints, inputs.ngroups, inputs.raw_rows, inputs.nx))
+                value = carried + c["irs2_refpix_scale"] * (value - carried)
             if step == "dark_current":
                 extra += (c["dark_per_frame_pixel"] * (inputs.dark_frames or inputs.ngroups) * inputs.ny * inputs.nx
                           + c["averaged_dark_scale"] * inputs.averaged_dark())
