@@ -373,7 +373,8 @@ def load_detector1_baseline() -> Detector1Baseline | None:
         The model.
     """
     try:
-        tree = yaml.safe_load(resources.files(__package__).joinpath("detector1.yaml").read_text())
+        tree = yaml.load(resources.files(__package__).joinpath("detector1.yaml").read_text(),
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         return None
     return Detector1Baseline.from_tree(tree) if tree else None
