@@ -308,7 +308,11 @@ class PhysicsBaseline:
         numpy.ndarray
             GB per row.
         """
-        return np.nanmax(np.vstack(list(self.stages(X).values())), axis=0) / GB
+        return self._peak_gb(self.stages(X))
+
+    @staticmethod
+    def _peak_gb(stages: dict[str, np.ndarray]) -> np.ndarray:
+        return np.nanmax(np.vstack(list(stages.values())), axis=0) / GB
 
     def breakdown(self, X: np.ndarray) -> list[tuple[dict[str, float], str]]:
         """Per row: each stage's peak (GB) and the step that sets the run's peak.
@@ -386,8 +390,9 @@ class PhysicsBaseline:
             Upper bounds, GB.
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        gb = self.predict(X)
-        return gb, np.maximum(gb, self.scene_peak(X)) * self._row_factors(X, quantile) + self.margin_gb
+        stages = self.stages(X)
+        gb = self._peak_gb(stages)
+        return gb, self._scene_peak(X, stages) * self._row_factors(X, quantile) + self.margin_gb
 
     def scene_peak(self, X: np.ndarray) -> np.ndarray:
         """The peak (GB) in a crowded field: what the headers cannot tell, allowed for in the bound.
@@ -408,16 +413,19 @@ class PhysicsBaseline:
             GB.
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        stages = self.stages(X)
+        return self._scene_peak(X, self.stages(X))
+
+    def _scene_peak(self, X: np.ndarray, stages: dict[str, np.ndarray]) -> np.ndarray:
+        peak = self._peak_gb(stages)
         if self.terms != "image3" or "source_catalog" not in stages:
-            return self.predict(X)
+            return peak
         names = self.schema.names
         # the sources are where the members land: the covered part of the grid
         covered = covered_pixels(X[:, names.index("n_members")], X[:, names.index("member_pixels")],
                                  np.nan_to_num(X[:, names.index("output_pixels")], nan=0.0),
                                  setting_columns(X, len(names)))
         crowded = stages["source_catalog"] + CROWDED_CATALOG_PER_PIXEL * covered
-        return np.fmax(self.predict(X), crowded / GB)
+        return np.fmax(peak, crowded / GB)
 
 
 @cache
