@@ -17,7 +17,6 @@ import logging
 import re
 import shlex
 import sys
-from pathlib import Path
 
 from jwst_memest.cli_support import CommandParser, MessageFormatter, program, quiet_broken_pipe, report_error
 from jwst_memest.settings import parse_boolean
@@ -197,9 +196,9 @@ def _report(step, estimate_table) -> None:
         if result.products:
             print(estimate_table(result.products), flush=True)
     elif result is not None:  # one exposure's calwebb_detector1 estimate
-        note = f"  (not calibrated: {'; '.join(result.reasons)})" if result.reasons else ""
-        print(f"{'exposure':<48} {'gbSize':>9} {'upper':>9}  peak step\n"
-              f"{Path(result.path).name:<48} {result.gb:9.3f} {result.upper_gb:9.3f}  {result.peak_step}{note}", flush=True)
+        from jwst_memest.exposure_estimate import exposure_table
+
+        print(exposure_table([result]), end="", flush=True)
     written = getattr(step, "written_path", None)
     if written is not None:
         print(f"wrote {written}", file=sys.stderr)

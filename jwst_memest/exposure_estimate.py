@@ -22,7 +22,7 @@ from jwst_memest.model.detector1 import RampInputs, dark_frames_needed, load_det
 from jwst_memest.settings import RunSettings
 
 __all__ = ["ExposureEstimate", "ramp_inputs", "estimate_exposure", "estimate_from_metadata", "write_exposure_estimate",
-           "is_exposure_file", "detector1_host"]
+           "exposure_table", "is_exposure_file", "detector1_host"]
 
 log = logging.getLogger(__name__)
 
@@ -252,3 +252,23 @@ def write_exposure_estimate(estimate: ExposureEstimate, output_dir=".") -> Path:
         json.dump(estimate.annotation(), handle, indent=2)
         handle.write("\n")
     return path
+
+
+def exposure_table(estimates) -> str:
+    """calwebb_detector1's estimates as a table, one exposure a line (GB; why not calibrated, where not).
+
+    Parameters
+    ----------
+    estimates : iterable of ExposureEstimate
+        The estimates.
+
+    Returns
+    -------
+    str
+        The table, ending in a newline.
+    """
+    lines = [f"{'calwebb_detector1 exposure':<52} {'gbSize':>8} {'upper':>8}  peak step"]
+    for e in estimates:
+        note = f"  (not calibrated: {'; '.join(e.reasons)})" if not e.calibrated else ""
+        lines.append(f"{Path(e.path).name:<52} {e.gb:8.3f} {e.upper_gb:8.3f}  {e.peak_step}{note}")
+    return "\n".join(lines) + "\n"

@@ -152,6 +152,7 @@ def main(argv=None) -> int:
         The exit status: 0 done (also when no product forms), 2 bad input or option.
     """
     from jwst_memest.estimation import estimate_table
+    from jwst_memest.exposure_estimate import exposure_table
     from jwst_memest.predict import JwstCalPredict
 
     parser = build_parser()
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
         except (ValueError, OSError) as exc:
             return report_error(exc, parser.prog)
         if predictor.exposure_estimates:
-            print(_detector1_table(predictor.exposure_estimates), flush=True)
+            print(exposure_table(predictor.exposure_estimates), flush=True)
         if not predictor.estimates:
             print("no Level-3 products formed from these exposures", file=sys.stderr)
             return 0
@@ -190,17 +191,6 @@ def main(argv=None) -> int:
             for warning in estimate.warnings:
                 print(f"warning: {estimate.product}: {warning}", file=sys.stderr)
     return 0
-
-
-def _detector1_table(estimates) -> str:
-    """calwebb_detector1's estimates of the folder's raw ramps, one line each."""
-    from pathlib import Path
-
-    lines = [f"{'calwebb_detector1 exposure':<52} {'gbSize':>8} {'upper':>8}  peak step"]
-    for e in estimates:
-        note = "  (not calibrated)" if not e.calibrated else ""
-        lines.append(f"{Path(e.path).name:<52} {e.gb:8.3f} {e.upper_gb:8.3f}  {e.peak_step}{note}")
-    return "\n".join(lines) + "\n"
 
 
 def _configure_log(verbose: bool) -> None:

@@ -15,8 +15,8 @@ from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
 from jwst_memest.association import AssociationError, first_few, load_level3_association
-from jwst_memest.exposure_estimate import (detector1_host, estimate_exposure, estimate_from_metadata, is_exposure_file,
-                                          write_exposure_estimate)
+from jwst_memest.exposure_estimate import (detector1_host, estimate_exposure, estimate_from_metadata, exposure_table,
+                                          is_exposure_file, write_exposure_estimate)
 from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
@@ -396,10 +396,8 @@ class MemoryEstimateStep(Step):
             raise MemoryEstimateError(str(exc)) from None
         self.estimation = estimate
         self.written_path = written
-        reasons = f"  (not calibrated: {'; '.join(estimate.reasons)})" if estimate.reasons else ""
-        log.info("calwebb_detector1 memory estimate (GB = 1e9 bytes, upper bound at quantile %s):\n"
-                 "%-48s %9s %9s  %s\n%-48s %9.3f %9.3f  %s%s", self.upper_quantile, "exposure", "gbSize", "upper",
-                 "peak step", Path(path).name, estimate.gb, estimate.upper_gb, estimate.peak_step, reasons)
+        log.info("calwebb_detector1 memory estimate (GB = 1e9 bytes, upper bound at quantile %s):\n%s",
+                 self.upper_quantile, exposure_table([estimate]).rstrip())
         log.info("Estimate written to %s", written)
         return {Path(path).name: estimate.annotation()}
 
