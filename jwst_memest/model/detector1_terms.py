@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jwst_memest.metadata import IRS2_RAW_ROWS
+
 __all__ = [
     "ramp_samples", "ramp_model_bytes", "uncal_open_bytes", "dq_init_bytes", "saturation_bytes",
     "superbias_bytes", "refpix_bytes", "linearity_bytes", "dark_current_bytes", "reset_bytes",
@@ -58,8 +60,8 @@ REFPIX_SUBARRAY_PER_FULL_PIXEL = 10.0
 # NIR full frame: one group at a time (float32 copies in and out of detector orientation, the
 # float64 side-pixel running median); nothing scales with the groups
 REFPIX_FULL_FRAME_PER_PIXEL = 36.0
-# IRS2: the reference table (8 float32 columns) and alpha/beta as complex64 (4 x rows/2 each)
-IRS2_RAW_ROWS = 3200
+# IRS2: the reference table (8 float32 columns) and alpha/beta as complex64 (4 x rows/2 each); the raw
+# frame's rows (IRS2_RAW_ROWS) as the header reader knows them
 IRS2_TABLE_ROWS = 2 * 712 * 2048
 IRS2_TABLE_PER_ROW = 32.0
 IRS2_ALPHA_BETA_PER_ROW = 32.0

@@ -18,26 +18,27 @@ import yaml
 
 from jwst_memest.atomic import atomic_write
 from jwst_memest.cli_support import CommandParser, program
-from jwst_memest.metadata import IRS2_RAW_ROWS
+from jwst_memest.exposure_estimate import ramp_inputs
+from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.detector1 import (FIRST_FIT_START, FITTED_TERMS, Detector1Baseline, RampInputs,
                                          detector1_file, load_detector1_baseline)
 from jwst_memest.model.upper import UpperBound
+from jwst_memest.settings import RunSettings
 
 __all__ = ["load_detector1_runs", "inputs_of_row", "fit_detector1", "out_of_fold", "extrapolation_widening",
            "held_out_table", "main"]
 
-MIRI_FULL_FRAME = 1032 * 1024
-NIR_FULL_FRAME = 2048 * 2048
+IRS2_SCIENCE_ROWS = 2048  # an IRS2 corpus row records the raw frame's 3200 rows
 STEP_WEIGHT = 0.5  # each step's error against its measured peak, beside the run's (as for Level 3)
 
 
 def inputs_of_row(row) -> RampInputs:
-    """The model's inputs of one corpus row (the uncal header's values the corpus records).
+    """The model's inputs of one corpus row, made as the estimate makes them from an uncal header.
 
     Parameters
     ----------
     row : mapping
-        A detector1 corpus row.
+        A detector1 corpus row (the uncal header's values it records).
 
     Returns
     -------
@@ -45,15 +46,16 @@ def inputs_of_row(row) -> RampInputs:
         The exposure's inputs.
     """
     irs2 = str(row["readpatt"]).upper().startswith("NRSIRS2")
-    instrument = str(row["instrument"]).upper()
     cores = str(row.get("maximum_cores", 1))
     processes = int(float(cores)) if cores.replace(".", "", 1).isdigit() else 1
-    return RampInputs(nints=int(row["nints"]), ngroups=int(row["ngroups"]),
-                      ny=2048 if irs2 else int(row["ny"]), nx=int(row["nx"]), instrument=instrument,
-                      raw_rows=IRS2_RAW_ROWS if irs2 else None, dark_frames=int(row["dark_frames"]),
-                      full_frame_pixels=MIRI_FULL_FRAME if instrument == "MIRI" else NIR_FULL_FRAME,
-                      jump_processes=processes, ramp_fit_processes=processes,
-                      frames_averaged=int(row.get("nframes", 1)) > 1 or int(row.get("groupgap", 0)) > 0)
+    meta = ExposureMetadata(path=f"{row['run_id']}_uncal.fits", level="uncal", instrument=str(row["instrument"]),
+                            detector=str(row["detector"]), readout_pattern=str(row["readpatt"]),
+                            n_frames=int(row.get("nframes", 1)), group_gap=int(row.get("groupgap", 0)),
+                            n_groups=int(row["ngroups"]), n_integrations=int(row["nints"]), ncols=int(row["nx"]),
+                            nrows=IRS2_SCIENCE_ROWS if irs2 else int(row["ny"]), raw_rows=int(row["ny"]))
+    settings = RunSettings(jump_maximum_cores=str(processes), ramp_fit_maximum_cores=str(processes))
+    inputs, _ = ramp_inputs(meta, settings, cpus=processes, dark_frames=int(row["dark_frames"]))
+    return inputs
 
 
 def load_detector1_runs(paths) -> tuple[list[RampInputs], np.ndarray, np.ndarray, list[dict], object]:
