@@ -101,6 +101,8 @@ class ExposureMetadata:
         FILTER, PUPIL, GRATING, CHANNEL, BAND, SUBARRAY.
     background_target, is_imprint, is_psf : bool, optional
         BKGDTARG, IS_IMPRT, IS_PSF (a PSF reference of coron3 or ami3).
+    tso_visit : bool, optional
+        TSOVISIT: a time-series visit.
     n_exposures, n_dither_points, n_groups : int or None, optional
         NEXPOSUR, NUMDTHPT, NGROUPS.
     n_integrations : int, optional
@@ -155,6 +157,7 @@ class ExposureMetadata:
     background_target: bool = False
     is_imprint: bool = False
     is_psf: bool = False  # a PSF reference (coron3, ami3)
+    tso_visit: bool = False  # TSOVISIT: the exposure's slopes stay per integration (rateints) into Level 2
     n_exposures: int | None = None
     n_dither_points: int | None = None
     n_integrations: int = 1
@@ -426,6 +429,7 @@ def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = 
         background_target=_as_bool(_first(headers, "BKGDTARG")),
         is_imprint=_as_bool(_first(headers, "IS_IMPRT")),
         is_psf=_as_bool(_first(headers, "IS_PSF")),
+        tso_visit=_as_bool(_first(headers, "TSOVISIT")),
         n_exposures=_as_int(_first(headers, "NEXPOSUR"), "NEXPOSUR", path, problems),
         n_dither_points=_as_int(_first(headers, "NUMDTHPT"), "NUMDTHPT", path, problems),
         n_integrations=max(_as_int(_first(headers, "NINTS"), "NINTS", path, problems) or 1, 1),
@@ -713,6 +717,7 @@ MEMBER_KEYWORDS = (
     "SUBARRAY", "SUBSIZE1", "SUBSIZE2", "BKGDTARG", "IS_IMPRT", "IS_PSF", "NEXPOSUR", "NUMDTHPT", "NINTS", "NGROUPS",
     "TARG_RA", "TARG_DEC", "TARGNAME", "PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE",
     "RA_REF", "DEC_REF", "ROLL_REF", "PA_V3", "CRVAL1", "CRVAL2", "PIXAR_A2", "READPATT", "NFRAMES", "GROUPGAP",
+    "TSOVISIT",
 )
 _KEYWORD_PATHS: dict[type, dict[str, list[str]]] = {}
 

@@ -36,6 +36,7 @@ _PARAMETERS = {
     "outlier_pixmap_stepsize": ("outlier_detection", "pixmap_stepsize"),
     "skip_outlier_detection": ("outlier_detection", "skip"),
     "skip_source_catalog": ("source_catalog", "skip"),
+    "skip_resample": ("resample", "skip"),
     "jump_maximum_cores": ("jump", "maximum_cores"),
     "ramp_fit_maximum_cores": ("ramp_fit", "maximum_cores"),
 }
@@ -157,6 +158,8 @@ class RunSettings:
         outlier_detection's ``skip``.
     skip_source_catalog : bool, optional
         source_catalog's ``skip``.
+    skip_resample : bool, optional
+        resample's ``skip`` (calwebb_image2's i2d of each exposure).
     jump_maximum_cores, ramp_fit_maximum_cores : str, optional
         calwebb_detector1's jump and ramp_fit ``maximum_cores`` (none, quarter, half, all or a number).
 
@@ -178,6 +181,7 @@ class RunSettings:
     outlier_pixmap_stepsize: float = 1.0
     skip_outlier_detection: bool = False
     skip_source_catalog: bool = False
+    skip_resample: bool = False
     jump_maximum_cores: str = "none"
     ramp_fit_maximum_cores: str = "none"
 

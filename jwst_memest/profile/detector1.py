@@ -288,11 +288,6 @@ def step_times(lines) -> dict[str, float]:
     return times
 
 
-def _split(run_id: str, test_fraction: float = 0.2) -> str:
-    value = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "test" if value < test_fraction else "train"
-
-
 def default_reference_cache() -> Path:
     """The references' cache: ``$JWST_MEMEST_DETECTOR1_REFS`` or a folder in the temporary folder.
 
@@ -360,7 +355,7 @@ def run_detector1(exposure: Detector1Exposure, *, maximum_cores: str = "1", dark
     import jwst
 
     from jwst_memest.profile.monitor import measure
-    from jwst_memest.profile.run import crds_free_env, pipeline_runner
+    from jwst_memest.profile.run import crds_free_env, pipeline_runner, split_of
 
     runner = pipeline_runner()
     references = write_detector1_references(exposure, reference_cache or default_reference_cache(), dark_frames)
@@ -398,7 +393,7 @@ def run_detector1(exposure: Detector1Exposure, *, maximum_cores: str = "1", dark
             "pipeline_args": " ".join(a for a in arguments if "override_" not in a),
             "jwst_version": jwst.__version__,
             "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "split": _split(run_id),
+            "split": split_of(run_id),
         }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -438,7 +433,7 @@ def build_detector1_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.
     int
         Rows added.
     """
-    from jwst_memest.profile.run import append_row, pipeline_runner
+    from jwst_memest.profile.run import append_row, pipeline_runner, seed_of
 
     pipeline_runner()
     done = _finished(corpus)
@@ -463,7 +458,7 @@ def build_detector1_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.
                 try:
                     row = run_detector1(exposure, maximum_cores=cores, dark_frames=dark_frames,
                                         run_id=configuration.run_id, reference_cache=reference_cache,
-                                        seed=_seed(configuration.run_id), rss_limit_gb=memory_guard_gb,
+                                        seed=seed_of(configuration.run_id), rss_limit_gb=memory_guard_gb,
                                         layout=params)
                     row["predicted_gb"] = round(predicted, 3)
                 except Exception as exc:  # a failed run is recorded, not fatal to the corpus
@@ -476,7 +471,3 @@ def build_detector1_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.
         progress(f"{row['run_id']}: {row['status']} {row.get('measured_gb', '')} GB {row.get('wall_s', '')} s",
                  file=sys.stderr)
     return added
-
-
-def _seed(run_id: str) -> int:
-    return int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)

@@ -21,7 +21,8 @@ from jwst_memest.pipelines import class_alias, normalize
 from jwst_memest.profile.monitor import measure
 from jwst_memest.settings import RunSettings
 
-__all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env", "pipeline_runner"]
+__all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_ids", "crds_free_env", "pipeline_runner",
+           "split_of", "seed_of"]
 
 RUN_COLUMNS = [
     "run_id", "product", "pipeline", "status", "measured_gb", "peak_sampled_gb", "wall_s",
@@ -171,12 +172,43 @@ def append_row(corpus: Path, row: dict, columns: list[str] | None = None) -> Non
         os.fsync(handle.fileno())
 
 
-def _split(run_id: str, test_fraction: float = 0.2) -> str:
-    """Fixed held-out split from a hash of the run id: the same run is always on the same side."""
+def split_of(run_id: str, test_fraction: float = 0.2) -> str:
+    """Fixed held-out split from a hash of the run id: the same run is always on the same side.
+
+    Parameters
+    ----------
+    run_id : str
+        The run's id.
+    test_fraction : float, optional
+        The share of runs held out.
+
+    Returns
+    -------
+    str
+        ``"test"`` or ``"train"``.
+    """
     import hashlib
 
     value = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "test" if value < test_fraction else "train"
+
+
+def seed_of(run_id: str) -> int:
+    """The random seed of a run's synthetic exposures: a hash of its id (the same run writes the same data).
+
+    Parameters
+    ----------
+    run_id : str
+        The run's id.
+
+    Returns
+    -------
+    int
+        The seed.
+    """
+    import hashlib
+
+    return int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)
 
 
 def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), run_id: str | None = None,
@@ -249,7 +281,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
         "pipeline_args": " ".join(pipeline_args),
         "jwst_version": jwst.__version__,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "split": _split(run_id),
+        "split": split_of(run_id),
         "layout": json.dumps(layout or {}),
         "step_peaks": json.dumps(result.step_peaks, sort_keys=True) if result.step_peaks else "",
         **features.values,
