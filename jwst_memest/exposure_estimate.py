@@ -115,7 +115,7 @@ def ramp_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, cpu
 
 @dataclass
 class ExposureEstimate:
-    """calwebb_detector1's estimate for one exposure.
+    """One pipeline's estimate for one exposure (calwebb_detector1, calwebb_image2).
 
     Parameters
     ----------
@@ -135,6 +135,8 @@ class ExposureEstimate:
         The model's inputs and what was assumed.
     model : str
         The model and its version.
+    pipeline : str
+        The pipeline estimated.
     """
 
     path: str
@@ -146,6 +148,7 @@ class ExposureEstimate:
     reasons: list = field(default_factory=list)
     inputs: dict = field(default_factory=dict)
     model: str = ""
+    pipeline: str = "calwebb_detector1"
 
     def annotation(self) -> dict:
         """The estimate as written beside the exposure.
@@ -155,7 +158,7 @@ class ExposureEstimate:
         dict
             JSON-ready.
         """
-        return {"exposure": Path(self.path).name, "pipeline": "calwebb_detector1", "gbSize": round(self.gb, 4),
+        return {"exposure": Path(self.path).name, "pipeline": self.pipeline, "gbSize": round(self.gb, 4),
                 "upper_bound_gb": round(self.upper_gb, 4), "peak_step": self.peak_step, "breakdown": self.breakdown,
                 "calibrated": self.calibrated, "reasons": self.reasons, "inputs": self.inputs, "model": self.model}
 
@@ -255,7 +258,7 @@ def write_exposure_estimate(estimate: ExposureEstimate, output_dir=".") -> Path:
 
 
 def exposure_table(estimates) -> str:
-    """calwebb_detector1's estimates as a table, one exposure a line (GB; why not calibrated, where not).
+    """Per-exposure estimates as a table, one exposure and pipeline a line (GB; why not calibrated, where not).
 
     Parameters
     ----------
@@ -267,8 +270,8 @@ def exposure_table(estimates) -> str:
     str
         The table, ending in a newline.
     """
-    lines = [f"{'calwebb_detector1 exposure':<52} {'gbSize':>8} {'upper':>8}  peak step"]
+    lines = [f"{'exposure':<52} {'pipeline':<18} {'gbSize':>8} {'upper':>8}  peak step"]
     for e in estimates:
         note = f"  (not calibrated: {'; '.join(e.reasons)})" if not e.calibrated else ""
-        lines.append(f"{Path(e.path).name:<52} {e.gb:8.3f} {e.upper_gb:8.3f}  {e.peak_step}{note}")
+        lines.append(f"{Path(e.path).name:<52} {e.pipeline:<18} {e.gb:8.3f} {e.upper_gb:8.3f}  {e.peak_step}{note}")
     return "\n".join(lines) + "\n"
