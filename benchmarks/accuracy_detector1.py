@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from jwst_memest.model.detector1 import load_detector1_baseline
-from jwst_memest.profile.fit_detector1 import extrapolation_widening, held_out_table, load_detector1_runs
+from jwst_memest.profile.fit_detector1 import detector1_spec, load_detector1_runs
+from jwst_memest.profile.stage_fit import extrapolation_factor, held_out_lines
 
 
 def main(argv=None) -> int:
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
     lines = [f"calwebb_detector1 (jwst 3.0.0): {len(rows)} measured runs of {', '.join(args.corpus)}, "
              f"{int(test.sum())} held out; model {model.name} {model.version}; GB = 10^9 bytes; bound at q=0.95 "
              f"(x{model.upper_bound.factor(0.95):.3f} + {model.margin_bytes / 1e6:.1f} MB, x{model.beyond_range:.3f} "
-             "more beyond the measured ramps).", "", *held_out_table(model, rows, measured, test, table), "",
+             "more beyond the measured ramps).", "", *held_out_lines(model, rows, measured, test, table["instrument"]), "",
              "Runs with jump and ramp_fit on 2 processes (`maximum_cores=2`) beside the same exposure on 1 "
              "(every run, fitted or not):", "",
              "| layout | processes | measured GB | estimated GB | error | above the bound |", "|---|---|---|---|---|---|"]
@@ -39,7 +40,7 @@ def main(argv=None) -> int:
         if (processes > 1).any() and any(layouts[j] == layouts[i] for j in np.flatnonzero(processes > 1)):
             lines.append(f"| {table['run_id'][i]} | {processes[i]} | {measured[i]:.3f} | {gb[i]:.3f} | "
                          f"{100 * (gb[i] / measured[i] - 1):+.1f} % | {'yes' if measured[i] > upper[i] else 'no'} |")
-    widening, detail = extrapolation_widening(rows, measured, peaks)
+    widening, detail = extrapolation_factor(detector1_spec(), rows, measured, peaks)
     lines += ["", f"Extrapolation: {detail}; the installed widening beyond the measured ramps is x{model.beyond_range:.3f}.",
               "", "Peak step named as measured: "
               f"{sum(e['peak_step'] == max(p, key=p.get) for e, p in zip(estimates, peaks) if p)} of "

@@ -11,6 +11,7 @@ COMMANDS = {
     "spread": ("jwst_memest.profile.spread", "run the same configurations repeatedly, in several environments"),
     "fit-walltime": ("jwst_memest.profile.fit_walltime", "refit the wall-time model to measured corpora"),
     "fit-detector1": ("jwst_memest.profile.fit_detector1", "refit the calwebb_detector1 model to its measured corpus"),
+    "fit-image2": ("jwst_memest.profile.fit_image2", "refit the calwebb_image2 model to its measured corpus"),
 }
 USAGE = "usage: python -m jwst_memest.profile {run ASN | corpus --plan P --out CSV | fit-baseline --corpus CSV} ..."
 

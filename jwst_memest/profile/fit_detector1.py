@@ -23,13 +23,13 @@ from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.detector1 import (FIRST_FIT_START, FITTED_TERMS, Detector1Baseline, RampInputs,
                                          detector1_file, load_detector1_baseline)
 from jwst_memest.model.upper import UpperBound
+from jwst_memest.profile.stage_fit import (StageModelSpec, extrapolation_factor, fit_terms, held_out_lines,
+                                           out_of_fold_estimates)
 from jwst_memest.settings import RunSettings
 
-__all__ = ["load_detector1_runs", "inputs_of_row", "fit_detector1", "out_of_fold", "extrapolation_widening",
-           "held_out_table", "main"]
+__all__ = ["load_detector1_runs", "inputs_of_row", "detector1_spec", "main"]
 
 IRS2_SCIENCE_ROWS = 2048  # an IRS2 corpus row records the raw frame's 3200 rows
-STEP_WEIGHT = 0.5  # each step's error against its measured peak, beside the run's (as for Level 3)
 
 
 def inputs_of_row(row) -> RampInputs:
@@ -88,139 +88,17 @@ def load_detector1_runs(paths) -> tuple[list[RampInputs], np.ndarray, np.ndarray
     return rows, table["measured_gb"].to_numpy(float), (table["split"] == "test").to_numpy(), peaks, table
 
 
-def fit_detector1(rows: list[RampInputs], measured: np.ndarray, step_peaks: list[dict] | None = None,
-                  start: Detector1Baseline | None = None) -> dict:
-    """The fitted terms minimising relative error on these runs (and on their step peaks).
-
-    Parameters
-    ----------
-    rows : list of RampInputs
-        The runs' inputs.
-    measured : numpy.ndarray
-        Their peaks, GB.
-    step_peaks : list of dict or None, optional
-        Their measured step peaks, GB.
-    start : Detector1Baseline or None, optional
-        Where the fit starts (default: `FIRST_FIT_START`).
+def detector1_spec() -> StageModelSpec:
+    """The detector1 model as the stage fit takes it.
 
     Returns
     -------
-    dict
-        ``FITTED_TERMS`` values.
+    jwst_memest.profile.stage_fit.StageModelSpec
+        Its builder, fitted terms and starting values.
     """
-    from scipy.optimize import least_squares
-
-    scale = np.array([(start.coefficients if start else FIRST_FIT_START)[t] or 1.0 for t in FITTED_TERMS])
     bound = UpperBound.from_measurements([1.0, 1.0], [1.0, 1.0])
-
-    def residuals(theta):
-        trial = Detector1Baseline(dict(zip(FITTED_TERMS, theta * scale)), bound, "fit")
-        parts = [(trial.predict(rows) - measured) / measured]
-        for row, peaks in zip(rows, step_peaks or []):
-            stages = trial.stages(row)
-            parts.append(np.array([STEP_WEIGHT * (stages[s] / 1e9 - v) / v for s, v in peaks.items()
-                                   if s in stages and v > 0]))
-        return np.concatenate(parts)
-
-    fit = least_squares(residuals, np.ones(len(FITTED_TERMS)), bounds=(0, np.inf))
-    return dict(zip(FITTED_TERMS, (fit.x * scale).tolist()))
-
-
-def out_of_fold(rows, measured, step_peaks, k: int = 5) -> np.ndarray:
-    """Each run estimated by a model fitted without it (k folds).
-
-    Parameters
-    ----------
-    rows : list of RampInputs
-        The runs' inputs.
-    measured : numpy.ndarray
-        Their peaks, GB.
-    step_peaks : list of dict
-        Their step peaks.
-    k : int, optional
-        Folds.
-
-    Returns
-    -------
-    numpy.ndarray
-        GB.
-    """
-    from sklearn.model_selection import KFold
-
-    estimates = np.empty_like(measured)
-    bound = UpperBound.from_measurements([1.0, 1.0], [1.0, 1.0])
-    for fit_rows, held in KFold(min(k, len(rows)), shuffle=True, random_state=0).split(rows):
-        coefficients = fit_detector1([rows[i] for i in fit_rows], measured[fit_rows], [step_peaks[i] for i in fit_rows])
-        estimates[held] = Detector1Baseline(coefficients, bound, "fold").predict([rows[i] for i in held])
-    return estimates
-
-
-def extrapolation_widening(rows, measured, step_peaks, cut: float = 1 / 3) -> tuple[float, str]:
-    """The largest measured/estimated ratio of the runs above ``cut`` of the largest peak, fitted below it.
-
-    Parameters
-    ----------
-    rows : list of RampInputs
-        The runs' inputs.
-    measured : numpy.ndarray
-        Their peaks, GB.
-    step_peaks : list of dict
-        Their step peaks.
-    cut : float, optional
-        The fraction of the largest peak the fit stays below.
-
-    Returns
-    -------
-    factor : float
-        At least 1.05.
-    detail : str
-        What it was measured on.
-    """
-    above = measured >= cut * measured.max()
-    if above.sum() < 1 or (~above).sum() < len(FITTED_TERMS) + 2:
-        return 1.25, "too few runs to measure; the default widening"
-    coefficients = fit_detector1([r for r, a in zip(rows, above) if not a], measured[~above],
-                                 [p for p, a in zip(step_peaks, above) if not a])
-    model = Detector1Baseline(coefficients, UpperBound.from_measurements([1.0, 1.0], [1.0, 1.0]), "cut")
-    ratio = float(np.max(measured[above] / model.predict([r for r, a in zip(rows, above) if a])))
-    return max(1.05, ratio), (f"{int(above.sum())} runs above a third of the largest peak ({measured.max():.2f} GB), "
-                              f"estimated by a fit below it: largest measured/estimated {ratio:.3f}")
-
-
-def held_out_table(model: Detector1Baseline, rows, measured, test, table) -> list[str]:
-    """Markdown lines: held-out error and bound per instrument and mode.
-
-    Parameters
-    ----------
-    model : Detector1Baseline
-        The fitted model.
-    rows : list of RampInputs
-        The runs' inputs.
-    measured : numpy.ndarray
-        Their peaks, GB.
-    test : numpy.ndarray
-        The held-out split.
-    table : pandas.DataFrame
-        The runs.
-
-    Returns
-    -------
-    list of str
-        Table lines.
-    """
-    lines = ["| instrument | held-out runs | median abs % error | worst abs % error | above the bound |",
-             "|---|---|---|---|---|"]
-    estimates = [model.estimate(r) for r in rows]
-    gb = np.array([e["gb"] for e in estimates])
-    upper = np.array([e["upper_gb"] for e in estimates])
-    for instrument in sorted(set(table["instrument"])) + ["all"]:
-        rows_of = test & ((table["instrument"] == instrument).to_numpy() if instrument != "all" else True)
-        if rows_of.sum() == 0:
-            continue
-        error = 100 * np.abs(gb[rows_of] / measured[rows_of] - 1)
-        lines.append(f"| {instrument} | {int(rows_of.sum())} | {np.median(error):.1f} | {error.max():.1f} | "
-                     f"{int((measured[rows_of] > upper[rows_of]).sum())} |")
-    return lines
+    return StageModelSpec(lambda coefficients: Detector1Baseline(coefficients, bound, "fit"), FITTED_TERMS,
+                          FIRST_FIT_START)
 
 
 def main(argv=None) -> int:
@@ -252,11 +130,12 @@ def main(argv=None) -> int:
         parser.error(f"{' '.join(args.corpus)}: {int(train.sum())} training runs, too few to fit")
     train_rows = [r for r, t in zip(rows, train) if t]
     train_peaks = [p for p, t in zip(peaks, train) if t]
-    coefficients = fit_detector1(train_rows, measured[train], train_peaks)
-    calibration = out_of_fold(train_rows, measured[train], train_peaks)
+    spec = detector1_spec()
+    coefficients = fit_terms(spec, train_rows, measured[train], train_peaks)
+    calibration = out_of_fold_estimates(spec, train_rows, measured[train], train_peaks)
     bound = UpperBound.from_measurements(measured[train], calibration,
                                          source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
-    widening, detail = extrapolation_widening(rows, measured, peaks)
+    widening, detail = extrapolation_factor(spec, rows, measured, peaks)
     if args.margin_bytes is None:
         from jwst_memest.model.baseline import load_baseline
 
@@ -275,7 +154,7 @@ def main(argv=None) -> int:
                               margin, measured_range, widening)
     print("coefficients:", {k: round(v, 4) for k, v in coefficients.items()})
     print(f"bound x{bound.factor(0.95):.3f} + {margin / 1e6:.1f} MB; beyond the measured range x{widening:.3f} ({detail})")
-    print("\n".join(held_out_table(model, rows, measured, test, table)))
+    print("\n".join(held_out_lines(model, rows, measured, test, table["instrument"])))
     if args.dry_run:
         return 0
     path = Path(args.output) if args.output else Path(detector1_file())

@@ -1,0 +1,188 @@
+"""The stages before Level 3 for one exposure, from one header: calwebb_detector1 and calwebb_image2.
+
+An uncal file is sized for calwebb_detector1 and then for the Level-2 run of its rate (rateints
+for a time series); a rate or rateints file for its Level-2 run only. calwebb_image2 is estimated
+for the imaging types it calibrates; calwebb_spec2 is not measured here, and an exposure it
+would process is reported as not estimated rather than given a number nothing supports.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jwst_memest.atomic import atomic_write
+from jwst_memest.exposure_estimate import ExposureEstimate, estimate_from_metadata
+from jwst_memest.instruments import full_frame, imaging_pixel_scale
+from jwst_memest.metadata import ExposureMetadata
+from jwst_memest.model.image2 import IMAGE2_EXP_TYPES, Image2Inputs, load_image2_baseline
+from jwst_memest.settings import RunSettings
+
+__all__ = ["keeps_integrations", "image2_inputs", "estimate_image2", "estimate_reduction", "write_reduction_estimate",
+           "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED"]
+
+# the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
+LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
+SPEC2_NOT_ESTIMATED = "calwebb_spec2: not estimated (no measured spectroscopic Level-2 runs)"
+# time series whose slopes stay per integration (rateints) into Level 2
+_TSO_IMAGING = ("NRC_TSIMAGE",)
+
+
+def keeps_integrations(meta: ExposureMetadata) -> bool:
+    """Whether the exposure's Level-2 input is per integration (rateints), not one slope image (rate).
+
+    Parameters
+    ----------
+    meta : ExposureMetadata
+        An uncal, rate or rateints header.
+
+    Returns
+    -------
+    bool
+        True for a rateints file, and for a time series' uncal.
+    """
+    if meta.level == "rateints":
+        return True
+    if meta.level == "rate":
+        return False
+    return meta.tso_visit or (meta.exp_type or "").upper() in _TSO_IMAGING
+
+
+def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -> Image2Inputs:
+    """The image2 model's inputs of one exposure.
+
+    Parameters
+    ----------
+    meta : ExposureMetadata
+        An uncal, rate or rateints header.
+    settings : RunSettings or None, optional
+        The image2 run's settings (resample's grid and switches).
+
+    Returns
+    -------
+    Image2Inputs
+        The inputs.
+
+    Raises
+    ------
+    ValueError
+        The header has no science shape.
+    """
+    settings = settings or RunSettings()
+    if not meta.ncols or not meta.nrows:
+        raise ValueError(f"{meta.path}: no science array shape in the header")
+    columns, rows = full_frame(meta.detector)
+    scale = meta.pixel_scale if meta.pixel_scale == meta.pixel_scale else imaging_pixel_scale(meta.detector)
+    output_pixels = settings.output_shape[0] * settings.output_shape[1] if settings.output_shape else None
+    return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
+                        ny=meta.nrows, nx=meta.ncols,
+                        nints=meta.n_integrations if keeps_integrations(meta) else 1,
+                        full_frame_pixels=columns * rows, settings=settings,
+                        output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels)
+
+
+def estimate_image2(meta: ExposureMetadata, settings: RunSettings | None = None,
+                    quantile: float = 0.95) -> ExposureEstimate:
+    """calwebb_image2's estimate of one imaging exposure.
+
+    Parameters
+    ----------
+    meta : ExposureMetadata
+        An uncal, rate or rateints header of an imaging type.
+    settings : RunSettings or None, optional
+        The image2 run's settings.
+    quantile : float, optional
+        The upper bound's quantile.
+
+    Returns
+    -------
+    ExposureEstimate
+        The estimate (``pipeline`` calwebb_image2).
+
+    Raises
+    ------
+    ValueError
+        Not an imaging exposure, no shape, or no image2 model installed.
+    """
+    if (meta.exp_type or "").upper() not in IMAGE2_EXP_TYPES:
+        raise ValueError(f"{meta.path}: {meta.exp_type} is not imaging; {SPEC2_NOT_ESTIMATED}")
+    model = load_image2_baseline()
+    if model is None:
+        raise ValueError("no calwebb_image2 model is installed")
+    inputs = image2_inputs(meta, settings)
+    result = model.estimate(inputs, quantile)
+    return ExposureEstimate(path=str(meta.path), gb=result["gb"], upper_gb=result["upper_gb"],
+                            peak_step=result["peak_step"], breakdown=result["breakdown"],
+                            calibrated=result["calibrated"], reasons=result["reasons"], inputs=inputs.to_dict(),
+                            model=f"{model.name} {model.version}", pipeline="calwebb_image2")
+
+
+def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = None, quantile: float = 0.95,
+                       cpus: int | None = None, dark_frames: int | None = None) -> tuple[list[ExposureEstimate], list[str]]:
+    """Every stage before Level 3 that runs from this file, and what is not estimated.
+
+    Parameters
+    ----------
+    meta : ExposureMetadata
+        An uncal, rate or rateints header.
+    settings : RunSettings or None, optional
+        The runs' settings (detector1's ``maximum_cores``, image2's resample).
+    quantile : float, optional
+        The upper bounds' quantile.
+    cpus : int or None, optional
+        Cores of the machine detector1 runs on.
+    dark_frames : int or None, optional
+        Frames of detector1's dark reference, when known.
+
+    Returns
+    -------
+    estimates : list of ExposureEstimate
+        calwebb_detector1 (from an uncal file), then calwebb_image2 (imaging).
+    not_estimated : list of str
+        One line per stage that runs but is not estimated.
+
+    Raises
+    ------
+    ValueError
+        The file is not an uncal, rate or rateints file, or its header cannot be used.
+    """
+    if meta.level not in LEVEL2_INPUT_LEVELS:
+        raise ValueError(f"{meta.path}: a {meta.level} file; the stages before Level 3 are sized from an uncal, "
+                         "rate or rateints file")
+    estimates, not_estimated = [], []
+    if meta.level == "uncal":
+        estimates.append(estimate_from_metadata(meta, settings, quantile, cpus, dark_frames))
+    if (meta.exp_type or "").upper() in IMAGE2_EXP_TYPES:
+        estimates.append(estimate_image2(meta, settings, quantile))
+    else:
+        not_estimated.append(SPEC2_NOT_ESTIMATED)
+    return estimates, not_estimated
+
+
+def write_reduction_estimate(path, estimates: list[ExposureEstimate], not_estimated: list[str],
+                             output_dir=".") -> Path:
+    """Write an exposure's stage estimates as ``<exposure stem>_memest.json`` in ``output_dir`` (atomically).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The exposure's file.
+    estimates : list of ExposureEstimate
+        Its stages' estimates, in the order they run.
+    not_estimated : list of str
+        The stages that run but are not estimated.
+    output_dir : str or pathlib.Path, optional
+        The directory.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    name = Path(path).name
+    target = Path(output_dir) / f"{name.rsplit('.', 1)[0]}_memest.json"
+    record = {"exposure": name, "stages": [e.annotation() for e in estimates], "not_estimated": list(not_estimated)}
+    with atomic_write(target) as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+    return target

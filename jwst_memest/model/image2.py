@@ -1,0 +1,317 @@
+"""calwebb_image2's peak memory per imaging exposure: the counted bytes of each step plus what the code cannot tell.
+
+`jwst_memest.model.image2_terms` counts what each step allocates from jwst's source. What it leaves
+out is fitted on the measured image2 corpus (``python -m jwst_memest.profile fit-image2``) and
+stored in ``image2.yaml``: the interpreter and libraries (a constant), the share of the FLAT
+reference still resident while photom runs (the allocator does not always return it), the pixel
+map's WCS evaluation (per input pixel, as for calwebb_image3) and a remainder per output pixel of
+the i2d. The upper
+bound is calibrated out of fold like the other bounds, plus the measured spread between
+environments in bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from jwst_memest.model.constants import GB
+from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes
+from jwst_memest.model.terms import settings_matrix, setting_columns
+from jwst_memest.model.upper import UpperBound
+
+__all__ = ["Image2Inputs", "Image2Baseline", "load_image2_baseline", "image2_file", "FITTED_TERMS",
+           "IMAGE2_EXP_TYPES"]
+
+# the imaging exposure types calwebb_image2 calibrates (drizzled to an i2d unless a time series)
+IMAGE2_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRC_TSIMAGE")
+_DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
+
+FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out")
+# where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
+# resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
+# 136-144); no remainder per output pixel
+FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0}
+
+
+@dataclass(frozen=True)
+class Image2Inputs:
+    """What calwebb_image2's memory depends on, for one exposure.
+
+    Parameters
+    ----------
+    instrument : str
+        INSTRUME.
+    exp_type : str
+        EXP_TYPE.
+    ny, nx : int
+        Rows and columns of the science frame.
+    nints : int
+        Integrations the science array keeps (1 for a rate file; NINTS for rateints).
+    full_frame_pixels : int
+        Pixels of the detector's full frame (the references' shape).
+    settings : object, optional
+        The run's `jwst_memest.settings.RunSettings` (None: jwst's defaults).
+    output_area_ratio : float, optional
+        Output pixels per input pixel of the i2d (1 at the exposure's own scale).
+    output_pixels : float or None, optional
+        Pixels of the i2d grid when given (``output_shape``); else the frame times the area ratio.
+    """
+
+    instrument: str
+    exp_type: str
+    ny: int
+    nx: int
+    nints: int
+    full_frame_pixels: int
+    settings: object = None
+    output_area_ratio: float = 1.0
+    output_pixels: float | None = None
+
+    @property
+    def frame_pixels(self) -> int:
+        """Pixels of one frame.
+
+        Returns
+        -------
+        int
+            Rows times columns.
+        """
+        return self.ny * self.nx
+
+    @property
+    def science_pixels(self) -> int:
+        """Pixels of the science array, integrations included.
+
+        Returns
+        -------
+        int
+            Frame pixels times integrations.
+        """
+        return self.frame_pixels * max(self.nints, 1)
+
+    @property
+    def drizzled(self) -> bool:
+        """Whether resample makes an i2d of the exposure (2-D imaging, not skipped).
+
+        Returns
+        -------
+        bool
+            True when resample runs.
+        """
+        skipped = bool(getattr(self.settings, "skip_resample", False))
+        return self.exp_type in _DRIZZLED_EXP_TYPES and self.nints <= 1 and not skipped
+
+    @property
+    def i2d_pixels(self) -> float:
+        """Pixels of the i2d grid (0 when not drizzled).
+
+        Returns
+        -------
+        float
+            Pixels.
+        """
+        if not self.drizzled:
+            return 0.0
+        if self.output_pixels:
+            return float(self.output_pixels)
+        return float(self.frame_pixels) * self.output_area_ratio
+
+    def to_dict(self) -> dict:
+        """The inputs as a JSON-ready dict (the annotation's record of what was estimated).
+
+        Returns
+        -------
+        dict
+            Shape, integrations, i2d pixels.
+        """
+        return {"instrument": self.instrument, "exp_type": self.exp_type, "ny": self.ny, "nx": self.nx,
+                "nints": self.nints, "science_pixels": self.science_pixels, "i2d_pixels": self.i2d_pixels}
+
+
+class Image2Baseline:
+    """calwebb_image2's peak per exposure: counted steps, fitted interpreter, reference and pixel-map costs.
+
+    Parameters
+    ----------
+    coefficients : dict
+        ``FITTED_TERMS`` values.
+    upper_bound : UpperBound
+        The calibrated ratio of the bound to the estimate.
+    version : str
+        The fit's version.
+    source : str, optional
+        What it was fitted on.
+    margin_bytes : float, optional
+        Added to every bound: the measured spread between environments.
+    measured_range : dict, optional
+        The largest measured science pixels, per instrument: beyond it the bound is widened by
+        ``beyond_range``.
+    beyond_range : float, optional
+        The widening of a bound beyond the measured range.
+    """
+
+    name = "physics_baseline_image2"
+
+    def __init__(self, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
+                 margin_bytes: float = 0.0, measured_range: dict | None = None, beyond_range: float = 1.25):
+        self.coefficients = {t: float(coefficients.get(t, FIRST_FIT_START[t])) for t in FIRST_FIT_START}
+        self.upper_bound = upper_bound
+        self.version = str(version)
+        self.source = source
+        self.margin_bytes = float(margin_bytes)
+        self.measured_range = dict(measured_range or {})
+        self.beyond_range = float(beyond_range)
+
+    def stages(self, inputs: Image2Inputs) -> dict[str, float]:
+        """Peak bytes of each step for one exposure (NaN-free: steps that do not run are left out).
+
+        Parameters
+        ----------
+        inputs : Image2Inputs
+            The exposure.
+
+        Returns
+        -------
+        dict of str to float
+            Bytes per step.
+        """
+        c = self.coefficients
+        s = setting_columns(settings_matrix([inputs.settings]), 0)
+        counted = image2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
+                                    inputs.i2d_pixels, inputs.output_area_ratio, c["resample_in"], s,
+                                    float(inputs.drizzled))
+        extra = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels,
+                 "resample": c["resample_out"] * inputs.i2d_pixels}
+        stages = {}
+        for step, value in counted.items():
+            value = float(np.asarray(value).ravel()[0])
+            if np.isfinite(value):
+                stages[step] = c["base_bytes"] + value + extra.get(step, 0.0)
+        return stages
+
+    def predict(self, rows: list[Image2Inputs]) -> np.ndarray:
+        """Peak memory (GB) of each exposure: its largest step.
+
+        Parameters
+        ----------
+        rows : list of Image2Inputs
+            The exposures.
+
+        Returns
+        -------
+        numpy.ndarray
+            GB (10^9 bytes).
+        """
+        return np.array([max(self.stages(r).values()) for r in rows]) / GB
+
+    def beyond(self, inputs: Image2Inputs) -> bool:
+        """Whether the exposure is larger than any measured one of its instrument.
+
+        Parameters
+        ----------
+        inputs : Image2Inputs
+            The exposure.
+
+        Returns
+        -------
+        bool
+            True beyond the measured range (or for an instrument never measured).
+        """
+        largest = self.measured_range.get(inputs.instrument.upper())
+        return largest is None or inputs.science_pixels > largest
+
+    def estimate(self, inputs: Image2Inputs, quantile: float = 0.95) -> dict:
+        """The estimate of one exposure: GB, upper bound, peak step, breakdown, calibrated or not.
+
+        Parameters
+        ----------
+        inputs : Image2Inputs
+            The exposure.
+        quantile : float, optional
+            The bound's quantile.
+
+        Returns
+        -------
+        dict
+            ``gb``, ``upper_gb``, ``peak_step``, ``breakdown`` (GB per step), ``calibrated`` and
+            ``reasons`` (why not, when not).
+        """
+        stages = self.stages(inputs)
+        peak_step = max(stages, key=stages.get)
+        gb = stages[peak_step] / GB
+        factor = self.upper_bound.factor(quantile)
+        reasons = []
+        if inputs.exp_type not in IMAGE2_EXP_TYPES:
+            reasons.append(f"{inputs.exp_type} is not imaging: estimated as imaging (spec2 is not measured)")
+            factor *= self.beyond_range
+        if self.beyond(inputs):
+            reasons.append(f"{inputs.science_pixels:.3g} science pixels are beyond the measured "
+                           f"{inputs.instrument} runs")
+            factor *= self.beyond_range
+        return {"gb": gb, "upper_gb": gb * factor + self.margin_bytes / GB, "peak_step": peak_step,
+                "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
+                "reasons": reasons}
+
+    def to_tree(self) -> dict:
+        """The fitted model as a YAML-ready tree.
+
+        Returns
+        -------
+        dict
+            Version, source, coefficients, bound, margin and measured range.
+        """
+        return {"version": self.version, "source": self.source,
+                "coefficients": {k: round(v, 4) for k, v in self.coefficients.items()},
+                "upper_bound": self.upper_bound.to_tree(), "environment_margin_bytes": self.margin_bytes,
+                "measured_range": self.measured_range, "beyond_range": round(self.beyond_range, 4)}
+
+    @classmethod
+    def from_tree(cls, tree: dict) -> "Image2Baseline":
+        """The model a `to_tree` tree describes.
+
+        Parameters
+        ----------
+        tree : dict
+            As written by `to_tree`.
+
+        Returns
+        -------
+        Image2Baseline
+            The model.
+        """
+        return cls(tree["coefficients"], UpperBound.from_tree(tree["upper_bound"]), tree["version"],
+                   tree.get("source", ""), tree.get("environment_margin_bytes", 0.0), tree.get("measured_range"),
+                   tree.get("beyond_range", 1.25))
+
+
+def image2_file() -> str:
+    """The installed ``image2.yaml``.
+
+    Returns
+    -------
+    str
+        Its path.
+    """
+    return str(resources.files(__package__).joinpath("image2.yaml"))
+
+
+@cache
+def load_image2_baseline() -> Image2Baseline | None:
+    """The installed image2 model, or None when none is installed.
+
+    Returns
+    -------
+    Image2Baseline or None
+        The model.
+    """
+    try:
+        tree = yaml.load(resources.files(__package__).joinpath("image2.yaml").read_text(),
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        return None
+    return Image2Baseline.from_tree(tree) if tree else None

@@ -1,0 +1,87 @@
+"""calwebb_image2's arrays per step for one imaging exposure, counted from jwst's source (dtype x shape).
+
+Notation: P science pixels (rows x columns x integrations: a time series keeps its integrations,
+rateints), F pixels of one frame (rows x columns), FF the detector's full frame. Every step of
+the pipeline works on the same model (a pipeline's steps do not copy their input), so each
+step's peak is the model as it stands plus what that step allocates. Derivation and traces:
+docs/image2.md.
+
+- the rate model: SCI, ERR, VAR_POISSON, VAR_RNOISE (float32) and DQ (uint32): 20 B per P.
+- assign_wcs: the WCS only (no array of the data's size).
+- flat_field: the FLAT reference read whole (SCI, ERR float32, DQ uint32: 12 B per FF), a copy of
+  its subarray when the exposure is one (12 B per F), the flat squared (4 B per F) and a mask
+  (1 B per F). It replaces ERR and DQ with new arrays and adds VAR_FLAT (4 B per P); the replaced
+  ERR and DQ stay alive, held by the open rate file (8 B per P, until the pipeline ends). Its last
+  phase, ``match_nans_and_flags``, makes a NaN mask, a DQ test and its boolean (6 B per P): the
+  step peaks at 24 + 8 + 6 = 38 B per P (the VAR_FLAT and ERR arithmetic before it holds 32).
+- photom: an imaging conversion is a scalar, applied in place; the AREA reference read whole
+  (float32, 4 B per FF) of which the exposure keeps its subarray (4 B per F); its own
+  ``match_nans_and_flags`` (6 B per P) over the 32 B per P the model now holds.
+- resample (2-D imaging only: a time series is not drizzled): the calibrated model (32 B per P
+  and the area) under the drizzle of one member onto its own grid, counted as calwebb_image3's
+  resample with one member (`jwst_memest.model.terms.resample_output_bytes`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jwst_memest.model.terms import covered_pixels, member_footprint, resample_output_bytes
+
+__all__ = ["RATE_PER_PIXEL", "CALIBRATED_PER_PIXEL", "FLAT_REFERENCE_PER_PIXEL", "image2_step_bytes", "IMAGE2_STEPS"]
+
+RATE_PER_PIXEL = 20.0  # SCI, ERR, VAR_POISSON, VAR_RNOISE float32; DQ uint32
+# and VAR_FLAT after flat_field, with the ERR and DQ it replaced still held by the open rate file
+CALIBRATED_PER_PIXEL = 32.0
+MATCH_NANS_PER_PIXEL = 6.0  # match_nans_and_flags: NaN mask (bool), DQ & DO_NOT_USE (uint32) and its bool
+FLAT_REFERENCE_PER_PIXEL = 12.0  # SCI, ERR float32, DQ uint32 of the full-frame FLAT
+FLAT_WORK_PER_FRAME_PIXEL = 5.0  # the flat squared (float32) and the NaN mask (bool)
+AREA_PER_PIXEL = 4.0  # float32
+
+IMAGE2_STEPS = ("assign_wcs", "flat_field", "photom", "resample")
+
+
+def image2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, output_pixels, output_area_ratio,
+                      pixmap_per_input, settings: dict[str, np.ndarray], drizzled) -> dict[str, np.ndarray]:
+    """Counted bytes (beyond the interpreter) each step of calwebb_image2 holds at its peak.
+
+    Parameters
+    ----------
+    science_pixels : array_like
+        P: pixels of the science array (integrations included).
+    frame_pixels : array_like
+        F: pixels of one frame.
+    full_frame_pixels : array_like
+        FF: pixels of the detector's full frame (the references' shape).
+    output_pixels : array_like
+        Pixels of the exposure's i2d grid (0 where not drizzled).
+    output_area_ratio : array_like
+        Output pixels per input pixel (1 at the exposure's own scale).
+    pixmap_per_input : array_like
+        Bytes per input pixel of the pixel map (the WCS evaluation; fitted with calwebb_image3).
+    settings : dict of str to numpy.ndarray
+        resample's settings columns (`jwst_memest.model.terms.setting_columns`).
+    drizzled : array_like
+        1 where resample runs (2-D imaging, not skipped), else 0.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Bytes per step; NaN for resample where it does not run.
+    """
+    P = np.asarray(science_pixels, float)
+    F = np.asarray(frame_pixels, float)
+    FF = np.asarray(full_frame_pixels, float)
+    subarray = (F < FF).astype(float)
+    rate = RATE_PER_PIXEL * P
+    flat = ((CALIBRATED_PER_PIXEL + MATCH_NANS_PER_PIXEL) * P + FLAT_REFERENCE_PER_PIXEL * FF
+            + subarray * FLAT_REFERENCE_PER_PIXEL * F + FLAT_WORK_PER_FRAME_PIXEL * F)
+    calibrated = CALIBRATED_PER_PIXEL * P + AREA_PER_PIXEL * F
+    photom = calibrated + MATCH_NANS_PER_PIXEL * P + AREA_PER_PIXEL * FF
+    npix_out = np.nan_to_num(np.asarray(output_pixels, float))
+    s = dict(settings, output_area_ratio=np.asarray(output_area_ratio, float))
+    one = np.ones_like(P)
+    drizzle = resample_output_bytes(one, F, npix_out, covered_pixels(one, F, npix_out, s),
+                                     member_footprint(F, npix_out, s), pixmap_per_input, s)
+    resample = np.where(np.asarray(drizzled) > 0, calibrated + drizzle, np.nan)
+    return {"assign_wcs": rate, "flat_field": flat, "photom": photom, "resample": resample}
