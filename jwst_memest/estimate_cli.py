@@ -195,10 +195,10 @@ def _report(step, estimate_table) -> None:
     if result is not None and hasattr(result, "products"):
         if result.products:
             print(estimate_table(result.products), flush=True)
-    elif result is not None:  # one exposure's calwebb_detector1 estimate
+    elif result is not None:  # one exposure's stages before Level 3
         from jwst_memest.exposure_estimate import exposure_table
 
-        print(exposure_table([result]), end="", flush=True)
+        print(exposure_table(result if isinstance(result, list) else [result]), end="", flush=True)
     written = getattr(step, "written_path", None)
     if written is not None:
         print(f"wrote {written}", file=sys.stderr)

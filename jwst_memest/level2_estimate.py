@@ -18,7 +18,7 @@ from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.image2 import IMAGE2_EXP_TYPES, Image2Inputs, load_image2_baseline
 from jwst_memest.settings import RunSettings
 
-__all__ = ["keeps_integrations", "image2_inputs", "estimate_image2", "estimate_reduction", "write_reduction_estimate",
+__all__ = ["image2_host", "keeps_integrations", "image2_inputs", "estimate_image2", "estimate_reduction", "write_reduction_estimate",
            "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED"]
 
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
@@ -26,6 +26,26 @@ LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
 SPEC2_NOT_ESTIMATED = "calwebb_spec2: not estimated (no measured spectroscopic Level-2 runs)"
 # time series whose slopes stay per integration (rateints) into Level 2
 _TSO_IMAGING = ("NRC_TSIMAGE",)
+
+
+def image2_host(host):
+    """The calwebb_image2 pipeline a hook runs in (its host, or the host's parents), if any.
+
+    Parameters
+    ----------
+    host : stpipe.step.Step or None
+        The hook's parent: the pipeline (a pipeline's pre-hook) or one of its steps.
+
+    Returns
+    -------
+    stpipe.pipeline.Pipeline or None
+        jwst's Image2Pipeline (or a subclass), else None.
+    """
+    while host is not None:
+        if any(cls.__name__ == "Image2Pipeline" for cls in type(host).__mro__):
+            return host
+        host = getattr(host, "parent", None)
+    return None
 
 
 def keeps_integrations(meta: ExposureMetadata) -> bool:

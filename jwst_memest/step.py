@@ -15,10 +15,10 @@ from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
 from jwst_memest.association import AssociationError, first_few, load_level3_association
-from jwst_memest.exposure_estimate import (detector1_host, estimate_exposure, estimate_from_metadata, exposure_table,
-                                          is_exposure_file, write_exposure_estimate)
+from jwst_memest.exposure_estimate import detector1_host, estimate_from_metadata, exposure_table, is_exposure_file
 from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
+from jwst_memest.level2_estimate import estimate_image2, estimate_reduction, image2_host, write_reduction_estimate
 from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
 
 log = logging.getLogger(__name__)
@@ -357,6 +357,9 @@ class MemoryEstimateStep(Step):
         pipeline = detector1_host(self.parent)
         if pipeline is not None:
             return self._detector1_hook(input_data, pipeline)
+        pipeline = image2_host(self.parent)
+        if pipeline is not None:
+            return self._image2_hook(input_data, pipeline)
         if isinstance(input_data, (str, Path)) and is_exposure_file(input_data):
             return self._estimate_exposure(input_data)
         options = dict(
@@ -388,18 +391,47 @@ class MemoryEstimateStep(Step):
                          result.failures)
 
     def _estimate_exposure(self, path) -> dict:
-        """calwebb_detector1's estimate of one uncal file, logged and written beside the others."""
+        """The stages before Level 3 of one uncal, rate or rateints file, logged and written beside the others."""
+        from jwst_memest.metadata import read_exposure_metadata
+
         try:
-            estimate = estimate_exposure(path, self._run_settings(), self.upper_quantile)
-            written = write_exposure_estimate(estimate, self.output_dir or ".")
+            meta = read_exposure_metadata(path)
+            estimates, not_estimated = estimate_reduction(meta, self._run_settings(), self.upper_quantile)
+            written = write_reduction_estimate(path, estimates, not_estimated, self.output_dir or ".")
         except (ValueError, OSError) as exc:
             raise MemoryEstimateError(str(exc)) from None
-        self.estimation = estimate
+        self.estimation = estimates
         self.written_path = written
-        log.info("calwebb_detector1 memory estimate (GB = 1e9 bytes, upper bound at quantile %s):\n%s",
-                 self.upper_quantile, exposure_table([estimate]).rstrip())
+        if estimates:
+            log.info("Memory estimate before Level 3 (GB = 1e9 bytes, upper bound at quantile %s):\n%s",
+                     self.upper_quantile, exposure_table(estimates).rstrip())
+        for line in not_estimated:
+            log.warning("%s: %s", Path(path).name, line)
         log.info("Estimate written to %s", written)
-        return {Path(path).name: estimate.annotation()}
+        return {Path(path).name: {"stages": [e.annotation() for e in estimates], "not_estimated": not_estimated}}
+
+    def _image2_hook(self, exposure, pipeline) -> None:
+        """As a pre-hook of calwebb_image2: estimate the run from the rate file's header or the open
+        model's meta, and say when the bound is above memory_limit (no setting of image2 lowers
+        the calibration steps; skipping resample lowers an imaging run's peak)."""
+        from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
+
+        settings = RunSettings.from_pipeline(pipeline)
+        if isinstance(exposure, (str, Path)) and not is_exposure_file(exposure):
+            log.info("memory estimate: calwebb_image2 of an association is sized per exposure; "
+                     "run memory_estimate on each rate file")
+            return None
+        meta = read_exposure_metadata(exposure) if isinstance(exposure, (str, Path)) else metadata_from_datamodel(exposure)
+        estimate = estimate_image2(meta, settings, self.upper_quantile)
+        self.estimation = [estimate]
+        log.info("calwebb_image2 memory estimate: %.3f GB (upper bound %.3f GB), peak in %s",
+                 estimate.gb, estimate.upper_gb, estimate.peak_step)
+        limit = self._memory_limit()
+        if estimate.upper_gb > limit:
+            log.warning("upper bound %.3f GB above memory_limit %.3f GB%s", estimate.upper_gb, limit,
+                        "; --steps.resample.skip=true lowers it" if estimate.peak_step == "resample"
+                        else "; no setting of this pipeline lowers it")
+        return None
 
     def _detector1_hook(self, ramp, pipeline) -> None:
         """As a pre-hook of calwebb_detector1 (or of one of its steps): estimate the run from the

@@ -101,9 +101,12 @@ def test_the_step_writes_the_exposure_estimate_beside_the_others(tmp_path):
     result = MemoryEstimateStep.call(str(path), output_dir=str(out),
                                      pipeline_arguments="--steps.ramp_fit.maximum_cores=2")
     written = json.loads((out / "jw01234001001_01101_00001_nrca1_uncal_memest.json").read_text())
-    assert written["pipeline"] == "calwebb_detector1" and written["gbSize"] == result[path.name]["gbSize"]
-    assert written["inputs"]["ramp_fit_processes"] == 2
-    assert "assumed" in written["inputs"]["dark_frames_source"]
+    detector1, image2 = written["stages"]  # the uncal's whole reduction before Level 3, in run order
+    assert detector1["pipeline"] == "calwebb_detector1" and image2["pipeline"] == "calwebb_image2"
+    assert detector1["gbSize"] == result[path.name]["stages"][0]["gbSize"]
+    assert detector1["inputs"]["ramp_fit_processes"] == 2
+    assert "assumed" in detector1["inputs"]["dark_frames_source"]
+    assert image2["inputs"]["ny"] == 160 and image2["inputs"]["nints"] == 1  # a rate image, not per integration
 
 
 def test_a_file_that_is_not_a_raw_ramp_is_refused_in_one_line(tmp_path):

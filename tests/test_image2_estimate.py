@@ -1,0 +1,141 @@
+"""calwebb_image2 estimated per exposure from an uncal, rate or rateints header: the counted terms,
+the model against its measured runs, the settings that change it, and the step's interface."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from jwst_memest.level2_estimate import (SPEC2_NOT_ESTIMATED, estimate_image2, estimate_reduction, image2_inputs,
+                                         keeps_integrations)
+from jwst_memest.metadata import read_exposure_metadata
+from jwst_memest.model.image2 import load_image2_baseline
+from jwst_memest.model.image2_terms import image2_step_bytes
+from jwst_memest.model.terms import setting_columns, settings_matrix
+from jwst_memest.settings import RunSettings
+
+CORPUS = Path(__file__).parents[1] / "data" / "corpus" / "image2.csv"
+DEFAULTS = setting_columns(settings_matrix([None]), 0)
+
+
+def _header_file(folder: Path, name: str, **cards) -> Path:
+    primary = fits.PrimaryHDU()
+    primary.header.update({"TELESCOP": "JWST", "NFRAMES": 1, "GROUPGAP": 0, **cards})
+    path = folder / name
+    fits.HDUList([primary]).writeto(path)
+    return path
+
+
+def _nircam(folder, suffix="rate", **cards):
+    values = dict(INSTRUME="NIRCAM", DETECTOR="NRCA1", EXP_TYPE="NRC_IMAGE", READPATT="RAPID", NGROUPS=5, NINTS=1,
+                  SUBARRAY="FULL", SUBSIZE1=2048, SUBSIZE2=2048)
+    values.update(cards)
+    return _header_file(folder, f"jw01234001001_01101_00001_nrca1_{suffix}.fits", **values)
+
+
+def _bytes(value) -> float:
+    return float(np.asarray(value).ravel()[0])
+
+
+def test_the_counted_steps_follow_the_arrays_jwst_allocates():
+    frame, full = 64 * 64, 2048 * 2048
+    one = image2_step_bytes(frame * 1000, frame, full, 0.0, 1.0, 144.0, DEFAULTS, 0.0)
+    two = image2_step_bytes(frame * 2000, frame, full, 0.0, 1.0, 144.0, DEFAULTS, 0.0)
+    # per science pixel: the rate's 20 B, flat_field's 38 B at its peak, photom's 38 B over the kept model
+    assert _bytes(two["assign_wcs"]) - _bytes(one["assign_wcs"]) == pytest.approx(20 * frame * 1000)
+    assert _bytes(two["flat_field"]) - _bytes(one["flat_field"]) == pytest.approx(38 * frame * 1000)
+    assert _bytes(two["photom"]) - _bytes(one["photom"]) == pytest.approx(38 * frame * 1000)
+    assert np.isnan(_bytes(one["resample"]))  # a time series is not drizzled
+    # the references are read whole: a subarray pays the full frame and a copy of its own cut
+    small = image2_step_bytes(frame, frame, full, 0.0, 1.0, 144.0, DEFAULTS, 0.0)
+    assert _bytes(small["flat_field"]) > 12 * full and _bytes(small["photom"]) > 4 * full
+    drizzled = image2_step_bytes(full, full, full, full, 1.0, 144.0, DEFAULTS, 1.0)
+    finer = image2_step_bytes(full, full, full, 4 * full, 4.0, 144.0, DEFAULTS, 1.0)
+    assert _bytes(finer["resample"]) > _bytes(drizzled["resample"]) > 144 * full
+
+
+def test_a_time_series_keeps_its_integrations_and_an_imaging_rate_does_not(tmp_path):
+    uncal_tso = read_exposure_metadata(_nircam(tmp_path, "uncal", EXP_TYPE="NRC_TSIMAGE", NINTS=500, SUBARRAY="SUB64P",
+                                               SUBSIZE1=64, SUBSIZE2=64))
+    rate = read_exposure_metadata(_nircam(tmp_path, "rate", NINTS=4))
+    miri_tso = read_exposure_metadata(_header_file(tmp_path, "jw01234002001_01101_00001_mirimage_uncal.fits",
+                                                   INSTRUME="MIRI", DETECTOR="MIRIMAGE", EXP_TYPE="MIR_IMAGE",
+                                                   TSOVISIT=True, NGROUPS=5, NINTS=300, SUBARRAY="SUB64",
+                                                   SUBSIZE1=72, SUBSIZE2=64))
+    assert keeps_integrations(uncal_tso) and keeps_integrations(miri_tso) and not keeps_integrations(rate)
+    assert image2_inputs(uncal_tso).science_pixels == 500 * 64 * 64
+    assert image2_inputs(rate).science_pixels == 2048 * 2048
+    assert not image2_inputs(miri_tso).drizzled and image2_inputs(rate).drizzled
+
+
+def test_settings_change_the_estimate_as_they_change_the_run(tmp_path):
+    meta = read_exposure_metadata(_nircam(tmp_path))
+    default = estimate_image2(meta)
+    finer = estimate_image2(meta, RunSettings(pixel_scale_ratio=0.5))
+    skipped = estimate_image2(meta, RunSettings(skip_resample=True))
+    assert default.peak_step == "resample" and finer.gb > 1.5 * default.gb
+    assert "resample" not in skipped.breakdown and skipped.gb < 0.6 * default.gb
+
+
+def test_an_uncal_file_is_sized_for_detector1_then_image2_and_spectra_are_said_not_estimated(tmp_path):
+    imaging = read_exposure_metadata(_nircam(tmp_path, "uncal", NINTS=2))
+    stages, missing = estimate_reduction(imaging)
+    assert [s.pipeline for s in stages] == ["calwebb_detector1", "calwebb_image2"] and not missing
+    spectra = read_exposure_metadata(_header_file(tmp_path, "jw01234003001_01101_00001_nrs1_uncal.fits",
+                                                  INSTRUME="NIRSPEC", DETECTOR="NRS1", EXP_TYPE="NRS_BRIGHTOBJ",
+                                                  READPATT="NRSRAPID", NGROUPS=5, NINTS=100, SUBARRAY="SUB2048",
+                                                  SUBSIZE1=2048, SUBSIZE2=32))
+    stages, missing = estimate_reduction(spectra)
+    assert [s.pipeline for s in stages] == ["calwebb_detector1"] and missing == [SPEC2_NOT_ESTIMATED]
+    cal = read_exposure_metadata(_nircam(tmp_path, "cal"))
+    with pytest.raises(ValueError, match="sized from an uncal, rate or rateints file"):
+        estimate_reduction(cal)
+
+
+@pytest.mark.skipif(not CORPUS.is_file(), reason="the image2 corpus is not in this checkout")
+def test_held_out_runs_are_within_their_bound_and_five_percent_per_mode():
+    from jwst_memest.profile.fit_image2 import load_image2_runs, mode_of
+
+    rows, measured, test, _, _ = load_image2_runs([CORPUS])
+    model = load_image2_baseline()
+    estimates = [model.estimate(r) for r in rows]
+    gb = np.array([e["gb"] for e in estimates])
+    upper = np.array([e["upper_gb"] for e in estimates])
+    assert test.sum() >= 5
+    assert (measured[test] <= upper[test]).all()
+    modes = np.array([mode_of(r) for r in rows])
+    for mode in set(modes[test]):
+        held = test & (modes == mode)
+        assert np.median(np.abs(gb[held] / measured[held] - 1)) <= 0.05, mode
+
+
+def test_the_step_writes_the_stages_of_a_rate_file(tmp_path):
+    from jwst_memest.step import MemoryEstimateStep
+
+    path = _nircam(tmp_path, "rateints", EXP_TYPE="NRC_TSIMAGE", NINTS=2000, SUBARRAY="SUB64P", SUBSIZE1=64,
+                   SUBSIZE2=64)
+    result = MemoryEstimateStep.call(str(path), output_dir=str(tmp_path))
+    written = json.loads((tmp_path / f"{path.stem}_memest.json").read_text())
+    assert [s["pipeline"] for s in written["stages"]] == ["calwebb_image2"]
+    assert written["stages"][0]["inputs"]["science_pixels"] == 2000 * 64 * 64
+    assert written["stages"][0]["peak_step"] in ("flat_field", "photom")
+    assert result[path.name]["stages"][0]["gbSize"] == written["stages"][0]["gbSize"]
+
+
+def test_as_an_image2_hook_it_estimates_the_exposure_and_never_changes_the_run(tmp_path, monkeypatch):
+    from jwst.pipeline import Image2Pipeline
+
+    from jwst_memest.step import MemoryEstimateStep
+
+    path = _nircam(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    pipeline = Image2Pipeline()
+    pipeline.resample.pixel_scale_ratio = 0.5
+    hook = MemoryEstimateStep(parent=pipeline, memory_limit=0.5)
+    assert hook.process(str(path)) is None
+    (estimate,) = hook.estimation
+    assert estimate.pipeline == "calwebb_image2" and estimate.inputs["i2d_pixels"] == 4 * 2048 * 2048
+    assert pipeline.resample.pixel_scale_ratio == 0.5 and not pipeline.resample.skip
+    assert not list(tmp_path.glob("*_memest.json"))  # a hook writes nothing beside the host's files
