@@ -22,6 +22,10 @@ __all__ = [
     "product_name",
     "first_few",
     "load_level3_association",
+    "load_level2_association",
+    "read_association_json",
+    "is_level2_association",
+    "LEVEL2_ASN_TYPES",
     "product_members",
     "resolve_member",
     "MEMBER_EXPTYPES",
@@ -113,6 +117,109 @@ def first_few(items: Sequence[str], limit: int = 3, separator: str = ", ") -> st
     return f"{shown} and {more} more" if more > 0 else shown
 
 
+LEVEL2_ASN_TYPES = ("image2", "spec2", "tso-image2", "tso-spec2", "nrslamp-spec2")
+
+
+def read_association_json(path: str | Path) -> tuple[str, dict]:
+    """The text and JSON object of an association file, or one line saying why it is not one.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The association file.
+
+    Returns
+    -------
+    text : str
+        The file's text.
+    raw : dict
+        Its JSON object.
+
+    Raises
+    ------
+    AssociationError
+        Missing or unreadable file, invalid JSON, or not a JSON object.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise AssociationError(f"{path}: is a directory, not an association file")
+    if not path.is_file():
+        raise AssociationError(f"{path}: association file not found")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AssociationError(f"{path}: cannot read association ({exc})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AssociationError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise AssociationError(f"{path}: JSON nested too deeply to be an association") from None
+    if not isinstance(raw, dict):
+        raise AssociationError(f"{path}: an association is a JSON object, not {type(raw).__name__}")
+    return text, raw
+
+
+def is_level2_association(raw: dict) -> bool:
+    """Whether an association's JSON is a Level-2 one (calwebb_image2/spec2: one exposure a product).
+
+    Parameters
+    ----------
+    raw : dict
+        The association's JSON object.
+
+    Returns
+    -------
+    bool
+        True for jwst's Level-2 types and rules.
+    """
+    rule = str(raw.get("asn_rule", "")).lower()  # jwst's pool rules (Asn_Lv2...) and asn_from_list's DMSLevel2bBase
+    return str(raw.get("asn_type", "")).lower() in LEVEL2_ASN_TYPES or "lv2" in rule or "level2" in rule
+
+
+def _validated(path: Path, text: str):
+    from jwst.associations import AssociationNotValidError
+    from jwst.associations.load_asn import load_asn
+
+    try:
+        association = load_asn(text, registry=_default_registry())
+    except (AssociationNotValidError, ValueError, TypeError, KeyError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AssociationError(f"{path}: not a valid association ({first_line[:200]})") from None
+    products = association.get("products")
+    if not isinstance(products, list) or not products:
+        raise AssociationError(f"{path}: association has no products")
+    return association
+
+
+def load_level2_association(path: str | Path):
+    """Load a Level-2 association with jwst's loader.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The association file.
+
+    Returns
+    -------
+    association : jwst.associations.Association
+        The association, as jwst's ``load_asn`` loads it.
+    raw : dict
+        Its JSON object (what an annotated copy is made from).
+
+    Raises
+    ------
+    AssociationError
+        Missing or unreadable file, invalid JSON, not a valid association, not Level 2, or no
+        products.
+    """
+    text, raw = read_association_json(path)
+    if not is_level2_association(raw):
+        raise AssociationError(f"{path}: asn_type {raw.get('asn_type')!r} is not a Level-2 association "
+                               f"(expected one of {', '.join(LEVEL2_ASN_TYPES)})")
+    return _validated(Path(path), text), raw
+
+
 def load_level3_association(path: str | Path):
     """Load a Level-3 association with jwst's loader.
 
@@ -135,22 +242,7 @@ def load_level3_association(path: str | Path):
         no products.
     """
     path = Path(path)
-    if path.is_dir():
-        raise AssociationError(f"{path}: is a directory, not an association file")
-    if not path.is_file():
-        raise AssociationError(f"{path}: association file not found")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AssociationError(f"{path}: cannot read association ({exc})") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AssociationError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    except RecursionError:
-        raise AssociationError(f"{path}: JSON nested too deeply to be an association") from None
-    if not isinstance(raw, dict):
-        raise AssociationError(f"{path}: an association is a JSON object, not {type(raw).__name__}")
+    text, raw = read_association_json(path)
     try:
         pipeline = normalize(raw.get("asn_type", ""))
     except ValueError:
@@ -158,18 +250,7 @@ def load_level3_association(path: str | Path):
             f"{path}: asn_type {raw.get('asn_type')!r} is not a Level-3 association "
             f"(expected one of {', '.join(PIPELINES)})"
         ) from None
-    from jwst.associations import AssociationNotValidError
-    from jwst.associations.load_asn import load_asn
-
-    try:
-        association = load_asn(text, registry=_default_registry())
-    except (AssociationNotValidError, ValueError, TypeError, KeyError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AssociationError(f"{path}: not a valid association ({first_line[:200]})") from None
-    products = association.get("products")
-    if not isinstance(products, list) or not products:
-        raise AssociationError(f"{path}: association has no products")
-    return association, pipeline
+    return _validated(path, text), pipeline
 
 
 _REGISTRY: list = []

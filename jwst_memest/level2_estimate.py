@@ -9,6 +9,7 @@ would process is reported as not estimated rather than given a number nothing su
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from jwst_memest.atomic import atomic_write
@@ -18,7 +19,7 @@ from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.image2 import IMAGE2_EXP_TYPES, Image2Inputs, load_image2_baseline
 from jwst_memest.settings import RunSettings
 
-__all__ = ["image2_host", "keeps_integrations", "image2_inputs", "estimate_image2", "estimate_reduction", "write_reduction_estimate",
+__all__ = ["estimate_level2_association", "image2_host", "keeps_integrations", "image2_inputs", "estimate_image2", "estimate_reduction", "write_reduction_estimate",
            "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED"]
 
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
@@ -206,3 +207,64 @@ def write_reduction_estimate(path, estimates: list[ExposureEstimate], not_estima
         json.dump(record, handle, indent=2)
         handle.write("\n")
     return target
+
+
+def estimate_level2_association(path, settings: RunSettings | None = None, quantile: float = 0.95,
+                                search_path=()) -> tuple[dict, list[ExposureEstimate], dict[str, str]]:
+    """Each product (exposure) of a Level-2 association estimated, and the association annotated.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The Level-2 association.
+    settings : RunSettings or None, optional
+        The Level-2 run's settings.
+    quantile : float, optional
+        The upper bounds' quantile.
+    search_path : sequence of str or pathlib.Path, optional
+        More directories to look for members in.
+
+    Returns
+    -------
+    annotated : dict
+        A copy of the association with ``gbSize`` and ``memory_estimate`` (the stages, what is
+        not estimated) in each estimated product, ``memory_estimate: {"status": "failed", ...}``
+        in each other.
+    estimates : list of ExposureEstimate
+        The products' estimates.
+    failures : dict of str to str
+        Each product not estimated, and why.
+
+    Raises
+    ------
+    jwst_memest.association.AssociationError
+        The file is not a Level-2 association.
+    """
+    from jwst_memest.association import load_level2_association, product_name, resolve_member
+    from jwst_memest.metadata import read_exposure_metadata
+
+    _, raw = load_level2_association(path)
+    annotated = json.loads(json.dumps(raw))
+    estimates, failures = [], {}
+    for index, product in enumerate(annotated["products"]):
+        name = product_name(product, index)
+        science = [m for m in product.get("members", []) if str(m.get("exptype", "")).lower() == "science"]
+        try:
+            if not science:
+                raise ValueError("no science member")
+            member = resolve_member(science[0]["expname"], Path(path).parent, [Path(p) for p in search_path])
+            if member is None:
+                raise ValueError(f"{science[0]['expname']}: member not found")
+            stages, not_estimated = estimate_reduction(read_exposure_metadata(member), settings, quantile)
+            level2 = [s for s in stages if s.pipeline != "calwebb_detector1"]
+            if not level2:
+                raise ValueError("; ".join(not_estimated) or "no Level-2 stage estimated")
+        except (ValueError, OSError) as exc:
+            failures[name] = str(exc)
+            product.pop("gbSize", None)
+            product["memory_estimate"] = {"status": "failed", "reason": str(exc)}
+            continue
+        estimates.extend(level2)
+        product["gbSize"] = math.ceil(max(s.gb for s in level2) * 1e4) / 1e4  # rounded up: a size, not a guess
+        product["memory_estimate"] = {"stages": [s.annotation() for s in level2], "not_estimated": not_estimated}
+    return annotated, estimates, failures

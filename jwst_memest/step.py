@@ -18,7 +18,8 @@ from jwst_memest.association import AssociationError, first_few, load_level3_ass
 from jwst_memest.exposure_estimate import detector1_host, estimate_from_metadata, exposure_table, is_exposure_file
 from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
-from jwst_memest.level2_estimate import estimate_image2, estimate_reduction, image2_host, write_reduction_estimate
+from jwst_memest.level2_estimate import (estimate_image2, estimate_level2_association, estimate_reduction, image2_host,
+                                        write_reduction_estimate)
 from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
 
 log = logging.getLogger(__name__)
@@ -314,6 +315,8 @@ class MemoryEstimateStep(Step):
         if isinstance(args[0], (str, Path)) and is_exposure_file(args[0]):
             if not Path(args[0]).is_file():
                 raise MemoryEstimateError(f"{args[0]}: exposure file not found")
+        elif isinstance(args[0], (str, Path)) and _is_level2_file(args[0]):
+            pass  # checked as it is estimated: each product stands alone
         elif isinstance(args[0], (str, Path)):
             try:
                 load_level3_association(args[0])  # a missing file, not JSON, not Level 3: said first
@@ -362,6 +365,8 @@ class MemoryEstimateStep(Step):
             return self._image2_hook(input_data, pipeline)
         if isinstance(input_data, (str, Path)) and is_exposure_file(input_data):
             return self._estimate_exposure(input_data)
+        if isinstance(input_data, (str, Path)) and _is_level2_file(input_data):
+            return self._estimate_level2(input_data)
         options = dict(
             model_path=self.model_path,
             quantile=self.upper_quantile,
@@ -409,6 +414,30 @@ class MemoryEstimateStep(Step):
             log.warning("%s: %s", Path(path).name, line)
         log.info("Estimate written to %s", written)
         return {Path(path).name: {"stages": [e.annotation() for e in estimates], "not_estimated": not_estimated}}
+
+    def _estimate_level2(self, path) -> dict:
+        """Each exposure of a Level-2 association, logged, and the association annotated."""
+        try:
+            annotated, estimates, failures = estimate_level2_association(
+                path, self._run_settings(), self.upper_quantile, self._search_path())
+            if not estimates:  # nothing to write: one line with the first reason
+                name, reason = next(iter(failures.items()))
+                raise ValueError(f"{path}: no exposure estimated ({name}: {reason})")
+            written = Path(self.output_dir or ".") / Path(path).name
+            write_json_atomic(annotated, written)
+        except (ValueError, OSError) as exc:
+            raise MemoryEstimateError(str(exc)) from None
+        self.estimation = estimates
+        self.written_path = written
+        if estimates:
+            log.info("Level-2 memory estimates (GB = 1e9 bytes, upper bound at quantile %s):\n%s",
+                     self.upper_quantile, exposure_table(estimates).rstrip())
+        for name, reason in failures.items():
+            log.warning("%s: not estimated: %s", name, reason)
+        log.info("Annotated association written to %s", written)
+        return Estimates({p.get("name", str(i)): {"gbSize": p["gbSize"], **p["memory_estimate"]}
+                          for i, p in enumerate(annotated["products"])
+                          if "gbSize" in p}, failures)
 
     def _image2_hook(self, exposure, pipeline) -> None:
         """As a pre-hook of calwebb_image2: estimate the run from the rate file's header or the open
@@ -531,6 +560,16 @@ class MemoryEstimateStep(Step):
         for p in products:
             for warning in p.warnings:
                 log.warning("%s: %s", p.product, warning)
+
+
+def _is_level2_file(path) -> bool:
+    """Whether ``path`` is a readable Level-2 association (anything else is checked as Level 3)."""
+    from jwst_memest.association import is_level2_association, read_association_json
+
+    try:
+        return is_level2_association(read_association_json(path)[1])
+    except AssociationError:
+        return False
 
 
 def _settings_or_error(make, where: str) -> RunSettings:

@@ -75,7 +75,9 @@ BAD_INPUTS = {
     "binary garbage": (lambda f: _write(f, bytes(range(256)) * 4), "error"),
     "JSON array instead of object": (lambda f: _write(f, "[]"), "error"),
     "deeply nested JSON": (lambda f: _write(f, "[" * 100000 + "]" * 100000), "error"),
-    "Level-2 association": (lambda f: _rewrite(f, lambda r: r.update(asn_type="image2")), "error"),
+    "Level-2 association of absent exposures": (lambda f: _rewrite(f, lambda r: [r.update(asn_type="image2")] + [
+        m.update(expname=f"jw09999001001_01101_{i:05d}_nrca1_rate.fits") for i, m in enumerate(_members_list(r))]),
+        "error"),
     "asn_type of the wrong type": (lambda f: _rewrite(f, lambda r: r.update(asn_type=["image3"])), "error"),
     "no products": (lambda f: _rewrite(f, lambda r: r.update(products=[])), "error"),
     "products not a list": (lambda f: _rewrite(f, lambda r: r.update(products="all")), "error"),
@@ -129,7 +131,7 @@ MESSAGES = {
     "binary garbage": "cannot read association",
     "JSON array instead of object": "an association is a JSON object",
     "deeply nested JSON": "JSON nested too deeply",
-    "Level-2 association": "is not a Level-3 association",
+    "Level-2 association of absent exposures": "no exposure estimated",
     "asn_type of the wrong type": "is not a Level-3 association",
     "no products": "association has no products",
     "products not a list": "not a valid association",
@@ -152,4 +154,9 @@ MESSAGES = {
     "negative SUBSIZE": "image size -2048 x 2048 is not usable",
     "unknown EXP_TYPE": "unknown category exp_type=NRC_FUTURE",
     "unknown filter": "unknown category filter=F999W",
+}
+
+# profiling measures Level-3 runs only: what it says where the step says otherwise
+PROFILE_MESSAGES = {
+    "Level-2 association of absent exposures": "is not a Level-3 association",
 }

@@ -49,12 +49,14 @@ def test_json_that_is_not_an_object(tmp_path):
     assert "JSON object" in _error(asn, tmp_path)
 
 
-def test_level2_association_is_refused(example_asn, tmp_path):
+def test_level2_association_of_calibrated_exposures_is_refused_in_one_line(example_asn, tmp_path):
     raw = json.loads(example_asn.read_text())
-    raw["asn_type"] = "image2"
+    raw["asn_type"] = "image2"  # read as Level 2: its exposures are calibrated already, nothing runs before Level 3
+    for path in _members(example_asn):
+        path.rename(path.with_name(path.name.replace("_uncal", "_cal")))
     example_asn.write_text(json.dumps(raw))
     message = _error(example_asn, tmp_path)
-    assert example_asn.name in message and "not a Level-3 association" in message
+    assert example_asn.name in message and "no exposure estimated" in message and "a cal file" in message
 
 
 def test_association_failing_jwst_validation(tmp_path):

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bad_inputs import BAD_INPUTS, MESSAGES
+from bad_inputs import BAD_INPUTS, MESSAGES, PROFILE_MESSAGES
 from jwst_memest.example import example_association
 from jwst_memest.predict import JwstCalPredict
 from jwst_memest.step import MemoryEstimateError, MemoryEstimateStep
@@ -96,5 +96,5 @@ def test_profile_run_refuses_before_running_anything(kind, example_dir, tmp_path
     corpus = tmp_path / "corpus.csv"
     assert main(["--corpus", str(corpus), str(asn)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("python -m jwst_memest.profile run: error: ") and "\n" not in err and asn.name in err and MESSAGES[kind] in err
+    assert err.startswith("python -m jwst_memest.profile run: error: ") and "\n" not in err and asn.name in err and PROFILE_MESSAGES.get(kind, MESSAGES[kind]) in err
     assert not corpus.exists()

@@ -139,3 +139,44 @@ def test_as_an_image2_hook_it_estimates_the_exposure_and_never_changes_the_run(t
     assert estimate.pipeline == "calwebb_image2" and estimate.inputs["i2d_pixels"] == 4 * 2048 * 2048
     assert pipeline.resample.pixel_scale_ratio == 0.5 and not pipeline.resample.skip
     assert not list(tmp_path.glob("*_memest.json"))  # a hook writes nothing beside the host's files
+
+
+def _level2_association(folder: Path, names: list[str]) -> Path:
+    from jwst.associations.asn_from_list import asn_from_list
+    from jwst.associations.lib.rules_level2_base import DMSLevel2bBase
+
+    path = folder / "level2_asn.json"
+    path.write_text(asn_from_list(names, rule=DMSLevel2bBase).dump(format="json")[1])
+    return path
+
+
+def test_a_level2_association_is_annotated_per_exposure_and_a_missing_member_named(tmp_path):
+    from jwst_memest.step import MemoryEstimateStep
+
+    rate = _nircam(tmp_path, "rate")
+    tso = _header_file(tmp_path, "jw01234001001_01101_00002_nrca3_rateints.fits", INSTRUME="NIRCAM", DETECTOR="NRCA3",
+                       EXP_TYPE="NRC_TSIMAGE", NGROUPS=5, NINTS=800, SUBARRAY="SUB64P", SUBSIZE1=64, SUBSIZE2=64)
+    asn = _level2_association(tmp_path, [rate.name, tso.name, "jw01234001001_01101_00009_nrca1_rate.fits"])
+    out = tmp_path / "out"
+    out.mkdir()
+    result = MemoryEstimateStep.call(str(asn), output_dir=str(out))
+    assert list(result.failures) == ["jw01234001001_01101_00009_nrca1"]
+    assert "member not found" in result.failures["jw01234001001_01101_00009_nrca1"]
+    written = json.loads((out / asn.name).read_text())
+    sizes = {p["name"]: p.get("gbSize") for p in written["products"]}
+    assert sizes["jw01234001001_01101_00009_nrca1"] is None
+    image, series = sizes["jw01234001001_01101_00001_nrca1"], sizes["jw01234001001_01101_00002_nrca3"]
+    assert image == result["jw01234001001_01101_00001_nrca1"]["gbSize"] and image > series > 0
+    stage = written["products"][1]["memory_estimate"]["stages"][0]
+    assert stage["pipeline"] == "calwebb_image2" and stage["inputs"]["nints"] == 800
+    assert stage["gbSize"] <= series  # the product's size is the estimate rounded up
+
+
+def test_a_level3_association_is_not_read_as_level2(tmp_path):
+    from jwst_memest.association import AssociationError, load_level2_association
+
+    level3 = tmp_path / "image3_asn.json"
+    level3.write_text(json.dumps({"asn_type": "image3", "asn_rule": "candidate_Asn_Lv3Image", "products": [
+        {"name": "p", "members": [{"expname": "a_cal.fits", "exptype": "science"}]}]}))
+    with pytest.raises(AssociationError, match="is not a Level-2 association"):
+        load_level2_association(level3)
