@@ -1,4 +1,4 @@
-"""Held-out accuracy of the wall-time model, per Level-3 pipeline.
+"""Held-out accuracy of the wall-time model, per Level-3 pipeline and for calwebb_detector1.
 
     python benchmarks/walltime.py [--corpus data/corpus/*.csv] [--out benchmarks/results/walltime.md]
 
@@ -7,7 +7,8 @@ Fits each pipeline's work terms on the training split of the measured corpus (as
 and judges both on the held-out runs (``split == "test"``): median and p90 absolute % error, how
 many runs exceed the upper bound at q=0.95 and how many the kill time a plan would give them
 (the bound x the default site's time factor). Also measures the noise floor: how far repeated
-runs of one configuration lie from their median.
+runs of one configuration lie from their median. calwebb_detector1 is judged per exposure, on
+``data/corpus/detector1.csv`` (its own held-out split).
 """
 
 from __future__ import annotations
@@ -20,18 +21,35 @@ from pathlib import Path
 
 import numpy as np
 
+from jwst_memest.model.walltime import DETECTOR1
 from jwst_memest.profile.fit_walltime import PIPELINES, fit_pipeline, load_walltime_runs
 
 QUANTILE = 0.95
 TIME_FACTOR = 1.5  # the default site's kill-time factor on the bound (jwst_memest.plan.site)
 
 
-def repeat_noise(table, wall: np.ndarray) -> tuple[float, int]:
-    """Median |wall / median - 1| (%) over runs whose configuration was measured more than once."""
+def configurations(table, pipeline: str) -> list[tuple]:
+    """What identifies a run's configuration: its inputs and settings (repeats share it)."""
     args = table["pipeline_args"].fillna("").astype(str).map(
         lambda a: " ".join(x for x in a.split() if "override" not in x))
-    keys = list(zip(table["exp_type"].astype(str), table["n_members"], table["member_pixels"], table["output_pixels"],
+    if pipeline == DETECTOR1:
+        return list(zip(table["instrument"].astype(str), table["readpatt"].astype(str), table["nints"],
+                        table["ngroups"], table["ny"], table["nx"], table["maximum_cores"], args))
+    return list(zip(table["exp_type"].astype(str), table["n_members"], table["member_pixels"], table["output_pixels"],
                     table["in_memory"], table["n_integrations"], table["total_input_bytes"], args))
+
+
+def modes_of(table, pipeline: str) -> np.ndarray:
+    """Each run's exposure type (detector1: with IRS2 readouts apart, their refpix being another step)."""
+    modes = table["exp_type"].astype(str)
+    if pipeline == DETECTOR1:
+        modes = modes + np.where(table["readpatt"].astype(str).str.contains("IRS2"), " IRS2", "")
+    return modes.to_numpy()
+
+
+def repeat_noise(table, wall: np.ndarray, pipeline: str) -> tuple[float, int]:
+    """Median |wall / median - 1| (%) over runs whose configuration was measured more than once."""
+    keys = configurations(table, pipeline)
     groups: dict = {}
     for key, w in zip(keys, wall):
         groups.setdefault(key, []).append(w)
@@ -51,13 +69,13 @@ def main(argv=None) -> int:
         test = split == "test"
         seconds, upper = model.estimate(X[test], QUANTILE)
         pct = 100 * np.abs(seconds - wall[test]) / wall[test]
-        noise, n_noise = repeat_noise(table, wall)
+        noise, n_noise = repeat_noise(table, wall, pipeline)
         sessions = table["timestamp"].astype(str).str[:13].nunique()
         rows.append(f"| {pipeline} | {int((~test).sum())} | {int(test.sum())} | {np.median(pct):.1f} | "
                     f"{np.percentile(pct, 90):.1f} | {int((wall[test] > upper).sum())} | "
                     f"{int((wall[test] > upper * TIME_FACTOR).sum())} | {model.upper_bound.factor(QUANTILE):.2f} | "
-                    f"{noise:.1f} ({n_noise} runs) | {sessions} |")
-        exp_types = table["exp_type"].astype(str).to_numpy()[test]
+                    f"{f'{noise:.1f} ({n_noise} runs)' if n_noise else '- (no repeats)'} | {sessions} |")
+        exp_types = modes_of(table, pipeline)[test]
         for mode in sorted(set(exp_types)):
             m = exp_types == mode
             modes.append(f"| {pipeline} | {mode} | {int(m.sum())} | {np.median(pct[m]):.1f} | "
@@ -70,7 +88,8 @@ def main(argv=None) -> int:
         "(`jwst_memest/model/walltime.py`) are fitted on the training split of the measured corpus "
         "(`data/corpus/*.csv`, successful runs, `wall_s`), the upper bound calibrated on 5-fold out-of-fold "
         "estimates of the training runs, and both judged on the held-out runs (`split == \"test\"`, the split the "
-        f"memory benchmarks use). Bound at q={QUANTILE}; kill time = bound x {TIME_FACTOR} (the default site's "
+        "memory benchmarks use); calwebb_detector1's per exposure, from its ramp (`data/corpus/detector1.csv`). "
+        f"Bound at q={QUANTILE}; kill time = bound x {TIME_FACTOR} (the default site's "
         "`time_factor`).",
         "",
         "**How the corpus was timed.** Every run was measured on one 2-core machine, in sessions spread over "

@@ -21,6 +21,19 @@ plus what its steps spend time on, each term a count of the work one step does::
     tso3:    startup + per_input_byte * input bytes + per_integration * N * NINTS
                      + soss_integration * N * NINTS [NIS_SOSS]  (ATOCA)
 
+calwebb_detector1 is estimated per exposure from its ramp (`jwst_memest.model.detector1.RampInputs`,
+S = NINTS x NGROUPS x rows x columns ramp samples, P_jump and P_fit the processes of jump and
+ramp_fit)::
+
+    detector1: startup + per_sample * S_raw                 (the per-group steps, on the raw rows)
+                       + per_frame * NINTS * NGROUPS        (steps looping over groups: refpix)
+                       + dark_frame_pixel * dark frames * pixels   (reading and averaging the dark)
+                       + irs2_sample * S_raw [IRS2]         (IRS2 refpix's per-sample correction)
+                       + parallel_sample * S * (1/P_jump + 1/P_fit) / 2    (jump's and ramp_fit's fits)
+                       + jump_pixel * NINTS * pixels / P_jump   (jump's per-integration pixel work)
+                       + pool_startup * (P_jump [P_jump > 1] + P_fit [P_fit > 1])
+                                                            (each worker process started and fed)
+
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
 ``python -m jwst_memest.profile fit-walltime``, with an upper bound calibrated out of fold
@@ -44,8 +57,8 @@ from jwst_memest.model.terms import setting_columns
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import feature_set_for, normalize
 
-__all__ = ["WALLTIME_TERMS", "WallTimeModel", "work_terms", "fit_walltime_coefficients", "load_walltime",
-           "walltime_file", "MIN_SECONDS", "estimate_wall_times", "forget_installed",
+__all__ = ["WALLTIME_TERMS", "DETECTOR1", "detector1_work_terms", "WallTimeModel", "work_terms",
+           "fit_walltime_coefficients", "load_walltime", "walltime_file", "MIN_SECONDS", "estimate_wall_times", "forget_installed",
            "reference_workload_seconds"]
 
 # runs slowed by other work on the machine are outliers of a log fit: a residual beyond this
@@ -142,6 +155,43 @@ def _tso3_terms(c, s, codes) -> dict[str, np.ndarray]:
     }
 
 
+def detector1_work_terms(rows) -> dict[str, np.ndarray]:
+    """The work terms of calwebb_detector1 runs, one value per exposure.
+
+    Parameters
+    ----------
+    rows : sequence of jwst_memest.model.detector1.RampInputs
+        The exposures' ramps (as `jwst_memest.exposure_estimate.ramp_inputs` makes them).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each term's values, in the order the model lists them.
+    """
+    def column(get):
+        return np.array([float(get(r)) for r in rows], dtype=float)
+
+    frames = column(lambda r: r.nints * r.ngroups)
+    pixels = column(lambda r: r.ny * r.nx)
+    raw_pixels = column(lambda r: (r.raw_rows or r.ny) * r.nx)
+    irs2 = column(lambda r: bool(r.raw_rows) and r.raw_rows != r.ny)
+    jump = column(lambda r: max(int(r.jump_processes), 1))
+    fit = column(lambda r: max(int(r.ramp_fit_processes), 1))
+    return {
+        "startup": np.ones(len(rows)),
+        "per_sample": frames * raw_pixels,
+        "per_frame": frames,
+        "dark_frame_pixel": column(lambda r: r.dark_frames) * pixels,
+        "irs2_sample": irs2 * frames * raw_pixels,
+        "parallel_sample": frames * pixels * (1.0 / jump + 1.0 / fit) / 2.0,
+        "jump_pixel": column(lambda r: r.nints) * pixels / jump,
+        # a pool of one is no pool: jwst runs the step in the main process
+        "pool_startup": np.where(jump > 1, jump, 0.0) + np.where(fit > 1, fit, 0.0),
+    }
+
+
+DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml
+
 WALLTIME_TERMS: dict[str, Callable] = {
     "image3": _image3_terms,
     "spec3": _spec3_terms,
@@ -160,17 +210,22 @@ def _codes(feature_set: str) -> dict:
             "tso_imaging": [exp_type.encode(t) for t in TSO_IMAGING_EXP_TYPES]}
 
 
-def work_terms(X: np.ndarray, pipeline: str) -> tuple[list[str], np.ndarray]:
+def _key(pipeline: str) -> str:
+    text = str(pipeline).lower().removeprefix("calwebb_")
+    return DETECTOR1 if text == DETECTOR1 else normalize(pipeline)
+
+
+def work_terms(X, pipeline: str) -> tuple[list[str], np.ndarray]:
     """The work terms of a pipeline's runs: one column per term, one row per run.
 
     Parameters
     ----------
-    X : numpy.ndarray
-        Encoded features in the pipeline's feature-set order, with the run-settings columns of
-        `jwst_memest.model.terms.with_settings` appended when the settings are not jwst's defaults
-        (the physics baseline's input).
+    X : numpy.ndarray or sequence of jwst_memest.model.detector1.RampInputs
+        Level 3: encoded features in the pipeline's feature-set order, with the run-settings columns
+        of `jwst_memest.model.terms.with_settings` appended when the settings are not jwst's
+        defaults (the physics baseline's input). calwebb_detector1: the exposures' ramps.
     pipeline : str
-        The Level-3 pipeline.
+        The Level-3 pipeline, or ``detector1``.
 
     Returns
     -------
@@ -179,7 +234,11 @@ def work_terms(X: np.ndarray, pipeline: str) -> tuple[list[str], np.ndarray]:
     matrix : numpy.ndarray
         The terms' values (non-negative), shape (runs, terms).
     """
-    pipeline = normalize(pipeline)
+    pipeline = _key(pipeline)
+    if pipeline == DETECTOR1:
+        rows = [X] if hasattr(X, "ngroups") else list(X)
+        terms = detector1_work_terms(rows)
+        return list(terms), np.clip(np.column_stack(list(terms.values())), 0.0, None)
     feature_set = feature_set_for(pipeline)
     names = load_schema(feature_set).names
     X = np.atleast_2d(np.asarray(X, dtype=float))
@@ -197,11 +256,11 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
     Parameters
     ----------
     X : numpy.ndarray
-        The runs' baseline input (features and settings columns).
+        The runs' baseline input (features and settings columns; detector1: their RampInputs).
     wall_s : numpy.ndarray
         Measured wall times, seconds.
     pipeline : str
-        The Level-3 pipeline.
+        The Level-3 pipeline, or ``detector1``.
     start : dict or None, optional
         Starting coefficients (default: a start-up of the fastest run, the rest shared out).
 
@@ -243,12 +302,14 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
 
 @dataclass
 class WallTimeModel:
-    """Wall time of a Level-3 pipeline's runs from its work terms, with a calibrated upper bound.
+    """Wall time of a pipeline's runs from its work terms, with a calibrated upper bound.
+
+    Level-3 pipelines per product; calwebb_detector1 (``detector1``) per exposure.
 
     Parameters
     ----------
     pipeline : str
-        The Level-3 pipeline.
+        The Level-3 pipeline, or ``detector1``.
     coefficients : dict of str to float
         Seconds per unit of each work term (`work_terms`), on the reference machine.
     upper_bound : jwst_memest.model.upper.UpperBound
@@ -274,7 +335,7 @@ class WallTimeModel:
         Parameters
         ----------
         X : numpy.ndarray
-            The runs' baseline input (features and settings columns).
+            The runs' baseline input (features and settings columns; detector1: their RampInputs).
         speed_factor : float, optional
             How much longer this machine takes than the reference machine (2.0: twice as slow).
 
@@ -294,7 +355,7 @@ class WallTimeModel:
         Parameters
         ----------
         X : numpy.ndarray
-            The runs' baseline input (features and settings columns).
+            The runs' baseline input (features and settings columns; detector1: their RampInputs).
         quantile : float, optional
             The upper bound's quantile.
         speed_factor : float, optional
@@ -329,7 +390,7 @@ class WallTimeModel:
         Parameters
         ----------
         pipeline : str
-            The Level-3 pipeline.
+            The Level-3 pipeline, or ``detector1``.
         tree : dict
             As `to_tree` writes it.
 
@@ -338,7 +399,7 @@ class WallTimeModel:
         WallTimeModel
             The model.
         """
-        return cls(normalize(pipeline), {k: float(v) for k, v in tree["coefficients"].items()},
+        return cls(_key(pipeline), {k: float(v) for k, v in tree["coefficients"].items()},
                    UpperBound.from_tree(tree["upper_bound"]), str(tree.get("version", "0")),
                    str(tree.get("source", "")), dict(tree.get("held_out", {})))
 
@@ -370,7 +431,7 @@ def _installed() -> dict:
 
 
 def load_walltime(pipeline: str = "image3") -> WallTimeModel | None:
-    """The installed wall-time model of a Level-3 pipeline.
+    """The installed wall-time model of a Level-3 pipeline or of calwebb_detector1.
 
     Parameters
     ----------
@@ -382,7 +443,7 @@ def load_walltime(pipeline: str = "image3") -> WallTimeModel | None:
     WallTimeModel or None
         Its model, or None when none is installed for it.
     """
-    pipeline = normalize(pipeline)
+    pipeline = _key(pipeline)
     entry = _installed().get("pipelines", {}).get(pipeline)
     return WallTimeModel.from_tree(pipeline, entry) if entry else None
 
@@ -406,7 +467,7 @@ def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95, sp
     Parameters
     ----------
     pipeline : str
-        The Level-3 pipeline.
+        The Level-3 pipeline, or ``detector1``.
     X : numpy.ndarray
         The products' baseline input (features and settings columns).
     quantile : float, optional
