@@ -85,6 +85,10 @@ def main(argv=None) -> int:
         traced[step_name] = tracemalloc.get_traced_memory()[1] - floor
         if step_name != "resample":
             model = result
+    # the pipeline then writes the cal (calints) file: astropy writes big-endian copies
+    tracemalloc.reset_peak()
+    model.save(str(scratch / "traced_cal.fits"))
+    traced["save"] = tracemalloc.get_traced_memory()[1] - floor
 
     ncols, nrows = subarray_shape or full_frame(args.detector)
     frame = ncols * nrows
@@ -98,7 +102,7 @@ def main(argv=None) -> int:
     print(f"{args.detector} {name} {args.exp_type} nints={args.nints}: P={science:.3g} F={frame:.3g} FF={columns * rows:.3g}")
     print(f"{'step':<12} {'traced MB':>10} {'counted MB':>11} {'traced/counted':>15}")
     for step_name, value in traced.items():
-        count = float(np.asarray(counted[step_name]).ravel()[0])
+        count = float(np.asarray(counted.get(step_name, np.nan)).ravel()[0])
         print(f"{step_name:<12} {value / MB:10.1f} {count / MB:11.1f} {value / count:15.3f}")
     return 0
 

@@ -17,6 +17,8 @@ docs/image2.md.
 - photom: an imaging conversion is a scalar, applied in place; the AREA reference read whole
   (float32, 4 B per FF) of which the exposure keeps its subarray (4 B per F); its own
   ``match_nans_and_flags`` (6 B per P) over the 32 B per P the model now holds.
+- save: the pipeline writes the cal (calints) file at its end; astropy writes big-endian copies of
+  the arrays (8 B per P above the 32 the model holds, traced), the AREA still held.
 - resample (2-D imaging only: a time series is not drizzled): the calibrated model (32 B per P
   and the area) under the drizzle of one member onto its own grid, counted as calwebb_image3's
   resample with one member (`jwst_memest.model.terms.resample_output_bytes`).
@@ -37,8 +39,9 @@ MATCH_NANS_PER_PIXEL = 6.0  # match_nans_and_flags: NaN mask (bool), DQ & DO_NOT
 FLAT_REFERENCE_PER_PIXEL = 12.0  # SCI, ERR float32, DQ uint32 of the full-frame FLAT
 FLAT_WORK_PER_FRAME_PIXEL = 5.0  # the flat squared (float32) and the NaN mask (bool)
 AREA_PER_PIXEL = 4.0  # float32
+SAVE_PER_PIXEL = 8.0  # big-endian copies astropy writes (traced: 8.1-8.4 B per P)
 
-IMAGE2_STEPS = ("assign_wcs", "flat_field", "photom", "resample")
+IMAGE2_STEPS = ("assign_wcs", "flat_field", "photom", "resample", "save")
 
 
 def image2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, output_pixels, output_area_ratio,
@@ -78,10 +81,11 @@ def image2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, output_pi
             + subarray * FLAT_REFERENCE_PER_PIXEL * F + FLAT_WORK_PER_FRAME_PIXEL * F)
     calibrated = CALIBRATED_PER_PIXEL * P + AREA_PER_PIXEL * F
     photom = calibrated + MATCH_NANS_PER_PIXEL * P + AREA_PER_PIXEL * FF
+    save = calibrated + SAVE_PER_PIXEL * P + AREA_PER_PIXEL * FF
     npix_out = np.nan_to_num(np.asarray(output_pixels, float))
     s = dict(settings, output_area_ratio=np.asarray(output_area_ratio, float))
     one = np.ones_like(P)
     drizzle = resample_output_bytes(one, F, npix_out, covered_pixels(one, F, npix_out, s),
                                      member_footprint(F, npix_out, s), pixmap_per_input, s)
     resample = np.where(np.asarray(drizzled) > 0, calibrated + drizzle, np.nan)
-    return {"assign_wcs": rate, "flat_field": flat, "photom": photom, "resample": resample}
+    return {"assign_wcs": rate, "flat_field": flat, "photom": photom, "resample": resample, "save": save}

@@ -297,7 +297,9 @@ def resample_output_bytes(n_members, npix_in, npix_out, covered, footprint, pixm
     context = s["enable_ctx"] * CONTEXT_PLANE * context_planes(n_members) * covered
     science = SCIENCE_FULL * npix_out + SCIENCE_COVERED * covered + context
     npix_in = np.asarray(npix_in, float)
-    pixel_map = (science + s["enable_err"] * (BETWEEN_MEMBERS_FULL * npix_out + BETWEEN_MEMBERS_COVERED * covered)
+    # the first member's pixel map comes before any variance exists: nothing is held "between" members
+    later = (np.asarray(n_members, float) > 1).astype(float)
+    pixel_map = (science + later * s["enable_err"] * (BETWEEN_MEMBERS_FULL * npix_out + BETWEEN_MEMBERS_COVERED * covered)
                  + pixmap_per_input * npix_in)
     accumulate = (science + ACCUMULATE_FULL * npix_out + ACCUMULATE_COVERED * covered
                   + VARIANCE_PER_MEMBER_PIXEL * footprint + MEMBER_ARRAYS_PER_INPUT_PIXEL * npix_in)
