@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,9 @@ from jwst_memest.atomic import atomic_write
 from jwst_memest.instruments import full_frame
 from jwst_memest.metadata import ExposureMetadata, read_exposure_metadata
 from jwst_memest.model.detector1 import RampInputs, dark_frames_needed, load_detector1_baseline, worker_processes
+from jwst_memest.model.walltime import DETECTOR1, load_walltime
 from jwst_memest.settings import RunSettings
+from jwst_memest.speed import machine_speed_factor
 
 __all__ = ["ExposureEstimate", "ramp_inputs", "estimate_exposure", "estimate_from_metadata", "write_exposure_estimate",
            "exposure_table", "is_exposure_file", "detector1_host"]
@@ -137,6 +140,12 @@ class ExposureEstimate:
         The model and its version.
     pipeline : str
         The pipeline estimated.
+    wall_time_s : float or None, optional
+        The estimated wall time, seconds (None where no wall-time model is installed).
+    wall_time_upper_s : float or None, optional
+        Its upper bound at the estimate's quantile, seconds.
+    speed_factor : float, optional
+        The machine's speed factor the times are scaled by (1: the corpus machine).
     """
 
     path: str
@@ -149,6 +158,9 @@ class ExposureEstimate:
     inputs: dict = field(default_factory=dict)
     model: str = ""
     pipeline: str = "calwebb_detector1"
+    wall_time_s: float | None = None
+    wall_time_upper_s: float | None = None
+    speed_factor: float = 1.0
 
     def annotation(self) -> dict:
         """The estimate as written beside the exposure.
@@ -160,7 +172,10 @@ class ExposureEstimate:
         """
         return {"exposure": Path(self.path).name, "pipeline": self.pipeline, "gbSize": round(self.gb, 4),
                 "upper_bound_gb": round(self.upper_gb, 4), "peak_step": self.peak_step, "breakdown": self.breakdown,
-                "calibrated": self.calibrated, "reasons": self.reasons, "inputs": self.inputs, "model": self.model}
+                "calibrated": self.calibrated, "reasons": self.reasons, "inputs": self.inputs, "model": self.model,
+                **({} if self.wall_time_s is None else {"wall_time_s": round(self.wall_time_s, 1),
+                                                        "wall_time_upper_s": math.ceil(self.wall_time_upper_s),
+                                                        "speed_factor": round(self.speed_factor, 4)})}
 
 
 def estimate_exposure(path, settings: RunSettings | None = None, quantile: float = 0.95, cpus: int | None = None,
@@ -229,10 +244,17 @@ def estimate_from_metadata(meta: ExposureMetadata, settings: RunSettings | None 
         raise ValueError("no calwebb_detector1 model is installed")
     inputs, assumed = ramp_inputs(meta, settings, cpus, dark_frames)
     result = model.estimate(inputs, quantile)
+    wall, wall_upper, speed = None, None, 1.0
+    timing = load_walltime(DETECTOR1)
+    if timing is not None:
+        speed = machine_speed_factor()
+        seconds, upper = timing.estimate([inputs], quantile, speed)
+        wall, wall_upper = float(seconds[0]), float(upper[0])
     return ExposureEstimate(path=str(path), gb=result["gb"], upper_gb=result["upper_gb"],
                             peak_step=result["peak_step"], breakdown=result["breakdown"],
                             calibrated=result["calibrated"], reasons=result["reasons"],
-                            inputs={**inputs.to_dict(), **assumed}, model=f"{model.name} {model.version}")
+                            inputs={**inputs.to_dict(), **assumed}, model=f"{model.name} {model.version}",
+                            wall_time_s=wall, wall_time_upper_s=wall_upper, speed_factor=speed)
 
 
 def write_exposure_estimate(estimate: ExposureEstimate, output_dir=".") -> Path:
