@@ -26,6 +26,7 @@ from jwst_memest.estimation import (
     write_json_atomic,
     write_text_atomic,
 )
+from jwst_memest.association import first_few
 from jwst_memest.metadata import ExposureMetadata, MetadataError, exposure_stem, read_exposure_metadata_and_header
 from jwst_memest.pipelines import EXP_MODE_PIPELINES, MEMBER_EXPTYPES
 from jwst_memest.pools import PoolEntry, distinct_rows, expand_members, generate_level3, generate_per_program
@@ -351,21 +352,28 @@ class JwstCalPredict:
             self.estimates += estimate_products(by_pipeline, asn_type, **self.options)
             self.association_of.update({name: association.filename for name, _ in by_pipeline})
         self.predictions = {e.product: {"gbSize": e.rounded_gb} for e in self.estimates}
-        self.exposure_estimates = self._estimate_raw_ramps(exposures)
+        self.exposure_estimates = self._estimate_exposure_stages(exposures)
         return self.predictions
 
-    def _estimate_raw_ramps(self, exposures: dict[str, ExposureMetadata]) -> list:
-        """calwebb_detector1's estimate of each uncal file among the exposures (from the headers read)."""
-        from jwst_memest.exposure_estimate import estimate_from_metadata
+    def _estimate_exposure_stages(self, exposures: dict[str, ExposureMetadata]) -> list:
+        """The stages before Level 3 of each uncal, rate or rateints file among the exposures (from
+        the headers read): calwebb_detector1 from a raw ramp, then calwebb_image2 for imaging."""
+        from jwst_memest.level2_estimate import LEVEL2_INPUT_LEVELS, estimate_reduction
 
-        found = []
+        found, not_estimated = [], {}
         for meta in exposures.values():
-            if meta.level != "uncal" or not meta.n_groups:
+            if meta.level not in LEVEL2_INPUT_LEVELS or (meta.level == "uncal" and not meta.n_groups):
                 continue
             try:
-                found.append(estimate_from_metadata(meta, self.options["settings"], self.options["quantile"]))
+                stages, missing = estimate_reduction(meta, self.options["settings"], self.options["quantile"])
             except ValueError as exc:
-                log.warning("%s: calwebb_detector1 not estimated: %s", Path(meta.path).name, exc)
+                log.warning("%s: stages before Level 3 not estimated: %s", Path(meta.path).name, exc)
+                continue
+            found += stages
+            for line in missing:
+                not_estimated.setdefault(line, []).append(Path(meta.path).name)
+        for line, names in not_estimated.items():  # one line per stage, not one per exposure
+            log.warning("%s for %d exposure(s) (%s)", line, len(names), first_few(names))
         return found
 
     def write_associations(self, directory: str | Path, annotate: bool = True) -> list[Path]:
@@ -400,18 +408,20 @@ class JwstCalPredict:
         return written
 
     def records(self) -> list[dict]:
-        """One record per estimated product, then one per raw ramp (its calwebb_detector1 run).
+        """One record per estimated product, then one per exposure and stage before Level 3.
 
         Returns
         -------
         list of dict
-            ``exposure``, ``gbSize`` and ``memory_estimate`` per uncal file; ``product``,
-            ``association``, ``gbSize`` and ``memory_estimate`` per Level-3 product.
+            ``exposure``, ``pipeline``, ``gbSize`` and ``memory_estimate`` per exposure and stage
+            (calwebb_detector1, calwebb_image2); ``product``, ``association``, ``gbSize`` and
+            ``memory_estimate`` per Level-3 product.
         """
         products = [{"product": e.product, "association": self.association_of.get(e.product, ""),
                      "gbSize": e.rounded_gb, "memory_estimate": e.annotation()} for e in self.estimates]
-        # the stage before: one record per raw ramp, its calwebb_detector1 run
-        exposures = [{"exposure": Path(e.path).name, "gbSize": round(e.gb, 4), "memory_estimate": e.annotation()}
+        # the stages before: one record per exposure and stage (its detector1 run, its image2 run)
+        exposures = [{"exposure": Path(e.path).name, "pipeline": e.pipeline, "gbSize": round(e.gb, 4),
+                      "memory_estimate": e.annotation()}
                      for e in getattr(self, "exposure_estimates", [])]
         return products + exposures
 
@@ -456,7 +466,7 @@ def _as_csv(records: list[dict]) -> str:
     writer.writeheader()
     for record in records:
         block = record["memory_estimate"]
-        if "exposure" in record:  # a raw ramp's calwebb_detector1 run
+        if "exposure" in record:  # an exposure's stage before Level 3
             writer.writerow({
                 "product": record["exposure"], "association": "", "pipeline": block["pipeline"], "n_members": 1,
                 "gbSize": record["gbSize"], "upper_bound_gb": block["upper_bound_gb"], "upper_bound_quantile": "",

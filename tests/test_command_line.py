@@ -168,9 +168,11 @@ def test_folder_mode_is_quiet_and_replaces_the_associations_it_wrote(example_dir
         assert result.returncode == 0, result.stderr
         # no "path information" UserWarning from jwst, no substitution warning for the example
         assert result.stderr == f"wrote {out / 'jw01234-o001_image3_00001_asn.json'}\n"
-        # each uncal file's calwebb_detector1 run (a header and 16 lines), a blank line, the product's table
+        # each uncal file's calwebb_detector1 and calwebb_image2 runs (a header and 2 x 16 lines), a blank
+        # line, the product's table
         lines = result.stdout.splitlines()
-        assert len(lines) == 1 + 16 + 1 + 2 and lines[0].startswith("exposure ") and "calwebb_detector1" in lines[1]
+        assert len(lines) == 1 + 2 * 16 + 1 + 2 and lines[0].startswith("exposure ")
+        assert {line.split()[1] for line in lines[1:33]} == {"calwebb_detector1", "calwebb_image2"}
         assert lines[-2].startswith("product") and lines[-1].startswith("jw01234-o001_t001_nircam_clear-f150w")
 
 

@@ -134,14 +134,17 @@ def test_every_estimate_written_as_json_or_csv(mixed_folder, tmp_path, capsys):
     assert main([str(mixed_folder), "--output", str(tmp_path / "estimates.csv")]) == 0
     written = json.loads((tmp_path / "estimates.json").read_text())
     records = {r["product"]: r for r in written if "product" in r}
-    ramps = {r["exposure"]: r for r in written if "exposure" in r}
+    stages = {(r["exposure"], r["pipeline"]): r for r in written if "exposure" in r}
     table = pd.read_csv(tmp_path / "estimates.csv").set_index("product")
-    level3 = table[table["pipeline"] != "calwebb_detector1"]
+    before = ("calwebb_detector1", "calwebb_image2")
+    level3 = table[~table["pipeline"].isin(before)]
     assert set(records) == set(level3.index) == {"jw01234-o001_t001_nircam_clear-f150w", "jw02345-o007_t001_miri_f770w"}
-    # the folder's uncal files: each one's calwebb_detector1 run, in both outputs
+    # the folder's uncal (imaging) files: each one's calwebb_detector1 and calwebb_image2 runs, in both outputs
     uncal = sorted(p.name for p in mixed_folder.glob("*_uncal.fits"))
-    assert uncal and sorted(ramps) == uncal == sorted(table[table["pipeline"] == "calwebb_detector1"].index)
-    assert all(r["memory_estimate"]["peak_step"] in r["memory_estimate"]["breakdown"] for r in ramps.values())
+    assert uncal and sorted(stages) == sorted((name, stage) for name in uncal for stage in before)
+    for stage in before:
+        assert sorted(table[table["pipeline"] == stage].index) == uncal
+    assert all(r["memory_estimate"]["peak_step"] in r["memory_estimate"]["breakdown"] for r in stages.values())
     for product, record in records.items():
         assert record["association"].endswith("_asn.json")
         assert table.loc[product, "gbSize"] == pytest.approx(record["gbSize"])
@@ -149,7 +152,7 @@ def test_every_estimate_written_as_json_or_csv(mixed_folder, tmp_path, capsys):
         assert table.loc[product, "upper_bound_gb"] >= table.loc[product, "gbSize"]
     printed = capsys.readouterr().out
     assert "request" in printed and "peak step" in printed and "physics_baseline_image3" in printed
-    assert "calwebb_detector1" in printed and uncal[0] in printed
+    assert "calwebb_detector1" in printed and "calwebb_image2" in printed and uncal[0] in printed
     assert main([str(mixed_folder), "--output", str(tmp_path / "estimates.txt")]) == 2
     assert "must end in .json or .csv" in capsys.readouterr().err
     assert not (tmp_path / "estimates.txt").exists()
