@@ -2,9 +2,10 @@
 
 The header gives the ramp (NINTS, NGROUPS, the subarray's rows and columns, IRS2's raw rows) and
 the readout (READPATT, NFRAMES, GROUPGAP); the run's settings give jump's and ramp_fit's
-``maximum_cores``; the dark reference's frames are those the readout needs, the least any dark
-that serves it holds (the annotation says so: a CRDS dark holding more frames costs 8 bytes per
-extra frame-pixel, loaded whole).
+``maximum_cores``; the dark reference's frames are read from the dark CRDS selects when a local
+CRDS cache holds it (`jwst_memest.dark_reference`), else they are those the readout needs, the least
+any dark that serves it holds (the annotation says which: a dark holding more frames costs 8 bytes
+per extra frame-pixel, loaded whole).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jwst_memest.atomic import atomic_write
+from jwst_memest.dark_reference import DarkLookup
 from jwst_memest.instruments import full_frame
 from jwst_memest.metadata import ExposureMetadata, read_exposure_metadata
 from jwst_memest.model.detector1 import RampInputs, dark_frames_needed, load_detector1_baseline, worker_processes
@@ -70,7 +72,7 @@ def detector1_host(host):
 
 
 def ramp_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, cpus: int | None = None,
-                dark_frames: int | None = None) -> tuple[RampInputs, dict]:
+                dark_frames: int | None = None, dark: DarkLookup | None = None) -> tuple[RampInputs, dict]:
     """The detector1 model's inputs of one exposure, and what was assumed.
 
     Parameters
@@ -83,6 +85,9 @@ def ramp_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, cpu
         Cores of the machine the job runs on (default: this machine's).
     dark_frames : int or None, optional
         Frames of the dark the run will load, when known (default: those the readout needs).
+    dark : DarkLookup or None, optional
+        What a local CRDS cache says of the dark (`jwst_memest.dark_reference.cached_dark`): its
+        frames when the selected file is cached (never fewer than the readout needs), else why not.
 
     Returns
     -------
@@ -101,7 +106,14 @@ def ramp_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, cpu
         raise ValueError(f"{meta.path}: no NGROUPS; not a raw ramp")
     cpus = cpus or os.cpu_count() or 1
     needed = dark_frames_needed(meta.n_groups, meta.n_frames, meta.group_gap)
-    frames = int(dark_frames) if dark_frames else needed
+    if dark_frames:
+        frames, source = int(dark_frames), "given"
+    elif dark is not None and dark.frames:
+        frames, source = max(dark.frames, needed), dark.source
+    else:
+        frames = needed
+        source = (f"assumed: the {needed} frames this readout needs (a CRDS dark holding more adds 8 bytes per extra "
+                  "frame-pixel)" + (f"; {dark.source}" if dark is not None else "; no CRDS cache to read it from"))
     irs2 = meta.raw_rows and meta.raw_rows != meta.nrows
     columns, rows = full_frame(meta.detector)
     inputs = RampInputs(nints=meta.n_integrations, ngroups=meta.n_groups, ny=meta.nrows, nx=meta.ncols,
@@ -110,9 +122,6 @@ def ramp_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, cpu
                         jump_processes=worker_processes(settings.jump_maximum_cores, cpus),
                         ramp_fit_processes=worker_processes(settings.ramp_fit_maximum_cores, cpus),
                         frames_averaged=meta.n_frames > 1 or meta.group_gap > 0)
-    source = ("given" if dark_frames else
-              f"assumed: the {needed} frames this readout needs (a CRDS dark holding more adds 8 bytes per extra "
-              "frame-pixel)")
     return inputs, {"dark_frames": frames, "dark_frames_source": source, "cpus": cpus}
 
 
@@ -242,7 +251,12 @@ def estimate_from_metadata(meta: ExposureMetadata, settings: RunSettings | None 
     model = load_detector1_baseline()
     if model is None:
         raise ValueError("no calwebb_detector1 model is installed")
-    inputs, assumed = ramp_inputs(meta, settings, cpus, dark_frames)
+    dark = None
+    if not dark_frames and Path(meta.path).is_file():  # the dark CRDS would select, when a local cache can tell
+        from jwst_memest.dark_reference import cached_dark
+
+        dark = cached_dark(meta.path)
+    inputs, assumed = ramp_inputs(meta, settings, cpus, dark_frames, dark)
     result = model.estimate(inputs, quantile)
     wall, wall_upper, speed = None, None, 1.0
     timing = load_walltime(DETECTOR1)

@@ -1,0 +1,136 @@
+"""The DARK reference calwebb_detector1 will load for an exposure, when a local CRDS cache can tell.
+
+dark_current reads its DARK whole (SCI and ERR: 8 bytes per frame-pixel), so the reference's frames,
+not only the exposure's groups, set the step's memory; operational darks hold the frames of the
+longest readout they serve. When a CRDS cache is present (``CRDS_PATH``, else ``~/crds_cache``) and
+holds the context's mappings, CRDS selects the dark from the exposure's header exactly as the
+pipeline will, locally (no server is contacted); when the selected file is in the cache, its frames
+are read from its header. Otherwise nothing is known, and the estimate says what it assumed.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DarkLookup", "crds_cache", "cached_dark"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DarkLookup:
+    """What the CRDS cache says of an exposure's dark.
+
+    Parameters
+    ----------
+    frames : int or None
+        Frames (groups of the dark, NFRAMES=1) of the selected dark, when it is in the cache.
+    source : str
+        Where the frames come from, or why they are not known: one line for the annotation.
+    """
+
+    frames: int | None
+    source: str
+
+
+def crds_cache() -> Path | None:
+    """The local CRDS cache, when one with JWST mappings is present.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``CRDS_PATH`` (else ``~/crds_cache``) when it holds ``mappings/jwst``.
+    """
+    root = Path(os.path.expanduser(os.environ.get("CRDS_PATH") or "~/crds_cache"))
+    return root if (root / "mappings" / "jwst").is_dir() else None
+
+
+def _context(cache: Path) -> str | None:
+    """The context the pipeline would use: CRDS_CONTEXT, the cache's operational context, or its newest pmap."""
+    if os.environ.get("CRDS_CONTEXT"):
+        return os.environ["CRDS_CONTEXT"]
+    config = cache / "config" / "jwst" / "server_config"
+    with contextlib.suppress(OSError, ValueError, SyntaxError):
+        context = ast.literal_eval(config.read_text()).get("operational_context")
+        if context:
+            return str(context)
+    pmaps = sorted((cache / "mappings" / "jwst").glob("jwst_*.pmap"))
+    return pmaps[-1].name if pmaps else None
+
+
+@contextlib.contextmanager
+def _local_crds():
+    """CRDS answers from the cache only while this runs (a hook's host keeps its own settings)."""
+    saved = {k: os.environ.get(k) for k in ("CRDS_MODE", "CRDS_SERVER_URL")}
+    os.environ["CRDS_MODE"] = "local"
+    os.environ.setdefault("CRDS_SERVER_URL", "https://localhost:1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _dark_frames(path: Path) -> int | None:
+    from astropy.io import fits
+
+    with fits.open(path, memmap=True) as hdus:
+        header = hdus["SCI"].header
+        return int(header["NAXIS3"]) if int(header.get("NAXIS", 0)) >= 3 else None
+
+
+def cached_dark(exposure) -> DarkLookup | None:
+    """The dark CRDS selects for an exposure, from the local cache; None without a cache.
+
+    Parameters
+    ----------
+    exposure : str, pathlib.Path or stdatamodels.jwst.datamodels.JwstDataModel
+        The uncal file, or the open ramp (a hook's input).
+
+    Returns
+    -------
+    DarkLookup or None
+        The dark's frames when the selected file is cached, else why not; None when there is no
+        CRDS cache.
+    """
+    cache = crds_cache()
+    if cache is None:
+        return None
+    context = _context(cache)
+    if context is None:
+        return DarkLookup(None, f"CRDS cache {cache} holds no context")
+    try:
+        with _local_crds():
+            import crds
+            from crds import config, data_file
+
+            if isinstance(exposure, (str, Path)):
+                parameters = data_file.get_header(str(exposure), observatory="jwst")
+            else:
+                parameters = exposure.get_crds_parameters()
+            selected = crds.getrecommendations(parameters, reftypes=["dark"], context=context,
+                                               observatory="jwst").get("dark", "")
+            if not selected or selected.upper().startswith(("NOT FOUND", "N/A")):
+                return DarkLookup(None, f"CRDS context {context} selects no dark ({selected or 'nothing'})")
+            path = Path(config.locate_file(selected, "jwst"))
+    except Exception as exc:  # a cache CRDS cannot read: the estimate goes on with what it assumes
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.debug("CRDS dark lookup failed: %s", reason)
+        return DarkLookup(None, f"CRDS cache {cache} could not select the dark ({reason[:120]})")
+    if not path.is_file():
+        return DarkLookup(None, f"CRDS context {context} selects {selected}, not in the cache")
+    try:
+        frames = _dark_frames(path)
+    except (OSError, KeyError, ValueError) as exc:
+        return DarkLookup(None, f"{path}: unreadable dark header ({exc})")
+    if not frames:
+        return DarkLookup(None, f"{path}: no frame axis in the dark's SCI header")
+    return DarkLookup(frames, f"CRDS cache: {selected} (context {context}), {frames} frames")
