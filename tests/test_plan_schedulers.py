@@ -198,4 +198,5 @@ def test_plan_on_a_folder_of_exposures_writes_associations_naming_the_members(tm
     (association,) = out.glob("*_asn.json")
     members = [m["expname"] for p in json.loads(association.read_text())["products"] for m in p["members"]]
     assert members and all(Path(m).parent == folder.resolve() for m in members)
-    assert str(association) in (out / f"{json.loads((out / 'plan.json').read_text())['jobs'][0]['name']}.sh").read_text()
+    (level3,) = [j for j in json.loads((out / "plan.json").read_text())["jobs"] if j["pipeline"] == "image3"]
+    assert str(association) in (out / f"{level3['name']}.sh").read_text()

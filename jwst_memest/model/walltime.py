@@ -58,8 +58,8 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import feature_set_for, normalize
 
 __all__ = ["WALLTIME_TERMS", "DETECTOR1", "detector1_work_terms", "WallTimeModel", "work_terms",
-           "fit_walltime_coefficients", "load_walltime", "walltime_file", "MIN_SECONDS", "estimate_wall_times", "forget_installed",
-           "reference_workload_seconds"]
+           "fit_walltime_coefficients", "load_walltime", "walltime_file", "MIN_SECONDS", "estimate_wall_times",
+           "forget_installed", "reference_workload_seconds"]
 
 # runs slowed by other work on the machine are outliers of a log fit: a residual beyond this
 # (log units: ~20 %) counts linearly, not squared

@@ -9,6 +9,10 @@ Slurm script and AWS Batch requests, the HTCondor DAG and ``plan.json`` are writ
 
 A folder of Level-3 associations (``*_asn.json``) is planned as those files; a folder of exposures
 is formed into products first (folder mode), its associations written to the output directory.
+In folder mode each uncal file also gets a calwebb_detector1 job, and an imaging one a
+calwebb_image2 job after it (they write their products beside the uncal file, where the
+associations name the members); each Level-3 job waits on its members' jobs (the HTCondor DAG's
+``PARENT ... CHILD``, Slurm's ``afterok``, AWS Batch's ``dependsOn``).
 Without ``--site``, the site is this machine alone (its memory the only tier).
 """
 
@@ -17,14 +21,61 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jwst_memest.atomic import atomic_write
 from jwst_memest.cli_support import CommandParser, one_line, program
 
-__all__ = ["main", "build_parser", "estimates_of"]
+__all__ = ["main", "build_parser", "estimates_of", "ExposureStages", "exposure_stages"]
 
 EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class ExposureStages:
+    """The stages before Level 3 of a folder's exposures, and which exposures each product is made of.
+
+    Parameters
+    ----------
+    stages : list of tuple
+        ``(estimate, input file)`` per exposure and stage, an exposure's stages in run order.
+    members_of : dict of str to list of str
+        Each Level-3 product's members by exposure name (`jwst_memest.metadata.exposure_stem`).
+    folder : pathlib.Path or None
+        Where the stages read and write the exposures' files.
+    """
+
+    stages: list = field(default_factory=list)
+    members_of: dict = field(default_factory=dict)
+    folder: Path | None = None
+
+
+def exposure_stages(estimates) -> list[tuple]:
+    """The file each stage before Level 3 runs on: detector1 on the uncal file, image2 on detector1's output.
+
+    Parameters
+    ----------
+    estimates : iterable of jwst_memest.exposure_estimate.ExposureEstimate
+        Folder mode's estimates of the stages before Level 3 (calwebb_detector1 from an uncal
+        file, then calwebb_image2 for an imaging exposure), an exposure's stages in run order.
+
+    Returns
+    -------
+    list of tuple
+        ``(estimate, input file)`` in the same order: image2 of an uncal file runs on the rate
+        file detector1 writes beside it (rateints: several integrations kept, a time series).
+    """
+    from jwst_memest.metadata import exposure_stem, product_level
+
+    stages = []
+    for estimate in estimates:
+        path = Path(estimate.path).resolve()
+        if estimate.pipeline == "calwebb_image2" and product_level(path) == "uncal":
+            level = "rateints" if int(estimate.inputs.get("nints", 1) or 1) > 1 else "rate"
+            path = path.with_name(f"{exposure_stem(path)}_{level}.fits")
+        stages.append((estimate, str(path)))
+    return stages
 
 
 def build_parser() -> CommandParser:
@@ -67,6 +118,8 @@ def estimates_of(inputs: list[str], output_dir: Path | None, quantile: float = 0
         Each product's association file.
     failures : dict of str to str
         Products that could not be estimated, and why.
+    before : ExposureStages
+        Folder mode: the stages before Level 3 of the folder's uncal files (else none).
 
     Raises
     ------
@@ -93,11 +146,12 @@ def estimates_of(inputs: list[str], output_dir: Path | None, quantile: float = 0
         estimates += result.products
         association_of.update({e.product: str(path.resolve()) for e in result.products})
         failures.update(result.failures)
-    return estimates, association_of, failures
+    return estimates, association_of, failures, ExposureStages()
 
 
 def _folder_estimates(folder: Path, output_dir: Path | None, quantile: float):
     from jwst_memest.estimation import write_json_atomic
+    from jwst_memest.metadata import exposure_stem
     from jwst_memest.predict import JwstCalPredict
 
     predictor = JwstCalPredict(folder, quantile=quantile)
@@ -114,7 +168,10 @@ def _folder_estimates(folder: Path, output_dir: Path | None, quantile: float):
                     member["expname"] = str(folder.resolve() / member["expname"])
             write_json_atomic(content, path)
     association_of = {name: str(where / filename) for name, filename in predictor.association_of.items()}
-    return predictor.estimates, association_of, {}
+    members_of = {product["name"]: [exposure_stem(m["expname"]) for m in product.get("members", [])]
+                  for association in predictor.associations for product in association.content.get("products", [])}
+    stages = exposure_stages(getattr(predictor, "exposure_estimates", []))
+    return predictor.estimates, association_of, {}, ExposureStages(stages, members_of, folder.resolve())
 
 
 def main(argv=None) -> int:
@@ -130,7 +187,7 @@ def main(argv=None) -> int:
     int
         0 when every job fits a tier, 1 when some fit none (they are flagged), 2 bad input.
     """
-    from jwst_memest.plan.jobs import plan_jobs, plan_table
+    from jwst_memest.plan.jobs import link_to_exposures, plan_exposure_jobs, plan_jobs, plan_table
     from jwst_memest.plan.schedulers import write_scheduler_files
     from jwst_memest.plan.site import load_site
 
@@ -141,11 +198,16 @@ def main(argv=None) -> int:
     try:
         site = load_site(args.site)
         output_dir = Path(args.output_dir) if args.output_dir else None
-        estimates, association_of, failures = estimates_of(args.inputs, output_dir, args.upper_quantile)
+        estimates, association_of, failures, before = estimates_of(args.inputs, output_dir, args.upper_quantile)
     except ValueError as exc:
         print(f"{parser.prog}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     jobs = plan_jobs(estimates, association_of, site)
+    if before.stages:
+        # the stages before Level 3 run first: the table and the scripts list them first
+        exposure_jobs = plan_exposure_jobs(before.stages, before.folder, site)
+        link_to_exposures(jobs, exposure_jobs, before.members_of)
+        jobs = exposure_jobs + jobs
     print(plan_table(jobs, site), flush=True)
     for product, reason in failures.items():
         print(f"not planned: {product}: {reason}", file=sys.stderr)

@@ -1,4 +1,10 @@
-"""From estimates to jobs: a memory tier, a kill time and a retry ladder per Level-3 product."""
+"""From estimates to jobs: a memory tier, a kill time and a retry ladder per Level-3 product, and per
+exposure for the stages before Level 3 that are estimated (calwebb_detector1, calwebb_image2).
+
+A Level-3 job waits on the jobs making its members' files: the last planned stage of each member's
+exposure (matched by exposure name: ``jw..._nrca1_uncal`` makes the ``jw..._nrca1_cal`` a product
+names). A member without a planned stage adds no dependency.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from jwst_memest.metadata import exposure_stem
 from jwst_memest.pipelines import class_alias
 from jwst_memest.plan.site import Site
 
-__all__ = ["Job", "plan_job", "plan_jobs", "plan_table", "job_name", "mib"]
+__all__ = ["Job", "plan_job", "plan_jobs", "plan_exposure_job", "plan_exposure_jobs", "link_to_exposures",
+           "plan_table", "job_name", "mib", "LEVEL2_NOT_PLANNED"]
+
+# a Level-3 job whose members' Level 2 is not estimated waits on detector1 only: someone else runs Level 2
+LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2): this job waits on "
+                      "their detector1 jobs; run their Level 2 before it")
 
 
 def job_name(product: str) -> str:
@@ -39,11 +51,11 @@ class Job:
     name : str
         The job's name (`job_name` of the product).
     product : str
-        The Level-3 product.
+        The Level-3 product, or the exposure (its name without suffix) of a stage before Level 3.
     pipeline : str
-        Its pipeline (``image3``, ...).
+        Its pipeline (``image3``, ..., ``detector1``, ``image2``).
     association : str
-        The association file the job runs on.
+        The association file the job runs on (a stage before Level 3: its input exposure file).
     upper_gb : float
         The memory upper bound the tier was chosen for, GB (the alternative's when one is used).
     tier_gb : float or None
@@ -68,6 +80,8 @@ class Job:
         What a flagged job would need.
     command : str
         The command line the job runs.
+    depends_on : list of str
+        The names of the jobs that must end well before this one starts.
     """
 
     name: str
@@ -86,6 +100,7 @@ class Job:
     status: str = "fits"
     note: str = ""
     command: str = ""
+    depends_on: list = field(default_factory=list)
 
     @property
     def flagged(self) -> bool:
@@ -165,9 +180,9 @@ def _wall_times_with(estimate, arguments: list[str]) -> tuple[float | None, floa
     return None if seconds is None else (float(seconds[0]), float(upper[0]))
 
 
-def _command(site: Site, pipeline: str, association: str, product: str, arguments: list[str]) -> str:
+def _command(site: Site, pipeline_class: str, association: str, product: str, arguments: list[str]) -> str:
     text = " ".join(shlex.quote(a) for a in arguments)
-    command = site.command.format(pipeline_class=class_alias(pipeline), association=shlex.quote(association),
+    command = site.command.format(pipeline_class=pipeline_class, association=shlex.quote(association),
                                   product=shlex.quote(product), arguments=text)
     if arguments and "{arguments}" not in site.command:
         command = f"{command} {text}"
@@ -227,7 +242,7 @@ def plan_job(estimate, association: str | Path, site: Site) -> Job:
                ladder_gb=site.retry_ladder(tier) if tier is not None else [], overhead_gb=site.overhead_gb,
                wall_time_s=wall, wall_upper_s=wall_upper, kill_time_s=site.kill_time_s(wall_upper),
                cpus=site.cpus, arguments=arguments, status=status, note=note,
-               command=_command(site, estimate.pipeline, association, estimate.product, arguments))
+               command=_command(site, class_alias(estimate.pipeline), association, estimate.product, arguments))
 
 
 def plan_jobs(estimates: Sequence, association_of: dict[str, str | Path], site: Site) -> list[Job]:
@@ -256,6 +271,109 @@ def plan_jobs(estimates: Sequence, association_of: dict[str, str | Path], site: 
             job.name = f"{job.name}_{count}"
         jobs.append(job)
     return jobs
+
+
+def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, site: Site,
+                      depends_on: Sequence[str] = ()) -> Job:
+    """The job of one exposure's stage before Level 3 (calwebb_detector1 or calwebb_image2).
+
+    The memory request is the smallest tier the estimate's upper bound (plus the site's per-job
+    overhead) fits in; the kill time comes from the wall-time bound (the site's longest time when
+    the stage has no wall-time model). The job writes its products to ``output_dir``, where the
+    next stage and the Level-3 associations look for them.
+
+    Parameters
+    ----------
+    estimate : jwst_memest.exposure_estimate.ExposureEstimate
+        The stage's estimate for the exposure.
+    input_path : str or pathlib.Path
+        The file the stage runs on (the uncal file; image2: the rate or rateints file detector1 writes).
+    output_dir : str or pathlib.Path
+        Where the stage writes its products.
+    site : jwst_memest.plan.site.Site
+        Where it runs.
+    depends_on : sequence of str, optional
+        The jobs making its input.
+
+    Returns
+    -------
+    Job
+        The job, named after the exposure and the stage.
+    """
+    stage = str(estimate.pipeline).lower().removeprefix("calwebb_")
+    stem = exposure_stem(estimate.path)
+    upper = float(estimate.upper_gb)
+    tier = site.tier_for(upper)
+    status, note = "fits", ""
+    if tier is None:
+        status = "fits no tier"
+        note = (f"needs {upper:.1f} GB > {site.usable_gb(site.tiers_gb[-1]):.1f} GB usable on the largest tier; "
+                "find a larger machine")
+    wall_upper = getattr(estimate, "wall_time_upper_s", None)
+    arguments = [f"--output_dir={output_dir}"]
+    return Job(name=job_name(f"{stem}_{stage}"), product=stem, pipeline=stage, association=str(input_path),
+               upper_gb=upper, tier_gb=tier, ladder_gb=site.retry_ladder(tier) if tier is not None else [],
+               overhead_gb=site.overhead_gb, wall_time_s=getattr(estimate, "wall_time_s", None),
+               wall_upper_s=wall_upper, kill_time_s=site.kill_time_s(wall_upper), cpus=site.cpus,
+               arguments=arguments, status=status, note=note,
+               command=_command(site, f"calwebb_{stage}", str(input_path), stem, arguments),
+               depends_on=list(depends_on))
+
+
+def plan_exposure_jobs(stages: Sequence[tuple], output_dir: str | Path, site: Site) -> list[Job]:
+    """The jobs of the stages before Level 3, each waiting on the stage before it of the same exposure.
+
+    Parameters
+    ----------
+    stages : sequence of (ExposureEstimate, str) tuples
+        Each stage's estimate and the file it runs on, an exposure's stages in run order
+        (calwebb_detector1 before calwebb_image2).
+    output_dir : str or pathlib.Path
+        Where the stages write their products.
+    site : jwst_memest.plan.site.Site
+        Where they run.
+
+    Returns
+    -------
+    list of Job
+        One per stage, in the order given.
+    """
+    jobs, last, seen = [], {}, {}
+    for estimate, input_path in stages:
+        stem = exposure_stem(estimate.path)
+        before = [last[stem]] if stem in last else []
+        job = plan_exposure_job(estimate, input_path, output_dir, site, before)
+        count = seen.get(job.name, 0)
+        seen[job.name] = count + 1
+        if count:  # the same exposure twice in the folder (another suffix): a name of its own
+            job.name = f"{job.name}_{count}"
+        last[stem] = job.name
+        jobs.append(job)
+    return jobs
+
+
+def link_to_exposures(level3_jobs: Sequence[Job], exposure_jobs: Sequence[Job],
+                      members_of: dict[str, Sequence[str]]) -> None:
+    """Make each Level-3 job wait on the last planned stage of each of its members' exposures.
+
+    Parameters
+    ----------
+    level3_jobs : sequence of Job
+        The Level-3 jobs (their ``depends_on`` is set).
+    exposure_jobs : sequence of Job
+        The jobs of the stages before Level 3, an exposure's stages in run order.
+    members_of : dict of str to sequence of str
+        Each Level-3 product's members, by exposure name (`jwst_memest.metadata.exposure_stem`).
+    """
+    last, stage_of = {}, {}
+    for job in exposure_jobs:
+        last[job.product] = job.name
+        stage_of[job.name] = job.pipeline
+    for job in level3_jobs:
+        parents = list(dict.fromkeys(last[s] for s in members_of.get(job.product, ()) if s in last))
+        job.depends_on = parents
+        if any(stage_of[p] == "detector1" for p in parents):
+            job.note = f"{job.note}; {LEVEL2_NOT_PLANNED}" if job.note else LEVEL2_NOT_PLANNED
 
 
 def _duration(seconds: float | None) -> str:

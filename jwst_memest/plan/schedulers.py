@@ -8,13 +8,20 @@ signal (137: killed by SIGKILL, as the kernel's out-of-memory killer and contain
   ``max_retries`` / ``retry_until`` retry only an out-of-memory exit; ``periodic_remove``
   removes a job running longer than its kill time. ``jobs.dag`` runs every job as a DAG node
   (``NAME.node.sub``: ``request_memory = $CHOICE(retry, ...)`` on DAGMan's ``$(RETRY)``, ``RETRY``
-  on any exit but 1, the pipeline's own failure).
+  on any exit but 1, the pipeline's own failure), and ``PARENT ... CHILD`` makes a job wait on the
+  jobs making its inputs (detector1 -> image2 -> Level 3); DAGMan retries a node in place, so a
+  child waits on its parent's retries too.
 - **Slurm** ``NAME.slurm``: ``#SBATCH --mem/--time/--cpus-per-task``; on an out-of-memory exit
-  the script submits itself again with the next tier's ``--mem``.
+  the script submits itself again with the next tier's ``--mem``, and moves the pending jobs
+  waiting on it (``afterok``) onto the new job. ``slurm-submit-all.sh`` submits every job in
+  dependency order, each with ``--dependency=afterok:`` on the jobs making its inputs.
 - **AWS Batch** ``NAME.batch-N.json``: one SubmitJob request per tier of the ladder (memory is
   fixed per job in Batch: a retry on more memory is a new job, as calcloud submits it);
   ``retryStrategy`` ends the attempt on exit 137 (the same memory would fail again) and retries a
-  lost host.
+  lost host. A job's first request ``dependsOn`` the jobs making its inputs, each named
+  ``@jobId:NAME@`` until submitted: ``aws-batch-submit-all.sh`` submits the first requests in
+  dependency order, putting in the job IDs Batch returned. A request retried on more memory is a
+  new job: its children are submitted again, depending on it.
 """
 
 from __future__ import annotations
@@ -31,9 +38,55 @@ from jwst_memest.plan.jobs import Job
 from jwst_memest.plan.site import Site
 
 __all__ = ["wrapper_script", "htcondor_submit", "htcondor_dag_node_submit", "htcondor_dag", "slurm_time",
-           "slurm_script", "aws_batch_requests", "write_scheduler_files", "OOM_EXIT"]
+           "slurm_script", "slurm_submit_all", "aws_batch_requests", "aws_batch_submit_all", "batch_job_id_placeholder",
+           "aws_batch_gathers", "submission_order", "write_scheduler_files", "OOM_EXIT", "BATCH_MAX_DEPENDENCIES"]
 
 OOM_EXIT = 137
+BATCH_MAX_DEPENDENCIES = 20  # AWS Batch's limit on one job's dependsOn
+
+
+def submission_order(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs that fit a tier, each after the jobs it depends on (otherwise in plan order).
+
+    Parameters
+    ----------
+    jobs : sequence of jwst_memest.plan.jobs.Job
+        The jobs.
+
+    Returns
+    -------
+    list of jwst_memest.plan.jobs.Job
+        The jobs to submit, parents first.
+
+    Raises
+    ------
+    ValueError
+        When the dependencies form a cycle.
+    """
+    runnable = {j.name: j for j in jobs if not j.flagged}
+    ordered, done, visiting = [], set(), set()
+
+    def visit(job):
+        if job.name in done:
+            return
+        if job.name in visiting:
+            raise ValueError(f"job {job.name} depends on itself")
+        visiting.add(job.name)
+        for parent in job.depends_on:
+            if parent in runnable:
+                visit(runnable[parent])
+        visiting.discard(job.name)
+        done.add(job.name)
+        ordered.append(job)
+
+    for job in runnable.values():
+        visit(job)
+    return ordered
+
+
+def _parents(job: Job, runnable: set) -> tuple[list[str], list[str]]:
+    """The job's parents that are submitted, and those left out (they fit no tier)."""
+    return [p for p in job.depends_on if p in runnable], [p for p in job.depends_on if p not in runnable]
 
 
 def _write(path: Path, text: str, executable: bool = False) -> Path:
@@ -175,8 +228,9 @@ def htcondor_dag(jobs: Sequence[Job]) -> str:
     str
         The DAG file (node submit files are ``NAME.node.sub`` beside it).
     """
-    lines = ["# Level-3 jobs planned by jwst-memest; each node is retried on the next memory tier,",
-             "# unless it exits 1 (the pipeline's own failure)."]
+    lines = ["# Jobs planned by jwst-memest; each node is retried on the next memory tier, unless it",
+             "# exits 1 (the pipeline's own failure), and starts once the nodes making its inputs are done."]
+    runnable = {j.name for j in jobs if not j.flagged}
     for job in jobs:
         if job.flagged:
             lines.append(f"# {job.name}: fits no tier, left out ({job.note})")
@@ -185,6 +239,11 @@ def htcondor_dag(jobs: Sequence[Job]) -> str:
         lines.append(f'VARS {job.name} retry="$(RETRY)"')
         if job.ladder_gb:
             lines.append(f"RETRY {job.name} {len(job.ladder_gb)} UNLESS-EXIT 1")
+    for job in submission_order(jobs):
+        parents, missing = _parents(job, runnable)
+        if parents:
+            lines.append(f"PARENT {' '.join(parents)} CHILD {job.name}")
+        lines += [f"# {job.name} also needs {p}, left out: run {p} elsewhere first" for p in missing]
     return "\n".join(lines) + "\n"
 
 
@@ -251,8 +310,19 @@ def slurm_script(job: Job, site: Site, directory: Path) -> str:
         f"if ({oom}) && [ $((ATTEMPT + 1)) -lt ${{#LADDER[@]}} ]; then",
         '    NEXT=$((ATTEMPT + 1))',
         f'    echo "out of memory with ${{LADDER[$ATTEMPT]}} MiB: resubmitting with ${{LADDER[$NEXT]}} MiB" >&2',
-        f'    sbatch --mem="${{LADDER[$NEXT]}}M" --export=ALL,JWST_MEMEST_ATTEMPT=$NEXT '
-        f'{shlex.quote(str(directory / (job.name + ".slurm")))}',
+        f'    NEW=$(sbatch --parsable --mem="${{LADDER[$NEXT]}}M" --export=ALL,JWST_MEMEST_ATTEMPT=$NEXT '
+        f'{shlex.quote(str(directory / (job.name + ".slurm")))})',
+        '    NEW=${NEW%%;*}',
+        "    # the jobs waiting on this one (afterok) wait on its retry instead: Slurm would never start them",
+        '    if [ -n "$NEW" ] && [ -n "$SLURM_JOB_ID" ]; then',
+        '        squeue -h -t PENDING -u "$USER" -o "%i %E" | while read -r id dependency; do',
+        '            case "$dependency" in',
+        '                *":$SLURM_JOB_ID"["(:,"]*|*":$SLURM_JOB_ID")',
+        '                    scontrol update JobId="$id" Dependency="$(printf %s "$dependency" '
+        '| sed -e \'s/([^)]*)//g\' -e "s/:$SLURM_JOB_ID\\([:,]\\|\\$\\)/:$NEW\\1/g")" ;;',
+        "            esac",
+        "        done",
+        "    fi",
         "fi",
         'exit "$status"',
         "",
@@ -260,7 +330,151 @@ def slurm_script(job: Job, site: Site, directory: Path) -> str:
     return "\n".join(header + body)
 
 
-def aws_batch_requests(job: Job, site: Site, directory: Path) -> list[dict]:
+def slurm_submit_all(jobs: Sequence[Job], directory: Path) -> str:
+    """A bash script submitting every job's Slurm script, each after the jobs making its inputs (``afterok``).
+
+    Parameters
+    ----------
+    jobs : sequence of jwst_memest.plan.jobs.Job
+        The jobs (those that fit no tier are left out).
+    directory : pathlib.Path
+        Where the jobs' scripts are.
+
+    Returns
+    -------
+    str
+        The script (``slurm-submit-all.sh``).
+    """
+    runnable = {j.name for j in jobs if not j.flagged}
+    lines = ["#!/bin/bash",
+             "# Submits the jobs planned by jwst-memest, each starting once the jobs making its inputs ended well.",
+             "set -e",
+             "declare -A ID",
+             'submit() { local out; out=$(sbatch --parsable "$@"); echo "${out%%;*}"; }']
+    for job in submission_order(jobs):
+        parents, missing = _parents(job, runnable)
+        lines += [f"# {job.name} also needs {p}, which fits no tier: run it elsewhere first" for p in missing]
+        dependency = f'--dependency=afterok:{":".join(f"${{ID[{p}]}}" for p in parents)} ' if parents else ""
+        lines.append(f"ID[{job.name}]=$(submit {dependency}{shlex.quote(str(directory / (job.name + '.slurm')))})")
+    lines += ['echo "submitted ${#ID[@]} jobs"', ""]
+    return "\n".join(lines)
+
+
+def batch_job_id_placeholder(name: str) -> str:
+    """What a request's ``dependsOn`` names a job by until it is submitted and has an ID.
+
+    Parameters
+    ----------
+    name : str
+        The job's name.
+
+    Returns
+    -------
+    str
+        ``@jobId:NAME@``.
+    """
+    return f"@jobId:{name}@"
+
+
+def _placeholder_names(request: dict) -> list[str]:
+    prefix = batch_job_id_placeholder("")[:-1]
+    return [d["jobId"][len(prefix):-1] for d in request.get("dependsOn", [])]
+
+
+def aws_batch_submit_all(jobs: Sequence[Job], site: Site, directory: Path) -> str:
+    """A shell script submitting every job's first AWS Batch request in dependency order (AWS CLI).
+
+    Each request's ``dependsOn`` placeholders (`batch_job_id_placeholder`) are replaced by the job
+    IDs Batch returned for its parents.
+
+    Parameters
+    ----------
+    jobs : sequence of jwst_memest.plan.jobs.Job
+        The jobs (those that fit no tier are left out).
+    site : jwst_memest.plan.site.Site
+        Their site.
+    directory : pathlib.Path
+        Where the requests are (gathering jobs' too: ``NAME.json``).
+
+    Returns
+    -------
+    str
+        The script (``aws-batch-submit-all.sh``).
+    """
+    runnable = {j.name for j in jobs if not j.flagged}
+    lines = ["#!/bin/bash",
+             "# Submits the first request of each job planned by jwst-memest, parents first; a request's",
+             "# dependsOn names its parents @jobId:NAME@ until they have IDs.",
+             "set -e",
+             "declare -A ID",
+             'request=$(mktemp)',
+             'trap \'rm -f "$request"\' EXIT',
+             "submit() {",
+             '    local file=$1; shift',
+             '    cp "$file" "$request"',
+             '    for pair in "$@"; do sed -i "s/@jobId:${pair%%=*}@/${pair#*=}/g" "$request"; done',
+             '    aws batch submit-job --cli-input-json "file://$request" --query jobId --output text',
+             "}"]
+    def submit(name: str, path: Path, parents: Sequence[str]) -> str:
+        pairs = "".join(f' "{p}=${{ID[{p}]}}"' for p in parents)
+        return f"ID[{name}]=$(submit {shlex.quote(str(path))}{pairs})"
+
+    for job in submission_order(jobs):
+        parents, _ = _parents(job, runnable)
+        gathers, depends_on = aws_batch_gathers(job, site, parents)
+        lines += [submit(name, directory / f"{name}.json", _placeholder_names(request))
+                  for name, request in gathers]
+        lines.append(submit(job.name, directory / f"{job.name}.batch-0.json", depends_on))
+    lines += ['echo "submitted ${#ID[@]} jobs"', ""]
+    return "\n".join(lines)
+
+
+def _gather_request(name: str, parents: Sequence[str], site: Site, product: str) -> dict:
+    options = site.aws_batch
+    return {"jobName": name, "jobQueue": str(options.get("job_queue", "jwst-level3")),
+            "jobDefinition": str(options.get("job_definition", "jwst-pipeline")),
+            "containerOverrides": {"command": ["/bin/sh", "-c", "true"]},
+            "dependsOn": [{"jobId": batch_job_id_placeholder(p)} for p in parents],
+            "tags": {"jwst_memest_product": product[:256], "jwst_memest_gather": "true"}}
+
+
+def aws_batch_gathers(job: Job, site: Site,
+                      parents: Sequence[str] | None = None) -> tuple[list[tuple[str, dict]], list[str]]:
+    """Jobs doing nothing but wait, so that a job can wait on more parents than Batch lets one job name.
+
+    Batch takes at most `BATCH_MAX_DEPENDENCIES` jobs in a ``dependsOn``: a Level-3 product of
+    more members waits on gathering jobs, each waiting on up to that many parents (and on
+    gathering jobs in turn, for more than its square).
+
+    Parameters
+    ----------
+    job : jwst_memest.plan.jobs.Job
+        The job.
+    site : jwst_memest.plan.site.Site
+        Its site (the queue and job definition).
+    parents : sequence of str or None, optional
+        The parents submitted (default: all the job's).
+
+    Returns
+    -------
+    gathers : list of (str, dict)
+        Each gathering job's name and SubmitJob request, parents first.
+    depends_on : list of str
+        What the job's own first request depends on (at most `BATCH_MAX_DEPENDENCIES`).
+    """
+    parents = list(job.depends_on if parents is None else parents)
+    gathers, level = [], 0
+    while len(parents) > BATCH_MAX_DEPENDENCIES:
+        names = []
+        for k in range(0, len(parents), BATCH_MAX_DEPENDENCIES):
+            name = f"{job.name[:110]}-after{level}-{k // BATCH_MAX_DEPENDENCIES}"
+            gathers.append((name, _gather_request(name, parents[k:k + BATCH_MAX_DEPENDENCIES], site, job.product)))
+            names.append(name)
+        parents, level = names, level + 1
+    return gathers, parents
+
+
+def aws_batch_requests(job: Job, site: Site, directory: Path, parents: Sequence[str] | None = None) -> list[dict]:
     """AWS Batch SubmitJob requests of one job: one per tier of its ladder, the first submitted first.
 
     Parameters
@@ -271,11 +485,15 @@ def aws_batch_requests(job: Job, site: Site, directory: Path) -> list[dict]:
         Its site.
     directory : pathlib.Path
         Where the job's files are.
+    parents : sequence of str or None, optional
+        The parents submitted (default: all the job's).
 
     Returns
     -------
     list of dict
-        SubmitJob parameters (boto3's ``batch.submit_job(**request)``).
+        SubmitJob parameters (boto3's ``batch.submit_job(**request)``); the first ``dependsOn``
+        the job's parents (or, beyond Batch's limit, their `aws_batch_gathers`), by
+        `batch_job_id_placeholder` until they are submitted.
     """
     options = site.aws_batch
     requests = []
@@ -303,6 +521,10 @@ def aws_batch_requests(job: Job, site: Site, directory: Path) -> list[dict]:
             },
             "tags": {"jwst_memest_product": job.product[:256], "jwst_memest_tier": str(attempt)},
         })
+    # a retry on more memory starts after its first attempt ran, when the parents had ended well
+    _, depends_on = aws_batch_gathers(job, site, parents)
+    if depends_on and requests:
+        requests[0]["dependsOn"] = [{"jobId": batch_job_id_placeholder(p)} for p in depends_on]
     return requests
 
 
@@ -331,6 +553,7 @@ def write_scheduler_files(jobs: Sequence[Job], site: Site, directory: str | Path
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     written = []
+    runnable = {j.name for j in jobs if not j.flagged}
     for job in jobs:
         if job.flagged:
             continue
@@ -341,8 +564,16 @@ def write_scheduler_files(jobs: Sequence[Job], site: Site, directory: str | Path
         if "slurm" in schedulers:
             written.append(_write(directory / f"{job.name}.slurm", slurm_script(job, site, directory), executable=True))
         if "aws_batch" in schedulers:
-            for attempt, request in enumerate(aws_batch_requests(job, site, directory)):
+            parents, _ = _parents(job, runnable)
+            for name, request in aws_batch_gathers(job, site, parents)[0]:
+                written.append(_write(directory / f"{name}.json", json.dumps(request, indent=2) + "\n"))
+            for attempt, request in enumerate(aws_batch_requests(job, site, directory, parents)):
                 written.append(_write(directory / f"{job.name}.batch-{attempt}.json", json.dumps(request, indent=2) + "\n"))
     if "htcondor" in schedulers and jobs:
         written.append(_write(directory / "jobs.dag", htcondor_dag(jobs)))
+    if "slurm" in schedulers and jobs:
+        written.append(_write(directory / "slurm-submit-all.sh", slurm_submit_all(jobs, directory), executable=True))
+    if "aws_batch" in schedulers and jobs:
+        written.append(_write(directory / "aws-batch-submit-all.sh", aws_batch_submit_all(jobs, site, directory),
+                              executable=True))
     return written
