@@ -55,7 +55,7 @@ from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.terms import setting_columns
 from jwst_memest.model.upper import UpperBound
-from jwst_memest.pipelines import feature_set_for, normalize
+from jwst_memest.pipelines import CLASS_ALIAS_PREFIX, feature_set_for, normalize
 
 __all__ = ["WALLTIME_TERMS", "DETECTOR1", "detector1_work_terms", "WallTimeModel", "work_terms",
            "fit_walltime_coefficients", "load_walltime", "walltime_file", "MIN_SECONDS", "estimate_wall_times",
@@ -211,7 +211,7 @@ def _codes(feature_set: str) -> dict:
 
 
 def _key(pipeline: str) -> str:
-    text = str(pipeline).lower().removeprefix("calwebb_")
+    text = str(pipeline).lower().removeprefix(CLASS_ALIAS_PREFIX)
     return DETECTOR1 if text == DETECTOR1 else normalize(pipeline)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from jwst_memest.metadata import exposure_stem
-from jwst_memest.pipelines import class_alias
+from jwst_memest.pipelines import CLASS_ALIAS_PREFIX, class_alias
 from jwst_memest.plan.site import Site
 
 __all__ = ["Job", "plan_job", "plan_jobs", "plan_exposure_job", "plan_exposure_jobs", "link_to_exposures",
@@ -300,7 +300,7 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
     Job
         The job, named after the exposure and the stage.
     """
-    stage = str(estimate.pipeline).lower().removeprefix("calwebb_")
+    stage = str(estimate.pipeline).lower().removeprefix(CLASS_ALIAS_PREFIX)
     stem = exposure_stem(estimate.path)
     upper = float(estimate.upper_gb)
     tier = site.tier_for(upper)
@@ -316,7 +316,7 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
                overhead_gb=site.overhead_gb, wall_time_s=getattr(estimate, "wall_time_s", None),
                wall_upper_s=wall_upper, kill_time_s=site.kill_time_s(wall_upper), cpus=site.cpus,
                arguments=arguments, status=status, note=note,
-               command=_command(site, f"calwebb_{stage}", str(input_path), stem, arguments),
+               command=_command(site, CLASS_ALIAS_PREFIX + stage, str(input_path), stem, arguments),
                depends_on=list(depends_on))
 
 
