@@ -1,4 +1,4 @@
-"""Held-out accuracy of the wall-time model, per Level-3 pipeline and for calwebb_detector1.
+"""Held-out accuracy of the wall-time model, per Level-3 pipeline and for calwebb_detector1 and calwebb_image2.
 
     python benchmarks/walltime.py [--corpus data/corpus/*.csv] [--out benchmarks/results/walltime.md]
 
@@ -7,8 +7,8 @@ Fits each pipeline's work terms on the training split of the measured corpus (as
 and judges both on the held-out runs (``split == "test"``): median and p90 absolute % error, how
 many runs exceed the upper bound at q=0.95 and how many the kill time a plan would give them
 (the bound x the default site's time factor). Also measures the noise floor: how far repeated
-runs of one configuration lie from their median. calwebb_detector1 is judged per exposure, on
-``data/corpus/detector1.csv`` (its own held-out split).
+runs of one configuration lie from their median. calwebb_detector1 and calwebb_image2 are judged
+per exposure, on ``data/corpus/detector1.csv`` and ``image2.csv`` (their own held-out splits).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.model.walltime import DETECTOR1
+from jwst_memest.model.walltime import DETECTOR1, IMAGE2
 from jwst_memest.profile.fit_walltime import PIPELINES, fit_pipeline, load_walltime_runs
 
 QUANTILE = 0.95
@@ -35,6 +35,8 @@ def configurations(table, pipeline: str) -> list[tuple]:
     if pipeline == DETECTOR1:
         return list(zip(table["instrument"].astype(str), table["readpatt"].astype(str), table["nints"],
                         table["ngroups"], table["ny"], table["nx"], table["maximum_cores"], args))
+    if pipeline == IMAGE2:
+        return list(zip(table["exp_type"].astype(str), table["nints"], table["ny"], table["nx"], args))
     return list(zip(table["exp_type"].astype(str), table["n_members"], table["member_pixels"], table["output_pixels"],
                     table["in_memory"], table["n_integrations"], table["total_input_bytes"], args))
 
@@ -88,7 +90,8 @@ def main(argv=None) -> int:
         "(`jwst_memest/model/walltime.py`) are fitted on the training split of the measured corpus "
         "(`data/corpus/*.csv`, successful runs, `wall_s`), the upper bound calibrated on 5-fold out-of-fold "
         "estimates of the training runs, and both judged on the held-out runs (`split == \"test\"`, the split the "
-        "memory benchmarks use); calwebb_detector1's per exposure, from its ramp (`data/corpus/detector1.csv`). "
+        "memory benchmarks use); calwebb_detector1's and calwebb_image2's per exposure, from the exposure's inputs "
+        "(`data/corpus/detector1.csv`, `image2.csv`). "
         f"Bound at q={QUANTILE}; kill time = bound x {TIME_FACTOR} (the default site's "
         "`time_factor`).",
         "",

@@ -81,6 +81,8 @@ def test_every_uncal_file_gets_a_detector1_job_with_a_tier_kill_time_and_ladder(
         (parent,) = job["depends_on"]
         assert jobs[parent]["pipeline"] == "detector1" and jobs[parent]["product"] == job["product"]
         assert job["association"] == str(folder.resolve() / f"{job['product']}_rate.fits")
+        # image2's estimate carries no wall time: its stage's model is applied to the estimate's inputs
+        assert 0 < job["wall_time_s"] < job["wall_upper_s"] and job["kill_time_s"] == site.kill_time_s(job["wall_upper_s"])
 
 
 def test_the_dag_makes_the_level3_job_a_child_of_its_members_stages(folder_plan, tmp_path, monkeypatch):

@@ -34,6 +34,12 @@ ramp_fit)::
                        + pool_startup * (P_jump [P_jump > 1] + P_fit [P_fit > 1])
                                                             (each worker process started and fed)
 
+calwebb_image2 per exposure (`jwst_memest.model.image2.Image2Inputs`)::
+
+    image2:  startup + per_pixel * NINTS x rows x columns   (flat_field, photom on every integration)
+                     + per_integration * NINTS              (a time series' per-integration work)
+                     + i2d_pixel * i2d pixels               (resample, when it runs)
+
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
 ``python -m jwst_memest.profile fit-walltime``, with an upper bound calibrated out of fold
@@ -57,7 +63,8 @@ from jwst_memest.model.terms import setting_columns
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import CLASS_ALIAS_PREFIX, feature_set_for, normalize
 
-__all__ = ["WALLTIME_TERMS", "DETECTOR1", "detector1_work_terms", "WallTimeModel", "work_terms",
+__all__ = ["WALLTIME_TERMS", "DETECTOR1", "IMAGE2", "EXPOSURE_TERMS", "detector1_work_terms", "image2_work_terms",
+           "WallTimeModel", "work_terms",
            "fit_walltime_coefficients", "load_walltime", "walltime_file", "MIN_SECONDS", "estimate_wall_times",
            "forget_installed", "reference_workload_seconds"]
 
@@ -190,7 +197,30 @@ def detector1_work_terms(rows) -> dict[str, np.ndarray]:
     }
 
 
+def image2_work_terms(rows) -> dict[str, np.ndarray]:
+    """The work terms of calwebb_image2 runs, one value per exposure.
+
+    Parameters
+    ----------
+    rows : sequence of jwst_memest.model.image2.Image2Inputs or dict
+        The exposures' inputs, or their ``to_dict()`` (an estimate's ``inputs``).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each term's values, in the order the model lists them.
+    """
+    def column(name):
+        return np.array([float((r.get(name) if isinstance(r, dict) else getattr(r, name)) or 0.0) for r in rows])
+
+    return {"startup": np.ones(len(rows)), "per_pixel": column("science_pixels"),
+            "per_integration": np.maximum(column("nints"), 1.0), "i2d_pixel": column("i2d_pixels")}
+
+
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml
+IMAGE2 = "image2"
+# the stages before Level 3, estimated per exposure from their own inputs rather than a feature vector
+EXPOSURE_TERMS: dict[str, Callable] = {DETECTOR1: detector1_work_terms, IMAGE2: image2_work_terms}
 
 WALLTIME_TERMS: dict[str, Callable] = {
     "image3": _image3_terms,
@@ -212,7 +242,7 @@ def _codes(feature_set: str) -> dict:
 
 def _key(pipeline: str) -> str:
     text = str(pipeline).lower().removeprefix(CLASS_ALIAS_PREFIX)
-    return DETECTOR1 if text == DETECTOR1 else normalize(pipeline)
+    return text if text in EXPOSURE_TERMS else normalize(pipeline)
 
 
 def work_terms(X, pipeline: str) -> tuple[list[str], np.ndarray]:
@@ -220,12 +250,13 @@ def work_terms(X, pipeline: str) -> tuple[list[str], np.ndarray]:
 
     Parameters
     ----------
-    X : numpy.ndarray or sequence of jwst_memest.model.detector1.RampInputs
+    X : numpy.ndarray or sequence
         Level 3: encoded features in the pipeline's feature-set order, with the run-settings columns
         of `jwst_memest.model.terms.with_settings` appended when the settings are not jwst's
-        defaults (the physics baseline's input). calwebb_detector1: the exposures' ramps.
+        defaults (the physics baseline's input). calwebb_detector1: the exposures' RampInputs;
+        calwebb_image2: their Image2Inputs (or an estimate's ``inputs``).
     pipeline : str
-        The Level-3 pipeline, or ``detector1``.
+        The Level-3 pipeline, ``detector1`` or ``image2``.
 
     Returns
     -------
@@ -235,9 +266,9 @@ def work_terms(X, pipeline: str) -> tuple[list[str], np.ndarray]:
         The terms' values (non-negative), shape (runs, terms).
     """
     pipeline = _key(pipeline)
-    if pipeline == DETECTOR1:
-        rows = [X] if hasattr(X, "ngroups") else list(X)
-        terms = detector1_work_terms(rows)
+    if pipeline in EXPOSURE_TERMS:
+        rows = [X] if hasattr(X, "nints") or isinstance(X, dict) else list(X)
+        terms = EXPOSURE_TERMS[pipeline](rows)
         return list(terms), np.clip(np.column_stack(list(terms.values())), 0.0, None)
     feature_set = feature_set_for(pipeline)
     names = load_schema(feature_set).names
@@ -256,11 +287,11 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
     Parameters
     ----------
     X : numpy.ndarray
-        The runs' baseline input (features and settings columns; detector1: their RampInputs).
+        The runs' baseline input (features and settings columns; detector1, image2: their inputs).
     wall_s : numpy.ndarray
         Measured wall times, seconds.
     pipeline : str
-        The Level-3 pipeline, or ``detector1``.
+        The Level-3 pipeline, ``detector1`` or ``image2``.
     start : dict or None, optional
         Starting coefficients (default: a start-up of the fastest run, the rest shared out).
 
@@ -304,12 +335,13 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
 class WallTimeModel:
     """Wall time of a pipeline's runs from its work terms, with a calibrated upper bound.
 
-    Level-3 pipelines per product; calwebb_detector1 (``detector1``) per exposure.
+    Level-3 pipelines per product; calwebb_detector1 (``detector1``) and calwebb_image2 (``image2``)
+    per exposure.
 
     Parameters
     ----------
     pipeline : str
-        The Level-3 pipeline, or ``detector1``.
+        The Level-3 pipeline, ``detector1`` or ``image2``.
     coefficients : dict of str to float
         Seconds per unit of each work term (`work_terms`), on the reference machine.
     upper_bound : jwst_memest.model.upper.UpperBound
@@ -335,7 +367,7 @@ class WallTimeModel:
         Parameters
         ----------
         X : numpy.ndarray
-            The runs' baseline input (features and settings columns; detector1: their RampInputs).
+            The runs' baseline input (features and settings columns; detector1, image2: their inputs).
         speed_factor : float, optional
             How much longer this machine takes than the reference machine (2.0: twice as slow).
 
@@ -355,7 +387,7 @@ class WallTimeModel:
         Parameters
         ----------
         X : numpy.ndarray
-            The runs' baseline input (features and settings columns; detector1: their RampInputs).
+            The runs' baseline input (features and settings columns; detector1, image2: their inputs).
         quantile : float, optional
             The upper bound's quantile.
         speed_factor : float, optional
@@ -390,7 +422,7 @@ class WallTimeModel:
         Parameters
         ----------
         pipeline : str
-            The Level-3 pipeline, or ``detector1``.
+            The Level-3 pipeline, ``detector1`` or ``image2``.
         tree : dict
             As `to_tree` writes it.
 
@@ -431,7 +463,7 @@ def _installed() -> dict:
 
 
 def load_walltime(pipeline: str = "image3") -> WallTimeModel | None:
-    """The installed wall-time model of a Level-3 pipeline or of calwebb_detector1.
+    """The installed wall-time model of a pipeline (Level 3, calwebb_detector1, calwebb_image2).
 
     Parameters
     ----------
@@ -467,7 +499,7 @@ def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95, sp
     Parameters
     ----------
     pipeline : str
-        The Level-3 pipeline, or ``detector1``.
+        The Level-3 pipeline, ``detector1`` or ``image2``.
     X : numpy.ndarray
         The products' baseline input (features and settings columns).
     quantile : float, optional

@@ -52,7 +52,7 @@ class ExposureStages:
 
 
 def exposure_stages(estimates) -> list[tuple]:
-    """The file each stage before Level 3 runs on: detector1 on the uncal file, image2 on detector1's output.
+    """The file each stage before Level 3 runs on: detector1 on the uncal file, Level 2 on detector1's output.
 
     Parameters
     ----------
@@ -63,15 +63,16 @@ def exposure_stages(estimates) -> list[tuple]:
     Returns
     -------
     list of tuple
-        ``(estimate, input file)`` in the same order: image2 of an uncal file runs on the rate
-        file detector1 writes beside it (rateints: several integrations kept, a time series).
+        ``(estimate, input file)`` in the same order: Level 2 (image2) of an uncal file runs on
+        the rate file detector1 writes beside it (rateints: several integrations kept, a time series).
     """
     from jwst_memest.metadata import exposure_stem, product_level
 
     stages = []
     for estimate in estimates:
         path = Path(estimate.path).resolve()
-        if estimate.pipeline == "calwebb_image2" and product_level(path) == "uncal":
+        # a Level-2 stage of an uncal file runs on what detector1 writes beside it
+        if estimate.pipeline != "calwebb_detector1" and product_level(path) == "uncal":
             level = "rateints" if int(estimate.inputs.get("nints", 1) or 1) > 1 else "rate"
             path = path.with_name(f"{exposure_stem(path)}_{level}.fits")
         stages.append((estimate, str(path)))
@@ -205,7 +206,7 @@ def main(argv=None) -> int:
     jobs = plan_jobs(estimates, association_of, site)
     if before.stages:
         # the stages before Level 3 run first: the table and the scripts list them first
-        exposure_jobs = plan_exposure_jobs(before.stages, before.folder, site)
+        exposure_jobs = plan_exposure_jobs(before.stages, before.folder, site, args.upper_quantile)
         link_to_exposures(jobs, exposure_jobs, before.members_of)
         jobs = exposure_jobs + jobs
     print(plan_table(jobs, site), flush=True)

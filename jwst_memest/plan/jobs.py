@@ -273,8 +273,25 @@ def plan_jobs(estimates: Sequence, association_of: dict[str, str | Path], site: 
     return jobs
 
 
+def _stage_wall_times(estimate, stage: str, quantile: float) -> tuple[float | None, float | None]:
+    """The stage's wall time and bound: the estimate's own, else its stage's model on the estimate's inputs."""
+    if getattr(estimate, "wall_time_s", None) is not None:
+        return float(estimate.wall_time_s), float(estimate.wall_time_upper_s)
+    from jwst_memest.model.walltime import load_walltime
+    from jwst_memest.speed import machine_speed_factor
+
+    try:
+        model = load_walltime(stage)
+        if model is None or not getattr(estimate, "inputs", None):
+            return None, None
+        seconds, upper = model.estimate([dict(estimate.inputs)], quantile, machine_speed_factor())
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, None
+    return float(seconds[0]), float(upper[0])
+
+
 def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, site: Site,
-                      depends_on: Sequence[str] = ()) -> Job:
+                      depends_on: Sequence[str] = (), quantile: float = 0.95) -> Job:
     """The job of one exposure's stage before Level 3 (calwebb_detector1 or calwebb_image2).
 
     The memory request is the smallest tier the estimate's upper bound (plus the site's per-job
@@ -294,6 +311,9 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
         Where it runs.
     depends_on : sequence of str, optional
         The jobs making its input.
+    quantile : float, optional
+        The wall-time bound's quantile, for an estimate that carries no wall time (calwebb_image2's:
+        its stage's wall-time model is applied to the estimate's inputs).
 
     Returns
     -------
@@ -309,18 +329,18 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
         status = "fits no tier"
         note = (f"needs {upper:.1f} GB > {site.usable_gb(site.tiers_gb[-1]):.1f} GB usable on the largest tier; "
                 "find a larger machine")
-    wall_upper = getattr(estimate, "wall_time_upper_s", None)
+    wall, wall_upper = _stage_wall_times(estimate, stage, quantile)
     arguments = [f"--output_dir={output_dir}"]
     return Job(name=job_name(f"{stem}_{stage}"), product=stem, pipeline=stage, association=str(input_path),
                upper_gb=upper, tier_gb=tier, ladder_gb=site.retry_ladder(tier) if tier is not None else [],
-               overhead_gb=site.overhead_gb, wall_time_s=getattr(estimate, "wall_time_s", None),
-               wall_upper_s=wall_upper, kill_time_s=site.kill_time_s(wall_upper), cpus=site.cpus,
-               arguments=arguments, status=status, note=note,
+               overhead_gb=site.overhead_gb, wall_time_s=wall, wall_upper_s=wall_upper,
+               kill_time_s=site.kill_time_s(wall_upper), cpus=site.cpus, arguments=arguments, status=status, note=note,
                command=_command(site, CLASS_ALIAS_PREFIX + stage, str(input_path), stem, arguments),
                depends_on=list(depends_on))
 
 
-def plan_exposure_jobs(stages: Sequence[tuple], output_dir: str | Path, site: Site) -> list[Job]:
+def plan_exposure_jobs(stages: Sequence[tuple], output_dir: str | Path, site: Site,
+                       quantile: float = 0.95) -> list[Job]:
     """The jobs of the stages before Level 3, each waiting on the stage before it of the same exposure.
 
     Parameters
@@ -332,6 +352,8 @@ def plan_exposure_jobs(stages: Sequence[tuple], output_dir: str | Path, site: Si
         Where the stages write their products.
     site : jwst_memest.plan.site.Site
         Where they run.
+    quantile : float, optional
+        The wall-time bounds' quantile (for estimates that carry no wall time).
 
     Returns
     -------
@@ -342,7 +364,7 @@ def plan_exposure_jobs(stages: Sequence[tuple], output_dir: str | Path, site: Si
     for estimate, input_path in stages:
         stem = exposure_stem(estimate.path)
         before = [last[stem]] if stem in last else []
-        job = plan_exposure_job(estimate, input_path, output_dir, site, before)
+        job = plan_exposure_job(estimate, input_path, output_dir, site, before, quantile)
         count = seen.get(job.name, 0)
         seen[job.name] = count + 1
         if count:  # the same exposure twice in the folder (another suffix): a name of its own
