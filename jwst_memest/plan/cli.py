@@ -157,8 +157,8 @@ def _folder_estimates(folder: Path, output_dir: Path | None, quantile: float):
 
     predictor = JwstCalPredict(folder, quantile=quantile)
     predictor.run_inference()
-    if not predictor.estimates:
-        raise ValueError(f"{folder}: no Level-3 product formed from its exposures")
+    if not predictor.estimates and not getattr(predictor, "exposure_estimates", None):
+        raise ValueError(f"{folder}: no Level-3 product formed from its exposures, and no raw ramp to reduce")
     where = output_dir.resolve() if output_dir else folder.resolve()
     if output_dir:
         # the members stay in the folder: the associations written elsewhere name them by full path
