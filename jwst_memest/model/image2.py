@@ -1,11 +1,13 @@
-"""calwebb_image2's peak memory per imaging exposure: the counted bytes of each step plus what the code cannot tell.
+"""Level 2's peak memory per exposure (calwebb_image2; calwebb_spec2 for MIRI LRS slitless time series):
+the counted bytes of each step plus what the code cannot tell.
 
 `jwst_memest.model.image2_terms` counts what each step allocates from jwst's source. What it leaves
 out is fitted on the measured image2 corpus (``python -m jwst_memest.profile fit-image2``) and
 stored in ``image2.yaml``: the interpreter and libraries (a constant), the share of the FLAT
 reference still resident while photom runs (the allocator does not always return it), the pixel
-map's WCS evaluation (per input pixel, as for calwebb_image3) and a remainder per output pixel of
-the i2d. The upper
+map's WCS evaluation (per input pixel, as for calwebb_image3), a remainder per output pixel of
+the i2d, and extract_1d's own arrays per science pixel (its per-integration work, traced but not
+counted). The upper
 bound is calibrated out of fold like the other bounds, plus the measured spread between
 environments in bytes.
 """
@@ -20,22 +22,27 @@ import numpy as np
 import yaml
 
 from jwst_memest.model.constants import GB
-from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes
+from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes, spec2_tso_step_bytes
 from jwst_memest.model.terms import settings_matrix, setting_columns
 from jwst_memest.model.upper import UpperBound
 
 __all__ = ["Image2Inputs", "Image2Baseline", "load_image2_baseline", "image2_file", "FITTED_TERMS",
-           "IMAGE2_EXP_TYPES"]
+           "IMAGE2_EXP_TYPES", "SPEC2_EXP_TYPES", "LEVEL2_EXP_TYPES"]
 
 # the imaging exposure types calwebb_image2 calibrates (drizzled to an i2d unless a time series)
 IMAGE2_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRC_TSIMAGE")
 _DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
+# the spectroscopic types whose calwebb_spec2 is measured: a time series extracted per integration
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS",)
+LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 
-FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out")
+FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
-# 136-144); no remainder per output pixel
-FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0}
+# 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
+# above the two copies it runs beside (measured on MIRI LRS slitless)
+FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
+                   "extract_per_pixel": 14.0}
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,17 @@ class Image2Inputs:
             Frame pixels times integrations.
         """
         return self.frame_pixels * max(self.nints, 1)
+
+    @property
+    def pipeline(self) -> str:
+        """The Level-2 pipeline that calibrates the exposure.
+
+        Returns
+        -------
+        str
+            ``calwebb_spec2`` for the measured spectroscopic types, else ``calwebb_image2``.
+        """
+        return "calwebb_spec2" if self.exp_type in SPEC2_EXP_TYPES else "calwebb_image2"
 
     @property
     def drizzled(self) -> bool:
@@ -181,12 +199,16 @@ class Image2Baseline:
             Bytes per step.
         """
         c = self.coefficients
-        s = setting_columns(settings_matrix([inputs.settings]), 0)
-        counted = image2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
-                                    inputs.i2d_pixels, inputs.output_area_ratio, c["resample_in"], s,
-                                    float(inputs.drizzled))
+        if inputs.pipeline == "calwebb_spec2":
+            counted = spec2_tso_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels)
+        else:
+            s = setting_columns(settings_matrix([inputs.settings]), 0)
+            counted = image2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
+                                        inputs.i2d_pixels, inputs.output_area_ratio, c["resample_in"], s,
+                                        float(inputs.drizzled))
         extra = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels,
-                 "resample": c["resample_out"] * inputs.i2d_pixels}
+                 "resample": c["resample_out"] * inputs.i2d_pixels,
+                 "extract_1d": c["extract_per_pixel"] * inputs.science_pixels}
         stages = {}
         for step, value in counted.items():
             value = float(np.asarray(value).ravel()[0])
@@ -222,7 +244,8 @@ class Image2Baseline:
         bool
             True beyond the measured range (or for an instrument never measured).
         """
-        largest = self.measured_range.get(inputs.instrument.upper())
+        largest = self.measured_range.get(f"{inputs.instrument.upper()} {inputs.pipeline}",
+                                          self.measured_range.get(inputs.instrument.upper()))
         return largest is None or inputs.science_pixels > largest
 
     def estimate(self, inputs: Image2Inputs, quantile: float = 0.95) -> dict:
@@ -246,8 +269,8 @@ class Image2Baseline:
         gb = stages[peak_step] / GB
         factor = self.upper_bound.factor(quantile)
         reasons = []
-        if inputs.exp_type not in IMAGE2_EXP_TYPES:
-            reasons.append(f"{inputs.exp_type} is not imaging: estimated as imaging (spec2 is not measured)")
+        if inputs.exp_type not in LEVEL2_EXP_TYPES:
+            reasons.append(f"{inputs.exp_type}: no measured Level-2 run of this type; estimated as imaging")
             factor *= self.beyond_range
         if self.beyond(inputs):
             reasons.append(f"{inputs.science_pixels:.3g} science pixels are beyond the measured "

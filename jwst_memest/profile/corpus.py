@@ -352,10 +352,10 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
         from jwst_memest.profile.detector1 import build_detector1_corpus
 
         return build_detector1_corpus(plan, Path(corpus), memory_guard_gb, limit)
-    if plan.get("pipeline") == "image2":  # one rate/rateints exposure through calwebb_image2 per run
-        from jwst_memest.profile.image2 import build_image2_corpus
+    if plan.get("pipeline") in ("image2", "spec2"):  # one rate/rateints exposure through Level 2 per run
+        from jwst_memest.profile.level2 import build_level2_corpus
 
-        return build_image2_corpus(plan, Path(corpus), memory_guard_gb, limit)
+        return build_level2_corpus(plan, Path(corpus), memory_guard_gb, limit)
     pipeline_runner()
     done = finished_run_ids(corpus)
     pending = [c for c in expand_plan(plan) if c.run_id not in done][:limit]

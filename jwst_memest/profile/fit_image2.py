@@ -1,4 +1,4 @@
-"""Fit the image2 model (`jwst_memest.model.image2`) on the measured image2 corpus.
+"""Fit the Level-2 model (`jwst_memest.model.image2`) on the measured image2 and spec2 corpora.
 
 The successful runs of the training split fit what the count leaves out; the upper bound is
 calibrated on their 5-fold out-of-fold estimates; the widening beyond the measured range comes
@@ -76,7 +76,7 @@ def load_image2_runs(paths) -> tuple[list[Image2Inputs], np.ndarray, np.ndarray,
     import pandas as pd
 
     table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    table = table[(table["status"] == "ok") & (table["pipeline"] == "image2")].reset_index(drop=True)
+    table = table[(table["status"] == "ok") & table["pipeline"].isin(["image2", "spec2"])].reset_index(drop=True)
     rows = [image2_inputs_of_row(r) for r in table.to_dict("records")]
     peaks = [json.loads(text) if isinstance(text, str) and text else {} for text in table["step_peaks"]]
     return rows, table["measured_gb"].to_numpy(float), (table["split"] == "test").to_numpy(), peaks, table
@@ -108,7 +108,9 @@ def mode_of(row) -> str:
     str
         For example ``NIRCAM imaging`` or ``MIRI time series``.
     """
-    return f"{row.instrument} {'time series' if row.nints > 1 else 'imaging'}"
+    kind = "spectroscopic time series" if row.pipeline == "calwebb_spec2" else \
+        "time series" if row.nints > 1 else "imaging"
+    return f"{row.instrument} {kind}"
 
 
 def main(argv=None) -> int:
@@ -125,7 +127,8 @@ def main(argv=None) -> int:
         0 done, 2 bad input.
     """
     parser = CommandParser(prog=program("python -m jwst_memest.profile fit-image2"), description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", default=["data/corpus/image2.csv"], help="image2 corpus CSV(s)")
+    parser.add_argument("--corpus", nargs="+", default=["data/corpus/image2.csv", "data/corpus/spec2.csv"],
+                        help="image2 and spec2 corpus CSV(s)")
     parser.add_argument("--output", help="YAML to write (default: the package's image2.yaml)")
     parser.add_argument("--margin-bytes", type=float, default=None,
                         help="the spread between environments added to every bound (default: the Level-3 one)")
@@ -154,11 +157,12 @@ def main(argv=None) -> int:
         margin = args.margin_bytes
     measured_range = {}
     for row in rows:
-        measured_range[row.instrument] = max(measured_range.get(row.instrument, 0), row.science_pixels)
+        key = f"{row.instrument} {row.pipeline}"
+        measured_range[key] = max(measured_range.get(key, 0), row.science_pixels)
     previous = load_image2_baseline()
     version = str(int(previous.version) + 1) if previous and str(previous.version).isdigit() else "1"
     model = Image2Baseline(coefficients, bound, version,
-                           f"fitted to {int(train.sum())} measured calwebb_image2 runs of "
+                           f"fitted to {int(train.sum())} measured Level-2 runs of "
                            f"{' + '.join(Path(p).name for p in args.corpus)}; beyond the measured range: {detail}",
                            margin, measured_range, widening)
     print("coefficients:", {k: round(v, 4) for k, v in coefficients.items()})

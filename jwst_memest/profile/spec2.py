@@ -1,0 +1,197 @@
+"""Synthetic MIRI LRS exposures for calwebb_spec2, and the references it reads offline.
+
+calwebb_spec2 runs offline here for MIRI LRS: a slitless time series (MIR_LRS-SLITLESS, rateints)
+and a fixed-slit exposure (MIR_LRS-FIXEDSLIT, rate). assign_wcs builds the spectral WCS from the
+synthetic LRS DISTORTION and SPECWCS of `jwst_memest.profile.spectral_references`, flat_field divides
+by a full-frame MIRI FLAT, photom applies a PHOTOM row with its relative response over wavelength,
+the fixed slit is resampled (resample_spec, s2d), and extract_1d extracts every integration with its
+default aperture (EXTRACT1D and APCORR N/A, no aperture correction; PATHLOSS N/A). Other spectroscopic modes need references not synthesised here (NIRSpec's
+optical model; WFSS dispersion, source catalogs and segmentation maps).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from jwst_memest.atomic import write_datamodel
+from jwst_memest.exposures import ExposureLayout
+from jwst_memest.instruments import imaging_pixel_scale
+from jwst_memest.profile.reference_meta import set_reference_meta
+
+__all__ = ["SPEC2_EXP_TYPES", "write_lrs_rateints", "write_lrs_rate", "write_spec2_exposure", "write_spec2_references",
+           "spec2_arguments"]
+
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT")
+_RESPONSE_LENGTH = 500  # the PHOTOM table's wavelength and response columns, as delivered
+
+
+def write_lrs_rateints(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
+    """Write a MIRI LRS slitless time series as a full-size rateints file (SLITLESSPRISM).
+
+    The spectrum and header are those of the project's tso3 members, with no calibration done.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout (MIR_LRS-SLITLESS, its ``subarray_shape`` and ``nints``).
+    directory : str or pathlib.Path
+        Where to write it.
+    seed : int, optional
+        The random seed.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    from jwst_memest.profile import tso3_writers
+    from jwst_memest.profile.image2 import as_slopes
+    from jwst_memest.profile.synthetic import save_model
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    context = tso3_writers.prepare(layout, directory)
+    cal = tso3_writers.member_model(layout, layout.detectors[0], 1, 1, (0.0, 0.0), False,
+                                    np.random.default_rng(seed), **context)
+    return save_model(as_slopes(cal, tso=True), directory)
+
+
+def write_lrs_rate(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
+    """Write a MIRI LRS fixed-slit exposure as a full-frame rate file (the source at the slit centre).
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout (MIR_LRS-FIXEDSLIT).
+    directory : str or pathlib.Path
+        Where to write it.
+    seed : int, optional
+        The random seed.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    from jwst_memest.profile.image2 import as_slopes
+    from jwst_memest.profile.spectral_references import write_lrs_wcs_references
+    from jwst_memest.profile.synthetic import make_lrs_cal_model, save_model
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    references = write_lrs_wcs_references(directory / "wcs")
+    cal = make_lrs_cal_model(layout, 1, 1, 0.0, references, np.random.default_rng(seed))
+    return save_model(as_slopes(cal, tso=False), directory)
+
+
+def write_spec2_exposure(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
+    """Write the layout's exposure as calwebb_spec2 takes it (rateints slitless, rate fixed slit).
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    directory : str or pathlib.Path
+        Where to write it.
+    seed : int, optional
+        The random seed.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        For a mode that does not run offline here.
+    """
+    writers = {"MIR_LRS-SLITLESS": write_lrs_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate}
+    if layout.exp_type not in writers:
+        raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
+                         f"(measured: {', '.join(SPEC2_EXP_TYPES)})")
+    return writers[layout.exp_type](layout, directory, seed)
+
+
+def _write_lrs_photom(path: Path) -> None:
+    from stdatamodels.jwst import datamodels
+
+    columns = [("filter", "S12"), ("subarray", "S17"), ("photmjsr", "<f4"), ("uncertainty", "<f4"), ("nelem", "<i2"),
+               ("wavelength", "<f4", (_RESPONSE_LENGTH,)), ("relresponse", "<f4", (_RESPONSE_LENGTH,)),
+               ("reluncertainty", "<f4", (_RESPONSE_LENGTH,))]
+    table = np.zeros(2, dtype=columns)
+    used = 100
+    wavelength = np.zeros(_RESPONSE_LENGTH, np.float32)
+    wavelength[:used] = np.linspace(4.0, 15.0, used)
+    response = np.zeros(_RESPONSE_LENGTH, np.float32)
+    response[:used] = 1.0
+    for row, subarray in enumerate(("SLITLESSPRISM", "FULL")):  # slitless, and the fixed slit's full frame
+        table[row] = ("P750L", subarray, 1.0, 0.01, used, wavelength, response, 0.01 * response)
+    model = datamodels.MirLrsPhotomModel()
+    model.phot_table = table
+    set_reference_meta(model, "photom", "MIRI", "synthetic MIRI LRS photometric response for offline profiling")
+    model.meta.instrument.detector = "MIRIMAGE"
+    scale = imaging_pixel_scale("MIRIMAGE")
+    model.meta.photometry.pixelarea_arcsecsq = scale**2
+    model.meta.photometry.pixelarea_steradians = scale**2 * (math.pi / 180 / 3600) ** 2
+    write_datamodel(model, path)
+
+
+def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[str, Path]:
+    """reftype -> file for a MIRI LRS slitless exposure, each written into ``cache`` unless there.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+    cache : str or pathlib.Path
+        The reference cache folder.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        DISTORTION, SPECWCS, FLAT and PHOTOM; every other type is N/A.
+    """
+    from jwst_memest.profile.image2_references import write_image2_references
+    from jwst_memest.profile.spectral_references import write_lrs_wcs_references
+
+    if layout.exp_type not in SPEC2_EXP_TYPES:
+        raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
+                         f"(measured: {', '.join(SPEC2_EXP_TYPES)})")
+    cache = Path(cache)
+    references = dict(write_lrs_wcs_references(cache / "lrs"))
+    references["flat"] = write_image2_references("MIRIMAGE", layout.filter, None, layout.subarray, 0.0, 0.0,
+                                                 cache / "imaging")["flat"]
+    photom = cache / "miri_lrs_photom_v2.fits"
+    if not photom.is_file():
+        _write_lrs_photom(photom)
+    references["photom"] = photom
+    return references
+
+
+def spec2_arguments(references: dict[str, Path]) -> list[str]:
+    """``--steps.<step>.override_<reftype>=PATH|N/A`` for every reference calwebb_spec2's steps ask for,
+    and extract_1d without aperture correction.
+
+    Parameters
+    ----------
+    references : dict of str to pathlib.Path
+        Each reference type's file (`write_spec2_references`); the others are N/A.
+
+    Returns
+    -------
+    list of str
+        The ``strun`` arguments.
+    """
+    from jwst.pipeline import Spec2Pipeline
+
+    arguments = []
+    for alias, step in Spec2Pipeline.step_defs.items():
+        reftypes = step.reference_file_types
+        if isinstance(reftypes, property):  # a pipeline within (master_background_mos): its steps answer for it
+            continue
+        arguments += [f"--steps.{alias}.override_{reftype}={references.get(reftype, 'N/A')}" for reftype in reftypes]
+    return arguments + ["--steps.extract_1d.apply_apcorr=false"]
