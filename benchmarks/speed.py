@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.estimation import estimate_products, resolve_estimator
+from jwst_memest.estimation import estimate_products
 from jwst_memest.exposures import NIRCAM_LW_DETECTORS, NIRCAM_SW_DETECTORS, ExposureLayout, write_header_exposures
 from jwst_memest.metadata import read_exposure_metadata
+from jwst_memest.model.registry import resolve_estimator
 
 CRDS_FREE = {
     "CRDS_SERVER_URL": "https://localhost:1",

@@ -24,8 +24,8 @@ def estimate(asn_path, **options):
 
     Returns
     -------
-    jwst_memest.estimation.ProductEstimates
-        One `~jwst_memest.estimation.ProductEstimate` per estimated product; its ``failures``
+    jwst_memest.estimate_records.ProductEstimates
+        One `~jwst_memest.estimate_records.ProductEstimate` per estimated product; its ``failures``
         maps each product that could not be estimated to why.
 
     Raises
@@ -33,7 +33,8 @@ def estimate(asn_path, **options):
     jwst_memest.association.AssociationError
         When the association cannot be read or no product has a readable member.
     """
-    from jwst_memest.estimation import ProductEstimates, estimate_association
+    from jwst_memest.estimate_records import ProductEstimates
+    from jwst_memest.estimation import estimate_association
 
     result = estimate_association(asn_path, **options)
     return ProductEstimates(result.products, result.failures)

@@ -2,20 +2,22 @@
 
 Every file the package writes goes through this module, except rows appended to a CSV that
 already has its header (finished rows are never rewritten). ``atomic_write`` gives a handle;
-``atomic_path`` a temporary path, for writers that take only a path (Keras, CRDS); and
-``write_datamodel`` saves a datamodel.
+``atomic_path`` a temporary path, for writers that take only a path (Keras, CRDS);
+``write_datamodel`` saves a datamodel; and ``write_json_atomic`` and ``write_text_atomic`` write
+JSON or text whole.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-__all__ = ["atomic_write", "atomic_path", "write_datamodel"]
+__all__ = ["atomic_write", "atomic_path", "write_datamodel", "write_json_atomic", "write_text_atomic"]
 
 
 @contextlib.contextmanager
@@ -118,6 +120,58 @@ def write_datamodel(model, path: str | Path, **options) -> Path:
             model.to_fits(handle, **options)
         else:
             model.to_asdf(handle, **options)
+    return path
+
+
+def write_json_atomic(data, path: str | Path) -> Path:
+    """Write JSON to a temporary file beside ``path``, then rename: never half-written.
+
+    Parameters
+    ----------
+    data : object
+        What to write (indented, with a final newline).
+    path : str or pathlib.Path
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        When ``path``'s directory does not exist or cannot be written.
+    """
+    return write_text_atomic(json.dumps(data, indent=4) + "\n", path)
+
+
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write text to a temporary file beside ``path``, then rename: never half-written.
+
+    Parameters
+    ----------
+    text : str
+        What to write.
+    path : str or pathlib.Path
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        When ``path``'s directory does not exist or cannot be written.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise OSError(f"{directory}: output directory does not exist")
+    with atomic_write(path) as handle:
+        handle.write(text)
     return path
 
 

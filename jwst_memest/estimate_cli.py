@@ -167,7 +167,7 @@ def main(argv=None) -> int:
 def _run(association: str, parameters: dict, verbose: bool, prog: str) -> int:
     from stpipe import _log
 
-    from jwst_memest.estimation import estimate_table
+    from jwst_memest.estimate_records import estimate_table
     from jwst_memest.step import MemoryEstimateError, MemoryEstimateStep, ProductsNotEstimatedError
 
     log_config = _log.LogConfig("stderr", level=logging.INFO if verbose else logging.WARNING)

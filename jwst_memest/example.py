@@ -69,7 +69,7 @@ def _name_members_as_written(path: Path) -> Path:
     import json
 
     from jwst_memest.association import resolve_member
-    from jwst_memest.estimation import write_json_atomic
+    from jwst_memest.atomic import write_json_atomic
 
     content = json.loads(path.read_text())
     for product in content["products"]:

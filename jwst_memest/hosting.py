@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 from jwst_memest.association import product_name
-from jwst_memest.estimation import AssociationEstimate, estimate_products, read_members
+from jwst_memest.estimate_records import AssociationEstimate
+from jwst_memest.estimation import estimate_products
+from jwst_memest.member_metadata import read_members
 from jwst_memest.metadata import metadata_from_datamodel
 from jwst_memest.pipelines import class_alias, normalize
 from jwst_memest.settings import RunSettings
@@ -115,7 +117,7 @@ def estimate_open_models(input_data, host, **options) -> AssociationEstimate:
 
     Returns
     -------
-    jwst_memest.estimation.AssociationEstimate
+    jwst_memest.estimate_records.AssociationEstimate
         The estimate of the one product (``path`` None).
 
     Raises
@@ -159,7 +161,7 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
     ----------
     host : stpipe.pipeline.Pipeline
         The pipeline the hook runs in.
-    result : jwst_memest.estimation.AssociationEstimate
+    result : jwst_memest.estimate_records.AssociationEstimate
         The estimate under the host's settings.
     limit_gb : float
         The memory limit, GB.
@@ -170,7 +172,7 @@ def rescue_parent(host, result: AssociationEstimate, limit_gb: float, options: d
 
     Returns
     -------
-    jwst_memest.estimation.AssociationEstimate or None
+    jwst_memest.estimate_records.AssociationEstimate or None
         The estimate redone for the switched pipeline, or None when nothing changed.
     """
     over = [p for p in result.products if p.upper_bound_gb > limit_gb]

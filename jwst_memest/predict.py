@@ -18,15 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from jwst_memest.estimation import (
-    ProductEstimate,
-    annotate_association,
-    estimate_products,
-    estimate_table,
-    write_json_atomic,
-    write_text_atomic,
-)
+from jwst_memest.annotation import annotate_association
 from jwst_memest.association import first_few
+from jwst_memest.atomic import write_json_atomic, write_text_atomic
+from jwst_memest.estimate_records import ProductEstimate
+from jwst_memest.estimation import estimate_products
 from jwst_memest.metadata import ExposureMetadata, MetadataError, exposure_stem, read_exposure_metadata_and_header
 from jwst_memest.pipelines import EXP_MODE_PIPELINES, MEMBER_EXPTYPES
 from jwst_memest.pools import PoolEntry, distinct_rows, expand_members, generate_level3, generate_per_program

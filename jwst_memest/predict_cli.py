@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     int
         The exit status: 0 done (also when no product forms), 2 bad input or option.
     """
-    from jwst_memest.estimation import estimate_table
+    from jwst_memest.estimate_records import estimate_table
     from jwst_memest.exposure_estimate import exposure_table
     from jwst_memest.predict import JwstCalPredict
 

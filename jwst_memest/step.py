@@ -14,9 +14,12 @@ from pathlib import Path
 from stpipe.exceptions import StpipeExitException, ValidationError
 
 from jwst.stpipe import Step
+from jwst_memest.annotation import annotate_association
 from jwst_memest.association import AssociationError, first_few, load_level3_association
+from jwst_memest.atomic import write_json_atomic
+from jwst_memest.estimate_records import estimate_table
 from jwst_memest.exposure_estimate import detector1_host, estimate_from_metadata, exposure_table, is_exposure_file
-from jwst_memest.estimation import annotate_association, estimate_association, estimate_table, write_json_atomic
+from jwst_memest.estimation import estimate_association
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
 from jwst_memest.level2_estimate import (estimate_image2, estimate_level2_association, estimate_reduction, image2_host,
                                         write_reduction_estimate)

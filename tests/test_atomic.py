@@ -124,7 +124,7 @@ def _writer(writer, tmp_path):
     target = tmp_path / "out" / "image3.asdf"
     target.parent.mkdir()
     if writer == "association":
-        from jwst_memest.estimation import write_json_atomic
+        from jwst_memest.atomic import write_json_atomic
 
         return target, lambda: write_json_atomic({"asn_type": "image3"}, target)
     if writer == "bundle":

@@ -14,12 +14,15 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from jwst_memest.annotation import annotate_association
 from jwst_memest.association import (AssociationError, first_few, load_level3_association, product_members,
                                      product_name, resolve_member)
-from jwst_memest.estimation import (ProductEstimate, _round_up, annotate_association, estimate_association,
-                                    estimate_features, read_association_members, read_members, write_text_atomic)
+from jwst_memest.atomic import write_text_atomic
+from jwst_memest.estimate_records import ProductEstimate, round_up
+from jwst_memest.estimation import estimate_association, estimate_features
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
+from jwst_memest.member_metadata import read_association_members, read_members
 from jwst_memest.metadata import (ExposureMetadata, MetadataError, _as_float, _as_int, _first, _image_shape,
                                   _positive_int, _TolerantHeader, read_exposure_metadata)
 from jwst_memest.model.baseline import MEMBERS_STAGE, load_baseline
@@ -227,14 +230,14 @@ def test_an_empty_batch_gives_no_estimate():
 
 
 def test_bounds_round_up():
-    assert _round_up(1.00001) == 1.0001
-    assert _round_up(2.0) == 2.0
-    assert _round_up(1.23441) == 1.2345
-    assert _round_up(1.231, 2) == 1.24
+    assert round_up(1.00001) == 1.0001
+    assert round_up(2.0) == 2.0
+    assert round_up(1.23441) == 1.2345
+    assert round_up(1.231, 2) == 1.24
     # a bound already on the grid stays, although 2.0001 * 10**4 is 20001.000000000004 in floating point
-    assert _round_up(2.0001) == 2.0001 and _round_up(1.0011) == 1.0011
-    assert all(_round_up(v) == v for v in np.round(1 + np.arange(10000) / 10**4, 4))
-    assert _round_up(2.00010001) == 2.0002
+    assert round_up(2.0001) == 2.0001 and round_up(1.0011) == 1.0011
+    assert all(round_up(v) == v for v in np.round(1 + np.arange(10000) / 10**4, 4))
+    assert round_up(2.00010001) == 2.0002
 
 
 def _product_estimate(**changes):
@@ -553,13 +556,13 @@ def test_an_estimate_looks_for_members_in_the_search_path(example_asn, tmp_path)
 
 
 def test_a_member_shared_by_products_is_read_once(example_asn, monkeypatch):
-    import jwst_memest.estimation as estimation
+    import jwst_memest.member_metadata as member_metadata
 
     names = sorted(p.name.replace("_uncal", "_cal") for p in example_asn.parent.glob("*_uncal.fits"))
     _set_members(example_asn, [("a", names[:2]), ("b", names[1:3])])
     read = []
-    original = estimation.read_exposure_metadata
-    monkeypatch.setattr(estimation, "read_exposure_metadata", lambda path: read.append(path) or original(path))
+    original = member_metadata.read_exposure_metadata
+    monkeypatch.setattr(member_metadata, "read_exposure_metadata", lambda path: read.append(path) or original(path))
     _, products, _ = read_association_members(example_asn)
     assert [len(members) for _, members, _ in products] == [2, 2] and len(read) == 3
 

@@ -5,7 +5,8 @@ import tempfile
 
 import pytest
 
-from jwst_memest.estimation import annotate_association, estimate_association, estimate_features
+from jwst_memest.annotation import annotate_association
+from jwst_memest.estimation import estimate_association, estimate_features
 from jwst_memest.exposures import ExposureLayout, write_header_exposures
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import read_exposure_metadata

@@ -64,7 +64,8 @@ def test_widening_factors_are_the_errors_of_held_out_extrapolations():
 def test_an_unmeasured_mode_is_annotated_uncalibrated_with_a_wider_bound(tmp_path):
     import json
 
-    from jwst_memest.estimation import annotate_association, estimate_association
+    from jwst_memest.annotation import annotate_association
+    from jwst_memest.estimation import estimate_association
     from jwst_memest.exposures import ExposureLayout, write_header_exposures
     from jwst_memest.profile.corpus import _make_association
 

@@ -151,7 +151,7 @@ def estimates_of(inputs: list[str], output_dir: Path | None, quantile: float = 0
 
 
 def _folder_estimates(folder: Path, output_dir: Path | None, quantile: float):
-    from jwst_memest.estimation import write_json_atomic
+    from jwst_memest.atomic import write_json_atomic
     from jwst_memest.metadata import exposure_stem
     from jwst_memest.predict import JwstCalPredict
 

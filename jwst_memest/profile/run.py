@@ -14,7 +14,7 @@ from pathlib import Path
 from jwst_memest.association import AssociationError
 from jwst_memest.atomic import atomic_path, atomic_write
 from jwst_memest.cli_support import CommandParser, program, report_error
-from jwst_memest.estimation import read_association_members
+from jwst_memest.member_metadata import read_association_members
 from jwst_memest.features.build import product_features
 from jwst_memest.features.schema import load_schema
 from jwst_memest.pipelines import class_alias, normalize
