@@ -19,10 +19,12 @@ LAYERS = [
     ("jwst_memest.metadata", "jwst_memest.exposures", "jwst_memest.dark_reference"),
     ("jwst_memest.features",),
     ("jwst_memest.model",),
-    ("jwst_memest.association", "jwst_memest.tables", "jwst_memest.pools"),
+    ("jwst_memest.association", "jwst_memest.tables", "jwst_memest.pools", "jwst_memest.folder_screening",
+     "jwst_memest.folder_associations"),
     ("jwst_memest.estimate_records", "jwst_memest.member_metadata", "jwst_memest.estimation",
      "jwst_memest.annotation", "jwst_memest.exposure_estimate", "jwst_memest.level2_estimate"),
-    ("jwst_memest.hosting", "jwst_memest.step", "jwst_memest.predict", "jwst_memest.example"),
+    ("jwst_memest.hosting", "jwst_memest.step", "jwst_memest.predict", "jwst_memest.folder_output",
+     "jwst_memest.example"),
     ("jwst_memest.plan", "jwst_memest.batch"),  # estimates made jobs, and estimation at scale
     ("jwst_memest.profile",),  # measuring runs: never imports training
     ("jwst_memest.training",),
