@@ -1,9 +1,10 @@
-"""The stages before Level 3 for one exposure, from one header: calwebb_detector1 and calwebb_image2.
+"""The stages before Level 3 for one exposure, from one header: calwebb_detector1, then Level 2.
 
 An uncal file is sized for calwebb_detector1 and then for the Level-2 run of its rate (rateints
 for a time series); a rate or rateints file for its Level-2 run only. calwebb_image2 is estimated
-for the imaging types it calibrates; calwebb_spec2 is not measured here, and an exposure it
-would process is reported as not estimated rather than given a number nothing supports.
+for the imaging types it calibrates, calwebb_spec2 for MIRI LRS slitless time series (the
+spectroscopic mode measured here); an exposure of another spectroscopic mode is reported as not
+estimated rather than given a number nothing supports.
 """
 
 from __future__ import annotations
@@ -16,21 +17,22 @@ from jwst_memest.atomic import atomic_write
 from jwst_memest.exposure_estimate import ExposureEstimate, estimate_from_metadata
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.metadata import ExposureMetadata
-from jwst_memest.model.image2 import IMAGE2_EXP_TYPES, Image2Inputs, load_image2_baseline
+from jwst_memest.model.image2 import LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
 from jwst_memest.settings import RunSettings
 
-__all__ = ["estimate_level2_association", "image2_host", "keeps_integrations", "image2_inputs", "estimate_image2", "estimate_reduction", "write_reduction_estimate",
+__all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "image2_inputs", "estimate_level2", "estimate_reduction", "write_reduction_estimate",
            "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED"]
 
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
 LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
-SPEC2_NOT_ESTIMATED = "calwebb_spec2: not estimated (no measured spectroscopic Level-2 runs)"
-# time series whose slopes stay per integration (rateints) into Level 2
-_TSO_IMAGING = ("NRC_TSIMAGE",)
+SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (the measured spectroscopic Level-2 runs are MIRI LRS "
+                       "slitless time series only)")
+# time series whose slopes stay per integration (rateints) into Level 2, whatever TSOVISIT says
+_TSO_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ", "NIS_SOSS", "MIR_LRS-SLITLESS")
 
 
-def image2_host(host):
-    """The calwebb_image2 pipeline a hook runs in (its host, or the host's parents), if any.
+def level2_host(host):
+    """The calwebb_image2 or calwebb_spec2 pipeline a hook runs in (its host, or the host's parents), if any.
 
     Parameters
     ----------
@@ -40,10 +42,10 @@ def image2_host(host):
     Returns
     -------
     stpipe.pipeline.Pipeline or None
-        jwst's Image2Pipeline (or a subclass), else None.
+        jwst's Image2Pipeline or Spec2Pipeline (or a subclass), else None.
     """
     while host is not None:
-        if any(cls.__name__ == "Image2Pipeline" for cls in type(host).__mro__):
+        if any(cls.__name__ in ("Image2Pipeline", "Spec2Pipeline") for cls in type(host).__mro__):
             return host
         host = getattr(host, "parent", None)
     return None
@@ -66,7 +68,7 @@ def keeps_integrations(meta: ExposureMetadata) -> bool:
         return True
     if meta.level == "rate":
         return False
-    return meta.tso_visit or (meta.exp_type or "").upper() in _TSO_IMAGING
+    return meta.tso_visit or (meta.exp_type or "").upper() in _TSO_TYPES
 
 
 def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -> Image2Inputs:
@@ -102,7 +104,7 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -
                         output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels)
 
 
-def estimate_image2(meta: ExposureMetadata, settings: RunSettings | None = None,
+def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
                     quantile: float = 0.95) -> ExposureEstimate:
     """calwebb_image2's estimate of one imaging exposure.
 
@@ -125,8 +127,8 @@ def estimate_image2(meta: ExposureMetadata, settings: RunSettings | None = None,
     ValueError
         Not an imaging exposure, no shape, or no image2 model installed.
     """
-    if (meta.exp_type or "").upper() not in IMAGE2_EXP_TYPES:
-        raise ValueError(f"{meta.path}: {meta.exp_type} is not imaging; {SPEC2_NOT_ESTIMATED}")
+    if (meta.exp_type or "").upper() not in LEVEL2_EXP_TYPES:
+        raise ValueError(f"{meta.path}: {meta.exp_type}: {SPEC2_NOT_ESTIMATED}")
     model = load_image2_baseline()
     if model is None:
         raise ValueError("no calwebb_image2 model is installed")
@@ -135,7 +137,7 @@ def estimate_image2(meta: ExposureMetadata, settings: RunSettings | None = None,
     return ExposureEstimate(path=str(meta.path), gb=result["gb"], upper_gb=result["upper_gb"],
                             peak_step=result["peak_step"], breakdown=result["breakdown"],
                             calibrated=result["calibrated"], reasons=result["reasons"], inputs=inputs.to_dict(),
-                            model=f"{model.name} {model.version}", pipeline="calwebb_image2")
+                            model=f"{model.name} {model.version}", pipeline=inputs.pipeline)
 
 
 def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = None, quantile: float = 0.95,
@@ -173,8 +175,8 @@ def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = No
     estimates, not_estimated = [], []
     if meta.level == "uncal":
         estimates.append(estimate_from_metadata(meta, settings, quantile, cpus, dark_frames))
-    if (meta.exp_type or "").upper() in IMAGE2_EXP_TYPES:
-        estimates.append(estimate_image2(meta, settings, quantile))
+    if (meta.exp_type or "").upper() in LEVEL2_EXP_TYPES:
+        estimates.append(estimate_level2(meta, settings, quantile))
     else:
         not_estimated.append(SPEC2_NOT_ESTIMATED)
     return estimates, not_estimated

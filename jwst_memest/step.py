@@ -21,7 +21,7 @@ from jwst_memest.estimate_records import estimate_table
 from jwst_memest.exposure_estimate import detector1_host, estimate_from_metadata, exposure_table, is_exposure_file
 from jwst_memest.estimation import estimate_association
 from jwst_memest.hosting import available_memory_gb, estimate_open_models, rescue_parent
-from jwst_memest.level2_estimate import (estimate_image2, estimate_level2_association, estimate_reduction, image2_host,
+from jwst_memest.level2_estimate import (estimate_level2, estimate_level2_association, estimate_reduction, level2_host,
                                         write_reduction_estimate)
 from jwst_memest.settings import RunSettings, SettingsError, parse_boolean
 
@@ -363,9 +363,9 @@ class MemoryEstimateStep(Step):
         pipeline = detector1_host(self.parent)
         if pipeline is not None:
             return self._detector1_hook(input_data, pipeline)
-        pipeline = image2_host(self.parent)
+        pipeline = level2_host(self.parent)
         if pipeline is not None:
-            return self._image2_hook(input_data, pipeline)
+            return self._level2_hook(input_data, pipeline)
         if isinstance(input_data, (str, Path)) and is_exposure_file(input_data):
             return self._estimate_exposure(input_data)
         if isinstance(input_data, (str, Path)) and _is_level2_file(input_data):
@@ -442,22 +442,22 @@ class MemoryEstimateStep(Step):
                           for i, p in enumerate(annotated["products"])
                           if "gbSize" in p}, failures)
 
-    def _image2_hook(self, exposure, pipeline) -> None:
-        """As a pre-hook of calwebb_image2: estimate the run from the rate file's header or the open
-        model's meta, and say when the bound is above memory_limit (no setting of image2 lowers
-        the calibration steps; skipping resample lowers an imaging run's peak)."""
+    def _level2_hook(self, exposure, pipeline) -> None:
+        """As a pre-hook of calwebb_image2 or calwebb_spec2: estimate the run from the rate file's
+        header or the open model's meta, and say when the bound is above memory_limit (no setting
+        lowers the calibration steps; skipping resample lowers an imaging run's peak)."""
         from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
 
         settings = RunSettings.from_pipeline(pipeline)
         if isinstance(exposure, (str, Path)) and not is_exposure_file(exposure):
-            log.info("memory estimate: calwebb_image2 of an association is sized per exposure; "
+            log.info("memory estimate: Level 2 of an association is sized per exposure; "
                      "run memory_estimate on each rate file")
             return None
         meta = read_exposure_metadata(exposure) if isinstance(exposure, (str, Path)) else metadata_from_datamodel(exposure)
-        estimate = estimate_image2(meta, settings, self.upper_quantile)
+        estimate = estimate_level2(meta, settings, self.upper_quantile)
         self.estimation = [estimate]
-        log.info("calwebb_image2 memory estimate: %.3f GB (upper bound %.3f GB), peak in %s",
-                 estimate.gb, estimate.upper_gb, estimate.peak_step)
+        log.info("%s memory estimate: %.3f GB (upper bound %.3f GB), peak in %s",
+                 estimate.pipeline, estimate.gb, estimate.upper_gb, estimate.peak_step)
         limit = self._memory_limit()
         if estimate.upper_gb > limit:
             log.warning("upper bound %.3f GB above memory_limit %.3f GB%s", estimate.upper_gb, limit,

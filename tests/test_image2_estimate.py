@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from jwst_memest.level2_estimate import (SPEC2_NOT_ESTIMATED, estimate_image2, estimate_reduction, image2_inputs,
+from jwst_memest.level2_estimate import (SPEC2_NOT_ESTIMATED, estimate_level2, estimate_reduction, image2_inputs,
                                          keeps_integrations)
 from jwst_memest.metadata import read_exposure_metadata
 from jwst_memest.model.image2 import load_image2_baseline
@@ -17,6 +17,7 @@ from jwst_memest.model.terms import setting_columns, settings_matrix
 from jwst_memest.settings import RunSettings
 
 CORPUS = Path(__file__).parents[1] / "data" / "corpus" / "image2.csv"
+SPEC2_CORPUS = CORPUS.with_name("spec2.csv")
 DEFAULTS = setting_columns(settings_matrix([None]), 0)
 
 
@@ -72,9 +73,9 @@ def test_a_time_series_keeps_its_integrations_and_an_imaging_rate_does_not(tmp_p
 
 def test_settings_change_the_estimate_as_they_change_the_run(tmp_path):
     meta = read_exposure_metadata(_nircam(tmp_path))
-    default = estimate_image2(meta)
-    finer = estimate_image2(meta, RunSettings(pixel_scale_ratio=0.5))
-    skipped = estimate_image2(meta, RunSettings(skip_resample=True))
+    default = estimate_level2(meta)
+    finer = estimate_level2(meta, RunSettings(pixel_scale_ratio=0.5))
+    skipped = estimate_level2(meta, RunSettings(skip_resample=True))
     assert default.peak_step == "resample" and finer.gb > 1.5 * default.gb
     assert "resample" not in skipped.breakdown and skipped.gb < 0.6 * default.gb
 
@@ -89,6 +90,16 @@ def test_an_uncal_file_is_sized_for_detector1_then_image2_and_spectra_are_said_n
                                                   SUBSIZE1=2048, SUBSIZE2=32))
     stages, missing = estimate_reduction(spectra)
     assert [s.pipeline for s in stages] == ["calwebb_detector1"] and missing == [SPEC2_NOT_ESTIMATED]
+    lrs = read_exposure_metadata(_header_file(tmp_path, "jw01234004001_01101_00001_mirimage_uncal.fits",
+                                              INSTRUME="MIRI", DETECTOR="MIRIMAGE", EXP_TYPE="MIR_LRS-SLITLESS",
+                                              TSOVISIT=True, READPATT="FASTR1", NGROUPS=10, NINTS=2000,
+                                              SUBARRAY="SLITLESSPRISM", SUBSIZE1=72, SUBSIZE2=416))
+    stages, missing = estimate_reduction(lrs)
+    assert [s.pipeline for s in stages] == ["calwebb_detector1", "calwebb_spec2"] and not missing
+    spec2 = stages[1]
+    # the pipeline's two copies of the calibrated cube beside it: extract_1d runs over 80 B per science pixel
+    assert spec2.peak_step == "extract_1d" and spec2.inputs["science_pixels"] == 2000 * 72 * 416
+    assert spec2.breakdown["extract_1d"] > 80 * 2000 * 72 * 416 / 1e9
     cal = read_exposure_metadata(_nircam(tmp_path, "cal"))
     with pytest.raises(ValueError, match="sized from an uncal, rate or rateints file"):
         estimate_reduction(cal)
@@ -98,7 +109,7 @@ def test_an_uncal_file_is_sized_for_detector1_then_image2_and_spectra_are_said_n
 def test_held_out_runs_are_within_their_bound_and_five_percent_per_mode():
     from jwst_memest.profile.fit_image2 import load_image2_runs, mode_of
 
-    rows, measured, test, _, _ = load_image2_runs([CORPUS])
+    rows, measured, test, _, _ = load_image2_runs([CORPUS, SPEC2_CORPUS])
     model = load_image2_baseline()
     estimates = [model.estimate(r) for r in rows]
     gb = np.array([e["gb"] for e in estimates])
@@ -122,6 +133,25 @@ def test_the_step_writes_the_stages_of_a_rate_file(tmp_path):
     assert written["stages"][0]["inputs"]["science_pixels"] == 2000 * 64 * 64
     assert written["stages"][0]["peak_step"] in ("flat_field", "photom")
     assert result[path.name]["stages"][0]["gbSize"] == written["stages"][0]["gbSize"]
+
+
+def test_as_a_spec2_hook_it_estimates_what_is_measured_and_never_aborts_the_rest(tmp_path, caplog):
+    from jwst.pipeline import Spec2Pipeline
+
+    from jwst_memest.step import MemoryEstimateStep
+
+    lrs = _header_file(tmp_path, "jw01234004001_01101_00001_mirimage_rateints.fits", INSTRUME="MIRI",
+                       DETECTOR="MIRIMAGE", EXP_TYPE="MIR_LRS-SLITLESS", TSOVISIT=True, NGROUPS=10, NINTS=500,
+                       SUBARRAY="SLITLESSPRISM", SUBSIZE1=72, SUBSIZE2=416)
+    hook = MemoryEstimateStep(parent=Spec2Pipeline())
+    assert hook.run(str(lrs)) is None
+    (estimate,) = hook.estimation
+    assert estimate.pipeline == "calwebb_spec2" and estimate.inputs["nints"] == 500
+    wfss = _header_file(tmp_path, "jw01234005001_01101_00001_nrcalong_rate.fits", INSTRUME="NIRCAM",
+                        DETECTOR="NRCALONG", EXP_TYPE="NRC_WFSS", NGROUPS=5, NINTS=1, SUBARRAY="FULL",
+                        SUBSIZE1=2048, SUBSIZE2=2048)
+    assert MemoryEstimateStep(parent=Spec2Pipeline()).run(str(wfss)) is None  # said, not raised
+    assert "memory estimate skipped" in caplog.text and "not estimated" in caplog.text
 
 
 def test_as_an_image2_hook_it_estimates_the_exposure_and_never_changes_the_run(tmp_path, monkeypatch):

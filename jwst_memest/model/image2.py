@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.model.constants import GB
-from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes, spec2_tso_step_bytes
+from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes, spec2_step_bytes
 from jwst_memest.model.terms import settings_matrix, setting_columns
 from jwst_memest.model.upper import UpperBound
 
@@ -32,8 +32,9 @@ __all__ = ["Image2Inputs", "Image2Baseline", "load_image2_baseline", "image2_fil
 # the imaging exposure types calwebb_image2 calibrates (drizzled to an i2d unless a time series)
 IMAGE2_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRC_TSIMAGE")
 _DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
-# the spectroscopic types whose calwebb_spec2 is measured: a time series extracted per integration
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS",)
+# the spectroscopic types whose calwebb_spec2 is measured: MIRI LRS, a time series extracted per
+# integration and a fixed slit resampled to its s2d
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT")
 LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel")
@@ -111,6 +112,17 @@ class Image2Inputs:
             ``calwebb_spec2`` for the measured spectroscopic types, else ``calwebb_image2``.
         """
         return "calwebb_spec2" if self.exp_type in SPEC2_EXP_TYPES else "calwebb_image2"
+
+    @property
+    def resampled_spectrum(self) -> bool:
+        """Whether calwebb_spec2 resamples the exposure to an s2d (a MIRI LRS fixed slit's rate).
+
+        Returns
+        -------
+        bool
+            True for a fixed slit's single slope image.
+        """
+        return self.exp_type == "MIR_LRS-FIXEDSLIT" and self.nints <= 1
 
     @property
     def drizzled(self) -> bool:
@@ -200,7 +212,8 @@ class Image2Baseline:
         """
         c = self.coefficients
         if inputs.pipeline == "calwebb_spec2":
-            counted = spec2_tso_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels)
+            counted = spec2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
+                                       c["resample_in"], resampled=inputs.resampled_spectrum)
         else:
             s = setting_columns(settings_matrix([inputs.settings]), 0)
             counted = image2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
@@ -208,7 +221,8 @@ class Image2Baseline:
                                         float(inputs.drizzled))
         extra = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels,
                  "resample": c["resample_out"] * inputs.i2d_pixels,
-                 "extract_1d": c["extract_per_pixel"] * inputs.science_pixels}
+                 # extract_1d's own arrays grow with the cube it runs over, not with a fixed slit's small s2d
+                 "extract_1d": 0.0 if inputs.resampled_spectrum else c["extract_per_pixel"] * inputs.science_pixels}
         stages = {}
         for step, value in counted.items():
             value = float(np.asarray(value).ravel()[0])

@@ -32,7 +32,7 @@ from jwst_memest.model.terms import (covered_pixels, member_footprint, resample_
                                      settings_matrix)
 
 __all__ = ["RATE_PER_PIXEL", "CALIBRATED_PER_PIXEL", "FLAT_REFERENCE_PER_PIXEL", "image2_step_bytes", "IMAGE2_STEPS",
-           "spec2_tso_step_bytes", "SPEC2_TSO_STEPS"]
+           "spec2_step_bytes", "SPEC2_STEPS"]
 
 RATE_PER_PIXEL = 20.0  # SCI, ERR, VAR_POISSON, VAR_RNOISE float32; DQ uint32
 # and VAR_FLAT after flat_field, with the ERR and DQ it replaced still held by the open rate file
@@ -93,41 +93,53 @@ def image2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, output_pi
     return {"assign_wcs": rate, "flat_field": flat, "photom": photom, "resample": resample, "save": save}
 
 
-SPEC2_TSO_STEPS = ("assign_wcs", "flat_field", "photom", "copies", "extract_1d", "save")
+SPEC2_STEPS = ("assign_wcs", "flat_field", "photom", "copies", "resample_spec", "extract_1d", "save")
 COPY_PER_PIXEL = 24.0  # a deep copy of the calibrated model's arrays (SCI, ERR, three variances, DQ)
 CONVERSION_PER_FRAME_PIXEL = 16.0  # photom's wavelength per pixel and 2-D conversion, float64, one frame
 
 
-def spec2_tso_step_bytes(science_pixels, frame_pixels, full_frame_pixels) -> dict[str, np.ndarray]:
-    """Counted bytes (beyond the interpreter) each step of calwebb_spec2 holds for a spectroscopic time
-    series extracted per integration (MIRI LRS slitless).
+def spec2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, pixmap_per_input,
+                     resampled: bool) -> dict[str, np.ndarray]:
+    """Counted bytes (beyond the interpreter) each step of calwebb_spec2 holds for a MIRI LRS exposure.
 
     assign_wcs, flat_field and photom work as for imaging (photom's conversion is per pixel of one
     frame, applied in place to every integration). The pipeline then copies the calibrated model
-    for the resampling steps (skipped for a time series) and again for extract_1d: two deep copies
-    beside the calibrated model, which extract_1d runs over; the cal write comes after they are
-    released.
+    for the resampling steps. A fixed slit (``resampled``) is drizzled to its s2d by resample_spec,
+    whose pixel map covers the input frame, and extract_1d works on the small s2d; a time series is
+    not resampled, and the pipeline copies the cube again for extract_1d, which runs beside the
+    calibrated model and both copies. The cal write comes after the copies are released.
 
     Parameters
     ----------
     science_pixels : array_like
-        P: pixels of the science cube (integrations included).
+        P: pixels of the science array (integrations included).
     frame_pixels : array_like
         F: pixels of one frame.
     full_frame_pixels : array_like
         FF: pixels of the detector's full frame (the references' shape).
+    pixmap_per_input : array_like
+        Bytes per input pixel of resample_spec's pixel map (the WCS evaluation; fitted).
+    resampled : bool
+        A fixed slit (resample_spec runs) rather than a time series.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        Bytes per step; ``copies`` is the pipeline's code between photom and extract_1d.
+        Bytes per step; ``copies`` is the pipeline's code between photom and the resampling steps;
+        resample_spec is NaN for a time series.
     """
     P = np.asarray(science_pixels, float)
     F = np.asarray(frame_pixels, float)
     FF = np.asarray(full_frame_pixels, float)
     counted = image2_step_bytes(P, F, FF, 0.0, 1.0, 0.0, setting_columns(settings_matrix([None]), 0), 0.0)
     calibrated = CALIBRATED_PER_PIXEL * P + AREA_PER_PIXEL * F
-    copies = calibrated + 2 * COPY_PER_PIXEL * P
-    return {"assign_wcs": counted["assign_wcs"], "flat_field": counted["flat_field"],
-            "photom": calibrated + MATCH_NANS_PER_PIXEL * P + CONVERSION_PER_FRAME_PIXEL * F,
-            "copies": copies, "extract_1d": copies, "save": counted["save"]}
+    one_copy = calibrated + COPY_PER_PIXEL * P
+    steps = {"assign_wcs": counted["assign_wcs"], "flat_field": counted["flat_field"],
+             "photom": calibrated + MATCH_NANS_PER_PIXEL * P + CONVERSION_PER_FRAME_PIXEL * F, "save": counted["save"]}
+    if resampled:
+        steps.update(copies=one_copy, resample_spec=one_copy + np.asarray(pixmap_per_input, float) * F,
+                     extract_1d=one_copy)
+    else:
+        steps.update(copies=one_copy + COPY_PER_PIXEL * P, resample_spec=np.full_like(P, np.nan),
+                     extract_1d=one_copy + COPY_PER_PIXEL * P)
+    return steps

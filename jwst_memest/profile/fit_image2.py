@@ -108,8 +108,10 @@ def mode_of(row) -> str:
     str
         For example ``NIRCAM imaging`` or ``MIRI time series``.
     """
-    kind = "spectroscopic time series" if row.pipeline == "calwebb_spec2" else \
-        "time series" if row.nints > 1 else "imaging"
+    if row.pipeline == "calwebb_spec2":
+        kind = "fixed slit" if row.resampled_spectrum else "spectroscopic time series"
+    else:
+        kind = "time series" if row.nints > 1 else "imaging"
     return f"{row.instrument} {kind}"
 
 
