@@ -18,7 +18,9 @@ from jwst_memest.exposure_estimate import ExposureEstimate, estimate_from_metada
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.image2 import LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
+from jwst_memest.model.walltime import load_walltime
 from jwst_memest.settings import RunSettings
+from jwst_memest.speed import machine_speed_factor
 
 __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "image2_inputs", "estimate_level2", "estimate_reduction", "write_reduction_estimate",
            "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED"]
@@ -134,10 +136,17 @@ def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
         raise ValueError("no calwebb_image2 model is installed")
     inputs = image2_inputs(meta, settings)
     result = model.estimate(inputs, quantile)
+    wall, wall_upper, speed = None, None, 1.0
+    timing = load_walltime(inputs.pipeline)
+    if timing is not None:
+        speed = machine_speed_factor()
+        seconds, upper = timing.estimate([inputs], quantile, speed)
+        wall, wall_upper = float(seconds[0]), float(upper[0])
     return ExposureEstimate(path=str(meta.path), gb=result["gb"], upper_gb=result["upper_gb"],
                             peak_step=result["peak_step"], breakdown=result["breakdown"],
                             calibrated=result["calibrated"], reasons=result["reasons"], inputs=inputs.to_dict(),
-                            model=f"{model.name} {model.version}", pipeline=inputs.pipeline)
+                            model=f"{model.name} {model.version}", pipeline=inputs.pipeline,
+                            wall_time_s=wall, wall_time_upper_s=wall_upper, speed_factor=speed)
 
 
 def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = None, quantile: float = 0.95,

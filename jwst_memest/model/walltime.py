@@ -40,6 +40,13 @@ calwebb_image2 per exposure (`jwst_memest.model.image2.Image2Inputs`)::
                      + per_integration * NINTS              (a time series' per-integration work)
                      + i2d_pixel * i2d pixels               (resample, when it runs)
 
+calwebb_spec2 per MIRI LRS exposure (the same inputs)::
+
+    spec2:   startup + per_pixel * NINTS x rows x columns   (flat_field, photom, pixel_replace on the cube)
+                     + per_integration * NINTS              (extract_1d, one integration at a time: most
+                                                             of a long time series' run)
+                     + resample_pixel * rows x columns [fixed slit]   (resample_spec's s2d of the frame)
+
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
 ``python -m jwst_memest.profile fit-walltime``, with an upper bound calibrated out of fold
@@ -59,11 +66,13 @@ import yaml
 
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
+from jwst_memest.model.image2 import Image2Inputs
 from jwst_memest.model.terms import setting_columns
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import CLASS_ALIAS_PREFIX, feature_set_for, normalize
 
-__all__ = ["WALLTIME_TERMS", "DETECTOR1", "IMAGE2", "EXPOSURE_TERMS", "detector1_work_terms", "image2_work_terms",
+__all__ = ["WALLTIME_TERMS", "DETECTOR1", "IMAGE2", "SPEC2", "EXPOSURE_TERMS", "detector1_work_terms",
+           "image2_work_terms", "spec2_work_terms",
            "WallTimeModel", "work_terms",
            "fit_walltime_coefficients", "load_walltime", "walltime_file", "MIN_SECONDS", "estimate_wall_times",
            "forget_installed", "reference_workload_seconds"]
@@ -217,10 +226,40 @@ def image2_work_terms(rows) -> dict[str, np.ndarray]:
             "per_integration": np.maximum(column("nints"), 1.0), "i2d_pixel": column("i2d_pixels")}
 
 
+def spec2_work_terms(rows) -> dict[str, np.ndarray]:
+    """The work terms of calwebb_spec2 runs (MIRI LRS), one value per exposure.
+
+    Parameters
+    ----------
+    rows : sequence of jwst_memest.model.image2.Image2Inputs or dict
+        The exposures' inputs, or their ``to_dict()`` (an estimate's ``inputs``).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each term's values, in the order the model lists them.
+    """
+    def inputs(r):
+        if not isinstance(r, dict):
+            return r
+        # the record keeps what decides whether resample_spec runs; the references' frame does not matter here
+        return Image2Inputs(instrument=str(r.get("instrument") or ""), exp_type=str(r.get("exp_type") or ""),
+                            ny=int(r.get("ny") or 0), nx=int(r.get("nx") or 0), nints=int(r.get("nints") or 1),
+                            full_frame_pixels=0)
+
+    rows = [inputs(r) for r in rows]
+    return {"startup": np.ones(len(rows)),
+            "per_pixel": np.array([float(r.science_pixels) for r in rows]),
+            "per_integration": np.array([float(max(r.nints, 1)) for r in rows]),
+            "resample_pixel": np.array([float(r.frame_pixels) if r.resampled_spectrum else 0.0 for r in rows])}
+
+
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml
 IMAGE2 = "image2"
+SPEC2 = "spec2"
 # the stages before Level 3, estimated per exposure from their own inputs rather than a feature vector
-EXPOSURE_TERMS: dict[str, Callable] = {DETECTOR1: detector1_work_terms, IMAGE2: image2_work_terms}
+EXPOSURE_TERMS: dict[str, Callable] = {DETECTOR1: detector1_work_terms, IMAGE2: image2_work_terms,
+                                       SPEC2: spec2_work_terms}
 
 WALLTIME_TERMS: dict[str, Callable] = {
     "image3": _image3_terms,
@@ -254,9 +293,9 @@ def work_terms(X, pipeline: str) -> tuple[list[str], np.ndarray]:
         Level 3: encoded features in the pipeline's feature-set order, with the run-settings columns
         of `jwst_memest.model.terms.with_settings` appended when the settings are not jwst's
         defaults (the physics baseline's input). calwebb_detector1: the exposures' RampInputs;
-        calwebb_image2: their Image2Inputs (or an estimate's ``inputs``).
+        calwebb_image2 and calwebb_spec2: their Image2Inputs (or an estimate's ``inputs``).
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
 
     Returns
     -------
@@ -287,11 +326,11 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
     Parameters
     ----------
     X : numpy.ndarray
-        The runs' baseline input (features and settings columns; detector1, image2: their inputs).
+        The runs' baseline input (features and settings columns; detector1, image2, spec2: their inputs).
     wall_s : numpy.ndarray
         Measured wall times, seconds.
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     start : dict or None, optional
         Starting coefficients (default: a start-up of the fastest run, the rest shared out).
 
@@ -335,13 +374,13 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
 class WallTimeModel:
     """Wall time of a pipeline's runs from its work terms, with a calibrated upper bound.
 
-    Level-3 pipelines per product; calwebb_detector1 (``detector1``) and calwebb_image2 (``image2``)
-    per exposure.
+    Level-3 pipelines per product; calwebb_detector1 (``detector1``), calwebb_image2 (``image2``)
+    and calwebb_spec2 (``spec2``) per exposure.
 
     Parameters
     ----------
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     coefficients : dict of str to float
         Seconds per unit of each work term (`work_terms`), on the reference machine.
     upper_bound : jwst_memest.model.upper.UpperBound
@@ -367,7 +406,7 @@ class WallTimeModel:
         Parameters
         ----------
         X : numpy.ndarray
-            The runs' baseline input (features and settings columns; detector1, image2: their inputs).
+            The runs' baseline input (features and settings columns; detector1, image2, spec2: their inputs).
         speed_factor : float, optional
             How much longer this machine takes than the reference machine (2.0: twice as slow).
 
@@ -387,7 +426,7 @@ class WallTimeModel:
         Parameters
         ----------
         X : numpy.ndarray
-            The runs' baseline input (features and settings columns; detector1, image2: their inputs).
+            The runs' baseline input (features and settings columns; detector1, image2, spec2: their inputs).
         quantile : float, optional
             The upper bound's quantile.
         speed_factor : float, optional
@@ -422,7 +461,7 @@ class WallTimeModel:
         Parameters
         ----------
         pipeline : str
-            The Level-3 pipeline, ``detector1`` or ``image2``.
+            The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
         tree : dict
             As `to_tree` writes it.
 
@@ -463,7 +502,7 @@ def _installed() -> dict:
 
 
 def load_walltime(pipeline: str = "image3") -> WallTimeModel | None:
-    """The installed wall-time model of a pipeline (Level 3, calwebb_detector1, calwebb_image2).
+    """The installed wall-time model of a pipeline (Level 3, calwebb_detector1, calwebb_image2, calwebb_spec2).
 
     Parameters
     ----------
@@ -499,7 +538,7 @@ def estimate_wall_times(pipeline: str, X: np.ndarray, quantile: float = 0.95, sp
     Parameters
     ----------
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     X : numpy.ndarray
         The products' baseline input (features and settings columns).
     quantile : float, optional

@@ -1,7 +1,7 @@
-"""Fit the wall-time model of each Level-3 pipeline, calwebb_detector1 and calwebb_image2 on the corpus' ``wall_s``.
+"""Fit the wall-time model of each Level-3 pipeline, calwebb_detector1, calwebb_image2 and calwebb_spec2 on ``wall_s``.
 
 The successful runs of the training split fit each pipeline's work terms
-(`jwst_memest.model.walltime`; calwebb_detector1's and calwebb_image2's from each run's inputs, as the
+(`jwst_memest.model.walltime`; calwebb_detector1's, calwebb_image2's and calwebb_spec2's from each run's inputs, as the
 exposure's estimate reads them from its header); the upper bound is calibrated on 5-fold out-of-fold estimates of
 the same runs; the held-out split (``split == "test"``) measures the error. ``walltime.yaml`` is
 rewritten atomically, keeping its ``reference_machine`` block (the calibration workload's time).
@@ -20,16 +20,17 @@ from jwst_memest.atomic import atomic_write
 from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
-from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, WALLTIME_TERMS, WallTimeModel,
+from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, WALLTIME_TERMS, WallTimeModel,
                                         fit_walltime_coefficients, walltime_file)
 
 __all__ = ["corpus_files_for", "load_walltime_runs", "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml",
            "main", "PIPELINES"]
 
-PIPELINES = (*WALLTIME_TERMS, DETECTOR1, IMAGE2)
+PIPELINES = (*WALLTIME_TERMS, DETECTOR1, IMAGE2, SPEC2)
 # the columns a corpus file needs to hold timed runs of a pipeline
 _COLUMNS = {DETECTOR1: {"pipeline", "ramp_samples", "wall_s", "status"},
-            IMAGE2: {"pipeline", "rate_bytes", "wall_s", "status"}}
+            IMAGE2: {"pipeline", "rate_bytes", "wall_s", "status"},
+            SPEC2: {"pipeline", "rate_bytes", "wall_s", "status"}}
 _LEVEL3_COLUMNS = {"pipeline", "member_pixels", "wall_s", "status"}
 
 
@@ -41,7 +42,7 @@ def corpus_files_for(paths, pipeline: str) -> list[Path]:
     paths : iterable of str or pathlib.Path
         Corpus CSVs.
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
 
     Returns
     -------
@@ -72,13 +73,13 @@ def load_walltime_runs(paths, pipeline: str):
     paths : iterable of str or pathlib.Path
         Corpus CSVs (those without runs of ``pipeline`` are left out).
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
 
     Returns
     -------
     X : numpy.ndarray
         Features and settings columns, as `jwst_memest.profile.fit.load_measured` builds them;
-        detector1 and image2: an object array of each run's inputs (RampInputs, Image2Inputs).
+        detector1, image2 and spec2: an object array of each run's inputs (RampInputs, Image2Inputs).
     wall_s : numpy.ndarray
         Measured wall times, seconds.
     split : numpy.ndarray
@@ -101,6 +102,9 @@ def load_walltime_runs(paths, pipeline: str):
         rows, _, _, _, table = (load_detector1_runs if pipeline == DETECTOR1 else load_image2_runs)(files)
         X = np.empty(len(rows), dtype=object)
         X[:] = rows
+        # the Level-2 loader reads image2 and spec2 runs alike: each model is fitted on its own pipeline's
+        ours = (table["pipeline"].astype(str) == pipeline).to_numpy()
+        X, table = X[ours], table[ours].reset_index(drop=True)
         split = table["split"].astype(str).to_numpy()
     else:
         from jwst_memest.profile.fit import load_measured
@@ -121,7 +125,7 @@ def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int
     wall_s : numpy.ndarray
         Measured wall times, seconds.
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     k : int, optional
         Folds.
 
@@ -153,7 +157,7 @@ def fit_pipeline(X: np.ndarray, wall_s: np.ndarray, split: np.ndarray, pipeline:
     split : numpy.ndarray
         ``train`` or ``test`` per run.
     pipeline : str
-        The Level-3 pipeline, ``detector1`` or ``image2``.
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     source : str, optional
         What the runs are (kept with the model).
     version : str, optional
@@ -217,9 +221,9 @@ def write_walltime_yaml(models: dict[str, WallTimeModel], path: str | Path, refe
         data["pipelines"][pipeline] = model.to_tree()
     ordered = {"reference_machine": data.get("reference_machine", {}), "pipelines": data["pipelines"]}
     with atomic_write(path) as handle:
-        handle.write("# Wall-time model of the Level-3 pipelines, calwebb_detector1 and calwebb_image2: seconds per\n")
-        handle.write("# unit of each work term on the reference machine; written by `python -m jwst_memest.profile\n")
-        handle.write("# fit-walltime`.\n")
+        handle.write("# Wall-time model of the Level-3 pipelines, calwebb_detector1, calwebb_image2 and\n")
+        handle.write("# calwebb_spec2: seconds per unit of each work term on the reference machine; written by\n")
+        handle.write("# `python -m jwst_memest.profile fit-walltime`.\n")
         yaml.safe_dump(ordered, handle, sort_keys=False)
     return path
 
