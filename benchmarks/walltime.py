@@ -1,4 +1,4 @@
-"""Held-out accuracy of the wall-time model, per Level-3 pipeline and for calwebb_detector1 and calwebb_image2.
+"""Held-out accuracy of the wall-time model, per Level-3 pipeline and for calwebb_detector1, image2 and spec2.
 
     python benchmarks/walltime.py [--corpus data/corpus/*.csv] [--out benchmarks/results/walltime.md]
 
@@ -7,8 +7,9 @@ Fits each pipeline's work terms on the training split of the measured corpus (as
 and judges both on the held-out runs (``split == "test"``): median and p90 absolute % error, how
 many runs exceed the upper bound at q=0.95 and how many the kill time a plan would give them
 (the bound x the default site's time factor). Also measures the noise floor: how far repeated
-runs of one configuration lie from their median. calwebb_detector1 and calwebb_image2 are judged
-per exposure, on ``data/corpus/detector1.csv`` and ``image2.csv`` (their own held-out splits).
+runs of one configuration lie from their median. calwebb_detector1, calwebb_image2 and calwebb_spec2
+(MIRI LRS) are judged per exposure, on ``data/corpus/detector1.csv``, ``image2.csv`` and ``spec2.csv``
+(their own held-out splits).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_memest.model.walltime import DETECTOR1, IMAGE2
+from jwst_memest.atomic import write_text_atomic
+from jwst_memest.model.walltime import DETECTOR1, IMAGE2, SPEC2
 from jwst_memest.profile.fit_walltime import PIPELINES, fit_pipeline, load_walltime_runs
 
 QUANTILE = 0.95
@@ -30,12 +32,13 @@ TIME_FACTOR = 1.5  # the default site's kill-time factor on the bound (jwst_meme
 
 def configurations(table, pipeline: str) -> list[tuple]:
     """What identifies a run's configuration: its inputs and settings (repeats share it)."""
-    args = table["pipeline_args"].fillna("").astype(str).map(
+    # a corpus whose runs all take the defaults reads the column as float NaN
+    args = table["pipeline_args"].map(lambda a: a if isinstance(a, str) else "").map(
         lambda a: " ".join(x for x in a.split() if "override" not in x))
     if pipeline == DETECTOR1:
         return list(zip(table["instrument"].astype(str), table["readpatt"].astype(str), table["nints"],
                         table["ngroups"], table["ny"], table["nx"], table["maximum_cores"], args))
-    if pipeline == IMAGE2:
+    if pipeline in (IMAGE2, SPEC2):
         return list(zip(table["exp_type"].astype(str), table["nints"], table["ny"], table["nx"], args))
     return list(zip(table["exp_type"].astype(str), table["n_members"], table["member_pixels"], table["output_pixels"],
                     table["in_memory"], table["n_integrations"], table["total_input_bytes"], args))
@@ -90,8 +93,8 @@ def main(argv=None) -> int:
         "(`jwst_memest/model/walltime.py`) are fitted on the training split of the measured corpus "
         "(`data/corpus/*.csv`, successful runs, `wall_s`), the upper bound calibrated on 5-fold out-of-fold "
         "estimates of the training runs, and both judged on the held-out runs (`split == \"test\"`, the split the "
-        "memory benchmarks use); calwebb_detector1's and calwebb_image2's per exposure, from the exposure's inputs "
-        "(`data/corpus/detector1.csv`, `image2.csv`). "
+        "memory benchmarks use); calwebb_detector1's, calwebb_image2's and calwebb_spec2's per exposure, from the "
+        "exposure's inputs (`data/corpus/detector1.csv`, `image2.csv`, `spec2.csv`). "
         f"Bound at q={QUANTILE}; kill time = bound x {TIME_FACTOR} (the default site's "
         "`time_factor`).",
         "",
@@ -115,7 +118,7 @@ def main(argv=None) -> int:
         *modes,
         "",
     ])
-    Path(args.out).write_text(text)
+    write_text_atomic(text, Path(args.out))
     print(f"wrote {args.out}")
     return 0
 
