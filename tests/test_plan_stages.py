@@ -1,5 +1,5 @@
 """A folder's whole reduction planned: a calwebb_detector1 job per uncal file, calwebb_image2 after it
-for imaging, and each Level-3 job waiting on its members' jobs in every scheduler's files (the DAG read
+for imaging, calwebb_spec2 for MIRI LRS, and each Level-3 job waiting on its members' jobs in every scheduler's files (the DAG read
 back by htcondor2, the Slurm and AWS Batch submit-all scripts run against stand-in commands, the
 requests validated by botocore)."""
 
@@ -81,7 +81,7 @@ def test_every_uncal_file_gets_a_detector1_job_with_a_tier_kill_time_and_ladder(
         (parent,) = job["depends_on"]
         assert jobs[parent]["pipeline"] == "detector1" and jobs[parent]["product"] == job["product"]
         assert job["association"] == str(folder.resolve() / f"{job['product']}_rate.fits")
-        # image2's estimate carries no wall time: its stage's model is applied to the estimate's inputs
+        # image2's estimate carries its wall time, from its stage's model
         assert 0 < job["wall_time_s"] < job["wall_upper_s"] and job["kill_time_s"] == site.kill_time_s(job["wall_upper_s"])
 
 
@@ -236,3 +236,125 @@ def test_a_parent_that_fits_no_tier_is_left_out_of_the_dag_and_said(tmp_path):
     assert "${ID[jw1_nrca1_detector1]}" not in (tmp_path / "slurm-submit-all.sh").read_text()
     request = json.loads((tmp_path / "p.batch-0.json").read_text())
     assert request["dependsOn"] == [{"jobId": "@jobId:jw2_nrca1_detector1@"}]
+
+
+@pytest.fixture(scope="module")
+def spectra_plan(tmp_path_factory):
+    """``jwst-memest plan`` on a folder of a MIRI LRS slitless uncal file (a time series) and a NIRCam grism time
+    series one, each forming a tso3 product."""
+    from astropy.io import fits
+
+    from jwst_memest.exposures import ExposureLayout, write_header_exposures
+    from jwst_memest.plan.cli import main
+
+    root = tmp_path_factory.mktemp("spectra")
+    folder = root / "exposures"
+    lrs = ExposureLayout(program=1234, observation=1, exp_type="MIR_LRS-SLITLESS", detectors=("MIRIMAGE",),
+                         filter="P750L", pupil="N/A", subarray="SLITLESSPRISM", subarray_shape=(72, 416), nints=500,
+                         tso_visit=True, suffix="uncal")
+    grism = ExposureLayout(program=1234, observation=2, exp_type="NRC_TSGRISM", detectors=("NRCALONG",),
+                           filter="F322W2", pupil="GRISMR", subarray="SUBGRISM64", subarray_shape=(2048, 64), nints=20,
+                           suffix="uncal")
+    for path in write_header_exposures(lrs, folder):
+        # as operations' pools hold it: jwst's TSO rule matches "t", not the "True" a boolean card reads as, and
+        # MIR_LRS-SLITLESS is a time series by TSOVISIT alone
+        with fits.open(path, mode="update") as hdul:
+            hdul[0].header["TSOVISIT"] = "T"
+    write_header_exposures(grism, folder)
+    out = root / "out"
+    previous = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(root)  # no speed factor of this machine's
+    try:
+        assert main([str(folder), "--site", "calcloud-like", "--output-dir", str(out)]) == 0
+    finally:
+        if previous is None:
+            os.environ.pop("XDG_CONFIG_HOME")
+        else:
+            os.environ["XDG_CONFIG_HOME"] = previous
+    plan = json.loads((out / "plan.json").read_text())
+    return folder, out, {j["name"]: j for j in plan["jobs"]}
+
+
+def test_a_miri_lrs_exposure_gets_a_spec2_job_between_detector1_and_tso3(spectra_plan):
+    folder, out, jobs = spectra_plan
+    site = load_site("calcloud-like")
+    (spec2,) = [j for j in jobs.values() if j["pipeline"] == "spec2"]
+    (parent,) = spec2["depends_on"]
+    assert jobs[parent]["pipeline"] == "detector1" and jobs[parent]["product"] == spec2["product"]
+    rateints = folder.resolve() / f"{spec2['product']}_rateints.fits"
+    assert spec2["association"] == str(rateints)
+    assert spec2["command"] == f"strun calwebb_spec2 {rateints} --output_dir={folder.resolve()}"
+    assert spec2["command"] in (out / f"{spec2['name']}.sh").read_text()
+    assert spec2["tier_gb"] == site.tier_for(spec2["upper_gb"])
+    assert 0 < spec2["wall_time_s"] < spec2["wall_upper_s"]
+    assert spec2["kill_time_s"] == site.kill_time_s(spec2["wall_upper_s"]) < site.max_time_s
+    (tso3,) = [j for j in jobs.values() if j["pipeline"] == "tso3" and "miri" in j["product"]]
+    assert tso3["depends_on"] == [spec2["name"]] and LEVEL2_NOT_PLANNED not in tso3["note"]
+    # another spectroscopic mode is not estimated at Level 2: its tso3 waits on detector1, and says so
+    (grism,) = [j for j in jobs.values() if j["pipeline"] == "tso3" and "nircam" in j["product"]]
+    (parent,) = grism["depends_on"]
+    assert jobs[parent]["pipeline"] == "detector1" and LEVEL2_NOT_PLANNED in grism["note"]
+    assert not [j for j in jobs.values()
+                if j["pipeline"] in ("spec2", "image2") and j["product"] == jobs[parent]["product"]]
+
+
+def test_the_spectra_plan_runs_detector1_then_spec2_then_tso3_in_every_scheduler(spectra_plan, tmp_path):
+    folder, out, jobs = spectra_plan
+    detector1 = {j["product"]: name for name, j in jobs.items() if j["pipeline"] == "detector1"}
+    (spec2,) = [name for name, j in jobs.items() if j["pipeline"] == "spec2"]
+    miri, grism = (next(n for n, j in jobs.items() if j["pipeline"] == "tso3" and key in j["product"])
+                   for key in ("miri", "nircam"))
+    lrs = jobs[spec2]["product"]
+    other = next(p for p in detector1 if p != lrs)
+    _, edges = _dag_edges((out / "jobs.dag").read_text())
+    assert edges == {(detector1[lrs], spec2), (spec2, miri), (detector1[other], grism)}
+    htcondor2 = pytest.importorskip("htcondor2")
+    assert htcondor2.Submit((out / f"{spec2}.node.sub").read_text())["request_memory"].startswith("$CHOICE(retry")
+    # Slurm: each job after its parents' IDs
+    calls = tmp_path / "calls"
+    _stub(tmp_path, "sbatch", f'n=$(( $(wc -l < {calls} 2>/dev/null || echo 0) + 100 ))\n'
+                              f'echo "$n $*" >> {calls}\necho "$n;cluster"\n')
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", str(out / "slurm-submit-all.sh")], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    submitted = {}
+    for line in calls.read_text().splitlines():
+        job_id, *arguments = line.split()
+        submitted[Path(arguments[-1]).name.removesuffix(".slurm")] = (job_id, arguments[:-1])
+    assert set(submitted) == set(jobs)
+    for name in (spec2, miri):
+        (dependency,) = [a for a in submitted[name][1] if a.startswith("--dependency=")]
+        assert dependency == "--dependency=afterok:" + ":".join(submitted[p][0] for p in jobs[name]["depends_on"])
+    # AWS Batch: the first attempt depends on its parents, the requests are valid SubmitJob calls
+    botocore_session = pytest.importorskip("botocore.session")
+    from botocore.validate import validate_parameters
+
+    model = botocore_session.get_session().get_service_model("batch").operation_model("SubmitJob")
+    for name in (spec2, miri):
+        request = json.loads((out / f"{name}.batch-0.json").read_text())
+        validate_parameters(request, model.input_shape)
+        assert request["dependsOn"] == [{"jobId": f"@jobId:{p}@"} for p in jobs[name]["depends_on"]]
+
+
+def test_a_miri_lrs_rateints_file_is_planned_as_its_spec2_job_alone(tmp_path):
+    from astropy.io import fits
+
+    from jwst_memest.level2_estimate import estimate_reduction
+    from jwst_memest.metadata import read_exposure_metadata
+    from jwst_memest.plan.cli import exposure_stages
+
+    primary = fits.PrimaryHDU()
+    primary.header.update(dict(TELESCOP="JWST", NFRAMES=1, GROUPGAP=0, INSTRUME="MIRI", DETECTOR="MIRIMAGE",
+                               EXP_TYPE="MIR_LRS-SLITLESS", TSOVISIT=True, NGROUPS=10, NINTS=3000,
+                               SUBARRAY="SLITLESSPRISM", SUBSIZE1=72, SUBSIZE2=416))
+    path = tmp_path / "jw01234004001_01101_00001_mirimage_rateints.fits"
+    fits.HDUList([primary]).writeto(path)
+    estimates, missing = estimate_reduction(read_exposure_metadata(path))
+    assert not missing
+    site = load_site("calcloud-like")
+    (job,) = plan_exposure_jobs(exposure_stages(estimates), tmp_path, site)
+    assert job.pipeline == "spec2" and job.association == str(path.resolve()) and job.depends_on == []
+    assert job.command == f"strun calwebb_spec2 {path.resolve()} --output_dir={tmp_path}"
+    assert job.tier_gb == site.tier_for(estimates[0].upper_gb)
+    # extract_1d's loop over 3000 integrations: minutes, not the site's longest time
+    assert 60 < job.wall_time_s < job.wall_upper_s and job.kill_time_s == site.kill_time_s(job.wall_upper_s)

@@ -9,10 +9,12 @@ Slurm script and AWS Batch requests, the HTCondor DAG and ``plan.json`` are writ
 
 A folder of Level-3 associations (``*_asn.json``) is planned as those files; a folder of exposures
 is formed into products first (folder mode), its associations written to the output directory.
-In folder mode each uncal file also gets a calwebb_detector1 job, and an imaging one a
-calwebb_image2 job after it (they write their products beside the uncal file, where the
-associations name the members); each Level-3 job waits on its members' jobs (the HTCondor DAG's
-``PARENT ... CHILD``, Slurm's ``afterok``, AWS Batch's ``dependsOn``).
+In folder mode each uncal file also gets a calwebb_detector1 job, and after it an imaging one a
+calwebb_image2 job, a MIRI LRS one (slitless time series, fixed slit) a calwebb_spec2 job (they
+write their products beside the uncal file, where the associations name the members); each
+Level-3 job waits on its members' jobs (the HTCondor DAG's ``PARENT ... CHILD``, Slurm's
+``afterok``, AWS Batch's ``dependsOn``). The members of other spectroscopic modes have no Level-2
+job: their Level-3 job waits on their detector1 jobs, and its note says Level 2 must run between.
 Without ``--site``, the site is this machine alone (its memory the only tier).
 """
 
@@ -58,12 +60,13 @@ def exposure_stages(estimates) -> list[tuple]:
     ----------
     estimates : iterable of jwst_memest.exposure_estimate.ExposureEstimate
         Folder mode's estimates of the stages before Level 3 (calwebb_detector1 from an uncal
-        file, then calwebb_image2 for an imaging exposure), an exposure's stages in run order.
+        file, then calwebb_image2 for an imaging exposure or calwebb_spec2 for MIRI LRS), an
+        exposure's stages in run order.
 
     Returns
     -------
     list of tuple
-        ``(estimate, input file)`` in the same order: Level 2 (image2) of an uncal file runs on
+        ``(estimate, input file)`` in the same order: Level 2 (image2, spec2) of an uncal file runs on
         the rate file detector1 writes beside it (rateints: several integrations kept, a time series).
     """
     from jwst_memest.metadata import exposure_stem, product_level

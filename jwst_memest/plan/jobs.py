@@ -1,5 +1,6 @@
 """From estimates to jobs: a memory tier, a kill time and a retry ladder per Level-3 product, and per
-exposure for the stages before Level 3 that are estimated (calwebb_detector1, calwebb_image2).
+exposure for the stages before Level 3 that are estimated (calwebb_detector1; calwebb_image2 for
+imaging, calwebb_spec2 for MIRI LRS).
 
 A Level-3 job waits on the jobs making its members' files: the last planned stage of each member's
 exposure (matched by exposure name: ``jw..._nrca1_uncal`` makes the ``jw..._nrca1_cal`` a product
@@ -21,9 +22,10 @@ from jwst_memest.plan.site import Site
 __all__ = ["Job", "plan_job", "plan_jobs", "plan_exposure_job", "plan_exposure_jobs", "link_to_exposures",
            "plan_table", "job_name", "mib", "LEVEL2_NOT_PLANNED"]
 
-# a Level-3 job whose members' Level 2 is not estimated waits on detector1 only: someone else runs Level 2
-LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2): this job waits on "
-                      "their detector1 jobs; run their Level 2 before it")
+# a Level-3 job whose members' Level 2 is not estimated (calwebb_spec2 of modes other than MIRI LRS) waits on
+# detector1 only: someone else runs Level 2
+LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2 is estimated for MIRI "
+                      "LRS only): this job waits on their detector1 jobs; run their Level 2 before it")
 
 
 def job_name(product: str) -> str:
@@ -53,7 +55,7 @@ class Job:
     product : str
         The Level-3 product, or the exposure (its name without suffix) of a stage before Level 3.
     pipeline : str
-        Its pipeline (``image3``, ..., ``detector1``, ``image2``).
+        Its pipeline (``image3``, ..., ``detector1``, ``image2``, ``spec2``).
     association : str
         The association file the job runs on (a stage before Level 3: its input exposure file).
     upper_gb : float
@@ -292,7 +294,7 @@ def _stage_wall_times(estimate, stage: str, quantile: float) -> tuple[float | No
 
 def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, site: Site,
                       depends_on: Sequence[str] = (), quantile: float = 0.95) -> Job:
-    """The job of one exposure's stage before Level 3 (calwebb_detector1 or calwebb_image2).
+    """The job of one exposure's stage before Level 3 (calwebb_detector1, calwebb_image2 or calwebb_spec2).
 
     The memory request is the smallest tier the estimate's upper bound (plus the site's per-job
     overhead) fits in; the kill time comes from the wall-time bound (the site's longest time when
@@ -304,7 +306,7 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
     estimate : jwst_memest.exposure_estimate.ExposureEstimate
         The stage's estimate for the exposure.
     input_path : str or pathlib.Path
-        The file the stage runs on (the uncal file; image2: the rate or rateints file detector1 writes).
+        The file the stage runs on (the uncal file; Level 2: the rate or rateints file detector1 writes).
     output_dir : str or pathlib.Path
         Where the stage writes its products.
     site : jwst_memest.plan.site.Site
@@ -312,8 +314,9 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
     depends_on : sequence of str, optional
         The jobs making its input.
     quantile : float, optional
-        The wall-time bound's quantile, for an estimate that carries no wall time (calwebb_image2's:
-        its stage's wall-time model is applied to the estimate's inputs).
+        The wall-time bound's quantile, for an estimate that carries no wall time (one made without
+        its stage's wall-time model installed, or read back from a record: the model is applied to the
+        estimate's inputs).
 
     Returns
     -------
@@ -347,7 +350,7 @@ def plan_exposure_jobs(stages: Sequence[tuple], output_dir: str | Path, site: Si
     ----------
     stages : sequence of (ExposureEstimate, str) tuples
         Each stage's estimate and the file it runs on, an exposure's stages in run order
-        (calwebb_detector1 before calwebb_image2).
+        (calwebb_detector1 before calwebb_image2 or calwebb_spec2).
     output_dir : str or pathlib.Path
         Where the stages write their products.
     site : jwst_memest.plan.site.Site

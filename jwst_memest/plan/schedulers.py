@@ -9,7 +9,7 @@ signal (137: killed by SIGKILL, as the kernel's out-of-memory killer and contain
   removes a job running longer than its kill time. ``jobs.dag`` runs every job as a DAG node
   (``NAME.node.sub``: ``request_memory = $CHOICE(retry, ...)`` on DAGMan's ``$(RETRY)``, ``RETRY``
   on any exit but 1, the pipeline's own failure), and ``PARENT ... CHILD`` makes a job wait on the
-  jobs making its inputs (detector1 -> image2 -> Level 3); DAGMan retries a node in place, so a
+  jobs making its inputs (detector1 -> image2 or spec2 -> Level 3); DAGMan retries a node in place, so a
   child waits on its parent's retries too.
 - **Slurm** ``NAME.slurm``: ``#SBATCH --mem/--time/--cpus-per-task``; on an out-of-memory exit
   the script submits itself again with the next tier's ``--mem``, and moves the pending jobs
