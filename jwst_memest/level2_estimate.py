@@ -28,7 +28,7 @@ __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
 LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
 SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (the measured spectroscopic Level-2 runs are MIRI LRS "
-                       "slitless time series only)")
+                       "slitless and fixed slit only)")
 # time series whose slopes stay per integration (rateints) into Level 2, whatever TSOVISIT says
 _TSO_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ", "NIS_SOSS", "MIR_LRS-SLITLESS")
 

@@ -116,7 +116,7 @@ def estimates_of(inputs: list[str], output_dir: Path | None, quantile: float = 0
 
     Returns
     -------
-    estimates : list of jwst_memest.estimation.ProductEstimate
+    estimates : list of jwst_memest.estimate_records.ProductEstimate
         The products' estimates.
     association_of : dict of str to str
         Each product's association file.

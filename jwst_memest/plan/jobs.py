@@ -202,7 +202,7 @@ def plan_job(estimate, association: str | Path, site: Site) -> Job:
 
     Parameters
     ----------
-    estimate : jwst_memest.estimation.ProductEstimate
+    estimate : jwst_memest.estimate_records.ProductEstimate
         The product's estimate.
     association : str or pathlib.Path
         The association file the job runs on.
@@ -252,7 +252,7 @@ def plan_jobs(estimates: Sequence, association_of: dict[str, str | Path], site: 
 
     Parameters
     ----------
-    estimates : sequence of jwst_memest.estimation.ProductEstimate
+    estimates : sequence of jwst_memest.estimate_records.ProductEstimate
         The estimates.
     association_of : dict of str to str or pathlib.Path
         Each product's association file.
