@@ -24,7 +24,7 @@ from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, WALLTIME_TERMS
                                         fit_walltime_coefficients, walltime_file)
 
 __all__ = ["corpus_files_for", "load_walltime_runs", "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml",
-           "main", "PIPELINES"]
+           "largest_runs_check", "session_residuals", "main", "PIPELINES", "LARGEST_FRACTION"]
 
 PIPELINES = (*WALLTIME_TERMS, DETECTOR1, IMAGE2, SPEC2)
 # the columns a corpus file needs to hold timed runs of a pipeline
@@ -32,6 +32,9 @@ _COLUMNS = {DETECTOR1: {"pipeline", "ramp_samples", "wall_s", "status"},
             IMAGE2: {"pipeline", "rate_bytes", "wall_s", "status"},
             SPEC2: {"pipeline", "rate_bytes", "wall_s", "status"}}
 _LEVEL3_COLUMNS = {"pipeline", "member_pixels", "wall_s", "status"}
+# the largest-runs check fits on runs below this fraction of the largest wall time: the rest are
+# products several times bigger than any the fit saw, what a site's biggest jobs are
+LARGEST_FRACTION = 1 / 3
 
 
 def corpus_files_for(paths, pipeline: str) -> list[Path]:
@@ -142,6 +145,74 @@ def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int
         coefficients = fit_walltime_coefficients(X[fit_rows], wall_s[fit_rows], pipeline)
         estimates[held] = WallTimeModel(pipeline, coefficients, placeholder).predict(X[held])
     return estimates
+
+
+def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
+                       fraction: float = LARGEST_FRACTION) -> tuple[int, np.ndarray]:
+    """Refit on the runs below ``fraction`` of the largest wall time and estimate the others.
+
+    Whether the terms' shape carries to products bigger than any the fit saw: a model whose terms
+    follow the work estimates them as well as the runs it was fitted on.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The runs' baseline input (both splits).
+    wall_s : numpy.ndarray
+        Measured wall times, seconds.
+    pipeline : str
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
+    fraction : float, optional
+        Runs below ``fraction`` x the largest wall time are fitted.
+
+    Returns
+    -------
+    n_estimated : int
+        The runs estimated (0 when none is left, or too few are below to fit the terms).
+    signed_pct : numpy.ndarray
+        Their signed % errors (negative: the estimate is below the measured time).
+    """
+    wall_s = np.asarray(wall_s, dtype=float)
+    small = wall_s < np.max(wall_s) * fraction
+    if small.all() or not small.any():
+        return 0, np.array([])
+    try:
+        coefficients = fit_walltime_coefficients(X[small], wall_s[small], pipeline)
+    except ValueError:
+        return 0, np.array([])
+    seconds = WallTimeModel(pipeline, coefficients, UpperBound((1.0,), (1.0,), 0)).predict(X[~small])
+    return int((~small).sum()), 100 * (seconds / wall_s[~small] - 1)
+
+
+def session_residuals(model: WallTimeModel, X: np.ndarray, wall_s: np.ndarray, sessions,
+                      min_runs: int = 3) -> dict[str, float]:
+    """The model's median signed % residual per measuring session.
+
+    Runs of one session shared the machine with the same other work: a session's median far from
+    zero is its load, which moves all its runs alike and which no input can predict.
+
+    Parameters
+    ----------
+    model : jwst_memest.model.walltime.WallTimeModel
+        The fitted model.
+    X : numpy.ndarray
+        The runs' baseline input.
+    wall_s : numpy.ndarray
+        Measured wall times, seconds.
+    sessions : sequence of str
+        Each run's session (e.g. the hour of its timestamp).
+    min_runs : int, optional
+        Sessions with fewer runs are left out (their median is a run's, not the session's).
+
+    Returns
+    -------
+    dict of str to float
+        Session to median signed % residual (negative: estimates below the measured times).
+    """
+    pct = 100 * (model.predict(X) / np.asarray(wall_s, dtype=float) - 1)
+    sessions = np.asarray(sessions, dtype=str)
+    return {s: float(np.median(pct[sessions == s])) for s in sorted(set(sessions))
+            if (sessions == s).sum() >= min_runs}
 
 
 def fit_pipeline(X: np.ndarray, wall_s: np.ndarray, split: np.ndarray, pipeline: str, source: str = "",
