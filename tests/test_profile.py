@@ -191,6 +191,8 @@ def test_end_to_end_profile_of_a_real_pipeline_run(tmp_path):
     assert row["status"] == "ok", row
     assert 0.25 < row["measured_gb"] < 2.0
     assert row["n_members"] == 2 and json.loads(row["layout"])["dither_points"] == 2
+    times = json.loads(row["step_times"])  # each step's seconds, for wall-time terms per step
+    assert {"resample", "source_catalog"} <= set(times) and sum(times.values()) < row["wall_s"]
 
 
 @pytest.mark.slow

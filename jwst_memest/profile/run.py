@@ -26,7 +26,7 @@ __all__ = ["CORPUS_COLUMNS", "profile_association", "append_row", "finished_run_
 
 RUN_COLUMNS = [
     "run_id", "product", "pipeline", "status", "measured_gb", "peak_sampled_gb", "wall_s",
-    "pipeline_args", "jwst_version", "timestamp", "split", "layout", "step_peaks",
+    "pipeline_args", "jwst_version", "timestamp", "split", "layout", "step_peaks", "step_times",
 ]
 CORPUS_COLUMNS = RUN_COLUMNS + list(dict.fromkeys(load_schema("image3").names + load_schema("spec3").names))
 
@@ -260,12 +260,17 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     settings = RunSettings.from_arguments(pipeline_args)
     in_memory = settings.in_memory
     features = product_features(members, pipeline, in_memory, settings=settings)
+    from jwst_memest.profile.detector1 import step_times
+
     command = [runner, class_alias(pipeline), str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
         # the log also dates each step, which is how the per-step peaks are found
         log_path = log_path or Path(scratch) / "pipeline.log"
         result = measure(command, env=crds_free_env(Path(scratch) / "crds"), cwd=scratch, timeout=timeout, log_path=log_path,
                          rss_limit_gb=rss_limit_gb)
+        # each step's seconds, for wall-time terms per step (read before the scratch folder goes)
+        with open(log_path, errors="replace") as handle:
+            times = step_times(handle.readlines())
     run_id = run_id or f"{product}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     row = {
         "run_id": run_id,
@@ -284,6 +289,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
         "split": split_of(run_id),
         "layout": json.dumps(layout or {}),
         "step_peaks": json.dumps(result.step_peaks, sort_keys=True) if result.step_peaks else "",
+        "step_times": json.dumps(times, sort_keys=True) if times else "",
         **features.values,
     }
     return row
