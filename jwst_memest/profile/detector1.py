@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from jwst_memest.profile.detector1_layouts import Detector1Exposure, frame_time, make_exposure
+from jwst_memest.profile.monitor import step_times
 from jwst_memest.profile.detector1_references import (dark_frames_of, detector1_arguments,
                                                       write_detector1_references)
 
 __all__ = ["write_uncal", "run_detector1", "detector1_configuration", "expand_detector1_plan",
            "Detector1Configuration", "predicted_peak_gb",
-           "build_detector1_corpus", "DETECTOR1_COLUMNS", "MAXIMUM_CORES", "step_times"]
+           "build_detector1_corpus", "DETECTOR1_COLUMNS", "MAXIMUM_CORES"]
 
 MAXIMUM_CORES = ("none", "1", "2", "half", "all")
 
@@ -264,28 +265,6 @@ def predicted_peak_gb(exposure: Detector1Exposure, maximum_cores: str = "1", dar
     workers = _cores_used(maximum_cores)
     extra = (workers - 1) * 0.4e9 if workers > 1 else 0.0
     return (0.6e9 + 56 * samples + dark + extra) / 1e9
-
-
-def step_times(lines) -> dict[str, float]:
-    """Seconds each step of an stpipe log ran (summed over repeats); skipped steps take ~0.
-
-    Parameters
-    ----------
-    lines : iterable of str
-        The log's lines.
-
-    Returns
-    -------
-    dict of str to float
-        Step name to seconds.
-    """
-    from jwst_memest.profile.monitor import step_intervals
-
-    times: dict[str, float] = {}
-    for name, start, end in step_intervals(lines):
-        if end != float("inf"):
-            times[name] = round(times.get(name, 0.0) + end - start, 3)
-    return times
 
 
 def default_reference_cache() -> Path:

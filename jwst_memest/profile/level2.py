@@ -22,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 from jwst_memest.exposures import ExposureLayout, detector_offset, instrument_of
-from jwst_memest.profile.detector1 import expand_detector1_plan, step_times
+from jwst_memest.profile.detector1 import expand_detector1_plan
+from jwst_memest.profile.monitor import step_times
 from jwst_memest.profile.image2 import frame_shape, image2_layout, layout_is_tso, rate_bytes
 
 __all__ = ["LEVEL2_COLUMNS", "LEVEL2_PIPELINES", "run_level2", "build_level2_corpus", "default_level2_reference_cache"]

@@ -29,7 +29,7 @@ import datetime
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Measurement", "measure"]
+__all__ = ["Measurement", "measure", "step_intervals", "step_times"]
 
 _LAUNCHER = (
     "import os, sys\n"
@@ -212,6 +212,16 @@ def step_intervals(lines) -> list[tuple[str, float, float]]:
     """(step, start, end) wall-clock times of every step run in an stpipe log, pipelines left out.
 
     A step ends at its "done" line, or (skipped, failed) when the next step starts.
+
+    Parameters
+    ----------
+    lines : iterable of str
+        The log's lines.
+
+    Returns
+    -------
+    list of tuple
+        (step name, start, end) in seconds since the epoch; an unfinished step ends at infinity.
     """
     intervals, current = [], None
     for line in lines:
@@ -251,3 +261,23 @@ def peaks_by_step(lines, samples) -> dict[str, float]:
         if inside:
             peaks[name] = round(max(peaks.get(name, 0.0), max(inside) / 1e9), 4)
     return peaks
+
+
+def step_times(lines) -> dict[str, float]:
+    """Seconds each step of an stpipe log ran (summed over repeats); skipped steps take ~0.
+
+    Parameters
+    ----------
+    lines : iterable of str
+        The log's lines.
+
+    Returns
+    -------
+    dict of str to float
+        Step name to seconds.
+    """
+    times: dict[str, float] = {}
+    for name, start, end in step_intervals(lines):
+        if end != float("inf"):
+            times[name] = round(times.get(name, 0.0) + end - start, 3)
+    return times

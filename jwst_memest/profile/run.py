@@ -260,7 +260,7 @@ def profile_association(asn_path: str | Path, *, pipeline_args: list[str] = (), 
     settings = RunSettings.from_arguments(pipeline_args)
     in_memory = settings.in_memory
     features = product_features(members, pipeline, in_memory, settings=settings)
-    from jwst_memest.profile.detector1 import step_times
+    from jwst_memest.profile.monitor import step_times
 
     command = [runner, class_alias(pipeline), str(asn_path), *pipeline_args]
     with tempfile.TemporaryDirectory(prefix="memest-run-") as scratch:
