@@ -103,15 +103,17 @@ def build_parser() -> CommandParser:
         prog=program("jwst-memest estimate"),
         usage="%(prog)s [options] ASSOCIATION [--steps.STEP.PARAMETER=VALUE ...]",
         description="Estimate the peak memory of every product of a Level-3 association and write the "
-                    "association back, annotated (the memory_estimate step; strun memory_estimate takes the "
-                    "same parameters).",
-        epilog="The association may come first or last, the options anywhere. The Level-3 run's own "
+                    "association back, annotated; or of the stages before Level 3 of one exposure (an uncal "
+                    "file: calwebb_detector1 then Level 2; a rate or rateints file: Level 2), written as "
+                    "<exposure>_memest.json; or of each exposure of a Level-2 association (the memory_estimate "
+                    "step; strun memory_estimate takes the same parameters).",
+        epilog="The input may come first or last, the options anywhere. The run's own "
                "arguments that change memory are given as to the pipeline, e.g. "
                "--steps.resample.pixel_scale_ratio=0.6 --in_memory=false. Exit status: 0 done, 2 bad input "
                "or option (one line on stderr), 3 some products not estimated (the others are written).",
     )
     parser.add_argument("association", nargs="*", metavar="ASSOCIATION",
-                        help="the Level-3 association (.json), or an uncal file (.fits) for its calwebb_detector1 run")
+                        help="a Level-3 or Level-2 association (.json), or an exposure (.fits): uncal, rate or rateints")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show the step's log too (its parameters, each stage), not only warnings")
     for name, (check, text) in _step_parameters().items():
