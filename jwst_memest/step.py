@@ -1,4 +1,5 @@
-"""MemoryEstimateStep: annotate a Level-3 association with per-product peak memory."""
+"""MemoryEstimateStep: annotate a Level-3 association with per-product peak memory, or size the stages
+before Level 3 of an exposure or a Level-2 association."""
 
 from __future__ import annotations
 
@@ -131,8 +132,11 @@ class MemoryEstimateStep(Step):
     """Estimate the peak memory of each product of a Level-3 association.
 
     Standalone it writes the association back with ``gbSize`` and a
-    ``memory_estimate`` block per product and returns the estimates. As a
-    pre-hook of calwebb_image3/spec3 it never changes the pipeline's input and
+    ``memory_estimate`` block per product and returns the estimates. Given an
+    exposure (uncal, rate or rateints) it estimates the stages that run from it
+    (calwebb_detector1, then calwebb_image2 or calwebb_spec2) and writes
+    ``<exposure>_memest.json``; given a Level-2 association, each exposure. As a
+    pre-hook of any of these pipelines it never changes the pipeline's input and
     never aborts it: failures become one warning.
 
     The step's own parameters (``model_path``, ``in_memory``, ``upper_quantile``,
