@@ -16,13 +16,9 @@ from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 
-import numpy as np
-import yaml
-
-from jwst_memest.model.constants import GB
 from jwst_memest.model.detector1_terms import (dark_current_bytes, detector1_step_peaks, jump_worker_bytes, ramp_fit_worker_bytes,
                                                ramp_model_bytes)
-from jwst_memest.model.upper import UpperBound
+from jwst_memest.model.stage_baseline import StageBaseline, read_stage_tree
 
 __all__ = ["RampInputs", "Detector1Baseline", "load_detector1_baseline", "detector1_file", "FITTED_TERMS",
            "worker_processes", "dark_frames_needed"]
@@ -190,7 +186,7 @@ class RampInputs:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-class Detector1Baseline:
+class Detector1Baseline(StageBaseline):
     """calwebb_detector1's peak per exposure: counted steps, fitted interpreter and worker costs.
 
     Parameters
@@ -213,16 +209,7 @@ class Detector1Baseline:
     """
 
     name = "physics_baseline_detector1"
-
-    def __init__(self, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
-                 margin_bytes: float = 0.0, measured_range: dict | None = None, beyond_range: float = 1.25):
-        self.coefficients = {t: float(coefficients.get(t, FIRST_FIT_START[t])) for t in FIRST_FIT_START}
-        self.upper_bound = upper_bound
-        self.version = str(version)
-        self.source = source
-        self.margin_bytes = float(margin_bytes)
-        self.measured_range = dict(measured_range or {})
-        self.beyond_range = float(beyond_range)
+    first_fit_start = FIRST_FIT_START
 
     def stages(self, inputs: RampInputs) -> dict[str, float]:
         """Peak bytes of each step (workers included) for one exposure.
@@ -259,21 +246,6 @@ class Detector1Baseline:
             stages[step] = c["base_bytes"] + value + extra
         return stages
 
-    def predict(self, rows: list[RampInputs]) -> np.ndarray:
-        """Peak memory (GB) of each exposure: its largest step.
-
-        Parameters
-        ----------
-        rows : list of RampInputs
-            The exposures.
-
-        Returns
-        -------
-        numpy.ndarray
-            GB (10^9 bytes).
-        """
-        return np.array([max(self.stages(r).values()) for r in rows]) / GB
-
     def beyond(self, inputs: RampInputs) -> bool:
         """Whether the exposure's ramp is larger than any measured one of its instrument.
 
@@ -291,65 +263,23 @@ class Detector1Baseline:
         largest = self.measured_range.get(inputs.instrument.upper())
         return largest is None or samples > largest
 
-    def estimate(self, inputs: RampInputs, quantile: float = 0.95) -> dict:
-        """The estimate of one exposure: GB, upper bound, peak step, breakdown, calibrated or not.
+    def uncalibrated_reasons(self, inputs: RampInputs) -> list[str]:
+        """Why the exposure is outside the measured runs: a ramp larger than any of its instrument.
 
         Parameters
         ----------
         inputs : RampInputs
             The exposure.
-        quantile : float, optional
-            The bound's quantile.
 
         Returns
         -------
-        dict
-            ``gb``, ``upper_gb``, ``peak_step``, ``breakdown`` (GB per step), ``calibrated`` and
-            ``reasons`` (why not, when not).
+        list of str
+            One line per reason; empty when calibrated.
         """
-        stages = self.stages(inputs)
-        peak_step = max(stages, key=stages.get)
-        gb = stages[peak_step] / GB
-        factor = self.upper_bound.factor(quantile)
-        reasons = []
-        if self.beyond(inputs):
-            reasons.append(f"a ramp of {inputs.nints * inputs.ngroups * inputs.ny * inputs.nx:.3g} samples is beyond "
-                           f"the measured {inputs.instrument} runs")
-            factor *= self.beyond_range
-        return {"gb": gb, "upper_gb": gb * factor + self.margin_bytes / GB, "peak_step": peak_step,
-                "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
-                "reasons": reasons}
-
-    def to_tree(self) -> dict:
-        """The fitted model as a YAML-ready tree.
-
-        Returns
-        -------
-        dict
-            Version, source, coefficients, bound, margin and measured range.
-        """
-        return {"version": self.version, "source": self.source,
-                "coefficients": {k: round(v, 4) for k, v in self.coefficients.items()},
-                "upper_bound": self.upper_bound.to_tree(), "environment_margin_bytes": self.margin_bytes,
-                "measured_range": self.measured_range, "beyond_range": round(self.beyond_range, 4)}
-
-    @classmethod
-    def from_tree(cls, tree: dict) -> "Detector1Baseline":
-        """The model a `to_tree` tree describes.
-
-        Parameters
-        ----------
-        tree : dict
-            As written by `to_tree`.
-
-        Returns
-        -------
-        Detector1Baseline
-            The model.
-        """
-        return cls(tree["coefficients"], UpperBound.from_tree(tree["upper_bound"]), tree["version"],
-                   tree.get("source", ""), tree.get("environment_margin_bytes", 0.0), tree.get("measured_range"),
-                   tree.get("beyond_range", 1.25))
+        if not self.beyond(inputs):
+            return []
+        return [f"a ramp of {inputs.nints * inputs.ngroups * inputs.ny * inputs.nx:.3g} samples is beyond "
+                f"the measured {inputs.instrument} runs"]
 
 
 def detector1_file() -> str:
@@ -372,10 +302,5 @@ def load_detector1_baseline() -> Detector1Baseline | None:
     Detector1Baseline or None
         The model.
     """
-    try:
-        tree = yaml.load(resources.files(__package__).joinpath("detector1.yaml").read_text(),
-                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except FileNotFoundError:
-        return None
+    tree = read_stage_tree("detector1.yaml")
     return Detector1Baseline.from_tree(tree) if tree else None
-

@@ -19,12 +19,10 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-import yaml
 
-from jwst_memest.model.constants import GB
 from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes, spec2_step_bytes
 from jwst_memest.model.terms import settings_matrix, setting_columns
-from jwst_memest.model.upper import UpperBound
+from jwst_memest.model.stage_baseline import StageBaseline, read_stage_tree
 
 __all__ = ["Image2Inputs", "Image2Baseline", "load_image2_baseline", "image2_file", "FITTED_TERMS",
            "IMAGE2_EXP_TYPES", "SPEC2_EXP_TYPES", "LEVEL2_EXP_TYPES"]
@@ -163,7 +161,7 @@ class Image2Inputs:
                 "nints": self.nints, "science_pixels": self.science_pixels, "i2d_pixels": self.i2d_pixels}
 
 
-class Image2Baseline:
+class Image2Baseline(StageBaseline):
     """calwebb_image2's peak per exposure: counted steps, fitted interpreter, reference and pixel-map costs.
 
     Parameters
@@ -186,16 +184,7 @@ class Image2Baseline:
     """
 
     name = "physics_baseline_image2"
-
-    def __init__(self, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
-                 margin_bytes: float = 0.0, measured_range: dict | None = None, beyond_range: float = 1.25):
-        self.coefficients = {t: float(coefficients.get(t, FIRST_FIT_START[t])) for t in FIRST_FIT_START}
-        self.upper_bound = upper_bound
-        self.version = str(version)
-        self.source = source
-        self.margin_bytes = float(margin_bytes)
-        self.measured_range = dict(measured_range or {})
-        self.beyond_range = float(beyond_range)
+    first_fit_start = FIRST_FIT_START
 
     def stages(self, inputs: Image2Inputs) -> dict[str, float]:
         """Peak bytes of each step for one exposure (NaN-free: steps that do not run are left out).
@@ -230,21 +219,6 @@ class Image2Baseline:
                 stages[step] = c["base_bytes"] + value + extra.get(step, 0.0)
         return stages
 
-    def predict(self, rows: list[Image2Inputs]) -> np.ndarray:
-        """Peak memory (GB) of each exposure: its largest step.
-
-        Parameters
-        ----------
-        rows : list of Image2Inputs
-            The exposures.
-
-        Returns
-        -------
-        numpy.ndarray
-            GB (10^9 bytes).
-        """
-        return np.array([max(self.stages(r).values()) for r in rows]) / GB
-
     def beyond(self, inputs: Image2Inputs) -> bool:
         """Whether the exposure is larger than any measured one of its instrument.
 
@@ -262,68 +236,27 @@ class Image2Baseline:
                                           self.measured_range.get(inputs.instrument.upper()))
         return largest is None or inputs.science_pixels > largest
 
-    def estimate(self, inputs: Image2Inputs, quantile: float = 0.95) -> dict:
-        """The estimate of one exposure: GB, upper bound, peak step, breakdown, calibrated or not.
+    def uncalibrated_reasons(self, inputs: Image2Inputs) -> list[str]:
+        """Why the exposure is outside the measured runs: a type never measured, or larger than any
+        measured exposure of its instrument and pipeline.
 
         Parameters
         ----------
         inputs : Image2Inputs
             The exposure.
-        quantile : float, optional
-            The bound's quantile.
 
         Returns
         -------
-        dict
-            ``gb``, ``upper_gb``, ``peak_step``, ``breakdown`` (GB per step), ``calibrated`` and
-            ``reasons`` (why not, when not).
+        list of str
+            One line per reason; empty when calibrated.
         """
-        stages = self.stages(inputs)
-        peak_step = max(stages, key=stages.get)
-        gb = stages[peak_step] / GB
-        factor = self.upper_bound.factor(quantile)
         reasons = []
         if inputs.exp_type not in LEVEL2_EXP_TYPES:
             reasons.append(f"{inputs.exp_type}: no measured Level-2 run of this type; estimated as imaging")
-            factor *= self.beyond_range
         if self.beyond(inputs):
             reasons.append(f"{inputs.science_pixels:.3g} science pixels are beyond the measured "
                            f"{inputs.instrument} runs")
-            factor *= self.beyond_range
-        return {"gb": gb, "upper_gb": gb * factor + self.margin_bytes / GB, "peak_step": peak_step,
-                "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
-                "reasons": reasons}
-
-    def to_tree(self) -> dict:
-        """The fitted model as a YAML-ready tree.
-
-        Returns
-        -------
-        dict
-            Version, source, coefficients, bound, margin and measured range.
-        """
-        return {"version": self.version, "source": self.source,
-                "coefficients": {k: round(v, 4) for k, v in self.coefficients.items()},
-                "upper_bound": self.upper_bound.to_tree(), "environment_margin_bytes": self.margin_bytes,
-                "measured_range": self.measured_range, "beyond_range": round(self.beyond_range, 4)}
-
-    @classmethod
-    def from_tree(cls, tree: dict) -> "Image2Baseline":
-        """The model a `to_tree` tree describes.
-
-        Parameters
-        ----------
-        tree : dict
-            As written by `to_tree`.
-
-        Returns
-        -------
-        Image2Baseline
-            The model.
-        """
-        return cls(tree["coefficients"], UpperBound.from_tree(tree["upper_bound"]), tree["version"],
-                   tree.get("source", ""), tree.get("environment_margin_bytes", 0.0), tree.get("measured_range"),
-                   tree.get("beyond_range", 1.25))
+        return reasons
 
 
 def image2_file() -> str:
@@ -346,9 +279,5 @@ def load_image2_baseline() -> Image2Baseline | None:
     Image2Baseline or None
         The model.
     """
-    try:
-        tree = yaml.load(resources.files(__package__).joinpath("image2.yaml").read_text(),
-                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except FileNotFoundError:
-        return None
+    tree = read_stage_tree("image2.yaml")
     return Image2Baseline.from_tree(tree) if tree else None

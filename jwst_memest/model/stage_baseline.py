@@ -1,0 +1,178 @@
+"""What every per-exposure stage model (calwebb_detector1, Level 2) shares: its fitted terms, the
+calibrated bound, the measured range, the estimate of one exposure and its YAML form.
+
+A subclass gives its ``name``, the starting values of its fitted terms (``first_fit_start``), each
+step's bytes (``stages``) and why an exposure is outside what was measured (``uncalibrated_reasons``);
+each reason widens the bound by ``beyond_range``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from jwst_memest.model.constants import GB
+from jwst_memest.model.upper import UpperBound
+
+__all__ = ["StageBaseline", "read_stage_tree"]
+
+
+class StageBaseline:
+    """A per-exposure stage model: counted steps plus fitted terms, with a calibrated upper bound.
+
+    Parameters
+    ----------
+    coefficients : dict
+        The fitted terms' values (the subclass's ``first_fit_start`` where missing).
+    upper_bound : UpperBound
+        The calibrated ratio of the bound to the estimate.
+    version : str
+        The fit's version.
+    source : str, optional
+        What it was fitted on.
+    margin_bytes : float, optional
+        Added to every bound: the measured spread between environments.
+    measured_range : dict, optional
+        The largest measured size per instrument (and mode): beyond it the bound is widened by
+        ``beyond_range``.
+    beyond_range : float, optional
+        The widening of a bound beyond the measured range.
+    """
+
+    name = "stage_baseline"
+    first_fit_start: dict = {}
+
+    def __init__(self, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
+                 margin_bytes: float = 0.0, measured_range: dict | None = None, beyond_range: float = 1.25):
+        self.coefficients = {t: float(coefficients.get(t, start)) for t, start in self.first_fit_start.items()}
+        self.upper_bound = upper_bound
+        self.version = str(version)
+        self.source = source
+        self.margin_bytes = float(margin_bytes)
+        self.measured_range = dict(measured_range or {})
+        self.beyond_range = float(beyond_range)
+
+    def stages(self, inputs) -> dict[str, float]:
+        """Peak bytes of each step for one exposure.
+
+        Parameters
+        ----------
+        inputs : object
+            The exposure's inputs.
+
+        Returns
+        -------
+        dict of str to float
+            Bytes per step.
+        """
+        raise NotImplementedError
+
+    def uncalibrated_reasons(self, inputs) -> list[str]:
+        """Why the exposure is outside the measured runs (each reason widens the bound).
+
+        Parameters
+        ----------
+        inputs : object
+            The exposure's inputs.
+
+        Returns
+        -------
+        list of str
+            One line per reason; empty when calibrated.
+        """
+        raise NotImplementedError
+
+    def predict(self, rows: list) -> np.ndarray:
+        """Peak memory (GB) of each exposure: its largest step.
+
+        Parameters
+        ----------
+        rows : list
+            The exposures' inputs.
+
+        Returns
+        -------
+        numpy.ndarray
+            GB (10^9 bytes).
+        """
+        return np.array([max(self.stages(r).values()) for r in rows]) / GB
+
+    def estimate(self, inputs, quantile: float = 0.95) -> dict:
+        """The estimate of one exposure: GB, upper bound, peak step, breakdown, calibrated or not.
+
+        Parameters
+        ----------
+        inputs : object
+            The exposure's inputs.
+        quantile : float, optional
+            The bound's quantile.
+
+        Returns
+        -------
+        dict
+            ``gb``, ``upper_gb``, ``peak_step``, ``breakdown`` (GB per step), ``calibrated`` and
+            ``reasons`` (why not, when not).
+        """
+        stages = self.stages(inputs)
+        peak_step = max(stages, key=stages.get)
+        gb = stages[peak_step] / GB
+        reasons = self.uncalibrated_reasons(inputs)
+        factor = self.upper_bound.factor(quantile)
+        for _ in reasons:
+            factor *= self.beyond_range
+        return {"gb": gb, "upper_gb": gb * factor + self.margin_bytes / GB, "peak_step": peak_step,
+                "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
+                "reasons": reasons}
+
+    def to_tree(self) -> dict:
+        """The fitted model as a YAML-ready tree.
+
+        Returns
+        -------
+        dict
+            Version, source, coefficients, bound, margin and measured range.
+        """
+        return {"version": self.version, "source": self.source,
+                "coefficients": {k: round(v, 4) for k, v in self.coefficients.items()},
+                "upper_bound": self.upper_bound.to_tree(), "environment_margin_bytes": self.margin_bytes,
+                "measured_range": self.measured_range, "beyond_range": round(self.beyond_range, 4)}
+
+    @classmethod
+    def from_tree(cls, tree: dict) -> "StageBaseline":
+        """The model a `to_tree` tree describes.
+
+        Parameters
+        ----------
+        tree : dict
+            As written by `to_tree`.
+
+        Returns
+        -------
+        StageBaseline
+            The model, of the class it is called on.
+        """
+        return cls(tree["coefficients"], UpperBound.from_tree(tree["upper_bound"]), tree["version"],
+                   tree.get("source", ""), tree.get("environment_margin_bytes", 0.0), tree.get("measured_range"),
+                   tree.get("beyond_range", 1.25))
+
+
+def read_stage_tree(file_name: str) -> dict | None:
+    """The tree of an installed stage model's YAML (read with libyaml's safe loader where PyYAML has it).
+
+    Parameters
+    ----------
+    file_name : str
+        The YAML's name in ``jwst_memest.model``.
+
+    Returns
+    -------
+    dict or None
+        The tree; None when the file is not installed or empty.
+    """
+    try:
+        text = resources.files(__package__).joinpath(file_name).read_text()
+    except FileNotFoundError:
+        return None
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or None
