@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
-import yaml
 
-from jwst_memest.atomic import atomic_write
-from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.exposure_estimate import ramp_inputs
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.detector1 import (FIRST_FIT_START, FITTED_TERMS, Detector1Baseline, RampInputs,
                                          detector1_file, load_detector1_baseline)
 from jwst_memest.model.upper import UpperBound
-from jwst_memest.profile.stage_fit import (StageModelSpec, extrapolation_factor, fit_terms, held_out_lines,
-                                           out_of_fold_estimates)
+from jwst_memest.profile.stage_fit import StageCommand, StageModelSpec, run_stage_fit
 from jwst_memest.settings import RunSettings
 
 __all__ = ["load_detector1_runs", "inputs_of_row", "detector1_spec", "main"]
@@ -114,57 +109,11 @@ def main(argv=None) -> int:
     int
         0 done, 2 bad input.
     """
-    parser = CommandParser(prog=program("python -m jwst_memest.profile fit-detector1"), description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", default=["data/corpus/detector1.csv"], help="detector1 corpus CSV(s)")
-    parser.add_argument("--output", help="YAML to write (default: the package's detector1.yaml)")
-    parser.add_argument("--margin-bytes", type=float, default=None,
-                        help="the spread between environments added to every bound (default: the Level-3 one)")
-    parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
-    args = parser.parse_args(argv)
-    for path in args.corpus:
-        if not Path(path).is_file():
-            parser.error(f"{path}: corpus file not found")
-    rows, measured, test, peaks, table = load_detector1_runs(args.corpus)
-    train = ~test
-    if train.sum() < len(FITTED_TERMS) + 3:
-        parser.error(f"{' '.join(args.corpus)}: {int(train.sum())} training runs, too few to fit")
-    train_rows = [r for r, t in zip(rows, train) if t]
-    train_peaks = [p for p, t in zip(peaks, train) if t]
-    spec = detector1_spec()
-    coefficients = fit_terms(spec, train_rows, measured[train], train_peaks)
-    calibration = out_of_fold_estimates(spec, train_rows, measured[train], train_peaks)
-    bound = UpperBound.from_measurements(measured[train], calibration,
-                                         source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
-    widening, detail = extrapolation_factor(spec, rows, measured, peaks)
-    if args.margin_bytes is None:
-        from jwst_memest.model.baseline import load_baseline
-
-        margin = load_baseline("image3").margin_bytes
-    else:
-        margin = args.margin_bytes
-    measured_range = {}
-    for row in rows:
-        samples = row.nints * row.ngroups * row.ny * row.nx
-        measured_range[row.instrument] = max(measured_range.get(row.instrument, 0), samples)
-    previous = load_detector1_baseline()
-    version = str(int(previous.version) + 1) if previous and str(previous.version).isdigit() else "1"
-    model = Detector1Baseline(coefficients, bound, version,
-                              f"fitted to {int(train.sum())} measured calwebb_detector1 runs of "
-                              f"{' + '.join(Path(p).name for p in args.corpus)}; beyond the measured range: {detail}",
-                              margin, measured_range, widening)
-    print("coefficients:", {k: round(v, 4) for k, v in coefficients.items()})
-    print(f"bound x{bound.factor(0.95):.3f} + {margin / 1e6:.1f} MB; beyond the measured range x{widening:.3f} ({detail})")
-    print("\n".join(held_out_lines(model, rows, measured, test, table["instrument"])))
-    if args.dry_run:
-        return 0
-    path = Path(args.output) if args.output else Path(detector1_file())
-    with atomic_write(path) as handle:
-        handle.write("# calwebb_detector1's fitted terms (jwst_memest.model.detector1), written by\n"
-                     "# `python -m jwst_memest.profile fit-detector1`.\n")
-        yaml.safe_dump(model.to_tree(), handle, sort_keys=False)
-    load_detector1_baseline.cache_clear()
-    print(f"wrote {path}")
-    return 0
+    return run_stage_fit(StageCommand(
+        "fit-detector1", __doc__.splitlines()[0], ["data/corpus/detector1.csv"], load_detector1_runs,
+        detector1_spec(), Detector1Baseline, load_detector1_baseline, detector1_file,
+        size_key=lambda row: (row.instrument, row.nints * row.ngroups * row.ny * row.nx),
+        groups=lambda rows, table: table["instrument"], what="calwebb_detector1"), argv)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,14 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from pathlib import Path
 
 import numpy as np
-import yaml
 
-from jwst_memest.atomic import atomic_write
-from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.level2_estimate import image2_inputs
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.image2 import FIRST_FIT_START, FITTED_TERMS, Image2Baseline, Image2Inputs, image2_file, load_image2_baseline
 from jwst_memest.model.upper import UpperBound
-from jwst_memest.profile.stage_fit import (StageModelSpec, extrapolation_factor, fit_terms, held_out_lines,
-                                           out_of_fold_estimates)
+from jwst_memest.profile.stage_fit import StageCommand, StageModelSpec, run_stage_fit
 from jwst_memest.settings import RunSettings
 
 __all__ = ["load_image2_runs", "image2_inputs_of_row", "image2_spec", "main"]
@@ -128,58 +123,11 @@ def main(argv=None) -> int:
     int
         0 done, 2 bad input.
     """
-    parser = CommandParser(prog=program("python -m jwst_memest.profile fit-image2"), description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", default=["data/corpus/image2.csv", "data/corpus/spec2.csv"],
-                        help="image2 and spec2 corpus CSV(s)")
-    parser.add_argument("--output", help="YAML to write (default: the package's image2.yaml)")
-    parser.add_argument("--margin-bytes", type=float, default=None,
-                        help="the spread between environments added to every bound (default: the Level-3 one)")
-    parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
-    args = parser.parse_args(argv)
-    for path in args.corpus:
-        if not Path(path).is_file():
-            parser.error(f"{path}: corpus file not found")
-    rows, measured, test, peaks, table = load_image2_runs(args.corpus)
-    train = ~test
-    if train.sum() < len(FITTED_TERMS) + 3:
-        parser.error(f"{' '.join(args.corpus)}: {int(train.sum())} training runs, too few to fit")
-    train_rows = [r for r, t in zip(rows, train) if t]
-    train_peaks = [p for p, t in zip(peaks, train) if t]
-    spec = image2_spec()
-    coefficients = fit_terms(spec, train_rows, measured[train], train_peaks)
-    calibration = out_of_fold_estimates(spec, train_rows, measured[train], train_peaks)
-    bound = UpperBound.from_measurements(measured[train], calibration,
-                                         source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
-    widening, detail = extrapolation_factor(spec, rows, measured, peaks)
-    if args.margin_bytes is None:
-        from jwst_memest.model.baseline import load_baseline
-
-        margin = load_baseline("image3").margin_bytes
-    else:
-        margin = args.margin_bytes
-    measured_range = {}
-    for row in rows:
-        key = f"{row.instrument} {row.pipeline}"
-        measured_range[key] = max(measured_range.get(key, 0), row.science_pixels)
-    previous = load_image2_baseline()
-    version = str(int(previous.version) + 1) if previous and str(previous.version).isdigit() else "1"
-    model = Image2Baseline(coefficients, bound, version,
-                           f"fitted to {int(train.sum())} measured Level-2 runs of "
-                           f"{' + '.join(Path(p).name for p in args.corpus)}; beyond the measured range: {detail}",
-                           margin, measured_range, widening)
-    print("coefficients:", {k: round(v, 4) for k, v in coefficients.items()})
-    print(f"bound x{bound.factor(0.95):.3f} + {margin / 1e6:.1f} MB; beyond the measured range x{widening:.3f} ({detail})")
-    print("\n".join(held_out_lines(model, rows, measured, test, [mode_of(r) for r in rows], label="mode")))
-    if args.dry_run:
-        return 0
-    path = Path(args.output) if args.output else Path(image2_file())
-    with atomic_write(path) as handle:
-        handle.write("# calwebb_image2's fitted terms (jwst_memest.model.image2), written by\n"
-                     "# `python -m jwst_memest.profile fit-image2`.\n")
-        yaml.safe_dump(model.to_tree(), handle, sort_keys=False)
-    load_image2_baseline.cache_clear()
-    print(f"wrote {path}")
-    return 0
+    return run_stage_fit(StageCommand(
+        "fit-image2", __doc__.splitlines()[0], ["data/corpus/image2.csv", "data/corpus/spec2.csv"], load_image2_runs,
+        image2_spec(), Image2Baseline, load_image2_baseline, image2_file,
+        size_key=lambda row: (f"{row.instrument} {row.pipeline}", row.science_pixels),
+        groups=lambda rows, table: [mode_of(r) for r in rows], what="Level-2", label="mode"), argv)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ starting values; the model offers ``predict(rows)`` (GB), ``stages(row)`` (bytes
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 __all__ = ["StageModelSpec", "fit_terms", "out_of_fold_estimates", "extrapolation_factor", "held_out_lines",
-           "STEP_WEIGHT"]
+           "STEP_WEIGHT", "StageCommand", "run_stage_fit"]
 
 STEP_WEIGHT = 0.5  # each step's error against its measured peak, beside the run's (as for Level 3)
 
@@ -180,3 +181,118 @@ def held_out_lines(model, rows: list, measured: np.ndarray, test: np.ndarray, gr
         lines.append(f"| {group} | {int(rows_of.sum())} | {np.median(error):.1f} | {error.max():.1f} | "
                      f"{int((measured[rows_of] > upper[rows_of]).sum())} |")
     return lines
+
+
+class StageCommand:
+    """What a ``python -m jwst_memest.profile fit-<stage>`` command fits and where it writes.
+
+    Parameters
+    ----------
+    name : str
+        The command (``fit-detector1``).
+    description : str
+        Its one-line description.
+    default_corpus : list of str
+        The corpus CSVs it reads by default.
+    load_runs : callable
+        ``load_runs(paths) -> (rows, measured, test, step_peaks, table)``.
+    spec : StageModelSpec
+        The model as the fit takes it.
+    model_class : type
+        The `jwst_memest.model.stage_baseline.StageBaseline` subclass it makes.
+    load_installed : callable
+        The installed model's cached loader (None when none is installed).
+    installed_file : callable
+        The installed YAML's path.
+    size_key : callable
+        ``size_key(row) -> (key, size)``: the measured range is the largest size per key.
+    groups : callable
+        ``groups(rows, table) -> sequence of str``: each run's group in the held-out table.
+    what : str
+        What the runs are, for the model's source line (``calwebb_detector1``).
+    label : str, optional
+        The groups' column title.
+    """
+
+    def __init__(self, name, description, default_corpus, load_runs, spec, model_class, load_installed, installed_file,
+                 size_key, groups, what, label="instrument"):
+        self.name, self.description, self.default_corpus = name, description, list(default_corpus)
+        self.load_runs, self.spec, self.model_class = load_runs, spec, model_class
+        self.load_installed, self.installed_file = load_installed, installed_file
+        self.size_key, self.groups, self.what, self.label = size_key, groups, what, label
+
+
+def run_stage_fit(command: StageCommand, argv=None) -> int:
+    """Fit, calibrate, report and write a stage model's YAML (atomically), as its command line asks.
+
+    Parameters
+    ----------
+    command : StageCommand
+        The stage's fit.
+    argv : list of str or None, optional
+        The command-line arguments.
+
+    Returns
+    -------
+    int
+        0 done, 2 bad input.
+    """
+    import yaml
+
+    from jwst_memest.atomic import atomic_write
+    from jwst_memest.cli_support import CommandParser, program
+    from jwst_memest.model.upper import UpperBound
+
+    parser = CommandParser(prog=program(f"python -m jwst_memest.profile {command.name}"),
+                           description=command.description)
+    parser.add_argument("--corpus", nargs="+", default=command.default_corpus,
+                        help=f"corpus CSV(s) (default: {' '.join(command.default_corpus)})")
+    parser.add_argument("--output", help="YAML to write (default: the package's installed one)")
+    parser.add_argument("--margin-bytes", type=float, default=None,
+                        help="the spread between environments added to every bound (default: the Level-3 one)")
+    parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    args = parser.parse_args(argv)
+    for path in args.corpus:
+        if not Path(path).is_file():
+            parser.error(f"{path}: corpus file not found")
+    rows, measured, test, peaks, table = command.load_runs(args.corpus)
+    train = ~test
+    if train.sum() < len(command.spec.terms) + 3:
+        parser.error(f"{' '.join(args.corpus)}: {int(train.sum())} training runs, too few to fit")
+    train_rows = [r for r, t in zip(rows, train) if t]
+    train_peaks = [p for p, t in zip(peaks, train) if t]
+    coefficients = fit_terms(command.spec, train_rows, measured[train], train_peaks)
+    calibration = out_of_fold_estimates(command.spec, train_rows, measured[train], train_peaks)
+    bound = UpperBound.from_measurements(measured[train], calibration,
+                                         source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
+    widening, detail = extrapolation_factor(command.spec, rows, measured, peaks)
+    if args.margin_bytes is None:
+        from jwst_memest.model.baseline import load_baseline
+
+        margin = load_baseline("image3").margin_bytes
+    else:
+        margin = args.margin_bytes
+    measured_range = {}
+    for row in rows:
+        key, size = command.size_key(row)
+        measured_range[key] = max(measured_range.get(key, 0), size)
+    previous = command.load_installed()
+    version = str(int(previous.version) + 1) if previous and str(previous.version).isdigit() else "1"
+    model = command.model_class(coefficients, bound, version,
+                                f"fitted to {int(train.sum())} measured {command.what} runs of "
+                                f"{' + '.join(Path(p).name for p in args.corpus)}; beyond the measured range: {detail}",
+                                margin, measured_range, widening)
+    print("coefficients:", {k: round(v, 4) for k, v in coefficients.items()})
+    print(f"bound x{bound.factor(0.95):.3f} + {margin / 1e6:.1f} MB; beyond the measured range x{widening:.3f} ({detail})")
+    print("\n".join(held_out_lines(model, rows, measured, test, command.groups(rows, table), label=command.label)))
+    if args.dry_run:
+        return 0
+    path = Path(args.output) if args.output else Path(command.installed_file())
+    module = command.model_class.__module__
+    with atomic_write(path) as handle:
+        handle.write(f"# {command.what}'s fitted terms ({module}), written by\n"
+                     f"# `python -m jwst_memest.profile {command.name}`.\n")
+        yaml.safe_dump(model.to_tree(), handle, sort_keys=False)
+    command.load_installed.cache_clear()
+    print(f"wrote {path}")
+    return 0
