@@ -121,10 +121,12 @@ def test_second_process_adds_a_workers_share():
     parent = t.jump_bytes(*args, MIRI_FULL, MIRI_FULL, processes=2)
     worker = t.jump_worker_bytes(*args, processes=2)
     assert t.jump_worker_bytes(*args, processes=1) == 0
-    # the parent trades find_crs for the pickled slices; two workers together hold find_crs and their slices
-    assert parent + 2 * worker > single
-    # the parent holds the pickled slices (data, groupdq) and the groupdq sent back, not find_crs
-    assert parent - (single - t.jump_find_crs_bytes(*args)) == pytest.approx(6 * t.ramp_samples(*args))
+    # the tree holds find_crs in the workers, their slices (5 B per sample) and the first slice's groupdq back
+    tree = parent + 2 * worker - single
+    assert tree == pytest.approx(5 * t.ramp_samples(*args) + 2 * t.ramp_samples(*args) / 2, rel=0.01)
+    # while the workers run, the parent's slices are views and its pickles already sent: not find_crs, not 6 B/S
+    assert parent - (single - t.jump_find_crs_bytes(*args)) == pytest.approx(t.ramp_samples(*args))
+    assert t.jump_bytes(*args, MIRI_FULL, MIRI_FULL, processes=4) < parent
     assert 2 * worker == pytest.approx(t.jump_find_crs_bytes(*args) + 5 * t.ramp_samples(*args), rel=0.01)
     assert t.jump_worker_bytes(*args, processes=4) < worker
     rf_single = t.ramp_fit_bytes(*args, MIRI_FULL, MIRI_FULL, processes=1)

@@ -107,9 +107,10 @@ JUMP_SIGMA_CLIP_PER_DIFF = 20.0
 JUMP_SIGMA_CLIP_PER_PIXEL = 20.0
 MIN_DIFFS_SINGLE_PASS = 10  # jump step default
 MINIMUM_SIGCLIP_GROUPS = 100  # jump step default (compared with nints: only_use_ints=True)
-# maximum_cores > 1: the parent pickles each slice (data 4 + groupdq 1) and receives the slices'
-# groupdq back (1); each worker unpickles its slice (5) and runs find_crs on it
-JUMP_PICKLED_PER_SAMPLE = 6.0
+# maximum_cores > 1: the process tree peaks while the workers run find_crs; the parent's slices are
+# views and its pickles already sent, so it holds only a finished slice's groupdq coming back (the
+# received bytes and the array made from them: 2 per slice sample)
+JUMP_RESULT_PER_SLICE_SAMPLE = 2.0
 JUMP_WORKER_SLICE_PER_SAMPLE = 5.0
 # a worker unpickling its slice holds the received bytes beside the arrays made from them
 UNPICKLE_PER_SLICE_SAMPLE = 10.0
@@ -440,10 +441,12 @@ def jump_find_crs_bytes(nints, ngroups, ny, nx) -> np.ndarray:
 
 
 def jump_bytes(nints, ngroups, ny, nx, gain_pixels, readnoise_pixels, processes=1) -> np.ndarray:
-    """Peak bytes of jump above the ramp, in the pipeline's own process.
+    """Bytes of jump above the ramp in the pipeline's own process, at the step's peak.
 
     GAIN and READNOISE read whole, the gain-scaled ramp, per-pixel planes, and either find_crs
-    (one process) or the pickled slices sent to the workers and their groupdq sent back.
+    (one process) or, with workers, what the parent holds while they run find_crs (the process
+    tree's peak): a finished slice's groupdq coming back. Its own higher point, pickling the slices,
+    comes before the workers hold more than their received slices.
 
     Parameters
     ----------
@@ -464,7 +467,8 @@ def jump_bytes(nints, ngroups, ny, nx, gain_pixels, readnoise_pixels, processes=
     base = (_references(gain_pixels, readnoise_pixels, pixels) + JUMP_DATA_PER_SAMPLE * samples
             + JUMP_PER_PIXEL * pixels)
     single = jump_find_crs_bytes(nints, ngroups, ny, nx)
-    return base + np.where(_f(processes) > 1, JUMP_PICKLED_PER_SAMPLE * samples, single)
+    n = np.maximum(_f(processes), 1.0)
+    return base + np.where(n > 1, JUMP_RESULT_PER_SLICE_SAMPLE * samples / n, single)
 
 
 def jump_worker_bytes(nints, ngroups, ny, nx, processes) -> np.ndarray:
