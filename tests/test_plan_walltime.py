@@ -36,8 +36,8 @@ def test_installed_model_predicts_positive_seconds(pipeline):
 def test_fit_recovers_known_coefficients():
     X = _image3_rows(30)
     names, A = work_terms(X, "image3")
-    truth = dict.fromkeys(names, 0.0) | {"startup": 8.0, "per_member": 1.5, "per_member_pixel": 4e-6,
-                                         "per_output_pixel": 5e-7}
+    truth = dict.fromkeys(names, 0.0) | {"startup": 8.0, "startup_member": 1.5, "resample_member_pixel": 4e-6,
+                                         "resample_output_pixel": 5e-7}
     wall = A @ np.array([truth[n] for n in names])
     fitted = fit_walltime_coefficients(X, wall, "image3")
     assert all(v >= 0 for v in fitted.values())

@@ -75,7 +75,7 @@ __all__ = ["WALLTIME_TERMS", "DETECTOR1", "IMAGE2", "SPEC2", "EXPOSURE_TERMS", "
            "image2_work_terms", "spec2_work_terms",
            "WallTimeModel", "work_terms",
            "fit_walltime_coefficients", "load_walltime", "walltime_file", "MIN_SECONDS", "estimate_wall_times",
-           "forget_installed", "reference_workload_seconds"]
+           "forget_installed", "reference_workload_seconds", "term_steps", "STEP_OF_PREFIX"]
 
 # runs slowed by other work on the machine are outliers of a log fit: a residual beyond this
 # (log units: ~20 %) counts linearly, not squared
@@ -94,18 +94,51 @@ def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
     ratio = np.where(s["output_area_ratio"] > 0, s["output_area_ratio"], 1.0)
     grid = np.where(np.isfinite(s["outlier_grid_pixels"]), s["outlier_grid_pixels"], npix_out / ratio)
     outlier = 1.0 - s["skip_outlier_detection"]
+    catalog = 1.0 - s["skip_source_catalog"]
+    on_disk = 1.0 - c["in_memory"]
     in_pixels = n * npix_in
+    groups = np.maximum(c["n_exposure_groups"], 1.0)
+    # tweakreg aligns exposures: with one exposure (a module's detectors) it stops before its catalogs
+    aligned = (groups > 1).astype(float)
+    # how many members cover a mosaic pixel on average; skymatch matches the sky of every pair of
+    # exposures that overlap, about groups x (depth - 1) / 2 of them (all pairs in a tight dither,
+    # neighbours in a mosaic, none in a sparse one)
+    depth = in_pixels / np.maximum(grid, 1.0)
+    overlap = np.clip(depth - 1.0, 0.0, None)
+    overlap_pairs = np.minimum(groups * overlap / 2.0, groups * (groups - 1.0) / 2.0)
     return {
+        # the rest of the run: imports, the association, opening the members, saving the products
         "startup": np.ones(len(n)),
-        "per_member": n,
-        "per_member_pixel": in_pixels,
-        "on_disk_member": (1.0 - c["in_memory"]) * n,
-        "on_disk_member_pixel": (1.0 - c["in_memory"]) * in_pixels,
-        "variance_member_pixel": s["enable_err"] * in_pixels,
-        "per_group": c["n_exposure_groups"],
-        "median_pixel": outlier * c["n_exposure_groups"] * grid,
-        "per_output_pixel": npix_out,
-        "catalog_pixel": (1.0 - s["skip_source_catalog"]) * npix_out,
+        "startup_member": n,
+        # each step on members kept on disk opens (and, when it changes them, writes) each member
+        # tweakreg: a source catalog of every member, then the fit of the catalogs
+        "tweakreg_member": aligned * n,
+        "tweakreg_member_pixel": aligned * in_pixels,
+        "tweakreg_on_disk_member": on_disk * n,
+        "tweakreg_on_disk_member_pixel": on_disk * in_pixels,
+        # skymatch: each member's footprint and sky, each overlapping pair matched over its overlap
+        "skymatch_member": n,
+        "skymatch_pair": groups * (groups - 1.0) / 2.0,
+        "skymatch_overlap_pair": overlap_pairs,
+        "skymatch_overlap_pixel": in_pixels * overlap / 2.0,
+        "skymatch_on_disk_member": on_disk * n,
+        "skymatch_on_disk_member_pixel": on_disk * in_pixels,
+        # outlier_detection: every member drizzled to its group's image, the median, each blotted back
+        "outlier_member": outlier * n,
+        "outlier_member_pixel": outlier * in_pixels,
+        "outlier_median_pixel": outlier * groups * grid,
+        "outlier_on_disk_member": outlier * on_disk * n,
+        "outlier_on_disk_member_pixel": outlier * on_disk * in_pixels,
+        # resample: every member drizzled (its variances too), the mosaic finalized
+        "resample_member": n,
+        "resample_member_pixel": in_pixels,
+        "resample_variance_member_pixel": s["enable_err"] * in_pixels,
+        "resample_output_pixel": npix_out,
+        "resample_on_disk_member": on_disk * n,
+        "resample_on_disk_member_pixel": on_disk * in_pixels,
+        # source_catalog: segmentation and photometry of the mosaic
+        "catalog": catalog,
+        "catalog_pixel": catalog * npix_out,
     }
 
 
@@ -270,6 +303,35 @@ WALLTIME_TERMS: dict[str, Callable] = {
 }
 
 
+# the steps whose times the corpus records (``step_times``), by the prefix of the terms that follow
+# each; a term of no step (``startup``) follows the rest of the run
+STEP_OF_PREFIX: dict[str, dict[str, str]] = {
+    "image3": {"tweakreg": "tweakreg", "skymatch": "skymatch", "outlier": "outlier_detection",
+               "resample": "resample", "catalog": "source_catalog"},
+}
+# a step time below this is a skipped step (its terms are zero), not a measurement to fit
+MIN_STEP_SECONDS = 0.05
+
+
+def term_steps(pipeline: str, names: list[str]) -> list[str | None]:
+    """The step each work term's time is spent in (None: the rest of the run).
+
+    Parameters
+    ----------
+    pipeline : str
+        A pipeline's key or class alias.
+    names : list of str
+        Its terms (`work_terms`).
+
+    Returns
+    -------
+    list of str or None
+        One step name per term; all None for a pipeline whose terms are not split by step.
+    """
+    prefixes = STEP_OF_PREFIX.get(_key(pipeline), {})
+    return [prefixes.get(name.split("_")[0]) for name in names]
+
+
 @cache
 def _codes(feature_set: str) -> dict:
     schema = load_schema(feature_set)
@@ -316,12 +378,37 @@ def work_terms(X, pipeline: str) -> tuple[list[str], np.ndarray]:
     return list(terms), np.clip(np.column_stack([np.asarray(v, float) for v in terms.values()]), 0.0, None)
 
 
+def _fit_log(A: np.ndarray, y: np.ndarray, start: np.ndarray | None) -> np.ndarray:
+    """Non-negative coefficients of the columns of A fitted to y on the log scale (robust)."""
+    from scipy.optimize import least_squares
+
+    # each term in units of its median over the runs where it is non-zero: a well-scaled problem
+    scale = np.array([np.median(col[col > 0]) if np.any(col > 0) else 1.0 for col in A.T])
+    An = A / scale
+    if start is not None:
+        x0 = start * scale
+    else:
+        x0 = np.full(A.shape[1], float(np.median(y)) / A.shape[1])
+        x0[0] = float(np.min(y)) * 0.5
+    x0 = np.clip(x0, 1e-9, None)
+
+    def residuals(x):
+        return np.log(np.maximum(An @ x, 1e-6) / y)
+
+    fitted = least_squares(residuals, x0, bounds=(0.0, np.inf), x_scale="jac", method="trf",
+                           loss="soft_l1", f_scale=ROBUST_SCALE)
+    return fitted.x / scale
+
+
 def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
-                              start: dict | None = None) -> dict[str, float]:
+                              start: dict | None = None, step_seconds: dict | None = None) -> dict[str, float]:
     """Non-negative coefficients of the pipeline's work terms fitted to measured wall times.
 
     Bounded least squares (`scipy.optimize.least_squares`, every coefficient >= 0) on the log of
-    estimated / measured time, so that a short run weighs as much as a long one.
+    estimated / measured time, so that a short run weighs as much as a long one. When the runs'
+    step times are given and the pipeline's terms are split by step (`term_steps`), each step's
+    terms are fitted to that step's time, and the rest of the run's terms to the wall time left
+    over: a term then cannot take time that another step spent.
 
     Parameters
     ----------
@@ -333,6 +420,9 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
         The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     start : dict or None, optional
         Starting coefficients (default: a start-up of the fastest run, the rest shared out).
+    step_seconds : dict of str to numpy.ndarray or None, optional
+        Seconds each step ran, per run (0 for a step the run skipped, NaN for every step of a run
+        whose steps were not timed: such runs are left out of a fit by step).
 
     Returns
     -------
@@ -344,30 +434,33 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
     ValueError
         When fewer runs than terms have a positive wall time.
     """
-    from scipy.optimize import least_squares
-
     names, A = work_terms(X, pipeline)
     wall_s = np.asarray(wall_s, dtype=float)
-    ok = np.isfinite(wall_s) & (wall_s > 0)
-    if ok.sum() < len(names):
+    steps = term_steps(pipeline, names)
+    by_step = step_seconds is not None and any(steps)
+    timed = np.ones(len(wall_s), dtype=bool)
+    if by_step:
+        timed = np.all([np.isfinite(np.asarray(v, float)) for v in step_seconds.values()], axis=0)
+        by_step = bool(timed.any())
+    ok = np.isfinite(wall_s) & (wall_s > 0) & timed
+    if ok.sum() < len(names) and not by_step:
         raise ValueError(f"{int(ok.sum())} runs with a wall time are too few for {len(names)} terms")
-    A, y = A[ok], wall_s[ok]
-    # each term in units of its median over the runs where it is non-zero: a well-scaled problem
-    scale = np.array([np.median(col[col > 0]) if np.any(col > 0) else 1.0 for col in A.T])
-    An = A / scale
-    if start:
-        x0 = np.array([float(start.get(name, 0.0)) for name in names]) * scale
-    else:
-        x0 = np.full(len(names), float(np.median(y)) / len(names))
-        x0[0] = float(np.min(y)) * 0.5
-    x0 = np.clip(x0, 1e-9, None)
-
-    def residuals(x):
-        return np.log(np.maximum(An @ x, 1e-6) / y)
-
-    fitted = least_squares(residuals, x0, bounds=(0.0, np.inf), x_scale="jac", method="trf",
-                           loss="soft_l1", f_scale=ROBUST_SCALE)
-    return {name: float(value / s) for name, value, s in zip(names, fitted.x, scale)}
+    if not by_step:
+        x0 = np.array([float(start.get(name, 0.0)) for name in names]) if start else None
+        return dict(zip(names, map(float, _fit_log(A[ok], wall_s[ok], x0))))
+    recorded = np.sum([np.nan_to_num(np.asarray(v, float)) for v in step_seconds.values()], axis=0)
+    coefficients = {}
+    for step in dict.fromkeys(steps):
+        cols = [i for i, s in enumerate(steps) if s == step]
+        target = wall_s - recorded if step is None else np.asarray(step_seconds.get(step, np.full(len(wall_s), np.nan)), float)
+        fit_rows = ok & np.isfinite(target) & (target > MIN_STEP_SECONDS) & np.any(A[:, cols] > 0, axis=1)
+        if fit_rows.sum() < len(cols):
+            raise ValueError(f"{int(fit_rows.sum())} runs with a time of {step or 'the rest of the run'} are too "
+                             f"few for its {len(cols)} terms")
+        x0 = np.array([float(start.get(names[i], 0.0)) for i in cols]) if start else None
+        fitted = _fit_log(A[fit_rows][:, cols], target[fit_rows], x0)
+        coefficients.update({names[i]: float(v) for i, v in zip(cols, fitted)})
+    return {name: coefficients[name] for name in names}
 
 
 @dataclass

@@ -9,6 +9,7 @@ rewritten atomically, keeping its ``reference_machine`` block (the calibration w
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,10 +21,10 @@ from jwst_memest.atomic import atomic_write
 from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
-from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, WALLTIME_TERMS, WallTimeModel,
+from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, STEP_OF_PREFIX, WALLTIME_TERMS, WallTimeModel,
                                         fit_walltime_coefficients, walltime_file)
 
-__all__ = ["corpus_files_for", "load_walltime_runs", "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml",
+__all__ = ["corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "rows_of", "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml",
            "largest_runs_check", "session_residuals", "main", "PIPELINES", "LARGEST_FRACTION"]
 
 PIPELINES = (*WALLTIME_TERMS, DETECTOR1, IMAGE2, SPEC2)
@@ -98,6 +99,11 @@ def load_walltime_runs(paths, pipeline: str):
     files = corpus_files_for(paths, pipeline)
     if not files:
         raise ValueError(f"no corpus file holds measured calwebb_{pipeline} runs")
+    timed = step_timed_files(files, pipeline)
+    if timed:
+        # runs timed step by step (one quiet session) supersede runs timed only whole, whose
+        # sessions shared the machine with other work (the same runs, measured again)
+        files = timed
     if pipeline in _COLUMNS:
         from jwst_memest.profile.fit_detector1 import load_detector1_runs
         from jwst_memest.profile.fit_image2 import load_image2_runs
@@ -118,7 +124,66 @@ def load_walltime_runs(paths, pipeline: str):
     return X[keep], wall[keep], split[keep], table[keep].reset_index(drop=True)
 
 
-def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int = 5) -> np.ndarray:
+def step_timed_files(paths, pipeline: str) -> list[Path]:
+    """The corpus CSVs among ``paths`` whose runs of ``pipeline`` record step times, for a pipeline fitted by step.
+
+    Parameters
+    ----------
+    paths : iterable of str or pathlib.Path
+        Corpus CSVs holding runs of ``pipeline``.
+    pipeline : str
+        The pipeline.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Those files (none for a pipeline whose terms are not split by step).
+    """
+    import pandas as pd
+
+    if pipeline not in STEP_OF_PREFIX:
+        return []
+    found = []
+    for path in map(Path, paths):
+        table = pd.read_csv(path)
+        if "step_times" in table and step_seconds_of(table[table["pipeline"].astype(str) == pipeline], pipeline):
+            found.append(path)
+    return found
+
+
+def step_seconds_of(table, pipeline: str) -> dict[str, np.ndarray] | None:
+    """Seconds each step of ``pipeline`` ran, per run, from the corpus's ``step_times``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The runs' rows.
+    pipeline : str
+        The pipeline.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray or None
+        Step to seconds (0 for a step a timed run skipped; NaN for every step of a run not timed
+        by step); None when the pipeline's terms are not split by step or no run was timed by step.
+    """
+    steps = sorted(set(STEP_OF_PREFIX.get(pipeline, {}).values()))
+    if not steps or "step_times" not in table:
+        return None
+    parsed = [json.loads(t) if isinstance(t, str) and t.strip().startswith("{") else None
+              for t in table["step_times"]]
+    if not any(parsed):
+        return None
+    return {step: np.array([float(p.get(step, 0.0)) if p else np.nan for p in parsed]) for step in steps}
+
+
+def rows_of(step_seconds: dict | None, rows) -> dict | None:
+    """The step seconds of a subset of the runs (index or mask), or None."""
+    return None if step_seconds is None else {k: v[rows] for k, v in step_seconds.items()}
+
+
+def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int = 5,
+                        step_seconds: dict | None = None) -> np.ndarray:
     """Each run's wall time estimated by a model fitted without it (k folds).
 
     Parameters
@@ -131,6 +196,8 @@ def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int
         The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     k : int, optional
         Folds.
+    step_seconds : dict or None, optional
+        The runs' step times (`step_seconds_of`), for a fit by step.
 
     Returns
     -------
@@ -142,13 +209,14 @@ def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int
     estimates = np.empty_like(wall_s, dtype=float)
     placeholder = UpperBound((1.0,), (1.0,), 0)
     for fit_rows, held in KFold(min(k, len(wall_s)), shuffle=True, random_state=0).split(X):
-        coefficients = fit_walltime_coefficients(X[fit_rows], wall_s[fit_rows], pipeline)
+        coefficients = fit_walltime_coefficients(X[fit_rows], wall_s[fit_rows], pipeline,
+                                                 step_seconds=rows_of(step_seconds, fit_rows))
         estimates[held] = WallTimeModel(pipeline, coefficients, placeholder).predict(X[held])
     return estimates
 
 
 def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
-                       fraction: float = LARGEST_FRACTION) -> tuple[int, np.ndarray]:
+                       fraction: float = LARGEST_FRACTION, step_seconds: dict | None = None) -> tuple[int, np.ndarray]:
     """Refit on the runs below ``fraction`` of the largest wall time and estimate the others.
 
     Whether the terms' shape carries to products bigger than any the fit saw: a model whose terms
@@ -164,6 +232,8 @@ def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
         The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
     fraction : float, optional
         Runs below ``fraction`` x the largest wall time are fitted.
+    step_seconds : dict or None, optional
+        The runs' step times (`step_seconds_of`), for a fit by step.
 
     Returns
     -------
@@ -177,7 +247,8 @@ def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
     if small.all() or not small.any():
         return 0, np.array([])
     try:
-        coefficients = fit_walltime_coefficients(X[small], wall_s[small], pipeline)
+        coefficients = fit_walltime_coefficients(X[small], wall_s[small], pipeline,
+                                                 step_seconds=rows_of(step_seconds, small))
     except ValueError:
         return 0, np.array([])
     seconds = WallTimeModel(pipeline, coefficients, UpperBound((1.0,), (1.0,), 0)).predict(X[~small])
@@ -216,7 +287,7 @@ def session_residuals(model: WallTimeModel, X: np.ndarray, wall_s: np.ndarray, s
 
 
 def fit_pipeline(X: np.ndarray, wall_s: np.ndarray, split: np.ndarray, pipeline: str, source: str = "",
-                 version: str = "1", quantile: float = 0.95) -> WallTimeModel:
+                 version: str = "1", quantile: float = 0.95, step_seconds: dict | None = None) -> WallTimeModel:
     """Fit one pipeline's model on the training runs, calibrate its bound out of fold, measure it held out.
 
     Parameters
@@ -235,6 +306,8 @@ def fit_pipeline(X: np.ndarray, wall_s: np.ndarray, split: np.ndarray, pipeline:
         The model's version.
     quantile : float, optional
         The bound's quantile the held-out metrics judge.
+    step_seconds : dict or None, optional
+        The runs' step times (`step_seconds_of`): each step's terms fitted to its own time.
 
     Returns
     -------
@@ -247,12 +320,14 @@ def fit_pipeline(X: np.ndarray, wall_s: np.ndarray, split: np.ndarray, pipeline:
         When there are too few training runs.
     """
     train, test = split == "train", split == "test"
-    coefficients = fit_walltime_coefficients(X[train], wall_s[train], pipeline)
-    calibration = out_of_fold_seconds(X[train], wall_s[train], pipeline)
+    coefficients = fit_walltime_coefficients(X[train], wall_s[train], pipeline,
+                                             step_seconds=rows_of(step_seconds, train))
+    calibration = out_of_fold_seconds(X[train], wall_s[train], pipeline, step_seconds=rows_of(step_seconds, train))
     bound = UpperBound.from_measurements(wall_s[train], calibration,
                                          source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
     model = WallTimeModel(pipeline, coefficients, bound, version,
-                          f"fitted to the wall_s of {int(train.sum())} measured calwebb_{pipeline} runs{source}")
+                          f"fitted to the {'step times and ' if step_seconds is not None else ''}wall_s of "
+                          f"{int(train.sum())} measured calwebb_{pipeline} runs{source}")
     if test.any():
         seconds, upper = model.estimate(X[test], quantile)
         metrics = held_out_metrics(wall_s[test], seconds, upper)
@@ -323,8 +398,11 @@ def main(argv=None) -> int:
     for pipeline in args.pipeline:
         try:
             X, wall, split, table = load_walltime_runs(args.corpus, pipeline)
-            names = " + ".join(sorted({Path(p).name for p in corpus_files_for(args.corpus, pipeline)}))
-            model = fit_pipeline(X, wall, split, pipeline, f" of {names}")
+            steps = step_seconds_of(table, pipeline)
+            files = corpus_files_for(args.corpus, pipeline)
+            files = step_timed_files(files, pipeline) or files
+            names = " + ".join(sorted({f"{Path(p).parent.name}/{Path(p).name}" for p in files}))
+            model = fit_pipeline(X, wall, split, pipeline, f" of {names}", step_seconds=steps)
         except ValueError as exc:
             print(f"error: {pipeline}: {exc}", file=sys.stderr)
             return 2
