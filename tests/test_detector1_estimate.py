@@ -160,3 +160,21 @@ def test_as_a_pipeline_pre_hook_it_reads_the_uncal_header(tmp_path):
     assert hook.process(str(path)) is None
     assert pipeline.jump.maximum_cores == "none"
     assert hook.estimation.inputs["nints"] == 2 and hook.estimation.inputs["ngroups"] == 8
+
+
+def test_exposures_of_one_readout_are_worked_out_once_and_answer_alike():
+    from jwst_memest.model.detector1 import Detector1Baseline, RampInputs
+
+    installed = load_detector1_baseline()
+    model = Detector1Baseline(dict(installed.coefficients), installed.upper_bound, installed.version,
+                              margin_bytes=installed.margin_bytes, measured_range=installed.measured_range,
+                              beyond_range=installed.beyond_range)
+    ramp = RampInputs(instrument="NIRCAM", ny=2048, nx=2048, nints=1, ngroups=10)
+    first = model.estimate(ramp)
+    first["breakdown"]["jump"] = -1.0  # a caller changing its copy changes nothing for the next exposure
+    again = model.estimate(RampInputs(instrument="NIRCAM", ny=2048, nx=2048, nints=1, ngroups=10))
+    assert again["breakdown"]["jump"] > 0 and again["gb"] == first["gb"]
+    assert model.estimate(RampInputs(instrument="NIRCAM", ny=2048, nx=2048, nints=2, ngroups=10))["gb"] > first["gb"]
+    # refitted terms are new terms: no answer of the old ones is reused
+    model.coefficients["base_bytes"] += 1e9
+    assert model.estimate(ramp)["gb"] == pytest.approx(first["gb"] + 1.0)

@@ -101,3 +101,17 @@ def test_the_exposure_estimate_and_its_json_carry_the_wall_time(tmp_path, monkey
     written = json.loads(write_exposure_estimate(estimate, tmp_path).read_text())
     assert written["wall_time_s"] == round(estimate.wall_time_s, 1)
     assert written["wall_time_upper_s"] >= written["wall_time_s"] and written["speed_factor"] == 2.0
+
+
+def test_one_exposure_estimate_is_reused_only_while_the_terms_are_the_same():
+    from jwst_memest.model.detector1 import RampInputs
+
+    model = WallTimeModel(DETECTOR1, {"startup": 10.0, "per_sample": 1e-7}, UpperBound((0.95,), (1.5,), 10))
+    ramp = RampInputs(instrument="NIRCAM", ny=2048, nx=2048, nints=1, ngroups=10)
+    seconds, upper = model.estimate([ramp])
+    seconds[0] = -1.0  # the caller's array is its own
+    again, _ = model.estimate([RampInputs(instrument="NIRCAM", ny=2048, nx=2048, nints=1, ngroups=10)])
+    assert again[0] == pytest.approx(10.0 + 1e-7 * 10 * 2048 * 2048) and upper[0] == pytest.approx(1.5 * again[0])
+    model.coefficients["startup"] = 20.0
+    assert model.estimate([ramp])[0][0] == pytest.approx(again[0] + 10.0)
+    assert model.estimate([ramp], speed_factor=2.0)[0][0] == pytest.approx(2 * (again[0] + 10.0))

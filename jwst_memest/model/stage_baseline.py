@@ -115,6 +115,17 @@ class StageBaseline:
             ``gb``, ``upper_gb``, ``peak_step``, ``breakdown`` (GB per step), ``calibrated`` and
             ``reasons`` (why not, when not).
         """
+        # a folder holds many exposures of one readout and shape: each distinct one is worked out once
+        try:
+            key = (inputs, quantile, tuple(self.coefficients.values()), id(self.upper_bound), self.margin_bytes,
+                   self.beyond_range)
+            hash(key)
+        except TypeError:
+            key = None
+        memo = self.__dict__.setdefault("_estimates", {})
+        if key is not None and key in memo:
+            found = memo[key]
+            return {**found, "breakdown": dict(found["breakdown"]), "reasons": list(found["reasons"])}
         stages = self.stages(inputs)
         peak_step = max(stages, key=stages.get)
         gb = stages[peak_step] / GB
@@ -122,9 +133,12 @@ class StageBaseline:
         factor = self.upper_bound.factor(quantile)
         for _ in reasons:
             factor *= self.beyond_range
-        return {"gb": gb, "upper_gb": gb * factor + self.margin_bytes / GB, "peak_step": peak_step,
-                "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
-                "reasons": reasons}
+        result = {"gb": gb, "upper_gb": gb * factor + self.margin_bytes / GB, "peak_step": peak_step,
+                  "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
+                  "reasons": reasons}
+        if key is not None:
+            memo[key] = {**result, "breakdown": dict(result["breakdown"]), "reasons": list(reasons)}
+        return result
 
     def to_tree(self) -> dict:
         """The fitted model as a YAML-ready tree.

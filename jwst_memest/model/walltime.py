@@ -532,8 +532,23 @@ class WallTimeModel:
         upper : numpy.ndarray
             Upper bounds.
         """
+        key = None
+        if self.pipeline in EXPOSURE_TERMS and isinstance(X, (list, tuple)) and len(X) == 1:
+            # one exposure's inputs (frozen): a folder's exposures of one readout and shape share the answer
+            try:
+                key = (X[0], quantile, float(speed_factor), tuple(self.coefficients.items()), id(self.upper_bound))
+                hash(key)
+            except TypeError:
+                key = None
+        memo = self.__dict__.setdefault("_estimates", {})
+        if key is not None and key in memo:
+            seconds, upper = memo[key]
+            return seconds.copy(), upper.copy()
         seconds = self.predict(X, speed_factor)
-        return seconds, seconds * self.upper_bound.factor(quantile)
+        upper = seconds * self.upper_bound.factor(quantile)
+        if key is not None:
+            memo[key] = (seconds.copy(), upper.copy())
+        return seconds, upper
 
     def to_tree(self) -> dict:
         """The model as stored in ``walltime.yaml``.
@@ -582,6 +597,7 @@ def walltime_file() -> str:
 def forget_installed() -> None:
     """Read ``walltime.yaml`` again at the next use (after it was rewritten)."""
     _installed.cache_clear()
+    _installed_model.cache_clear()
 
 
 @cache
@@ -607,7 +623,12 @@ def load_walltime(pipeline: str = "image3") -> WallTimeModel | None:
     WallTimeModel or None
         Its model, or None when none is installed for it.
     """
-    pipeline = _key(pipeline)
+    return _installed_model(_key(pipeline))
+
+
+@cache
+def _installed_model(pipeline: str) -> WallTimeModel | None:
+    # built once per process: a folder's thousands of exposures share it
     entry = _installed().get("pipelines", {}).get(pipeline)
     return WallTimeModel.from_tree(pipeline, entry) if entry else None
 
