@@ -594,6 +594,31 @@ class RawHeader:
     def __contains__(self, keyword: str) -> bool:
         return keyword.upper() in self._index
 
+    def value_items(self) -> list | None:
+        """(keyword, value) of every card with a value astropy can parse, in the file's order, as astropy's
+        cards give them.
+
+        Commentary cards (COMMENT, HISTORY, blank) are left out, as a pool leaves them out, and so
+        are cards whose value astropy cannot parse.
+
+        Returns
+        -------
+        list of (str, object) or None
+            The pairs; None when the header holds a card that is neither a value nor commentary
+            (astropy's cards say what such a card is).
+        """
+        items = []
+        for image in self.cards_text:
+            if image[8:10] != "= ":
+                if image[:8].rstrip().upper() not in ("", "COMMENT", "HISTORY"):
+                    return None
+                continue
+            try:
+                items.append((image[:8].rstrip().upper(), _card_value(image)))
+            except (VerifyError, ValueError):
+                continue
+        return items
+
     def astropy(self) -> fits.Header:
         """The same header as astropy reads it (made once).
 

@@ -293,6 +293,12 @@ def pool_table(entries: list[PoolEntry], target_ids: dict[str, str]):
 
 def _parsable_items(header: fits.Header):
     """(keyword, value) of every card astropy can parse (mkpool would stop on the others)."""
+    # a header read as its file holds it (metadata.RawHeader) parses its plain values itself, as astropy
+    # reads them, at a fraction of the cost of astropy's Card objects
+    values = header.value_items() if hasattr(header, "value_items") else None
+    if values is not None:
+        yield from values
+        return
     for card in header.cards:
         try:
             yield card.keyword, card.value
