@@ -65,7 +65,8 @@ import numpy as np
 import yaml
 
 from jwst_memest.features.schema import load_schema
-from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
+from jwst_memest.instruments import (IFU_EXP_TYPES, IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE,
+                                     TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES)
 from jwst_memest.model.image2 import Image2Inputs
 from jwst_memest.model.terms import setting_columns
 from jwst_memest.model.upper import UpperBound
@@ -87,6 +88,17 @@ def _col(X: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     return {name: np.nan_to_num(X[:, i].astype(float)) for i, name in enumerate(names)}
 
 
+def _pixel_area(c, codes) -> np.ndarray:
+    """Sky area of one input pixel (arcsec^2) per row, from its instrument and channel (NIRCam SW where unknown)."""
+    area = np.full(len(c["instrument"]), NIRCAM_SW_PIXEL_SCALE ** 2)
+    for (instrument, channel), value in codes["pixel_area"].items():
+        match = c["instrument"] == instrument
+        if channel is not None:
+            match &= c["channel"] == channel
+        area = np.where(match, value, area)
+    return area
+
+
 def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
     n = c["n_members"]
     npix_in = c["member_pixels"] * np.maximum(c["n_integrations"], 1)
@@ -97,6 +109,9 @@ def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
     catalog = 1.0 - s["skip_source_catalog"]
     on_disk = 1.0 - c["in_memory"]
     in_pixels = n * npix_in
+    # the sky the members and the mosaic cover (arcsec^2): the sources tweakreg and source_catalog find
+    # grow with it, for a field of a given density, whatever the pixels
+    area = _pixel_area(c, codes)
     groups = np.maximum(c["n_exposure_groups"], 1.0)
     # tweakreg aligns exposures: with one exposure (a module's detectors) it stops before its catalogs
     aligned = (groups > 1).astype(float)
@@ -114,6 +129,7 @@ def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
         # tweakreg: a source catalog of every member, then the fit of the catalogs
         "tweakreg_member": aligned * n,
         "tweakreg_member_pixel": aligned * in_pixels,
+        "tweakreg_member_sky": aligned * in_pixels * area,
         "tweakreg_on_disk_member": on_disk * n,
         "tweakreg_on_disk_member_pixel": on_disk * in_pixels,
         # skymatch: each member's footprint and sky, each overlapping pair matched over its overlap
@@ -139,6 +155,7 @@ def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
         # source_catalog: segmentation and photometry of the mosaic
         "catalog": catalog,
         "catalog_pixel": catalog * npix_out,
+        "catalog_sky": catalog * npix_out * area / ratio,
     }
 
 
@@ -336,7 +353,14 @@ def term_steps(pipeline: str, names: list[str]) -> list[str | None]:
 def _codes(feature_set: str) -> dict:
     schema = load_schema(feature_set)
     exp_type = schema["exp_type"]
-    return {"ifu": [exp_type.encode(t) for t in IFU_EXP_TYPES], "soss": exp_type.encode("NIS_SOSS"),
+    # the sky one pixel sees (arcsec^2) per instrument and channel: a field's sources per pixel follow it
+    instrument, channel = schema["instrument"], schema["channel"]
+    areas = {(instrument.encode("NIRCAM"), channel.encode("SHORT")): NIRCAM_SW_PIXEL_SCALE ** 2,
+             (instrument.encode("NIRCAM"), channel.encode("LONG")): IMAGING_PIXEL_SCALE["NRCALONG"] ** 2,
+             (instrument.encode("MIRI"), None): IMAGING_PIXEL_SCALE["MIRIMAGE"] ** 2,
+             (instrument.encode("NIRISS"), None): IMAGING_PIXEL_SCALE["NIS"] ** 2,
+             (instrument.encode("FGS"), None): NOMINAL_PIXEL_SCALE["GUIDER1"] ** 2}
+    return {"pixel_area": areas, "ifu": [exp_type.encode(t) for t in IFU_EXP_TYPES], "soss": exp_type.encode("NIS_SOSS"),
             "wfss": [exp_type.encode(t) for t in WFSS_EXP_TYPES],
             "tso_imaging": [exp_type.encode(t) for t in TSO_IMAGING_EXP_TYPES]}
 
