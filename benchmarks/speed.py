@@ -197,6 +197,29 @@ def bench_jwst_memest(folder: Path, env) -> dict:
     }
 
 
+# what every `strun` of a step name pays before the step: stpipe resolves the name by loading every
+# installed package's step list, and jwst's (jwst.stpipe.integration) imports jwst.stpipe and its datamodels
+_ALIAS_LOOKUP = "from stpipe import entry_points; entry_points.get_steps()"
+
+
+def bench_strun_floor(env, repeats: int = 5) -> dict:
+    """Cold `strun memory_estimate` of the bundled example against `strun --help` and against stpipe's own
+    look-up of a step name, in rounds (one of each per round, so that each round sees the same load);
+    medians."""
+    from jwst_memest.example import example_association
+
+    asn = str(example_association())
+    rows = {"help": [], "lookup": [], "estimate": []}
+    for _ in range(repeats):
+        out = Path(tempfile.mkdtemp())
+        # stpipe's strun exits 2 on --help alone (it wants a step too): its time is what is measured
+        rows["help"].append(timed(["sh", "-c", "strun --help >/dev/null 2>&1 || true"], out, env)[0])
+        rows["lookup"].append(timed([sys.executable, "-c", _ALIAS_LOOKUP], out, env)[0])
+        rows["estimate"].append(timed(["strun", "memory_estimate", asn], out, env)[0])
+    medians = {k: float(np.median(v)) for k, v in rows.items()}
+    return {**medians, "runs": {k: [round(t, 2) for t in v] for k, v in rows.items()}}
+
+
 def bench_spacekit(folder: Path, env, python: str | None) -> dict | None:
     """spacekit's JwstCalPredict on the same folder, cold (fresh interpreter) and warm.
 
@@ -366,6 +389,20 @@ def main(argv=None) -> int:
                 f"{ours['cold_strun_s_one_asn']:.2f} | {ours['cold_strun_peak_gb']:.2f} | "
                 f"{f'{sk_warm:.2f}' if sk_warm else 'n/a'} |"
             )
+    floor = bench_strun_floor(env)
+    gap = floor["estimate"] - floor["help"]
+    lookup = floor["lookup"] - floor["help"]
+    lines += [
+        "",
+        f"Cold `strun memory_estimate` of the bundled example: {floor['estimate']:.2f} s against "
+        f"{floor['help']:.2f} s for `strun --help` (medians of {len(floor['runs']['help'])} rounds, one of each "
+        f"per round): {gap:.2f} s more. Of it, {lookup:.2f} s is stpipe's look-up of the step's name, which every "
+        "`strun` of a step pays and `strun --help` does not: stpipe loads every installed package's step list, "
+        "and jwst's imports jwst.stpipe and its datamodels (`python -c '" + _ALIAS_LOOKUP + "'`, "
+        f"{floor['lookup']:.2f} s, minus `strun --help`, which imports stpipe too); the rest, {gap - lookup:.2f} s, "
+        "is the step's own import and run. "
+        f"Runs (s): {floor['runs']}.",
+    ]
     per_product = bench_bundle_batch()
     lines += ["", f"Bundle evaluation (seed image architecture, numpy), batch of 100 products: {per_product * 1e3:.1f} µs per product."]
     out = Path(args.out)
