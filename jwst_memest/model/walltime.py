@@ -125,6 +125,7 @@ def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
         # the rest of the run: imports, the association, opening the members, saving the products
         "startup": np.ones(len(n)),
         "startup_member": n,
+        "startup_output_pixel": npix_out,
         # each step on members kept on disk opens (and, when it changes them, writes) each member
         # tweakreg: a source catalog of every member, then the fit of the catalogs
         "tweakreg_member": aligned * n,
