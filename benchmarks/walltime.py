@@ -187,7 +187,8 @@ def main(argv=None) -> int:
         "the largest run of each file, measured and estimated, shows whether the terms carry to the biggest "
         "mosaics, none of which the timed runs reach):",
         "",
-        "| pipeline | corpus file | runs | median measured / estimated | p10 .. p90 | largest run: measured / estimated |",
+        "| pipeline | corpus file | runs | median measured / estimated | p10 .. p90 | "
+        "largest run: measured / estimated |",
         "|---|---|---|---|---|---|",
         *whole,
         "",

@@ -361,7 +361,8 @@ def _codes(feature_set: str) -> dict:
              (instrument.encode("MIRI"), None): IMAGING_PIXEL_SCALE["MIRIMAGE"] ** 2,
              (instrument.encode("NIRISS"), None): IMAGING_PIXEL_SCALE["NIS"] ** 2,
              (instrument.encode("FGS"), None): NOMINAL_PIXEL_SCALE["GUIDER1"] ** 2}
-    return {"pixel_area": areas, "ifu": [exp_type.encode(t) for t in IFU_EXP_TYPES], "soss": exp_type.encode("NIS_SOSS"),
+    return {"pixel_area": areas, "ifu": [exp_type.encode(t) for t in IFU_EXP_TYPES],
+            "soss": exp_type.encode("NIS_SOSS"),
             "wfss": [exp_type.encode(t) for t in WFSS_EXP_TYPES],
             "tso_imaging": [exp_type.encode(t) for t in TSO_IMAGING_EXP_TYPES]}
 
@@ -477,7 +478,8 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
     coefficients = {}
     for step in dict.fromkeys(steps):
         cols = [i for i, s in enumerate(steps) if s == step]
-        target = wall_s - recorded if step is None else np.asarray(step_seconds.get(step, np.full(len(wall_s), np.nan)), float)
+        target = (wall_s - recorded if step is None
+                  else np.asarray(step_seconds.get(step, np.full(len(wall_s), np.nan)), float))
         fit_rows = ok & np.isfinite(target) & (target > MIN_STEP_SECONDS) & np.any(A[:, cols] > 0, axis=1)
         if fit_rows.sum() < len(cols):
             raise ValueError(f"{int(fit_rows.sum())} runs with a time of {step or 'the rest of the run'} are too "

@@ -24,8 +24,9 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, STEP_OF_PREFIX, WALLTIME_TERMS, WallTimeModel,
                                         fit_walltime_coefficients, walltime_file)
 
-__all__ = ["corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "rows_of", "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml",
-           "largest_runs_check", "session_residuals", "main", "PIPELINES", "LARGEST_FRACTION"]
+__all__ = ["corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "rows_of",
+           "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml", "largest_runs_check", "session_residuals",
+           "main", "PIPELINES", "LARGEST_FRACTION"]
 
 PIPELINES = (*WALLTIME_TERMS, DETECTOR1, IMAGE2, SPEC2)
 # the columns a corpus file needs to hold timed runs of a pipeline
@@ -215,8 +216,8 @@ def out_of_fold_seconds(X: np.ndarray, wall_s: np.ndarray, pipeline: str, k: int
     return estimates
 
 
-def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
-                       fraction: float = LARGEST_FRACTION, step_seconds: dict | None = None) -> tuple[int, np.ndarray]:
+def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str, fraction: float = LARGEST_FRACTION,
+                       step_seconds: dict | None = None) -> tuple[int, np.ndarray]:
     """Refit on the runs below ``fraction`` of the largest wall time and estimate the others.
 
     Whether the terms' shape carries to products bigger than any the fit saw: a model whose terms
