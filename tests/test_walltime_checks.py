@@ -134,3 +134,19 @@ def test_step_seconds_are_read_from_the_corpus_and_timed_runs_supersede_whole_on
     assert np.all(recorded < wall) and np.all(recorded > 0.3 * wall)
     # the corpus measured without step times has none to read
     assert step_seconds_of(pd.read_csv(CORPUS), "image3") is None
+
+
+def test_the_sky_terms_follow_each_instruments_pixel_area():
+    from jwst_memest.instruments import IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE
+
+    schema = load_schema("image3")
+    names = schema.names
+    X = np.repeat(_image3_rows(1), 3, axis=0)
+    X[:, names.index("instrument")] = [schema["instrument"].encode(i) for i in ("NIRCAM", "NIRCAM", "MIRI")]
+    X[:, names.index("channel")] = [schema["channel"].encode(c) for c in ("SHORT", "LONG", None)]
+    terms, A = work_terms(X, "image3")
+    sky = A[:, terms.index("catalog_sky")]
+    assert sky[1] / sky[0] == pytest.approx((IMAGING_PIXEL_SCALE["NRCALONG"] / NIRCAM_SW_PIXEL_SCALE) ** 2)
+    assert sky[2] / sky[0] == pytest.approx((IMAGING_PIXEL_SCALE["MIRIMAGE"] / NIRCAM_SW_PIXEL_SCALE) ** 2)
+    # the pixels' own work does not change with the instrument
+    assert len(set(A[:, terms.index("catalog_pixel")])) == 1
