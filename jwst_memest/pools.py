@@ -276,7 +276,7 @@ def pool_table(entries: list[PoolEntry], target_ids: dict[str, str]):
 
     rows, first_seen = [], {}
     for entry in entries:
-        row = {keyword.lower(): str(value) for keyword, value in _parsable_items(entry.header)
+        row = {keyword.lower(): _pool_value(value) for keyword, value in _parsable_items(entry.header)
                if keyword not in IGNORE_KEYS}
         row["filename"] = entry.path
         row.update(NON_HEADER_COLS)
@@ -289,6 +289,18 @@ def pool_table(entries: list[PoolEntry], target_ids: dict[str, str]):
     columns = sorted({column for row in rows for column in row})
     return AssociationPool(rows=[[row.get(column, "null") for column in columns] for row in rows] or None,
                            names=columns, dtype=[object] * len(columns))
+
+
+def _pool_value(value) -> str:
+    """A header value as an operations pool holds it: a logical as T or F, anything else as its text.
+
+    mkpool writes a logical as Python's ``True``/``False``, which the Level-3 rules do not read as
+    true: they match TSOVISIT and BKGDTARG against ``t``/``T`` (the pool reader lowercases values),
+    so a TSO visit's MIRI imaging, MIRI LRS slitless and NIRISS SOSS exposures would form no
+    calwebb_tso3 product, and dedicated backgrounds would not be matched as backgrounds."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    return str(value)
 
 
 def _parsable_items(header: fits.Header):

@@ -134,8 +134,11 @@ def test_the_pool_is_the_one_mkpool_makes_from_the_same_files(tmp_path, pool_fil
     for row, entry in zip(theirs, entries):  # what folder mode sets beyond mkpool
         row["targetid"] = targets.get(str(row["targname"]).strip(), row["targetid"])
         row["is_imprt"] = "t" if entry.is_imprint else "f"
+    # logicals as operations' pools hold them (T, F), where mkpool writes Python's True, False
+    logical = {"True": "T", "False": "F"}
     assert ours.colnames == theirs.colnames
-    assert [list(map(str, row)) for row in ours] == [list(map(str, row)) for row in theirs]
+    assert [list(map(str, row)) for row in ours] == [[logical.get(str(v), str(v)) for v in row] for row in theirs]
+    assert any(str(v) in logical for row in theirs for v in row)  # the pools hold logicals to compare
 
 
 def test_nodded_lrs_keeps_its_background_members(tmp_path):
@@ -308,3 +311,21 @@ def test_a_header_read_as_its_file_holds_it_gives_the_pool_the_values_astropy_gi
     keys = dict(ours)
     assert keys["EXPONENT"] == pytest.approx(1.5e-3) and keys["QUOTED"] == "O'Brien" and keys["AFTERBAD"] == "still read"
     assert "RA_REF" not in keys or not np.isfinite(keys["RA_REF"])
+
+
+@pytest.mark.parametrize("exp_type, detector, filt, pupil", [
+    ("MIR_IMAGE", "MIRIMAGE", "F770W", "N/A"),
+    ("MIR_LRS-SLITLESS", "MIRIMAGE", "P750L", "N/A"),
+    ("NIS_SOSS", "NIS", "CLEAR", "GR700XD"),
+])
+def test_a_tso_visit_known_only_by_tsovisit_forms_a_tso3_product(tmp_path, exp_type, detector, filt, pupil):
+    """Headers hold TSOVISIT as a FITS logical; operations' pools hold it as T, which the rules match (mkpool's
+    True they do not): these exposure types are TSO only by TSOVISIT."""
+    write_header_exposures(ExposureLayout(exp_type=exp_type, detectors=[detector], filter=filt, pupil=pupil,
+                                          dither_points=1, nints=50, tso_visit=True, suffix="calints"), tmp_path)
+    path = next(tmp_path.glob("*_calints.fits"))
+    from astropy.io import fits
+
+    assert fits.getheader(path)["TSOVISIT"] is True
+    generated = _generated(tmp_path, "_calints.fits")
+    assert [asn_type for asn_type, *_ in generated] == ["tso3"]
