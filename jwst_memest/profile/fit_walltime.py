@@ -179,7 +179,20 @@ def step_seconds_of(table, pipeline: str) -> dict[str, np.ndarray] | None:
 
 
 def rows_of(step_seconds: dict | None, rows) -> dict | None:
-    """The step seconds of a subset of the runs (index or mask), or None."""
+    """The step seconds of a subset of the runs.
+
+    Parameters
+    ----------
+    step_seconds : dict or None
+        Step to seconds per run (`step_seconds_of`).
+    rows : numpy.ndarray
+        The subset: indices or a boolean mask.
+
+    Returns
+    -------
+    dict or None
+        The same steps, the subset's seconds; None for None.
+    """
     return None if step_seconds is None else {k: v[rows] for k, v in step_seconds.items()}
 
 

@@ -21,7 +21,7 @@ from jwst_memest.atomic import atomic_write
 from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.pipelines import class_alias
 
-__all__ = ["SPREAD_COLUMNS", "environment_of", "measure_spread", "spread_by_pipeline", "main"]
+__all__ = ["SPREAD_COLUMNS", "environment_of", "measure_spread", "session_runs", "spread_by_pipeline", "main"]
 
 SPREAD_COLUMNS = ["run_id", "pipeline", "environment", "versions", "repeat", "status", "measured_gb", "wall_s"]
 
@@ -113,7 +113,46 @@ def measure_spread(plan_path: Path, out: Path, runners: list[str], repeats: int 
     return added
 
 
-def spread_by_pipeline(path: Path) -> dict[str, dict]:
+def session_runs(remeasured, corpus_dir: Path):
+    """The runs of corpus configurations measured again in another session, beside their first measurement.
+
+    A run made again later on the same installation (``data/corpus/timing/``) is another
+    environment for its configuration: another load on the machine, another memory pressure (the
+    kernel keeps a file's pages resident, and counts them, only while memory is free). Each
+    configuration gives one row per session, in `SPREAD_COLUMNS`.
+
+    Parameters
+    ----------
+    remeasured : iterable of str or pathlib.Path
+        Corpus CSVs of runs made again; each is matched with the file of the same name in ``corpus_dir``.
+    corpus_dir : pathlib.Path
+        Where the first measurements are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows per configuration measured successfully both times.
+    """
+    import pandas as pd
+
+    rows = []
+    for path in map(Path, remeasured):
+        first_path = Path(corpus_dir) / path.name
+        if not first_path.is_file():
+            continue
+        again, first = pd.read_csv(path), pd.read_csv(first_path)
+        both = first.merge(again, on="run_id", suffixes=("_first", "_again"))
+        both = both[(both["status_first"] == "ok") & (both["status_again"] == "ok")]
+        for _, row in both.iterrows():
+            for session in ("first", "again"):
+                rows.append({"run_id": row["run_id"], "pipeline": row[f"pipeline_{session}"],
+                             "environment": f"{session} session ({path.name})", "versions": "", "repeat": 0,
+                             "status": "ok", "measured_gb": row[f"measured_gb_{session}"],
+                             "wall_s": row[f"wall_s_{session}"]})
+    return pd.DataFrame(rows, columns=SPREAD_COLUMNS)
+
+
+def spread_by_pipeline(path: Path, sessions=None) -> dict[str, dict]:
     """Per pipeline: the largest spread of one configuration's peak.
 
     Over repeats and environments, between repeats within one environment, and between
@@ -123,6 +162,8 @@ def spread_by_pipeline(path: Path) -> dict[str, dict]:
     ----------
     path : pathlib.Path
         The CSV of runs.
+    sessions : pandas.DataFrame or None, optional
+        Runs made again in another session (`session_runs`), counted as other environments.
 
     Returns
     -------
@@ -132,6 +173,8 @@ def spread_by_pipeline(path: Path) -> dict[str, dict]:
     import pandas as pd
 
     table = pd.read_csv(path)
+    if sessions is not None and len(sessions):
+        table = pd.concat([table, sessions], ignore_index=True)
     table = table[table["status"] == "ok"]
     found = {}
     for pipeline, runs in table.groupby("pipeline"):
@@ -187,6 +230,9 @@ def main(argv=None) -> int:
     parser.add_argument("--strun", action="append", default=[],
                         help="strun of an environment to compare (repeatable; default: this environment's)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each configuration per environment")
+    parser.add_argument("--sessions", nargs="*", default=[], metavar="CSV",
+                        help="corpus CSVs of runs made again in another session (data/corpus/timing/*.csv): each "
+                             "configuration's two measurements count as two environments")
     parser.add_argument("--summary", help="write the spread per pipeline as JSON here")
     parser.add_argument("--install-margin", nargs="?", const="", metavar="YAML",
                         help="write the margin (largest environment offset + largest repeat spread) into the "
@@ -202,7 +248,8 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    summary = spread_by_pipeline(Path(args.out))
+    sessions = session_runs(args.sessions, Path(args.out).parent) if args.sessions else None
+    summary = spread_by_pipeline(Path(args.out), sessions)
     print(json.dumps(summary, indent=1))
     if args.summary:
         with atomic_write(Path(args.summary)) as handle:
@@ -212,9 +259,11 @@ def main(argv=None) -> int:
 
         path = Path(args.install_margin or str(resources.files("jwst_memest.model").joinpath("baseline.yaml")))
         runs = sum(v["runs"] for v in summary.values())
-        margin = install_margin(summary, path, f"python -m jwst_memest.profile spread on {Path(args.out).name}: "
-                                f"{runs} runs of {len(summary)} pipelines, {len(runners)} environment(s); the largest "
-                                "offset between environments plus the largest spread between repeats")
+        again = (f" and {len(sessions) // 2} corpus runs made again in another session "
+                 f"({', '.join(sorted({Path(p).name for p in args.sessions}))})" if sessions is not None else "")
+        margin = install_margin(summary, path, f"python -m jwst_memest.profile spread on {Path(args.out).name}"
+                                f"{again}: {runs} runs of {len(summary)} pipelines, {len(runners)} installation(s); "
+                                "the largest offset between environments plus the largest spread between repeats")
         print(f"margin {margin / 1e6:.1f} MB written to {path}")
     return 0
 
