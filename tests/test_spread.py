@@ -81,3 +81,28 @@ def test_the_same_small_run_measured_twice_in_this_environment(tmp_path):
     summary = spread_by_pipeline(out)
     assert summary["image3"]["runs"] == 2 and summary["image3"]["environment_bytes"] == 0.0
     assert 0.0 <= summary["image3"]["repeat_bytes"] < 50e6
+
+
+def test_a_run_made_again_in_another_session_is_another_environment(tmp_path):
+    import pandas as pd
+
+    from jwst_memest.profile.spread import SPREAD_COLUMNS, session_runs, spread_by_pipeline
+
+    columns = ["run_id", "pipeline", "status", "measured_gb", "wall_s"]
+    corpus, timing = tmp_path / "corpus", tmp_path / "corpus" / "timing"
+    timing.mkdir(parents=True)
+    pd.DataFrame([["deep", "image3", "ok", 1.677, 961.0], ["small", "image3", "ok", 0.50, 10.0],
+                  ["failed", "image3", "exit 1", 0.0, 1.0]], columns=columns).to_csv(corpus / "image3.csv", index=False)
+    pd.DataFrame([["deep", "image3", "ok", 1.778, 480.0], ["small", "image3", "ok", 0.499, 8.0],
+                  ["failed", "image3", "ok", 0.9, 1.0], ["new", "image3", "ok", 2.0, 5.0]],
+                 columns=columns).to_csv(timing / "image3.csv", index=False)
+    sessions = session_runs([timing / "image3.csv"], corpus)
+    assert list(sessions.columns) == SPREAD_COLUMNS
+    assert sorted(set(sessions["run_id"])) == ["deep", "small"]  # measured successfully both times
+    spread = tmp_path / "spread.csv"
+    pd.DataFrame([["amp", "ami3", "a", "", 0, "ok", 0.3854, 1.0], ["amp", "ami3", "b", "", 0, "ok", 0.3808, 1.0]],
+                 columns=SPREAD_COLUMNS).to_csv(spread, index=False)
+    assert spread_by_pipeline(spread)["ami3"]["environment_bytes"] == pytest.approx(4.6e6)
+    summary = spread_by_pipeline(spread, sessions)
+    assert summary["image3"]["environment_bytes"] == pytest.approx(101e6)
+    assert summary["ami3"]["environment_bytes"] == pytest.approx(4.6e6)
