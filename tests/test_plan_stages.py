@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from synthetic_runs import lrs_rateints
 
 from jwst_memest.plan.jobs import LEVEL2_NOT_PLANNED, Job, link_to_exposures, plan_exposure_jobs, plan_jobs
 from jwst_memest.plan.schedulers import (BATCH_MAX_DEPENDENCIES, aws_batch_gathers, aws_batch_requests,
@@ -37,17 +38,11 @@ def _stub(folder: Path, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-@pytest.fixture(scope="module")
-def folder_plan(tmp_path_factory):
-    """``jwst-memest plan`` on a folder of 16 NIRCam uncal files forming one image3 product."""
-    from jwst_memest.example import example_association
+def _planned(folder: Path, root: Path):
+    """``jwst-memest plan`` on ``folder`` (calcloud-like site, written under ``root``): the folder, the output
+    directory and the plan's jobs by name."""
     from jwst_memest.plan.cli import main
 
-    root = tmp_path_factory.mktemp("stages")
-    folder = root / "exposures"
-    folder.mkdir()
-    for path in Path(example_association()).parent.glob("*_uncal.fits"):
-        (folder / path.name).write_bytes(path.read_bytes())
     out = root / "out"
     previous = os.environ.get("XDG_CONFIG_HOME")
     os.environ["XDG_CONFIG_HOME"] = str(root)  # no speed factor of this machine's
@@ -60,6 +55,19 @@ def folder_plan(tmp_path_factory):
             os.environ["XDG_CONFIG_HOME"] = previous
     plan = json.loads((out / "plan.json").read_text())
     return folder, out, {j["name"]: j for j in plan["jobs"]}
+
+
+@pytest.fixture(scope="module")
+def folder_plan(tmp_path_factory):
+    """``jwst-memest plan`` on a folder of 16 NIRCam uncal files forming one image3 product."""
+    from jwst_memest.example import example_association
+
+    root = tmp_path_factory.mktemp("stages")
+    folder = root / "exposures"
+    folder.mkdir()
+    for path in Path(example_association()).parent.glob("*_uncal.fits"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return _planned(folder, root)
 
 
 def test_every_uncal_file_gets_a_detector1_job_with_a_tier_kill_time_and_ladder(folder_plan):
@@ -242,10 +250,7 @@ def test_a_parent_that_fits_no_tier_is_left_out_of_the_dag_and_said(tmp_path):
 def spectra_plan(tmp_path_factory):
     """``jwst-memest plan`` on a folder of a MIRI LRS slitless uncal file (a time series) and a NIRCam grism time
     series one, each forming a tso3 product."""
-    from astropy.io import fits
-
     from jwst_memest.exposures import ExposureLayout, write_header_exposures
-    from jwst_memest.plan.cli import main
 
     root = tmp_path_factory.mktemp("spectra")
     folder = root / "exposures"
@@ -255,24 +260,9 @@ def spectra_plan(tmp_path_factory):
     grism = ExposureLayout(program=1234, observation=2, exp_type="NRC_TSGRISM", detectors=("NRCALONG",),
                            filter="F322W2", pupil="GRISMR", subarray="SUBGRISM64", subarray_shape=(2048, 64), nints=20,
                            suffix="uncal")
-    for path in write_header_exposures(lrs, folder):
-        # as operations' pools hold it: jwst's TSO rule matches "t", not the "True" a boolean card reads as, and
-        # MIR_LRS-SLITLESS is a time series by TSOVISIT alone
-        with fits.open(path, mode="update") as hdul:
-            hdul[0].header["TSOVISIT"] = "T"
+    write_header_exposures(lrs, folder)  # TSOVISIT a logical, as exposures hold it
     write_header_exposures(grism, folder)
-    out = root / "out"
-    previous = os.environ.get("XDG_CONFIG_HOME")
-    os.environ["XDG_CONFIG_HOME"] = str(root)  # no speed factor of this machine's
-    try:
-        assert main([str(folder), "--site", "calcloud-like", "--output-dir", str(out)]) == 0
-    finally:
-        if previous is None:
-            os.environ.pop("XDG_CONFIG_HOME")
-        else:
-            os.environ["XDG_CONFIG_HOME"] = previous
-    plan = json.loads((out / "plan.json").read_text())
-    return folder, out, {j["name"]: j for j in plan["jobs"]}
+    return _planned(folder, root)
 
 
 def test_a_miri_lrs_exposure_gets_a_spec2_job_between_detector1_and_tso3(spectra_plan):
@@ -337,18 +327,11 @@ def test_the_spectra_plan_runs_detector1_then_spec2_then_tso3_in_every_scheduler
 
 
 def test_a_miri_lrs_rateints_file_is_planned_as_its_spec2_job_alone(tmp_path):
-    from astropy.io import fits
-
     from jwst_memest.level2_estimate import estimate_reduction
     from jwst_memest.metadata import read_exposure_metadata
     from jwst_memest.plan.cli import exposure_stages
 
-    primary = fits.PrimaryHDU()
-    primary.header.update(dict(TELESCOP="JWST", NFRAMES=1, GROUPGAP=0, INSTRUME="MIRI", DETECTOR="MIRIMAGE",
-                               EXP_TYPE="MIR_LRS-SLITLESS", TSOVISIT=True, NGROUPS=10, NINTS=3000,
-                               SUBARRAY="SLITLESSPRISM", SUBSIZE1=72, SUBSIZE2=416))
-    path = tmp_path / "jw01234004001_01101_00001_mirimage_rateints.fits"
-    fits.HDUList([primary]).writeto(path)
+    path = lrs_rateints(tmp_path, 3000)
     estimates, missing = estimate_reduction(read_exposure_metadata(path))
     assert not missing
     site = load_site("calcloud-like")

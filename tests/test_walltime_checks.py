@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic_runs import KNOWN_IMAGE3_COEFFICIENTS, image3_rows, known_image3_seconds
 
 from jwst_memest.features.schema import load_schema
 from jwst_memest.model.terms import SETTING_COLUMNS, settings_matrix
@@ -14,37 +15,16 @@ from jwst_memest.profile.fit_walltime import largest_runs_check, load_walltime_r
 CORPUS = Path(__file__).parents[1] / "data" / "corpus" / "image3.csv"
 
 
-def _image3_rows(n_rows, seed=0):
-    names = load_schema("image3").names
-    rng = np.random.default_rng(seed)
-    X = np.zeros((n_rows, len(names)))
-    col = {name: i for i, name in enumerate(names)}
-    X[:, col["n_members"]] = rng.integers(2, 40, n_rows)
-    X[:, col["n_exposure_groups"]] = X[:, col["n_members"]]
-    X[:, col["member_pixels"]] = rng.choice([65536, 409600, 4194304], n_rows)
-    X[:, col["output_pixels"]] = X[:, col["member_pixels"]] * rng.uniform(1, 8, n_rows)
-    X[:, col["n_integrations"]] = 1
-    X[:, col["in_memory"]] = rng.integers(0, 2, n_rows)
-    return X
-
-
-def _truth_seconds(X):
-    names, A = work_terms(X, "image3")
-    truth = dict.fromkeys(names, 0.0) | {"startup": 8.0, "startup_member": 1.5, "resample_member_pixel": 4e-6,
-                                         "resample_output_pixel": 5e-7}
-    return A @ np.array([truth[n] for n in names])
-
-
 def test_terms_that_follow_the_work_carry_to_the_largest_runs():
-    X = _image3_rows(60)
-    wall = _truth_seconds(X)
+    X = image3_rows(60)
+    wall = known_image3_seconds(X)
     n_estimated, signed = largest_runs_check(X, wall, "image3")
     assert n_estimated == int((wall >= wall.max() / 3).sum()) > 0 and len(signed) == n_estimated
     assert np.median(np.abs(signed)) < 5
 
 
 def test_largest_runs_check_without_runs_to_estimate_or_to_fit():
-    X = _image3_rows(12)
+    X = image3_rows(12)
     # every run within a third of the largest: nothing is left to estimate
     assert largest_runs_check(X, np.full(12, 100.0), "image3")[0] == 0
     # one small run cannot fit the terms
@@ -54,10 +34,9 @@ def test_largest_runs_check_without_runs_to_estimate_or_to_fit():
 
 
 def test_a_loaded_session_shows_as_its_median_residual():
-    X = _image3_rows(20)
-    wall = _truth_seconds(X)
-    model = WallTimeModel("image3", {"startup": 8.0, "startup_member": 1.5, "resample_member_pixel": 4e-6,
-                                     "resample_output_pixel": 5e-7}, UpperBound((0.95,), (1.0,), 1))
+    X = image3_rows(20)
+    wall = known_image3_seconds(X)
+    model = WallTimeModel("image3", dict(KNOWN_IMAGE3_COEFFICIENTS), UpperBound((0.95,), (1.0,), 1))
     sessions = np.array(["quiet"] * 10 + ["loaded"] * 8 + ["lone"] * 2)
     wall = np.where(sessions == "loaded", 2 * wall, wall)  # another job took half the machine
     found = session_residuals(model, X, wall, sessions, min_runs=3)
@@ -75,7 +54,7 @@ def _with(X, **settings):
 @pytest.mark.skipif(not CORPUS.is_file(), reason="the image3 corpus is not in this checkout")
 def test_the_installed_image3_model_follows_resample_and_outlier_detection():
     model = load_walltime("image3")
-    X = _image3_rows(1)
+    X = image3_rows(1)
     names = load_schema("image3").names
     wide = X.copy()
     wide[0, names.index("output_pixels")] *= 8  # a mosaic: resample's output arrays and the i2d grow
@@ -102,7 +81,7 @@ def _step_truth(X):
 
 
 def test_fit_by_step_gives_each_step_its_own_time():
-    X = _image3_rows(40)
+    X = image3_rows(40)
     seconds, wall = _step_truth(X)
     step_seconds = {step: v for step, v in seconds.items() if step is not None}
     fitted = fit_walltime_coefficients(X, wall, "image3", step_seconds=step_seconds)
@@ -141,7 +120,7 @@ def test_the_sky_terms_follow_each_instruments_pixel_area():
 
     schema = load_schema("image3")
     names = schema.names
-    X = np.repeat(_image3_rows(1), 3, axis=0)
+    X = np.repeat(image3_rows(1), 3, axis=0)
     X[:, names.index("instrument")] = [schema["instrument"].encode(i) for i in ("NIRCAM", "NIRCAM", "MIRI")]
     X[:, names.index("channel")] = [schema["channel"].encode(c) for c in ("SHORT", "LONG", None)]
     terms, A = work_terms(X, "image3")

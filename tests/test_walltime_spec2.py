@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from astropy.io import fits
+from synthetic_runs import lrs_rateints
 
 from jwst_memest.model.image2 import Image2Inputs
 from jwst_memest.model.walltime import SPEC2, load_walltime, spec2_work_terms
@@ -56,12 +56,7 @@ def test_estimate_of_a_slitless_rateints_header_carries_its_wall_time(tmp_path, 
     from jwst_memest.cli import main
 
     monkeypatch.setenv("JWST_MEMEST_SPEED_FACTOR", "2")  # a machine twice as slow as the corpus'
-    primary = fits.PrimaryHDU()
-    primary.header.update(dict(TELESCOP="JWST", NFRAMES=1, GROUPGAP=0, INSTRUME="MIRI", DETECTOR="MIRIMAGE",
-                               EXP_TYPE="MIR_LRS-SLITLESS", TSOVISIT=True, NGROUPS=10, NINTS=2000,
-                               SUBARRAY="SLITLESSPRISM", SUBSIZE1=72, SUBSIZE2=416))
-    path = tmp_path / "jw01234004001_01101_00001_mirimage_rateints.fits"
-    fits.HDUList([primary]).writeto(path)
+    path = lrs_rateints(tmp_path, 2000)
     assert main(["estimate", str(path), "--output_dir", str(tmp_path)]) == 0
     (stage,) = json.loads((tmp_path / f"{path.stem}_memest.json").read_text())["stages"]
     assert stage["pipeline"] == "calwebb_spec2"
