@@ -80,9 +80,10 @@ def timed_whole_lines(model, corpus, pipeline: str) -> list[str]:
     """The model fitted by step against the runs timed only whole, file by file (measured / estimated)."""
     from jwst_memest.profile.fit import load_measured
 
-    timed = set(step_timed_files(corpus_files_for(corpus, pipeline), pipeline))
+    files = corpus_files_for(corpus, pipeline)
+    timed = set(step_timed_files(files, pipeline))
     lines = []
-    for path in corpus_files_for(corpus, pipeline):
+    for path in files:
         if path in timed:
             continue
         X, _, _, table = load_measured([path], pipeline)

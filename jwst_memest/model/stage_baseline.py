@@ -53,6 +53,7 @@ class StageBaseline:
         self.margin_bytes = float(margin_bytes)
         self.measured_range = dict(measured_range or {})
         self.beyond_range = float(beyond_range)
+        self._estimates: dict = {}  # an exposure's estimate by its inputs and the terms in force
 
     def stages(self, inputs) -> dict[str, float]:
         """Peak bytes of each step for one exposure.
@@ -122,9 +123,8 @@ class StageBaseline:
             hash(key)
         except TypeError:
             key = None
-        memo = self.__dict__.setdefault("_estimates", {})
-        if key is not None and key in memo:
-            found = memo[key]
+        if key is not None and key in self._estimates:
+            found = self._estimates[key]
             return {**found, "breakdown": dict(found["breakdown"]), "reasons": list(found["reasons"])}
         stages = self.stages(inputs)
         peak_step = max(stages, key=stages.get)
@@ -137,7 +137,7 @@ class StageBaseline:
                   "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
                   "reasons": reasons}
         if key is not None:
-            memo[key] = {**result, "breakdown": dict(result["breakdown"]), "reasons": list(reasons)}
+            self._estimates[key] = {**result, "breakdown": dict(result["breakdown"]), "reasons": list(reasons)}
         return result
 
     def to_tree(self) -> dict:

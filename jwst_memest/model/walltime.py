@@ -3,14 +3,15 @@
 Each pipeline's time is a constant start-up (imports, reference files, reading the association)
 plus what its steps spend time on, each term a count of the work one step does::
 
-    image3:  startup + per_member * N                          (open, WCS, tweakreg's catalogs)
-                     + per_member_pixel * N * Npix_in           (tweakreg, skymatch, outlier blot,
-                                                                  drizzling every member twice)
-                     + on_disk_member_pixel * (1 - in_memory) * N * Npix_in    (members re-read)
-                     + variance_member_pixel * enable_err * N * Npix_in        (variance drizzles)
-                     + median_pixel * N * Npix_grid             (outlier_detection's median cube)
-                     + per_output_pixel * Npix_out              (resample's finalize, writing the i2d)
-                     + catalog_pixel * (1 - skip_source_catalog) * Npix_out    (source_catalog)
+    image3, one sum per step, each fitted to that step's recorded time (`term_steps`; N members of
+    Npix_in pixels, G exposures, D = N Npix_in / grid the coverage depth, A a pixel's sky area):
+             rest:      startup + N + Npix_out                       (imports, opening, the i2d written)
+             tweakreg:  [G > 1] (N + N Npix_in + N Npix_in A)         (catalogs of the sources, the fit)
+             skymatch:  N + G(G-1)/2 + G(D-1)/2 + N Npix_in (D-1)/2   (footprints, overlapping pairs)
+             outlier:   N + N Npix_in + G grid                        (drizzle, blot, the median)
+             resample:  N + N Npix_in + enable_err N Npix_in + Npix_out
+             catalog:   1 + Npix_out + Npix_out A / ratio             (the mosaic's sources)
+             and every step but the catalog: N + N Npix_in more when the members are on disk
     spec3:   startup + per_member * N + per_input_byte * input bytes
                      + per_slit * N * slits + per_source * slits
                      + ifu_input_byte * input bytes [IFU] + per_voxel * Nvoxels [IFU]
@@ -519,6 +520,8 @@ class WallTimeModel:
     version: str = "0"
     source: str = ""
     held_out: dict = field(default_factory=dict)
+    # one exposure's estimate by its inputs, quantile, speed and the terms in force (exposure pipelines)
+    _estimates: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def predict(self, X: np.ndarray, speed_factor: float = 1.0) -> np.ndarray:
         """Estimated wall time of each run, seconds.
@@ -567,14 +570,13 @@ class WallTimeModel:
                 hash(key)
             except TypeError:
                 key = None
-        memo = self.__dict__.setdefault("_estimates", {})
-        if key is not None and key in memo:
-            seconds, upper = memo[key]
+        if key is not None and key in self._estimates:
+            seconds, upper = self._estimates[key]
             return seconds.copy(), upper.copy()
         seconds = self.predict(X, speed_factor)
         upper = seconds * self.upper_bound.factor(quantile)
         if key is not None:
-            memo[key] = (seconds.copy(), upper.copy())
+            self._estimates[key] = (seconds.copy(), upper.copy())
         return seconds, upper
 
     def to_tree(self) -> dict:

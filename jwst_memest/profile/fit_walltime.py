@@ -24,7 +24,7 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, STEP_OF_PREFIX, WALLTIME_TERMS, WallTimeModel,
                                         fit_walltime_coefficients, walltime_file)
 
-__all__ = ["corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "rows_of",
+__all__ = ["corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "walltime_files", "rows_of",
            "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml", "largest_runs_check", "session_residuals",
            "main", "PIPELINES", "LARGEST_FRACTION"]
 
@@ -97,14 +97,7 @@ def load_walltime_runs(paths, pipeline: str):
     ValueError
         When no file holds runs of ``pipeline``.
     """
-    files = corpus_files_for(paths, pipeline)
-    if not files:
-        raise ValueError(f"no corpus file holds measured calwebb_{pipeline} runs")
-    timed = step_timed_files(files, pipeline)
-    if timed:
-        # runs timed step by step (one quiet session) supersede runs timed only whole, whose
-        # sessions shared the machine with other work (the same runs, measured again)
-        files = timed
+    files = walltime_files(paths, pipeline)
     if pipeline in _COLUMNS:
         from jwst_memest.profile.fit_detector1 import load_detector1_runs
         from jwst_memest.profile.fit_image2 import load_image2_runs
@@ -123,6 +116,36 @@ def load_walltime_runs(paths, pipeline: str):
     wall = table["wall_s"].astype(float).to_numpy()
     keep = np.isfinite(wall) & (wall > 0)
     return X[keep], wall[keep], split[keep], table[keep].reset_index(drop=True)
+
+
+def walltime_files(paths, pipeline: str) -> list[Path]:
+    """The corpus CSVs a pipeline's wall-time model is fitted on.
+
+    Those holding its measured runs; where some of them record step times, those alone: runs
+    timed step by step (one quiet session) supersede runs timed only whole, whose sessions shared
+    the machine with other work (the same runs, measured again).
+
+    Parameters
+    ----------
+    paths : iterable of str or pathlib.Path
+        Corpus CSVs.
+    pipeline : str
+        The Level-3 pipeline, ``detector1``, ``image2`` or ``spec2``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files.
+
+    Raises
+    ------
+    ValueError
+        When no file holds runs of ``pipeline``.
+    """
+    files = corpus_files_for(paths, pipeline)
+    if not files:
+        raise ValueError(f"no corpus file holds measured calwebb_{pipeline} runs")
+    return step_timed_files(files, pipeline) or files
 
 
 def step_timed_files(paths, pipeline: str) -> list[Path]:
@@ -411,10 +434,9 @@ def main(argv=None) -> int:
     models = {}
     for pipeline in args.pipeline:
         try:
-            X, wall, split, table = load_walltime_runs(args.corpus, pipeline)
+            files = walltime_files(args.corpus, pipeline)
+            X, wall, split, table = load_walltime_runs(files, pipeline)
             steps = step_seconds_of(table, pipeline)
-            files = corpus_files_for(args.corpus, pipeline)
-            files = step_timed_files(files, pipeline) or files
             names = " + ".join(sorted({f"{Path(p).parent.name}/{Path(p).name}" for p in files}))
             model = fit_pipeline(X, wall, split, pipeline, f" of {names}", step_seconds=steps)
         except ValueError as exc:
