@@ -46,8 +46,8 @@ def crds_cache() -> Path | None:
     pathlib.Path or None
         ``CRDS_PATH`` (else ``~/crds_cache``) when it holds ``mappings/jwst``.
     """
-    root = Path(os.path.expanduser(os.environ.get("CRDS_PATH") or "~/crds_cache"))
-    return root if (root / "mappings" / "jwst").is_dir() else None
+    root = os.path.expanduser(os.environ.get("CRDS_PATH") or "~/crds_cache")
+    return Path(root) if os.path.isdir(os.path.join(root, "mappings", "jwst")) else None
 
 
 def _context(cache: Path) -> str | None:

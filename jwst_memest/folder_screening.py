@@ -4,14 +4,13 @@ are read by several processes."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from jwst_memest.forking import forked_map
 from jwst_memest.metadata import ExposureMetadata, MetadataError, exposure_stem, read_exposure_metadata_and_header
 from jwst_memest.pools import PoolEntry, distinct_rows
 
@@ -65,12 +64,8 @@ def screen_exposures(paths: Iterable[Path], workers: int | None = 1) -> Screened
     paths = [str(p) for p in paths]
     workers = min(workers or usable_cpus(), max(len(paths) // (PARALLEL_READ_MIN_FILES // 2), 1))
     chunks = _observation_chunks(paths, workers)
-    if len(chunks) > 1:
-        # fork: the workers inherit the imported modules; they send back metadata and the distinct rows only
-        with ProcessPoolExecutor(len(chunks), mp_context=multiprocessing.get_context("fork")) as executor:
-            screened = list(executor.map(_screen, chunks))
-    else:
-        screened = [_screen(chunk) for chunk in chunks]
+    # the workers send back metadata and the distinct rows only
+    screened = forked_map(_screen, chunks, len(chunks))
     outcome = {path: result for results, _, _ in screened for path, result in results}
     folder = ScreenedFolder({}, {}, {}, [])
     for path in paths:

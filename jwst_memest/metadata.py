@@ -7,7 +7,9 @@ sub-step receives a ModelLibrary) are read through their ``meta`` tree instead.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import re
 import warnings
 from dataclasses import dataclass, field, fields
@@ -42,9 +44,13 @@ class MetadataError(ValueError):
 
 def _split_suffix(path: str | Path) -> tuple[str, str]:
     """(exposure stem, suffix) of a file name, by jwst's own list of product suffixes ("" when none)."""
+    return _split_name(os.path.basename(os.fspath(path)).split(".")[0])
+
+
+@functools.lru_cache(maxsize=1 << 16)  # folder mode asks for each exposure's stem several times
+def _split_name(name: str) -> tuple[str, str]:
     from jwst.lib.suffix import remove_suffix
 
-    name = Path(path).name.split(".")[0]
     stem, separator = remove_suffix(name)
     return stem, name[len(stem) + len(separator):].lower() if stem != name else ""
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyError
 
+from jwst_memest.forking import forked_map
 from jwst_memest.metadata import exposure_stem
 
 __all__ = ["EXPOSURE_IDENTIFIERS", "PoolEntry", "distinct_rows", "expand_members", "generate_level3",
@@ -391,29 +392,12 @@ def generate_per_program(entries: list[PoolEntry], target_ids: dict[str, str], w
         rows.setdefault(program_of(entry), []).append(index)
     pools = [pool[indices] for indices in rows.values()]
     order = sorted(range(len(pools)), key=lambda i: -len(pools[i]))  # largest first: the workers end together
-    workers = max(1, min(workers, len(pools)))
-    if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        global _FORKED_POOLS
-        _FORKED_POOLS = pools
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
-                results = dict(zip(order, executor.map(_generate_forked, order)))
-        finally:
-            _FORKED_POOLS = []
-    else:
-        results = {i: _generate_program(pools[i]) for i in order}
-    return [association for i in range(len(pools)) for association in results[i]]
+    results = forked_map(_generate_program, [pools[i] for i in order], workers)
+    by_program = dict(zip(order, results))
+    return [association for i in range(len(pools)) for association in by_program[i]]
 
 
-_FORKED_POOLS: list = []  # the programs' pools, inherited by forked workers
 _REGISTRIES: dict = {}  # candidate id (or None: finalizing) -> jwst's rule registry for it
-
-
-def _generate_forked(index: int) -> list[tuple[str, dict]]:
-    return _generate_program(_FORKED_POOLS[index])
 
 
 def _registry(candidate: str | None):

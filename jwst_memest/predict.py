@@ -22,7 +22,9 @@ from jwst_memest.estimate_records import ProductEstimate
 from jwst_memest.estimation import estimate_products
 from jwst_memest.folder_associations import build_associations, product_exposures, unused_exposures, unused_summary
 from jwst_memest.folder_output import folder_records, records_csv
-from jwst_memest.folder_screening import screen_exposures
+from jwst_memest.folder_screening import screen_exposures, usable_cpus
+from jwst_memest.forking import forked_map
+from jwst_memest.level2_estimate import LEVEL2_INPUT_LEVELS, estimate_reduction
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.pipelines import EXP_MODE_PIPELINES
 from jwst_memest.settings import RunSettings
@@ -155,33 +157,60 @@ class JwstCalPredict:
         self.unused = unused_exposures(exposures, generated, wanted)
         for line in unused_summary(self.unused):
             log.warning("%s", line)
+        products = [(association, product_exposures(association, exposures)) for association in self.associations]
+        staged = [meta for meta in exposures.values() if _has_stages_before_level3(meta)]
+        # the estimates are independent: a large folder's are shared among processes (each a slice of the
+        # products and of the exposures), which inherit the models loaded here and send back the estimates
+        shares = min(self.workers or usable_cpus(), max(len(exposures) // PARALLEL_ESTIMATE_MIN_EXPOSURES, 1))
+        slices = [(products[k::shares], staged[k::shares]) for k in range(shares)]
+        results = forked_map(self._estimate_slice, slices, shares)
+        product_estimates, stage_outcomes = [None] * len(products), [None] * len(staged)
+        for k, (estimated, stage_results) in enumerate(results):  # back in the folder's order
+            product_estimates[k::shares] = estimated
+            stage_outcomes[k::shares] = stage_results
         self.estimates = []
-        for association in self.associations:
-            by_pipeline = product_exposures(association, exposures)
-            self.estimates += estimate_products(by_pipeline, association.content["asn_type"], **self.options)
+        for (association, by_pipeline), estimates in zip(products, product_estimates):
+            self.estimates += estimates
             self.association_of.update({name: association.filename for name, _ in by_pipeline})
         self.predictions = {e.product: {"gbSize": e.rounded_gb} for e in self.estimates}
-        self.exposure_estimates = self._estimate_exposure_stages(exposures)
+        self.exposure_estimates = self._report_stage_outcomes(staged, stage_outcomes)
         return self.predictions
 
-    def _estimate_exposure_stages(self, exposures: dict[str, ExposureMetadata]) -> list:
-        """The stages before Level 3 of each uncal, rate or rateints file among the exposures (from
-        the headers read): calwebb_detector1 from a raw ramp, then calwebb_image2 for imaging."""
-        from jwst_memest.level2_estimate import LEVEL2_INPUT_LEVELS, estimate_reduction
-
-        found, not_estimated = [], {}
-        for meta in exposures.values():
-            if meta.level not in LEVEL2_INPUT_LEVELS or (meta.level == "uncal" and not meta.n_groups):
-                continue
+    def _estimate_slice(self, work: tuple[list, list]) -> tuple[list, list]:
+        """The estimates of some of the folder's products, and the stages before Level 3 of some of its
+        exposures: per exposure, (its stage estimates, the stages not estimated) or why none is."""
+        products, staged = work
+        # one batch through each pipeline's model (an estimate does not depend on the batch it is in)
+        by_type: dict[str, list[int]] = {}
+        for index, (association, _) in enumerate(products):
+            by_type.setdefault(association.content["asn_type"], []).append(index)
+        estimated: list = [None] * len(products)
+        for asn_type, indices in by_type.items():
+            batch = iter(estimate_products([p for i in indices for p in products[i][1]], asn_type, **self.options))
+            for i in indices:
+                estimated[i] = [next(batch) for _ in products[i][1]]
+        outcomes = []
+        for meta in staged:
             try:
-                stages, missing = estimate_reduction(meta, self.options["settings"], self.options["quantile"])
+                outcomes.append(estimate_reduction(meta, self.options["settings"], self.options["quantile"]))
             except ValueError as exc:
-                log.warning("%s: stages before Level 3 not estimated: %s", Path(meta.path).name, exc)
+                outcomes.append(str(exc))
+        return estimated, outcomes
+
+    @staticmethod
+    def _report_stage_outcomes(staged: list[ExposureMetadata], outcomes: list) -> list:
+        """The stage estimates before Level 3, in the folder's order; logs the exposures and stages not
+        estimated, one line per stage rather than one per exposure."""
+        found, not_estimated = [], {}
+        for meta, outcome in zip(staged, outcomes):
+            if isinstance(outcome, str):
+                log.warning("%s: stages before Level 3 not estimated: %s", Path(meta.path).name, outcome)
                 continue
+            stages, missing = outcome
             found += stages
             for line in missing:
                 not_estimated.setdefault(line, []).append(Path(meta.path).name)
-        for line, names in not_estimated.items():  # one line per stage, not one per exposure
+        for line, names in not_estimated.items():
             log.warning("%s for %d exposure(s) (%s)", line, len(names), first_few(names))
         return found
 
@@ -253,6 +282,16 @@ class JwstCalPredict:
         if suffix == ".csv":
             return write_text_atomic(records_csv(self.records()), path)
         raise ValueError(f"{path}: output must end in .json or .csv")
+
+
+# exposures per estimating process: below this, starting a second one costs more than it saves
+PARALLEL_ESTIMATE_MIN_EXPOSURES = 400
+
+
+def _has_stages_before_level3(meta: ExposureMetadata) -> bool:
+    """Whether the file is one the stages before Level 3 start from (a raw ramp with its groups, or a
+    rate or rateints file)."""
+    return meta.level in LEVEL2_INPUT_LEVELS and not (meta.level == "uncal" and not meta.n_groups)
 
 
 if __name__ == "__main__":

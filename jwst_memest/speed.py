@@ -12,6 +12,7 @@ are multiplied by it.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 import warnings
@@ -127,8 +128,8 @@ def config_path() -> Path:
     pathlib.Path
         The file (``~/.config/jwst_memest/speed.yaml`` when ``XDG_CONFIG_HOME`` is not set).
     """
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "jwst_memest" / "speed.yaml"
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base, "jwst_memest", "speed.yaml")
 
 
 def save_speed_factor(factor: float, measured: dict, path: str | Path | None = None) -> Path:
@@ -185,15 +186,29 @@ def speed_factor() -> tuple[float, str]:
             raise ValueError(f"${ENV_FACTOR}={text!r}: expected a positive number")
         return value, "environment"
     path = config_path()
-    if path.is_file():
+    try:
+        status = os.stat(path)
+    except OSError:
+        return 1.0, "default"
+    if not stat.S_ISREG(status.st_mode):
+        return 1.0, "default"
+    stamp = (status.st_ino, status.st_mtime_ns, status.st_size)  # a saved file is renamed into place
+    if _SAVED_FACTOR.get(path) is None or _SAVED_FACTOR[path][0] != stamp:
         try:
             value = float((yaml.safe_load(path.read_text()) or {}).get("speed_factor", "nan"))
         except (yaml.YAMLError, TypeError, ValueError, OSError):
             value = float("nan")
-        if np.isfinite(value) and value > 0:
-            return value, str(path)
-        warnings.warn(f"{path}: no positive speed_factor; using 1 (run `jwst-memest calibrate`)", stacklevel=2)
+        _SAVED_FACTOR[path] = (stamp, value)
+    value = _SAVED_FACTOR[path][1]
+    if np.isfinite(value) and value > 0:
+        return value, str(path)
+    warnings.warn(f"{path}: no positive speed_factor; using 1 (run `jwst-memest calibrate`)", stacklevel=2)
     return 1.0, "default"
+
+
+# saved file -> (its inode, modification time and size; the factor read from it): folder mode asks once per estimate, and
+# parsing the YAML each time cost more than the estimates; a file written since is read again
+_SAVED_FACTOR: dict[Path, tuple[tuple[int, int, int], float]] = {}
 
 
 def machine_speed_factor() -> float:

@@ -38,6 +38,20 @@ def test_saved_factor_and_environment_override(config_home, monkeypatch):
         speed.speed_factor()
 
 
+def test_a_factor_saved_again_is_read_again(config_home):
+    measured = {"workload_s": 2.0, "runs": [2.0], "parts": {}, "spread": 0.0}
+    path = speed.save_speed_factor(1.7, measured)
+    assert speed.machine_speed_factor() == 1.7
+    speed.save_speed_factor(2.3, measured)  # at once, as a second `jwst-memest calibrate` would
+    assert speed.machine_speed_factor() == 2.3
+    path.write_text("speed_factor: -1\n")
+    with pytest.warns(UserWarning, match="no positive speed_factor"):
+        assert speed.speed_factor() == (1.0, "default")
+    path.unlink()
+    path.mkdir()  # not a file
+    assert speed.speed_factor() == (1.0, "default")
+
+
 def test_timing_reports_parts_and_spread(tiny_workload):
     measured = speed.time_workload(3)
     assert set(measured["parts"]) == {"drizzle", "median", "fft"} and len(measured["runs"]) == 3

@@ -46,6 +46,28 @@ def test_pools_generated_in_parallel_give_the_same_products(mixed_folder):
                                                           "jw02345-o007_image3_00001_asn.json"}
 
 
+def test_estimates_shared_among_processes_are_those_made_in_one(mixed_folder, monkeypatch, caplog):
+    import jwst_memest.predict as folder_mode
+
+    nirspec = ExposureLayout(program=3456, detectors=("NRS1",), exp_type="NRS_IFU", filter="F170LP",
+                             pupil="N/A", grating="G235H", dither_points=2)
+    write_header_exposures(nirspec, mixed_folder)  # their calwebb_spec2 is reported as not estimated
+    serial = JwstCalPredict(mixed_folder, workers=1)
+    serial.run_inference()
+    serial_log = [r.getMessage() for r in caplog.records if "not estimated" in r.getMessage()]
+    caplog.clear()
+    monkeypatch.setattr(folder_mode, "PARALLEL_ESTIMATE_MIN_EXPOSURES", 1)
+    shared = JwstCalPredict(mixed_folder, workers=2)
+    shared.run_inference()
+    assert shared.records() == serial.records()
+    assert [e.product for e in shared.estimates] == [e.product for e in serial.estimates]
+    assert [(e.path, e.pipeline) for e in shared.exposure_estimates] == [
+        (e.path, e.pipeline) for e in serial.exposure_estimates]
+    assert len(serial.exposure_estimates) > len(serial.estimates) > 1
+    # the exposures not estimated are reported once, by this process, as when one process estimates them all
+    assert [r.getMessage() for r in caplog.records if "not estimated" in r.getMessage()] == serial_log != []
+
+
 def test_program_and_observation_selection(mixed_folder):
     assert list(JwstCalPredict(mixed_folder, pid=2345).run_inference()) == ["jw02345-o007_t001_miri_f770w"]
     assert JwstCalPredict(mixed_folder, pid=2345, obs=7).run_inference()

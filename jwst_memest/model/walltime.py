@@ -86,7 +86,8 @@ MIN_SECONDS = 1.0  # no estimate is below a second: the interpreter alone takes 
 
 
 def _col(X: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-    return {name: np.nan_to_num(X[:, i].astype(float)) for i, name in enumerate(names)}
+    values = np.nan_to_num(np.asarray(X[:, :len(names)], dtype=float))
+    return {name: values[:, i] for i, name in enumerate(names)}
 
 
 def _pixel_area(c, codes) -> np.ndarray:
