@@ -276,7 +276,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pipeline", default="image3", choices=sorted(PIPELINES))
     parser.add_argument("--corpus", nargs="+", default=["data/corpus/image3.csv"], help="corpus CSV(s), pooled")
     parser.add_argument("--unfitted", nargs="*", default=[],
-                        help="corpus CSV(s) the installed baseline was not fitted on: every run of them is held out")
+                        help="corpus CSV(s) the installed baseline was not fitted on: every new configuration of them is held out")
     parser.add_argument("--bundle", nargs="*", default=[], help="more model bundles to compare")
     parser.add_argument("--peer-python", help="python of an environment with spacekit installed")
     parser.add_argument("--epochs", type=int, default=300)
@@ -288,6 +288,9 @@ def main(argv=None) -> int:
     X, measured, split, table = load_measured(corpus, pipeline)
     if args.unfitted:
         X_new, measured_new, _, table_new = load_measured(args.unfitted, pipeline)
+        # a run made again (same configuration, same run id) is not a new configuration
+        new = ~table_new["run_id"].isin(table["run_id"]).to_numpy()
+        X_new, measured_new, table_new = X_new[new], measured_new[new], table_new[new].reset_index(drop=True)
         X, measured = np.vstack([X, X_new]), np.concatenate([measured, measured_new])
         split = np.concatenate([split, np.full(len(measured_new), "test")])
         table = pd.concat([table, table_new], ignore_index=True)
@@ -323,7 +326,7 @@ def main(argv=None) -> int:
         except RuntimeError as exc:
             print(f"spacekit skipped: {exc}", file=sys.stderr)
     corpus_names = " + ".join(corpus)
-    unfitted = (f" plus every run of {' + '.join(args.unfitted)}, measured after the installed baseline was fitted"
+    unfitted = (f" plus every new configuration of {' + '.join(args.unfitted)}, measured after the installed baseline was fitted"
                 if args.unfitted else "")
     lines = [f"Held-out runs: {int(test.sum())} of {len(measured)} measured calwebb_{pipeline} runs ({corpus_names}"
              f"{unfitted}); GB = 10^9 bytes; request = upper bound at q=0.95.", "",
