@@ -98,10 +98,13 @@ def test_find_crs_grows_with_the_differences():
     # single pass: 12 B a difference (float64 first_diffs beside np.diff's float32)
     a, b = t.jump_find_crs_bytes(3, 12, 160, 160), t.jump_find_crs_bytes(6, 12, 160, 160)
     assert b - a == pytest.approx(12 * 3 * 11 * 160 * 160)
-    # iterative (fewer than ten differences) costs more per difference than single pass
+    # iterative (fewer than ten differences) costs more per difference than single pass; its peak is the
+    # first pass's with few differences per pixel, a later pass's with many
     per_diff_iterative = (t.jump_find_crs_bytes(6, 10, 160, 160) - t.jump_find_crs_bytes(3, 10, 160, 160)) / (3 * 9 * 160 * 160)
-    assert per_diff_iterative == pytest.approx(t.JUMP_ITERATIVE_PER_DIFF)
+    assert per_diff_iterative == pytest.approx(t.JUMP_ITERATIVE_LATER_PER_DIFF)
     assert per_diff_iterative > 4 * 12
+    few = t.jump_find_crs_bytes(1, 3, 160, 160) / (160 * 160)
+    assert few == pytest.approx(2 * t.JUMP_ITERATIVE_FIRST_PER_DIFF + t.JUMP_ITERATIVE_FIRST_PER_PIXEL)
 
 
 def test_jump_peak_grows_with_groups_times_integrations_times_pixels():

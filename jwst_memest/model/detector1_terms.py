@@ -93,14 +93,19 @@ REF_CUT_PER_PIXEL = 8.0  # gain and readnoise cut to a subarray (float32 each), 
 # first_diffs = np.diff(data)/dt_group: dt_group is a float64 array, so first_diffs is float64 (8)
 # beside np.diff's float32 (4) while dividing; then np.isfinite (bool, 1) is kept
 JUMP_SINGLE_PASS_PER_DIFF = 12.0
-# readnoise squared (float32), then median_diffs and sigma (float64 planes: dt_group has one element)
-JUMP_SINGLE_PASS_PER_PIXEL = 20.0
-# fewer than min_diffs_single_pass (10) differences: iterative_jump. first_diffs (8) and finite (1),
-# their absolute value (8), the median's copy and numpy's masked median over it, e_jump (float32),
-# its float64 difference and ratio, and per pixel the int64/float64 planes of calc_med_first_diffs,
-# sigma and get_cr_locs
-JUMP_ITERATIVE_PER_DIFF = 51.0
-JUMP_ITERATIVE_PER_PIXEL = 103.0
+# the division's peak comes before median_diffs and sigma: readnoise squared (float32) and the flag
+# masks' temporaries (traced: 9 B per pixel, benchmarks/trace_jump.py)
+JUMP_SINGLE_PASS_PER_PIXEL = 9.0
+# fewer than min_diffs_single_pass (10) differences: iterative_jump, whose peak is the larger of two
+# moments (traced, benchmarks/trace_jump.py: the first below 8 differences per pixel, the second above).
+# The first pass: first_diffs (8) and finite (1), their absolute value (8), calc_med_first_diffs'
+# copy and numpy's NaN median over it; per pixel its int64/float64 planes, sigma and median.
+JUMP_ITERATIVE_FIRST_PER_DIFF = 43.0
+JUMP_ITERATIVE_FIRST_PER_PIXEL = 120.0
+# a later pass (pixels with a new CR): a new e_jump (float32) and ratio (float64, and abs's float32
+# temporary) beside the previous ratio, then the comparisons with its maximum
+JUMP_ITERATIVE_LATER_PER_DIFF = 52.0
+JUMP_ITERATIVE_LATER_PER_PIXEL = 52.0
 # nints >= minimum_sigclip_groups (100; only_use_ints): astropy sigma_clip over first_diffs
 # (float64 masked copy and masks) beside first_diffs and finite
 JUMP_SIGMA_CLIP_PER_DIFF = 20.0
@@ -435,9 +440,10 @@ def jump_find_crs_bytes(nints, ngroups, ny, nx) -> np.ndarray:
     diffs = _f(nints) * (_f(ngroups) - 1.0) * _f(ny) * _f(nx)
     pixels = _f(ny) * _f(nx)
     regime = jump_regime(nints, ngroups)
-    per_diff = np.choose(regime, [JUMP_SINGLE_PASS_PER_DIFF, JUMP_ITERATIVE_PER_DIFF, JUMP_SIGMA_CLIP_PER_DIFF])
-    per_pixel = np.choose(regime, [JUMP_SINGLE_PASS_PER_PIXEL, JUMP_ITERATIVE_PER_PIXEL, JUMP_SIGMA_CLIP_PER_PIXEL])
-    return per_diff * diffs + per_pixel * pixels
+    iterative = np.maximum(JUMP_ITERATIVE_FIRST_PER_DIFF * diffs + JUMP_ITERATIVE_FIRST_PER_PIXEL * pixels,
+                           JUMP_ITERATIVE_LATER_PER_DIFF * diffs + JUMP_ITERATIVE_LATER_PER_PIXEL * pixels)
+    return np.choose(regime, [JUMP_SINGLE_PASS_PER_DIFF * diffs + JUMP_SINGLE_PASS_PER_PIXEL * pixels, iterative,
+                              JUMP_SIGMA_CLIP_PER_DIFF * diffs + JUMP_SIGMA_CLIP_PER_PIXEL * pixels])
 
 
 def jump_bytes(nints, ngroups, ny, nx, gain_pixels, readnoise_pixels, processes=1) -> np.ndarray:
