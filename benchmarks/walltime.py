@@ -152,11 +152,11 @@ def main(argv=None) -> int:
         "the *repeat noise* column is the median distance of such repeats from their configuration's median, "
         "a floor no model of the inputs can go below. Times on another machine scale by its speed factor "
         "(`jwst-memest calibrate`); the load on a shared machine does not, which is what the bound and the "
-        "kill-time factor are for. **calwebb_image3 was measured again** (`data/corpus/timing/image3.csv`: "
-        "the runs of `data/corpus/plan-image3.yaml`, in one session on a quiet machine, with each step's "
-        "seconds): its terms are fitted step by step, each step's terms to that step's time "
-        "(`step_times`) and the start-up to the rest, on those runs alone; the runs timed only whole are "
-        "compared with it below.",
+        "kill-time factor are for. **calwebb_image3 and calwebb_coron3 were measured again** "
+        "(`data/corpus/timing/image3.csv`, `coron3.csv`: the runs of `data/corpus/plan-image3.yaml` and "
+        "`plan-coron3.yaml`, in quiet sessions, with each step's seconds): their terms are fitted step by "
+        "step, each step's terms to that step's time (`step_times`) and the start-up to the rest, on those "
+        "runs alone; the runs timed only whole are compared with them below.",
         "",
         "| pipeline | training runs | held-out runs | median abs % error | p90 abs % error | above bound | "
         "above kill time | bound factor | repeat noise, median % | sessions |",
@@ -176,7 +176,7 @@ def main(argv=None) -> int:
         "of sessions' medians far wider than the repeat noise is the machine's load in those sessions, which "
         "moves every run of a session alike and which no work term can follow. The Level-3 corpus files "
         "other than `timing/` record each step's memory peak (`step_peaks`) but not its time, so spec3, "
-        "coron3, ami3 and tso3 are fitted on the run's `wall_s` alone.",
+        "ami3 and tso3 are fitted on the run's `wall_s` alone.",
         "",
         "| pipeline | largest wall time, s | runs above a third | median signed % error | median abs % error | "
         "session median residuals, % |",

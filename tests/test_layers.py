@@ -15,7 +15,7 @@ PACKAGE = Path(jwst_memest.__file__).parent
 LAYERS = [
     ("jwst_memest._version", "jwst_memest.cli_support"),
     ("jwst_memest.pipelines", "jwst_memest.instruments", "jwst_memest.atomic", "jwst_memest.settings",
-     "jwst_memest.speed"),
+     "jwst_memest.speed", "jwst_memest.forking"),
     ("jwst_memest.metadata", "jwst_memest.exposures", "jwst_memest.dark_reference"),
     ("jwst_memest.features",),
     ("jwst_memest.model",),

@@ -129,3 +129,41 @@ def test_the_sky_terms_follow_each_instruments_pixel_area():
     assert sky[2] / sky[0] == pytest.approx((IMAGING_PIXEL_SCALE["MIRIMAGE"] / NIRCAM_SW_PIXEL_SCALE) ** 2)
     # the pixels' own work does not change with the instrument
     assert len(set(A[:, terms.index("catalog_pixel")])) == 1
+
+
+def _coron3_input(science_exposures, psf_exposures, nints=40):
+    from jwst_memest.estimation import _baseline_input
+    from jwst_memest.features.build import product_features
+    from jwst_memest.metadata import ExposureMetadata
+
+    def member(name, psf):
+        return ExposureMetadata(path=f"{name}_calints.fits", level="calints", instrument="NIRCAM", exp_type="NRC_CORON",
+                                ncols=320, nrows=320, pixel_scale=0.063, n_integrations=nints, is_psf=psf)
+
+    members = ([member(f"s{i}", False) for i in range(science_exposures)]
+               + [member(f"p{i}", True) for i in range(psf_exposures)])
+    features = product_features(members, "coron3")
+    return _baseline_input([("p", features)], features.vector()[None, :], [features.settings])
+
+
+def test_coron3_terms_follow_its_steps_work():
+    names, A = work_terms(np.vstack([_coron3_input(2, 1), _coron3_input(2, 3), _coron3_input(4, 1)]), "coron3")
+    one, three_psf, four_science = (dict(zip(names, row)) for row in A)
+    pixels = 320 * 320
+    # align_refs shifts the PSF cube once per science exposure; klip projects every science integration on
+    # every PSF integration, and its basis grows with the PSF integrations squared
+    assert one["align_psf_pixel"] == pytest.approx(2 * 40 * pixels)
+    assert three_psf["align_psf_pixel"] == pytest.approx(3 * one["align_psf_pixel"])
+    assert four_science["align_psf_pixel"] == pytest.approx(2 * one["align_psf_pixel"])
+    assert one["klip_pair_pixel"] == pytest.approx(80 * 40 * pixels)
+    assert three_psf["klip_basis_pixel"] == pytest.approx(9 * one["klip_basis_pixel"])
+    assert one["align_psf"] == 2 * 40 and three_psf["align_psf"] == 2 * 120  # one least-squares fit each
+    # every reference is fitted with at most the step's 50 KL modes
+    assert one["klip_modes_pixel"] == pytest.approx(80 * 40 * 40 * pixels)
+    assert three_psf["klip_modes_pixel"] == pytest.approx(80 * 120 * 50 * pixels)
+    # outlier_detection and resample see the science integrations only
+    assert three_psf["resample_integration_pixel"] == one["resample_integration_pixel"] == pytest.approx(80 * pixels)
+    assert four_science["outlier_integration_pixel"] == pytest.approx(2 * one["outlier_integration_pixel"])
+    steps = dict(zip(names, term_steps("coron3", names)))
+    assert {steps[n] for n in names} == {None, "stack_refs", "align_refs", "klip", "outlier_detection", "resample"}
+    assert steps["startup_input_byte"] is None and steps["klip_basis_pixel"] == "klip"

@@ -66,7 +66,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.features.schema import load_schema
-from jwst_memest.instruments import (IFU_EXP_TYPES, IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE,
+from jwst_memest.instruments import (BYTES_PER_PIXEL_CAL, IFU_EXP_TYPES, IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE,
                                      TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES)
 from jwst_memest.model.image2 import Image2Inputs
 from jwst_memest.model.terms import setting_columns
@@ -183,18 +183,45 @@ def _spec3_terms(c, s, codes) -> dict[str, np.ndarray]:
     }
 
 
+KLIP_TRUNCATE = 50  # the klip step's default: KL modes kept
+
+
 def _coron3_terms(c, s, codes) -> dict[str, np.ndarray]:
+    n = c["n_members"]
     total = c["total_input_bytes"]
-    cube = c["member_bytes"]
     psf = np.where(np.isfinite(s["psf_input_bytes"]) & (s["psf_input_bytes"] > 0), s["psf_input_bytes"],
-                   np.maximum(total - cube, 0.0))
+                   np.maximum(total - c["member_bytes"], 0.0))
     pixels = np.maximum(c["member_pixels"], 1.0)
+    # calints hold BYTES_PER_PIXEL_CAL per pixel and integration: the integrations of each kind
+    science_ints = np.maximum(total - psf, 0.0) / (BYTES_PER_PIXEL_CAL * pixels)
+    psf_ints = psf / (BYTES_PER_PIXEL_CAL * pixels)
+    # the PSF exposures, as many as the largest member's bytes go into theirs; the rest are science
+    psf_members = np.clip(np.rint(psf / np.maximum(c["member_bytes"], 1.0)), 1.0, np.maximum(n - 1.0, 1.0))
+    science_members = np.maximum(n - psf_members, 1.0)
     return {
-        "startup": np.ones(len(total)),
-        "per_input_byte": total,
-        # KLIP projects every science integration on the PSF stack: science x PSF integrations x pixels
-        "klip": (total - psf).clip(0) * psf / pixels,
-        "per_member_pixel": c["n_members"] * c["member_pixels"],
+        # the rest of the run: imports, the association, reading the members, saving the products
+        "startup": np.ones(len(n)),
+        "startup_member": n,
+        "startup_input_byte": total,
+        # stack_refs: the PSF integrations copied into one cube
+        "stack_psf_byte": psf,
+        # align_refs: per science exposure, a shift fitted to every PSF integration (a least-squares fit
+        # whose every evaluation shifts the image by FFT: a cost per fit and per pixel), then the PSF
+        # cube (data and err) shifted
+        "align_member": science_members,
+        "align_psf": science_members * psf_ints,
+        "align_psf_pixel": science_members * psf_ints * pixels,
+        # klip: per science integration, the PSF stack copied to float64 and centred, its KL basis
+        # (covariance, eigenvectors) and every reference fitted with the first `truncate` modes
+        "klip_member": science_members,
+        "klip_pair_pixel": science_ints * psf_ints * pixels,
+        "klip_basis_pixel": science_ints * psf_ints ** 2 * pixels,
+        "klip_modes_pixel": science_ints * psf_ints * np.minimum(psf_ints, KLIP_TRUNCATE) * pixels,
+        # outlier_detection and resample: every science integration
+        "outlier_member": n,
+        "outlier_integration_pixel": science_ints * pixels,
+        "resample_member": science_members,
+        "resample_integration_pixel": science_ints * pixels,
     }
 
 
@@ -328,6 +355,8 @@ WALLTIME_TERMS: dict[str, Callable] = {
 STEP_OF_PREFIX: dict[str, dict[str, str]] = {
     "image3": {"tweakreg": "tweakreg", "skymatch": "skymatch", "outlier": "outlier_detection",
                "resample": "resample", "catalog": "source_catalog"},
+    "coron3": {"stack": "stack_refs", "align": "align_refs", "klip": "klip", "outlier": "outlier_detection",
+               "resample": "resample"},
 }
 # a step time below this is a skipped step (its terms are zero), not a measurement to fit
 MIN_STEP_SECONDS = 0.05
