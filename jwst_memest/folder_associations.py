@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jwst_memest.folder_screening import ScreenedFolder, usable_cpus
+from jwst_memest.folder_screening import ScreenedFolder
+from jwst_memest.forking import worker_count
 from jwst_memest.metadata import ExposureMetadata, exposure_stem
 from jwst_memest.pipelines import MEMBER_EXPTYPES
 from jwst_memest.pools import expand_members, generate_level3, generate_per_program
@@ -66,7 +67,7 @@ def build_associations(folder: ScreenedFolder, discover: bool = False,
     else:
         # no Level-3 association spans programs (pools.generate_per_program): one pool per program, as in
         # operations; the programs shared among processes when there are enough rows to repay starting them
-        workers = min(workers or usable_cpus(), max(len(rows) // PARALLEL_GENERATION_MIN_ROWS, 1))
+        workers = worker_count(len(rows), PARALLEL_GENERATION_MIN_ROWS, workers)
         generated = generate_per_program(rows, target_ids, workers)
     order = {stem: i for i, stem in enumerate(folder.exposures)}
     # by name: the same order however the programs were shared out

@@ -4,17 +4,16 @@ are read by several processes."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from jwst_memest.forking import forked_map
+from jwst_memest.forking import forked_map, worker_count
 from jwst_memest.metadata import ExposureMetadata, MetadataError, exposure_stem, read_exposure_metadata_and_header
 from jwst_memest.pools import PoolEntry, distinct_rows
 
-__all__ = ["ScreenedFolder", "screen_exposures", "usable_cpus"]
+__all__ = ["ScreenedFolder", "screen_exposures"]
 
 
 # below this many files, starting worker processes costs more than reading the headers in one
@@ -62,7 +61,7 @@ def screen_exposures(paths: Iterable[Path], workers: int | None = 1) -> Screened
         The kept exposures, their distinct pool rows, and the files left out.
     """
     paths = [str(p) for p in paths]
-    workers = min(workers or usable_cpus(), max(len(paths) // (PARALLEL_READ_MIN_FILES // 2), 1))
+    workers = worker_count(len(paths), PARALLEL_READ_MIN_FILES // 2, workers)
     chunks = _observation_chunks(paths, workers)
     # the workers send back metadata and the distinct rows only
     screened = forked_map(_screen, chunks, len(chunks))
@@ -113,18 +112,3 @@ def _screen(paths: list[str]) -> tuple[list[tuple[str, ExposureMetadata | str]],
         entries.append(PoolEntry(path, header, bool(meta.is_imprint)))
     representatives, followers = distinct_rows(entries)
     return results, representatives, followers
-
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (a batch job's allocation, not the whole node).
-
-    Returns
-    -------
-    int
-        The CPUs in this process' affinity mask, else the machine's CPU count (at least 1).
-    """
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # platforms without affinity
-        return os.cpu_count() or 1

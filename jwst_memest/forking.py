@@ -4,10 +4,11 @@ headers, models) and sends back only its results."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
-__all__ = ["forked_map"]
+__all__ = ["forked_map", "usable_cpus", "worker_count"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -48,6 +49,40 @@ def forked_map(function: Callable[[Item], Result], items: Sequence[Item], worker
             return list(executor.map(_run_inherited, range(len(items))))
     finally:
         _TASK = None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a batch job's allocation, not the whole node).
+
+    Returns
+    -------
+    int
+        The CPUs in this process' affinity mask, else the machine's CPU count (at least 1).
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # platforms without affinity
+        return os.cpu_count() or 1
+
+
+def worker_count(n_items: int, per_worker: int, workers: int | None = None) -> int:
+    """Processes worth starting for ``n_items``: one per ``per_worker`` items, at most ``workers``.
+
+    Parameters
+    ----------
+    n_items : int
+        Items to share out.
+    per_worker : int
+        Items below which a further process costs more to start than it saves.
+    workers : int or None, optional
+        Processes at most (None: one per CPU this process may use).
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    return max(1, min(workers or usable_cpus(), n_items // per_worker))
 
 
 def _run_inherited(index: int):

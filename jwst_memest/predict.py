@@ -22,8 +22,8 @@ from jwst_memest.estimate_records import ProductEstimate
 from jwst_memest.estimation import estimate_products
 from jwst_memest.folder_associations import build_associations, product_exposures, unused_exposures, unused_summary
 from jwst_memest.folder_output import folder_records, records_csv
-from jwst_memest.folder_screening import screen_exposures, usable_cpus
-from jwst_memest.forking import forked_map
+from jwst_memest.folder_screening import screen_exposures
+from jwst_memest.forking import forked_map, worker_count
 from jwst_memest.level2_estimate import LEVEL2_INPUT_LEVELS, estimate_reduction
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.pipelines import EXP_MODE_PIPELINES
@@ -161,7 +161,7 @@ class JwstCalPredict:
         staged = [meta for meta in exposures.values() if _has_stages_before_level3(meta)]
         # the estimates are independent: a large folder's are shared among processes (each a slice of the
         # products and of the exposures), which inherit the models loaded here and send back the estimates
-        shares = min(self.workers or usable_cpus(), max(len(exposures) // PARALLEL_ESTIMATE_MIN_EXPOSURES, 1))
+        shares = worker_count(len(exposures), PARALLEL_ESTIMATE_MIN_EXPOSURES, self.workers)
         slices = [(products[k::shares], staged[k::shares]) for k in range(shares)]
         results = forked_map(self._estimate_slice, slices, shares)
         product_estimates, stage_outcomes = [None] * len(products), [None] * len(staged)

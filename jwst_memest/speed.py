@@ -189,25 +189,26 @@ def speed_factor() -> tuple[float, str]:
     try:
         status = os.stat(path)
     except OSError:
-        return 1.0, "default"
-    if not stat.S_ISREG(status.st_mode):
+        status = None
+    if status is None or not stat.S_ISREG(status.st_mode):
         return 1.0, "default"
     stamp = (status.st_ino, status.st_mtime_ns, status.st_size)  # a saved file is renamed into place
-    if _SAVED_FACTOR.get(path) is None or _SAVED_FACTOR[path][0] != stamp:
+    saved = _SAVED_FACTOR.get(path)
+    if saved is None or saved[0] != stamp:
         try:
             value = float((yaml.safe_load(path.read_text()) or {}).get("speed_factor", "nan"))
         except (yaml.YAMLError, TypeError, ValueError, OSError):
             value = float("nan")
-        _SAVED_FACTOR[path] = (stamp, value)
-    value = _SAVED_FACTOR[path][1]
+        saved = _SAVED_FACTOR[path] = (stamp, value)
+    value = saved[1]
     if np.isfinite(value) and value > 0:
         return value, str(path)
     warnings.warn(f"{path}: no positive speed_factor; using 1 (run `jwst-memest calibrate`)", stacklevel=2)
     return 1.0, "default"
 
 
-# saved file -> (its inode, modification time and size; the factor read from it): folder mode asks once per estimate, and
-# parsing the YAML each time cost more than the estimates; a file written since is read again
+# saved file -> (its inode, modification time and size; the factor read from it): folder mode asks once
+# per estimate, and parsing the YAML each time cost more than the estimates; a file written since is read again
 _SAVED_FACTOR: dict[Path, tuple[tuple[int, int, int], float]] = {}
 
 

@@ -2,7 +2,7 @@
 
 import os
 
-from jwst_memest.forking import forked_map
+from jwst_memest.forking import forked_map, usable_cpus, worker_count
 
 BIG = list(range(1000))  # the processes inherit it: it is never pickled to them
 
@@ -29,3 +29,9 @@ def test_one_worker_runs_here():
 def test_a_map_inside_a_worker_stays_in_that_worker():
     for inner_pids in forked_map(_inner, [0, 1, 2], 2):
         assert len(set(inner_pids)) == 1 and os.getpid() not in inner_pids
+
+
+def test_worker_count_starts_a_process_per_share_of_items_up_to_the_cpus():
+    assert worker_count(1000, 400, 8) == 2 and worker_count(4000, 400, 2) == 2
+    assert worker_count(100, 400, 8) == 1 and worker_count(0, 400, 8) == 1
+    assert worker_count(10 ** 6, 1) == usable_cpus()
