@@ -276,7 +276,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pipeline", default="image3", choices=sorted(PIPELINES))
     parser.add_argument("--corpus", nargs="+", default=["data/corpus/image3.csv"], help="corpus CSV(s), pooled")
     parser.add_argument("--unfitted", nargs="*", default=[],
-                        help="corpus CSV(s) the installed baseline was not fitted on: every new configuration of them is held out")
+                        help="corpus CSV(s) the installed baseline was not fitted on: every new configuration "
+                             "of them is held out")
     parser.add_argument("--bundle", nargs="*", default=[], help="more model bundles to compare")
     parser.add_argument("--peer-python", help="python of an environment with spacekit installed")
     parser.add_argument("--epochs", type=int, default=300)
@@ -326,8 +327,8 @@ def main(argv=None) -> int:
         except RuntimeError as exc:
             print(f"spacekit skipped: {exc}", file=sys.stderr)
     corpus_names = " + ".join(corpus)
-    unfitted = (f" plus every new configuration of {' + '.join(args.unfitted)}, measured after the installed baseline was fitted"
-                if args.unfitted else "")
+    unfitted = (f" plus every new configuration of {' + '.join(args.unfitted)}, measured after the installed "
+                "baseline was fitted" if args.unfitted else "")
     lines = [f"Held-out runs: {int(test.sum())} of {len(measured)} measured calwebb_{pipeline} runs ({corpus_names}"
              f"{unfitted}); GB = 10^9 bytes; request = upper bound at q=0.95.", "",
              "| estimator | median abs % error | p90 abs % error | RMSE (GB) | estimate below peak | request below peak |",

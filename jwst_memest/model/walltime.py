@@ -66,8 +66,8 @@ import numpy as np
 import yaml
 
 from jwst_memest.features.schema import load_schema
-from jwst_memest.instruments import (BYTES_PER_PIXEL_CAL, IFU_EXP_TYPES, IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE,
-                                     TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES)
+from jwst_memest.instruments import (BYTES_PER_PIXEL_CAL, IFU_EXP_TYPES, IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE,
+                                     NOMINAL_PIXEL_SCALE, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES)
 from jwst_memest.model.image2 import Image2Inputs
 from jwst_memest.model.terms import setting_columns
 from jwst_memest.model.upper import UpperBound
