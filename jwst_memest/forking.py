@@ -39,9 +39,7 @@ def forked_map(function: Callable[[Item], Result], items: Sequence[Item], worker
     """
     global _TASK
     workers = max(1, min(int(workers), len(items)))
-    if workers == 1:
-        return [function(item) for item in items]
-    if _TASK is not None:  # a worker of an outer map: its own cores are taken
+    if workers == 1 or _TASK is not None:  # (in a worker of an outer map, its cores are taken)
         return [function(item) for item in items]
     _TASK = (function, items)
     try:
