@@ -2,8 +2,10 @@
 
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,35 @@ def test_monitor_kills_a_run_that_outgrows_its_memory_limit():
     assert stopped.over_limit and stopped.returncode == -9 and stopped.wall_s < 20
     within = measure([sys.executable, "-c", "pass"], rss_limit_gb=0.3)
     assert within.returncode == 0 and not within.over_limit
+
+
+def test_a_terminated_profiler_kills_its_run_and_removes_its_scratch(tmp_path):
+    import psutil
+
+    pid_file = tmp_path / "run.pid"
+    sleeper = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
+    profiler = f"""
+import sys, tempfile
+from jwst_memest.profile.monitor import exit_on_termination, measure
+with exit_on_termination():
+    with tempfile.TemporaryDirectory(prefix="memest-run-", dir={str(tmp_path)!r}):
+        measure([sys.executable, "-c", {sleeper!r}, {str(pid_file)!r}])
+"""
+    parent = subprocess.Popen([sys.executable, "-c", profiler])
+    for _ in range(300):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    run_pid = int(pid_file.read_text())
+    parent.terminate()
+    assert parent.wait(timeout=30) == 128 + signal.SIGTERM
+    for _ in range(100):
+        if not psutil.pid_exists(run_pid) or psutil.Process(run_pid).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the measured command outlived its profiler")
+    assert not list(tmp_path.glob("memest-run-*"))
 
 
 def test_plan_expansion_is_stable():

@@ -36,7 +36,10 @@ def main(argv=None) -> int:
             return report_error(f"{what}; expected one of {', '.join(COMMANDS)}", program("python -m jwst_memest.profile"))
     import importlib
 
-    return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
+    from jwst_memest.profile.monitor import exit_on_termination
+
+    with exit_on_termination():
+        return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
 
 
 if __name__ == "__main__":

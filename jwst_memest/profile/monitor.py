@@ -19,17 +19,20 @@ started by a small launcher that forks and execs it, and reports its ru_maxrss.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import datetime
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
-__all__ = ["Measurement", "measure", "step_intervals", "step_times"]
+__all__ = ["Measurement", "measure", "exit_on_termination", "step_intervals", "step_times"]
 
 _LAUNCHER = (
     "import os, sys\n"
@@ -124,6 +127,35 @@ def _high_water_marks(process, marks: dict[int, int]) -> None:
             continue
 
 
+@contextlib.contextmanager
+def exit_on_termination() -> Iterator[None]:
+    """Inside this block SIGTERM and SIGHUP exit through Python, as Ctrl-C does, instead of ending the process.
+
+    A profiler stopped by ``kill``, ``timeout`` or a scheduler then runs its ``finally`` blocks: the
+    command it measures is killed and its scratch directory (gigabytes of synthetic exposures) removed.
+    The previous handlers are restored on leaving. Outside the main thread (where Python cannot set
+    handlers) it changes nothing.
+
+    Yields
+    ------
+    None
+        While termination raises ``SystemExit(128 + signal number)``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = {signum: signal.signal(signum, _exit) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: float = 0.2,
             timeout: float | None = None, log_path=None, rss_limit_gb: float | None = None) -> Measurement:
     """Run ``command``; return its exit code, wall time and peak memory.
@@ -183,6 +215,10 @@ def measure(command: list[str], *, env: dict | None = None, cwd=None, interval: 
                 break
             time.sleep(interval)
     finally:
+        # the command runs in its own session: left alone, it would outlive a profiler that is stopped
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
         if log_path:
             log.close()
     wall = time.perf_counter() - start
