@@ -2,8 +2,8 @@
 
 An uncal file is sized for calwebb_detector1 and then for the Level-2 run of its rate (rateints
 for a time series); a rate or rateints file for its Level-2 run only. calwebb_image2 is estimated
-for the imaging types it calibrates, calwebb_spec2 for MIRI LRS slitless time series (the
-spectroscopic mode measured here); an exposure of another spectroscopic mode is reported as not
+for the imaging types it calibrates, calwebb_spec2 for MIRI LRS (slitless time series and fixed
+slit) and MIRI MRS (the spectroscopic modes measured here); an exposure of another spectroscopic mode is reported as not
 estimated rather than given a number nothing supports.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jwst_memest.atomic import atomic_write
 from jwst_memest.exposure_estimate import ExposureEstimate, estimate_from_metadata
+from jwst_memest.features.build import cube_pixels
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.image2 import LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
@@ -27,8 +28,8 @@ __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "
 
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
 LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
-SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (the measured spectroscopic Level-2 runs are MIRI LRS "
-                       "slitless and fixed slit only)")
+SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (the measured spectroscopic Level-2 runs are MIRI LRS, "
+                       "slitless and fixed slit, and MIRI MRS)")
 # time series whose slopes stay per integration (rateints) into Level 2, whatever TSOVISIT says
 _TSO_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ", "NIS_SOSS", "MIR_LRS-SLITLESS")
 
@@ -99,11 +100,15 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -
     columns, rows = full_frame(meta.detector)
     scale = meta.pixel_scale if meta.pixel_scale == meta.pixel_scale else imaging_pixel_scale(meta.detector)
     output_pixels = settings.output_shape[0] * settings.output_shape[1] if settings.output_shape else None
+    exp_type = (meta.exp_type or "").upper()
+    # calwebb_spec2 builds an IFU exposure into its cubes: one per channel and band it covers
+    voxels = cube_pixels([meta], exp_type, 0.0) if exp_type == "MIR_MRS" else 0.0
     return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
                         ny=meta.nrows, nx=meta.ncols,
                         nints=meta.n_integrations if keeps_integrations(meta) else 1,
                         full_frame_pixels=columns * rows, settings=settings,
-                        output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels)
+                        output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels,
+                        cube_voxels=voxels)
 
 
 def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,

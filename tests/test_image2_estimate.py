@@ -12,7 +12,7 @@ from jwst_memest.level2_estimate import (SPEC2_NOT_ESTIMATED, estimate_level2, e
                                          keeps_integrations)
 from jwst_memest.metadata import read_exposure_metadata
 from jwst_memest.model.image2 import load_image2_baseline
-from jwst_memest.model.image2_terms import image2_step_bytes
+from jwst_memest.model.image2_terms import image2_step_bytes, spec2_step_bytes
 from jwst_memest.model.terms import setting_columns, settings_matrix
 from jwst_memest.settings import RunSettings
 
@@ -103,6 +103,39 @@ def test_an_uncal_file_is_sized_for_detector1_then_image2_and_spectra_are_said_n
     cal = read_exposure_metadata(_nircam(tmp_path, "cal"))
     with pytest.raises(ValueError, match="sized from an uncal, rate or rateints file"):
         estimate_reduction(cal)
+
+
+def _mrs(folder: Path, detector: str, band: str, suffix: str = "rate") -> Path:
+    return _header_file(folder, f"jw01234006001_02101_00001_{detector.lower()}_{suffix}.fits", INSTRUME="MIRI",
+                        DETECTOR=detector, EXP_TYPE="MIR_MRS", CHANNEL="12" if detector == "MIRIFUSHORT" else "34",
+                        BAND=band, READPATT="FASTR1", NGROUPS=20, NINTS=1, SUBARRAY="FULL", SUBSIZE1=1032,
+                        SUBSIZE2=1024)
+
+
+def test_an_ifu_exposure_holds_its_point_cloud_and_every_cube_it_builds():
+    frame, full = 1024 * 1032, 1024 * 1032
+    none = spec2_step_bytes(frame, frame, full, 144.0, False, cube_voxels=1e6, ifu_per_pixel=0.0)
+    cloud = spec2_step_bytes(frame, frame, full, 144.0, False, cube_voxels=1e6, ifu_per_pixel=200.0)
+    more = spec2_step_bytes(frame, frame, full, 144.0, False, cube_voxels=2e6, ifu_per_pixel=200.0)
+    assert _bytes(cloud["cube_build"]) - _bytes(none["cube_build"]) == pytest.approx(200.0 * frame)
+    # the cube being built (36 B a voxel) and the finished cubes kept for extract_1d (16 B)
+    assert _bytes(more["cube_build"]) - _bytes(cloud["cube_build"]) == pytest.approx(52 * 1e6)
+    assert _bytes(more["extract_1d"]) - _bytes(cloud["extract_1d"]) == pytest.approx(16 * 1e6)
+    assert np.isnan(_bytes(cloud["resample_spec"]))
+    lrs = spec2_step_bytes(frame, frame, full, 144.0, True)
+    assert np.isnan(_bytes(lrs["cube_build"])) and not np.isnan(_bytes(lrs["resample_spec"]))
+
+
+def test_an_mrs_exposure_is_sized_for_spec2_by_the_cubes_of_its_channels_and_band(tmp_path):
+    short = read_exposure_metadata(_mrs(tmp_path, "MIRIFUSHORT", "SHORT", "uncal"))
+    stages, missing = estimate_reduction(short)
+    assert [s.pipeline for s in stages] == ["calwebb_detector1", "calwebb_spec2"] and not missing
+    spec2 = stages[1]
+    assert spec2.peak_step == "cube_build" and spec2.calibrated and spec2.inputs["cube_voxels"] > 5e5
+    # the LONG band of channels 1 and 2 spans more wavelength planes than SHORT: more voxels
+    long = estimate_level2(read_exposure_metadata(_mrs(tmp_path, "MIRIFUSHORT", "LONG")))
+    assert long.inputs["cube_voxels"] > spec2.inputs["cube_voxels"] and long.gb > spec2.gb
+    assert long.wall_time_s > 0 and long.wall_time_upper_s >= long.wall_time_s
 
 
 @pytest.mark.skipif(not CORPUS.is_file(), reason="the image2 corpus is not in this checkout")

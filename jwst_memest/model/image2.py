@@ -1,4 +1,4 @@
-"""Level 2's peak memory per exposure (calwebb_image2; calwebb_spec2 for MIRI LRS slitless time series):
+"""Level 2's peak memory per exposure (calwebb_image2; calwebb_spec2 for MIRI LRS and MRS):
 the counted bytes of each step plus what the code cannot tell.
 
 `jwst_memest.model.image2_terms` counts what each step allocates from jwst's source. What it leaves
@@ -6,8 +6,8 @@ out is fitted on the measured image2 corpus (``python -m jwst_memest.profile fit
 stored in ``image2.yaml``: the interpreter and libraries (a constant), the share of the FLAT
 reference still resident while photom runs (the allocator does not always return it), the pixel
 map's WCS evaluation (per input pixel, as for calwebb_image3), a remainder per output pixel of
-the i2d, and extract_1d's own arrays per science pixel (its per-integration work, traced but not
-counted). The upper
+the i2d, extract_1d's own arrays per science pixel (its per-integration work, traced but not
+counted), and cube_build's point cloud per detector pixel of an IFU exposure. The upper
 bound is calibrated out of fold like the other bounds, plus the measured spread between
 environments in bytes.
 """
@@ -31,17 +31,19 @@ __all__ = ["Image2Inputs", "Image2Baseline", "load_image2_baseline", "image2_fil
 IMAGE2_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRC_TSIMAGE")
 _DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
 # the spectroscopic types whose calwebb_spec2 is measured: MIRI LRS, a time series extracted per
-# integration and a fixed slit resampled to its s2d
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT")
+# integration and a fixed slit resampled to its s2d; MIRI MRS, built into cubes
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS")
 LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 
-FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel")
+FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
+                "ifu_per_pixel")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
-# above the two copies it runs beside (measured on MIRI LRS slitless)
+# above the two copies it runs beside (measured on MIRI LRS slitless); cube_build's point cloud,
+# about 30 float64 arrays per detector pixel
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
-                   "extract_per_pixel": 14.0}
+                   "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Image2Inputs:
         Output pixels per input pixel of the i2d (1 at the exposure's own scale).
     output_pixels : float or None, optional
         Pixels of the i2d grid when given (``output_shape``); else the frame times the area ratio.
+    cube_voxels : float, optional
+        Voxels of the IFU cubes calwebb_spec2 builds of the exposure (0 for other modes).
     """
 
     instrument: str
@@ -77,6 +81,7 @@ class Image2Inputs:
     settings: object = None
     output_area_ratio: float = 1.0
     output_pixels: float | None = None
+    cube_voxels: float = 0.0
 
     @property
     def frame_pixels(self) -> int:
@@ -157,8 +162,11 @@ class Image2Inputs:
         dict
             Shape, integrations, i2d pixels.
         """
-        return {"instrument": self.instrument, "exp_type": self.exp_type, "ny": self.ny, "nx": self.nx,
-                "nints": self.nints, "science_pixels": self.science_pixels, "i2d_pixels": self.i2d_pixels}
+        record = {"instrument": self.instrument, "exp_type": self.exp_type, "ny": self.ny, "nx": self.nx,
+                  "nints": self.nints, "science_pixels": self.science_pixels, "i2d_pixels": self.i2d_pixels}
+        if self.cube_voxels:
+            record["cube_voxels"] = self.cube_voxels
+        return record
 
 
 class Image2Baseline(StageBaseline):
@@ -202,7 +210,8 @@ class Image2Baseline(StageBaseline):
         c = self.coefficients
         if inputs.pipeline == "calwebb_spec2":
             counted = spec2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
-                                       c["resample_in"], resampled=inputs.resampled_spectrum)
+                                       c["resample_in"], resampled=inputs.resampled_spectrum,
+                                       cube_voxels=inputs.cube_voxels, ifu_per_pixel=c.get("ifu_per_pixel", 0.0))
         else:
             s = setting_columns(settings_matrix([inputs.settings]), 0)
             counted = image2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
@@ -211,7 +220,9 @@ class Image2Baseline(StageBaseline):
         extra = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels,
                  "resample": c["resample_out"] * inputs.i2d_pixels,
                  # extract_1d's own arrays grow with the cube it runs over, not with a fixed slit's small s2d
-                 "extract_1d": 0.0 if inputs.resampled_spectrum else c["extract_per_pixel"] * inputs.science_pixels}
+                 # (nor with an IFU exposure's detector: it extracts the cubes)
+                 "extract_1d": (0.0 if inputs.resampled_spectrum or inputs.cube_voxels
+                                else c["extract_per_pixel"] * inputs.science_pixels)}
         stages = {}
         for step, value in counted.items():
             value = float(np.asarray(value).ravel()[0])

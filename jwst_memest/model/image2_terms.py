@@ -93,21 +93,29 @@ def image2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, output_pi
     return {"assign_wcs": rate, "flat_field": flat, "photom": photom, "resample": resample, "save": save}
 
 
-SPEC2_STEPS = ("assign_wcs", "flat_field", "photom", "copies", "resample_spec", "extract_1d", "save")
+SPEC2_STEPS = ("assign_wcs", "flat_field", "photom", "copies", "resample_spec", "cube_build", "extract_1d", "save")
 COPY_PER_PIXEL = 24.0  # a deep copy of the calibrated model's arrays (SCI, ERR, three variances, DQ)
 CONVERSION_PER_FRAME_PIXEL = 16.0  # photom's wavelength per pixel and 2-D conversion, float64, one frame
+# cube_build's voxels (an IFU exposure): the cube being built (flux, weight, variance and iflux float64,
+# DQ uint32) and every finished cube of the exposure (SCI, ERR, WMAP float32, DQ uint32), which the
+# pipeline keeps for extract_1d: counted as if every cube were both
+CUBE_BUILD_PER_VOXEL = 36.0
+CUBE_PER_VOXEL = 16.0
 
 
 def spec2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, pixmap_per_input,
-                     resampled: bool) -> dict[str, np.ndarray]:
-    """Counted bytes (beyond the interpreter) each step of calwebb_spec2 holds for a MIRI LRS exposure.
+                     resampled: bool, cube_voxels=0.0, ifu_per_pixel=0.0) -> dict[str, np.ndarray]:
+    """Counted bytes (beyond the interpreter) each step of calwebb_spec2 holds for a MIRI LRS or MRS exposure.
 
     assign_wcs, flat_field and photom work as for imaging (photom's conversion is per pixel of one
     frame, applied in place to every integration). The pipeline then copies the calibrated model
     for the resampling steps. A fixed slit (``resampled``) is drizzled to its s2d by resample_spec,
     whose pixel map covers the input frame, and extract_1d works on the small s2d; a time series is
     not resampled, and the pipeline copies the cube again for extract_1d, which runs beside the
-    calibrated model and both copies. The cal write comes after the copies are released.
+    calibrated model and both copies. An IFU exposure (``cube_voxels`` > 0) is built into its cubes
+    by cube_build: its per-pixel point cloud (each pixel's coordinates, wavelength, flux, error and
+    region of interest, float64: ``ifu_per_pixel``, fitted) and the cubes' voxels; extract_1d then
+    runs on the finished cubes. The cal write comes after the copies are released.
 
     Parameters
     ----------
@@ -121,22 +129,33 @@ def spec2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, pixmap_per
         Bytes per input pixel of resample_spec's pixel map (the WCS evaluation; fitted).
     resampled : bool
         A fixed slit (resample_spec runs) rather than a time series.
+    cube_voxels : array_like, optional
+        Voxels of the IFU cubes cube_build makes of the exposure (0: not an IFU exposure).
+    ifu_per_pixel : array_like, optional
+        Bytes per detector pixel of cube_build's point cloud (fitted).
 
     Returns
     -------
     dict of str to numpy.ndarray
         Bytes per step; ``copies`` is the pipeline's code between photom and the resampling steps;
-        resample_spec is NaN for a time series.
+        resample_spec is NaN for a time series and an IFU exposure, cube_build NaN but for an IFU exposure.
     """
     P = np.asarray(science_pixels, float)
     F = np.asarray(frame_pixels, float)
     FF = np.asarray(full_frame_pixels, float)
+    voxels = np.asarray(cube_voxels, float)
     counted = image2_step_bytes(P, F, FF, 0.0, 1.0, 0.0, setting_columns(settings_matrix([None]), 0), 0.0)
     calibrated = CALIBRATED_PER_PIXEL * P + AREA_PER_PIXEL * F
     one_copy = calibrated + COPY_PER_PIXEL * P
     steps = {"assign_wcs": counted["assign_wcs"], "flat_field": counted["flat_field"],
-             "photom": calibrated + MATCH_NANS_PER_PIXEL * P + CONVERSION_PER_FRAME_PIXEL * F, "save": counted["save"]}
-    if resampled:
+             "photom": calibrated + MATCH_NANS_PER_PIXEL * P + CONVERSION_PER_FRAME_PIXEL * F, "save": counted["save"],
+             "cube_build": np.full_like(P, np.nan)}
+    if np.any(voxels > 0):
+        cubes = CUBE_PER_VOXEL * voxels
+        steps.update(copies=calibrated, resample_spec=np.full_like(P, np.nan),
+                     cube_build=calibrated + np.asarray(ifu_per_pixel, float) * F + CUBE_BUILD_PER_VOXEL * voxels + cubes,
+                     extract_1d=calibrated + cubes)
+    elif resampled:
         steps.update(copies=one_copy, resample_spec=one_copy + np.asarray(pixmap_per_input, float) * F,
                      extract_1d=one_copy)
     else:

@@ -41,12 +41,14 @@ calwebb_image2 per exposure (`jwst_memest.model.image2.Image2Inputs`)::
                      + per_integration * NINTS              (a time series' per-integration work)
                      + i2d_pixel * i2d pixels               (resample, when it runs)
 
-calwebb_spec2 per MIRI LRS exposure (the same inputs)::
+calwebb_spec2 per MIRI LRS or MRS exposure (the same inputs)::
 
     spec2:   startup + per_pixel * NINTS x rows x columns   (flat_field, photom, pixel_replace on the cube)
                      + per_integration * NINTS              (extract_1d, one integration at a time: most
                                                              of a long time series' run)
                      + resample_pixel * rows x columns [fixed slit]   (resample_spec's s2d of the frame)
+                     + ifu_pixel * rows x columns [IFU]     (cube_build's point cloud of the detector)
+                     + cube_voxel * voxels [IFU]            (the cubes built and extracted)
 
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
@@ -307,7 +309,7 @@ def image2_work_terms(rows) -> dict[str, np.ndarray]:
 
 
 def spec2_work_terms(rows) -> dict[str, np.ndarray]:
-    """The work terms of calwebb_spec2 runs (MIRI LRS), one value per exposure.
+    """The work terms of calwebb_spec2 runs (MIRI LRS and MRS), one value per exposure.
 
     Parameters
     ----------
@@ -325,13 +327,15 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
         # the record keeps what decides whether resample_spec runs; the references' frame does not matter here
         return Image2Inputs(instrument=str(r.get("instrument") or ""), exp_type=str(r.get("exp_type") or ""),
                             ny=int(r.get("ny") or 0), nx=int(r.get("nx") or 0), nints=int(r.get("nints") or 1),
-                            full_frame_pixels=0)
+                            full_frame_pixels=0, cube_voxels=float(r.get("cube_voxels") or 0.0))
 
     rows = [inputs(r) for r in rows]
     return {"startup": np.ones(len(rows)),
             "per_pixel": np.array([float(r.science_pixels) for r in rows]),
             "per_integration": np.array([float(max(r.nints, 1)) for r in rows]),
-            "resample_pixel": np.array([float(r.frame_pixels) if r.resampled_spectrum else 0.0 for r in rows])}
+            "resample_pixel": np.array([float(r.frame_pixels) if r.resampled_spectrum else 0.0 for r in rows]),
+            "ifu_pixel": np.array([float(r.frame_pixels) if r.cube_voxels else 0.0 for r in rows]),
+            "cube_voxel": np.array([float(r.cube_voxels) for r in rows])}
 
 
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml

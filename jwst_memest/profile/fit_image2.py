@@ -38,11 +38,13 @@ def image2_inputs_of_row(row) -> Image2Inputs:
         The exposure's inputs.
     """
     tso = str(row["tso"]).strip().lower() == "true"
+    # an MRS run's channel and band (its cubes) are in its plan parameters
+    layout = json.loads(row["layout"]) if isinstance(row.get("layout"), str) and row["layout"] else {}
     meta = ExposureMetadata(path=f"{row['run_id']}_{'rateints' if tso else 'rate'}.fits",
                             level="rateints" if tso else "rate", instrument=str(row["instrument"]),
                             detector=str(row["detector"]), exp_type=str(row["exp_type"]),
                             n_integrations=int(row["nints"]), ncols=int(row["nx"]), nrows=int(row["ny"]),
-                            tso_visit=tso)
+                            tso_visit=tso, channel=layout.get("channel"), band=layout.get("band"))
     arguments = shlex.split(row["pipeline_args"]) if isinstance(row.get("pipeline_args"), str) else []
     return image2_inputs(meta, RunSettings.from_arguments(arguments))
 
@@ -104,7 +106,8 @@ def mode_of(row) -> str:
         For example ``NIRCAM imaging`` or ``MIRI time series``.
     """
     if row.pipeline == "calwebb_spec2":
-        kind = "fixed slit" if row.resampled_spectrum else "spectroscopic time series"
+        kind = ("IFU" if row.cube_voxels else "fixed slit" if row.resampled_spectrum
+                else "spectroscopic time series")
     else:
         kind = "time series" if row.nints > 1 else "imaging"
     return f"{row.instrument} {kind}"

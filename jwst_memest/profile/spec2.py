@@ -1,7 +1,12 @@
-"""Synthetic MIRI LRS exposures for calwebb_spec2, and the references it reads offline.
+"""Synthetic MIRI LRS and MRS exposures for calwebb_spec2, and the references it reads offline.
 
 calwebb_spec2 runs offline here for MIRI LRS: a slitless time series (MIR_LRS-SLITLESS, rateints)
-and a fixed-slit exposure (MIR_LRS-FIXEDSLIT, rate). assign_wcs builds the spectral WCS from the
+and a fixed-slit exposure (MIR_LRS-FIXEDSLIT, rate); and for MIRI MRS (MIR_MRS, rate): jwst's own
+MRS assign_wcs builds the IFU WCS from the synthetic DISTORTION, SPECWCS, REGIONS and
+WAVELENGTHRANGE of `jwst_memest.profile.spectral_references`, flat_field, fringe and photom apply
+synthetic full-frame references, cube_build makes one cube per channel and band (a synthetic
+CUBEPAR) and extract_1d extracts each (an IFU EXTRACT1D); straylight (MRSXARTCORR) is N/A.
+For LRS: assign_wcs builds the spectral WCS from the
 synthetic LRS DISTORTION and SPECWCS of `jwst_memest.profile.spectral_references`, flat_field divides
 by a full-frame MIRI FLAT, photom applies a PHOTOM row with its relative response over wavelength,
 the fixed slit is resampled (resample_spec, s2d), and extract_1d extracts every integration with its
@@ -18,13 +23,13 @@ import numpy as np
 
 from jwst_memest.atomic import write_datamodel
 from jwst_memest.exposures import ExposureLayout
-from jwst_memest.instruments import imaging_pixel_scale
+from jwst_memest.instruments import SPECTRAL_PIXEL_AREA, imaging_pixel_scale
 from jwst_memest.profile.reference_meta import set_reference_meta
 
-__all__ = ["SPEC2_EXP_TYPES", "write_lrs_rateints", "write_lrs_rate", "write_spec2_exposure", "write_spec2_references",
-           "spec2_arguments"]
+__all__ = ["SPEC2_EXP_TYPES", "write_lrs_rateints", "write_lrs_rate", "write_mrs_rate", "write_spec2_exposure",
+           "write_spec2_references", "spec2_arguments"]
 
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT")
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS")
 _RESPONSE_LENGTH = 500  # the PHOTOM table's wavelength and response columns, as delivered
 
 
@@ -87,6 +92,53 @@ def write_lrs_rate(layout: ExposureLayout, directory: str | Path, seed: int = 0)
     return save_model(as_slopes(cal, tso=False), directory)
 
 
+def write_mrs_rate(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
+    """Write a MIRI MRS exposure as a full-frame rate file of its detector (no WCS: assign_wcs makes it).
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout (MIR_MRS, its detector and ``band``).
+    directory : str or pathlib.Path
+        Where to write it.
+    seed : int, optional
+        The random seed.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    from stdatamodels.jwst.datamodels import IFUImageModel
+
+    from jwst_memest.exposures import MRS_DETECTOR_CHANNELS
+    from jwst_memest.profile import spectra
+    from jwst_memest.profile.spectral_references import MRS_V2V3
+    from jwst_memest.profile.synthetic import save_model
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    detector = layout.detectors[0]
+    shape = spectra.full_frame_shape(detector)
+    model = IFUImageModel(data=np.random.default_rng(seed).normal(1.0, 0.05, shape).astype(np.float32))
+    model.err = np.full(shape, 0.05, np.float32)
+    model.var_poisson = np.full(shape, 1e-3, np.float32)
+    model.var_rnoise = np.full(shape, 1e-3, np.float32)
+    model.dq = np.zeros(shape, np.uint32)
+    spectra.describe(model, layout, detector, 1, 1)
+    model.meta.filename = model.meta.filename.rsplit("_", 1)[0] + "_rate.fits"
+    model.meta.bunit_data = model.meta.bunit_err = "DN/s"
+    model.meta.instrument.channel = MRS_DETECTOR_CHANNELS[detector]
+    model.meta.instrument.band = layout.band or "SHORT"
+    spectra.set_subarray(model.meta, "FULL", shape)
+    wcsinfo = model.meta.wcsinfo
+    wcsinfo.ra_ref, wcsinfo.dec_ref, wcsinfo.roll_ref = layout.target_ra, layout.target_dec, layout.roll
+    wcsinfo.v2_ref, wcsinfo.v3_ref = MRS_V2V3
+    wcsinfo.v3yangle, wcsinfo.vparity = 0.0, -1
+    model.meta.velocity_aberration.scale_factor = 1.0
+    return save_model(model, directory)
+
+
 def write_spec2_exposure(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
     """Write the layout's exposure as calwebb_spec2 takes it (rateints slitless, rate fixed slit).
 
@@ -109,7 +161,7 @@ def write_spec2_exposure(layout: ExposureLayout, directory: str | Path, seed: in
     ValueError
         For a mode that does not run offline here.
     """
-    writers = {"MIR_LRS-SLITLESS": write_lrs_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate}
+    writers = {"MIR_LRS-SLITLESS": write_lrs_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate, "MIR_MRS": write_mrs_rate}
     if layout.exp_type not in writers:
         raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
                          f"(measured: {', '.join(SPEC2_EXP_TYPES)})")
@@ -140,8 +192,34 @@ def _write_lrs_photom(path: Path) -> None:
     write_datamodel(model, path)
 
 
+def _write_mrs_frame_references(directory: Path, detector: str, band: str) -> dict[str, Path]:
+    """FLAT, FRINGE and PHOTOM of an MRS detector and band: full-frame arrays of ones (written unless there)."""
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile import spectra
+    from jwst_memest.profile.spectral_references import mrs_reference_meta
+
+    shape = spectra.full_frame_shape(detector)
+    paths = {}
+    for reftype, model_class in (("flat", datamodels.FlatModel), ("fringe", datamodels.FringeModel),
+                                 ("photom", datamodels.MirMrsPhotomModel)):
+        path = directory / f"{reftype}_{detector.lower()}_{band.lower()}.fits"
+        paths[reftype] = path
+        if path.is_file():
+            continue
+        model = model_class(data=np.ones(shape, np.float32))
+        model.err = np.zeros(shape, np.float32)
+        model.dq = np.zeros(shape, np.uint32)
+        if reftype == "photom":
+            model.pixsiz = np.full(shape, SPECTRAL_PIXEL_AREA, np.float32)
+            model.meta.photometry.conversion_megajanskys = 1.0
+        mrs_reference_meta(model, reftype, detector, "12" if detector == "MIRIFUSHORT" else "34", band)
+        write_datamodel(model, path)
+    return paths
+
+
 def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[str, Path]:
-    """reftype -> file for a MIRI LRS slitless exposure, each written into ``cache`` unless there.
+    """reftype -> file for a MIRI LRS or MRS exposure, each written into ``cache`` unless there.
 
     Parameters
     ----------
@@ -153,7 +231,8 @@ def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[st
     Returns
     -------
     dict of str to pathlib.Path
-        DISTORTION, SPECWCS, FLAT and PHOTOM; every other type is N/A.
+        LRS: DISTORTION, SPECWCS, FLAT and PHOTOM; MRS: DISTORTION, SPECWCS, REGIONS, WAVELENGTHRANGE,
+        FLAT, FRINGE, PHOTOM, CUBEPAR and EXTRACT1D; every other type is N/A.
     """
     from jwst_memest.profile.image2_references import write_image2_references
     from jwst_memest.profile.spectral_references import write_lrs_wcs_references
@@ -162,6 +241,18 @@ def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[st
         raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
                          f"(measured: {', '.join(SPEC2_EXP_TYPES)})")
     cache = Path(cache)
+    if layout.exp_type == "MIR_MRS":
+        from jwst_memest.profile.spectral_references import (write_cubepar_reference, write_ifu_extract1d_reference,
+                                                             write_mrs_wcs_references)
+
+        detector, band = layout.detectors[0], layout.band or "SHORT"
+        references = dict(write_mrs_wcs_references(cache / "mrs", detector, band))
+        references.update(_write_mrs_frame_references(cache / "mrs", detector, band))
+        references["cubepar"] = write_cubepar_reference("MIRI", cache / "mrs")
+        extract1d = cache / "mrs" / "extract1d_miri_mrs.asdf"
+        references["extract1d"] = extract1d if extract1d.is_file() else write_ifu_extract1d_reference(extract1d,
+                                                                                                     "MIR_MRS")
+        return references
     references = dict(write_lrs_wcs_references(cache / "lrs"))
     references["flat"] = write_image2_references("MIRIMAGE", layout.filter, None, layout.subarray, 0.0, 0.0,
                                                  cache / "imaging")["flat"]

@@ -23,7 +23,7 @@ from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, e
 from jwst_memest.profile import spec_wcs
 from jwst_memest.profile.synthetic import save_model
 
-__all__ = ["SPEC3_WRITERS", "write_spec3_exposures", "spec3_arguments"]
+__all__ = ["SPEC3_WRITERS", "write_spec3_exposures", "spec3_arguments", "describe", "full_frame_shape", "set_subarray"]
 
 # WFSS: first wavelength and dispersion (um per pixel), and pixel scale, by instrument
 _WFSS = {"NIRISS": (1.33, 0.0047, IMAGING_PIXEL_SCALE["NIS"]), "NIRCAM": (3.8, 0.001, IMAGING_PIXEL_SCALE["NRCALONG"])}
@@ -36,8 +36,22 @@ def _sky_offset(layout: ExposureLayout, east_arcsec: float, north_arcsec: float)
     return layout.target_ra + east_arcsec / 3600.0 / math.cos(math.radians(layout.target_dec)), dec
 
 
-def _describe(model, layout: ExposureLayout, detector: str, number: int, n_exposures: int) -> None:
-    """The metadata every spec3 member carries: instrument, exposure, observation, target."""
+def describe(model, layout: ExposureLayout, detector: str, number: int, n_exposures: int) -> None:
+    """Set the metadata every synthetic spectroscopic exposure carries: instrument, exposure, observation, target.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        The exposure's model (named as a ``cal`` file).
+    layout : jwst_memest.exposures.ExposureLayout
+        Its layout.
+    detector : str
+        Its detector.
+    number : int
+        Its exposure number (1-based).
+    n_exposures : int
+        The pointings of the layout.
+    """
     from jwst_memest.profile.synthetic import set_observation
 
     meta = model.meta
@@ -76,13 +90,35 @@ def _fill_variances(model, shape) -> None:
     model.dq = np.zeros(shape, np.uint32)
 
 
-def _full_frame_shape(detector: str) -> tuple[int, int]:
-    """(rows, columns) of the detector's full frame."""
+def full_frame_shape(detector: str) -> tuple[int, int]:
+    """The detector's full frame.
+
+    Parameters
+    ----------
+    detector : str
+        DETECTOR.
+
+    Returns
+    -------
+    tuple of int
+        (rows, columns).
+    """
     columns, rows = full_frame(detector)
     return rows, columns
 
 
-def _subarray(meta, name: str, shape: tuple[int, int]) -> None:
+def set_subarray(meta, name: str, shape: tuple[int, int]) -> None:
+    """Set a full-size subarray's name, corner and size.
+
+    Parameters
+    ----------
+    meta : object
+        The model's ``meta``.
+    name : str
+        SUBARRAY.
+    shape : tuple of int
+        (rows, columns).
+    """
     meta.subarray.name, meta.subarray.xstart, meta.subarray.ystart = name, 1, 1
     meta.subarray.ysize, meta.subarray.xsize = shape
 
@@ -92,9 +128,9 @@ def _nirspec_slits(layout, detector, number, n_exposures, offset, rng):
     from stdatamodels.jwst.datamodels import MultiSlitModel, SlitModel
 
     model = MultiSlitModel()
-    _describe(model, layout, detector, number, n_exposures)
+    describe(model, layout, detector, number, n_exposures)
     fixed = layout.exp_type == "NRS_FIXEDSLIT"
-    _subarray(model.meta, "ALLSLITS" if fixed else "FULL", _full_frame_shape(detector))
+    set_subarray(model.meta, "ALLSLITS" if fixed else "FULL", full_frame_shape(detector))
     model.meta.cal_step.assign_wcs = model.meta.cal_step.extract_2d = model.meta.cal_step.photom = "COMPLETE"
     ny, nx = SLIT_SHAPE[layout.exp_type]
     wavelengths = nirspec_wavelengths(layout.grating, detector)
@@ -129,7 +165,7 @@ def _nirspec_ifu(layout, detector, number, n_exposures, offset, rng):
     ra, dec = _sky_offset(layout, *offset)
     wcs, regions = spec_wcs.nirspec_ifu_wcs(nirspec_wavelengths(layout.grating, detector), ra, dec,
                                             position_angle=layout.roll)
-    shape = _full_frame_shape(detector)
+    shape = full_frame_shape(detector)
     model = IFUImageModel(data=rng.normal(1.0, 0.05, shape).astype(np.float32))
     model.data[regions == 0] = np.nan
     _fill_variances(model, shape)
@@ -137,8 +173,8 @@ def _nirspec_ifu(layout, detector, number, n_exposures, offset, rng):
         setattr(model, name, np.ones(shape, np.float32))
     model.regions = regions
     model.meta.wcs = wcs
-    _describe(model, layout, detector, number, n_exposures)
-    _subarray(model.meta, "FULL", shape)
+    describe(model, layout, detector, number, n_exposures)
+    set_subarray(model.meta, "FULL", shape)
     model.meta.wcsinfo.ra_ref, model.meta.wcsinfo.dec_ref, model.meta.wcsinfo.roll_ref = ra, dec, layout.roll
     model.meta.wcsinfo.v2_ref, model.meta.wcsinfo.v3_ref = 299.8, -497.9
     model.meta.wcsinfo.dispersion_direction = 1
@@ -152,13 +188,13 @@ def _miri_mrs(layout, detector, number, n_exposures, offset, rng, references):
 
     from jwst_memest.profile.spectral_references import MRS_V2V3
 
-    shape = _full_frame_shape(detector)
+    shape = full_frame_shape(detector)
     model = IFUImageModel(data=rng.normal(1.0, 0.05, shape).astype(np.float32))
     _fill_variances(model, shape)
-    _describe(model, layout, detector, number, n_exposures)
+    describe(model, layout, detector, number, n_exposures)
     model.meta.instrument.channel = MRS_DETECTOR_CHANNELS[detector]
     model.meta.instrument.band = layout.band or "SHORT"
-    _subarray(model.meta, "FULL", shape)
+    set_subarray(model.meta, "FULL", shape)
     ra, dec = _sky_offset(layout, *offset)
     wcsinfo = model.meta.wcsinfo
     wcsinfo.ra_ref, wcsinfo.dec_ref, wcsinfo.roll_ref = ra, dec, layout.roll
@@ -175,8 +211,8 @@ def _wfss(layout, detector, number, n_exposures, offset, rng):
     from stdatamodels.jwst.datamodels import MultiSlitModel, SlitModel
 
     model = MultiSlitModel()
-    _describe(model, layout, detector, number, n_exposures)
-    _subarray(model.meta, "FULL", _full_frame_shape(detector))
+    describe(model, layout, detector, number, n_exposures)
+    set_subarray(model.meta, "FULL", full_frame_shape(detector))
     instrument = instrument_of(detector)
     first_wavelength, per_pixel, pixel_arcsec = _WFSS[instrument]
     ra0, dec0 = _sky_offset(layout, *offset)

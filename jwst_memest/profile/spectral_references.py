@@ -12,7 +12,7 @@ import numpy as np
 from jwst_memest.atomic import atomic_write, write_datamodel
 from jwst_memest.instruments import IMAGING_PIXEL_SCALE
 
-__all__ = ["write_lrs_wcs_references", "LRS_SLIT", "write_cubepar_reference", "write_ifu_extract1d_reference",
+__all__ = ["write_lrs_wcs_references", "mrs_reference_meta", "LRS_SLIT", "write_cubepar_reference", "write_ifu_extract1d_reference",
            "write_mrs_wcs_references", "MRS_V2V3"]
 
 # MIRI LRS slit: reference pixel (1-based, full frame), its V2/V3 (arcsec), size (arcsec), and the
@@ -193,11 +193,25 @@ def write_ifu_extract1d_reference(path: str | Path, exp_type: str) -> Path:
 MRS_V2V3 = (-503.65, -318.74)
 
 
-def _mrs_meta(model, reftype: str, detector: str | None, channel: str | None, band: str | None) -> None:
+def mrs_reference_meta(model, reftype: str, detector: str | None, channel: str | None, band: str | None) -> None:
+    """Set the metadata of a synthetic MIRI MRS reference.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.ReferenceFileModel
+        The reference.
+    reftype : str
+        Its reference type.
+    detector, channel, band : str or None
+        What it applies to (None: any).
+    """
     model.meta.reftype = reftype
     model.meta.instrument.name = "MIRI"
     model.meta.instrument.detector, model.meta.instrument.channel, model.meta.instrument.band = detector, channel, band
-    model.meta.exposure.type = "MIR_MRS"
+    try:
+        model.meta.exposure.type = "MIR_MRS"
+    except AttributeError:  # FLAT and FRINGE schemas have no exposure type: an override needs none
+        pass
     model.meta.author = model.meta.pedigree = "jwst_memest synthetic"
     model.meta.useafter = "2020-01-01T00:00:00"
     model.meta.description = f"synthetic linear MRS {reftype} for offline profiling"
@@ -260,19 +274,19 @@ def write_mrs_wcs_references(directory: str | Path, detector: str, band: str) ->
     distortion.bzero = {"channel_band": list(beta_zero), "beta_zero": list(beta_zero.values())}
     distortion.bdel = {"channel_band": list(beta_step), "delta_beta": list(beta_step.values())}
     distortion.abv2v3_model = {"channel_band": list(to_v2v3), "model": list(to_v2v3.values())}
-    _mrs_meta(distortion, "distortion", detector, channels, band)
+    mrs_reference_meta(distortion, "distortion", detector, channels, band)
     distortion.meta.input_units, distortion.meta.output_units = "pixel", "arcsec"
     specwcs = datamodels.SpecwcsModel()
     specwcs.slices, specwcs.model = slices, wavelength
-    _mrs_meta(specwcs, "specwcs", detector, channels, band)
+    mrs_reference_meta(specwcs, "specwcs", detector, channels, band)
     specwcs.meta.input_units, specwcs.meta.output_units = "pixel", "micron"
     region_model = datamodels.RegionsModel()
     region_model.regions = regions
-    _mrs_meta(region_model, "regions", detector, channels, band)
+    mrs_reference_meta(region_model, "regions", detector, channels, band)
     ranges = datamodels.WavelengthrangeModel()
     ranges.waverange_selector = list(MRS_WAVELENGTHS)
     ranges.wavelengthrange = [list(v) for v in MRS_WAVELENGTHS.values()]
-    _mrs_meta(ranges, "wavelengthrange", None, None, None)
+    mrs_reference_meta(ranges, "wavelengthrange", None, None, None)
     ranges.meta.wavelength_units = "micron"
     paths = {}
     for reftype, model in (("distortion", distortion), ("specwcs", specwcs), ("regions", region_model),

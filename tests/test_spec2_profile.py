@@ -1,0 +1,44 @@
+"""calwebb_spec2 measured offline for MIRI MRS: the synthetic rate and references, and a whole run (slow)."""
+
+import pytest
+
+from jwst_memest.exposures import ExposureLayout
+from jwst_memest.level2_estimate import image2_inputs
+from jwst_memest.metadata import read_exposure_metadata
+
+MRS = dict(exp_type="MIR_MRS", detectors=["MIRIFULONG"], filter="N/A", pupil="N/A", channel="34", band="MEDIUM")
+
+
+def test_an_mrs_rate_and_its_references_are_what_spec2_reads(tmp_path):
+    from jwst_memest.profile.spec2 import spec2_arguments, write_spec2_exposure, write_spec2_references
+
+    layout = ExposureLayout.from_plan(MRS)
+    rate = write_spec2_exposure(layout, tmp_path / "exposure")
+    meta = read_exposure_metadata(rate)
+    assert rate.name.endswith("_mirifulong_rate.fits") and meta.level == "rate"
+    assert (meta.channel, meta.band, meta.nrows, meta.ncols) == ("34", "MEDIUM", 1024, 1032)
+    assert image2_inputs(meta).cube_voxels > 0  # estimated from this header as an IFU exposure
+    references = write_spec2_references(layout, tmp_path / "cache")
+    assert {"distortion", "specwcs", "regions", "wavelengthrange", "flat", "fringe", "photom", "cubepar",
+            "extract1d"} <= set(references) and all(p.is_file() for p in references.values())
+    arguments = spec2_arguments(references)
+    assert f"--steps.assign_wcs.override_regions={references['regions']}" in arguments
+    assert f"--steps.cube_build.override_cubepar={references['cubepar']}" in arguments
+    assert "--steps.straylight.override_mrsxartcorr=N/A" in arguments  # not synthesised: the step is skipped
+    assert write_spec2_references(layout, tmp_path / "cache") == references  # written once, then reused
+
+
+@pytest.mark.slow
+def test_a_whole_mrs_spec2_run_is_measured_and_within_its_bound(tmp_path):
+    from jwst_memest.model.image2 import load_image2_baseline
+    from jwst_memest.profile.level2 import run_level2
+
+    layout = ExposureLayout.from_plan(MRS)
+    row = run_level2(layout, "spec2", run_id="slow-spec2-mrs", reference_cache=tmp_path / "cache",
+                     scratch_root=str(tmp_path), params=MRS)
+    assert row["status"] == "ok", row["status"]
+    assert "cube_build" in row["step_times"] and "extract_1d" in row["step_times"]
+    from jwst_memest.profile.fit_image2 import image2_inputs_of_row
+
+    estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
+    assert estimate["peak_step"] == "cube_build" and row["measured_gb"] <= estimate["upper_gb"]
