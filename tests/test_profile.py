@@ -109,6 +109,22 @@ def test_corpus_is_append_only_and_resumable(tmp_path, monkeypatch):
         assert csv.DictReader(handle).fieldnames == CORPUS_COLUMNS
 
 
+def test_chosen_configurations_are_measured_again_and_an_unknown_one_refused(tmp_path, monkeypatch, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("groups:\n  - name: g\n    base: {detectors: [NRCA1], subarray: SUB64P, subarray_shape: [64, 64]}\n"
+                    "    vary: {dither_points: [2, 3, 4]}\n")
+    monkeypatch.setattr(corpus_module, "run_configuration", lambda configuration, **_: {
+        "run_id": configuration.run_id, "status": "ok", "measured_gb": 1.0, "split": "train"})
+    monkeypatch.setattr(corpus_module, "pipeline_runner", lambda: "strun")
+    chosen = [c.run_id for c in expand_plan(corpus_module.load_plan(plan))][1:]
+    again = tmp_path / "again.csv"
+    assert corpus_module.main(["--plan", str(plan), "--out", str(again), "--run-ids", *chosen]) == 0
+    assert sorted(pd.read_csv(again)["run_id"]) == sorted(chosen)
+    assert corpus_module.main(["--plan", str(plan), "--out", str(again), "--run-ids", "g-nosuchrun"]) == 2
+    assert "no configuration 'g-nosuchrun' in the plan" in capsys.readouterr().err
+    assert len(pd.read_csv(again)) == 2  # nothing run for the refused call
+
+
 def test_corpus_without_strun_refuses_before_running_anything(tmp_path, monkeypatch, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text("groups:\n  - name: g\n    base: {detectors: [NRCA1], subarray: SUB64P, subarray_shape: [64, 64]}\n")

@@ -311,7 +311,7 @@ def load_plan(path: Path) -> dict:
 
 
 def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, workers: int = 1,
-                 memory_guard_gb: float = 12.0, limit: int | None = None) -> int:
+                 memory_guard_gb: float = 12.0, limit: int | None = None, only=None) -> int:
     """Run every configuration of the plan not yet in the corpus.
 
     Configurations whose physics-baseline bound exceeds ``memory_guard_gb`` are recorded as
@@ -331,6 +331,9 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
         GB a run may use: above it a run is refused, or killed when it outgrows it.
     limit : int or None, optional
         Run at most this many configurations.
+    only : collection of str or None, optional
+        Run only these run ids of the plan (default: all): configurations to measure again, in
+        another session or environment.
 
     Returns
     -------
@@ -351,14 +354,14 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
     if plan.get("pipeline") == "detector1":  # raw ramps through calwebb_detector1, run one at a time
         from jwst_memest.profile.detector1 import build_detector1_corpus
 
-        return build_detector1_corpus(plan, Path(corpus), memory_guard_gb, limit)
+        return build_detector1_corpus(plan, Path(corpus), memory_guard_gb, limit, only=only)
     if plan.get("pipeline") in ("image2", "spec2"):  # one rate/rateints exposure through Level 2 per run
         from jwst_memest.profile.level2 import build_level2_corpus
 
-        return build_level2_corpus(plan, Path(corpus), memory_guard_gb, limit)
+        return build_level2_corpus(plan, Path(corpus), memory_guard_gb, limit, only=only)
     pipeline_runner()
     done = finished_run_ids(corpus)
-    pending = [c for c in expand_plan(plan) if c.run_id not in done][:limit]
+    pending = [c for c in expand_plan(plan) if c.run_id not in done and (only is None or c.run_id in only)][:limit]
     added = 0
     guarded = []
     for configuration in pending:
@@ -390,6 +393,16 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
     return added
 
 
+def _plan_configurations(plan_path: Path) -> list:
+    """Every configuration of a plan, whatever its pipeline."""
+    plan = load_plan(plan_path)
+    if plan.get("pipeline") in ("detector1", "image2", "spec2"):
+        from jwst_memest.profile.detector1 import expand_detector1_plan
+
+        return expand_detector1_plan(plan)
+    return expand_plan(plan)
+
+
 def main(argv=None) -> int:
     parser = CommandParser(prog=program("python -m jwst_memest.profile corpus"), description=__doc__.splitlines()[0])
     parser.add_argument("--plan", required=True, help="YAML plan of configurations")
@@ -398,9 +411,15 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="LocalCluster workers (default 1: one run at a time)")
     parser.add_argument("--memory-guard", type=float, default=12.0, help="GB; skip runs whose upper bound exceeds it")
     parser.add_argument("--limit", type=int, help="run at most this many pending configurations")
+    parser.add_argument("--run-ids", nargs="+", metavar="RUN_ID",
+                        help="run only these configurations of the plan (to measure them again in another session)")
     args = parser.parse_args(argv)
     try:
-        added = build_corpus(Path(args.plan), Path(args.out), args.scheduler, args.workers, args.memory_guard, args.limit)
+        unknown = sorted(set(args.run_ids or ()) - {c.run_id for c in _plan_configurations(Path(args.plan))})
+        if unknown:
+            raise ValueError(f"{args.plan}: no configuration {unknown[0]!r} in the plan")
+        added = build_corpus(Path(args.plan), Path(args.out), args.scheduler, args.workers, args.memory_guard,
+                             args.limit, only=set(args.run_ids) if args.run_ids else None)
     except (ValueError, OSError) as exc:  # each names the file and the problem
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -386,7 +386,7 @@ def _finished(corpus: Path) -> set[str]:
 
 
 def build_detector1_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.0, limit: int | None = None,
-                           reference_cache: str | Path | None = None, progress=print) -> int:
+                           reference_cache: str | Path | None = None, progress=print, only=None) -> int:
     """Run every configuration of a detector1 plan not yet in the corpus, in plan order; rows added.
 
     Configurations whose crude predicted peak is above the guard are recorded as skipped; a run
@@ -406,6 +406,8 @@ def build_detector1_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.
         Folder of the cached references.
     progress : callable, optional
         Called with one line per row (and ``file=``).
+    only : collection of str or None, optional
+        Run only these run ids of the plan (default: all).
 
     Returns
     -------
@@ -416,7 +418,8 @@ def build_detector1_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.
 
     pipeline_runner()
     done = _finished(corpus)
-    configurations = [c for c in expand_detector1_plan(plan) if c.run_id not in done][:limit]
+    configurations = [c for c in expand_detector1_plan(plan) if c.run_id not in done
+                      and (only is None or c.run_id in only)][:limit]
     added = 0
     for configuration in configurations:
         params = dict(configuration.layout)

@@ -159,7 +159,7 @@ def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(),
 
 
 def build_level2_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.0, limit: int | None = None,
-                        reference_cache: str | Path | None = None, progress=print) -> int:
+                        reference_cache: str | Path | None = None, progress=print, only=None) -> int:
     """Run every configuration of an image2 or spec2 plan not yet in the corpus, in plan order; rows added.
 
     Parameters
@@ -176,6 +176,8 @@ def build_level2_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.0, 
         Folder of the cached references.
     progress : callable, optional
         Called with one line per row (and ``file=``).
+    only : collection of str or None, optional
+        Run only these run ids of the plan (default: all).
 
     Returns
     -------
@@ -189,7 +191,8 @@ def build_level2_corpus(plan: dict, corpus: Path, memory_guard_gb: float = 9.0, 
         raise ValueError(f"pipeline {pipeline!r}: a Level-2 plan says one of {', '.join(LEVEL2_PIPELINES)}")
     pipeline_runner()
     done = finished_run_ids(corpus)
-    configurations = [c for c in expand_detector1_plan(plan) if c.run_id not in done][:limit]
+    configurations = [c for c in expand_detector1_plan(plan) if c.run_id not in done
+                      and (only is None or c.run_id in only)][:limit]
     added = 0
     for configuration in configurations:
         params = dict(configuration.layout)
