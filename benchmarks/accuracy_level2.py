@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     gb = np.array([e["gb"] for e in estimates])
     upper = np.array([e["upper_gb"] for e in estimates])
     modes = [mode_of(r) for r in rows]
-    lines = [f"Level 2: calwebb_image2 and calwebb_spec2 (MIRI LRS and MRS), jwst 3.0.0: {len(rows)} measured runs of {', '.join(args.corpus)}, "
+    lines = [f"Level 2: calwebb_image2 and calwebb_spec2 (MIRI LRS and MRS, NIRISS SOSS), jwst 3.0.0: {len(rows)} measured runs of {', '.join(args.corpus)}, "
              f"{int(test.sum())} held out; model {model.name} {model.version}; GB = 10^9 bytes; bound at q=0.95 "
              f"(x{model.upper_bound.factor(0.95):.3f} + {model.margin_bytes / 1e6:.1f} MB, x{model.beyond_range:.3f} "
              "more beyond the measured exposures).", "", *held_out_lines(model, rows, measured, test, modes, label="mode"),

@@ -3,7 +3,7 @@
 An uncal file is sized for calwebb_detector1 and then for the Level-2 run of its rate (rateints
 for a time series); a rate or rateints file for its Level-2 run only. calwebb_image2 is estimated
 for the imaging types it calibrates, calwebb_spec2 for MIRI LRS (slitless time series and fixed
-slit) and MIRI MRS (the spectroscopic modes measured here); an exposure of another spectroscopic mode is reported as not
+slit), MIRI MRS and NIRISS SOSS (the spectroscopic modes measured here); an exposure of another spectroscopic mode is reported as not
 estimated rather than given a number nothing supports.
 """
 
@@ -29,7 +29,7 @@ __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
 LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
 SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (the measured spectroscopic Level-2 runs are MIRI LRS, "
-                       "slitless and fixed slit, and MIRI MRS)")
+                       "slitless and fixed slit, MIRI MRS and NIRISS SOSS)")
 # time series whose slopes stay per integration (rateints) into Level 2, whatever TSOVISIT says
 _TSO_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ", "NIS_SOSS", "MIR_LRS-SLITLESS")
 

@@ -138,6 +138,36 @@ def test_an_mrs_exposure_is_sized_for_spec2_by_the_cubes_of_its_channels_and_ban
     assert long.wall_time_s > 0 and long.wall_time_upper_s >= long.wall_time_s
 
 
+def _soss(folder: Path, nints: int, subarray: str = "SUBSTRIP256", rows: int = 256) -> Path:
+    return _header_file(folder, f"jw01234007001_03101_00001_nis_{nints}_rateints.fits", INSTRUME="NIRISS",
+                        DETECTOR="NIS", EXP_TYPE="NIS_SOSS", FILTER="CLEAR", PUPIL="GR700XD", TSOVISIT=True,
+                        READPATT="NISRAPID", NGROUPS=5, NINTS=nints, SUBARRAY=subarray, SUBSIZE1=2048,
+                        SUBSIZE2=rows)
+
+
+def test_a_soss_series_holds_atocas_model_and_three_copies_of_its_integrations(tmp_path):
+    short, longer = (estimate_level2(read_exposure_metadata(_soss(tmp_path, n))) for n in (10, 110))
+    assert short.pipeline == longer.pipeline == "calwebb_spec2" and short.peak_step == "extract_1d"
+    # ATOCA's model of the orders: gigabytes whatever the integrations (measured 5.8-6.1 GB at 10)
+    assert short.gb > 5.0
+    # then the calibrated cube, the pipeline's copy and extract_1d's copy: at least 80 B per science pixel
+    pixels = 100 * 2048 * 256
+    assert (longer.gb - short.gb) * 1e9 > 80 * pixels
+    assert longer.calibrated and longer.wall_time_s > short.wall_time_s
+
+
+@pytest.mark.skipif(not SPEC2_CORPUS.is_file(), reason="the spec2 corpus is not in this checkout")
+def test_a_soss_run_killed_at_its_memory_guard_is_estimated_above_the_guard():
+    import pandas as pd
+
+    from jwst_memest.profile.fit_image2 import image2_inputs_of_row
+
+    runs = pd.read_csv(SPEC2_CORPUS)
+    (killed,) = runs[runs["status"].str.startswith("killed") & (runs["exp_type"] == "NIS_SOSS")].to_dict("records")
+    estimate = load_image2_baseline().estimate(image2_inputs_of_row(killed))
+    assert estimate["gb"] > killed["measured_gb"]  # the run was stopped at its peak so far: the peak is above
+
+
 @pytest.mark.skipif(not CORPUS.is_file(), reason="the image2 corpus is not in this checkout")
 def test_held_out_runs_are_within_their_bound_and_five_percent_per_mode():
     from jwst_memest.profile.fit_image2 import load_image2_runs, mode_of

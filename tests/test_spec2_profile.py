@@ -42,3 +42,36 @@ def test_a_whole_mrs_spec2_run_is_measured_and_within_its_bound(tmp_path):
 
     estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
     assert estimate["peak_step"] == "cube_build" and row["measured_gb"] <= estimate["upper_gb"]
+
+
+SOSS = dict(exp_type="NIS_SOSS", detectors=["NIS"], filter="CLEAR", pupil="GR700XD", subarray="SUBSTRIP96",
+            subarray_shape=[2048, 96], tso_visit=True, ngroups=5, nints=10)
+
+
+def test_soss_references_carry_each_orders_wavelengths_as_assign_wcs_reads_them(tmp_path):
+    import asdf
+
+    from jwst_memest.profile.soss_references import SOSS_ORDERS
+    from jwst_memest.profile.spec2 import write_spec2_references
+
+    references = write_spec2_references(ExposureLayout.from_plan(SOSS), tmp_path)
+    assert {"specwcs", "flat", "pastasoss", "specprofile", "speckernel", "photom"} <= set(references)
+    with asdf.open(references["specwcs"]) as handle:
+        for order, spec in SOSS_ORDERS.items():
+            # jwst's niriss_soss passes (row, column); the wavelength follows the column
+            first, last = spec["wavelengths"]
+            assert handle.tree[order](50.0, 0.0) == pytest.approx(first)
+            assert handle.tree[order](10.0, spec["cutoff"] - 1.0) == pytest.approx(last)
+
+
+@pytest.mark.slow
+def test_a_whole_soss_spec2_run_is_measured_and_within_its_bound(tmp_path):
+    from jwst_memest.model.image2 import load_image2_baseline
+    from jwst_memest.profile.fit_image2 import image2_inputs_of_row
+    from jwst_memest.profile.level2 import run_level2
+
+    row = run_level2(ExposureLayout.from_plan(SOSS), "spec2", run_id="slow-spec2-soss",
+                     reference_cache=tmp_path / "cache", scratch_root=str(tmp_path), params=SOSS)
+    assert row["status"] == "ok", row["status"]
+    estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
+    assert estimate["peak_step"] == "extract_1d" and row["measured_gb"] <= estimate["upper_gb"]

@@ -1,4 +1,4 @@
-"""Level 2's peak memory per exposure (calwebb_image2; calwebb_spec2 for MIRI LRS and MRS):
+"""Level 2's peak memory per exposure (calwebb_image2; calwebb_spec2 for MIRI LRS and MRS, NIRISS SOSS):
 the counted bytes of each step plus what the code cannot tell.
 
 `jwst_memest.model.image2_terms` counts what each step allocates from jwst's source. What it leaves
@@ -7,7 +7,8 @@ stored in ``image2.yaml``: the interpreter and libraries (a constant), the share
 reference still resident while photom runs (the allocator does not always return it), the pixel
 map's WCS evaluation (per input pixel, as for calwebb_image3), a remainder per output pixel of
 the i2d, extract_1d's own arrays per science pixel (its per-integration work, traced but not
-counted), and cube_build's point cloud per detector pixel of an IFU exposure. The upper
+counted), cube_build's point cloud per detector pixel of an IFU exposure, and ATOCA's model of the
+SOSS orders (a constant and a cost per science pixel). The upper
 bound is calibrated out of fold like the other bounds, plus the measured spread between
 environments in bytes.
 """
@@ -31,19 +32,21 @@ __all__ = ["Image2Inputs", "Image2Baseline", "load_image2_baseline", "image2_fil
 IMAGE2_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRC_TSIMAGE")
 _DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
 # the spectroscopic types whose calwebb_spec2 is measured: MIRI LRS, a time series extracted per
-# integration and a fixed slit resampled to its s2d; MIRI MRS, built into cubes
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS")
+# integration and a fixed slit resampled to its s2d; MIRI MRS, built into cubes; NIRISS SOSS, extracted
+# by ATOCA
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS")
 LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
-                "ifu_per_pixel")
+                "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
 # above the two copies it runs beside (measured on MIRI LRS slitless); cube_build's point cloud,
-# about 30 float64 arrays per detector pixel
+# about 30 float64 arrays per detector pixel; ATOCA's model of the SOSS orders, a few GB however few
+# the integrations (calwebb_tso3's fit: 4.4 GB), and its per-integration work
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
-                   "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0}
+                   "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0}
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,17 @@ class Image2Inputs:
             True for a fixed slit's single slope image.
         """
         return self.exp_type == "MIR_LRS-FIXEDSLIT" and self.nints <= 1
+
+    @property
+    def atoca(self) -> bool:
+        """Whether calwebb_spec2's extract_1d models the exposure with ATOCA (NIRISS SOSS).
+
+        Returns
+        -------
+        bool
+            True for NIS_SOSS.
+        """
+        return self.exp_type == "NIS_SOSS"
 
     @property
     def drizzled(self) -> bool:
@@ -220,9 +234,10 @@ class Image2Baseline(StageBaseline):
         extra = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels,
                  "resample": c["resample_out"] * inputs.i2d_pixels,
                  # extract_1d's own arrays grow with the cube it runs over, not with a fixed slit's small s2d
-                 # (nor with an IFU exposure's detector: it extracts the cubes)
+                 # (nor with an IFU exposure's detector: it extracts the cubes); ATOCA models the orders
                  "extract_1d": (0.0 if inputs.resampled_spectrum or inputs.cube_voxels
-                                else c["extract_per_pixel"] * inputs.science_pixels)}
+                                else c.get("atoca_bytes", 0.0) + c.get("atoca_per_pixel", 0.0) * inputs.science_pixels
+                                if inputs.atoca else c["extract_per_pixel"] * inputs.science_pixels)}
         stages = {}
         for step, value in counted.items():
             value = float(np.asarray(value).ravel()[0])

@@ -112,8 +112,9 @@ def spec2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, pixmap_per
     for the resampling steps. A fixed slit (``resampled``) is drizzled to its s2d by resample_spec,
     whose pixel map covers the input frame, and extract_1d works on the small s2d; a time series is
     not resampled, and the pipeline copies the cube again for extract_1d, which runs beside the
-    calibrated model and both copies. An IFU exposure (``cube_voxels`` > 0) is built into its cubes
-    by cube_build: its per-pixel point cloud (each pixel's coordinates, wavelength, flux, error and
+    calibrated model and both copies (NIRISS SOSS too: ATOCA's model of the orders is added by the
+    fit). An IFU exposure (``cube_voxels`` > 0) is copied once and built into its cubes by
+    cube_build: its per-pixel point cloud (each pixel's coordinates, wavelength, flux, error and
     region of interest, float64: ``ifu_per_pixel``, fitted) and the cubes' voxels; extract_1d then
     runs on the finished cubes. The cal write comes after the copies are released.
 
@@ -152,9 +153,9 @@ def spec2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, pixmap_per
              "cube_build": np.full_like(P, np.nan)}
     if np.any(voxels > 0):
         cubes = CUBE_PER_VOXEL * voxels
-        steps.update(copies=calibrated, resample_spec=np.full_like(P, np.nan),
-                     cube_build=calibrated + np.asarray(ifu_per_pixel, float) * F + CUBE_BUILD_PER_VOXEL * voxels + cubes,
-                     extract_1d=calibrated + cubes)
+        steps.update(copies=one_copy, resample_spec=np.full_like(P, np.nan),
+                     cube_build=one_copy + np.asarray(ifu_per_pixel, float) * F + CUBE_BUILD_PER_VOXEL * voxels + cubes,
+                     extract_1d=one_copy + cubes)
     elif resampled:
         steps.update(copies=one_copy, resample_spec=one_copy + np.asarray(pixmap_per_input, float) * F,
                      extract_1d=one_copy)

@@ -49,6 +49,8 @@ calwebb_spec2 per MIRI LRS or MRS exposure (the same inputs)::
                      + resample_pixel * rows x columns [fixed slit]   (resample_spec's s2d of the frame)
                      + ifu_pixel * rows x columns [IFU]     (cube_build's point cloud of the detector)
                      + cube_voxel * voxels [IFU]            (the cubes built and extracted)
+                     + atoca + atoca_integration * NINTS [SOSS]   (ATOCA's model of the orders, then
+                                                             each integration fitted)
 
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
@@ -309,7 +311,7 @@ def image2_work_terms(rows) -> dict[str, np.ndarray]:
 
 
 def spec2_work_terms(rows) -> dict[str, np.ndarray]:
-    """The work terms of calwebb_spec2 runs (MIRI LRS and MRS), one value per exposure.
+    """The work terms of calwebb_spec2 runs (MIRI LRS and MRS, NIRISS SOSS), one value per exposure.
 
     Parameters
     ----------
@@ -335,7 +337,9 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
             "per_integration": np.array([float(max(r.nints, 1)) for r in rows]),
             "resample_pixel": np.array([float(r.frame_pixels) if r.resampled_spectrum else 0.0 for r in rows]),
             "ifu_pixel": np.array([float(r.frame_pixels) if r.cube_voxels else 0.0 for r in rows]),
-            "cube_voxel": np.array([float(r.cube_voxels) for r in rows])}
+            "cube_voxel": np.array([float(r.cube_voxels) for r in rows]),
+            "atoca": np.array([1.0 if r.atoca else 0.0 for r in rows]),
+            "atoca_integration": np.array([float(max(r.nints, 1)) if r.atoca else 0.0 for r in rows])}
 
 
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml

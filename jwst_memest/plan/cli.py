@@ -10,7 +10,7 @@ Slurm script and AWS Batch requests, the HTCondor DAG and ``plan.json`` are writ
 A folder of Level-3 associations (``*_asn.json``) is planned as those files; a folder of exposures
 is formed into products first (folder mode), its associations written to the output directory.
 In folder mode each uncal file also gets a calwebb_detector1 job, and after it an imaging one a
-calwebb_image2 job, a MIRI LRS (slitless time series, fixed slit) or MRS one a calwebb_spec2 job (they
+calwebb_image2 job, a MIRI LRS (slitless time series, fixed slit), MIRI MRS or NIRISS SOSS one a calwebb_spec2 job (they
 write their products beside the uncal file, where the associations name the members); each
 Level-3 job waits on its members' jobs (the HTCondor DAG's ``PARENT ... CHILD``, Slurm's
 ``afterok``, AWS Batch's ``dependsOn``). The members of other spectroscopic modes have no Level-2
@@ -60,7 +60,7 @@ def exposure_stages(estimates) -> list[tuple]:
     ----------
     estimates : iterable of jwst_memest.exposure_estimate.ExposureEstimate
         Folder mode's estimates of the stages before Level 3 (calwebb_detector1 from an uncal
-        file, then calwebb_image2 for an imaging exposure or calwebb_spec2 for MIRI LRS and MRS), an
+        file, then calwebb_image2 for an imaging exposure or calwebb_spec2 for MIRI LRS and MRS, NIRISS SOSS), an
         exposure's stages in run order.
 
     Returns

@@ -1,6 +1,6 @@
 """From estimates to jobs: a memory tier, a kill time and a retry ladder per Level-3 product, and per
 exposure for the stages before Level 3 that are estimated (calwebb_detector1; calwebb_image2 for
-imaging, calwebb_spec2 for MIRI LRS and MRS).
+imaging, calwebb_spec2 for MIRI LRS and MRS, NIRISS SOSS).
 
 A Level-3 job waits on the jobs making its members' files: the last planned stage of each member's
 exposure (matched by exposure name: ``jw..._nrca1_uncal`` makes the ``jw..._nrca1_cal`` a product
@@ -22,10 +22,11 @@ from jwst_memest.plan.site import Site
 __all__ = ["Job", "plan_job", "plan_jobs", "plan_exposure_job", "plan_exposure_jobs", "link_to_exposures",
            "plan_table", "job_name", "mib", "LEVEL2_NOT_PLANNED"]
 
-# a Level-3 job whose members' Level 2 is not estimated (calwebb_spec2 of modes other than MIRI LRS and MRS)
+# a Level-3 job whose members' Level 2 is not estimated (calwebb_spec2 of NIRSpec and WFSS)
 # waits on detector1 only: someone else runs Level 2
 LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2 is estimated for MIRI "
-                      "LRS and MRS only): this job waits on their detector1 jobs; run their Level 2 before it")
+                      "LRS and MRS and NIRISS SOSS only): this job waits on their detector1 jobs; run their Level 2 "
+                      "before it")
 
 
 def job_name(product: str) -> str:

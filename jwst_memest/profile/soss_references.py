@@ -11,7 +11,7 @@ import numpy as np
 from jwst_memest.atomic import write_datamodel
 from jwst_memest.profile.reference_meta import set_reference_meta
 
-__all__ = ["write_soss_references", "SOSS_ORDERS", "SOSS_SUBARRAY_ROWS", "SOSS_COLUMNS", "SOSS_PWCPOS",
+__all__ = ["write_soss_references", "write_soss_specwcs", "SOSS_ORDERS", "SOSS_SUBARRAY_ROWS", "SOSS_COLUMNS", "SOSS_PWCPOS",
            "soss_trace", "soss_profile", "soss_throughput"]
 
 # NIRISS SOSS (GR700XD + CLEAR): the three spectral orders as the synthetic references lay them out,
@@ -251,3 +251,42 @@ def write_soss_references(directory: str | Path, subarray: str) -> dict[str, Pat
         "photom": _write_soss_photom(directory / "photom_soss.fits"),
         "wavelengthrange": _write_soss_wavelengthrange(directory / "wavelengthrange_niriss.asdf"),
     }
+
+
+def write_soss_specwcs(path: str | Path) -> Path:
+    """SPECWCS for NIRISS SOSS, as calwebb_spec2's assign_wcs reads it: each order's wavelength per pixel.
+
+    jwst's ``niriss_soss`` reads the models at the tree's keys 1, 2 and 3, each taking (row, column)
+    in full-frame pixels; here each order's wavelength follows its column as in `soss_trace`.
+    Written unless the file is there.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ASDF file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        The file.
+    """
+    import asdf
+    from astropy.modeling import models
+
+    from jwst_memest.atomic import atomic_write
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    tree = {"meta": {"reftype": "specwcs", "instrument": {"name": "NIRISS", "detector": "NIS"},
+                     "exposure": {"type": "NIS_SOSS"}, "author": "jwst_memest synthetic", "pedigree": "DUMMY",
+                     "useafter": "2020-01-01T00:00:00",
+                     "description": "synthetic SOSS wavelength per pixel for offline profiling"}}
+    for order, spec in SOSS_ORDERS.items():
+        first, last = spec["wavelengths"]
+        tree[order] = (models.Mapping((1,), n_inputs=2) | models.Scale((last - first) / (spec["cutoff"] - 1))
+                       | models.Shift(first))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as handle:
+        asdf.AsdfFile(tree).write_to(handle)
+    return path

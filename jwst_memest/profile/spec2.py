@@ -5,7 +5,10 @@ and a fixed-slit exposure (MIR_LRS-FIXEDSLIT, rate); and for MIRI MRS (MIR_MRS, 
 MRS assign_wcs builds the IFU WCS from the synthetic DISTORTION, SPECWCS, REGIONS and
 WAVELENGTHRANGE of `jwst_memest.profile.spectral_references`, flat_field, fringe and photom apply
 synthetic full-frame references, cube_build makes one cube per channel and band (a synthetic
-CUBEPAR) and extract_1d extracts each (an IFU EXTRACT1D); straylight (MRSXARTCORR) is N/A.
+CUBEPAR) and extract_1d extracts each (an IFU EXTRACT1D); straylight (MRSXARTCORR) is N/A; and for
+NIRISS SOSS (NIS_SOSS, rateints): assign_wcs from a synthetic SOSS SPECWCS, flat_field (a
+full-frame NIRISS FLAT), extract_1d with ATOCA as in operations (the synthetic PASTASOSS,
+SPECPROFILE and SPECKERNEL the tso3 corpus uses) and photom of the extracted orders.
 For LRS: assign_wcs builds the spectral WCS from the
 synthetic LRS DISTORTION and SPECWCS of `jwst_memest.profile.spectral_references`, flat_field divides
 by a full-frame MIRI FLAT, photom applies a PHOTOM row with its relative response over wavelength,
@@ -26,15 +29,15 @@ from jwst_memest.exposures import ExposureLayout
 from jwst_memest.instruments import SPECTRAL_PIXEL_AREA, imaging_pixel_scale
 from jwst_memest.profile.reference_meta import set_reference_meta
 
-__all__ = ["SPEC2_EXP_TYPES", "write_lrs_rateints", "write_lrs_rate", "write_mrs_rate", "write_spec2_exposure",
+__all__ = ["SPEC2_EXP_TYPES", "write_series_rateints", "write_lrs_rate", "write_mrs_rate", "write_spec2_exposure",
            "write_spec2_references", "spec2_arguments"]
 
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS")
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS")
 _RESPONSE_LENGTH = 500  # the PHOTOM table's wavelength and response columns, as delivered
 
 
-def write_lrs_rateints(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
-    """Write a MIRI LRS slitless time series as a full-size rateints file (SLITLESSPRISM).
+def write_series_rateints(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
+    """Write a time series as a full-size rateints file: MIRI LRS slitless (SLITLESSPRISM) or NIRISS SOSS.
 
     The spectrum and header are those of the project's tso3 members, with no calibration done.
 
@@ -161,7 +164,8 @@ def write_spec2_exposure(layout: ExposureLayout, directory: str | Path, seed: in
     ValueError
         For a mode that does not run offline here.
     """
-    writers = {"MIR_LRS-SLITLESS": write_lrs_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate, "MIR_MRS": write_mrs_rate}
+    writers = {"MIR_LRS-SLITLESS": write_series_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate, "MIR_MRS": write_mrs_rate,
+               "NIS_SOSS": write_series_rateints}
     if layout.exp_type not in writers:
         raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
                          f"(measured: {', '.join(SPEC2_EXP_TYPES)})")
@@ -232,7 +236,8 @@ def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[st
     -------
     dict of str to pathlib.Path
         LRS: DISTORTION, SPECWCS, FLAT and PHOTOM; MRS: DISTORTION, SPECWCS, REGIONS, WAVELENGTHRANGE,
-        FLAT, FRINGE, PHOTOM, CUBEPAR and EXTRACT1D; every other type is N/A.
+        FLAT, FRINGE, PHOTOM, CUBEPAR and EXTRACT1D; SOSS: SPECWCS, FLAT, PASTASOSS, SPECPROFILE,
+        SPECKERNEL, PHOTOM and WAVELENGTHRANGE; every other type is N/A.
     """
     from jwst_memest.profile.image2_references import write_image2_references
     from jwst_memest.profile.spectral_references import write_lrs_wcs_references
@@ -252,6 +257,14 @@ def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[st
         extract1d = cache / "mrs" / "extract1d_miri_mrs.asdf"
         references["extract1d"] = extract1d if extract1d.is_file() else write_ifu_extract1d_reference(extract1d,
                                                                                                      "MIR_MRS")
+        return references
+    if layout.exp_type == "NIS_SOSS":
+        from jwst_memest.profile.soss_references import write_soss_references, write_soss_specwcs
+
+        references = dict(write_soss_references(cache / "soss", layout.subarray))
+        references["specwcs"] = write_soss_specwcs(cache / "soss" / "specwcs_soss.asdf")
+        references["flat"] = write_image2_references("NIS", layout.filter, layout.pupil, layout.subarray, 0.0, 0.0,
+                                                     cache / "imaging")["flat"]
         return references
     references = dict(write_lrs_wcs_references(cache / "lrs"))
     references["flat"] = write_image2_references("MIRIMAGE", layout.filter, None, layout.subarray, 0.0, 0.0,

@@ -3,7 +3,8 @@
 A stage model adds fitted terms to counted ones; these functions find the terms (least squares on
 relative error of the run's peak and, at half weight, of each step's, non-negative), estimate
 each run out of fold to calibrate the upper bound, measure how far the fit extrapolates (fitted
-below a third of the largest peak, estimating the rest), and report held-out error per group.
+below a third of the largest size of each instrument or pipeline, estimating the rest), and report
+held-out error per group.
 A model is given by a ``build(coefficients) -> model`` callable and its fitted terms' names and
 starting values; the model offers ``predict(rows)`` (GB), ``stages(row)`` (bytes per step) and
 ``estimate(row)``.
@@ -110,8 +111,13 @@ def out_of_fold_estimates(spec: StageModelSpec, rows: list, measured: np.ndarray
 
 
 def extrapolation_factor(spec: StageModelSpec, rows: list, measured: np.ndarray, step_peaks: list[dict],
-                         cut: float = 1 / 3) -> tuple[float, str]:
-    """The largest measured/estimated ratio of the runs above ``cut`` of the largest peak, fitted below it.
+                         cut: float = 1 / 3, sizes: Sequence[tuple] | None = None) -> tuple[float, str]:
+    """The largest measured/estimated ratio of the largest runs, estimated by a fit without them.
+
+    The largest runs are those above ``cut`` of the largest peak or, with ``sizes``, those above
+    ``cut`` of the largest size of their key (an instrument, a pipeline): the range the widening is
+    applied beyond. A mode whose every run peaks high (a constant of gigabytes) is then still proved
+    on its own small runs.
 
     Parameters
     ----------
@@ -124,7 +130,9 @@ def extrapolation_factor(spec: StageModelSpec, rows: list, measured: np.ndarray,
     step_peaks : list of dict
         Their step peaks.
     cut : float, optional
-        The fraction of the largest peak the fit stays below.
+        The fraction of the largest peak (or size) the fit stays below.
+    sizes : sequence of (key, size) or None, optional
+        Each run's key and size (`StageCommand.size_key`).
 
     Returns
     -------
@@ -133,14 +141,22 @@ def extrapolation_factor(spec: StageModelSpec, rows: list, measured: np.ndarray,
     detail : str
         What it was measured on.
     """
-    above = measured >= cut * measured.max()
+    if sizes is None:
+        above = measured >= cut * measured.max()
+        what = f"above a third of the largest peak ({measured.max():.2f} GB)"
+    else:
+        keys = [key for key, _ in sizes]
+        size = np.array([float(value) for _, value in sizes])
+        largest = {key: max(v for k, v in zip(keys, size) if k == key) for key in set(keys)}
+        above = np.array([value >= cut * largest[key] for key, value in zip(keys, size)])
+        what = "above a third of the largest size of their kind"
     if above.sum() < 1 or (~above).sum() < len(spec.terms) + 2:
         return 1.25, "too few runs to measure; the default widening"
     coefficients = fit_terms(spec, [r for r, a in zip(rows, above) if not a], measured[~above],
                              [p for p, a in zip(step_peaks, above) if not a])
     ratio = float(np.max(measured[above] / spec.build(coefficients).predict([r for r, a in zip(rows, above) if a])))
-    return max(1.05, ratio), (f"{int(above.sum())} runs above a third of the largest peak ({measured.max():.2f} GB), "
-                              f"estimated by a fit below it: largest measured/estimated {ratio:.3f}")
+    return max(1.05, ratio), (f"{int(above.sum())} runs {what}, estimated by a fit without them: "
+                              f"largest measured/estimated {ratio:.3f}")
 
 
 def held_out_lines(model, rows: list, measured: np.ndarray, test: np.ndarray, groups: Sequence[str],
@@ -265,7 +281,8 @@ def run_stage_fit(command: StageCommand, argv=None) -> int:
     calibration = out_of_fold_estimates(command.spec, train_rows, measured[train], train_peaks)
     bound = UpperBound.from_measurements(measured[train], calibration,
                                          source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
-    widening, detail = extrapolation_factor(command.spec, rows, measured, peaks)
+    widening, detail = extrapolation_factor(command.spec, rows, measured, peaks,
+                                            sizes=[command.size_key(row) for row in rows])
     if args.margin_bytes is None:
         from jwst_memest.model.baseline import load_baseline
 
