@@ -273,3 +273,33 @@ def test_a_level3_association_is_not_read_as_level2(tmp_path):
         {"name": "p", "members": [{"expname": "a_cal.fits", "exptype": "science"}]}]}))
     with pytest.raises(AssociationError, match="is not a Level-2 association"):
         load_level2_association(level3)
+
+
+class _Toy:
+    """A stage model of two kinds: imaging grows from nothing, a series carries a constant of gigabytes."""
+
+    def __init__(self, coefficients):
+        self.c = coefficients
+
+    def stages(self, row):
+        return {}
+
+    def predict(self, rows):
+        return np.array([(self.c["base"] + self.c["per_pixel"] * pixels + self.c["series"] * (kind == "series"))
+                         / 1e9 for kind, pixels in rows])
+
+
+def test_the_extrapolation_is_proved_on_each_kinds_largest_runs_even_when_a_kind_always_peaks_high():
+    from jwst_memest.profile.stage_fit import StageModelSpec, extrapolation_factor
+
+    truth = {"base": 3e8, "per_pixel": 40.0, "series": 5.4e9}
+    rows = [("imaging", p) for p in (1e6, 4e6, 1e7, 3e7, 6e7, 1e8, 2e8)]
+    rows += [("series", p) for p in (5e6, 2e7, 6e7, 1e8, 1.5e8)]
+    measured = _Toy(truth).predict(rows)
+    spec = StageModelSpec(_Toy, ("base", "per_pixel", "series"), {"base": 2.7e8, "per_pixel": 30.0, "series": 4.4e9})
+    no_peaks = [{} for _ in rows]
+    # by peak, every series run is above a third of the largest: the fit never sees the series' constant
+    by_peak, _ = extrapolation_factor(spec, rows, measured, no_peaks)
+    by_kind, detail = extrapolation_factor(spec, rows, measured, no_peaks, sizes=rows)
+    assert by_peak > 1.1 and by_kind == pytest.approx(1.05)
+    assert "largest size of their kind" in detail
