@@ -106,3 +106,24 @@ def test_a_run_made_again_in_another_session_is_another_environment(tmp_path):
     summary = spread_by_pipeline(spread, sessions)
     assert summary["image3"]["environment_bytes"] == pytest.approx(101e6)
     assert summary["ami3"]["environment_bytes"] == pytest.approx(4.6e6)
+
+
+def test_a_run_made_again_with_other_arguments_is_not_another_session(tmp_path):
+    import pandas as pd
+
+    from jwst_memest.profile.spread import comparable_arguments, session_runs
+
+    whole = "--steps.cube_build.override_cubepar=/tmp/memest-corpus-{}/refs/cubepar.fits --steps.photom.skip=true"
+    first = pd.DataFrame([
+        {"run_id": "same", "pipeline": "spec3", "status": "ok", "measured_gb": 2.60, "wall_s": 50.0,
+         "pipeline_args": whole.format("aaaa")},
+        {"run_id": "skipped", "pipeline": "spec3", "status": "ok", "measured_gb": 2.20, "wall_s": 8.0,
+         "pipeline_args": "--steps.cube_build.skip=true"}])
+    again = first.assign(measured_gb=[2.61, 2.44], pipeline_args=[whole.format("bbbb"), whole.format("cccc")])
+    (tmp_path / "timing").mkdir()
+    first.to_csv(tmp_path / "spec3.csv", index=False)
+    again.to_csv(tmp_path / "timing" / "spec3.csv", index=False)
+    # the scratch directory differs from run to run; a step skipped the first time is another configuration
+    assert comparable_arguments(whole.format("aaaa")) == comparable_arguments(whole.format("bbbb"))
+    sessions = session_runs([tmp_path / "timing" / "spec3.csv"], tmp_path)
+    assert set(sessions["run_id"]) == {"same"} and len(sessions) == 2

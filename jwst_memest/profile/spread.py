@@ -21,7 +21,7 @@ from jwst_memest.atomic import atomic_write
 from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.pipelines import class_alias
 
-__all__ = ["SPREAD_COLUMNS", "environment_of", "measure_spread", "session_runs", "spread_by_pipeline", "main"]
+__all__ = ["comparable_arguments", "SPREAD_COLUMNS", "environment_of", "measure_spread", "session_runs", "spread_by_pipeline", "main"]
 
 SPREAD_COLUMNS = ["run_id", "pipeline", "environment", "versions", "repeat", "status", "measured_gb", "wall_s"]
 
@@ -113,12 +113,38 @@ def measure_spread(plan_path: Path, out: Path, runners: list[str], repeats: int 
     return added
 
 
+def comparable_arguments(text) -> tuple[str, ...]:
+    """A run's pipeline arguments as two sessions of one configuration share them: each path by its name.
+
+    The synthetic references a run names live in its own scratch directory, different every run.
+
+    Parameters
+    ----------
+    text : str or None
+        The ``pipeline_args`` column (NaN or None: none).
+
+    Returns
+    -------
+    tuple of str
+        The arguments, in order, each ``--option=/some/dir/file`` as ``--option=file``.
+    """
+    if not isinstance(text, str):
+        return ()
+    arguments = []
+    for argument in text.split():
+        option, separator, value = argument.partition("=")
+        arguments.append(f"{option}{separator}{Path(value).name}" if "/" in value else argument)
+    return tuple(arguments)
+
+
 def session_runs(remeasured, corpus_dir: Path):
     """The runs of corpus configurations measured again in another session, beside their first measurement.
 
     A run made again later on the same installation (``data/corpus/timing/``) is another
     environment for its configuration: another load on the machine, another memory pressure (the
-    kernel keeps a file's pages resident, and counts them, only while memory is free). Each
+    kernel keeps a file's pages resident, and counts them, only while memory is free). A run made
+    again with other pipeline arguments (steps skipped the first time) is another configuration, not
+    another session: it is left out. Each
     configuration gives one row per session, in `SPREAD_COLUMNS`.
 
     Parameters
@@ -143,6 +169,10 @@ def session_runs(remeasured, corpus_dir: Path):
         again, first = pd.read_csv(path), pd.read_csv(first_path)
         both = first.merge(again, on="run_id", suffixes=("_first", "_again"))
         both = both[(both["status_first"] == "ok") & (both["status_again"] == "ok")]
+        if "pipeline_args_first" in both:
+            same = [comparable_arguments(a) == comparable_arguments(b)
+                    for a, b in zip(both["pipeline_args_first"], both["pipeline_args_again"])]
+            both = both[same]
         for _, row in both.iterrows():
             for session in ("first", "again"):
                 rows.append({"run_id": row["run_id"], "pipeline": row[f"pipeline_{session}"],
