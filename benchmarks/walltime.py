@@ -156,7 +156,11 @@ def main(argv=None) -> int:
         "(`data/corpus/timing/image3.csv`, `coron3.csv`: the runs of `data/corpus/plan-image3.yaml` and "
         "`plan-coron3.yaml`, in quiet sessions, with each step's seconds): their terms are fitted step by "
         "step, each step's terms to that step's time (`step_times`) and the start-up to the rest, on those "
-        "runs alone; the runs timed only whole are compared with them below.",
+        "runs alone; the runs timed only whole are compared with them below. **calwebb_spec3 is being "
+        "measured again** (`timing/spec3*.csv`: MIRI MRS, NIRSpec IFU and MIRI LRS complete, the other "
+        "modes in progress): a configuration timed again supersedes its earlier time (the latest successful "
+        "run of each, `latest_measurements`), since the first spec3 runs skipped cube_build and extract_1d "
+        "or shared the machine; its terms are fitted on the runs' `wall_s` until every mode is timed.",
         "",
         "| pipeline | training runs | held-out runs | median abs % error | p90 abs % error | above bound | "
         "above kill time | bound factor | repeat noise, median % | sessions |",

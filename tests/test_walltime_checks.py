@@ -167,3 +167,23 @@ def test_coron3_terms_follow_its_steps_work():
     steps = dict(zip(names, term_steps("coron3", names)))
     assert {steps[n] for n in names} == {None, "stack_refs", "align_refs", "klip", "outlier_detection", "resample"}
     assert steps["startup_input_byte"] is None and steps["klip_basis_pixel"] == "klip"
+
+
+def test_a_configuration_timed_again_supersedes_its_earlier_time(tmp_path):
+    import pandas as pd
+
+    from jwst_memest.profile.fit_walltime import latest_measurements
+
+    first = pd.DataFrame({"run_id": ["a", "b", "c"], "status": ["ok", "ok", "ok"], "wall_s": [8.0, 40.0, 30.0],
+                          "timestamp": ["2026-11-25T10:00:00+00:00"] * 3})
+    again = pd.DataFrame({"run_id": ["a", "c"], "status": ["ok", "exit 1"], "wall_s": [34.0, 1.0],
+                          "timestamp": ["2026-12-04T21:00:00+00:00"] * 2})
+    (tmp_path / "timing").mkdir()
+    first.to_csv(tmp_path / "spec3.csv", index=False)
+    again.to_csv(tmp_path / "timing" / "spec3.csv", index=False)
+    files = latest_measurements([tmp_path / "spec3.csv", tmp_path / "timing" / "spec3.csv"], tmp_path / "scratch")
+    kept = pd.concat([pd.read_csv(f) for f in files])
+    ok = kept[kept["status"] == "ok"].set_index("run_id")["wall_s"].to_dict()
+    # a's whole run replaces its run with steps skipped; c's failed retry replaces nothing
+    assert ok == {"a": 34.0, "b": 40.0, "c": 30.0}
+    assert files[1] == tmp_path / "timing" / "spec3.csv"  # a file that loses nothing is read as it is

@@ -14,7 +14,8 @@ plus what its steps spend time on, each term a count of the work one step does::
              and every step but the catalog: N + N Npix_in more when the members are on disk
     spec3:   startup + per_member * N + per_input_byte * input bytes
                      + per_slit * N * slits + per_source * slits
-                     + ifu_input_byte * input bytes [IFU] + per_voxel * Nvoxels [IFU]
+                     + ifu_input_byte * input bytes [MIRI MRS] + nrs_ifu_input_byte * input bytes [NIRSpec IFU]
+                     + per_voxel * Nvoxels [IFU]
                      + per_output_pixel * Npix_out
     coron3:  startup + per_input_byte * input bytes + klip * (science bytes x PSF bytes / pixels)
                      + per_member_pixel * N * Npix_in (resample)
@@ -182,7 +183,10 @@ def _spec3_terms(c, s, codes) -> dict[str, np.ndarray]:
         "slit_per_source": slit * slits,
         "wfss_per_member_slit": wfss * n * slits,
         "wfss_per_source": wfss * slits,
-        "ifu_input_byte": ifu * c["total_input_bytes"],
+        # IFU outlier_detection and cube_build work through every detector pixel of every member: the
+        # timed runs give NIRSpec's (2048 x 2048, 30 slices) a cost per byte of its own
+        "ifu_input_byte": ifu * (c["exp_type"] != codes["nrs_ifu"]) * c["total_input_bytes"],
+        "nrs_ifu_input_byte": (c["exp_type"] == codes["nrs_ifu"]) * c["total_input_bytes"],
         "ifu_per_voxel": ifu * c["cube_pixels"],
     }
 
@@ -401,7 +405,7 @@ def _codes(feature_set: str) -> dict:
              (instrument.encode("NIRISS"), None): IMAGING_PIXEL_SCALE["NIS"] ** 2,
              (instrument.encode("FGS"), None): NOMINAL_PIXEL_SCALE["GUIDER1"] ** 2}
     return {"pixel_area": areas, "ifu": [exp_type.encode(t) for t in IFU_EXP_TYPES],
-            "soss": exp_type.encode("NIS_SOSS"),
+            "soss": exp_type.encode("NIS_SOSS"), "nrs_ifu": exp_type.encode("NRS_IFU"),
             "wfss": [exp_type.encode(t) for t in WFSS_EXP_TYPES],
             "tso_imaging": [exp_type.encode(t) for t in TSO_IMAGING_EXP_TYPES]}
 

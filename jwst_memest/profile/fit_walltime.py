@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, STEP_OF_PREFIX, WALLTIME_TERMS, WallTimeModel,
                                         fit_walltime_coefficients, walltime_file)
 
-__all__ = ["corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "walltime_files", "rows_of",
+__all__ = ["latest_measurements", "corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "walltime_files", "rows_of",
            "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml", "largest_runs_check", "session_residuals",
            "main", "PIPELINES", "LARGEST_FRACTION"]
 
@@ -70,6 +71,49 @@ def corpus_files_for(paths, pipeline: str) -> list[Path]:
     return found
 
 
+def latest_measurements(files, scratch: Path) -> list[Path]:
+    """The corpus files with each configuration's earlier successful measurements left out.
+
+    A configuration timed again (``data/corpus/timing/``) supersedes its earlier time, made with
+    steps skipped or in a session loaded with other work: of its successful runs only the latest
+    (``timestamp``; the later file on a tie) is kept. A file that loses rows is rewritten, filtered,
+    into ``scratch``; the others are returned as they are.
+
+    Parameters
+    ----------
+    files : list of pathlib.Path
+        Corpus CSVs.
+    scratch : pathlib.Path
+        Where filtered copies are written.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files to read, in the same order.
+    """
+    import pandas as pd
+
+    tables = [pd.read_csv(path) for path in files]
+    runs = pd.concat([pd.DataFrame({"run_id": t["run_id"].astype(str), "file": i, "row": np.arange(len(t)),
+                                    "ok": t["status"].astype(str) == "ok" if "status" in t else True,
+                                    "when": pd.to_datetime(t["timestamp"], errors="coerce", utc=True)
+                                    if "timestamp" in t else pd.NaT})
+                      for i, t in enumerate(tables)], ignore_index=True)
+    runs = runs[runs["ok"]].sort_values(["when", "file", "row"], na_position="first")
+    superseded = runs[runs.duplicated("run_id", keep="last")]
+    chosen = []
+    for i, (path, table) in enumerate(zip(files, tables)):
+        dropped = superseded.loc[superseded["file"] == i, "row"].to_numpy()
+        if not len(dropped):
+            chosen.append(Path(path))
+            continue
+        copy = scratch / str(i) / Path(path).name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        table.drop(index=dropped).to_csv(copy, index=False)
+        chosen.append(copy)
+    return chosen
+
+
 def load_walltime_runs(paths, pipeline: str):
     """The baseline inputs, measured wall times and splits of a pipeline's successful runs.
 
@@ -97,22 +141,23 @@ def load_walltime_runs(paths, pipeline: str):
     ValueError
         When no file holds runs of ``pipeline``.
     """
-    files = walltime_files(paths, pipeline)
-    if pipeline in _COLUMNS:
-        from jwst_memest.profile.fit_detector1 import load_detector1_runs
-        from jwst_memest.profile.fit_image2 import load_image2_runs
+    with tempfile.TemporaryDirectory(prefix="memest-walltime-") as scratch:
+        files = latest_measurements(walltime_files(paths, pipeline), Path(scratch))
+        if pipeline in _COLUMNS:
+            from jwst_memest.profile.fit_detector1 import load_detector1_runs
+            from jwst_memest.profile.fit_image2 import load_image2_runs
 
-        rows, _, _, _, table = (load_detector1_runs if pipeline == DETECTOR1 else load_image2_runs)(files)
-        X = np.empty(len(rows), dtype=object)
-        X[:] = rows
-        # the Level-2 loader reads image2 and spec2 runs alike: each model is fitted on its own pipeline's
-        ours = (table["pipeline"].astype(str) == pipeline).to_numpy()
-        X, table = X[ours], table[ours].reset_index(drop=True)
-        split = table["split"].astype(str).to_numpy()
-    else:
-        from jwst_memest.profile.fit import load_measured
+            rows, _, _, _, table = (load_detector1_runs if pipeline == DETECTOR1 else load_image2_runs)(files)
+            X = np.empty(len(rows), dtype=object)
+            X[:] = rows
+            # the Level-2 loader reads image2 and spec2 runs alike: each model is fitted on its own pipeline's
+            ours = (table["pipeline"].astype(str) == pipeline).to_numpy()
+            X, table = X[ours], table[ours].reset_index(drop=True)
+            split = table["split"].astype(str).to_numpy()
+        else:
+            from jwst_memest.profile.fit import load_measured
 
-        X, _, split, table = load_measured(files, pipeline)
+            X, _, split, table = load_measured(files, pipeline)
     wall = table["wall_s"].astype(float).to_numpy()
     keep = np.isfinite(wall) & (wall > 0)
     return X[keep], wall[keep], split[keep], table[keep].reset_index(drop=True)
