@@ -187,3 +187,25 @@ def test_a_configuration_timed_again_supersedes_its_earlier_time(tmp_path):
     # a's whole run replaces its run with steps skipped; c's failed retry replaces nothing
     assert ok == {"a": 34.0, "b": 40.0, "c": 30.0}
     assert files[1] == tmp_path / "timing" / "spec3.csv"  # a file that loses nothing is read as it is
+
+
+def test_a_large_run_needing_a_term_no_smaller_run_has_is_not_judged():
+    from jwst_memest.model.image2 import Image2Inputs
+
+    def series(exp_type, nints):
+        rows, cols = (416, 72) if exp_type == "MIR_LRS-SLITLESS" else (256, 2048)
+        return Image2Inputs(instrument="MIRI" if exp_type.startswith("MIR") else "NIRISS", exp_type=exp_type,
+                            ny=rows, nx=cols, nints=nints, full_frame_pixels=rows * cols)
+
+    lrs = [series("MIR_LRS-SLITLESS", n) for n in (10, 30, 50, 100, 200, 400, 800, 1500, 3000, 6000)]
+    rows = lrs + [series("NIS_SOSS", 300)]
+    X = np.empty(len(rows), dtype=object)
+    X[:] = rows
+    _, terms = work_terms(X, "spec2")
+    names, _ = work_terms(X[:1], "spec2")
+    known = {name: 0.0 for name in names} | {"startup": 7.0, "per_integration": 0.05, "atoca": 136.0,
+                                              "atoca_integration": 0.5}
+    wall = terms @ np.array([known[name] for name in names])
+    n_judged, signed = largest_runs_check(X, wall, "spec2")
+    # the SOSS run is the largest, but ATOCA's terms appear in no smaller run: only the LRS series is judged
+    assert n_judged == int((wall[:-1] >= wall.max() / 3).sum()) and np.all(np.abs(signed) < 5)

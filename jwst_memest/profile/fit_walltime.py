@@ -23,7 +23,7 @@ from jwst_memest.cli_support import CommandParser, program
 from jwst_memest.model.metrics import held_out_metrics
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.model.walltime import (DETECTOR1, IMAGE2, SPEC2, STEP_OF_PREFIX, WALLTIME_TERMS, WallTimeModel,
-                                        fit_walltime_coefficients, walltime_file)
+                                        fit_walltime_coefficients, walltime_file, work_terms)
 
 __all__ = ["latest_measurements", "corpus_files_for", "load_walltime_runs", "step_seconds_of", "step_timed_files", "walltime_files", "rows_of",
            "out_of_fold_seconds", "fit_pipeline", "write_walltime_yaml", "largest_runs_check", "session_residuals",
@@ -302,7 +302,8 @@ def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str, fractio
     """Refit on the runs below ``fraction`` of the largest wall time and estimate the others.
 
     Whether the terms' shape carries to products bigger than any the fit saw: a model whose terms
-    follow the work estimates them as well as the runs it was fitted on.
+    follow the work estimates them as well as the runs it was fitted on. A larger run that needs a
+    term none of the smaller runs has is left out: that coefficient was never fitted.
 
     Parameters
     ----------
@@ -328,13 +329,20 @@ def largest_runs_check(X: np.ndarray, wall_s: np.ndarray, pipeline: str, fractio
     small = wall_s < np.max(wall_s) * fraction
     if small.all() or not small.any():
         return 0, np.array([])
+    # a run that needs a term no fitted run has (a readout, a mode, a worker pool only the large runs
+    # use) is not an extrapolation the fit can be judged on: its coefficient was never fitted
+    _, terms = work_terms(X, pipeline)
+    unfitted = ~np.any(terms[small] > 0, axis=0)
+    judged = ~small & ~np.any(terms[:, unfitted] > 0, axis=1)
+    if not judged.any():
+        return 0, np.array([])
     try:
         coefficients = fit_walltime_coefficients(X[small], wall_s[small], pipeline,
                                                  step_seconds=rows_of(step_seconds, small))
     except ValueError:
         return 0, np.array([])
-    seconds = WallTimeModel(pipeline, coefficients, UpperBound((1.0,), (1.0,), 0)).predict(X[~small])
-    return int((~small).sum()), 100 * (seconds / wall_s[~small] - 1)
+    seconds = WallTimeModel(pipeline, coefficients, UpperBound((1.0,), (1.0,), 0)).predict(X[judged])
+    return int(judged.sum()), 100 * (seconds / wall_s[judged] - 1)
 
 
 def session_residuals(model: WallTimeModel, X: np.ndarray, wall_s: np.ndarray, sessions,
