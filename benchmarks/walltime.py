@@ -175,7 +175,8 @@ def main(argv=None) -> int:
         "",
         "**Largest runs and sessions.** *Largest runs*: each pipeline refitted on all its runs (both splits) "
         "below a third of its largest wall time, the rest estimated (signed: negative is an estimate below the "
-        "measured time). *Sessions*: the fitted model's median signed residual per measuring session (the "
+        "measured time; a run needing a term none of the smaller runs has, whose coefficient that fit never "
+        "sets, is left out). *Sessions*: the fitted model's median signed residual per measuring session (the "
         f"timestamp's hour) of at least {MIN_SESSION_RUNS} runs, lowest .. highest (sessions counted). A spread "
         "of sessions' medians far wider than the repeat noise is the machine's load in those sessions, which "
         "moves every run of a session alike and which no work term can follow. The Level-3 corpus files "
