@@ -109,7 +109,8 @@ def latest_measurements(files, scratch: Path) -> list[Path]:
             continue
         copy = scratch / str(i) / Path(path).name
         copy.parent.mkdir(parents=True, exist_ok=True)
-        table.drop(index=dropped).to_csv(copy, index=False)
+        with atomic_write(copy, newline="") as handle:
+            table.drop(index=dropped).to_csv(handle, index=False)
         chosen.append(copy)
     return chosen
 
