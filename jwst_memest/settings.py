@@ -39,6 +39,7 @@ _PARAMETERS = {
     "skip_resample": ("resample", "skip"),
     "jump_maximum_cores": ("jump", "maximum_cores"),
     "ramp_fit_maximum_cores": ("ramp_fit", "maximum_cores"),
+    "soss_atoca": ("extract_1d", "soss_atoca"),
 }
 _BY_ARGUMENT = {(step, name): field for field, (step, name) in _PARAMETERS.items()}
 
@@ -162,6 +163,8 @@ class RunSettings:
         resample's ``skip`` (calwebb_image2's i2d of each exposure).
     jump_maximum_cores, ramp_fit_maximum_cores : str, optional
         calwebb_detector1's jump and ramp_fit ``maximum_cores`` (none, quarter, half, all or a number).
+    soss_atoca : bool, optional
+        extract_1d's ``soss_atoca``: NIRISS SOSS extracted by ATOCA (false: a box extraction).
 
     Raises
     ------
@@ -184,6 +187,7 @@ class RunSettings:
     skip_resample: bool = False
     jump_maximum_cores: str = "none"
     ramp_fit_maximum_cores: str = "none"
+    soss_atoca: bool = True
 
     def __post_init__(self):
         checks = {

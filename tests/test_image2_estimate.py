@@ -156,6 +156,20 @@ def test_a_soss_series_holds_atocas_model_and_three_copies_of_its_integrations(t
     assert longer.calibrated and longer.wall_time_s > short.wall_time_s
 
 
+def test_a_soss_box_extraction_drops_atocas_model_as_the_run_does(tmp_path):
+    from jwst_memest.model.walltime import spec2_work_terms
+
+    meta = read_exposure_metadata(_soss(tmp_path, 10))
+    atoca = estimate_level2(meta)
+    box = estimate_level2(meta, RunSettings.from_arguments(["--steps.extract_1d.soss_atoca=false"]))
+    # measured at 10 integrations: 6.05 GB with ATOCA, 0.91 GB without
+    assert atoca.gb - box.gb > 4.0 and box.gb < 1.5
+    assert box.inputs["soss_atoca"] is False and atoca.inputs["soss_atoca"] is True
+    # the wall time read back from the record knows the extraction too
+    terms = spec2_work_terms([box.inputs, atoca.inputs])
+    assert list(terms["atoca"]) == [0.0, 1.0] and terms["soss_box_integration"][0] == 10
+
+
 @pytest.mark.skipif(not SPEC2_CORPUS.is_file(), reason="the spec2 corpus is not in this checkout")
 def test_a_soss_run_killed_at_its_memory_guard_is_estimated_above_the_guard():
     import pandas as pd

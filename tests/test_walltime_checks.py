@@ -197,7 +197,8 @@ def test_a_large_run_needing_a_term_no_smaller_run_has_is_not_judged():
         return Image2Inputs(instrument="MIRI" if exp_type.startswith("MIR") else "NIRISS", exp_type=exp_type,
                             ny=rows, nx=cols, nints=nints, full_frame_pixels=rows * cols)
 
-    lrs = [series("MIR_LRS-SLITLESS", n) for n in (10, 30, 50, 100, 200, 400, 800, 1500, 3000, 6000)]
+    lrs = [series("MIR_LRS-SLITLESS", n) for n in (10, 20, 30, 50, 70, 100, 150, 200, 300, 400, 600, 800, 1500,
+                                                   3000, 6000)]
     rows = lrs + [series("NIS_SOSS", 300)]
     X = np.empty(len(rows), dtype=object)
     X[:] = rows

@@ -38,7 +38,7 @@ SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS
 LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
-                "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel")
+                "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
@@ -46,7 +46,8 @@ FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_ou
 # about 30 float64 arrays per detector pixel; ATOCA's model of the SOSS orders, a few GB however few
 # the integrations (calwebb_tso3's fit: 4.4 GB), and its per-integration work
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
-                   "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0}
+                   "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0,
+                   "soss_box_per_pixel": 14.0}
 
 
 @dataclass(frozen=True)
@@ -132,14 +133,25 @@ class Image2Inputs:
 
     @property
     def atoca(self) -> bool:
-        """Whether calwebb_spec2's extract_1d models the exposure with ATOCA (NIRISS SOSS).
+        """Whether calwebb_spec2's extract_1d models the exposure with ATOCA (NIRISS SOSS, ``soss_atoca``).
 
         Returns
         -------
         bool
-            True for NIS_SOSS.
+            True for NIS_SOSS unless the run sets ``soss_atoca`` false.
         """
-        return self.exp_type == "NIS_SOSS"
+        return self.exp_type == "NIS_SOSS" and bool(getattr(self.settings, "soss_atoca", True))
+
+    @property
+    def soss_box(self) -> bool:
+        """Whether calwebb_spec2's extract_1d extracts NIRISS SOSS in a box (``soss_atoca`` false).
+
+        Returns
+        -------
+        bool
+            True for NIS_SOSS run without ATOCA.
+        """
+        return self.exp_type == "NIS_SOSS" and not self.atoca
 
     @property
     def drizzled(self) -> bool:
@@ -180,6 +192,8 @@ class Image2Inputs:
                   "nints": self.nints, "science_pixels": self.science_pixels, "i2d_pixels": self.i2d_pixels}
         if self.cube_voxels:
             record["cube_voxels"] = self.cube_voxels
+        if self.exp_type == "NIS_SOSS":
+            record["soss_atoca"] = self.atoca
         return record
 
 
@@ -235,15 +249,26 @@ class Image2Baseline(StageBaseline):
                  "resample": c["resample_out"] * inputs.i2d_pixels,
                  # extract_1d's own arrays grow with the cube it runs over, not with a fixed slit's small s2d
                  # (nor with an IFU exposure's detector: it extracts the cubes); ATOCA models the orders
-                 "extract_1d": (0.0 if inputs.resampled_spectrum or inputs.cube_voxels
-                                else c.get("atoca_bytes", 0.0) + c.get("atoca_per_pixel", 0.0) * inputs.science_pixels
-                                if inputs.atoca else c["extract_per_pixel"] * inputs.science_pixels)}
+                 "extract_1d": self._extract_bytes(inputs)}
         stages = {}
         for step, value in counted.items():
             value = float(np.asarray(value).ravel()[0])
             if np.isfinite(value):
                 stages[step] = c["base_bytes"] + value + extra.get(step, 0.0)
         return stages
+
+    def _extract_bytes(self, inputs: Image2Inputs) -> float:
+        """extract_1d's own arrays: a time series' per integration (ATOCA's model of the SOSS orders, or
+        its box), none for a fixed slit's small s2d or an IFU exposure's cubes (counted with them)."""
+        c = self.coefficients
+        pixels = inputs.science_pixels
+        if inputs.resampled_spectrum or inputs.cube_voxels:
+            return 0.0
+        if inputs.atoca:
+            return c.get("atoca_bytes", 0.0) + c.get("atoca_per_pixel", 0.0) * pixels
+        if inputs.soss_box:
+            return c.get("soss_box_per_pixel", 0.0) * pixels
+        return c["extract_per_pixel"] * pixels
 
     def beyond(self, inputs: Image2Inputs) -> bool:
         """Whether the exposure is larger than any measured one of its instrument.

@@ -52,6 +52,7 @@ calwebb_spec2 per MIRI LRS or MRS exposure (the same inputs)::
                      + cube_voxel * voxels [IFU]            (the cubes built and extracted)
                      + atoca + atoca_integration * NINTS [SOSS]   (ATOCA's model of the orders, then
                                                              each integration fitted)
+                     + soss_box_integration * NINTS [SOSS, soss_atoca false]  (a box extraction)
 
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
@@ -77,6 +78,7 @@ from jwst_memest.model.image2 import Image2Inputs
 from jwst_memest.model.terms import setting_columns
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.pipelines import CLASS_ALIAS_PREFIX, feature_set_for, normalize
+from jwst_memest.settings import RunSettings
 
 __all__ = ["WALLTIME_TERMS", "DETECTOR1", "IMAGE2", "SPEC2", "EXPOSURE_TERMS", "detector1_work_terms",
            "image2_work_terms", "spec2_work_terms",
@@ -333,7 +335,8 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
         # the record keeps what decides whether resample_spec runs; the references' frame does not matter here
         return Image2Inputs(instrument=str(r.get("instrument") or ""), exp_type=str(r.get("exp_type") or ""),
                             ny=int(r.get("ny") or 0), nx=int(r.get("nx") or 0), nints=int(r.get("nints") or 1),
-                            full_frame_pixels=0, cube_voxels=float(r.get("cube_voxels") or 0.0))
+                            full_frame_pixels=0, cube_voxels=float(r.get("cube_voxels") or 0.0),
+                            settings=RunSettings(soss_atoca=r.get("soss_atoca", True)))
 
     rows = [inputs(r) for r in rows]
     return {"startup": np.ones(len(rows)),
@@ -343,7 +346,8 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
             "ifu_pixel": np.array([float(r.frame_pixels) if r.cube_voxels else 0.0 for r in rows]),
             "cube_voxel": np.array([float(r.cube_voxels) for r in rows]),
             "atoca": np.array([1.0 if r.atoca else 0.0 for r in rows]),
-            "atoca_integration": np.array([float(max(r.nints, 1)) if r.atoca else 0.0 for r in rows])}
+            "atoca_integration": np.array([float(max(r.nints, 1)) if r.atoca else 0.0 for r in rows]),
+            "soss_box_integration": np.array([float(max(r.nints, 1)) if r.soss_box else 0.0 for r in rows])}
 
 
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml
