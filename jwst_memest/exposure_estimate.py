@@ -155,6 +155,9 @@ class ExposureEstimate:
         Its upper bound at the estimate's quantile, seconds.
     speed_factor : float, optional
         The machine's speed factor the times are scaled by (1: the corpus machine).
+    alternatives : list of dict, optional
+        The same run with a memory-saving setting: ``arguments`` (strun's), ``gbSize``,
+        ``upper_bound_gb`` and, where estimated, ``wall_time_s`` and ``wall_time_upper_s``.
     """
 
     path: str
@@ -170,6 +173,7 @@ class ExposureEstimate:
     wall_time_s: float | None = None
     wall_time_upper_s: float | None = None
     speed_factor: float = 1.0
+    alternatives: list = field(default_factory=list)
 
     def annotation(self) -> dict:
         """The estimate as written beside the exposure.
@@ -184,7 +188,8 @@ class ExposureEstimate:
                 "calibrated": self.calibrated, "reasons": self.reasons, "inputs": self.inputs, "model": self.model,
                 **({} if self.wall_time_s is None else {"wall_time_s": round(self.wall_time_s, 1),
                                                         "wall_time_upper_s": math.ceil(self.wall_time_upper_s),
-                                                        "speed_factor": round(self.speed_factor, 4)})}
+                                                        "speed_factor": round(self.speed_factor, 4)}),
+                **({"alternatives": [dict(a) for a in self.alternatives]} if self.alternatives else {})}
 
 
 def estimate_exposure(path, settings: RunSettings | None = None, quantile: float = 0.95, cpus: int | None = None,

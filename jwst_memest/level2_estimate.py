@@ -9,6 +9,7 @@ estimated rather than given a number nothing supports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -24,12 +25,14 @@ from jwst_memest.settings import RunSettings
 from jwst_memest.speed import machine_speed_factor
 
 __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "image2_inputs", "estimate_level2", "estimate_reduction", "write_reduction_estimate",
-           "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED"]
+           "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED", "SOSS_BOX_ARGUMENT"]
 
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
 LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
 SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (the measured spectroscopic Level-2 runs are MIRI LRS, "
                        "slitless and fixed slit, MIRI MRS and NIRISS SOSS)")
+# NIRISS SOSS extracted in a box instead of by ATOCA: the memory-saving setting of calwebb_spec2
+SOSS_BOX_ARGUMENT = "--steps.extract_1d.soss_atoca=false"
 # time series whose slopes stay per integration (rateints) into Level 2, whatever TSOVISIT says
 _TSO_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ", "NIS_SOSS", "MIR_LRS-SLITLESS")
 
@@ -141,17 +144,33 @@ def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
         raise ValueError("no calwebb_image2 model is installed")
     inputs = image2_inputs(meta, settings)
     result = model.estimate(inputs, quantile)
-    wall, wall_upper, speed = None, None, 1.0
     timing = load_walltime(inputs.pipeline)
-    if timing is not None:
-        speed = machine_speed_factor()
-        seconds, upper = timing.estimate([inputs], quantile, speed)
-        wall, wall_upper = float(seconds[0]), float(upper[0])
+    speed = machine_speed_factor() if timing is not None else 1.0
+    wall, wall_upper = _wall_times(timing, inputs, quantile, speed)
+    alternatives = []
+    if inputs.atoca:  # a box extraction holds no ATOCA model: gigabytes less for a short series
+        box = dataclasses.replace(inputs, settings=dataclasses.replace(inputs.settings or RunSettings(),
+                                                                       soss_atoca=False))
+        smaller = model.estimate(box, quantile)
+        if smaller["upper_gb"] < result["upper_gb"]:
+            box_wall, box_wall_upper = _wall_times(timing, box, quantile, speed)
+            alternatives.append({"arguments": [SOSS_BOX_ARGUMENT], "gbSize": round(smaller["gb"], 4),
+                                 "upper_bound_gb": round(smaller["upper_gb"], 4),
+                                 **({} if box_wall is None else {"wall_time_s": round(box_wall, 1),
+                                                                 "wall_time_upper_s": math.ceil(box_wall_upper)})})
     return ExposureEstimate(path=str(meta.path), gb=result["gb"], upper_gb=result["upper_gb"],
                             peak_step=result["peak_step"], breakdown=result["breakdown"],
                             calibrated=result["calibrated"], reasons=result["reasons"], inputs=inputs.to_dict(),
                             model=f"{model.name} {model.version}", pipeline=inputs.pipeline,
-                            wall_time_s=wall, wall_time_upper_s=wall_upper, speed_factor=speed)
+                            wall_time_s=wall, wall_time_upper_s=wall_upper, speed_factor=speed,
+                            alternatives=alternatives)
+
+
+def _wall_times(timing, inputs: Image2Inputs, quantile: float, speed: float) -> tuple[float | None, float | None]:
+    if timing is None:
+        return None, None
+    seconds, upper = timing.estimate([inputs], quantile, speed)
+    return float(seconds[0]), float(upper[0])
 
 
 def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = None, quantile: float = 0.95,

@@ -341,3 +341,32 @@ def test_a_miri_lrs_rateints_file_is_planned_as_its_spec2_job_alone(tmp_path):
     assert job.tier_gb == site.tier_for(estimates[0].upper_gb)
     # extract_1d's loop over 3000 integrations: minutes, not the site's longest time
     assert 60 < job.wall_time_s < job.wall_upper_s and job.kill_time_s == site.kill_time_s(job.wall_upper_s)
+
+
+def test_a_soss_series_too_big_for_the_site_runs_with_its_box_extraction(tmp_path):
+    from astropy.io import fits
+
+    from jwst_memest.level2_estimate import SOSS_BOX_ARGUMENT, estimate_level2
+    from jwst_memest.metadata import read_exposure_metadata
+    from jwst_memest.plan.cli import exposure_stages
+
+    primary = fits.PrimaryHDU()
+    primary.header.update({"TELESCOP": "JWST", "INSTRUME": "NIRISS", "DETECTOR": "NIS", "EXP_TYPE": "NIS_SOSS",
+                           "FILTER": "CLEAR", "PUPIL": "GR700XD", "TSOVISIT": True, "NGROUPS": 5, "NINTS": 10,
+                           "SUBARRAY": "SUBSTRIP256", "SUBSIZE1": 2048, "SUBSIZE2": 256})
+    path = tmp_path / "jw01234007001_03101_00001_nis_rateints.fits"
+    fits.HDUList([primary]).writeto(path)
+    estimate = estimate_level2(read_exposure_metadata(path))
+    site_file = tmp_path / "small.yaml"
+    site_file.write_text("name: small\ntiers_gb: [2, 4]\noverhead_gb: 0.25\nlargest_machine_gb: 4\n")
+    site = load_site(site_file)
+    # ATOCA's model alone is 5.4 GB: the default run fits no tier of 4 GB, its box extraction fits 2
+    assert site.tier_for(estimate.upper_gb) is None
+    (job,) = plan_exposure_jobs(exposure_stages([estimate]), tmp_path, site)
+    assert job.status == "fits with settings" and job.tier_gb == 2 and SOSS_BOX_ARGUMENT in job.arguments
+    assert job.command.endswith(SOSS_BOX_ARGUMENT) and "soss_atoca=false" in job.note
+    # a site too small even for the box says so, with what the box would need
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("name: tiny\ntiers_gb: [0.5]\noverhead_gb: 0.25\nlargest_machine_gb: 0.5\n")
+    (job,) = plan_exposure_jobs(exposure_stages([estimate]), tmp_path, load_site(tiny))
+    assert job.status == "fits no tier" and f"smallest with {SOSS_BOX_ARGUMENT}" in job.note

@@ -299,8 +299,10 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
 
     The memory request is the smallest tier the estimate's upper bound (plus the site's per-job
     overhead) fits in; the kill time comes from the wall-time bound (the site's longest time when
-    the stage has no wall-time model). The job writes its products to ``output_dir``, where the
-    next stage and the Level-3 associations look for them.
+    the stage has no wall-time model). One that fits no tier runs with the memory-saving setting the
+    estimate offers (its ``alternatives``: NIRISS SOSS extracted in a box) when that fits, and says
+    so; else it is flagged. The job writes its products to ``output_dir``, where the next stage and
+    the Level-3 associations look for them.
 
     Parameters
     ----------
@@ -328,13 +330,28 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
     stem = exposure_stem(estimate.path)
     upper = float(estimate.upper_gb)
     tier = site.tier_for(upper)
-    status, note = "fits", ""
-    if tier is None:
-        status = "fits no tier"
-        note = (f"needs {upper:.1f} GB > {site.usable_gb(site.tiers_gb[-1]):.1f} GB usable on the largest tier; "
-                "find a larger machine")
+    status, note, settings = "fits", "", []
     wall, wall_upper = _stage_wall_times(estimate, stage, quantile)
-    arguments = [f"--output_dir={output_dir}"]
+    if tier is None:
+        largest = site.usable_gb(site.tiers_gb[-1])
+        alternatives = [a for a in getattr(estimate, "alternatives", None) or [] if a.get("arguments")]
+        fitting = [a for a in alternatives if site.tier_for(float(a["upper_bound_gb"])) is not None]
+        if fitting:
+            chosen = fitting[0]
+            upper, settings = float(chosen["upper_bound_gb"]), list(chosen["arguments"])
+            tier, status = site.tier_for(upper), "fits with settings"
+            note = (f"default run needs {estimate.upper_gb:.1f} GB > {largest:.1f} GB usable on the largest tier; "
+                    f"runs with {' '.join(settings)}")
+            if chosen.get("wall_time_s") is not None:
+                wall, wall_upper = float(chosen["wall_time_s"]), float(chosen["wall_time_upper_s"])
+        else:
+            status = "fits no tier"
+            note = f"needs {upper:.1f} GB > {largest:.1f} GB usable on the largest tier"
+            closest = min(alternatives, key=lambda a: a["upper_bound_gb"], default=None)
+            if closest is not None and closest["upper_bound_gb"] < upper:
+                note += f"; smallest with {' '.join(closest['arguments'])}: {closest['upper_bound_gb']:.1f} GB"
+            note += "; find a larger machine"
+    arguments = [f"--output_dir={output_dir}", *settings]
     return Job(name=job_name(f"{stem}_{stage}"), product=stem, pipeline=stage, association=str(input_path),
                upper_gb=upper, tier_gb=tier, ladder_gb=site.retry_ladder(tier) if tier is not None else [],
                overhead_gb=site.overhead_gb, wall_time_s=wall, wall_upper_s=wall_upper,
