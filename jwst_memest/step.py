@@ -449,7 +449,8 @@ class MemoryEstimateStep(Step):
     def _level2_hook(self, exposure, pipeline) -> None:
         """As a pre-hook of calwebb_image2 or calwebb_spec2: estimate the run from the rate file's
         header or the open model's meta, and say when the bound is above memory_limit (no setting
-        lowers the calibration steps; skipping resample lowers an imaging run's peak)."""
+        lowers the calibration steps; skipping resample lowers an imaging run's peak, a box extraction
+        a NIRISS SOSS run's: said, never applied, since it changes the spectra)."""
         from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
 
         settings = RunSettings.from_pipeline(pipeline)
@@ -464,9 +465,12 @@ class MemoryEstimateStep(Step):
                  estimate.pipeline, estimate.gb, estimate.upper_gb, estimate.peak_step)
         limit = self._memory_limit()
         if estimate.upper_gb > limit:
-            log.warning("upper bound %.3f GB above memory_limit %.3f GB%s", estimate.upper_gb, limit,
-                        "; --steps.resample.skip=true lowers it" if estimate.peak_step == "resample"
-                        else "; no setting of this pipeline lowers it")
+            # a box extraction changes the science (no decontamination of the orders): said, not applied
+            advice = "; ".join(f"{' '.join(a['arguments'])} lowers it to {a['upper_bound_gb']:.3f} GB"
+                               for a in estimate.alternatives)
+            log.warning("upper bound %.3f GB above memory_limit %.3f GB; %s", estimate.upper_gb, limit,
+                        advice or ("--steps.resample.skip=true lowers it" if estimate.peak_step == "resample"
+                                   else "no setting of this pipeline lowers it"))
         return None
 
     def _detector1_hook(self, ramp, pipeline) -> None:

@@ -317,3 +317,20 @@ def test_the_extrapolation_is_proved_on_each_kinds_largest_runs_even_when_a_kind
     by_kind, detail = extrapolation_factor(spec, rows, measured, no_peaks, sizes=rows)
     assert by_peak > 1.1 and by_kind == pytest.approx(1.05)
     assert "largest size of their kind" in detail
+
+
+def test_as_a_spec2_hook_above_its_limit_it_names_the_box_extraction_and_leaves_the_run_alone(tmp_path, caplog):
+    from jwst.pipeline import Spec2Pipeline
+
+    from jwst_memest.step import MemoryEstimateStep
+
+    pipeline = Spec2Pipeline()
+    hook = MemoryEstimateStep(parent=pipeline, memory_limit=4.0)
+    assert hook.run(str(_soss(tmp_path, 10))) is None
+    (estimate,) = hook.estimation
+    assert estimate.upper_gb > 4.0 and "--steps.extract_1d.soss_atoca=false lowers it to" in caplog.text
+    assert pipeline.extract_1d.soss_atoca is True  # the science is the user's choice: said, not applied
+    box = MemoryEstimateStep(parent=pipeline, memory_limit=4.0)
+    pipeline.extract_1d.soss_atoca = False
+    box.run(str(_soss(tmp_path, 11)))
+    assert box.estimation[0].upper_gb < 4.0  # the host's own setting is followed
