@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,9 +51,36 @@ def test_monitor_kills_a_run_that_outgrows_its_memory_limit():
     assert within.returncode == 0 and not within.over_limit
 
 
-def test_a_terminated_profiler_kills_its_run_and_removes_its_scratch(tmp_path):
+def _gone(pid: int) -> bool:
     import psutil
 
+    for _ in range(100):
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_profiler_killed_outright_takes_its_run_with_it(tmp_path):
+    pid_file = tmp_path / "run.pid"
+    sleeper = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
+    profiler = f"""
+import sys
+from jwst_memest.profile.monitor import measure
+measure([sys.executable, "-c", {sleeper!r}, {str(pid_file)!r}])
+"""
+    parent = subprocess.Popen([sys.executable, "-c", profiler])
+    for _ in range(300):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    run_pid = int(pid_file.read_text())
+    parent.kill()  # SIGKILL: no handler, no finally
+    parent.wait(timeout=30)
+    assert _gone(run_pid), "the measured command outlived a profiler killed with SIGKILL"
+
+
+def test_a_terminated_profiler_kills_its_run_and_removes_its_scratch(tmp_path):
     pid_file = tmp_path / "run.pid"
     sleeper = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
     profiler = f"""
@@ -70,12 +98,7 @@ with exit_on_termination():
     run_pid = int(pid_file.read_text())
     parent.terminate()
     assert parent.wait(timeout=30) == 128 + signal.SIGTERM
-    for _ in range(100):
-        if not psutil.pid_exists(run_pid) or psutil.Process(run_pid).status() == psutil.STATUS_ZOMBIE:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the measured command outlived its profiler")
+    assert _gone(run_pid), "the measured command outlived its profiler"
     assert not list(tmp_path.glob("memest-run-*"))
 
 
@@ -92,16 +115,23 @@ def test_corpus_is_append_only_and_resumable(tmp_path, monkeypatch):
     plan.write_text("groups:\n  - name: g\n    base: {detectors: [NRCA1], subarray: SUB64P, subarray_shape: [64, 64]}\n"
                     "    vary: {dither_points: [2, 3, 4]}\n")
     corpus = tmp_path / "corpus.csv"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     def fake_run(configuration, scratch_root=None, timeout=3600, rss_limit_gb=None):  # runs in a dask worker
-        # the guard that admitted the run also stops it when it outgrows the guard
+        # the guard that admitted the run also stops it when it outgrows the guard; the run's scratch is
+        # under the build's own folder, which the build removes even when a worker cannot
         status = "ok" if rss_limit_gb == 14.0 else f"no memory limit passed: {rss_limit_gb}"
+        if not str(scratch_root).startswith(str(temporary / "memest-corpus-runs-")):
+            status = f"scratch outside the build's folder: {scratch_root}"
         return {"run_id": configuration.run_id, "status": status, "measured_gb": 1.0, "split": "train"}
 
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     monkeypatch.setattr(corpus_module, "run_configuration", fake_run)
     assert corpus_module.build_corpus(plan, corpus, limit=2, memory_guard_gb=14.0) == 2
     assert set(pd.read_csv(corpus)["status"]) == {"ok"}
     first_bytes = corpus.read_bytes()
     assert corpus_module.build_corpus(plan, corpus) == 1  # only the missing run
+    assert not list(temporary.glob("memest-corpus-runs-*"))  # the builds' folders are gone
     assert corpus.read_bytes().startswith(first_bytes)  # finished rows untouched
     assert len(finished_run_ids(corpus)) == 3
     assert len(corpus.read_text().splitlines()) == 4  # header + one row per run, none repeated

@@ -375,21 +375,30 @@ def build_corpus(plan_path: Path, corpus: Path, scheduler: str | None = None, wo
         return added
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                   memory_limit=0, dashboard_address=None)
-    with Client(scheduler or cluster) as client:
-        # plan order is run order: cheap, diverse groups first, so a cut-short build still spans the features
-        # the guard also stops a run that outgrows it: the estimate it was admitted on may be wrong
-        futures = [client.submit(run_configuration, c, pure=False, key=c.run_id, priority=len(guarded) - i,
-                                 rss_limit_gb=memory_guard_gb)
-                   for i, c in enumerate(guarded)]
-        with tqdm(total=len(futures), desc="corpus runs", unit="run") as progress:
-            for future in as_completed(futures):
-                row = future.result()
-                append_row(corpus, row)
-                added += 1
-                progress.set_postfix_str(f"{row.get('run_id', '')[:30]} {row.get('status')} {row.get('measured_gb', '')} GB")
-                progress.update()
-    if cluster is not None:
-        cluster.close()
+    # the local workers' runs go under one folder of this process: a worker stopped with the cluster
+    # (a build cut short) cannot remove its own, this process can
+    runs_root = None if scheduler else Path(tempfile.mkdtemp(prefix="memest-corpus-runs-"))
+    try:
+        with Client(scheduler or cluster) as client:
+            # plan order is run order: cheap, diverse groups first, so a cut-short build still spans the features
+            # the guard also stops a run that outgrows it: the estimate it was admitted on may be wrong
+            futures = [client.submit(run_configuration, c, pure=False, key=c.run_id, priority=len(guarded) - i,
+                                     rss_limit_gb=memory_guard_gb,
+                                     scratch_root=str(runs_root) if runs_root else None)
+                       for i, c in enumerate(guarded)]
+            with tqdm(total=len(futures), desc="corpus runs", unit="run") as progress:
+                for future in as_completed(futures):
+                    row = future.result()
+                    append_row(corpus, row)
+                    added += 1
+                    progress.set_postfix_str(f"{row.get('run_id', '')[:30]} {row.get('status')} "
+                                             f"{row.get('measured_gb', '')} GB")
+                    progress.update()
+    finally:
+        if cluster is not None:
+            cluster.close()
+        if runs_root is not None:
+            shutil.rmtree(runs_root, ignore_errors=True)
     return added
 
 

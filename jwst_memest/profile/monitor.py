@@ -15,6 +15,7 @@ The kernel keeps, across exec, the high-water mark of the memory a process had
 before it: a command started straight from a large parent (a pytest or dask
 worker holding gigabytes) would report that parent's peak. So the command is
 started by a small launcher that forks and execs it, and reports its ru_maxrss.
+The launcher and the command die with the process that started them.
 """
 
 from __future__ import annotations
@@ -36,8 +37,18 @@ __all__ = ["Measurement", "measure", "exit_on_termination", "step_intervals", "s
 
 _LAUNCHER = (
     "import os, sys\n"
+    # killed with the process that started it (Linux's PR_SET_PDEATHSIG, SIGKILL): a profiler killed
+    # outright, or a dask worker stopped with its cluster, leaves no pipeline running on its own
+    "def die_with_parent():\n"
+    "    try:\n"
+    "        import ctypes\n"
+    "        ctypes.CDLL(None).prctl(1, 9)\n"
+    "    except (OSError, AttributeError):\n"
+    "        pass\n"
+    "die_with_parent()\n"
     "pid = os.fork()\n"
     "if pid == 0:\n"
+    "    die_with_parent()\n"
     "    os.execvp(sys.argv[2], sys.argv[2:])\n"
     "_, status, usage = os.wait4(pid, 0)\n"
     "with open(sys.argv[1], 'w') as handle:\n"
