@@ -112,33 +112,15 @@ def write_mrs_rate(layout: ExposureLayout, directory: str | Path, seed: int = 0)
     pathlib.Path
         The file written.
     """
-    from stdatamodels.jwst.datamodels import IFUImageModel
-
-    from jwst_memest.exposures import MRS_DETECTOR_CHANNELS
-    from jwst_memest.profile import spectra
-    from jwst_memest.profile.spectral_references import MRS_V2V3
+    from jwst_memest.profile.spectra import mrs_exposure
     from jwst_memest.profile.synthetic import save_model
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    detector = layout.detectors[0]
-    shape = spectra.full_frame_shape(detector)
-    model = IFUImageModel(data=np.random.default_rng(seed).normal(1.0, 0.05, shape).astype(np.float32))
-    model.err = np.full(shape, 0.05, np.float32)
-    model.var_poisson = np.full(shape, 1e-3, np.float32)
-    model.var_rnoise = np.full(shape, 1e-3, np.float32)
-    model.dq = np.zeros(shape, np.uint32)
-    spectra.describe(model, layout, detector, 1, 1)
+    model = mrs_exposure(layout, layout.detectors[0], 1, 1, (0.0, 0.0), np.random.default_rng(seed))
+    del model.var_flat  # a rate: flat_field has not run
     model.meta.filename = model.meta.filename.rsplit("_", 1)[0] + "_rate.fits"
     model.meta.bunit_data = model.meta.bunit_err = "DN/s"
-    model.meta.instrument.channel = MRS_DETECTOR_CHANNELS[detector]
-    model.meta.instrument.band = layout.band or "SHORT"
-    spectra.set_subarray(model.meta, "FULL", shape)
-    wcsinfo = model.meta.wcsinfo
-    wcsinfo.ra_ref, wcsinfo.dec_ref, wcsinfo.roll_ref = layout.target_ra, layout.target_dec, layout.roll
-    wcsinfo.v2_ref, wcsinfo.v3_ref = MRS_V2V3
-    wcsinfo.v3yangle, wcsinfo.vparity = 0.0, -1
-    model.meta.velocity_aberration.scale_factor = 1.0
     return save_model(model, directory)
 
 
@@ -164,8 +146,8 @@ def write_spec2_exposure(layout: ExposureLayout, directory: str | Path, seed: in
     ValueError
         For a mode that does not run offline here.
     """
-    writers = {"MIR_LRS-SLITLESS": write_series_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate, "MIR_MRS": write_mrs_rate,
-               "NIS_SOSS": write_series_rateints}
+    writers = {"MIR_LRS-SLITLESS": write_series_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate,
+               "MIR_MRS": write_mrs_rate, "NIS_SOSS": write_series_rateints}
     if layout.exp_type not in writers:
         raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
                          f"(measured: {', '.join(SPEC2_EXP_TYPES)})")

@@ -23,7 +23,8 @@ from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, e
 from jwst_memest.profile import spec_wcs
 from jwst_memest.profile.synthetic import save_model
 
-__all__ = ["SPEC3_WRITERS", "write_spec3_exposures", "spec3_arguments", "describe", "full_frame_shape", "set_subarray"]
+__all__ = ["SPEC3_WRITERS", "write_spec3_exposures", "spec3_arguments", "describe", "full_frame_shape", "set_subarray",
+           "mrs_exposure"]
 
 # WFSS: first wavelength and dispersion (um per pixel), and pixel scale, by instrument
 _WFSS = {"NIRISS": (1.33, 0.0047, IMAGING_PIXEL_SCALE["NIS"]), "NIRCAM": (3.8, 0.001, IMAGING_PIXEL_SCALE["NRCALONG"])}
@@ -182,8 +183,29 @@ def _nirspec_ifu(layout, detector, number, n_exposures, offset, rng):
     return model
 
 
-def _miri_mrs(layout, detector, number, n_exposures, offset, rng, references):
-    from jwst.assign_wcs.assign_wcs import load_wcs
+def mrs_exposure(layout: ExposureLayout, detector: str, number: int, n_exposures: int, offset, rng):
+    """A full-frame MIRI MRS exposure of one detector, pointed and described, without its WCS.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout (MIR_MRS and its ``band``).
+    detector : str
+        MIRIFUSHORT or MIRIFULONG.
+    number : int
+        Its exposure number (1-based).
+    n_exposures : int
+        The pointings of the layout.
+    offset : tuple of float
+        Its pointing's offset from the target, arcsec east and north.
+    rng : numpy.random.Generator
+        The random numbers of its data.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.IFUImageModel
+        The exposure, named as a ``cal`` file.
+    """
     from stdatamodels.jwst.datamodels import IFUImageModel
 
     from jwst_memest.profile.spectral_references import MRS_V2V3
@@ -201,6 +223,13 @@ def _miri_mrs(layout, detector, number, n_exposures, offset, rng, references):
     wcsinfo.v2_ref, wcsinfo.v3_ref = MRS_V2V3
     wcsinfo.v3yangle, wcsinfo.vparity = 0.0, -1
     model.meta.velocity_aberration.scale_factor = 1.0
+    return model
+
+
+def _miri_mrs(layout, detector, number, n_exposures, offset, rng, references):
+    from jwst.assign_wcs.assign_wcs import load_wcs
+
+    model = mrs_exposure(layout, detector, number, n_exposures, offset, rng)
     load_wcs(model, {reftype: str(path) for reftype, path in references[detector].items()})
     model.meta.cal_step.photom = "COMPLETE"
     return model
