@@ -61,41 +61,40 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_a_profiler_killed_outright_takes_its_run_with_it(tmp_path):
+def _profiling_a_sleeper(tmp_path, measure_it: str) -> tuple[subprocess.Popen, int]:
+    """A profiler process measuring a sleeping command, and the command's pid once it runs.
+
+    ``measure_it`` is the profiler's code; ``{command}`` in it stands for the command's list.
+    """
     pid_file = tmp_path / "run.pid"
     sleeper = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
-    profiler = f"""
-import sys
-from jwst_memest.profile.monitor import measure
-measure([sys.executable, "-c", {sleeper!r}, {str(pid_file)!r}])
-"""
-    parent = subprocess.Popen([sys.executable, "-c", profiler])
+    command = f'[sys.executable, "-c", {sleeper!r}, {str(pid_file)!r}]'
+    parent = subprocess.Popen([sys.executable, "-c", "import sys\n" + measure_it.format(command=command)])
     for _ in range(300):
         if pid_file.exists() and pid_file.read_text():
             break
         time.sleep(0.05)
-    run_pid = int(pid_file.read_text())
+    return parent, int(pid_file.read_text())
+
+
+def test_a_profiler_killed_outright_takes_its_run_with_it(tmp_path):
+    parent, run_pid = _profiling_a_sleeper(tmp_path, """
+from jwst_memest.profile.monitor import measure
+measure({command})
+""")
     parent.kill()  # SIGKILL: no handler, no finally
     parent.wait(timeout=30)
     assert _gone(run_pid), "the measured command outlived a profiler killed with SIGKILL"
 
 
 def test_a_terminated_profiler_kills_its_run_and_removes_its_scratch(tmp_path):
-    pid_file = tmp_path / "run.pid"
-    sleeper = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
-    profiler = f"""
-import sys, tempfile
+    parent, run_pid = _profiling_a_sleeper(tmp_path, f"""
+import tempfile
 from jwst_memest.profile.monitor import exit_on_termination, measure
 with exit_on_termination():
     with tempfile.TemporaryDirectory(prefix="memest-run-", dir={str(tmp_path)!r}):
-        measure([sys.executable, "-c", {sleeper!r}, {str(pid_file)!r}])
-"""
-    parent = subprocess.Popen([sys.executable, "-c", profiler])
-    for _ in range(300):
-        if pid_file.exists() and pid_file.read_text():
-            break
-        time.sleep(0.05)
-    run_pid = int(pid_file.read_text())
+        measure({{command}})
+""")
     parent.terminate()
     assert parent.wait(timeout=30) == 128 + signal.SIGTERM
     assert _gone(run_pid), "the measured command outlived its profiler"
