@@ -160,6 +160,34 @@ def _alternative_arguments(alternative: dict) -> list[str]:
     return [] if alternative.get("in_memory", True) else ["--in_memory=false"]
 
 
+def _placement(upper: float, alternatives, site: Site,
+               remedy: str) -> tuple[float, float | None, dict | None, str, str]:
+    """Where a job goes: the smallest tier its bound fits, else the least intrusive memory-saving setting of
+    its estimate (``alternatives``, listed least intrusive first) that fits one; else flagged, with the setting
+    that comes closest and ``remedy``.
+
+    Returns the bound the tier was chosen for, the tier (None: none fits), the chosen alternative (None: the
+    default run), the status and the note.
+    """
+    tier = site.tier_for(upper)
+    if tier is not None:
+        return upper, tier, None, "fits", ""
+    alternatives = [a for a in alternatives or [] if _alternative_arguments(a)]
+    fitting = [a for a in alternatives if site.tier_for(float(a["upper_bound_gb"])) is not None]
+    largest = site.usable_gb(site.tiers_gb[-1])
+    if fitting:
+        chosen = fitting[0]
+        bound = float(chosen["upper_bound_gb"])
+        return bound, site.tier_for(bound), chosen, "fits with settings", (
+            f"default run needs {upper:.1f} GB > {largest:.1f} GB usable on the largest tier; "
+            f"runs with {' '.join(_alternative_arguments(chosen))}")
+    note = f"needs {upper:.1f} GB > {largest:.1f} GB usable on the largest tier"
+    closest = min(alternatives, key=lambda a: a["upper_bound_gb"], default=None)
+    if closest is not None and closest["upper_bound_gb"] < upper:
+        note += f"; smallest with {' '.join(_alternative_arguments(closest))}: {closest['upper_bound_gb']:.1f} GB"
+    return upper, None, None, "fits no tier", f"{note}; {remedy}"
+
+
 def _wall_times_with(estimate, arguments: list[str]) -> tuple[float | None, float | None] | None:
     """The wall time and its bound of the product run with ``arguments`` (None when it cannot be told)."""
     features = getattr(estimate, "features", None)
@@ -216,27 +244,9 @@ def plan_job(estimate, association: str | Path, site: Site) -> Job:
         The job.
     """
     association = str(association)
-    upper, arguments, status, note = float(estimate.upper_bound_gb), [], "fits", ""
-    tier = site.tier_for(upper)
-    if tier is None:
-        alternatives = [a for a in estimate.alternatives if _alternative_arguments(a)]
-        fitting = [a for a in alternatives if site.tier_for(float(a["upper_bound_gb"])) is not None]
-        largest = site.usable_gb(site.tiers_gb[-1])
-        if fitting:
-            # the alternatives are listed least intrusive first: the first that fits
-            chosen = fitting[0]
-            upper, arguments = float(chosen["upper_bound_gb"]), _alternative_arguments(chosen)
-            tier, status = site.tier_for(upper), "fits with settings"
-            note = (f"default run needs {estimate.upper_bound_gb:.1f} GB > {largest:.1f} GB usable on the largest "
-                    f"tier; runs with {' '.join(arguments)}")
-        else:
-            closest = min(alternatives, key=lambda a: a["upper_bound_gb"], default=None)
-            status = "fits no tier"
-            note = f"needs {upper:.1f} GB > {largest:.1f} GB usable on the largest tier"
-            if closest is not None and closest["upper_bound_gb"] < upper:
-                note += (f"; smallest with {' '.join(_alternative_arguments(closest))}: "
-                         f"{closest['upper_bound_gb']:.1f} GB")
-            note += "; split the association or find a larger machine"
+    upper, tier, chosen, status, note = _placement(float(estimate.upper_bound_gb), estimate.alternatives, site,
+                                                   "split the association or find a larger machine")
+    arguments = _alternative_arguments(chosen) if chosen else []
     wall, wall_upper = getattr(estimate, "wall_time_s", None), getattr(estimate, "wall_time_upper_s", None)
     if arguments:  # a run with other settings takes another time (on disk: longer)
         wall, wall_upper = _wall_times_with(estimate, arguments) or (wall, wall_upper)
@@ -328,30 +338,12 @@ def plan_exposure_job(estimate, input_path: str | Path, output_dir: str | Path, 
     """
     stage = str(estimate.pipeline).lower().removeprefix(CLASS_ALIAS_PREFIX)
     stem = exposure_stem(estimate.path)
-    upper = float(estimate.upper_gb)
-    tier = site.tier_for(upper)
-    status, note, settings = "fits", "", []
+    upper, tier, chosen, status, note = _placement(float(estimate.upper_gb), getattr(estimate, "alternatives", None),
+                                                   site, "find a larger machine")
     wall, wall_upper = _stage_wall_times(estimate, stage, quantile)
-    if tier is None:
-        largest = site.usable_gb(site.tiers_gb[-1])
-        alternatives = [a for a in getattr(estimate, "alternatives", None) or [] if a.get("arguments")]
-        fitting = [a for a in alternatives if site.tier_for(float(a["upper_bound_gb"])) is not None]
-        if fitting:
-            chosen = fitting[0]
-            upper, settings = float(chosen["upper_bound_gb"]), list(chosen["arguments"])
-            tier, status = site.tier_for(upper), "fits with settings"
-            note = (f"default run needs {estimate.upper_gb:.1f} GB > {largest:.1f} GB usable on the largest tier; "
-                    f"runs with {' '.join(settings)}")
-            if chosen.get("wall_time_s") is not None:
-                wall, wall_upper = float(chosen["wall_time_s"]), float(chosen["wall_time_upper_s"])
-        else:
-            status = "fits no tier"
-            note = f"needs {upper:.1f} GB > {largest:.1f} GB usable on the largest tier"
-            closest = min(alternatives, key=lambda a: a["upper_bound_gb"], default=None)
-            if closest is not None and closest["upper_bound_gb"] < upper:
-                note += f"; smallest with {' '.join(closest['arguments'])}: {closest['upper_bound_gb']:.1f} GB"
-            note += "; find a larger machine"
-    arguments = [f"--output_dir={output_dir}", *settings]
+    if chosen and chosen.get("wall_time_s") is not None:  # the setting's own time, estimated with it
+        wall, wall_upper = float(chosen["wall_time_s"]), float(chosen["wall_time_upper_s"])
+    arguments = [f"--output_dir={output_dir}", *(_alternative_arguments(chosen) if chosen else [])]
     return Job(name=job_name(f"{stem}_{stage}"), product=stem, pipeline=stage, association=str(input_path),
                upper_gb=upper, tier_gb=tier, ladder_gb=site.retry_ladder(tier) if tier is not None else [],
                overhead_gb=site.overhead_gb, wall_time_s=wall, wall_upper_s=wall_upper,
