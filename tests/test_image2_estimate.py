@@ -334,3 +334,21 @@ def test_as_a_spec2_hook_above_its_limit_it_names_the_box_extraction_and_leaves_
     pipeline.extract_1d.soss_atoca = False
     box.run(str(_soss(tmp_path, 11)))
     assert box.estimation[0].upper_gb < 4.0  # the host's own setting is followed
+
+
+def test_an_unmeasured_type_widens_by_the_worst_mode_estimated_by_a_fit_on_the_others():
+    from jwst_memest.profile.stage_fit import StageModelSpec, unmeasured_mode_factor
+
+    truth = {"base": 3e8, "per_pixel": 40.0, "series": 5.4e9}
+    rows = [("imaging", p) for p in (1e6, 4e6, 1e7, 3e7, 6e7, 1e8, 2e8)]
+    rows += [("series", p) for p in (5e6, 2e7, 6e7, 1e8, 1.5e8)]
+    measured = _Toy(truth).predict(rows)
+    # the series' own constant starts at less than half its truth: left out, the series is estimated short
+    spec = StageModelSpec(_Toy, ("base", "per_pixel", "series"), {"base": 2.7e8, "per_pixel": 30.0, "series": 2.0e9})
+    factor, detail = unmeasured_mode_factor(spec, rows, measured, [{} for _ in rows], [kind for kind, _ in rows])
+    smallest_series = truth["base"] + truth["per_pixel"] * 5e6 + truth["series"]
+    assert factor == pytest.approx(smallest_series / (truth["base"] + truth["per_pixel"] * 5e6 + 2.0e9), rel=0.02)
+    assert "(series)" in detail
+    # every mode estimated exactly by the others (terms that start at their truth): never below the floor
+    close = StageModelSpec(_Toy, ("base", "per_pixel", "series"), truth)
+    assert unmeasured_mode_factor(close, rows, measured, [{} for _ in rows], [k for k, _ in rows])[0] == 1.25

@@ -3,7 +3,8 @@ calibrated bound, the measured range, the estimate of one exposure and its YAML 
 
 A subclass gives its ``name``, the starting values of its fitted terms (``first_fit_start``), each
 step's bytes (``stages``) and why an exposure is outside what was measured (``uncalibrated_reasons``);
-each reason widens the bound by ``beyond_range``.
+each reason widens the bound by ``beyond_range``, unless the subclass's ``widenings`` says otherwise (an
+exposure type no run measured widens by ``unmeasured_mode``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import yaml
 
 from jwst_memest.model.constants import GB
+from jwst_memest.model.coverage import MINIMUM_UNMEASURED_FACTOR
 from jwst_memest.model.upper import UpperBound
 
 __all__ = ["StageBaseline", "read_stage_tree"]
@@ -39,13 +41,17 @@ class StageBaseline:
         ``beyond_range``.
     beyond_range : float, optional
         The widening of a bound beyond the measured range.
+    unmeasured_mode : float, optional
+        The widening of a bound of an exposure type no run measured (at least 1.25): the largest
+        measured/estimated ratio of a mode's runs estimated by a fit on the other modes.
     """
 
     name = "stage_baseline"
     first_fit_start: dict = {}
 
     def __init__(self, coefficients: dict, upper_bound: UpperBound, version: str, source: str = "",
-                 margin_bytes: float = 0.0, measured_range: dict | None = None, beyond_range: float = 1.25):
+                 margin_bytes: float = 0.0, measured_range: dict | None = None, beyond_range: float = 1.25,
+                 unmeasured_mode: float = MINIMUM_UNMEASURED_FACTOR):
         self.coefficients = {t: float(coefficients.get(t, start)) for t, start in self.first_fit_start.items()}
         self.upper_bound = upper_bound
         self.version = str(version)
@@ -53,6 +59,7 @@ class StageBaseline:
         self.margin_bytes = float(margin_bytes)
         self.measured_range = dict(measured_range or {})
         self.beyond_range = float(beyond_range)
+        self.unmeasured_mode = max(float(unmeasured_mode), MINIMUM_UNMEASURED_FACTOR)
         self._estimates: dict = {}  # an exposure's estimate by its inputs and the terms in force
 
     def stages(self, inputs) -> dict[str, float]:
@@ -84,6 +91,21 @@ class StageBaseline:
             One line per reason; empty when calibrated.
         """
         raise NotImplementedError
+
+    def widenings(self, inputs) -> list[tuple[str, float]]:
+        """Why the exposure is outside the measured runs, each reason with the factor it widens the bound by.
+
+        Parameters
+        ----------
+        inputs : object
+            The exposure's inputs.
+
+        Returns
+        -------
+        list of (str, float)
+            Each reason and its factor (``beyond_range``); empty when calibrated.
+        """
+        return [(reason, self.beyond_range) for reason in self.uncalibrated_reasons(inputs)]
 
     def predict(self, rows: list) -> np.ndarray:
         """Peak memory (GB) of each exposure: its largest step.
@@ -119,7 +141,7 @@ class StageBaseline:
         # a folder holds many exposures of one readout and shape: each distinct one is worked out once
         try:
             key = (inputs, quantile, tuple(self.coefficients.values()), id(self.upper_bound), self.margin_bytes,
-                   self.beyond_range)
+                   self.beyond_range, self.unmeasured_mode)
             hash(key)
         except TypeError:
             key = None
@@ -129,10 +151,11 @@ class StageBaseline:
         stages = self.stages(inputs)
         peak_step = max(stages, key=stages.get)
         gb = stages[peak_step] / GB
-        reasons = self.uncalibrated_reasons(inputs)
+        widenings = self.widenings(inputs)
+        reasons = [reason for reason, _ in widenings]
         factor = self.upper_bound.factor(quantile)
-        for _ in reasons:
-            factor *= self.beyond_range
+        for _, widening in widenings:
+            factor *= widening
         result = {"gb": gb, "upper_gb": gb * factor + self.margin_bytes / GB, "peak_step": peak_step,
                   "breakdown": {k: round(v / GB, 4) for k, v in stages.items()}, "calibrated": not reasons,
                   "reasons": reasons}
@@ -151,7 +174,8 @@ class StageBaseline:
         return {"version": self.version, "source": self.source,
                 "coefficients": {k: round(v, 4) for k, v in self.coefficients.items()},
                 "upper_bound": self.upper_bound.to_tree(), "environment_margin_bytes": self.margin_bytes,
-                "measured_range": self.measured_range, "beyond_range": round(self.beyond_range, 4)}
+                "measured_range": self.measured_range, "beyond_range": round(self.beyond_range, 4),
+                "unmeasured_mode": round(self.unmeasured_mode, 4)}
 
     @classmethod
     def from_tree(cls, tree: dict) -> "StageBaseline":
@@ -169,7 +193,7 @@ class StageBaseline:
         """
         return cls(tree["coefficients"], UpperBound.from_tree(tree["upper_bound"]), tree["version"],
                    tree.get("source", ""), tree.get("environment_margin_bytes", 0.0), tree.get("measured_range"),
-                   tree.get("beyond_range", 1.25))
+                   tree.get("beyond_range", 1.25), tree.get("unmeasured_mode", MINIMUM_UNMEASURED_FACTOR))
 
 
 def read_stage_tree(file_name: str) -> dict | None:

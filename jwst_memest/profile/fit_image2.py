@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         "fit-image2", __doc__.splitlines()[0], ["data/corpus/image2.csv", "data/corpus/spec2.csv"], load_image2_runs,
         image2_spec(), Image2Baseline, load_image2_baseline, image2_file,
         size_key=lambda row: (f"{row.instrument} {row.pipeline}", row.science_pixels),
-        groups=lambda rows, table: [mode_of(r) for r in rows], what="Level-2", label="mode"), argv)
+        groups=lambda rows, table: [mode_of(r) for r in rows], what="Level-2", label="mode", mode_of=mode_of), argv)
 
 
 if __name__ == "__main__":

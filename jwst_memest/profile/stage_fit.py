@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["StageModelSpec", "fit_terms", "out_of_fold_estimates", "extrapolation_factor", "held_out_lines",
+__all__ = ["StageModelSpec", "fit_terms", "out_of_fold_estimates", "extrapolation_factor", "unmeasured_mode_factor",
+           "held_out_lines",
            "STEP_WEIGHT", "StageCommand", "run_stage_fit"]
 
 STEP_WEIGHT = 0.5  # each step's error against its measured peak, beside the run's (as for Level 3)
@@ -159,6 +160,54 @@ def extrapolation_factor(spec: StageModelSpec, rows: list, measured: np.ndarray,
                               f"largest measured/estimated {ratio:.3f}")
 
 
+def unmeasured_mode_factor(spec: StageModelSpec, rows: list, measured: np.ndarray, step_peaks: list[dict],
+                           modes: Sequence[str]) -> tuple[float, str]:
+    """The largest measured/estimated ratio of a mode's runs, estimated by a fit on the other modes.
+
+    What an exposure type no run measured may hold beyond its estimate: each measured mode in turn
+    is treated as unmeasured (its runs left out of the fit, its own terms at their starting values)
+    and estimated; the worst of them widens the bound of every unmeasured type.
+
+    Parameters
+    ----------
+    spec : StageModelSpec
+        The model.
+    rows : list
+        The runs' inputs.
+    measured : numpy.ndarray
+        Their peaks, GB.
+    step_peaks : list of dict
+        Their step peaks.
+    modes : sequence of str
+        Each run's mode.
+
+    Returns
+    -------
+    factor : float
+        At least 1.25 (`jwst_memest.model.coverage.MINIMUM_UNMEASURED_FACTOR`).
+    detail : str
+        The mode that set it.
+    """
+    from jwst_memest.model.coverage import MINIMUM_UNMEASURED_FACTOR
+
+    modes = np.asarray(modes)
+    worst, worst_mode = 0.0, None
+    for mode in sorted(set(modes)):
+        held = modes == mode
+        if (~held).sum() < len(spec.terms) + 2:
+            continue
+        coefficients = fit_terms(spec, [r for r, h in zip(rows, held) if not h], measured[~held],
+                                 [p for p, h in zip(step_peaks, held) if not h])
+        ratio = float(np.max(measured[held] / spec.build(coefficients).predict([r for r, h in zip(rows, held) if h])))
+        if ratio > worst:
+            worst, worst_mode = ratio, mode
+    if worst_mode is None:
+        return MINIMUM_UNMEASURED_FACTOR, "too few runs to measure; the default widening"
+    return (max(MINIMUM_UNMEASURED_FACTOR, worst),
+            f"each of {len(set(modes))} modes estimated by a fit on the others: largest measured/estimated "
+            f"{worst:.3f} ({worst_mode})")
+
+
 def held_out_lines(model, rows: list, measured: np.ndarray, test: np.ndarray, groups: Sequence[str],
                    label: str = "instrument") -> list[str]:
     """Markdown lines: held-out error and bound per group and overall.
@@ -228,14 +277,18 @@ class StageCommand:
         What the runs are, for the model's source line (``calwebb_detector1``).
     label : str, optional
         The groups' column title.
+    mode_of : callable or None, optional
+        ``mode_of(row) -> str``: the run's mode, each left out in turn to measure the widening of an
+        exposure type no run measured (`unmeasured_mode_factor`); None keeps the default widening.
     """
 
     def __init__(self, name, description, default_corpus, load_runs, spec, model_class, load_installed, installed_file,
-                 size_key, groups, what, label="instrument"):
+                 size_key, groups, what, label="instrument", mode_of=None):
         self.name, self.description, self.default_corpus = name, description, list(default_corpus)
         self.load_runs, self.spec, self.model_class = load_runs, spec, model_class
         self.load_installed, self.installed_file = load_installed, installed_file
         self.size_key, self.groups, self.what, self.label = size_key, groups, what, label
+        self.mode_of = mode_of
 
 
 def run_stage_fit(command: StageCommand, argv=None) -> int:
@@ -283,6 +336,8 @@ def run_stage_fit(command: StageCommand, argv=None) -> int:
                                          source=f"5-fold out-of-fold estimates of {int(train.sum())} training runs")
     widening, detail = extrapolation_factor(command.spec, rows, measured, peaks,
                                             sizes=[command.size_key(row) for row in rows])
+    unmeasured, unmeasured_detail = (None, "") if command.mode_of is None else unmeasured_mode_factor(
+        command.spec, rows, measured, peaks, [command.mode_of(row) for row in rows])
     if args.margin_bytes is None:
         from jwst_memest.model.baseline import load_baseline
 
@@ -297,10 +352,13 @@ def run_stage_fit(command: StageCommand, argv=None) -> int:
     version = str(int(previous.version) + 1) if previous and str(previous.version).isdigit() else "1"
     model = command.model_class(coefficients, bound, version,
                                 f"fitted to {int(train.sum())} measured {command.what} runs of "
-                                f"{' + '.join(Path(p).name for p in args.corpus)}; beyond the measured range: {detail}",
-                                margin, measured_range, widening)
+                                f"{' + '.join(Path(p).name for p in args.corpus)}; beyond the measured range: {detail}"
+                                + (f"; an unmeasured type: {unmeasured_detail}" if unmeasured else ""),
+                                margin, measured_range, widening, *([unmeasured] if unmeasured else []))
     print("coefficients:", {k: round(v, 4) for k, v in coefficients.items()})
     print(f"bound x{bound.factor(0.95):.3f} + {margin / 1e6:.1f} MB; beyond the measured range x{widening:.3f} ({detail})")
+    if unmeasured:
+        print(f"an unmeasured type x{unmeasured:.3f} ({unmeasured_detail})")
     print("\n".join(held_out_lines(model, rows, measured, test, command.groups(rows, table), label=command.label)))
     if args.dry_run:
         return 0
