@@ -19,7 +19,9 @@ from jwst_memest.exposure_estimate import ExposureEstimate, estimate_from_metada
 from jwst_memest.features.build import cube_pixels
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.metadata import ExposureMetadata
-from jwst_memest.model.image2 import LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
+from jwst_memest.model.image2 import ESTIMATED_LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
+from jwst_memest.model.spec2_counts import UNMEASURED_SPEC2_EXP_TYPES
+from jwst_memest.spec2_layout import SlitLayout, nirspec_slit_layout
 from jwst_memest.model.walltime import load_walltime
 from jwst_memest.settings import RunSettings
 from jwst_memest.speed import machine_speed_factor
@@ -29,8 +31,8 @@ __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "
 
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
 LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
-SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (the measured spectroscopic Level-2 runs are MIRI LRS, "
-                       "slitless and fixed slit, MIRI MRS and NIRISS SOSS)")
+SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (measured: MIRI LRS, slitless and fixed slit, MIRI MRS and "
+                       "NIRISS SOSS; counted, uncalibrated: NIRSpec fixed slit, MOS, IFU and BOTS)")
 # NIRISS SOSS extracted in a box instead of by ATOCA: the memory-saving setting of calwebb_spec2
 SOSS_BOX_ARGUMENT = "--steps.extract_1d.soss_atoca=false"
 # time series whose slopes stay per integration (rateints) into Level 2, whatever TSOVISIT says
@@ -77,7 +79,8 @@ def keeps_integrations(meta: ExposureMetadata) -> bool:
     return meta.tso_visit or (meta.exp_type or "").upper() in _TSO_TYPES
 
 
-def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -> Image2Inputs:
+def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, search_path=(),
+                  background_exposures: int = 0) -> Image2Inputs:
     """The image2 model's inputs of one exposure.
 
     Parameters
@@ -86,6 +89,10 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -
         An uncal, rate or rateints header.
     settings : RunSettings or None, optional
         The image2 run's settings (resample's grid and switches).
+    search_path : sequence of str or pathlib.Path, optional
+        More folders to look for a MOS exposure's MSA metadata file in.
+    background_exposures : int, optional
+        Background members of the exposure's Level-2 association (bkg_subtract runs on them).
 
     Returns
     -------
@@ -95,7 +102,7 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -
     Raises
     ------
     ValueError
-        The header has no science shape.
+        The header has no science shape, or a MOS exposure's MSA metadata file cannot be read.
     """
     settings = settings or RunSettings()
     if not meta.ncols or not meta.nrows:
@@ -105,17 +112,22 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None) -
     output_pixels = settings.output_shape[0] * settings.output_shape[1] if settings.output_shape else None
     exp_type = (meta.exp_type or "").upper()
     # calwebb_spec2 builds an IFU exposure into its cubes: one per channel and band it covers
-    voxels = cube_pixels([meta], exp_type, 0.0) if exp_type == "MIR_MRS" else 0.0
+    voxels = cube_pixels([meta], exp_type, 0.0) if exp_type in ("MIR_MRS", "NRS_IFU") else 0.0
+    slits = (nirspec_slit_layout(meta, search_path) if exp_type in ("NRS_FIXEDSLIT", "NRS_MSASPEC")
+             else SlitLayout(0.0, 0.0, 0.0, 0, ""))
     return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
                         ny=meta.nrows, nx=meta.ncols,
                         nints=meta.n_integrations if keeps_integrations(meta) else 1,
                         full_frame_pixels=columns * rows, settings=settings,
                         output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels,
-                        cube_voxels=voxels)
+                        cube_voxels=voxels, slit_pixels=slits.slit_pixels,
+                        largest_slit_pixels=slits.largest_slit_pixels,
+                        background_slit_pixels=slits.background_slit_pixels,
+                        background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0)
 
 
 def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
-                    quantile: float = 0.95) -> ExposureEstimate:
+                    quantile: float = 0.95, search_path=(), background_exposures: int = 0) -> ExposureEstimate:
     """calwebb_image2's estimate of one imaging exposure.
 
     Parameters
@@ -126,23 +138,27 @@ def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
         The image2 run's settings.
     quantile : float, optional
         The upper bound's quantile.
+    search_path : sequence of str or pathlib.Path, optional
+        More folders to look for a MOS exposure's MSA metadata file in.
+    background_exposures : int, optional
+        Background members of its Level-2 association.
 
     Returns
     -------
     ExposureEstimate
-        The estimate (``pipeline`` calwebb_image2).
+        The estimate (``pipeline`` calwebb_image2 or calwebb_spec2).
 
     Raises
     ------
     ValueError
         Not an imaging exposure, no shape, or no image2 model installed.
     """
-    if (meta.exp_type or "").upper() not in LEVEL2_EXP_TYPES:
+    if (meta.exp_type or "").upper() not in ESTIMATED_LEVEL2_EXP_TYPES:
         raise ValueError(f"{meta.path}: {meta.exp_type}: {SPEC2_NOT_ESTIMATED}")
     model = load_image2_baseline()
     if model is None:
         raise ValueError("no calwebb_image2 model is installed")
-    inputs = image2_inputs(meta, settings)
+    inputs = image2_inputs(meta, settings, search_path, background_exposures)
     result = model.estimate(inputs, quantile)
     timing = load_walltime(inputs.pipeline)
     speed = machine_speed_factor() if timing is not None else 1.0
@@ -167,14 +183,15 @@ def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
 
 
 def _wall_times(timing, inputs: Image2Inputs, quantile: float, speed: float) -> tuple[float | None, float | None]:
-    if timing is None:
+    if timing is None or not inputs.measured:  # no time for a type no run timed
         return None, None
     seconds, upper = timing.estimate([inputs], quantile, speed)
     return float(seconds[0]), float(upper[0])
 
 
 def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = None, quantile: float = 0.95,
-                       cpus: int | None = None, dark_frames: int | None = None) -> tuple[list[ExposureEstimate], list[str]]:
+                       cpus: int | None = None, dark_frames: int | None = None, search_path=(),
+                       background_exposures: int = 0) -> tuple[list[ExposureEstimate], list[str]]:
     """Every stage before Level 3 that runs from this file, and what is not estimated.
 
     Parameters
@@ -189,6 +206,10 @@ def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = No
         Cores of the machine detector1 runs on.
     dark_frames : int or None, optional
         Frames of detector1's dark reference, when known.
+    search_path : sequence of str or pathlib.Path, optional
+        More folders to look for a MOS exposure's MSA metadata file in.
+    background_exposures : int, optional
+        Background members of its Level-2 association (calwebb_spec2's bkg_subtract).
 
     Returns
     -------
@@ -208,8 +229,11 @@ def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = No
     estimates, not_estimated = [], []
     if meta.level == "uncal":
         estimates.append(estimate_from_metadata(meta, settings, quantile, cpus, dark_frames))
-    if (meta.exp_type or "").upper() in LEVEL2_EXP_TYPES:
-        estimates.append(estimate_level2(meta, settings, quantile))
+    if (meta.exp_type or "").upper() in ESTIMATED_LEVEL2_EXP_TYPES:
+        try:
+            estimates.append(estimate_level2(meta, settings, quantile, search_path, background_exposures))
+        except ValueError as error:  # a MOS exposure whose MSA metadata file is not at hand
+            not_estimated.append(f"calwebb_spec2: not estimated: {error}")
     else:
         not_estimated.append(SPEC2_NOT_ESTIMATED)
     return estimates, not_estimated
@@ -290,7 +314,11 @@ def estimate_level2_association(path, settings: RunSettings | None = None, quant
             member = resolve_member(science[0]["expname"], Path(path).parent, [Path(p) for p in search_path])
             if member is None:
                 raise ValueError(f"{science[0]['expname']}: member not found")
-            stages, not_estimated = estimate_reduction(read_exposure_metadata(member), settings, quantile)
+            backgrounds = [m for m in product.get("members", [])
+                           if str(m.get("exptype", "")).lower() == "background"]
+            stages, not_estimated = estimate_reduction(read_exposure_metadata(member), settings, quantile,
+                                                       search_path=[Path(path).parent, *map(Path, search_path)],
+                                                       background_exposures=len(backgrounds))
             level2 = [s for s in stages if s.pipeline != "calwebb_detector1"]
             if not level2:
                 raise ValueError("; ".join(not_estimated) or "no Level-2 stage estimated")

@@ -187,6 +187,10 @@ class ExposureMetadata:
     n_frames: int = 1  # NFRAMES: frames averaged into a group
     group_gap: int = 0  # GROUPGAP: frames dropped between groups
     raw_rows: int = 0  # rows of the raw ramp (NIRSpec IRS2 interleaves reference pixels: 3200 for 2048)
+    msa_metadata_file: str | None = None  # MSAMETFL: NIRSpec MOS's shutter configuration (calwebb_spec2 reads it)
+    msa_metadata_id: int | None = None  # MSAMETID: the configuration's rows in it
+    dither_point: int | None = None  # PATT_NUM: the dither position (the MSA file's rows per position)
+    source_catalog: str | None = None  # SCATFILE: WFSS's source catalog (extract_2d's cutouts follow it)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -456,6 +460,10 @@ def metadata_from_headers(path: str, primary, sci, problems: list[str] | None = 
         readout_pattern=_as_str(_first(headers, "READPATT")),
         n_frames=max(_as_int(_first(headers, "NFRAMES"), "NFRAMES", path, problems) or 1, 1),
         group_gap=max(_as_int(_first(headers, "GROUPGAP"), "GROUPGAP", path, problems) or 0, 0),
+        msa_metadata_file=_first(headers, "MSAMETFL"),
+        msa_metadata_id=_as_int(_first(headers, "MSAMETID"), "MSAMETID", path, []),
+        dither_point=_as_int(_first(headers, "PATT_NUM"), "PATT_NUM", path, []),
+        source_catalog=_first(headers, "SCATFILE"),
     )
     meta.raw_rows = _raw_rows(sci, meta)
     if not meta.has_pointing:
@@ -748,7 +756,7 @@ MEMBER_KEYWORDS = (
     "SUBARRAY", "SUBSIZE1", "SUBSIZE2", "BKGDTARG", "IS_IMPRT", "IS_PSF", "NEXPOSUR", "NUMDTHPT", "NINTS", "NGROUPS",
     "TARG_RA", "TARG_DEC", "TARGNAME", "PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE",
     "RA_REF", "DEC_REF", "ROLL_REF", "PA_V3", "CRVAL1", "CRVAL2", "PIXAR_A2", "READPATT", "NFRAMES", "GROUPGAP",
-    "TSOVISIT",
+    "TSOVISIT", "MSAMETFL", "MSAMETID", "PATT_NUM", "SCATFILE",
 )
 _KEYWORD_PATHS: dict[type, dict[str, list[str]]] = {}
 

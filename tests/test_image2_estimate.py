@@ -89,6 +89,14 @@ def test_an_uncal_file_is_sized_for_detector1_then_image2_and_spectra_are_said_n
                                                   READPATT="NRSRAPID", NGROUPS=5, NINTS=100, SUBARRAY="SUB2048",
                                                   SUBSIZE1=2048, SUBSIZE2=32))
     stages, missing = estimate_reduction(spectra)
+    # NIRSpec's spec2 is counted, not measured: estimated, and said to be uncalibrated
+    assert [s.pipeline for s in stages] == ["calwebb_detector1", "calwebb_spec2"] and not missing
+    assert not stages[1].calibrated and "NIRSpec" in stages[1].reasons[0]
+    lamp = read_exposure_metadata(_header_file(tmp_path, "jw01234003001_01101_00002_nrs1_uncal.fits",
+                                               INSTRUME="NIRSPEC", DETECTOR="NRS1", EXP_TYPE="NRS_AUTOWAVE",
+                                               READPATT="NRSRAPID", NGROUPS=5, NINTS=1, SUBARRAY="FULL",
+                                               SUBSIZE1=2048, SUBSIZE2=2048))
+    stages, missing = estimate_reduction(lamp)
     assert [s.pipeline for s in stages] == ["calwebb_detector1"] and missing == [SPEC2_NOT_ESTIMATED]
     lrs = read_exposure_metadata(_header_file(tmp_path, "jw01234004001_01101_00001_mirimage_uncal.fits",
                                               INSTRUME="MIRI", DETECTOR="MIRIMAGE", EXP_TYPE="MIR_LRS-SLITLESS",

@@ -49,9 +49,10 @@ def test_pools_generated_in_parallel_give_the_same_products(mixed_folder):
 def test_estimates_shared_among_processes_are_those_made_in_one(mixed_folder, monkeypatch, caplog):
     import jwst_memest.predict as folder_mode
 
-    nirspec = ExposureLayout(program=3456, detectors=("NRS1",), exp_type="NRS_IFU", filter="F170LP",
+    nirspec = ExposureLayout(program=3456, detectors=("NRS1",), exp_type="NRS_MSASPEC", filter="F170LP",
                              pupil="N/A", grating="G235H", dither_points=2)
-    write_header_exposures(nirspec, mixed_folder)  # their calwebb_spec2 is reported as not estimated
+    # MOS exposures without their MSA metadata file: their calwebb_spec2 is reported as not estimated
+    write_header_exposures(nirspec, mixed_folder)
     serial = JwstCalPredict(mixed_folder, workers=1)
     serial.run_inference()
     serial_log = [r.getMessage() for r in caplog.records if "not estimated" in r.getMessage()]

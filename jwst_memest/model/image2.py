@@ -22,11 +22,13 @@ from importlib import resources
 import numpy as np
 
 from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes, spec2_step_bytes
+from jwst_memest.model.spec2_counts import FLAT_PLANES, UNMEASURED_SPEC2_EXP_TYPES, unmeasured_spec2_step_bytes
 from jwst_memest.model.terms import settings_matrix, setting_columns
 from jwst_memest.model.stage_baseline import StageBaseline, read_stage_tree
 
 __all__ = ["Image2Inputs", "Image2Baseline", "load_image2_baseline", "image2_file", "FITTED_TERMS",
-           "IMAGE2_EXP_TYPES", "SPEC2_EXP_TYPES", "LEVEL2_EXP_TYPES"]
+           "IMAGE2_EXP_TYPES", "SPEC2_EXP_TYPES", "LEVEL2_EXP_TYPES", "ESTIMATED_LEVEL2_EXP_TYPES",
+           "UNMEASURED_REASON"]
 
 # the imaging exposure types calwebb_image2 calibrates (drizzled to an i2d unless a time series)
 IMAGE2_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRC_TSIMAGE")
@@ -36,6 +38,11 @@ _DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
 # by ATOCA
 SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS")
 LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
+# and those estimated by their count alone, uncalibrated, the bound widened (`spec2_counts`)
+ESTIMATED_LEVEL2_EXP_TYPES = LEVEL2_EXP_TYPES + UNMEASURED_SPEC2_EXP_TYPES
+UNMEASURED_REASON = {
+    "NIRSPEC": "no calwebb_spec2 run of NIRSpec is measured (its assign_wcs needs NIRSpec's optical references)",
+}
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
                 "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel")
@@ -74,6 +81,14 @@ class Image2Inputs:
         Pixels of the i2d grid when given (``output_shape``); else the frame times the area ratio.
     cube_voxels : float, optional
         Voxels of the IFU cubes calwebb_spec2 builds of the exposure (0 for other modes).
+    slit_pixels, largest_slit_pixels : float, optional
+        Pixels of every slit cutout extract_2d makes, and of the largest (NIRSpec FS and MOS).
+    background_slit_pixels : float, optional
+        Pixels of the MOS background slitlets' cutouts.
+    background_exposures : int, optional
+        Background members of the exposure's Level-2 association.
+    flat_planes : int, optional
+        Wavelength planes of NIRSpec's DFLAT (and MOS SFLAT).
     """
 
     instrument: str
@@ -86,6 +101,22 @@ class Image2Inputs:
     output_area_ratio: float = 1.0
     output_pixels: float | None = None
     cube_voxels: float = 0.0
+    slit_pixels: float = 0.0
+    largest_slit_pixels: float = 0.0
+    background_slit_pixels: float = 0.0
+    background_exposures: int = 0
+    flat_planes: int = FLAT_PLANES
+
+    @property
+    def measured(self) -> bool:
+        """Whether runs of the exposure's type were measured (else it is estimated by its count alone).
+
+        Returns
+        -------
+        bool
+            False for ``UNMEASURED_SPEC2_EXP_TYPES``.
+        """
+        return self.exp_type not in UNMEASURED_SPEC2_EXP_TYPES
 
     @property
     def frame_pixels(self) -> int:
@@ -118,7 +149,8 @@ class Image2Inputs:
         str
             ``calwebb_spec2`` for the measured spectroscopic types, else ``calwebb_image2``.
         """
-        return "calwebb_spec2" if self.exp_type in SPEC2_EXP_TYPES else "calwebb_image2"
+        spectra = SPEC2_EXP_TYPES + UNMEASURED_SPEC2_EXP_TYPES
+        return "calwebb_spec2" if self.exp_type in spectra else "calwebb_image2"
 
     @property
     def resampled_spectrum(self) -> bool:
@@ -194,6 +226,10 @@ class Image2Inputs:
             record["cube_voxels"] = self.cube_voxels
         if self.exp_type == "NIS_SOSS":
             record["soss_atoca"] = self.atoca
+        if not self.measured:
+            record.update(slit_pixels=self.slit_pixels, largest_slit_pixels=self.largest_slit_pixels,
+                          background_slit_pixels=self.background_slit_pixels,
+                          background_exposures=self.background_exposures, flat_planes=self.flat_planes)
         return record
 
 
@@ -236,6 +272,12 @@ class Image2Baseline(StageBaseline):
             Bytes per step.
         """
         c = self.coefficients
+        if not inputs.measured:
+            counted = unmeasured_spec2_step_bytes(
+                inputs.exp_type, inputs.frame_pixels, inputs.nints, inputs.full_frame_pixels, inputs.slit_pixels,
+                inputs.largest_slit_pixels, inputs.background_slit_pixels, inputs.cube_voxels,
+                inputs.background_exposures, inputs.nx, inputs.flat_planes)
+            return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) for step, value in counted.items()}
         if inputs.pipeline == "calwebb_spec2":
             counted = spec2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
                                        c["resample_in"], resampled=inputs.resampled_spectrum,
@@ -302,12 +344,37 @@ class Image2Baseline(StageBaseline):
             One line per reason; empty when calibrated.
         """
         reasons = []
+        if not inputs.measured:
+            return [self._unmeasured_reason(inputs)]
         if inputs.exp_type not in LEVEL2_EXP_TYPES:
             reasons.append(f"{inputs.exp_type}: no measured Level-2 run of this type; estimated as imaging")
         if self.beyond(inputs):
             reasons.append(f"{inputs.science_pixels:.3g} science pixels are beyond the measured "
                            f"{inputs.instrument} runs")
         return reasons
+
+
+    def _unmeasured_reason(self, inputs: Image2Inputs) -> str:
+        why = UNMEASURED_REASON.get(inputs.instrument, f"no calwebb_spec2 run of {inputs.exp_type} is measured")
+        return (f"{inputs.exp_type}: {why}; counted from jwst's allocations, every unknown at its largest "
+                f"(NIRSpec flats of {inputs.flat_planes} planes); upper bound widened x{self.unmeasured_mode:.3g}")
+
+    def widenings(self, inputs: Image2Inputs) -> list[tuple[str, float]]:
+        """Why the exposure is outside the measured runs, each reason with its factor.
+
+        Parameters
+        ----------
+        inputs : Image2Inputs
+            The exposure.
+
+        Returns
+        -------
+        list of (str, float)
+            A type no run measured: ``unmeasured_mode``; beyond the measured range: ``beyond_range``.
+        """
+        if not inputs.measured:
+            return [(self._unmeasured_reason(inputs), self.unmeasured_mode)]
+        return super().widenings(inputs)
 
 
 def image2_file() -> str:

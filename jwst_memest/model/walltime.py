@@ -328,6 +328,11 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
     -------
     dict of str to numpy.ndarray
         Each term's values, in the order the model lists them.
+
+    Raises
+    ------
+    ValueError
+        An exposure of a type no run timed (NIRSpec): no time is given rather than one nothing supports.
     """
     def inputs(r):
         if not isinstance(r, dict):
@@ -339,6 +344,9 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
                             settings=RunSettings(soss_atoca=r.get("soss_atoca", True)))
 
     rows = [inputs(r) for r in rows]
+    untimed = sorted({r.exp_type for r in rows if not r.measured})
+    if untimed:
+        raise ValueError(f"{', '.join(untimed)}: no calwebb_spec2 run of this type is timed")
     return {"startup": np.ones(len(rows)),
             "per_pixel": np.array([float(r.science_pixels) for r in rows]),
             "per_integration": np.array([float(max(r.nints, 1)) for r in rows]),
