@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DarkLookup", "crds_cache", "cached_dark"]
+__all__ = ["DarkLookup", "crds_cache", "cached_dark", "cached_reference_planes"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,25 @@ def cached_dark(exposure) -> DarkLookup | None:
         The dark's frames when the selected file is cached, else why not; None when there is no
         CRDS cache.
     """
+    return cached_reference_planes(exposure, "dark", "frames")
+
+
+def cached_reference_planes(exposure, reftype: str, unit: str = "planes") -> DarkLookup | None:
+    """The planes (NAXIS3 of SCI) of the reference CRDS selects for an exposure, from the local cache.
+
+    A dark's frames; a NIRSpec DFLAT's or SFLAT's wavelength planes. None without a cache.
+
+    Parameters
+    ----------
+    exposure : str, pathlib.Path or stdatamodels.jwst.datamodels.JwstDataModel
+        The uncal file, or the open ramp (a hook's input).
+
+    Returns
+    -------
+    DarkLookup or None
+        The dark's frames when the selected file is cached, else why not; None when there is no
+        CRDS cache.
+    """
     cache = crds_cache()
     if cache is None:
         return None
@@ -141,21 +160,22 @@ def cached_dark(exposure) -> DarkLookup | None:
                 parameters = _crds_parameters(exposure)
             else:
                 parameters = exposure.get_crds_parameters()
-            selected = crds.getrecommendations(parameters, reftypes=["dark"], context=context,
-                                               observatory="jwst").get("dark", "")
+            selected = crds.getrecommendations(parameters, reftypes=[reftype], context=context,
+                                               observatory="jwst").get(reftype, "")
             if not selected or selected.upper().startswith(("NOT FOUND", "N/A")):
-                return DarkLookup(None, f"CRDS context {context} selects no dark ({selected or 'nothing'})")
+                return DarkLookup(None, f"CRDS context {context} selects no {reftype} ({selected or 'nothing'})")
             path = Path(config.locate_file(selected, "jwst"))
-    except Exception as exc:  # a cache CRDS cannot read: the estimate goes on with what it assumes
+    # a cache CRDS cannot read (one without its config makes CRDS exit): the estimate goes on with what it assumes
+    except (Exception, SystemExit) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        log.debug("CRDS dark lookup failed: %s", reason)
-        return DarkLookup(None, f"CRDS cache {cache} could not select the dark ({reason[:120]})")
+        log.debug("CRDS %s lookup failed: %s", reftype, reason)
+        return DarkLookup(None, f"CRDS cache {cache} could not select the {reftype} ({reason[:120]})")
     if not path.is_file():
         return DarkLookup(None, f"CRDS context {context} selects {selected}, not in the cache")
     try:
         frames = _dark_frames(path)
     except (OSError, KeyError, ValueError) as exc:
-        return DarkLookup(None, f"{path}: unreadable dark header ({exc})")
+        return DarkLookup(None, f"{path}: unreadable {reftype} header ({exc})")
     if not frames:
-        return DarkLookup(None, f"{path}: no frame axis in the dark's SCI header")
-    return DarkLookup(frames, f"CRDS cache: {selected} (context {context}), {frames} frames")
+        return DarkLookup(None, f"{path}: no third axis in the {reftype}'s SCI header")
+    return DarkLookup(frames, f"CRDS cache: {selected} (context {context}), {frames} {unit}")

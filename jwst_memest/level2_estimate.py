@@ -20,7 +20,8 @@ from jwst_memest.features.build import cube_pixels
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.image2 import ESTIMATED_LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
-from jwst_memest.model.spec2_counts import UNMEASURED_SPEC2_EXP_TYPES
+from jwst_memest.dark_reference import cached_reference_planes, crds_cache
+from jwst_memest.model.spec2_counts import FLAT_PLANES, UNMEASURED_SPEC2_EXP_TYPES
 from jwst_memest.spec2_layout import SlitLayout, nirspec_slit_layout
 from jwst_memest.model.walltime import load_walltime
 from jwst_memest.settings import RunSettings
@@ -115,6 +116,7 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
     voxels = cube_pixels([meta], exp_type, 0.0) if exp_type in ("MIR_MRS", "NRS_IFU") else 0.0
     slits = (nirspec_slit_layout(meta, search_path) if exp_type in ("NRS_FIXEDSLIT", "NRS_MSASPEC")
              else SlitLayout(0.0, 0.0, 0.0, 0, ""))
+    planes = nirspec_flat_planes(meta) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else None
     return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
                         ny=meta.nrows, nx=meta.ncols,
                         nints=meta.n_integrations if keeps_integrations(meta) else 1,
@@ -123,7 +125,29 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
                         cube_voxels=voxels, slit_pixels=slits.slit_pixels,
                         largest_slit_pixels=slits.largest_slit_pixels,
                         background_slit_pixels=slits.background_slit_pixels,
-                        background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0)
+                        background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0,
+                        flat_planes=planes or FLAT_PLANES, flat_planes_known=planes is not None)
+
+
+def nirspec_flat_planes(meta: ExposureMetadata) -> int | None:
+    """The wavelength planes of the NIRSpec flats CRDS selects for the exposure, when a local cache holds them.
+
+    Parameters
+    ----------
+    meta : ExposureMetadata
+        A NIRSpec rate, rateints or uncal header.
+
+    Returns
+    -------
+    int or None
+        The most planes of its DFLAT (and MOS SFLAT); None unless every one is in the cache.
+    """
+    reftypes = ("dflat", "sflat") if (meta.exp_type or "").upper() == "NRS_MSASPEC" else ("dflat",)
+    if crds_cache() is None or not Path(str(meta.path)).is_file():
+        return None
+    found = [cached_reference_planes(meta.path, reftype) for reftype in reftypes]
+    planes = [lookup.frames for lookup in found if lookup is not None and lookup.frames]
+    return max(planes) if len(planes) == len(reftypes) else None
 
 
 def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,

@@ -96,3 +96,66 @@ def test_a_dark_not_in_the_cache_or_not_selected_is_said_and_the_readout_assumed
 def test_no_cache_means_no_crds_at_all(tmp_path, crds_path):
     crds_path(tmp_path / "nothing")
     assert crds_cache() is None and cached_dark(_uncal(tmp_path)) is None
+
+
+def _nirspec_flat_cache(root: Path, planes: int) -> Path:
+    """A CRDS cache whose context selects one NIRSpec NRS1 DFLAT of ``planes`` wavelength planes."""
+    mappings = root / "mappings" / "jwst"
+    mappings.mkdir(parents=True)
+    name = "jwst_nirspec_dflat_0042.fits"
+    parkey = (("META.INSTRUMENT.DETECTOR",), ("META.OBSERVATION.DATE", "META.OBSERVATION.TIME"))
+    _mapping(mappings, "jwst_nirspec_dflat_0001.rmap",
+             {"instrument": "NIRSPEC", "filekind": "DFLAT", "mapping": "REFERENCE", "parkey": parkey},
+             f"Match({{('NRS1',): UseAfter({{'2020-01-01 00:00:00': '{name}'}})}})")
+    _mapping(mappings, "jwst_nirspec_0001.imap", {"instrument": "NIRSPEC", "mapping": "INSTRUMENT",
+                                                  "parkey": ("REFTYPE",)}, repr({"dflat": "jwst_nirspec_dflat_0001.rmap"}))
+    # a context of its own name: CRDS keeps the mappings it has loaded by name
+    _mapping(mappings, "jwst_0002.pmap", {"mapping": "PIPELINE", "parkey": ("META.INSTRUMENT.NAME",)},
+             repr({"NIRSPEC": "jwst_nirspec_0001.imap"}))
+    references = root / "references" / "jwst" / "nirspec"
+    references.mkdir(parents=True)
+    sci = fits.ImageHDU(np.zeros((planes, 2, 2), np.float32), name="SCI")
+    fits.HDUList([fits.PrimaryHDU(), sci]).writeto(references / name)
+    return root
+
+
+def test_a_nirspec_spec2_estimate_reads_its_dflat_planes_from_the_cache(tmp_path, crds_path):
+    from jwst_memest.level2_estimate import estimate_level2
+    from jwst_memest.metadata import read_exposure_metadata
+    from jwst_memest.model.spec2_counts import FLAT_PLANES
+
+    primary = fits.PrimaryHDU()
+    primary.header.update(TELESCOP="JWST", INSTRUME="NIRSPEC", DETECTOR="NRS1", EXP_TYPE="NRS_FIXEDSLIT",
+                          READPATT="NRSRAPID", NGROUPS=10, NINTS=1, NFRAMES=1, GROUPGAP=0, SUBARRAY="FULL",
+                          SUBSIZE1=2048, SUBSIZE2=2048, GRATING="G395M", FILTER="F290LP",
+                          **{"DATE-OBS": "2024-01-10", "TIME-OBS": "10:00:00"})
+    rate = tmp_path / "jw01234001001_01101_00001_nrs1_rate.fits"
+    fits.HDUList([primary]).writeto(rate)
+    crds_path(tmp_path / "empty")
+    assumed = estimate_level2(read_exposure_metadata(rate))
+    assert assumed.inputs["flat_planes"] == FLAT_PLANES and not assumed.inputs["flat_planes_known"]
+    assert "assumed" in assumed.reasons[0]
+    crds_path(_nirspec_flat_cache(tmp_path / "cache", planes=12))
+    config = tmp_path / "cache" / "config" / "jwst"
+    config.mkdir(parents=True)
+    config.joinpath("server_config").write_text(repr({
+        "observatory": "jwst", "operational_context": "jwst_0002.pmap", "edit_context": "jwst_0002.pmap",
+        "last_synced": "2026-01-01 00:00:00", "force_remote_mode": False, "bad_files_list": []}))
+    known = estimate_level2(read_exposure_metadata(rate))
+    assert known.inputs["flat_planes"] == 12 and "read from the CRDS cache" in known.reasons[0]
+    # 36 fewer float32 planes of the full frame in flat_field
+    fewer = assumed.breakdown["flat_field"] - known.breakdown["flat_field"]
+    assert fewer == pytest.approx(36 * 4 * 2048 * 2048 / 1e9, abs=2e-4)
+
+
+def test_a_crds_that_exits_does_not_take_the_estimate_with_it(tmp_path, crds_path, monkeypatch):
+    import crds
+
+    # CRDS exits (SystemExit) on a cache it cannot configure; a hook's host must not exit with it
+    def exits(*args, **kwargs):
+        raise SystemExit(-1)
+
+    crds_path(_cache(tmp_path / "cache"))
+    monkeypatch.setattr(crds, "getrecommendations", exits)
+    lookup = cached_dark(_uncal(tmp_path))
+    assert lookup.frames is None and "could not select the dark" in lookup.source

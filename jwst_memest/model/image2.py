@@ -89,6 +89,8 @@ class Image2Inputs:
         Background members of the exposure's Level-2 association.
     flat_planes : int, optional
         Wavelength planes of NIRSpec's DFLAT (and MOS SFLAT).
+    flat_planes_known : bool, optional
+        Whether they were read from the selected references (a CRDS cache), not assumed.
     """
 
     instrument: str
@@ -106,6 +108,7 @@ class Image2Inputs:
     background_slit_pixels: float = 0.0
     background_exposures: int = 0
     flat_planes: int = FLAT_PLANES
+    flat_planes_known: bool = False
 
     @property
     def measured(self) -> bool:
@@ -229,7 +232,8 @@ class Image2Inputs:
         if not self.measured:
             record.update(slit_pixels=self.slit_pixels, largest_slit_pixels=self.largest_slit_pixels,
                           background_slit_pixels=self.background_slit_pixels,
-                          background_exposures=self.background_exposures, flat_planes=self.flat_planes)
+                          background_exposures=self.background_exposures, flat_planes=self.flat_planes,
+                          flat_planes_known=self.flat_planes_known)
         return record
 
 
@@ -356,8 +360,10 @@ class Image2Baseline(StageBaseline):
 
     def _unmeasured_reason(self, inputs: Image2Inputs) -> str:
         why = UNMEASURED_REASON.get(inputs.instrument, f"no calwebb_spec2 run of {inputs.exp_type} is measured")
+        planes = "read from the CRDS cache" if inputs.flat_planes_known else "assumed: no CRDS cache holds them"
         return (f"{inputs.exp_type}: {why}; counted from jwst's allocations, every unknown at its largest "
-                f"(NIRSpec flats of {inputs.flat_planes} planes); upper bound widened x{self.unmeasured_mode:.3g}")
+                f"(NIRSpec flats of {inputs.flat_planes} planes, {planes}); "
+                f"upper bound widened x{self.unmeasured_mode:.3g}")
 
     def widenings(self, inputs: Image2Inputs) -> list[tuple[str, float]]:
         """Why the exposure is outside the measured runs, each reason with its factor.
