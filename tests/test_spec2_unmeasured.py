@@ -131,3 +131,16 @@ def test_background_members_of_a_level2_association_add_bkg_subtract(tmp_path):
     assert spec2.peak_step == "bkg_subtract"
     alone, _ = _spec2(rate)
     assert "bkg_subtract" not in alone[0].breakdown and alone[0].gb < spec2.gb
+
+
+def test_a_planned_nirspec_spec2_job_gets_the_longest_time_and_a_tier_above_its_bound(tmp_path):
+    from jwst_memest.plan.jobs import plan_exposure_job
+    from jwst_memest.plan.site import load_site
+
+    rate = _nirspec(tmp_path, "NRS_IFU", GRATING="G395H")
+    (spec2,), _ = _spec2(rate)
+    site = load_site()
+    job = plan_exposure_job(spec2, rate, tmp_path, site)
+    # no run timed NIRSpec's spec2: the job is given the site's longest time, not a guess
+    assert job.wall_time_s is None and job.kill_time_s == site.max_time_s
+    assert job.upper_gb == spec2.upper_gb and site.usable_gb(job.tier_gb) >= spec2.upper_gb

@@ -22,11 +22,11 @@ from jwst_memest.plan.site import Site
 __all__ = ["Job", "plan_job", "plan_jobs", "plan_exposure_job", "plan_exposure_jobs", "link_to_exposures",
            "plan_table", "job_name", "mib", "LEVEL2_NOT_PLANNED"]
 
-# a Level-3 job whose members' Level 2 is not estimated (calwebb_spec2 of NIRSpec and WFSS)
-# waits on detector1 only: someone else runs Level 2
-LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2 is estimated for MIRI "
-                      "LRS and MRS and NIRISS SOSS only): this job waits on their detector1 jobs; run their Level 2 "
-                      "before it")
+# a Level-3 job whose members' Level 2 is not estimated (calwebb_spec2 of WFSS, of MOS without its
+# MSA file) waits on detector1 only: someone else runs Level 2
+LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2 of WFSS and grism "
+                      "time series is not estimated, nor MOS without its MSA file): this job waits on their detector1 "
+                      "jobs; run their Level 2 before it")
 
 
 def job_name(product: str) -> str:
