@@ -3,8 +3,9 @@
 An uncal file is sized for calwebb_detector1 and then for the Level-2 run of its rate (rateints
 for a time series); a rate or rateints file for its Level-2 run only. calwebb_image2 is estimated
 for the imaging types it calibrates, calwebb_spec2 for MIRI LRS (slitless time series and fixed
-slit), MIRI MRS and NIRISS SOSS (the spectroscopic modes measured here); an exposure of another spectroscopic mode is reported as not
-estimated rather than given a number nothing supports.
+slit), MIRI MRS and NIRISS SOSS (the spectroscopic modes measured here) and, by their count alone,
+uncalibrated, for NIRSpec and NIRCam's grism time series; an exposure of another spectroscopic mode
+(WFSS) is reported as not estimated rather than given a number nothing supports.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "
 # the file levels a Level-2 run can be sized from: the raw ramp (before detector1) and its slopes
 LEVEL2_INPUT_LEVELS = ("uncal", "rate", "rateints")
 SPEC2_NOT_ESTIMATED = ("calwebb_spec2: not estimated (measured: MIRI LRS, slitless and fixed slit, MIRI MRS and "
-                       "NIRISS SOSS; counted, uncalibrated: NIRSpec fixed slit, MOS, IFU and BOTS)")
+                       "NIRISS SOSS; counted, uncalibrated: NIRSpec fixed slit, MOS, IFU and BOTS, NIRCam grism time "
+                       "series)")
 # NIRISS SOSS extracted in a box instead of by ATOCA: the memory-saving setting of calwebb_spec2
 SOSS_BOX_ARGUMENT = "--steps.extract_1d.soss_atoca=false"
 # time series whose slopes stay per integration (rateints) into Level 2, whatever TSOVISIT says
@@ -116,7 +118,7 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
     voxels = cube_pixels([meta], exp_type, 0.0) if exp_type in ("MIR_MRS", "NRS_IFU") else 0.0
     slits = (nirspec_slit_layout(meta, search_path) if exp_type in ("NRS_FIXEDSLIT", "NRS_MSASPEC")
              else SlitLayout(0.0, 0.0, 0.0, 0, ""))
-    planes = nirspec_flat_planes(meta) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else None
+    planes = nirspec_flat_planes(meta) if exp_type in UNMEASURED_SPEC2_EXP_TYPES and exp_type.startswith("NRS") else None
     return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
                         ny=meta.nrows, nx=meta.ncols,
                         nints=meta.n_integrations if keeps_integrations(meta) else 1,

@@ -268,7 +268,7 @@ def spectra_plan(tmp_path_factory):
 def test_a_miri_lrs_exposure_gets_a_spec2_job_between_detector1_and_tso3(spectra_plan):
     folder, out, jobs = spectra_plan
     site = load_site("calcloud-like")
-    (spec2,) = [j for j in jobs.values() if j["pipeline"] == "spec2"]
+    (spec2,) = [j for j in jobs.values() if j["pipeline"] == "spec2" and "mirimage" in j["product"]]
     (parent,) = spec2["depends_on"]
     assert jobs[parent]["pipeline"] == "detector1" and jobs[parent]["product"] == spec2["product"]
     rateints = folder.resolve() / f"{spec2['product']}_rateints.fits"
@@ -280,24 +280,25 @@ def test_a_miri_lrs_exposure_gets_a_spec2_job_between_detector1_and_tso3(spectra
     assert spec2["kill_time_s"] == site.kill_time_s(spec2["wall_upper_s"]) < site.max_time_s
     (tso3,) = [j for j in jobs.values() if j["pipeline"] == "tso3" and "miri" in j["product"]]
     assert tso3["depends_on"] == [spec2["name"]] and LEVEL2_NOT_PLANNED not in tso3["note"]
-    # another spectroscopic mode is not estimated at Level 2: its tso3 waits on detector1, and says so
+    # NIRCam's grism series is counted, not measured, at Level 2: its spec2 job has no time of its own
+    # (the site's longest) and its tso3 waits on it
     (grism,) = [j for j in jobs.values() if j["pipeline"] == "tso3" and "nircam" in j["product"]]
     (parent,) = grism["depends_on"]
-    assert jobs[parent]["pipeline"] == "detector1" and LEVEL2_NOT_PLANNED in grism["note"]
-    assert not [j for j in jobs.values()
-                if j["pipeline"] in ("spec2", "image2") and j["product"] == jobs[parent]["product"]]
+    assert jobs[parent]["pipeline"] == "spec2" and LEVEL2_NOT_PLANNED not in grism["note"]
+    assert jobs[parent]["wall_time_s"] is None and jobs[parent]["kill_time_s"] == site.max_time_s
 
 
 def test_the_spectra_plan_runs_detector1_then_spec2_then_tso3_in_every_scheduler(spectra_plan, tmp_path):
     folder, out, jobs = spectra_plan
     detector1 = {j["product"]: name for name, j in jobs.items() if j["pipeline"] == "detector1"}
-    (spec2,) = [name for name, j in jobs.items() if j["pipeline"] == "spec2"]
+    spec2, grism_spec2 = (next(n for n, j in jobs.items() if j["pipeline"] == "spec2" and key in j["product"])
+                          for key in ("mirimage", "nrcalong"))
     miri, grism = (next(n for n, j in jobs.items() if j["pipeline"] == "tso3" and key in j["product"])
                    for key in ("miri", "nircam"))
     lrs = jobs[spec2]["product"]
     other = next(p for p in detector1 if p != lrs)
     _, edges = _dag_edges((out / "jobs.dag").read_text())
-    assert edges == {(detector1[lrs], spec2), (spec2, miri), (detector1[other], grism)}
+    assert edges == {(detector1[lrs], spec2), (spec2, miri), (detector1[other], grism_spec2), (grism_spec2, grism)}
     htcondor2 = pytest.importorskip("htcondor2")
     assert htcondor2.Submit((out / f"{spec2}.node.sub").read_text())["request_memory"].startswith("$CHOICE(retry")
     # Slurm: each job after its parents' IDs

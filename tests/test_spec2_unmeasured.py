@@ -144,3 +144,26 @@ def test_a_planned_nirspec_spec2_job_gets_the_longest_time_and_a_tier_above_its_
     # no run timed NIRSpec's spec2: the job is given the site's longest time, not a guess
     assert job.wall_time_s is None and job.kill_time_s == site.max_time_s
     assert job.upper_gb == spec2.upper_gb and site.usable_gb(job.tier_gb) >= spec2.upper_gb
+
+
+def test_a_nircam_grism_series_is_counted_from_its_first_64_rows(tmp_path):
+    def series(folder, rows, nints):
+        folder.mkdir()
+        primary = fits.PrimaryHDU()
+        primary.header.update(TELESCOP="JWST", INSTRUME="NIRCAM", DETECTOR="NRCALONG", EXP_TYPE="NRC_TSGRISM",
+                              READPATT="BRIGHT1", NGROUPS=5, NINTS=nints, NFRAMES=1, GROUPGAP=0, TSOVISIT=True,
+                              SUBARRAY=f"SUBGRISM{rows}", SUBSIZE1=2048, SUBSIZE2=rows, FILTER="F322W2",
+                              PUPIL="GRISMR")
+        path = folder / "jw01234001001_01101_00001_nrcalong_rateints.fits"
+        fits.HDUList([primary]).writeto(path)
+        (estimate,), missing = _spec2(path)
+        assert not missing and not estimate.calibrated and "grism" in estimate.reasons[0]
+        return estimate
+
+    narrow, wide = series(tmp_path / "a", 64, 1000), series(tmp_path / "b", 256, 1000)
+    assert narrow.peak_step == wide.peak_step == "extract_1d"
+    # the series of 64 rows is cut whole (and copied three times); of 256 rows, only its first 64 are
+    pixels_64, pixels_256 = 1000 * 64 * 2048, 1000 * 256 * 2048
+    assert narrow.breakdown["extract_1d"] > (24 + 79) * pixels_64 / 1e9
+    assert wide.breakdown["extract_1d"] < (24 + 79) * pixels_256 / 1e9
+    assert wide.breakdown["extract_1d"] > (24 * pixels_256 + 79 * pixels_64) / 1e9

@@ -42,6 +42,8 @@ LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 ESTIMATED_LEVEL2_EXP_TYPES = LEVEL2_EXP_TYPES + UNMEASURED_SPEC2_EXP_TYPES
 UNMEASURED_REASON = {
     "NIRSPEC": "no calwebb_spec2 run of NIRSpec is measured (its assign_wcs needs NIRSpec's optical references)",
+    "NIRCAM": ("no calwebb_spec2 run of NIRCam's grism time series is measured (its assign_wcs needs the grism "
+               "dispersion references)"),
 }
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
@@ -361,9 +363,9 @@ class Image2Baseline(StageBaseline):
     def _unmeasured_reason(self, inputs: Image2Inputs) -> str:
         why = UNMEASURED_REASON.get(inputs.instrument, f"no calwebb_spec2 run of {inputs.exp_type} is measured")
         planes = "read from the CRDS cache" if inputs.flat_planes_known else "assumed: no CRDS cache holds them"
-        return (f"{inputs.exp_type}: {why}; counted from jwst's allocations, every unknown at its largest "
-                f"(NIRSpec flats of {inputs.flat_planes} planes, {planes}); "
-                f"upper bound widened x{self.unmeasured_mode:.3g}")
+        unknowns = f" (NIRSpec flats of {inputs.flat_planes} planes, {planes})" if inputs.instrument == "NIRSPEC" else ""
+        return (f"{inputs.exp_type}: {why}; counted from jwst's allocations, every unknown at its largest"
+                f"{unknowns}; upper bound widened x{self.unmeasured_mode:.3g}")
 
     def widenings(self, inputs: Image2Inputs) -> list[tuple[str, float]]:
         """Why the exposure is outside the measured runs, each reason with its factor.

@@ -1,8 +1,8 @@
 """calwebb_spec2's arrays per step for the spectroscopic modes no run measures, counted from jwst's source.
 
 NIRSpec's assign_wcs needs its optical references (not made offline here), so calwebb_spec2 of
-NIRSpec fixed slit, MOS, IFU and BOTS is not measured; nor is WFSS's, whose cutouts follow the
-direct image's catalog. Their estimates are these counts (dtype x shape, jwst 3.0) plus the
+NIRSpec fixed slit, MOS, IFU and BOTS is not measured; nor is NIRCam's grism time series (its
+assign_wcs needs the grism dispersion references). Their estimates are these counts (dtype x shape, jwst 3.0) plus the
 interpreter fitted on the measured modes; every unknown is taken at its largest plausible size
 and the bound is widened as for any unmeasured type (`jwst_memest.model.image2`). Derivation,
 with the lines of jwst each term comes from: docs/image2.md.
@@ -28,7 +28,9 @@ import numpy as np
 
 __all__ = ["UNMEASURED_SPEC2_EXP_TYPES", "FLAT_PLANES", "nirspec_flat_bytes", "unmeasured_spec2_step_bytes"]
 
-UNMEASURED_SPEC2_EXP_TYPES = ("NRS_FIXEDSLIT", "NRS_MSASPEC", "NRS_IFU", "NRS_BRIGHTOBJ")
+UNMEASURED_SPEC2_EXP_TYPES = ("NRS_FIXEDSLIT", "NRS_MSASPEC", "NRS_IFU", "NRS_BRIGHTOBJ", "NRC_TSGRISM")
+# NIRCam's grism time series: extract_2d keeps the first rows of the subarray (tsgrism_extract_height)
+TSGRISM_ROWS = 64
 # wavelength planes of a NIRSpec DFLAT (and MOS SFLAT) cube when no CRDS cache tells: more than the
 # operational detector flat holds (its planes run from 0.6 to 5.3 um)
 FLAT_PLANES = 48
@@ -124,7 +126,7 @@ def unmeasured_spec2_step_bytes(exp_type: str, frame_pixels, nints, full_frame_p
     N = np.maximum(np.asarray(nints, float), 1.0)
     S = np.asarray(slit_pixels, float)
     S1 = np.asarray(largest_slit_pixels, float)
-    flats = nirspec_flat_bytes(exp_type, full_frame_pixels, flat_planes)
+    flats = nirspec_flat_bytes(exp_type, full_frame_pixels, flat_planes) if exp_type.startswith("NRS") else 0.0
     rate = RATE * P
     steps = {}
     if background_exposures:
@@ -150,6 +152,20 @@ def unmeasured_spec2_step_bytes(exp_type: str, frame_pixels, nints, full_frame_p
                      pathloss=IFU_PATHLOSS * P, photom=IFU_PHOTOM * P,
                      cube_build=2 * IFU_IMAGE * P + IFU_POINT_CLOUD * P + IFU_VOXEL * V,
                      extract_1d=IFU_IMAGE * P + 44.0 * V)
+    elif exp_type == "NRC_TSGRISM":
+        # flat_field before extract_2d, on the whole series (VAR_FLAT, the new ERR and DQ, their
+        # temporaries, match_nans_and_flags); extract_2d's one cutout of the first rows; photom keeps
+        # the full-frame AREA alive; the calibrated cutout three times in extract_1d (the pipeline's
+        # two copies), beside the series, and the spectra tables (280 B per wavelength and integration)
+        FF = np.asarray(full_frame_pixels, float)
+        rows = np.minimum(np.asarray(frame_pixels, float) / np.maximum(np.asarray(spectrum_length, float), 1.0),
+                          TSGRISM_ROWS)
+        cutout = N * rows * np.asarray(spectrum_length, float)
+        series = 24.0 * N * P  # the flat-fielded series, VAR_FLAT added
+        steps.update(assign_wcs=rate * N, flat_field=32.0 * N * P + 7.0 * N * P + 12.0 * FF + 25.0 * P,
+                     extract_2d=series + 24.0 * cutout + 4.0 * FF,
+                     extract_1d=series + 79.0 * cutout + 4.0 * FF + 8.0 * P
+                     + 280.0 * N * np.asarray(spectrum_length, float))
     elif exp_type == "NRS_BRIGHTOBJ":
         # the S1600A1 cutout is at most the subarray; the cube is copied twice for extract_1d
         series = RATE * N * P

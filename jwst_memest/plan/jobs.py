@@ -24,8 +24,8 @@ __all__ = ["Job", "plan_job", "plan_jobs", "plan_exposure_job", "plan_exposure_j
 
 # a Level-3 job whose members' Level 2 is not estimated (calwebb_spec2 of WFSS, of MOS without its
 # MSA file) waits on detector1 only: someone else runs Level 2
-LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2 of WFSS and grism "
-                      "time series is not estimated, nor MOS without its MSA file): this job waits on their detector1 "
+LEVEL2_NOT_PLANNED = ("Level 2 of some members is not estimated, so not planned (calwebb_spec2 of WFSS is not "
+                      "estimated, nor of MOS without its MSA file): this job waits on their detector1 "
                       "jobs; run their Level 2 before it")
 
 
