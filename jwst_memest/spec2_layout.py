@@ -18,6 +18,7 @@ itself needs: it is looked for beside the exposure (and in the folders given).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,7 @@ def _shutter_slitlets(path: Path, metadata_id, dither_point) -> dict:
     return dict(slitlets)
 
 
-def slitlet_rows(shutters: int) -> float:
+def slitlet_rows(shutters: int) -> int:
     """Rows of a MOS slitlet's cutout, at its largest.
 
     Parameters
@@ -102,11 +103,11 @@ def slitlet_rows(shutters: int) -> float:
 
     Returns
     -------
-    float
-        Rows.
+    int
+        Rows (whole: a cutout's pixels are counted, not its height in the slit frame).
     """
     heights = 2.1 + 1.15 * (max(shutters, 1) - 1)
-    return heights * ROWS_PER_SHUTTER_HEIGHT + ROWS_CURVATURE
+    return math.ceil(heights * ROWS_PER_SHUTTER_HEIGHT + ROWS_CURVATURE)
 
 
 def nirspec_slit_layout(meta, search_path=()) -> SlitLayout:
