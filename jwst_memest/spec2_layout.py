@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["SlitLayout", "nirspec_slit_layout", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
@@ -65,8 +66,10 @@ def _find(name: str, exposure: Path, search_path) -> Path | None:
     return None
 
 
-def _shutter_slitlets(path: Path, metadata_id, dither_point) -> dict:
-    """Per slitlet of this configuration and dither position: (shutters, background)."""
+@lru_cache(maxsize=64)
+def _shutter_slitlets(path: Path, metadata_id, dither_point, modified: float) -> dict:
+    """Per slitlet of this configuration and dither position: (shutters, background); read once per
+    file version (a MOS visit's exposures share one MSA file)."""
     from astropy.io import fits
 
     try:
@@ -90,7 +93,7 @@ def _shutter_slitlets(path: Path, metadata_id, dither_point) -> dict:
         entry = slitlets[int(row["slitlet"])]
         entry[0] += 1
         entry[1] = entry[1] and row["background"] == "Y" and row["primary"] != "Y"
-    return dict(slitlets)
+    return {slitlet: tuple(entry) for slitlet, entry in slitlets.items()}
 
 
 def slitlet_rows(shutters: int) -> int:
@@ -144,7 +147,7 @@ def nirspec_slit_layout(meta, search_path=()) -> SlitLayout:
     if path is None:
         raise ValueError(f"{meta.path}: its MSA metadata file {Path(name).name} (MSAMETFL) is not beside it; "
                          "calwebb_spec2 needs it too")
-    slitlets = _shutter_slitlets(path, meta.msa_metadata_id, meta.dither_point)
+    slitlets = _shutter_slitlets(path, meta.msa_metadata_id, meta.dither_point, path.stat().st_mtime)
     if not slitlets:
         raise ValueError(f"{path}: no open shutter of configuration {meta.msa_metadata_id}")
     sizes = {slitlet: slitlet_rows(shutters) * DETECTOR_COLUMNS for slitlet, (shutters, _) in slitlets.items()}
