@@ -156,11 +156,14 @@ def main(argv=None) -> int:
         "(`data/corpus/timing/image3.csv`, `coron3.csv`: the runs of `data/corpus/plan-image3.yaml` and "
         "`plan-coron3.yaml`, in quiet sessions, with each step's seconds): their terms are fitted step by "
         "step, each step's terms to that step's time (`step_times`) and the start-up to the rest, on those "
-        "runs alone; the runs timed only whole are compared with them below. **calwebb_spec3 is being "
-        "measured again** (`timing/spec3*.csv`: MIRI MRS, NIRSpec IFU and MIRI LRS complete, the other "
-        "modes in progress): a configuration timed again supersedes its earlier time (the latest successful "
-        "run of each, `latest_measurements`), since the first spec3 runs skipped cube_build and extract_1d "
-        "or shared the machine; its terms are fitted on the runs' `wall_s` until every mode is timed.",
+        "runs alone; the runs timed only whole are compared with them below. **calwebb_spec3 was measured "
+        "again** the same way (`timing/spec3*.csv`: every mode, the configurations of `plan-spec3-modes.yaml` "
+        "as far as they were timed) and is fitted by step too; a configuration timed again supersedes its "
+        "earlier time (the latest successful run of each, `latest_measurements`), since the first spec3 runs "
+        "skipped cube_build and extract_1d or shared the machine. MOS and fixed-slit products grow with their "
+        "slits squared (each source's products written from the whole container, each step through slit "
+        "pairs: 2 members of 25, 50, 100, 200 slits took 82, 182, 455, 1283 s), which terms per slit pair "
+        "follow.",
         "",
         "| pipeline | training runs | held-out runs | median abs % error | p90 abs % error | above bound | "
         "above kill time | bound factor | repeat noise, median % | sessions |",
@@ -180,8 +183,8 @@ def main(argv=None) -> int:
         f"timestamp's hour) of at least {MIN_SESSION_RUNS} runs, lowest .. highest (sessions counted). A spread "
         "of sessions' medians far wider than the repeat noise is the machine's load in those sessions, which "
         "moves every run of a session alike and which no work term can follow. The Level-3 corpus files "
-        "other than `timing/` record each step's memory peak (`step_peaks`) but not its time, so spec3, "
-        "ami3 and tso3 are fitted on the run's `wall_s` alone.",
+        "other than `timing/` record each step's memory peak (`step_peaks`) but not its time, so ami3 and "
+        "tso3 are fitted on the run's `wall_s` alone (tso3 is being timed again: `data/corpus/timing-tso3/`).",
         "",
         "| pipeline | largest wall time, s | runs above a third | median signed % error | median abs % error | "
         "session median residuals, % |",

@@ -210,3 +210,23 @@ def test_a_large_run_needing_a_term_no_smaller_run_has_is_not_judged():
     n_judged, signed = largest_runs_check(X, wall, "spec2")
     # the SOSS run is the largest, but ATOCA's terms appear in no smaller run: only the LRS series is judged
     assert n_judged == int((wall[:-1] >= wall.max() / 3).sum()) and np.all(np.abs(signed) < 5)
+
+
+def test_the_installed_spec3_model_grows_with_a_mos_products_slits_as_the_timed_runs_do():
+    timing = CORPUS.parent / "timing" / "spec3-modes.csv"
+    X, wall, _, table = load_walltime_runs([timing], "spec3")
+    ids = table["run_id"].astype(str).to_numpy()
+    # the same two-member MOS product with 25, 50, 100 and 200 slits: each source's products are
+    # written from the whole container, and each step works through slit pairs, so doubling the
+    # slits takes 2.3-2.8x the time, more as they grow
+    runs = ["nrs-mos-65858f4a62", "nrs-mos-0d59959e43", "nrs-mos-612990a1fb", "nrs-mos-968f6893f7"]
+    rows = [int(np.flatnonzero(ids == run)[0]) for run in runs]
+    seconds, _ = load_walltime("spec3").estimate(X[rows], 0.95)
+    measured = wall[rows]
+    assert np.all(np.diff(measured / measured[0]) > 0)
+    assert seconds[3] / seconds[2] > 2.4  # linear terms alone give at most 2
+    assert np.all(np.abs(seconds / measured - 1) < 0.15)
+    names, _ = work_terms(X[rows[:1]], "spec3")
+    steps = dict(zip(names, term_steps("spec3", names)))
+    assert {steps[n] for n in names} == {None, "outlier_detection", "resample_spec", "cube_build", "extract_1d",
+                                         "pixel_replace", "combine_1d", "adaptive_trace_model"}

@@ -12,11 +12,18 @@ plus what its steps spend time on, each term a count of the work one step does::
              resample:  N + N Npix_in + enable_err N Npix_in + Npix_out
              catalog:   1 + Npix_out + Npix_out A / ratio             (the mosaic's sources)
              and every step but the catalog: N + N Npix_in more when the members are on disk
-    spec3:   startup + per_member * N + per_input_byte * input bytes
-                     + per_slit * N * slits + per_source * slits
-                     + ifu_input_byte * input bytes [MIRI MRS] + nrs_ifu_input_byte * input bytes [NIRSpec IFU]
-                     + per_voxel * Nvoxels [IFU]
-                     + per_output_pixel * Npix_out
+    spec3, one sum per step, each fitted to that step's recorded time (N members, s slits or
+    sources per member, Npix_in a member's pixels, V voxels; [slit] MOS and fixed slit, [wfss] WFSS):
+             rest:      startup + N + input bytes + s + N s + s^2 [slit, wfss]
+                                                          (regrouping by source, each source's products
+                                                           written from the whole container)
+             outlier:   N s + N s^2 [slit] | N [single slit] | Npix_in + N Npix_in [IFU]
+             resample:  N s + N s^2 [slit]
+             cube:      N Npix_in (MIRI, NIRSpec gratings, NIRSpec PRISM apart) + V [IFU]
+             extract:   N s + N s^2 [slit] | N s [wfss] | 1 [single slit] | cubes [IFU]
+             replace:   N s + N s^2 [slit, wfss]
+             combine:   s + N s [wfss]
+             trace:     N s + N s^2 [slit]
     coron3:  startup + per_input_byte * input bytes + klip * (science bytes x PSF bytes / pixels)
                      + per_member_pixel * N * Npix_in (resample)
     ami3:    startup + per_input_byte * input bytes + per_integration * N * NINTS    (ami_analyze)
@@ -170,26 +177,64 @@ def _image3_terms(c, s, codes) -> dict[str, np.ndarray]:
 
 
 def _spec3_terms(c, s, codes) -> dict[str, np.ndarray]:
-    # each mode runs other steps: a term per mode for what grows with its own work
+    # each mode runs other steps; a step's work is counted in its mode's units: a slit or source of
+    # a member (slits, MOS, WFSS), a detector's and a member's pixels, the cubes and their voxels (IFU)
     n = c["n_members"]
     ifu = np.isin(c["exp_type"], codes["ifu"]).astype(float)
+    nirspec_ifu = (c["exp_type"] == codes["nrs_ifu"]).astype(float)
+    prism = (c["grating"] == codes["prism"]).astype(float)
     wfss = np.isin(c["exp_type"], codes["wfss"]).astype(float)
     slit = (1.0 - ifu) * (1.0 - wfss) * (c["n_slits"] > 0)
     single = (1.0 - ifu) * (1.0 - wfss) * (c["n_slits"] <= 0)
-    slits = c["n_slits"]
+    slits = np.maximum(c["n_slits"], 0.0)
+    member_slits = n * np.where(single > 0, 1.0, slits)  # a single-target slit (MIRI LRS) is one region
+    member_pixels = n * c["member_pixels"]
+    # cube_build makes a cube per MIRI channel (one band each here) and one per NIRSpec grating
+    cubes = ifu * np.maximum(sum(np.where(c["channel"] == code, count, 0.0)
+                                 for code, count in codes["mrs_channels"].items()), 1.0)
+    sources = (slit + wfss) * slits
     return {
+        # the rest of the run: imports, the association, reading the members, regrouping them by
+        # source and writing each source's products
         "startup": np.ones(len(n)),
-        "per_member": n,
-        "single_input_byte": single * c["total_input_bytes"],
-        "slit_per_member_slit": slit * n * slits,
-        "slit_per_source": slit * slits,
-        "wfss_per_member_slit": wfss * n * slits,
-        "wfss_per_source": wfss * slits,
-        # IFU outlier_detection and cube_build work through every detector pixel of every member: the
-        # timed runs give NIRSpec's (2048 x 2048, 30 slices) a cost per byte of its own
-        "ifu_input_byte": ifu * (c["exp_type"] != codes["nrs_ifu"]) * c["total_input_bytes"],
-        "nrs_ifu_input_byte": (c["exp_type"] == codes["nrs_ifu"]) * c["total_input_bytes"],
-        "ifu_per_voxel": ifu * c["cube_pixels"],
+        "startup_member": n,
+        "startup_input_byte": c["total_input_bytes"],
+        "startup_source": sources,
+        "startup_member_source": n * sources,
+        "startup_wfss_source_pair": wfss * slits ** 2,  # each source's product written from the whole container
+        "startup_slit_pair": slit * slits ** 2,  # likewise each MOS or fixed-slit source's
+        # outlier_detection: slit modes drizzle, median and blot each slit of each member; IFU modes
+        # filter the detector (a median over the members, then each member flagged)
+        "outlier_member_slit": (slit + single) * member_slits,
+        "outlier_member_slit_pair": slit * n * slits ** 2,
+        "outlier_single_member": single * n,
+        "outlier_ifu_pixel": ifu * c["member_pixels"],
+        "outlier_ifu_member_pixel": ifu * member_pixels,
+        # resample_spec: each slit of each member drizzled to its s2d
+        "resample_member_slit": (slit + single) * member_slits,
+        "resample_member_slit_pair": slit * n * slits ** 2,
+        # cube_build: every pixel of every member mapped into the cubes' voxels (NIRSpec's slices
+        # cost per pixel otherwise than MIRI's)
+        "cube_member_pixel": ifu * (1.0 - nirspec_ifu) * member_pixels,
+        "cube_nirspec_member_pixel": nirspec_ifu * (1.0 - prism) * member_pixels,
+        "cube_prism_member_pixel": nirspec_ifu * prism * member_pixels,  # fewer, wider planes
+        "cube_voxel": ifu * c["cube_pixels"],
+        # extract_1d: each slit or source of each member; each cube
+        "extract_member_slit": slit * n * slits,
+        "extract_member_slit_pair": slit * n * slits ** 2,
+        "extract_member_source": wfss * n * slits,
+        "extract_single": single,
+        "extract_cube": cubes,
+        # pixel_replace on every cutout of every member; combine_1d of each source's spectra
+        "replace_member_source": wfss * n * slits,
+        "replace_member_source_pair": wfss * n * slits ** 2,
+        "replace_slit_member": slit * n * slits,
+        "replace_slit_member_pair": slit * n * slits ** 2,
+        "combine_source": wfss * slits,
+        "combine_member_source": wfss * n * slits,
+        # adaptive_trace_model: each slit of a slit mode
+        "trace_member_slit": slit * n * slits,
+        "trace_member_slit_pair": slit * n * slits ** 2,
     }
 
 
@@ -381,6 +426,9 @@ STEP_OF_PREFIX: dict[str, dict[str, str]] = {
                "resample": "resample", "catalog": "source_catalog"},
     "coron3": {"stack": "stack_refs", "align": "align_refs", "klip": "klip", "outlier": "outlier_detection",
                "resample": "resample"},
+    "spec3": {"outlier": "outlier_detection", "resample": "resample_spec", "cube": "cube_build",
+              "extract": "extract_1d", "replace": "pixel_replace", "combine": "combine_1d",
+              "trace": "adaptive_trace_model"},
 }
 # a step time below this is a skipped step (its terms are zero), not a measurement to fit
 MIN_STEP_SECONDS = 0.05
@@ -405,6 +453,14 @@ def term_steps(pipeline: str, names: list[str]) -> list[str | None]:
     return [prefixes.get(name.split("_")[0]) for name in names]
 
 
+def _encoded(schema, name: str, value: str):
+    """A category's code, or None where the feature set has no such feature."""
+    try:
+        return schema[name].encode(value)
+    except (KeyError, ValueError):
+        return None
+
+
 @cache
 def _codes(feature_set: str) -> dict:
     schema = load_schema(feature_set)
@@ -418,6 +474,8 @@ def _codes(feature_set: str) -> dict:
              (instrument.encode("FGS"), None): NOMINAL_PIXEL_SCALE["GUIDER1"] ** 2}
     return {"pixel_area": areas, "ifu": [exp_type.encode(t) for t in IFU_EXP_TYPES],
             "soss": exp_type.encode("NIS_SOSS"), "nrs_ifu": exp_type.encode("NRS_IFU"),
+            "mrs_channels": {channel.encode(name): len(name) for name in channel.categories if name.isdigit()},
+            "prism": _encoded(schema, "grating", "PRISM"),
             "wfss": [exp_type.encode(t) for t in WFSS_EXP_TYPES],
             "tso_imaging": [exp_type.encode(t) for t in TSO_IMAGING_EXP_TYPES]}
 
