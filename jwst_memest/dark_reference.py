@@ -137,13 +137,17 @@ def cached_reference_planes(exposure, reftype: str, unit: str = "planes") -> Dar
     Parameters
     ----------
     exposure : str, pathlib.Path or stdatamodels.jwst.datamodels.JwstDataModel
-        The uncal file, or the open ramp (a hook's input).
+        The exposure's file, or its open model (a hook's input).
+    reftype : str
+        The reference type (``dark``, ``dflat``, ``sflat``).
+    unit : str, optional
+        What a plane is, for the lookup's source line (a dark's ``frames``).
 
     Returns
     -------
     DarkLookup or None
-        The dark's frames when the selected file is cached, else why not; None when there is no
-        CRDS cache.
+        The reference's planes when the selected file is cached, else why not; None when there is
+        no CRDS cache.
     """
     cache = crds_cache()
     if cache is None:

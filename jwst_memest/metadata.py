@@ -143,6 +143,14 @@ class ExposureMetadata:
         GROUPGAP: frames dropped between groups.
     raw_rows : int, optional
         Rows of the raw ramp (NIRSpec IRS2 interleaves reference pixels: 3200 for 2048).
+    msa_metadata_file : str or None, optional
+        MSAMETFL: NIRSpec MOS's shutter configuration file.
+    msa_metadata_id : int or None, optional
+        MSAMETID: the configuration's rows in it.
+    dither_point : int or None, optional
+        PATT_NUM: the dither position.
+    source_catalog : str or None, optional
+        SCATFILE: a WFSS exposure's source catalog.
     warnings : list of str, optional
         Problems reading the headers, each naming the file.
     """

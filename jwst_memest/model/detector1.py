@@ -206,6 +206,8 @@ class Detector1Baseline(StageBaseline):
         is widened by ``beyond_range``.
     beyond_range : float, optional
         The widening of a bound beyond the measured range.
+    unmeasured_mode : float, optional
+        The widening of a bound of an exposure type no run measured (at least 1.25).
     """
 
     name = "physics_baseline_detector1"

@@ -259,6 +259,8 @@ class Image2Baseline(StageBaseline):
         ``beyond_range``.
     beyond_range : float, optional
         The widening of a bound beyond the measured range.
+    unmeasured_mode : float, optional
+        The widening of a bound of an exposure type no run measured (at least 1.25).
     """
 
     name = "physics_baseline_image2"
