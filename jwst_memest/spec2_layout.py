@@ -19,7 +19,6 @@ itself needs: it is looked for beside the exposure (and in the folders given).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -70,30 +69,30 @@ def _find(name: str, exposure: Path, search_path) -> Path | None:
 def _shutter_slitlets(path: Path, metadata_id, dither_point, modified: float) -> dict:
     """Per slitlet of this configuration and dither position: (shutters, background); read once per
     file version (a MOS visit's exposures share one MSA file)."""
+    import numpy as np
     from astropy.io import fits
 
     try:
         with fits.open(path) as hdul:
             table = hdul["SHUTTER_INFO"].data
-            columns = {name.lower() for name in table.columns.names}
-            rows = [dict(zip(("slitlet", "config", "dither", "background", "primary"),
-                             (row["slitlet_id"], row["msa_metadata_id"] if "msa_metadata_id" in columns else None,
-                              row["dither_point_index"] if "dither_point_index" in columns else None,
-                              str(row["background"]).strip().upper() if "background" in columns else "N",
-                              str(row["primary_source"]).strip().upper() if "primary_source" in columns else "N")))
-                    for row in table]
+            names = {name.lower(): name for name in table.columns.names}
+
+            def column(name, missing):
+                return np.asarray(table[names[name]]) if name in names else np.full(len(table), missing)
+
+            slitlet = column("slitlet_id", 0).astype(int)
+            config, dither = column("msa_metadata_id", -1), column("dither_point_index", -1)
+            background = np.char.upper(np.char.strip(column("background", "N").astype(str))) == "Y"
+            primary = np.char.upper(np.char.strip(column("primary_source", "N").astype(str))) == "Y"
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: not a readable MSA metadata file ({error})") from None
-    slitlets = defaultdict(lambda: [0, True])
-    for row in rows:
-        if metadata_id is not None and row["config"] is not None and int(row["config"]) != int(metadata_id):
-            continue
-        if dither_point is not None and row["dither"] is not None and int(row["dither"]) != int(dither_point):
-            continue
-        entry = slitlets[int(row["slitlet"])]
-        entry[0] += 1
-        entry[1] = entry[1] and row["background"] == "Y" and row["primary"] != "Y"
-    return {slitlet: tuple(entry) for slitlet, entry in slitlets.items()}
+    used = np.ones(len(slitlet), bool)
+    if metadata_id is not None and "msa_metadata_id" in names:
+        used &= config.astype(int) == int(metadata_id)
+    if dither_point is not None and "dither_point_index" in names:
+        used &= dither.astype(int) == int(dither_point)
+    return {int(i): (int((slitlet[used] == i).sum()), bool(np.all((background & ~primary)[used & (slitlet == i)])))
+            for i in np.unique(slitlet[used])}
 
 
 def slitlet_rows(shutters: int) -> int:
