@@ -338,8 +338,9 @@ class Image2Baseline(StageBaseline):
         return largest is None or inputs.science_pixels > largest
 
     def uncalibrated_reasons(self, inputs: Image2Inputs) -> list[str]:
-        """Why the exposure is outside the measured runs: a type never measured, or larger than any
-        measured exposure of its instrument and pipeline.
+        """Why a measured type's exposure is outside the measured runs: a type never measured (estimated
+        as imaging), or larger than any measured exposure of its instrument and pipeline (a type only
+        counted gives `unmeasured_reason` instead).
 
         Parameters
         ----------
@@ -352,8 +353,6 @@ class Image2Baseline(StageBaseline):
             One line per reason; empty when calibrated.
         """
         reasons = []
-        if not inputs.measured:
-            return [self._unmeasured_reason(inputs)]
         if inputs.exp_type not in LEVEL2_EXP_TYPES:
             reasons.append(f"{inputs.exp_type}: no measured Level-2 run of this type; estimated as imaging")
         if self.beyond(inputs):
@@ -361,16 +360,8 @@ class Image2Baseline(StageBaseline):
                            f"{inputs.instrument} runs")
         return reasons
 
-
-    def _unmeasured_reason(self, inputs: Image2Inputs) -> str:
-        why = UNMEASURED_REASON.get(inputs.instrument, f"no calwebb_spec2 run of {inputs.exp_type} is measured")
-        planes = "read from the CRDS cache" if inputs.flat_planes_known else "assumed: no CRDS cache holds them"
-        unknowns = f" (NIRSpec flats of {inputs.flat_planes} planes, {planes})" if inputs.instrument == "NIRSPEC" else ""
-        return (f"{inputs.exp_type}: {why}; counted from jwst's allocations, every unknown at its largest"
-                f"{unknowns}; upper bound widened x{self.unmeasured_mode:.3g}")
-
-    def widenings(self, inputs: Image2Inputs) -> list[tuple[str, float]]:
-        """Why the exposure is outside the measured runs, each reason with its factor.
+    def unmeasured_reason(self, inputs: Image2Inputs) -> str | None:
+        """Why no calwebb_spec2 run of the exposure's type is measured, for a type only counted.
 
         Parameters
         ----------
@@ -379,12 +370,16 @@ class Image2Baseline(StageBaseline):
 
         Returns
         -------
-        list of (str, float)
-            A type no run measured: ``unmeasured_mode``; beyond the measured range: ``beyond_range``.
+        str or None
+            One line (what the count assumed, the widening); None for a measured type.
         """
-        if not inputs.measured:
-            return [(self._unmeasured_reason(inputs), self.unmeasured_mode)]
-        return super().widenings(inputs)
+        if inputs.measured:
+            return None
+        why = UNMEASURED_REASON.get(inputs.instrument, f"no calwebb_spec2 run of {inputs.exp_type} is measured")
+        planes = "read from the CRDS cache" if inputs.flat_planes_known else "assumed: no CRDS cache holds them"
+        unknowns = f" (NIRSpec flats of {inputs.flat_planes} planes, {planes})" if inputs.instrument == "NIRSPEC" else ""
+        return (f"{inputs.exp_type}: {why}; counted from jwst's allocations, every unknown at its largest"
+                f"{unknowns}; upper bound widened x{self.unmeasured_mode:.3g}")
 
 
 def image2_file() -> str:

@@ -3,8 +3,8 @@ calibrated bound, the measured range, the estimate of one exposure and its YAML 
 
 A subclass gives its ``name``, the starting values of its fitted terms (``first_fit_start``), each
 step's bytes (``stages``) and why an exposure is outside what was measured (``uncalibrated_reasons``);
-each reason widens the bound by ``beyond_range``, unless the subclass's ``widenings`` says otherwise (an
-exposure type no run measured widens by ``unmeasured_mode``).
+each reason widens the bound by ``beyond_range``; an exposure type no run measured (the subclass's
+``unmeasured_reason``) widens it by ``unmeasured_mode`` instead.
 """
 
 from __future__ import annotations
@@ -92,6 +92,21 @@ class StageBaseline:
         """
         raise NotImplementedError
 
+    def unmeasured_reason(self, inputs) -> str | None:
+        """Why no run measured the exposure's type, if none did (its bound widens by ``unmeasured_mode``).
+
+        Parameters
+        ----------
+        inputs : object
+            The exposure's inputs.
+
+        Returns
+        -------
+        str or None
+            One line; None for a measured type (the default: every type is).
+        """
+        return None
+
     def widenings(self, inputs) -> list[tuple[str, float]]:
         """Why the exposure is outside the measured runs, each reason with the factor it widens the bound by.
 
@@ -103,8 +118,12 @@ class StageBaseline:
         Returns
         -------
         list of (str, float)
-            Each reason and its factor (``beyond_range``); empty when calibrated.
+            A type no run measured: its one reason and ``unmeasured_mode``; else each reason of
+            `uncalibrated_reasons` and ``beyond_range``; empty when calibrated.
         """
+        unmeasured = self.unmeasured_reason(inputs)
+        if unmeasured is not None:
+            return [(unmeasured, self.unmeasured_mode)]
         return [(reason, self.beyond_range) for reason in self.uncalibrated_reasons(inputs)]
 
     def predict(self, rows: list) -> np.ndarray:
