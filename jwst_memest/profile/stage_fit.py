@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["StageModelSpec", "fit_terms", "out_of_fold_estimates", "extrapolation_factor", "unmeasured_mode_factor",
-           "held_out_lines",
+__all__ = ["StageModelSpec", "fit_terms", "out_of_fold_estimates", "largest_held_out_ratio", "extrapolation_factor",
+           "unmeasured_mode_factor", "held_out_lines",
            "STEP_WEIGHT", "StageCommand", "run_stage_fit"]
 
 STEP_WEIGHT = 0.5  # each step's error against its measured peak, beside the run's (as for Level 3)
@@ -111,6 +111,34 @@ def out_of_fold_estimates(spec: StageModelSpec, rows: list, measured: np.ndarray
     return estimates
 
 
+def largest_held_out_ratio(spec: StageModelSpec, rows: list, measured: np.ndarray, step_peaks: list[dict],
+                           held: np.ndarray) -> float:
+    """The largest measured/estimated ratio of the ``held`` runs, estimated by a fit on the others.
+
+    Parameters
+    ----------
+    spec : StageModelSpec
+        The model.
+    rows : list
+        The runs' inputs.
+    measured : numpy.ndarray
+        Their peaks, GB.
+    step_peaks : list of dict
+        Their step peaks.
+    held : numpy.ndarray
+        True for the runs left out of the fit and estimated.
+
+    Returns
+    -------
+    float
+        The ratio.
+    """
+    coefficients = fit_terms(spec, [r for r, h in zip(rows, held) if not h], measured[~held],
+                             [p for p, h in zip(step_peaks, held) if not h])
+    estimated = spec.build(coefficients).predict([r for r, h in zip(rows, held) if h])
+    return float(np.max(measured[held] / estimated))
+
+
 def extrapolation_factor(spec: StageModelSpec, rows: list, measured: np.ndarray, step_peaks: list[dict],
                          cut: float = 1 / 3, sizes: Sequence[tuple] | None = None) -> tuple[float, str]:
     """The largest measured/estimated ratio of the largest runs, estimated by a fit without them.
@@ -153,9 +181,7 @@ def extrapolation_factor(spec: StageModelSpec, rows: list, measured: np.ndarray,
         what = "above a third of the largest size of their kind"
     if above.sum() < 1 or (~above).sum() < len(spec.terms) + 2:
         return 1.25, "too few runs to measure; the default widening"
-    coefficients = fit_terms(spec, [r for r, a in zip(rows, above) if not a], measured[~above],
-                             [p for p, a in zip(step_peaks, above) if not a])
-    ratio = float(np.max(measured[above] / spec.build(coefficients).predict([r for r, a in zip(rows, above) if a])))
+    ratio = largest_held_out_ratio(spec, rows, measured, step_peaks, above)
     return max(1.05, ratio), (f"{int(above.sum())} runs {what}, estimated by a fit without them: "
                               f"largest measured/estimated {ratio:.3f}")
 
@@ -196,9 +222,7 @@ def unmeasured_mode_factor(spec: StageModelSpec, rows: list, measured: np.ndarra
         held = modes == mode
         if (~held).sum() < len(spec.terms) + 2:
             continue
-        coefficients = fit_terms(spec, [r for r, h in zip(rows, held) if not h], measured[~held],
-                                 [p for p, h in zip(step_peaks, held) if not h])
-        ratio = float(np.max(measured[held] / spec.build(coefficients).predict([r for r, h in zip(rows, held) if h])))
+        ratio = largest_held_out_ratio(spec, rows, measured, step_peaks, held)
         if ratio > worst:
             worst, worst_mode = ratio, mode
     if worst_mode is None:
