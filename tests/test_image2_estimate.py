@@ -311,13 +311,18 @@ class _Toy:
                          / 1e9 for kind, pixels in rows])
 
 
-def test_the_extrapolation_is_proved_on_each_kinds_largest_runs_even_when_a_kind_always_peaks_high():
-    from jwst_memest.profile.stage_fit import StageModelSpec, extrapolation_factor
-
+def _toy_runs():
+    """Seven imaging runs and five series of the toy model, at known terms."""
     truth = {"base": 3e8, "per_pixel": 40.0, "series": 5.4e9}
     rows = [("imaging", p) for p in (1e6, 4e6, 1e7, 3e7, 6e7, 1e8, 2e8)]
     rows += [("series", p) for p in (5e6, 2e7, 6e7, 1e8, 1.5e8)]
-    measured = _Toy(truth).predict(rows)
+    return truth, rows, _Toy(truth).predict(rows)
+
+
+def test_the_extrapolation_is_proved_on_each_kinds_largest_runs_even_when_a_kind_always_peaks_high():
+    from jwst_memest.profile.stage_fit import StageModelSpec, extrapolation_factor
+
+    truth, rows, measured = _toy_runs()
     spec = StageModelSpec(_Toy, ("base", "per_pixel", "series"), {"base": 2.7e8, "per_pixel": 30.0, "series": 4.4e9})
     no_peaks = [{} for _ in rows]
     # by peak, every series run is above a third of the largest: the fit never sees the series' constant
@@ -347,10 +352,7 @@ def test_as_a_spec2_hook_above_its_limit_it_names_the_box_extraction_and_leaves_
 def test_an_unmeasured_type_widens_by_the_worst_mode_estimated_by_a_fit_on_the_others():
     from jwst_memest.profile.stage_fit import StageModelSpec, unmeasured_mode_factor
 
-    truth = {"base": 3e8, "per_pixel": 40.0, "series": 5.4e9}
-    rows = [("imaging", p) for p in (1e6, 4e6, 1e7, 3e7, 6e7, 1e8, 2e8)]
-    rows += [("series", p) for p in (5e6, 2e7, 6e7, 1e8, 1.5e8)]
-    measured = _Toy(truth).predict(rows)
+    truth, rows, measured = _toy_runs()
     # the series' own constant starts at less than half its truth: left out, the series is estimated short
     spec = StageModelSpec(_Toy, ("base", "per_pixel", "series"), {"base": 2.7e8, "per_pixel": 30.0, "series": 2.0e9})
     factor, detail = unmeasured_mode_factor(spec, rows, measured, [{} for _ in rows], [kind for kind, _ in rows])
