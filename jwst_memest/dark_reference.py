@@ -104,7 +104,7 @@ def _crds_parameters(path) -> dict:
     return parameters
 
 
-def _dark_frames(path: Path) -> int | None:
+def _sci_planes(path: Path) -> int | None:
     from astropy.io import fits
 
     with fits.open(path, memmap=True) as hdus:
@@ -177,7 +177,7 @@ def cached_reference_planes(exposure, reftype: str, unit: str = "planes") -> Dar
     if not path.is_file():
         return DarkLookup(None, f"CRDS context {context} selects {selected}, not in the cache")
     try:
-        frames = _dark_frames(path)
+        frames = _sci_planes(path)
     except (OSError, KeyError, ValueError) as exc:
         return DarkLookup(None, f"{path}: unreadable {reftype} header ({exc})")
     if not frames:

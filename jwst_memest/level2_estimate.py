@@ -21,7 +21,7 @@ from jwst_memest.features.build import cube_pixels
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.image2 import ESTIMATED_LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
-from jwst_memest.dark_reference import cached_reference_planes, crds_cache
+from jwst_memest.dark_reference import cached_reference_planes
 from jwst_memest.model.spec2_counts import FLAT_PLANES, UNMEASURED_SPEC2_EXP_TYPES
 from jwst_memest.spec2_layout import SlitLayout, nirspec_slit_layout
 from jwst_memest.model.walltime import load_walltime
@@ -145,7 +145,7 @@ def nirspec_flat_planes(meta: ExposureMetadata) -> int | None:
         The most planes of its DFLAT (and MOS SFLAT); None unless every one is in the cache.
     """
     reftypes = ("dflat", "sflat") if (meta.exp_type or "").upper() == "NRS_MSASPEC" else ("dflat",)
-    if crds_cache() is None or not Path(str(meta.path)).is_file():
+    if not Path(str(meta.path)).is_file():  # a hook's open model: no header file to select from
         return None
     found = [cached_reference_planes(meta.path, reftype) for reftype in reftypes]
     planes = [lookup.frames for lookup in found if lookup is not None and lookup.frames]
