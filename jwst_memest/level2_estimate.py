@@ -20,10 +20,10 @@ from jwst_memest.exposure_estimate import ExposureEstimate, estimate_from_metada
 from jwst_memest.features.build import cube_pixels
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.metadata import ExposureMetadata
-from jwst_memest.model.image2 import ESTIMATED_LEVEL2_EXP_TYPES, Image2Inputs, load_image2_baseline
+from jwst_memest.model.image2 import ESTIMATED_LEVEL2_EXP_TYPES, WFSS_EXP_TYPES, Image2Inputs, load_image2_baseline
 from jwst_memest.dark_reference import cached_reference_planes
 from jwst_memest.model.spec2_counts import FLAT_PLANES, UNMEASURED_SPEC2_EXP_TYPES
-from jwst_memest.spec2_layout import SlitLayout, nirspec_slit_layout
+from jwst_memest.spec2_layout import SlitLayout, nirspec_slit_layout, wfss_slit_layout
 from jwst_memest.model.walltime import load_walltime
 from jwst_memest.settings import RunSettings
 from jwst_memest.speed import machine_speed_factor
@@ -83,7 +83,8 @@ def keeps_integrations(meta: ExposureMetadata) -> bool:
 
 
 def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, search_path=(),
-                  background_exposures: int = 0) -> Image2Inputs:
+                  background_exposures: int = 0, cutouts: SlitLayout | None = None,
+                  source_catalog: str | Path | None = None) -> Image2Inputs:
     """The image2 model's inputs of one exposure.
 
     Parameters
@@ -96,6 +97,11 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
         More folders to look for a MOS exposure's MSA metadata file in.
     background_exposures : int, optional
         Background members of the exposure's Level-2 association (bkg_subtract runs on them).
+    cutouts : SlitLayout or None, optional
+        A WFSS exposure's cutouts when already counted (a corpus row); else they are counted from its
+        source catalog.
+    source_catalog : str or pathlib.Path or None, optional
+        A WFSS exposure's catalog (a Level-2 association's ``sourcecat``), instead of SCATFILE's.
 
     Returns
     -------
@@ -105,7 +111,8 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
     Raises
     ------
     ValueError
-        The header has no science shape, or a MOS exposure's MSA metadata file cannot be read.
+        The header has no science shape, or a MOS exposure's MSA metadata file or a WFSS exposure's
+        source catalog cannot be read.
     """
     settings = settings or RunSettings()
     if not meta.ncols or not meta.nrows:
@@ -116,8 +123,13 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
     exp_type = (meta.exp_type or "").upper()
     # calwebb_spec2 builds an IFU exposure into its cubes: one per channel and band it covers
     voxels = cube_pixels([meta], exp_type, 0.0) if exp_type in ("MIR_MRS", "NRS_IFU") else 0.0
-    slits = (nirspec_slit_layout(meta, search_path) if exp_type in ("NRS_FIXEDSLIT", "NRS_MSASPEC")
-             else SlitLayout(0.0, 0.0, 0.0, 0, ""))
+    if exp_type in ("NRS_FIXEDSLIT", "NRS_MSASPEC"):
+        slits = nirspec_slit_layout(meta, search_path)
+    elif exp_type in WFSS_EXP_TYPES:
+        slits = cutouts or wfss_slit_layout(meta, search_path, nbright=settings.wfss_nbright,
+                                            mmag_extract=settings.wfss_mmag_extract, catalog=source_catalog)
+    else:
+        slits = SlitLayout(0.0, 0.0, 0.0, 0, "")
     planes = nirspec_flat_planes(meta) if exp_type in UNMEASURED_SPEC2_EXP_TYPES and exp_type.startswith("NRS") else None
     return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
                         ny=meta.nrows, nx=meta.ncols,
@@ -125,7 +137,7 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
                         full_frame_pixels=columns * rows, settings=settings,
                         output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels,
                         cube_voxels=voxels, slit_pixels=slits.slit_pixels,
-                        largest_slit_pixels=slits.largest_slit_pixels,
+                        largest_slit_pixels=slits.largest_slit_pixels, cutouts=slits.slits,
                         background_slit_pixels=slits.background_slit_pixels,
                         background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0,
                         flat_planes=planes or FLAT_PLANES, flat_planes_known=planes is not None)

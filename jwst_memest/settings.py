@@ -40,6 +40,8 @@ _PARAMETERS = {
     "jump_maximum_cores": ("jump", "maximum_cores"),
     "ramp_fit_maximum_cores": ("ramp_fit", "maximum_cores"),
     "soss_atoca": ("extract_1d", "soss_atoca"),
+    "wfss_nbright": ("extract_2d", "wfss_nbright"),
+    "wfss_mmag_extract": ("extract_2d", "wfss_mmag_extract"),
 }
 _BY_ARGUMENT = {(step, name): field for field, (step, name) in _PARAMETERS.items()}
 
@@ -112,6 +114,16 @@ def _cores(text: Any, what: str) -> str:
     return str(int(number))
 
 
+def _count(text: Any, what: str) -> int | None:
+    """A whole number of 1 or more (None: the default)."""
+    value = _number(text, what)
+    if value is None:
+        return None
+    if value != int(value):
+        raise SettingsError(f"{what}={text}: must be a whole number of 1 or more")
+    return int(value)
+
+
 def _shape(text: Any, what: str) -> tuple[int, int] | None:
     if text is None or str(text).strip().lower() in ("none", ""):
         return None
@@ -165,6 +177,10 @@ class RunSettings:
         calwebb_detector1's jump and ramp_fit ``maximum_cores`` (none, quarter, half, all or a number).
     soss_atoca : bool, optional
         extract_1d's ``soss_atoca``: NIRISS SOSS extracted by ATOCA (false: a box extraction).
+    wfss_nbright : int, optional
+        extract_2d's ``wfss_nbright``: the brightest WFSS sources extracted.
+    wfss_mmag_extract : float or None, optional
+        extract_2d's ``wfss_mmag_extract``: fainter WFSS sources (AB magnitude) are not extracted.
 
     Raises
     ------
@@ -188,6 +204,8 @@ class RunSettings:
     jump_maximum_cores: str = "none"
     ramp_fit_maximum_cores: str = "none"
     soss_atoca: bool = True
+    wfss_nbright: int = 1000
+    wfss_mmag_extract: float | None = None
 
     def __post_init__(self):
         checks = {
@@ -198,6 +216,8 @@ class RunSettings:
             "outlier_pixmap_stepsize": lambda v: _number(v, "steps.outlier_detection.pixmap_stepsize"),
             "jump_maximum_cores": lambda v: _cores(v, "steps.jump.maximum_cores"),
             "ramp_fit_maximum_cores": lambda v: _cores(v, "steps.ramp_fit.maximum_cores"),
+            "wfss_nbright": lambda v: _count(v, "steps.extract_2d.wfss_nbright"),
+            "wfss_mmag_extract": lambda v: _number(v, "steps.extract_2d.wfss_mmag_extract", positive=False),
         }
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -205,7 +225,7 @@ class RunSettings:
             what = f"steps.{step}.{name}" if step else name
             if field.name in checks:
                 value = checks[field.name](value)
-                if value is None and field.name not in ("pixel_scale", "output_shape"):
+                if value is None and field.name not in ("pixel_scale", "output_shape", "wfss_mmag_extract"):
                     value = field.default
             else:
                 value = _boolean(value, what)

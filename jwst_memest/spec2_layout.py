@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["SlitLayout", "nirspec_slit_layout", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
+import numpy as np
+
+__all__ = ["SlitLayout", "nirspec_slit_layout", "wfss_slit_layout", "wfss_orders", "wfss_dispersion_axis",
+           "wfss_blocking_filter", "WFSS_RANGES", "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
 
 DETECTOR_COLUMNS = 2048
 ROWS_PER_SHUTTER_HEIGHT = 6.0  # ~5 rows per shutter height at 0.1" a pixel, rounded up
@@ -153,3 +156,172 @@ def nirspec_slit_layout(meta, search_path=()) -> SlitLayout:
     background = sum(size for slitlet, size in sizes.items() if slitlets[slitlet][1])
     return SlitLayout(float(sum(sizes.values())), float(max(sizes.values())), float(background), len(sizes),
                       f"{len(sizes)} slitlets of {path.name}, every one on this detector, at their largest")
+
+
+# WFSS: the orders extract_2d extracts and each filter's range per order (microns), as the
+# WAVELENGTHRANGE references give them; NIRCam's lists every order it calibrates (1 and 2), NIRISS's
+# order 1 (and 2 for F090W)
+WFSS_EXTRACT_ORDERS = {"NRC_WFSS": (1, 2), "NIS_WFSS": (1,)}
+WFSS_RANGES = {
+    "NRC_WFSS": {f: {1: r1, 2: r2} for f, r1, r2 in (
+        ("F250M", (2.50, 4.80), (2.50, 2.67)), ("F277W", (2.50, 3.81), (2.50, 3.26)),
+        ("F300M", (2.68, 4.03), (2.67, 3.30)), ("F322W2", (2.50, 4.22), (2.50, 4.14)),
+        ("F335M", (3.01, 4.26), (2.55, 3.68)), ("F356W", (3.00, 4.30), (2.53, 4.13)),
+        ("F360M", (3.18, 4.00), (2.56, 4.84)), ("F410M", (3.63, 4.56), (2.52, 4.76)),
+        ("F430M", (4.05, 4.51), (2.54, 4.54)), ("F444W", (3.70, 4.90), (2.50, 4.90)),
+        ("F460M", (3.10, 4.88), (2.58, 4.88)), ("F480M", (4.52, 4.90), (2.55, 4.90)))},
+    "NIS_WFSS": {f: {order: r for order in (-1, 0, 1, 2, 3)} for f, r in (
+        ("F090W", (0.79, 1.03)), ("F115W", (0.97, 1.32)), ("F140M", (1.29, 1.52)),
+        ("F150W", (1.29, 1.71)), ("F158M", (1.41, 1.74)), ("F200W", (1.70, 2.28)))},
+}
+# microns per pixel along a first-order trace (order n: 1/|n| of it); the least across the field
+WFSS_DISPERSION = {"NRC_WFSS": 0.00095, "NIS_WFSS": 0.00465}
+WFSS_HALF_HEIGHT = 5  # extract_2d's wfss_extract_half_height: a point source's cutout is 11 rows
+WFSS_NBRIGHT = 1000  # extract_2d's wfss_nbright: the brightest sources it extracts
+WFSS_TRACE_BEND = 8  # rows a trace bends across the detector (NIRCam's and NIRISS's traces tilt a few)
+
+
+def wfss_blocking_filter(exp_type: str, filter_name: str | None, pupil: str | None) -> str | None:
+    """The filter that sets a WFSS exposure's passband: NIRCam's FILTER, NIRISS's PUPIL.
+
+    Parameters
+    ----------
+    exp_type : str
+        NRC_WFSS or NIS_WFSS.
+    filter_name, pupil : str or None
+        FILTER and PUPIL.
+
+    Returns
+    -------
+    str or None
+        The blocking filter.
+    """
+    return pupil if exp_type == "NIS_WFSS" else filter_name
+
+
+def wfss_dispersion_axis(exp_type: str, filter_name: str | None, pupil: str | None) -> int:
+    """DISPAXIS: 1 where the spectra run along rows (NIRCam GRISMR, NIRISS GR150C), else 2.
+
+    Parameters
+    ----------
+    exp_type : str
+        NRC_WFSS or NIS_WFSS.
+    filter_name, pupil : str or None
+        FILTER and PUPIL.
+
+    Returns
+    -------
+    int
+        1 or 2.
+    """
+    grism = filter_name if exp_type == "NIS_WFSS" else pupil
+    return 1 if (grism or "").upper() in ("GRISMR", "GR150C") else 2
+
+
+def wfss_orders(exp_type: str, blocking: str) -> dict[int, tuple[float, float]]:
+    """The orders extract_2d extracts of a WFSS exposure, each with its wavelength range.
+
+    Parameters
+    ----------
+    exp_type : str
+        NRC_WFSS or NIS_WFSS.
+    blocking : str
+        The blocking filter.
+
+    Returns
+    -------
+    dict of int to (float, float)
+        Order -> (wave min, wave max), microns; every order at the widest range when the filter
+        is not listed.
+    """
+    ranges = WFSS_RANGES[exp_type]
+    orders = WFSS_EXTRACT_ORDERS[exp_type] + ((2,) if exp_type == "NIS_WFSS" and blocking == "F090W" else ())
+    known = ranges.get((blocking or "").upper())
+    widest = {order: (min(r[order][0] for r in ranges.values()), max(r[order][1] for r in ranges.values()))
+              for order in orders}
+    return {order: known[order] if known else widest[order] for order in orders}
+
+
+@lru_cache(maxsize=256)
+def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, float, bool], ...]:
+    """(magnitude, box x extent, box y extent in arcsec, extended) per catalog source."""
+    from astropy.table import Table
+
+    del modified  # part of the cache key: a rewritten catalog is read again
+    table = Table.read(path, format="ascii.ecsv")
+    missing = {"sky_bbox_ll", "sky_bbox_lr", "sky_bbox_ul", "isophotal_abmag"} - set(table.colnames)
+    if missing:
+        raise ValueError(f"{path}: not a source catalog extract_2d reads (no {', '.join(sorted(missing))})")
+    ll, lr, ul = table["sky_bbox_ll"], table["sky_bbox_lr"], table["sky_bbox_ul"]
+    width, height = ll.separation(lr).arcsec, ll.separation(ul).arcsec
+    magnitude = np.ma.filled(np.asarray(table["isophotal_abmag"], float), np.inf)
+    extended = (np.asarray(table["is_extended"], bool) if "is_extended" in table.colnames
+                else np.ones(len(table), bool))
+    return tuple(zip(magnitude.tolist(), width.tolist(), height.tolist(), extended.tolist()))
+
+
+def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_extract: float | None = None,
+                     catalog: str | Path | None = None) -> SlitLayout:
+    """extract_2d's cutouts of a WFSS exposure: one per catalog source and extracted order, at their largest.
+
+    Each cutout spans the order's trace (the filter's range at the least dispersion of the field,
+    plus the source's box along the dispersion) and, across it, 11 rows for a point source
+    (``wfss_extract_half_height``) or the source's box for an extended one, plus the trace's bend;
+    both clipped to the detector. Every source is taken on the detector, every order on it.
+
+    Parameters
+    ----------
+    meta : jwst_memest.metadata.ExposureMetadata
+        The exposure's header (SCATFILE names the catalog).
+    search_path : sequence of str or pathlib.Path, optional
+        More folders to look for the catalog in.
+    nbright : int, optional
+        ``wfss_nbright``: the brightest sources extracted.
+    mmag_extract : float or None, optional
+        ``wfss_mmag_extract``: sources fainter are not extracted.
+    catalog : str or pathlib.Path or None, optional
+        The catalog (a Level-2 association's ``sourcecat`` member), instead of SCATFILE's.
+
+    Returns
+    -------
+    SlitLayout
+        The cutouts.
+
+    Raises
+    ------
+    ValueError
+        No catalog named, found, or readable.
+    """
+    exp_type = (meta.exp_type or "").upper()
+    name = catalog or meta.source_catalog
+    if not name:
+        raise ValueError(f"{meta.path}: a WFSS exposure without SCATFILE: its sources cannot be known")
+    path = Path(name) if Path(name).is_absolute() and Path(name).is_file() else _find(Path(name).name,
+                                                                                      Path(meta.path), search_path)
+    if path is None:
+        raise ValueError(f"{meta.path}: its source catalog {Path(name).name} (SCATFILE) is not beside it; "
+                         "calwebb_spec2 needs it too")
+    boxes = _catalog_boxes(path, path.stat().st_mtime)
+    if mmag_extract is not None:
+        boxes = tuple(box for box in boxes if box[0] < mmag_extract)
+    boxes = sorted(boxes, key=lambda box: box[0])[:nbright]
+    if not boxes:
+        return SlitLayout(0.0, 0.0, 0.0, 0, f"no source of {path.name} is extracted")
+    scale = meta.pixel_scale if meta.pixel_scale == meta.pixel_scale and meta.pixel_scale else 0.065
+    rows = float(meta.nrows or 2048)
+    columns = float(meta.ncols or 2048)
+    axis = wfss_dispersion_axis(exp_type, meta.filter, meta.pupil)
+    along_limit, across_limit = (columns, rows) if axis == 1 else (rows, columns)
+    _, x_extent, y_extent, extended = (np.asarray(v, float) for v in zip(*boxes))
+    along_box, across_box = (x_extent, y_extent) if axis == 1 else (y_extent, x_extent)
+    across = np.where(extended > 0, np.ceil(across_box / scale) + 1, 2 * WFSS_HALF_HEIGHT + 1) + WFSS_TRACE_BEND
+    across = np.minimum(across, across_limit)
+    orders = wfss_orders(exp_type, wfss_blocking_filter(exp_type, meta.filter, meta.pupil))
+    sizes = []
+    for order, (low, high) in orders.items():
+        trace = (high - low) / (WFSS_DISPERSION[exp_type] / max(abs(order), 1))
+        sizes.append(np.minimum(np.ceil(trace + along_box / scale) + 1, along_limit) * across)
+    sizes = np.concatenate(sizes)
+    return SlitLayout(float(sizes.sum()), float(sizes.max()), 0.0, int(sizes.size),
+                      f"{len(boxes)} sources of {path.name} x {len(orders)} order{'s' if len(orders) > 1 else ''}, "
+                      "every one on the detector, at their largest")

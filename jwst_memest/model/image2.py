@@ -21,7 +21,7 @@ from importlib import resources
 
 import numpy as np
 
-from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes, spec2_step_bytes
+from jwst_memest.model.image2_terms import FLAT_REFERENCE_PER_PIXEL, image2_step_bytes, spec2_step_bytes, wfss_step_bytes
 from jwst_memest.model.spec2_counts import FLAT_PLANES, UNMEASURED_SPEC2_EXP_TYPES, unmeasured_spec2_step_bytes
 from jwst_memest.model.terms import settings_matrix, setting_columns
 from jwst_memest.model.stage_baseline import StageBaseline, read_stage_tree
@@ -36,7 +36,8 @@ _DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
 # the spectroscopic types whose calwebb_spec2 is measured: MIRI LRS, a time series extracted per
 # integration and a fixed slit resampled to its s2d; MIRI MRS, built into cubes; NIRISS SOSS, extracted
 # by ATOCA
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS")
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS", "NRC_WFSS", "NIS_WFSS")
+WFSS_EXP_TYPES = ("NRC_WFSS", "NIS_WFSS")
 LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 # and those estimated by their count alone, uncalibrated, the bound widened (`spec2_counts`)
 ESTIMATED_LEVEL2_EXP_TYPES = LEVEL2_EXP_TYPES + UNMEASURED_SPEC2_EXP_TYPES
@@ -47,16 +48,20 @@ UNMEASURED_REASON = {
 }
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
-                "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel")
+                "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel", "wfss_per_cutout",
+                "wfss_background_per_pixel")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
 # above the two copies it runs beside (measured on MIRI LRS slitless); cube_build's point cloud,
 # about 30 float64 arrays per detector pixel; ATOCA's model of the SOSS orders, a few GB however few
-# the integrations (calwebb_tso3's fit: 4.4 GB), and its per-integration work
+# the integrations (calwebb_tso3's fit: 4.4 GB), and its per-integration work; a WFSS cutout's deep
+# copy of the grism WCS and its metadata (traced: 0.65-0.9 MB with NIRCam's references of the
+# operational structure, 1.1 MB with NIRISS's), and bkg_subtract's clipping, about two float64 arrays
+# per frame pixel
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
                    "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0,
-                   "soss_box_per_pixel": 14.0}
+                   "soss_box_per_pixel": 14.0, "wfss_per_cutout": 9.0e5, "wfss_background_per_pixel": 16.0}
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,9 @@ class Image2Inputs:
     cube_voxels : float, optional
         Voxels of the IFU cubes calwebb_spec2 builds of the exposure (0 for other modes).
     slit_pixels, largest_slit_pixels : float, optional
-        Pixels of every slit cutout extract_2d makes, and of the largest (NIRSpec FS and MOS).
+        Pixels of every slit cutout extract_2d makes, and of the largest (NIRSpec FS and MOS; WFSS).
+    cutouts : int, optional
+        extract_2d's cutouts (WFSS: sources x orders).
     background_slit_pixels : float, optional
         Pixels of the MOS background slitlets' cutouts.
     background_exposures : int, optional
@@ -107,6 +114,7 @@ class Image2Inputs:
     cube_voxels: float = 0.0
     slit_pixels: float = 0.0
     largest_slit_pixels: float = 0.0
+    cutouts: int = 0
     background_slit_pixels: float = 0.0
     background_exposures: int = 0
     flat_planes: int = FLAT_PLANES
@@ -122,6 +130,17 @@ class Image2Inputs:
             False for ``UNMEASURED_SPEC2_EXP_TYPES``.
         """
         return self.exp_type not in UNMEASURED_SPEC2_EXP_TYPES
+
+    @property
+    def wfss(self) -> bool:
+        """Whether the exposure is NIRCam's or NIRISS's wide-field slitless spectroscopy.
+
+        Returns
+        -------
+        bool
+            True for NRC_WFSS and NIS_WFSS.
+        """
+        return self.exp_type in WFSS_EXP_TYPES
 
     @property
     def frame_pixels(self) -> int:
@@ -231,6 +250,8 @@ class Image2Inputs:
             record["cube_voxels"] = self.cube_voxels
         if self.exp_type == "NIS_SOSS":
             record["soss_atoca"] = self.atoca
+        if self.wfss:
+            record.update(cutouts=self.cutouts, slit_pixels=self.slit_pixels)
         if not self.measured:
             record.update(slit_pixels=self.slit_pixels, largest_slit_pixels=self.largest_slit_pixels,
                           background_slit_pixels=self.background_slit_pixels,
@@ -286,6 +307,14 @@ class Image2Baseline(StageBaseline):
                 inputs.largest_slit_pixels, inputs.background_slit_pixels, inputs.cube_voxels,
                 inputs.background_exposures, inputs.nx, inputs.flat_planes)
             return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) for step, value in counted.items()}
+        if inputs.wfss:
+            counted = wfss_step_bytes(inputs.frame_pixels, inputs.full_frame_pixels, inputs.slit_pixels,
+                                      inputs.cutouts, c.get("wfss_per_cutout", FIRST_FIT_START["wfss_per_cutout"]),
+                                      c.get("wfss_background_per_pixel", FIRST_FIT_START["wfss_background_per_pixel"]),
+                                      c["extract_per_pixel"])
+            kept = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels}
+            return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) + kept.get(step, 0.0)
+                    for step, value in counted.items()}
         if inputs.pipeline == "calwebb_spec2":
             counted = spec2_step_bytes(inputs.science_pixels, inputs.frame_pixels, inputs.full_frame_pixels,
                                        c["resample_in"], resampled=inputs.resampled_spectrum,
@@ -333,6 +362,9 @@ class Image2Baseline(StageBaseline):
         bool
             True beyond the measured range (or for an instrument never measured).
         """
+        if inputs.wfss:  # its frame is always the detector's: its size is its cutouts
+            largest = self.measured_range.get(f"{inputs.instrument.upper()} WFSS")
+            return largest is None or inputs.cutouts > largest
         largest = self.measured_range.get(f"{inputs.instrument.upper()} {inputs.pipeline}",
                                           self.measured_range.get(inputs.instrument.upper()))
         return largest is None or inputs.science_pixels > largest
@@ -356,8 +388,8 @@ class Image2Baseline(StageBaseline):
         if inputs.exp_type not in LEVEL2_EXP_TYPES:
             reasons.append(f"{inputs.exp_type}: no measured Level-2 run of this type; estimated as imaging")
         if self.beyond(inputs):
-            reasons.append(f"{inputs.science_pixels:.3g} science pixels are beyond the measured "
-                           f"{inputs.instrument} runs")
+            size = f"{inputs.cutouts} cutouts are" if inputs.wfss else f"{inputs.science_pixels:.3g} science pixels are"
+            reasons.append(f"{size} beyond the measured {inputs.instrument} runs")
         return reasons
 
     def unmeasured_reason(self, inputs: Image2Inputs) -> str | None:

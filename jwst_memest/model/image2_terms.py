@@ -32,7 +32,7 @@ from jwst_memest.model.terms import (covered_pixels, member_footprint, resample_
                                      settings_matrix)
 
 __all__ = ["RATE_PER_PIXEL", "CALIBRATED_PER_PIXEL", "FLAT_REFERENCE_PER_PIXEL", "image2_step_bytes", "IMAGE2_STEPS",
-           "spec2_step_bytes", "SPEC2_STEPS"]
+           "spec2_step_bytes", "SPEC2_STEPS", "wfss_step_bytes"]
 
 RATE_PER_PIXEL = 20.0  # SCI, ERR, VAR_POISSON, VAR_RNOISE float32; DQ uint32
 # and VAR_FLAT after flat_field, with the ERR and DQ it replaced still held by the open rate file
@@ -101,6 +101,68 @@ CONVERSION_PER_FRAME_PIXEL = 16.0  # photom's wavelength per pixel and 2-D conve
 # pipeline keeps for extract_1d: counted as if every cube were both
 CUBE_BUILD_PER_VOXEL = 36.0
 CUBE_PER_VOXEL = 16.0
+
+
+# WFSS: a cutout's arrays (SCI, ERR, three variances float32, DQ uint32, WAVELENGTH float32)
+CUTOUT_PER_PIXEL = 28.0
+# WFSS: bkg_subtract's MASK (uint32), kept on the model from then on
+MASK_PER_PIXEL = 4.0
+# WFSS bkg_subtract: the WFSSBKG reference read whole (SCI, ERR float32, DQ uint32), the boolean mask,
+# and the copies of SCI, ERR squared and the background it scales (float32)
+BACKGROUND_REFERENCE_PER_PIXEL = 12.0
+BACKGROUND_COPIES_PER_PIXEL = 13.0
+
+
+def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per_cutout,
+                    background_per_pixel, extract_per_pixel) -> dict[str, np.ndarray]:
+    """Counted bytes (beyond the interpreter) each step of calwebb_spec2 holds for a WFSS exposure.
+
+    bkg_subtract scales the WFSSBKG reference to the source-masked frame (its iterative clipping,
+    ``background_per_pixel``, fitted) and leaves a MASK on the model; flat_field works as for
+    imaging; extract_2d then cuts one cutout per source and order (G pixels in all, n cutouts),
+    each with its own deep copy of the exposure's grism WCS and metadata (``per_cutout``, fitted:
+    its size follows the WCS references' structure); the pipeline copies the cutouts twice for
+    extract_1d (resampled, x1d), which runs beside all three (``extract_per_pixel`` of its own per
+    cutout pixel, fitted). The frame stays open under everything.
+
+    Parameters
+    ----------
+    frame_pixels : array_like
+        P: pixels of the frame.
+    full_frame_pixels : array_like
+        FF: pixels of the detector's full frame (the references' shape).
+    cutout_pixels : array_like
+        G: pixels of every cutout.
+    cutouts : array_like
+        n: cutouts (sources x orders).
+    per_cutout : array_like
+        Bytes each cutout holds beyond its pixels.
+    background_per_pixel : array_like
+        bkg_subtract's clipping arrays per frame pixel.
+    extract_per_pixel : array_like
+        extract_1d's own bytes per cutout pixel.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Bytes per step.
+    """
+    P = np.asarray(frame_pixels, float)
+    FF = np.asarray(full_frame_pixels, float)
+    G = np.asarray(cutout_pixels, float)
+    n = np.asarray(cutouts, float)
+    rate = RATE_PER_PIXEL * P
+    frame = CALIBRATED_PER_PIXEL * P + MASK_PER_PIXEL * P
+    counted = image2_step_bytes(P, P, FF, 0.0, 1.0, 0.0, setting_columns(settings_matrix([None]), 0), 0.0)
+    one = CUTOUT_PER_PIXEL * G + np.asarray(per_cutout, float) * n
+    return {"assign_wcs": rate,
+            "bkg_subtract": (rate + MASK_PER_PIXEL * P + BACKGROUND_REFERENCE_PER_PIXEL * FF
+                             + (BACKGROUND_COPIES_PER_PIXEL + np.asarray(background_per_pixel, float)) * P),
+            "flat_field": counted["flat_field"] + MASK_PER_PIXEL * P,
+            "extract_2d": frame + one, "photom": frame + one + MATCH_NANS_PER_PIXEL * G,
+            "copies": frame + 3 * one,
+            "extract_1d": frame + 3 * one + np.asarray(extract_per_pixel, float) * G,
+            "save": frame + 2 * one}
 
 
 def spec2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, pixmap_per_input,

@@ -49,7 +49,7 @@ calwebb_image2 per exposure (`jwst_memest.model.image2.Image2Inputs`)::
                      + per_integration * NINTS              (a time series' per-integration work)
                      + i2d_pixel * i2d pixels               (resample, when it runs)
 
-calwebb_spec2 per MIRI LRS or MRS exposure (the same inputs)::
+calwebb_spec2 per exposure (MIRI LRS and MRS, NIRISS SOSS, WFSS; the same inputs)::
 
     spec2:   startup + per_pixel * NINTS x rows x columns   (flat_field, photom, pixel_replace on the cube)
                      + per_integration * NINTS              (extract_1d, one integration at a time: most
@@ -60,6 +60,8 @@ calwebb_spec2 per MIRI LRS or MRS exposure (the same inputs)::
                      + atoca + atoca_integration * NINTS [SOSS]   (ATOCA's model of the orders, then
                                                              each integration fitted)
                      + soss_box_integration * NINTS [SOSS, soss_atoca false]  (a box extraction)
+                     + wfss_cutout * cutouts [WFSS]         (extract_2d's WCS copy, extract_1d and the
+                                                             write of each source's order)
 
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
@@ -386,6 +388,7 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
         return Image2Inputs(instrument=str(r.get("instrument") or ""), exp_type=str(r.get("exp_type") or ""),
                             ny=int(r.get("ny") or 0), nx=int(r.get("nx") or 0), nints=int(r.get("nints") or 1),
                             full_frame_pixels=0, cube_voxels=float(r.get("cube_voxels") or 0.0),
+                            cutouts=int(r.get("cutouts") or 0), slit_pixels=float(r.get("slit_pixels") or 0.0),
                             settings=RunSettings(soss_atoca=r.get("soss_atoca", True)))
 
     rows = [inputs(r) for r in rows]
@@ -400,7 +403,8 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
             "cube_voxel": np.array([float(r.cube_voxels) for r in rows]),
             "atoca": np.array([1.0 if r.atoca else 0.0 for r in rows]),
             "atoca_integration": np.array([float(max(r.nints, 1)) if r.atoca else 0.0 for r in rows]),
-            "soss_box_integration": np.array([float(max(r.nints, 1)) if r.soss_box else 0.0 for r in rows])}
+            "soss_box_integration": np.array([float(max(r.nints, 1)) if r.soss_box else 0.0 for r in rows]),
+            "wfss_cutout": np.array([float(r.cutouts) if r.wfss else 0.0 for r in rows])}
 
 
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml

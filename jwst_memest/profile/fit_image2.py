@@ -16,12 +16,14 @@ import numpy as np
 
 from jwst_memest.level2_estimate import image2_inputs
 from jwst_memest.metadata import ExposureMetadata
-from jwst_memest.model.image2 import FIRST_FIT_START, FITTED_TERMS, Image2Baseline, Image2Inputs, image2_file, load_image2_baseline
+from jwst_memest.model.image2 import (FIRST_FIT_START, FITTED_TERMS, WFSS_EXP_TYPES, Image2Baseline, Image2Inputs,
+                                      image2_file, load_image2_baseline)
 from jwst_memest.model.upper import UpperBound
 from jwst_memest.profile.stage_fit import StageCommand, StageModelSpec, run_stage_fit
 from jwst_memest.settings import RunSettings
+from jwst_memest.spec2_layout import SlitLayout
 
-__all__ = ["load_image2_runs", "image2_inputs_of_row", "image2_spec", "main"]
+__all__ = ["load_image2_runs", "image2_inputs_of_row", "image2_spec", "size_key", "main"]
 
 
 def image2_inputs_of_row(row) -> Image2Inputs:
@@ -46,7 +48,11 @@ def image2_inputs_of_row(row) -> Image2Inputs:
                             n_integrations=int(row["nints"]), ncols=int(row["nx"]), nrows=int(row["ny"]),
                             tso_visit=tso, channel=layout.get("channel"), band=layout.get("band"))
     arguments = shlex.split(row["pipeline_args"]) if isinstance(row.get("pipeline_args"), str) else []
-    return image2_inputs(meta, RunSettings.from_arguments(arguments))
+    # a WFSS run's cutouts were counted from its catalog when it ran (the catalog is gone)
+    cutouts = None
+    if str(row["exp_type"]).upper() in WFSS_EXP_TYPES:
+        cutouts = SlitLayout(float(row["slit_pixels"]), 0.0, 0.0, int(row["slits"]), "the run's catalog")
+    return image2_inputs(meta, RunSettings.from_arguments(arguments), cutouts=cutouts)
 
 
 def load_image2_runs(paths) -> tuple[list[Image2Inputs], np.ndarray, np.ndarray, list[dict], object]:
@@ -92,6 +98,25 @@ def image2_spec() -> StageModelSpec:
                           FIRST_FIT_START)
 
 
+def size_key(row: Image2Inputs) -> tuple[str, float]:
+    """What a run's size is measured by, per instrument and pipeline: its science pixels; a WFSS
+    exposure's cutouts (its frame is always the detector's).
+
+    Parameters
+    ----------
+    row : Image2Inputs
+        The run's inputs.
+
+    Returns
+    -------
+    tuple of (str, float)
+        The key of ``measured_range`` and the size.
+    """
+    if row.wfss:
+        return f"{row.instrument} WFSS", float(row.cutouts)
+    return f"{row.instrument} {row.pipeline}", float(row.science_pixels)
+
+
 def mode_of(row) -> str:
     """A run's mode for the accuracy tables: instrument, and time series or imaging.
 
@@ -107,7 +132,7 @@ def mode_of(row) -> str:
     """
     if row.pipeline == "calwebb_spec2":
         kind = ("IFU" if row.cube_voxels else "fixed slit" if row.resampled_spectrum
-                else "spectroscopic time series")
+                else "WFSS" if row.wfss else "spectroscopic time series")
     else:
         kind = "time series" if row.nints > 1 else "imaging"
     return f"{row.instrument} {kind}"
@@ -127,9 +152,10 @@ def main(argv=None) -> int:
         0 done, 2 bad input.
     """
     return run_stage_fit(StageCommand(
-        "fit-image2", __doc__.splitlines()[0], ["data/corpus/image2.csv", "data/corpus/spec2.csv"], load_image2_runs,
+        "fit-image2", __doc__.splitlines()[0], ["data/corpus/image2.csv", "data/corpus/spec2.csv", "data/corpus/spec2-wfss.csv"],
+        load_image2_runs,
         image2_spec(), Image2Baseline, load_image2_baseline, image2_file,
-        size_key=lambda row: (f"{row.instrument} {row.pipeline}", row.science_pixels),
+        size_key=size_key,
         groups=lambda rows, table: [mode_of(r) for r in rows], what="Level-2", label="mode", mode_of=mode_of), argv)
 
 

@@ -31,7 +31,7 @@ __all__ = ["LEVEL2_COLUMNS", "LEVEL2_PIPELINES", "run_level2", "build_level2_cor
 LEVEL2_COLUMNS = [
     "run_id", "pipeline", "status", "measured_gb", "peak_kernel_gb", "peak_sampled_gb", "wall_s",
     "step_peaks", "step_times", "instrument", "detector", "exp_type", "subarray", "tso", "nints", "ny", "nx",
-    "rate_bytes", "pipeline_args", "layout", "jwst_version", "timestamp", "split",
+    "rate_bytes", "pipeline_args", "layout", "jwst_version", "timestamp", "split", "slits", "slit_pixels",
 ]
 # plan key -> the strun alias it runs
 LEVEL2_PIPELINES = {"image2": "calwebb_image2", "spec2": "calwebb_spec2"}
@@ -78,7 +78,20 @@ def _exposure_and_arguments(pipeline: str, layout: ExposureLayout, scratch: Path
     from jwst_memest.profile.spec2 import spec2_arguments, write_spec2_exposure, write_spec2_references
 
     references = write_spec2_references(layout, cache)
-    return write_spec2_exposure(layout, scratch, seed=seed), spec2_arguments(references)
+    wfss = layout.exp_type in ("NRC_WFSS", "NIS_WFSS")
+    return write_spec2_exposure(layout, scratch, seed=seed), spec2_arguments(references, wfss=wfss)
+
+
+def _cutout_columns(exposure: Path) -> dict:
+    """A WFSS exposure's cutouts as the estimator counts them from its header and catalog."""
+    from jwst_memest.metadata import read_exposure_metadata
+    from jwst_memest.spec2_layout import wfss_slit_layout
+
+    meta = read_exposure_metadata(exposure)
+    if (meta.exp_type or "").upper() not in ("NRC_WFSS", "NIS_WFSS"):
+        return {}
+    slits = wfss_slit_layout(meta)
+    return {"slits": slits.slits, "slit_pixels": slits.slit_pixels}
 
 
 def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(), run_id: str | None = None,
@@ -127,6 +140,7 @@ def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(),
     run_id = run_id or f"{pipeline}-{detector.lower()}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     try:
         exposure, arguments = _exposure_and_arguments(pipeline, layout, scratch, cache, seed)
+        cutouts = _cutout_columns(exposure)
         arguments = [*arguments, *_settings_arguments(settings)]
         log_path = scratch / "pipeline.log"
         result = measure([runner, LEVEL2_PIPELINES[pipeline], str(exposure), *arguments],
@@ -148,6 +162,7 @@ def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(),
             "step_peaks": json.dumps(result.step_peaks, sort_keys=True) if result.step_peaks else "",
             "step_times": json.dumps(times, sort_keys=True) if times else "",
             **_driver_columns(layout, pipeline),
+            **cutouts,
             "pipeline_args": " ".join(_settings_arguments(settings)),
             "layout": json.dumps(params or {}, sort_keys=True),
             "jwst_version": jwst.__version__,

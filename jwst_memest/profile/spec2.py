@@ -14,7 +14,8 @@ synthetic LRS DISTORTION and SPECWCS of `jwst_memest.profile.spectral_references
 by a full-frame MIRI FLAT, photom applies a PHOTOM row with its relative response over wavelength,
 the fixed slit is resampled (resample_spec, s2d), and extract_1d extracts every integration with its
 default aperture (EXTRACT1D and APCORR N/A, no aperture correction; PATHLOSS N/A). Other spectroscopic modes need references not synthesised here (NIRSpec's
-optical model; WFSS dispersion, source catalogs and segmentation maps).
+optical model); NIRCam and NIRISS WFSS run with the
+synthetic references and source catalogs of `jwst_memest.profile.wfss_references`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from jwst_memest.profile.reference_meta import set_reference_meta
 __all__ = ["SPEC2_EXP_TYPES", "write_series_rateints", "write_lrs_rate", "write_mrs_rate", "write_spec2_exposure",
            "write_spec2_references", "spec2_arguments"]
 
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS")
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS", "NRC_WFSS", "NIS_WFSS")
 _RESPONSE_LENGTH = 500  # the PHOTOM table's wavelength and response columns, as delivered
 
 
@@ -146,8 +147,11 @@ def write_spec2_exposure(layout: ExposureLayout, directory: str | Path, seed: in
     ValueError
         For a mode that does not run offline here.
     """
+    from jwst_memest.profile.wfss_references import write_wfss_rate
+
     writers = {"MIR_LRS-SLITLESS": write_series_rateints, "MIR_LRS-FIXEDSLIT": write_lrs_rate,
-               "MIR_MRS": write_mrs_rate, "NIS_SOSS": write_series_rateints}
+               "MIR_MRS": write_mrs_rate, "NIS_SOSS": write_series_rateints, "NRC_WFSS": write_wfss_rate,
+               "NIS_WFSS": write_wfss_rate}
     if layout.exp_type not in writers:
         raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
                          f"(measured: {', '.join(SPEC2_EXP_TYPES)})")
@@ -219,7 +223,9 @@ def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[st
     dict of str to pathlib.Path
         LRS: DISTORTION, SPECWCS, FLAT and PHOTOM; MRS: DISTORTION, SPECWCS, REGIONS, WAVELENGTHRANGE,
         FLAT, FRINGE, PHOTOM, CUBEPAR and EXTRACT1D; SOSS: SPECWCS, FLAT, PASTASOSS, SPECPROFILE,
-        SPECKERNEL, PHOTOM and WAVELENGTHRANGE; every other type is N/A.
+        SPECKERNEL, PHOTOM and WAVELENGTHRANGE; WFSS: DISTORTION, FILTEROFFSET, SPECWCS,
+        WAVELENGTHRANGE, BKG, FLAT and PHOTOM (`jwst_memest.profile.wfss_references`); every other
+        type is N/A.
     """
     from jwst_memest.profile.image2_references import write_image2_references
     from jwst_memest.profile.spectral_references import write_lrs_wcs_references
@@ -228,6 +234,10 @@ def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[st
         raise ValueError(f"calwebb_spec2 of {layout.exp_type} does not run offline here "
                          f"(measured: {', '.join(SPEC2_EXP_TYPES)})")
     cache = Path(cache)
+    if layout.exp_type in ("NRC_WFSS", "NIS_WFSS"):
+        from jwst_memest.profile.wfss_references import write_wfss_references
+
+        return write_wfss_references(layout, cache / "wfss")
     if layout.exp_type == "MIR_MRS":
         from jwst_memest.profile.spectral_references import (write_cubepar_reference, write_ifu_extract1d_reference,
                                                              write_mrs_wcs_references)
@@ -258,7 +268,7 @@ def write_spec2_references(layout: ExposureLayout, cache: str | Path) -> dict[st
     return references
 
 
-def spec2_arguments(references: dict[str, Path]) -> list[str]:
+def spec2_arguments(references: dict[str, Path], wfss: bool = False) -> list[str]:
     """``--steps.<step>.override_<reftype>=PATH|N/A`` for every reference calwebb_spec2's steps ask for,
     and extract_1d without aperture correction.
 
@@ -266,6 +276,9 @@ def spec2_arguments(references: dict[str, Path]) -> list[str]:
     ----------
     references : dict of str to pathlib.Path
         Each reference type's file (`write_spec2_references`); the others are N/A.
+    wfss : bool, optional
+        A WFSS exposure: assign_wcs's FITS SIP approximation off (jwst asks CRDS for it again,
+        ignoring the overrides; it only writes header keywords).
 
     Returns
     -------
@@ -280,4 +293,5 @@ def spec2_arguments(references: dict[str, Path]) -> list[str]:
         if isinstance(reftypes, property):  # a pipeline within (master_background_mos): its steps answer for it
             continue
         arguments += [f"--steps.{alias}.override_{reftype}={references.get(reftype, 'N/A')}" for reftype in reftypes]
-    return arguments + ["--steps.extract_1d.apply_apcorr=false"]
+    arguments.append("--steps.extract_1d.apply_apcorr=false")
+    return arguments + (["--steps.assign_wcs.sip_approx=false"] if wfss else [])
