@@ -165,7 +165,8 @@ def nirspec_flat_planes(meta: ExposureMetadata) -> int | None:
 
 
 def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
-                    quantile: float = 0.95, search_path=(), background_exposures: int = 0) -> ExposureEstimate:
+                    quantile: float = 0.95, search_path=(), background_exposures: int = 0,
+                    source_catalog: str | Path | None = None) -> ExposureEstimate:
     """calwebb_image2's estimate of one imaging exposure.
 
     Parameters
@@ -180,6 +181,8 @@ def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
         More folders to look for a MOS exposure's MSA metadata file in.
     background_exposures : int, optional
         Background members of its Level-2 association.
+    source_catalog : str or pathlib.Path or None, optional
+        A WFSS exposure's source catalog from its Level-2 association (else SCATFILE's).
 
     Returns
     -------
@@ -196,7 +199,7 @@ def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
     model = load_image2_baseline()
     if model is None:
         raise ValueError("no calwebb_image2 model is installed")
-    inputs = image2_inputs(meta, settings, search_path, background_exposures)
+    inputs = image2_inputs(meta, settings, search_path, background_exposures, source_catalog=source_catalog)
     result = model.estimate(inputs, quantile)
     timing = load_walltime(inputs.pipeline)
     speed = machine_speed_factor() if timing is not None else 1.0
@@ -229,7 +232,8 @@ def _wall_times(timing, inputs: Image2Inputs, quantile: float, speed: float) -> 
 
 def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = None, quantile: float = 0.95,
                        cpus: int | None = None, dark_frames: int | None = None, search_path=(),
-                       background_exposures: int = 0) -> tuple[list[ExposureEstimate], list[str]]:
+                       background_exposures: int = 0,
+                       source_catalog: str | Path | None = None) -> tuple[list[ExposureEstimate], list[str]]:
     """Every stage before Level 3 that runs from this file, and what is not estimated.
 
     Parameters
@@ -248,6 +252,8 @@ def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = No
         More folders to look for a MOS exposure's MSA metadata file in.
     background_exposures : int, optional
         Background members of its Level-2 association (calwebb_spec2's bkg_subtract).
+    source_catalog : str or pathlib.Path or None, optional
+        A WFSS exposure's source catalog from its Level-2 association (else SCATFILE's).
 
     Returns
     -------
@@ -269,8 +275,9 @@ def estimate_reduction(meta: ExposureMetadata, settings: RunSettings | None = No
         estimates.append(estimate_from_metadata(meta, settings, quantile, cpus, dark_frames))
     if (meta.exp_type or "").upper() in ESTIMATED_LEVEL2_EXP_TYPES:
         try:
-            estimates.append(estimate_level2(meta, settings, quantile, search_path, background_exposures))
-        except ValueError as error:  # a MOS exposure whose MSA metadata file is not at hand
+            estimates.append(estimate_level2(meta, settings, quantile, search_path, background_exposures,
+                                             source_catalog))
+        except ValueError as error:  # a MOS exposure's MSA metadata file, a WFSS one's catalog, not at hand
             not_estimated.append(f"calwebb_spec2: not estimated: {error}")
     else:
         not_estimated.append(SPEC2_NOT_ESTIMATED)
@@ -354,9 +361,13 @@ def estimate_level2_association(path, settings: RunSettings | None = None, quant
                 raise ValueError(f"{science[0]['expname']}: member not found")
             backgrounds = [m for m in product.get("members", [])
                            if str(m.get("exptype", "")).lower() == "background"]
+            catalogs = [m for m in product.get("members", []) if str(m.get("exptype", "")).lower() == "sourcecat"]
+            catalog = ((resolve_member(catalogs[0]["expname"], Path(path).parent, [Path(p) for p in search_path])
+                        or catalogs[0]["expname"]) if catalogs else None)
             stages, not_estimated = estimate_reduction(read_exposure_metadata(member), settings, quantile,
                                                        search_path=[Path(path).parent, *map(Path, search_path)],
-                                                       background_exposures=len(backgrounds))
+                                                       background_exposures=len(backgrounds),
+                                                       source_catalog=catalog)
             level2 = [s for s in stages if s.pipeline != "calwebb_detector1"]
             if not level2:
                 raise ValueError("; ".join(not_estimated) or "no Level-2 stage estimated")

@@ -299,7 +299,8 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
     path = Path(name) if Path(name).is_absolute() and Path(name).is_file() else _find(Path(name).name,
                                                                                       Path(meta.path), search_path)
     if path is None:
-        raise ValueError(f"{meta.path}: its source catalog {Path(name).name} (SCATFILE) is not beside it; "
+        named = "its association's sourcecat" if catalog else "SCATFILE"
+        raise ValueError(f"{meta.path}: its source catalog {Path(name).name} ({named}) is not beside it; "
                          "calwebb_spec2 needs it too")
     boxes = _catalog_boxes(path, path.stat().st_mtime)
     if mmag_extract is not None:
@@ -313,14 +314,16 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
     axis = wfss_dispersion_axis(exp_type, meta.filter, meta.pupil)
     along_limit, across_limit = (columns, rows) if axis == 1 else (rows, columns)
     _, x_extent, y_extent, extended = (np.asarray(v, float) for v in zip(*boxes))
+    # boxes in pixels (to a thousandth: a box of whole pixels is not a pixel more by rounding)
+    x_extent, y_extent = np.round(x_extent / scale, 3), np.round(y_extent / scale, 3)
     along_box, across_box = (x_extent, y_extent) if axis == 1 else (y_extent, x_extent)
-    across = np.where(extended > 0, np.ceil(across_box / scale) + 1, 2 * WFSS_HALF_HEIGHT + 1) + WFSS_TRACE_BEND
+    across = np.where(extended > 0, np.ceil(across_box) + 1, 2 * WFSS_HALF_HEIGHT + 1) + WFSS_TRACE_BEND
     across = np.minimum(across, across_limit)
     orders = wfss_orders(exp_type, wfss_blocking_filter(exp_type, meta.filter, meta.pupil))
     sizes = []
     for order, (low, high) in orders.items():
         trace = (high - low) / (WFSS_DISPERSION[exp_type] / max(abs(order), 1))
-        sizes.append(np.minimum(np.ceil(trace + along_box / scale) + 1, along_limit) * across)
+        sizes.append(np.minimum(np.ceil(trace + along_box) + 1, along_limit) * across)
     sizes = np.concatenate(sizes)
     return SlitLayout(float(sizes.sum()), float(sizes.max()), 0.0, int(sizes.size),
                       f"{len(boxes)} sources of {path.name} x {len(orders)} order{'s' if len(orders) > 1 else ''}, "

@@ -1,0 +1,139 @@
+"""calwebb_spec2 of WFSS: the cutouts counted from the source catalog, and the estimate that follows them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.table import QTable
+
+from jwst_memest.instruments import imaging_pixel_scale
+from jwst_memest.level2_estimate import estimate_reduction, image2_inputs
+from jwst_memest.metadata import read_exposure_metadata
+from jwst_memest.model.image2 import load_image2_baseline
+from jwst_memest.settings import RunSettings
+from jwst_memest.spec2_layout import WFSS_DISPERSION, WFSS_HALF_HEIGHT, WFSS_TRACE_BEND, wfss_slit_layout
+
+SCALE = imaging_pixel_scale("NRCALONG")  # arcsec per pixel: the boxes below are whole pixels
+
+
+def _catalog(path: Path, magnitudes, half_sizes_pix, extended) -> Path:
+    n = len(magnitudes)
+    ra0, dec0 = 53.1, -27.8
+    centre = SkyCoord(np.full(n, ra0) * u.deg, (dec0 + np.arange(n) * 1e-3) * u.deg)
+    table = QTable()
+    table["label"] = np.arange(1, n + 1)
+    table["sky_centroid"] = centre
+    table["isophotal_abmag"] = np.asarray(magnitudes, float)
+    table["is_extended"] = np.asarray(extended, bool)
+    half = np.asarray(half_sizes_pix, float) * SCALE / 3600
+    cosd = np.cos(np.radians(dec0))
+    for corner, dx, dy in (("ll", -1, -1), ("lr", 1, -1), ("ul", -1, 1), ("ur", 1, 1)):
+        table[f"sky_bbox_{corner}"] = SkyCoord((centre.ra.deg + dx * half / cosd) * u.deg,
+                                               (centre.dec.deg + dy * half) * u.deg)
+    table.write(path, format="ascii.ecsv", overwrite=True)
+    return path
+
+
+def _wfss_rate(folder: Path, catalog: str | None, pupil="GRISMR", filter_name="F444W", exp_type="NRC_WFSS",
+               detector="NRCALONG", name="jw01234007001_01101_00001_nrcalong_rate.fits") -> Path:
+    primary = fits.PrimaryHDU()
+    cards = {"TELESCOP": "JWST", "INSTRUME": "NIRCAM" if exp_type == "NRC_WFSS" else "NIRISS",
+             "DETECTOR": detector, "EXP_TYPE": exp_type, "FILTER": filter_name, "PUPIL": pupil, "NGROUPS": 5,
+             "NINTS": 1, "NFRAMES": 1, "GROUPGAP": 0, "SUBARRAY": "FULL", "SUBSIZE1": 2048, "SUBSIZE2": 2048}
+    if catalog:
+        cards["SCATFILE"] = catalog
+    primary.header.update(cards)
+    path = folder / name
+    fits.HDUList([primary]).writeto(path)
+    return path
+
+
+def test_each_source_gives_a_cutout_per_order_as_long_as_its_trace_and_as_tall_as_its_box(tmp_path):
+    _catalog(tmp_path / "cat.ecsv", [20.0, 21.0], [2.0, 15.0], [False, True])
+    meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv"))
+    layout = wfss_slit_layout(meta)
+    assert layout.slits == 4  # NIRCam extracts orders 1 and 2 of every source
+    # F444W: order 1 spans 3.70-4.90 um at the least dispersion, order 2 2.50-4.90 um at half of it
+    # (longer than the detector: clipped); along the rows (GRISMR) each adds its box's width
+    order1 = np.ceil((4.90 - 3.70) / WFSS_DISPERSION["NRC_WFSS"] + np.array([4.0, 30.0])) + 1
+    order2 = np.array([2048.0, 2048.0])
+    across = np.array([2 * WFSS_HALF_HEIGHT + 1, 30 + 1]) + WFSS_TRACE_BEND  # a point source: 11 rows
+    expected = float(np.sum(order1 * across) + np.sum(order2 * across))
+    assert layout.slit_pixels == pytest.approx(expected, rel=0.002)
+    assert "2 sources of cat.ecsv x 2 orders" in layout.source
+
+
+def test_extract_2d_s_brightest_and_magnitude_limits_choose_the_sources(tmp_path):
+    _catalog(tmp_path / "cat.ecsv", [25.0, 19.0, 22.0, 27.0], [3.0, 3.0, 3.0, 3.0], [True] * 4)
+    meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv"))
+    assert wfss_slit_layout(meta).slits == 8
+    assert wfss_slit_layout(meta, nbright=3).slits == 6
+    assert wfss_slit_layout(meta, mmag_extract=24.0).slits == 4
+    inputs = image2_inputs(meta, RunSettings.from_arguments(["--steps.extract_2d.wfss_nbright=1"]))
+    assert inputs.cutouts == 2 and inputs.wfss
+
+
+def test_niriss_extracts_one_order_but_two_for_f090w(tmp_path):
+    _catalog(tmp_path / "cat.ecsv", [20.0, 21.0, 22.0], [3.0, 3.0, 3.0], [True] * 3)
+    f200w = _wfss_rate(tmp_path, "cat.ecsv", pupil="F200W", filter_name="GR150C", exp_type="NIS_WFSS", detector="NIS",
+                       name="jw01234008001_01101_00001_nis_rate.fits")
+    f090w = _wfss_rate(tmp_path, "cat.ecsv", pupil="F090W", filter_name="GR150R", exp_type="NIS_WFSS", detector="NIS",
+                       name="jw01234008001_01101_00002_nis_rate.fits")
+    assert wfss_slit_layout(read_exposure_metadata(f200w)).slits == 3
+    assert wfss_slit_layout(read_exposure_metadata(f090w)).slits == 6
+
+
+def test_a_wfss_exposure_without_its_catalog_is_not_estimated_and_says_why(tmp_path):
+    missing = read_exposure_metadata(_wfss_rate(tmp_path, "gone_cat.ecsv"))
+    estimates, not_estimated = estimate_reduction(missing)
+    assert not estimates
+    assert "gone_cat.ecsv (SCATFILE) is not beside it" in not_estimated[0]
+    (tmp_path / "bad_cat.ecsv").write_text("# %ECSV 1.0\n# ---\n# datatype:\n# - {name: label, datatype: int64}\nlabel\n1\n")
+    bad = read_exposure_metadata(_wfss_rate(tmp_path, "bad_cat.ecsv", name="jw01234007001_01101_00002_nrcalong_rate.fits"))
+    with pytest.raises(ValueError, match="bad_cat.ecsv: not a source catalog"):
+        wfss_slit_layout(bad)
+
+
+def test_the_wfss_estimate_grows_with_its_sources_and_peaks_in_extract_1d(tmp_path):
+    model = load_image2_baseline()
+    sizes = {}
+    for n in (10, 400):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        _catalog(folder / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.arange(n) % 2 == 1)
+        estimates, _ = estimate_reduction(read_exposure_metadata(_wfss_rate(folder, "cat.ecsv")))
+        (estimate,) = estimates
+        assert estimate.pipeline == "calwebb_spec2" and estimate.inputs["cutouts"] == 2 * n
+        sizes[n] = estimate
+    assert sizes[400].peak_step == "extract_1d"
+    # each cutout holds its pixels and its WCS copy three times over at extract_1d
+    inputs = image2_inputs(read_exposure_metadata(tmp_path / "400" / "jw01234007001_01101_00001_nrcalong_rate.fits"))
+    per_cutout = model.coefficients["wfss_per_cutout"]
+    assert sizes[400].gb - sizes[10].gb >= 3 * 780 * per_cutout / 1e9
+    assert inputs.slit_pixels > 0 and sizes[400].upper_gb > sizes[400].gb
+
+
+def test_a_level2_association_s_source_catalog_member_is_the_one_counted(tmp_path):
+    from jwst.associations.asn_from_list import asn_from_list
+    from jwst.associations.lib.rules_level2_base import DMSLevel2bBase
+
+    from jwst_memest.level2_estimate import estimate_level2_association
+
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    _catalog(folder / "direct_cat.ecsv", [20.0, 21.0, 22.0], [3.0, 3.0, 3.0], [True] * 3)
+    rate = _wfss_rate(tmp_path, "elsewhere_cat.ecsv")  # SCATFILE names a catalog not at hand
+    asn = json.loads(asn_from_list([rate.name], rule=DMSLevel2bBase).dump(format="json")[1])
+    asn["products"][0]["members"].append({"expname": "catalogs/direct_cat.ecsv", "exptype": "sourcecat"})
+    path = tmp_path / "level2_asn.json"
+    path.write_text(json.dumps(asn))
+    _, estimates, failures = estimate_level2_association(path)
+    assert not failures
+    (estimate,) = [e for e in estimates if e.pipeline == "calwebb_spec2"]
+    assert estimate.inputs["cutouts"] == 6
