@@ -75,3 +75,49 @@ def test_a_whole_soss_spec2_run_is_measured_and_within_its_bound(tmp_path):
     assert row["status"] == "ok", row["status"]
     estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
     assert estimate["peak_step"] == "extract_1d" and row["measured_gb"] <= estimate["upper_gb"]
+
+
+WFSS = dict(exp_type="NRC_WFSS", detectors=["NRCALONG"], filter="F444W", pupil="GRISMR", ngroups=5, n_slits=12)
+
+
+def test_a_wfss_rate_its_catalog_and_references_are_what_spec2_reads(tmp_path):
+    from gwcs.wcs import WCS
+    from jwst.assign_wcs import nircam
+    from stdatamodels.jwst import datamodels
+
+    from jwst_memest.profile.spec2 import spec2_arguments, write_spec2_exposure, write_spec2_references
+
+    layout = ExposureLayout.from_plan(WFSS)
+    rate = write_spec2_exposure(layout, tmp_path / "exposure")
+    meta = read_exposure_metadata(rate)
+    assert meta.source_catalog and (rate.parent / meta.source_catalog).is_file()
+    inputs = image2_inputs(meta)
+    assert inputs.wfss and inputs.cutouts == 24  # 12 sources x orders 1 and 2
+    references = write_spec2_references(layout, tmp_path / "cache")
+    assert {"distortion", "filteroffset", "specwcs", "wavelengthrange", "bkg", "flat", "photom"} <= set(references)
+    arguments = spec2_arguments(references, wfss=True)
+    assert "--steps.assign_wcs.sip_approx=false" in arguments
+    assert f"--steps.extract_2d.override_wavelengthrange={references['wavelengthrange']}" in arguments
+    # the catalog's sources land where jwst's own grism WCS puts them: on the detector
+    with datamodels.open(rate) as model:
+        wcs = WCS(nircam.wfss(model, {k: str(references[k]) for k in ("distortion", "filteroffset", "specwcs")}))
+    from astropy.table import QTable
+
+    catalog = QTable.read(rate.parent / meta.source_catalog)
+    x, y, *_ = wcs.backward_transform(catalog["sky_centroid"].ra.deg, catalog["sky_centroid"].dec.deg, 4.3, 1)
+    assert ((0 < y) & (y < 2048)).all()  # GRISMR disperses along rows: each trace on its source's row
+    assert abs(y - catalog["ycentroid"]).max() < 10
+
+
+@pytest.mark.slow
+def test_a_whole_wfss_spec2_run_is_measured_and_within_its_bound(tmp_path):
+    from jwst_memest.model.image2 import load_image2_baseline
+    from jwst_memest.profile.fit_image2 import image2_inputs_of_row
+    from jwst_memest.profile.level2 import run_level2
+
+    row = run_level2(ExposureLayout.from_plan(WFSS), "spec2", run_id="slow-spec2-wfss",
+                     reference_cache=tmp_path / "cache", scratch_root=str(tmp_path), params=WFSS)
+    assert row["status"] == "ok", row["status"]
+    assert row["slits"] == 24 and "extract_2d" in row["step_times"]
+    estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
+    assert row["measured_gb"] <= estimate["upper_gb"]

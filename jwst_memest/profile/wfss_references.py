@@ -124,7 +124,6 @@ def _nircam_specwcs(layout: ExposureLayout):
     model.meta.input_units = model.meta.output_units = "micron"
     set_reference_meta(model, "specwcs", "NIRCAM", "synthetic grism dispersion in the operational structure")
     model.meta.instrument.filter, model.meta.instrument.pupil = layout.filter, layout.pupil
-    model.meta.instrument.module = layout.detectors[0][3]
     return model
 
 
@@ -256,7 +255,10 @@ def write_wfss_references(layout: ExposureLayout, cache: str | Path) -> dict[str
     for reftype, (name, build) in writers.items():
         path = cache / name
         if not path.is_file():
-            write_datamodel(build(), path)
+            model = build()
+            if layout.exp_type == "NRC_WFSS":  # NIRCam's references name their module and channel
+                model.meta.instrument.module, model.meta.instrument.channel = layout.detectors[0][3], "LONG"
+            write_datamodel(model, path)
         paths[reftype] = path
     paths["flat"] = write_image2_references(layout.detectors[0], layout.filter, layout.pupil, "FULL", 0.0, 0.0,
                                             cache)["flat"]
