@@ -138,6 +138,7 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
                         output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels,
                         cube_voxels=voxels, slit_pixels=slits.slit_pixels,
                         largest_slit_pixels=slits.largest_slit_pixels, cutouts=slits.slits,
+                        segment_pixels=slits.segment_pixels, filter=meta.filter, pupil=meta.pupil,
                         background_slit_pixels=slits.background_slit_pixels,
                         background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0,
                         flat_planes=planes or FLAT_PLANES, flat_planes_known=planes is not None)

@@ -42,6 +42,10 @@ _PARAMETERS = {
     "soss_atoca": ("extract_1d", "soss_atoca"),
     "wfss_nbright": ("extract_2d", "wfss_nbright"),
     "wfss_mmag_extract": ("extract_2d", "wfss_mmag_extract"),
+    "skip_wfss_contam": ("wfss_contam", "skip"),
+    "wfss_contam_maximum_cores": ("wfss_contam", "maximum_cores"),
+    "wfss_contam_max_pixels": ("wfss_contam", "max_pixels_per_chunk"),
+    "wfss_contam_oversample": ("wfss_contam", "wl_oversample"),
 }
 _BY_ARGUMENT = {(step, name): field for field, (step, name) in _PARAMETERS.items()}
 
@@ -181,6 +185,14 @@ class RunSettings:
         extract_2d's ``wfss_nbright``: the brightest WFSS sources extracted.
     wfss_mmag_extract : float or None, optional
         extract_2d's ``wfss_mmag_extract``: fainter WFSS sources (AB magnitude) are not extracted.
+    skip_wfss_contam : bool, optional
+        wfss_contam's ``skip`` (true by default: the contamination correction does not run).
+    wfss_contam_maximum_cores : str, optional
+        wfss_contam's ``maximum_cores``: its dispersing processes.
+    wfss_contam_max_pixels : int, optional
+        wfss_contam's ``max_pixels_per_chunk``: segment pixels dispersed at once by one process.
+    wfss_contam_oversample : int, optional
+        wfss_contam's ``wl_oversample``: wavelengths per pixel of the trace.
 
     Raises
     ------
@@ -206,6 +218,10 @@ class RunSettings:
     soss_atoca: bool = True
     wfss_nbright: int = 1000
     wfss_mmag_extract: float | None = None
+    skip_wfss_contam: bool = True
+    wfss_contam_maximum_cores: str = "1"
+    wfss_contam_max_pixels: int = 5000
+    wfss_contam_oversample: int = 2
 
     def __post_init__(self):
         checks = {
@@ -218,6 +234,9 @@ class RunSettings:
             "ramp_fit_maximum_cores": lambda v: _cores(v, "steps.ramp_fit.maximum_cores"),
             "wfss_nbright": lambda v: _count(v, "steps.extract_2d.wfss_nbright"),
             "wfss_mmag_extract": lambda v: _number(v, "steps.extract_2d.wfss_mmag_extract", positive=False),
+            "wfss_contam_maximum_cores": lambda v: _cores(v, "steps.wfss_contam.maximum_cores"),
+            "wfss_contam_max_pixels": lambda v: _count(v, "steps.wfss_contam.max_pixels_per_chunk"),
+            "wfss_contam_oversample": lambda v: _count(v, "steps.wfss_contam.wl_oversample"),
         }
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SlitLayout", "nirspec_slit_layout", "wfss_slit_layout", "wfss_orders", "wfss_dispersion_axis",
-           "wfss_blocking_filter", "WFSS_RANGES", "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
+           "wfss_blocking_filter", "wfss_trace_samples", "WFSS_RANGES", "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
 
 DETECTOR_COLUMNS = 2048
 ROWS_PER_SHUTTER_HEIGHT = 6.0  # ~5 rows per shutter height at 0.1" a pixel, rounded up
@@ -51,6 +51,8 @@ class SlitLayout:
         Cutouts.
     source : str
         Where the layout comes from (one line for the annotation).
+    segment_pixels : float, optional
+        WFSS: the sources' pixels in the segmentation map (wfss_contam disperses each of them).
     """
 
     slit_pixels: float
@@ -58,6 +60,7 @@ class SlitLayout:
     background_slit_pixels: float
     slits: int
     source: str
+    segment_pixels: float = 0.0
 
 
 def _find(name: str, exposure: Path, search_path) -> Path | None:
@@ -244,7 +247,7 @@ def wfss_orders(exp_type: str, blocking: str) -> dict[int, tuple[float, float]]:
 
 @lru_cache(maxsize=256)
 def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, float, bool], ...]:
-    """(magnitude, box x extent, box y extent in arcsec, extended) per catalog source."""
+    """(magnitude, box x extent, box y extent in arcsec, extended, segment pixels or NaN) per catalog source."""
     from astropy.table import Table
 
     del modified  # part of the cache key: a rewritten catalog is read again
@@ -257,7 +260,11 @@ def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, flo
     magnitude = np.ma.filled(np.asarray(table["isophotal_abmag"], float), np.inf)
     extended = (np.asarray(table["is_extended"], bool) if "is_extended" in table.colnames
                 else np.ones(len(table), bool))
-    return tuple(zip(magnitude.tolist(), width.tolist(), height.tolist(), extended.tolist()))
+    if "area" in table.colnames:  # the isophotal area: the source's pixels in the segmentation map
+        area = np.ma.filled(np.asarray(getattr(table["area"], "value", table["area"]), float), np.nan)
+    else:
+        area = np.full(len(table), np.nan)
+    return tuple(zip(magnitude.tolist(), width.tolist(), height.tolist(), extended.tolist(), area.tolist()))
 
 
 def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_extract: float | None = None,
@@ -313,7 +320,7 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
     columns = float(meta.ncols or 2048)
     axis = wfss_dispersion_axis(exp_type, meta.filter, meta.pupil)
     along_limit, across_limit = (columns, rows) if axis == 1 else (rows, columns)
-    _, x_extent, y_extent, extended = (np.asarray(v, float) for v in zip(*boxes))
+    _, x_extent, y_extent, extended, area = (np.asarray(v, float) for v in zip(*boxes))
     # boxes in pixels (to a thousandth: a box of whole pixels is not a pixel more by rounding)
     x_extent, y_extent = np.round(x_extent / scale, 3), np.round(y_extent / scale, 3)
     along_box, across_box = (x_extent, y_extent) if axis == 1 else (y_extent, x_extent)
@@ -325,6 +332,39 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
         trace = (high - low) / (WFSS_DISPERSION[exp_type] / max(abs(order), 1))
         sizes.append(np.minimum(np.ceil(trace + along_box) + 1, along_limit) * across)
     sizes = np.concatenate(sizes)
+    # wfss_contam disperses every catalog source's segment (its box where the area is not given)
+    _, all_x, all_y, _, all_area = (np.asarray(v, float) for v in zip(*_catalog_boxes(path, path.stat().st_mtime)))
+    segments = np.where(np.isfinite(all_area), all_area, np.ceil(all_x / scale + 1) * np.ceil(all_y / scale + 1))
     return SlitLayout(float(sizes.sum()), float(sizes.max()), 0.0, int(sizes.size),
                       f"{len(boxes)} sources of {path.name} x {len(orders)} order{'s' if len(orders) > 1 else ''}, "
-                      "every one on the detector, at their largest")
+                      "every one on the detector, at their largest", float(segments.sum()))
+
+
+def wfss_trace_samples(exp_type: str, blocking: str, oversample: int = 2) -> int:
+    """The wavelengths wfss_contam disperses each segment pixel at, in its longest order.
+
+    wfss_contam simulates every order of the WAVELENGTHRANGE reference (NIRCam 1 and 2, NIRISS -1
+    to 3), sampling each order's range at its pixel spacing over ``wl_oversample``.
+
+    Parameters
+    ----------
+    exp_type : str
+        NRC_WFSS or NIS_WFSS.
+    blocking : str
+        The blocking filter.
+    oversample : int, optional
+        ``wl_oversample``.
+
+    Returns
+    -------
+    int
+        Wavelength samples of the order with the most.
+    """
+    ranges = WFSS_RANGES[exp_type]
+    known = ranges.get((blocking or "").upper())
+    samples = []
+    for order in next(iter(ranges.values())):
+        low, high = known[order] if known else (min(r[order][0] for r in ranges.values()),
+                                                max(r[order][1] for r in ranges.values()))
+        samples.append((high - low) / (WFSS_DISPERSION[exp_type] / max(abs(order), 1)) * oversample)
+    return int(np.ceil(max(samples)))

@@ -49,7 +49,7 @@ UNMEASURED_REASON = {
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
                 "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel", "wfss_per_cutout",
-                "wfss_background_per_pixel")
+                "wfss_background_per_pixel", "wfss_contam_per_element")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
@@ -58,10 +58,12 @@ FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_ou
 # the integrations (calwebb_tso3's fit: 4.4 GB), and its per-integration work; a WFSS cutout's deep
 # copy of the grism WCS and its metadata (traced: 0.65-0.9 MB with NIRCam's references of the
 # operational structure, 1.1 MB with NIRISS's), and bkg_subtract's clipping, about two float64 arrays
-# per frame pixel
+# per frame pixel; wfss_contam's dispersion of a chunk, about 11 float64 arrays per segment pixel
+# and wavelength sample (a first run: 2.9 GB for 3380 pixels at 10 105 samples)
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
                    "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0,
-                   "soss_box_per_pixel": 14.0, "wfss_per_cutout": 9.0e5, "wfss_background_per_pixel": 16.0}
+                   "soss_box_per_pixel": 14.0, "wfss_per_cutout": 9.0e5, "wfss_background_per_pixel": 16.0,
+                   "wfss_contam_per_element": 88.0}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class Image2Inputs:
         Pixels of every slit cutout extract_2d makes, and of the largest (NIRSpec FS and MOS; WFSS).
     cutouts : int, optional
         extract_2d's cutouts (WFSS: sources x orders).
+    segment_pixels : float, optional
+        WFSS: the catalog sources' pixels in the segmentation map (wfss_contam disperses them).
+    filter, pupil : str or None, optional
+        FILTER and PUPIL (WFSS: the blocking filter sets wfss_contam's wavelength samples).
     background_slit_pixels : float, optional
         Pixels of the MOS background slitlets' cutouts.
     background_exposures : int, optional
@@ -115,6 +121,9 @@ class Image2Inputs:
     slit_pixels: float = 0.0
     largest_slit_pixels: float = 0.0
     cutouts: int = 0
+    segment_pixels: float = 0.0
+    filter: str | None = None
+    pupil: str | None = None
     background_slit_pixels: float = 0.0
     background_exposures: int = 0
     flat_planes: int = FLAT_PLANES
@@ -141,6 +150,45 @@ class Image2Inputs:
             True for NRC_WFSS and NIS_WFSS.
         """
         return self.exp_type in WFSS_EXP_TYPES
+
+    @property
+    def contam(self) -> bool:
+        """Whether calwebb_spec2 runs wfss_contam on the exposure (a WFSS one, the step not skipped).
+
+        Returns
+        -------
+        bool
+            True when the contamination correction runs.
+        """
+        return self.wfss and not bool(getattr(self.settings, "skip_wfss_contam", True))
+
+    def contam_work(self, cpus: int | None = None) -> tuple[float, int, int]:
+        """wfss_contam's dispersion: pixels x samples of one chunk, chunks at once, spawned workers.
+
+        Parameters
+        ----------
+        cpus : int or None, optional
+            Cores of the machine (``maximum_cores`` of half or all).
+
+        Returns
+        -------
+        tuple of (float, int, int)
+            Elements per chunk, processes dispersing at once, worker interpreters (0 when it
+            disperses in the pipeline's own process); zeros when the step does not run.
+        """
+        if not self.contam or self.segment_pixels <= 0:
+            return 0.0, 0, 0
+        from jwst_memest.model.detector1 import worker_processes
+        from jwst_memest.spec2_layout import wfss_blocking_filter, wfss_trace_samples
+
+        settings = self.settings
+        per_chunk = float(settings.wfss_contam_max_pixels)
+        chunks = int(np.ceil(self.segment_pixels / per_chunk))
+        samples = wfss_trace_samples(self.exp_type, wfss_blocking_filter(self.exp_type, self.filter, self.pupil),
+                                     settings.wfss_contam_oversample)
+        cores = worker_processes(settings.wfss_contam_maximum_cores, cpus)
+        workers = cores if cores > 1 else 0
+        return min(self.segment_pixels, per_chunk) * samples, min(cores, chunks), workers
 
     @property
     def frame_pixels(self) -> int:
@@ -251,7 +299,8 @@ class Image2Inputs:
         if self.exp_type == "NIS_SOSS":
             record["soss_atoca"] = self.atoca
         if self.wfss:
-            record.update(cutouts=self.cutouts, slit_pixels=self.slit_pixels)
+            record.update(cutouts=self.cutouts, slit_pixels=self.slit_pixels, segment_pixels=self.segment_pixels,
+                          filter=self.filter, pupil=self.pupil, wfss_contam=self.contam)
         if not self.measured:
             record.update(slit_pixels=self.slit_pixels, largest_slit_pixels=self.largest_slit_pixels,
                           background_slit_pixels=self.background_slit_pixels,
@@ -308,10 +357,13 @@ class Image2Baseline(StageBaseline):
                 inputs.background_exposures, inputs.nx, inputs.flat_planes)
             return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) for step, value in counted.items()}
         if inputs.wfss:
+            elements, processes, workers = inputs.contam_work()
+            fitted = {term: c.get(term, FIRST_FIT_START[term])
+                      for term in ("wfss_per_cutout", "wfss_background_per_pixel", "wfss_contam_per_element")}
             counted = wfss_step_bytes(inputs.frame_pixels, inputs.full_frame_pixels, inputs.slit_pixels,
-                                      inputs.cutouts, c.get("wfss_per_cutout", FIRST_FIT_START["wfss_per_cutout"]),
-                                      c.get("wfss_background_per_pixel", FIRST_FIT_START["wfss_background_per_pixel"]),
-                                      c["extract_per_pixel"])
+                                      inputs.cutouts, fitted["wfss_per_cutout"], fitted["wfss_background_per_pixel"],
+                                      c["extract_per_pixel"], elements, processes, workers,
+                                      fitted["wfss_contam_per_element"], c["base_bytes"])
             kept = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels}
             return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) + kept.get(step, 0.0)
                     for step, value in counted.items()}

@@ -111,10 +111,13 @@ MASK_PER_PIXEL = 4.0
 # and the copies of SCI, ERR squared and the background it scales (float32)
 BACKGROUND_REFERENCE_PER_PIXEL = 12.0
 BACKGROUND_COPIES_PER_PIXEL = 13.0
+# wfss_contam: the simulated dispersed frame and the direct image's background-subtracted copy (float64)
+SIMULATED_PER_FULL_FRAME_PIXEL = 16.0
 
 
 def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per_cutout,
-                    background_per_pixel, extract_per_pixel) -> dict[str, np.ndarray]:
+                    background_per_pixel, extract_per_pixel, contam_elements=0.0, contam_processes=0,
+                    contam_workers=0, contam_per_element=0.0, worker_bytes=0.0) -> dict[str, np.ndarray]:
     """Counted bytes (beyond the interpreter) each step of calwebb_spec2 holds for a WFSS exposure.
 
     bkg_subtract scales the WFSSBKG reference to the source-masked frame (its iterative clipping,
@@ -124,6 +127,12 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
     its size follows the WCS references' structure); the pipeline copies the cutouts twice for
     extract_1d (resampled, x1d), which runs beside all three (``extract_per_pixel`` of its own per
     cutout pixel, fitted). The frame stays open under everything.
+
+    wfss_contam (when not skipped) simulates the whole dispersed frame: each of its processes
+    disperses one chunk of segment pixels at every wavelength sample of an order at once (the
+    positions, wavelengths, clipped pixels and counts: ``contam_per_element`` per pixel and sample,
+    fitted), beside the simulated frame (float64); with ``maximum_cores`` above 1 it spawns that many
+    worker interpreters (``worker_bytes`` each), each holding its own chunk.
 
     Parameters
     ----------
@@ -141,6 +150,17 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
         bkg_subtract's clipping arrays per frame pixel.
     extract_per_pixel : array_like
         extract_1d's own bytes per cutout pixel.
+    contam_elements : array_like, optional
+        wfss_contam's segment pixels in one chunk times the wavelength samples of the longest order
+        (0: the step is skipped).
+    contam_processes : int, optional
+        Chunks dispersed at once (processes at work).
+    contam_workers : int, optional
+        Worker interpreters spawned (0 when it runs in the pipeline's process).
+    contam_per_element : array_like, optional
+        Bytes per pixel and wavelength sample.
+    worker_bytes : array_like, optional
+        One worker interpreter.
 
     Returns
     -------
@@ -155,14 +175,20 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
     frame = CALIBRATED_PER_PIXEL * P + MASK_PER_PIXEL * P
     counted = image2_step_bytes(P, P, FF, 0.0, 1.0, 0.0, setting_columns(settings_matrix([None]), 0), 0.0)
     one = CUTOUT_PER_PIXEL * G + np.asarray(per_cutout, float) * n
-    return {"assign_wcs": rate,
-            "bkg_subtract": (rate + MASK_PER_PIXEL * P + BACKGROUND_REFERENCE_PER_PIXEL * FF
-                             + (BACKGROUND_COPIES_PER_PIXEL + np.asarray(background_per_pixel, float)) * P),
-            "flat_field": counted["flat_field"] + MASK_PER_PIXEL * P,
-            "extract_2d": frame + one, "photom": frame + one + MATCH_NANS_PER_PIXEL * G,
-            "copies": frame + 3 * one,
-            "extract_1d": frame + 3 * one + np.asarray(extract_per_pixel, float) * G,
-            "save": frame + 2 * one}
+    steps = {"assign_wcs": rate,
+             "bkg_subtract": (rate + MASK_PER_PIXEL * P + BACKGROUND_REFERENCE_PER_PIXEL * FF
+                              + (BACKGROUND_COPIES_PER_PIXEL + np.asarray(background_per_pixel, float)) * P),
+             "flat_field": counted["flat_field"] + MASK_PER_PIXEL * P,
+             "extract_2d": frame + one, "photom": frame + one + MATCH_NANS_PER_PIXEL * G,
+             "copies": frame + 3 * one,
+             "extract_1d": frame + 3 * one + np.asarray(extract_per_pixel, float) * G,
+             "save": frame + 2 * one}
+    if np.any(np.asarray(contam_elements, float) > 0):
+        steps["wfss_contam"] = (frame + one + SIMULATED_PER_FULL_FRAME_PIXEL * FF
+                                + contam_processes * np.asarray(contam_per_element, float)
+                                * np.asarray(contam_elements, float)
+                                + contam_workers * np.asarray(worker_bytes, float))
+    return steps
 
 
 def spec2_step_bytes(science_pixels, frame_pixels, full_frame_pixels, pixmap_per_input,

@@ -62,6 +62,7 @@ calwebb_spec2 per exposure (MIRI LRS and MRS, NIRISS SOSS, WFSS; the same inputs
                      + soss_box_integration * NINTS [SOSS, soss_atoca false]  (a box extraction)
                      + wfss_cutout * cutouts [WFSS]         (extract_2d's WCS copy, extract_1d and the
                                                              write of each source's order)
+                     + wfss_contam_element * segment pixels x samples / processes [WFSS, wfss_contam]
 
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
@@ -389,7 +390,10 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
                             ny=int(r.get("ny") or 0), nx=int(r.get("nx") or 0), nints=int(r.get("nints") or 1),
                             full_frame_pixels=0, cube_voxels=float(r.get("cube_voxels") or 0.0),
                             cutouts=int(r.get("cutouts") or 0), slit_pixels=float(r.get("slit_pixels") or 0.0),
-                            settings=RunSettings(soss_atoca=r.get("soss_atoca", True)))
+                            segment_pixels=float(r.get("segment_pixels") or 0.0), filter=r.get("filter"),
+                            pupil=r.get("pupil"),
+                            settings=RunSettings(soss_atoca=r.get("soss_atoca", True),
+                                                 skip_wfss_contam=not r.get("wfss_contam", False)))
 
     rows = [inputs(r) for r in rows]
     untimed = sorted({r.exp_type for r in rows if not r.measured})
@@ -404,7 +408,17 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
             "atoca": np.array([1.0 if r.atoca else 0.0 for r in rows]),
             "atoca_integration": np.array([float(max(r.nints, 1)) if r.atoca else 0.0 for r in rows]),
             "soss_box_integration": np.array([float(max(r.nints, 1)) if r.soss_box else 0.0 for r in rows]),
-            "wfss_cutout": np.array([float(r.cutouts) if r.wfss else 0.0 for r in rows])}
+            "wfss_cutout": np.array([float(r.cutouts) if r.wfss else 0.0 for r in rows]),
+            "wfss_contam_element": np.array([_contam_elements(r) for r in rows])}
+
+
+def _contam_elements(inputs) -> float:
+    """wfss_contam's dispersion work: every segment pixel at every sample, shared by its processes."""
+    elements, processes, _ = inputs.contam_work()
+    if not processes:
+        return 0.0
+    chunks = np.ceil(inputs.segment_pixels / inputs.settings.wfss_contam_max_pixels)
+    return float(elements * chunks / processes)
 
 
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml

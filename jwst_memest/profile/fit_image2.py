@@ -46,12 +46,15 @@ def image2_inputs_of_row(row) -> Image2Inputs:
                             level="rateints" if tso else "rate", instrument=str(row["instrument"]),
                             detector=str(row["detector"]), exp_type=str(row["exp_type"]),
                             n_integrations=int(row["nints"]), ncols=int(row["nx"]), nrows=int(row["ny"]),
-                            tso_visit=tso, channel=layout.get("channel"), band=layout.get("band"))
+                            tso_visit=tso, channel=layout.get("channel"), band=layout.get("band"),
+                            filter=layout.get("filter"), pupil=layout.get("pupil"))
     arguments = shlex.split(row["pipeline_args"]) if isinstance(row.get("pipeline_args"), str) else []
     # a WFSS run's cutouts were counted from its catalog when it ran (the catalog is gone)
     cutouts = None
     if str(row["exp_type"]).upper() in WFSS_EXP_TYPES:
-        cutouts = SlitLayout(float(row["slit_pixels"]), 0.0, 0.0, int(row["slits"]), "the run's catalog")
+        segments = row.get("segment_pixels")
+        cutouts = SlitLayout(float(row["slit_pixels"]), 0.0, 0.0, int(row["slits"]), "the run's catalog",
+                             float(segments) if segments == segments and segments is not None else 0.0)
     return image2_inputs(meta, RunSettings.from_arguments(arguments), cutouts=cutouts)
 
 

@@ -213,6 +213,7 @@ def _photom(layout: ExposureLayout):
     else:
         model = datamodels.NisWfssPhotomModel()
     model.phot_table = table
+    model.phot_unit, model.wave_unit = "MJy micron s / (DN sr)", "micron"  # as wfss_contam converts them
     set_reference_meta(model, "photom", "NIRCAM" if layout.exp_type == "NRC_WFSS" else "NIRISS",
                        "synthetic WFSS photometric response")
     scale = imaging_pixel_scale(layout.detectors[0])
@@ -293,11 +294,42 @@ def _source_catalog(layout: ExposureLayout, model, rng: np.random.Generator):
     for corner, dx, dy in (("ll", -1, -1), ("lr", 1, -1), ("ul", -1, 1), ("ur", 1, 1)):
         catalog[f"sky_bbox_{corner}"] = sky(x + dx * half, y + dy * half)
     catalog["is_extended"] = extended
+    # each source's segment: its box's pixels (the isophotal area the catalog gives)
+    catalog["area"] = (2 * np.round(half) + 1) ** 2
     return catalog
 
 
+def _direct_image_and_segments(layout: ExposureLayout, model, catalog, directory: Path) -> tuple[str, str]:
+    """The direct image (an i2d with the imaging WCS) and its segmentation map, as wfss_contam reads them."""
+    from gwcs.wcs import WCS
+    from jwst.assign_wcs import nircam, niriss
+    from stdatamodels.jwst import datamodels
+
+    ncols, nrows = full_frame(layout.detectors[0])
+    segments = np.zeros((nrows, ncols), np.int32)
+    flux = np.zeros((nrows, ncols), np.float32)
+    for label, x, y, area in zip(catalog["label"], catalog["xcentroid"], catalog["ycentroid"], catalog["area"]):
+        half = int(round((math.sqrt(area) - 1) / 2))
+        rows = slice(max(int(y) - half, 0), int(y) + half + 1)
+        columns = slice(max(int(x) - half, 0), int(x) + half + 1)
+        segments[rows, columns] = label
+        flux[rows, columns] = 1.0
+    imaging = (nircam if layout.exp_type == "NRC_WFSS" else niriss).imaging
+    direct = datamodels.ImageModel(data=flux)
+    direct.meta.wcs = WCS(imaging(model, {"distortion": wfss_distortion_model(layout.detectors[0]),
+                                          "filteroffset": None}))
+    direct.meta.instrument.name = "NIRCAM" if layout.exp_type == "NRC_WFSS" else "NIRISS"
+    direct.meta.bunit_data = "MJy/sr"
+    stem = catalog_name(layout).removesuffix("_cat.ecsv")
+    direct_name, segments_name = f"{stem}_i2d.fits", f"{stem}_segm.fits"
+    write_datamodel(direct, directory / direct_name)
+    write_datamodel(datamodels.SegmentationMapModel(data=segments), directory / segments_name)
+    return direct_name, segments_name
+
+
 def write_wfss_rate(layout: ExposureLayout, directory: str | Path, seed: int = 0) -> Path:
-    """Write a WFSS rate exposure and, beside it, the source catalog its SCATFILE names.
+    """Write a WFSS rate exposure and, beside it, the source catalog its SCATFILE names, the direct
+    image and the segmentation map (wfss_contam's inputs).
 
     Parameters
     ----------
@@ -341,5 +373,7 @@ def write_wfss_rate(layout: ExposureLayout, directory: str | Path, seed: int = 0
     with atomic_path(directory / name) as path:
         catalog.write(path, format="ascii.ecsv", overwrite=True)
     model.meta.source_catalog = name
+    model.meta.direct_image, model.meta.segmentation_map = _direct_image_and_segments(layout, model, catalog,
+                                                                                      directory)
     model.meta.filename = model.meta.filename.rsplit("_", 1)[0] + "_rate.fits"
     return save_model(model, directory)
