@@ -137,3 +137,29 @@ def test_a_level2_association_s_source_catalog_member_is_the_one_counted(tmp_pat
     assert not failures
     (estimate,) = [e for e in estimates if e.pipeline == "calwebb_spec2"]
     assert estimate.inputs["cutouts"] == 6
+
+
+def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_and_cores(tmp_path):
+    import dataclasses
+
+    from jwst_memest.spec2_layout import wfss_trace_samples
+
+    n = 40
+    _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.ones(n, bool))
+    meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv"))
+    model = load_image2_baseline()
+    default = image2_inputs(meta)
+    assert not default.contam and "wfss_contam" not in model.stages(default)
+    # each source's segment is its box where the catalog gives no area: 21 x 21 pixels
+    assert default.segment_pixels == pytest.approx(n * 22 * 22, rel=0.1)
+    on = image2_inputs(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
+    elements, processes, workers = on.contam_work(cpus=8)
+    # one chunk of max_pixels_per_chunk segment pixels at every sample of NIRCam's order 2 (the longest)
+    assert elements == 5000 * wfss_trace_samples("NRC_WFSS", "F444W", 2) and (processes, workers) == (1, 0)
+    stages = model.stages(on)
+    assert stages["wfss_contam"] > stages["extract_2d"] + model.coefficients["wfss_contam_per_element"] * elements * 0.99
+    two = dataclasses.replace(on, settings=dataclasses.replace(on.settings, wfss_contam_maximum_cores="2"))
+    assert two.contam_work(cpus=8)[1:] == (2, 2)  # the segments fill two chunks: both dispersed at once
+    assert model.stages(two)["wfss_contam"] > stages["wfss_contam"] + model.coefficients["base_bytes"]
+    small = dataclasses.replace(on, settings=dataclasses.replace(on.settings, wfss_contam_max_pixels=1000))
+    assert model.stages(small)["wfss_contam"] < stages["wfss_contam"]
