@@ -200,7 +200,8 @@ def _photom(layout: ExposureLayout):
     columns = [("filter", "S12"), ("pupil", "S15"), ("order", "<i2"), ("photmjsr", "<f4"), ("uncertainty", "<f4"),
                ("nelem", "<i2"), ("wavelength", "<f4", (length,)), ("relresponse", "<f4", (length,)),
                ("reluncertainty", "<f4", (length,))]
-    orders = wfss_orders(layout.exp_type, blocking_filter(layout))
+    # a row for every order of WAVELENGTHRANGE: wfss_contam simulates them all
+    orders = WFSS_RANGES[layout.exp_type][blocking_filter(layout)]
     table = np.zeros(len(orders), dtype=columns)
     for row, (order, (low, high)) in enumerate(orders.items()):
         wavelength = np.zeros(length, np.float32)
@@ -250,7 +251,7 @@ def write_wfss_references(layout: ExposureLayout, cache: str | Path) -> dict[str
                     lambda: (_nircam_specwcs if layout.exp_type == "NRC_WFSS" else _niriss_specwcs)(layout)),
         "wavelengthrange": (f"{layout.exp_type.lower()}_wavelengthrange.asdf", lambda: _wavelengthrange(layout)),
         "bkg": (f"{optics}_wfssbkg.fits", lambda: _background(layout)),
-        "photom": (f"{optics}_wfss_photom.fits", lambda: _photom(layout)),
+        "photom": (f"{optics}_wfss_photom_v3.fits", lambda: _photom(layout)),
     }
     paths = {}
     for reftype, (name, build) in writers.items():
