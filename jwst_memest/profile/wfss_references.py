@@ -49,12 +49,34 @@ def blocking_filter(layout: ExposureLayout) -> str:
 
 
 def dispersion_direction(layout: ExposureLayout) -> int:
-    """DISPAXIS: 1 when the spectra run along rows (NIRCam GRISMR, NIRISS GR150C), else 2."""
+    """DISPAXIS: 1 when the spectra run along rows (NIRCam GRISMR, NIRISS GR150C), else 2.
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+
+    Returns
+    -------
+    int
+        1 or 2.
+    """
     return wfss_dispersion_axis(layout.exp_type, layout.filter, layout.pupil)
 
 
 def catalog_name(layout: ExposureLayout) -> str:
-    """The source catalog's file name (SCATFILE)."""
+    """The source catalog's file name (SCATFILE).
+
+    Parameters
+    ----------
+    layout : jwst_memest.exposures.ExposureLayout
+        The layout.
+
+    Returns
+    -------
+    str
+        The name.
+    """
     return f"{blocking_filter(layout).lower()}_{layout.n_slits}src_cat.ecsv"
 
 
