@@ -237,16 +237,21 @@ def wfss_orders(exp_type: str, blocking: str) -> dict[int, tuple[float, float]]:
         Order -> (wave min, wave max), microns; every order at the widest range when the filter
         is not listed.
     """
-    ranges = WFSS_RANGES[exp_type]
     orders = WFSS_EXTRACT_ORDERS[exp_type] + ((2,) if exp_type == "NIS_WFSS" and blocking == "F090W" else ())
+    return {order: _order_range(exp_type, blocking, order) for order in orders}
+
+
+def _order_range(exp_type: str, blocking: str, order: int) -> tuple[float, float]:
+    """An order's wavelength range for the blocking filter; the widest of any filter when it is not listed."""
+    ranges = WFSS_RANGES[exp_type]
     known = ranges.get((blocking or "").upper())
-    widest = {order: (min(r[order][0] for r in ranges.values()), max(r[order][1] for r in ranges.values()))
-              for order in orders}
-    return {order: known[order] if known else widest[order] for order in orders}
+    if known:
+        return known[order]
+    return min(r[order][0] for r in ranges.values()), max(r[order][1] for r in ranges.values())
 
 
 @lru_cache(maxsize=256)
-def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, float, bool], ...]:
+def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, float, bool, float], ...]:
     """(magnitude, box x extent, box y extent in arcsec, extended, segment pixels or NaN) per catalog source."""
     from astropy.table import Table
 
@@ -309,7 +314,8 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
         named = "its association's sourcecat" if catalog else "SCATFILE"
         raise ValueError(f"{meta.path}: its source catalog {Path(name).name} ({named}) is not beside it; "
                          "calwebb_spec2 needs it too")
-    boxes = _catalog_boxes(path, path.stat().st_mtime)
+    catalog_boxes = _catalog_boxes(path, path.stat().st_mtime)
+    boxes = catalog_boxes
     if mmag_extract is not None:
         boxes = tuple(box for box in boxes if box[0] < mmag_extract)
     boxes = sorted(boxes, key=lambda box: box[0])[:nbright]
@@ -333,7 +339,7 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
         sizes.append(np.minimum(np.ceil(trace + along_box) + 1, along_limit) * across)
     sizes = np.concatenate(sizes)
     # wfss_contam disperses every catalog source's segment (its box where the area is not given)
-    _, all_x, all_y, _, all_area = (np.asarray(v, float) for v in zip(*_catalog_boxes(path, path.stat().st_mtime)))
+    _, all_x, all_y, _, all_area = (np.asarray(v, float) for v in zip(*catalog_boxes))
     segments = np.where(np.isfinite(all_area), all_area, np.ceil(all_x / scale + 1) * np.ceil(all_y / scale + 1))
     return SlitLayout(float(sizes.sum()), float(sizes.max()), 0.0, int(sizes.size),
                       f"{len(boxes)} sources of {path.name} x {len(orders)} order{'s' if len(orders) > 1 else ''}, "
@@ -360,11 +366,8 @@ def wfss_trace_samples(exp_type: str, blocking: str, oversample: int = 2) -> int
     int
         Wavelength samples of the order with the most.
     """
-    ranges = WFSS_RANGES[exp_type]
-    known = ranges.get((blocking or "").upper())
     samples = []
-    for order in next(iter(ranges.values())):
-        low, high = known[order] if known else (min(r[order][0] for r in ranges.values()),
-                                                max(r[order][1] for r in ranges.values()))
+    for order in next(iter(WFSS_RANGES[exp_type].values())):
+        low, high = _order_range(exp_type, blocking, order)
         samples.append((high - low) / (WFSS_DISPERSION[exp_type] / max(abs(order), 1)) * oversample)
     return int(np.ceil(max(samples)))

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from jwst_memest.atomic import write_datamodel
-from jwst_memest.exposures import ExposureLayout
+from jwst_memest.exposures import ExposureLayout, instrument_of
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
 from jwst_memest.profile.reference_meta import set_reference_meta
 from jwst_memest.spec2_layout import (WFSS_DISPERSION, WFSS_RANGES, wfss_blocking_filter, wfss_dispersion_axis,
@@ -116,7 +116,7 @@ def wfss_distortion_model(detector: str):
     model = datamodels.DistortionModel()
     model.model = forward
     model.meta.input_units, model.meta.output_units = "pixel", "arcsec"
-    set_reference_meta(model, "distortion", "NIRCAM" if detector.startswith("NRC") else "NIRISS",
+    set_reference_meta(model, "distortion", instrument_of(detector),
                        "synthetic distortion in the SIAF structure for offline profiling")
     model.meta.instrument.detector = detector
     return model
@@ -184,7 +184,7 @@ def _wavelengthrange(layout: ExposureLayout):
     model.waverange_selector = list(ranges)
     model.extract_orders = [[name, list(wfss_orders(layout.exp_type, name))] for name in ranges]
     model.meta.input_units = model.meta.output_units = "micron"
-    instrument = "NIRCAM" if layout.exp_type == "NRC_WFSS" else "NIRISS"
+    instrument = instrument_of(layout.detectors[0])
     set_reference_meta(model, "wavelengthrange", instrument, "synthetic WFSS wavelength ranges")
     model.meta.exposure.type = layout.exp_type
     return model
@@ -195,7 +195,7 @@ def _filteroffset(layout: ExposureLayout):
 
     model = datamodels.FilteroffsetModel()
     model.filters = [{"filter": layout.filter, "pupil": layout.pupil, "column_offset": 0.0, "row_offset": 0.0}]
-    set_reference_meta(model, "filteroffset", "NIRCAM" if layout.exp_type == "NRC_WFSS" else "NIRISS",
+    set_reference_meta(model, "filteroffset", instrument_of(layout.detectors[0]),
                        "synthetic zero filter offsets")
     return model
 
@@ -207,7 +207,7 @@ def _background(layout: ExposureLayout):
     model = datamodels.WfssBkgModel(data=np.full((nrows, ncols), 1.0, np.float32),
                                     err=np.full((nrows, ncols), 0.01, np.float32),
                                     dq=np.zeros((nrows, ncols), np.uint32))
-    set_reference_meta(model, "bkg", "NIRCAM" if layout.exp_type == "NRC_WFSS" else "NIRISS",
+    set_reference_meta(model, "bkg", instrument_of(layout.detectors[0]),
                        "synthetic flat WFSS background")
     model.meta.instrument.detector = layout.detectors[0]
     model.meta.subarray.name, model.meta.subarray.xstart, model.meta.subarray.ystart = "FULL", 1, 1
@@ -237,7 +237,7 @@ def _photom(layout: ExposureLayout):
         model = datamodels.NisWfssPhotomModel()
     model.phot_table = table
     model.phot_unit, model.wave_unit = "MJy micron s / (DN sr)", "micron"  # as wfss_contam converts them
-    set_reference_meta(model, "photom", "NIRCAM" if layout.exp_type == "NRC_WFSS" else "NIRISS",
+    set_reference_meta(model, "photom", instrument_of(layout.detectors[0]),
                        "synthetic WFSS photometric response")
     scale = imaging_pixel_scale(layout.detectors[0])
     model.meta.photometry.pixelarea_arcsecsq = scale**2
@@ -341,7 +341,7 @@ def _direct_image_and_segments(layout: ExposureLayout, model, catalog, directory
     direct = datamodels.ImageModel(data=flux)
     direct.meta.wcs = WCS(imaging(model, {"distortion": wfss_distortion_model(layout.detectors[0]),
                                           "filteroffset": None}))
-    direct.meta.instrument.name = "NIRCAM" if layout.exp_type == "NRC_WFSS" else "NIRISS"
+    direct.meta.instrument.name = instrument_of(layout.detectors[0])
     direct.meta.bunit_data = "MJy/sr"
     stem = catalog_name(layout).removesuffix("_cat.ecsv")
     direct_name, segments_name = f"{stem}_i2d.fits", f"{stem}_segm.fits"
