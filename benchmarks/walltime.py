@@ -183,8 +183,9 @@ def main(argv=None) -> int:
         f"timestamp's hour) of at least {MIN_SESSION_RUNS} runs, lowest .. highest (sessions counted). A spread "
         "of sessions' medians far wider than the repeat noise is the machine's load in those sessions, which "
         "moves every run of a session alike and which no work term can follow. The Level-3 corpus files "
-        "other than `timing/` record each step's memory peak (`step_peaks`) but not its time, so ami3 and "
-        "tso3 are fitted on the run's `wall_s` alone (tso3 is being timed again: `data/corpus/timing-tso3/`).",
+        "other than `timing/` record each step's memory peak (`step_peaks`) but not its time; every Level-3 "
+        "pipeline has been timed again into `timing/` with step times (tso3's four plans, ami3's), and tso3 "
+        "is fitted step by step like image3, spec3 and coron3 (ami3's time is ami_analyze's, one term).",
         "",
         "| pipeline | largest wall time, s | runs above a third | median signed % error | median abs % error | "
         "session median residuals, % |",

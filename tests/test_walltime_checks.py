@@ -230,3 +230,33 @@ def test_the_installed_spec3_model_grows_with_a_mos_products_slits_as_the_timed_
     steps = dict(zip(names, term_steps("spec3", names)))
     assert {steps[n] for n in names} == {None, "outlier_detection", "resample_spec", "cube_build", "extract_1d",
                                          "pixel_replace", "combine_1d", "adaptive_trace_model"}
+
+
+def test_tso3_terms_are_split_by_the_step_that_spends_them():
+    names, _ = work_terms(np.hstack([_tso3_rows(), settings_matrix([None])]), "tso3")
+    steps = dict(zip(names, term_steps("tso3", names)))
+    assert steps["outlier_member"] == "outlier_detection" and steps["photometry_integration"] == "tso_photometry"
+    assert steps["extract_soss"] == steps["extract_integration"] == "extract_1d"
+    assert steps["startup"] is None and steps["startup_input_byte"] is None  # reading and writing: the rest
+
+
+def _tso3_rows(exp_type="NRS_BRIGHTOBJ", nints=500):
+    schema = load_schema("tso3")
+    X = np.zeros((1, len(schema.names)))
+    values = {"exp_type": schema["exp_type"].encode(exp_type), "n_members": 1.0, "n_integrations": float(nints),
+              "member_pixels": 2048.0 * 32, "member_bytes": 2048 * 32 * 9.0 * nints,
+              "total_input_bytes": 2048 * 32 * 9.0 * nints}
+    for name, value in values.items():
+        X[0, schema.names.index(name)] = value
+    return X
+
+
+def test_the_installed_tso3_model_is_fitted_by_step_and_pays_for_atoca():
+    model = load_walltime("tso3")
+    assert "step times" in model.source and model.held_out["median_abs_pct_error"] <= 15
+    bots, soss = (model.predict(np.hstack([_tso3_rows(t), settings_matrix([None])]))[0]
+                  for t in ("NRS_BRIGHTOBJ", "NIS_SOSS"))
+    # ATOCA models the orders once before it extracts any integration: a minute or more of its own
+    assert soss - bots > 60
+    longer = model.predict(np.hstack([_tso3_rows(nints=2000), settings_matrix([None])]))[0]
+    assert longer > bots  # extract_1d works one integration at a time

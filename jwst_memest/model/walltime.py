@@ -27,8 +27,11 @@ plus what its steps spend time on, each term a count of the work one step does::
     coron3:  startup + per_input_byte * input bytes + klip * (science bytes x PSF bytes / pixels)
                      + per_member_pixel * N * Npix_in (resample)
     ami3:    startup + per_input_byte * input bytes + per_integration * N * NINTS    (ami_analyze)
-    tso3:    startup + per_input_byte * input bytes + per_integration * N * NINTS
-                     + soss_integration * N * NINTS [NIS_SOSS]  (ATOCA)
+    tso3, one sum per step (I = N x NINTS integrations, B input bytes):
+             rest:      startup + B + I                      (reading, white_light, the tables written)
+             outlier:   B + N                                (a median filter through every pixel)
+             photometry: I [imaging]
+             extract:   I [spectra] | 1 + I + B [NIS_SOSS]    (ATOCA's model, then each integration)
 
 calwebb_detector1 is estimated per exposure from its ramp (`jwst_memest.model.detector1.RampInputs`,
 S = NINTS x NGROUPS x rows x columns ramp samples, P_jump and P_fit the processes of jump and
@@ -299,13 +302,19 @@ def _tso3_terms(c, s, codes) -> dict[str, np.ndarray]:
     imaging = np.isin(c["exp_type"], codes["tso_imaging"]).astype(float)
     spectra = (1.0 - soss) * (1.0 - imaging)
     return {
+        # the rest: imports, reading the members, white_light and writing the tables, per integration
         "startup": np.ones(len(n)),
-        "per_input_byte": c["total_input_bytes"],
-        # tso_photometry, extract_1d and ATOCA work one integration at a time
-        "imaging_integration": imaging * integrations,
-        "spectrum_integration": spectra * integrations,
-        "soss_integration": soss * integrations,
-        "soss_input_byte": soss * c["total_input_bytes"],
+        "startup_input_byte": c["total_input_bytes"],
+        "startup_integration": integrations,
+        # outlier_detection: a median filter through every pixel of every integration
+        "outlier_input_byte": c["total_input_bytes"],
+        "outlier_member": n,
+        # tso_photometry and extract_1d work one integration at a time; ATOCA first models the orders
+        "photometry_integration": imaging * integrations,
+        "extract_integration": spectra * integrations,
+        "extract_soss": soss,
+        "extract_soss_integration": soss * integrations,
+        "extract_soss_input_byte": soss * c["total_input_bytes"],
     }
 
 
@@ -444,6 +453,7 @@ STEP_OF_PREFIX: dict[str, dict[str, str]] = {
                "resample": "resample", "catalog": "source_catalog"},
     "coron3": {"stack": "stack_refs", "align": "align_refs", "klip": "klip", "outlier": "outlier_detection",
                "resample": "resample"},
+    "tso3": {"outlier": "outlier_detection", "photometry": "tso_photometry", "extract": "extract_1d"},
     "spec3": {"outlier": "outlier_detection", "resample": "resample_spec", "cube": "cube_build",
               "extract": "extract_1d", "replace": "pixel_replace", "combine": "combine_1d",
               "trace": "adaptive_trace_model"},
