@@ -243,6 +243,9 @@ def load_level3_association(path: str | Path):
     """
     path = Path(path)
     text, raw = read_association_json(path)
+    if str(raw.get("asn_type", "")).strip().lower() in UNTYPED_ASN_TYPES:
+        pipeline = _pipeline_of_members(path, raw)
+        return _validated(path, text), pipeline
     try:
         pipeline = normalize(raw.get("asn_type", ""))
     except ValueError:
@@ -251,6 +254,35 @@ def load_level3_association(path: str | Path):
             f"(expected one of {', '.join(PIPELINES)})"
         ) from None
     return _validated(path, text), pipeline
+
+
+# what jwst's asn_from_list writes for its Level-3 base rule (and an association without the key):
+# the Level-3 pipelines run it all the same, so its pipeline is the one its science members go to
+UNTYPED_ASN_TYPES = ("none", "")
+
+
+def _pipeline_of_members(path: Path, raw: dict) -> str:
+    """The Level-3 pipeline of an untyped association: the one its first science member's EXP_TYPE
+    (and TSOVISIT) goes to, as jwst's Level-3 rules assign it."""
+    from astropy.io import fits
+
+    from jwst_memest.pipelines import pipeline_for_exposure
+
+    products = raw.get("products") if isinstance(raw.get("products"), list) else []
+    for product in products:
+        for member in product.get("members", []) if isinstance(product, dict) else []:
+            if not isinstance(member, dict) or str(member.get("exptype", "")).lower() != "science":
+                continue
+            found = resolve_member(str(member.get("expname", "")), path.parent)
+            if found is None:
+                continue
+            try:
+                header = fits.getheader(found, 0)
+            except OSError as exc:
+                raise AssociationError(f"{found}: cannot read its header ({exc})") from None
+            return pipeline_for_exposure(header.get("EXP_TYPE"), bool(header.get("TSOVISIT", False)))
+    raise AssociationError(f"{path}: asn_type {raw.get('asn_type')!r} names no pipeline and no science member "
+                           f"was found to tell it (expected one of {', '.join(PIPELINES)}, or members beside it)")
 
 
 _REGISTRY: list = []

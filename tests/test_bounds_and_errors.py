@@ -355,7 +355,7 @@ def test_association_errors_name_the_file_and_the_problem(tmp_path):
     assert _load_error(_asn(tmp_path, '"text"')) == "an association is a JSON object, not str"
     message = _load_error(_asn(tmp_path, '{"asn_type": "image2", "products": []}'))
     assert message == "asn_type 'image2' is not a Level-3 association (expected one of image3, spec3, coron3, ami3, tso3)"
-    assert _load_error(_asn(tmp_path, '{"products": []}')).startswith("asn_type None is not a Level-3")
+    assert _load_error(_asn(tmp_path, '{"products": []}')).startswith("asn_type None names no pipeline and no science")
     message = _load_error(_asn(tmp_path, json.dumps({"asn_type": "image3", "products": [{"name": "x"}]})))
     assert message.startswith("not a valid association (") and len(message) < 240
 

@@ -1,6 +1,7 @@
 """The Level-3 pipeline vocabulary: one module owns it, and every reader of a pipeline name goes through it."""
 
 import ast
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -162,6 +163,28 @@ def test_an_association_of_another_level_is_refused_with_the_pipelines_named(tmp
     path.write_text('{"asn_type": "image2", "products": []}')
     with pytest.raises(AssociationError, match="'image2' is not a Level-3 association .expected one of image3, spec3, coron3, ami3, tso3.$"):
         load_level3_association(path)
+
+
+def test_an_untyped_association_goes_to_the_pipeline_of_its_science_members(example_asn, tmp_path):
+    import shutil
+
+    from jwst_memest.association import AssociationError, load_level3_association
+    from jwst_memest.estimation import estimate_association
+
+    raw = json.loads(example_asn.read_text())
+    typed = raw["asn_type"]
+    for member in raw["products"][0]["members"]:
+        shutil.copy(example_asn.parent / member["expname"], tmp_path / member["expname"])
+    untyped = tmp_path / "asn_from_list_asn.json"
+    untyped.write_text(json.dumps(dict(raw, asn_type="None", asn_rule="DMS_Level3_Base")))
+    assert load_level3_association(untyped)[1] == typed  # what jwst's asn_from_list writes
+    found, typed_estimate = (estimate_association(p) for p in (untyped, example_asn))
+    assert found.pipeline == typed and found.products[0].gb_size == typed_estimate.products[0].gb_size > 0
+    alone = tmp_path / "alone" / "asn.json"
+    alone.parent.mkdir()
+    alone.write_text(untyped.read_text())
+    with pytest.raises(AssociationError, match="names no pipeline and no science member was found"):
+        load_level3_association(alone)
 
 
 def test_annotation_names_the_class_alias(example_asn):
