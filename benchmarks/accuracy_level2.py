@@ -1,6 +1,6 @@
 """Level-2 accuracy (calwebb_image2, calwebb_spec2 for MIRI LRS and MRS): the installed model against the measured runs.
 
-    python benchmarks/accuracy_level2.py [--corpus data/corpus/image2.csv data/corpus/spec2.csv]
+    python benchmarks/accuracy_level2.py [--corpus data/corpus/image2.csv data/corpus/spec2.csv data/corpus/spec2-wfss.csv]
         [--out benchmarks/results/accuracy-level2.md]
 
 Held-out runs (the corpus' test split) per mode; every run with a memory-changing setting of
@@ -19,7 +19,8 @@ from jwst_memest.profile.stage_fit import extrapolation_factor, held_out_lines
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", default=["data/corpus/image2.csv", "data/corpus/spec2.csv"])
+    parser.add_argument("--corpus", nargs="+", default=["data/corpus/image2.csv", "data/corpus/spec2.csv",
+                                                        "data/corpus/spec2-wfss.csv"])
     parser.add_argument("--out", default="benchmarks/results/accuracy-level2.md")
     args = parser.parse_args(argv)
     rows, measured, test, peaks, table = load_image2_runs(args.corpus)
@@ -28,7 +29,7 @@ def main(argv=None) -> int:
     gb = np.array([e["gb"] for e in estimates])
     upper = np.array([e["upper_gb"] for e in estimates])
     modes = [mode_of(r) for r in rows]
-    lines = [f"Level 2: calwebb_image2 and calwebb_spec2 (MIRI LRS and MRS, NIRISS SOSS), jwst 3.0.0: {len(rows)} measured runs of {', '.join(args.corpus)}, "
+    lines = [f"Level 2: calwebb_image2 and calwebb_spec2 (MIRI LRS and MRS, NIRISS SOSS, NIRCam and NIRISS WFSS), jwst 3.0.0: {len(rows)} measured runs of {', '.join(args.corpus)}, "
              f"{int(test.sum())} held out; model {model.name} {model.version}; GB = 10^9 bytes; bound at q=0.95 "
              f"(x{model.upper_bound.factor(0.95):.3f} + {model.margin_bytes / 1e6:.1f} MB, x{model.beyond_range:.3f} "
              "more beyond the measured exposures).", "", *held_out_lines(model, rows, measured, test, modes, label="mode"),

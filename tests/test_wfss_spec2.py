@@ -16,6 +16,7 @@ from jwst_memest.instruments import imaging_pixel_scale
 from jwst_memest.level2_estimate import estimate_reduction, image2_inputs
 from jwst_memest.metadata import read_exposure_metadata
 from jwst_memest.model.image2 import load_image2_baseline
+from jwst_memest.model.image2_terms import CUTOUT_PER_PIXEL
 from jwst_memest.settings import RunSettings
 from jwst_memest.spec2_layout import WFSS_DISPERSION, WFSS_HALF_HEIGHT, WFSS_TRACE_BEND, wfss_slit_layout
 
@@ -89,12 +90,11 @@ def test_niriss_extracts_one_order_but_two_for_f090w(tmp_path):
     assert wfss_slit_layout(read_exposure_metadata(f090w)).slits == 6
 
 
-def test_a_wfss_exposure_without_its_catalog_says_why(tmp_path):
+def test_a_wfss_exposure_without_its_catalog_is_not_estimated_and_says_why(tmp_path):
     missing = read_exposure_metadata(_wfss_rate(tmp_path, "gone_cat.ecsv"))
-    with pytest.raises(ValueError, match=r"gone_cat.ecsv \(SCATFILE\) is not beside it"):
-        wfss_slit_layout(missing)
     estimates, not_estimated = estimate_reduction(missing)
-    assert not estimates and "not estimated" in not_estimated[0]  # measured, not yet fitted
+    assert not estimates
+    assert "gone_cat.ecsv (SCATFILE) is not beside it" in not_estimated[0]
     (tmp_path / "bad_cat.ecsv").write_text("# %ECSV 1.0\n# ---\n# datatype:\n# - {name: label, datatype: int64}\nlabel\n1\n")
     bad = read_exposure_metadata(_wfss_rate(tmp_path, "bad_cat.ecsv", name="jw01234007001_01101_00002_nrcalong_rate.fits"))
     with pytest.raises(ValueError, match="bad_cat.ecsv: not a source catalog"):
@@ -108,13 +108,16 @@ def test_the_wfss_estimate_grows_with_its_sources_and_peaks_in_extract_1d(tmp_pa
         folder = tmp_path / str(n)
         folder.mkdir()
         _catalog(folder / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.arange(n) % 2 == 1)
-        inputs = image2_inputs(read_exposure_metadata(_wfss_rate(folder, "cat.ecsv")))
-        assert inputs.pipeline == "calwebb_spec2" and inputs.cutouts == 2 * n
-        sizes[n] = model.stages(inputs)
-    assert max(sizes[400], key=sizes[400].get) == "extract_1d"
+        estimates, _ = estimate_reduction(read_exposure_metadata(_wfss_rate(folder, "cat.ecsv")))
+        (estimate,) = estimates
+        assert estimate.pipeline == "calwebb_spec2" and estimate.inputs["cutouts"] == 2 * n
+        sizes[n] = estimate
+    assert sizes[400].peak_step == "extract_1d"
     # each cutout holds its pixels and its WCS copy three times over at extract_1d
-    per_cutout = model.coefficients.get("wfss_per_cutout", 9.0e5)
-    assert sizes[400]["extract_1d"] - sizes[10]["extract_1d"] >= 3 * 780 * per_cutout
+    inputs = image2_inputs(read_exposure_metadata(tmp_path / "400" / "jw01234007001_01101_00001_nrcalong_rate.fits"))
+    per_cutout = model.coefficients["wfss_per_cutout_nircam"]
+    assert sizes[400].gb - sizes[10].gb >= 3 * 780 * per_cutout / 1e9
+    assert inputs.slit_pixels > 0 and sizes[400].upper_gb > sizes[400].gb
 
 
 def test_a_level2_association_s_source_catalog_member_is_the_one_counted(tmp_path):
@@ -131,10 +134,10 @@ def test_a_level2_association_s_source_catalog_member_is_the_one_counted(tmp_pat
     asn["products"][0]["members"].append({"expname": "catalogs/direct_cat.ecsv", "exptype": "sourcecat"})
     path = tmp_path / "level2_asn.json"
     path.write_text(json.dumps(asn))
-    _, _, failures = estimate_level2_association(path)
-    assert "not estimated" in next(iter(failures.values()))  # measured, not yet fitted
-    inputs = image2_inputs(read_exposure_metadata(rate), source_catalog=folder / "direct_cat.ecsv")
-    assert inputs.cutouts == 6
+    _, estimates, failures = estimate_level2_association(path)
+    assert not failures
+    (estimate,) = [e for e in estimates if e.pipeline == "calwebb_spec2"]
+    assert estimate.inputs["cutouts"] == 6
 
 
 def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_and_cores(tmp_path):
@@ -161,3 +164,33 @@ def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_an
     assert model.stages(two)["wfss_contam"] > stages["wfss_contam"] + model.coefficients["base_bytes"]
     small = dataclasses.replace(on, settings=dataclasses.replace(on.settings, wfss_contam_max_pixels=1000))
     assert model.stages(small)["wfss_contam"] < stages["wfss_contam"]
+
+
+def test_with_wfss_contam_run_the_exposure_is_not_estimated_and_says_so(tmp_path):
+    _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, 10), np.full(10, 10.0), np.ones(10, bool))
+    meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv"))
+    assert len(estimate_reduction(meta)[0]) == 1  # jwst's default: wfss_contam skipped
+    estimates, not_estimated = estimate_reduction(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
+    assert not estimates and "wfss_contam runs (skip=false)" in not_estimated[0]
+
+
+def test_each_instrument_s_cutouts_carry_its_own_grism_wcs(tmp_path):
+    model = load_image2_baseline()
+    grown = {}
+    for instrument, exp_type, detector, pupil, filter_name in (("nircam", "NRC_WFSS", "NRCALONG", "GRISMR", "F444W"),
+                                                               ("niriss", "NIS_WFSS", "NIS", "F200W", "GR150C")):
+        sizes = []
+        for n in (50, 100):
+            folder = tmp_path / f"{instrument}-{n}"
+            folder.mkdir()
+            _catalog(folder / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.zeros(n, bool))
+            inputs = image2_inputs(read_exposure_metadata(_wfss_rate(folder, "cat.ecsv", pupil, filter_name, exp_type,
+                                                                     detector)))
+            sizes.append((inputs, model.stages(inputs)["extract_1d"]))
+        (small, low), (large, high) = sizes
+        pixels = (large.slit_pixels - small.slit_pixels) * (3 * CUTOUT_PER_PIXEL + model.coefficients["extract_per_pixel"])
+        grown[instrument] = (high - low - pixels) / (3 * (large.cutouts - small.cutouts))
+    # three copies of each cutout's WCS at extract_1d, at the instrument's own size (NIRISS's five orders)
+    assert grown["nircam"] == pytest.approx(model.coefficients["wfss_per_cutout_nircam"], rel=0.02)
+    assert grown["niriss"] == pytest.approx(model.coefficients["wfss_per_cutout_niriss"], rel=0.02)
+    assert grown["niriss"] > grown["nircam"]

@@ -35,11 +35,9 @@ IMAGE2_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRC_TSI
 _DRIZZLED_EXP_TYPES = ("NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
 # the spectroscopic types whose calwebb_spec2 is measured: MIRI LRS, a time series extracted per
 # integration and a fixed slit resampled to its s2d; MIRI MRS, built into cubes; NIRISS SOSS, extracted
-# by ATOCA
-SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS")
-# measured (data/corpus/spec2-wfss*.csv) and counted (`wfss_step_bytes`), not yet fitted into
-# image2.yaml: reported as not estimated until they are
+# by ATOCA; NIRCam and NIRISS WFSS, their cutouts counted from the source catalog
 WFSS_EXP_TYPES = ("NRC_WFSS", "NIS_WFSS")
+SPEC2_EXP_TYPES = ("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT", "MIR_MRS", "NIS_SOSS") + WFSS_EXP_TYPES
 LEVEL2_EXP_TYPES = IMAGE2_EXP_TYPES + SPEC2_EXP_TYPES
 # and those estimated by their count alone, uncalibrated, the bound widened (`spec2_counts`)
 ESTIMATED_LEVEL2_EXP_TYPES = LEVEL2_EXP_TYPES + UNMEASURED_SPEC2_EXP_TYPES
@@ -50,21 +48,23 @@ UNMEASURED_REASON = {
 }
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
-                "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel", "wfss_per_cutout",
-                "wfss_background_per_pixel", "wfss_contam_per_element")
+                "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel", "wfss_per_cutout_nircam",
+                "wfss_per_cutout_niriss", "wfss_background_per_pixel", "wfss_contam_per_element")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
 # above the two copies it runs beside (measured on MIRI LRS slitless); cube_build's point cloud,
 # about 30 float64 arrays per detector pixel; ATOCA's model of the SOSS orders, a few GB however few
 # the integrations (calwebb_tso3's fit: 4.4 GB), and its per-integration work; a WFSS cutout's deep
-# copy of the grism WCS and its metadata (traced: 0.65-0.9 MB with NIRCam's references of the
-# operational structure, 1.1 MB with NIRISS's), and bkg_subtract's clipping, about two float64 arrays
+# copy of the grism WCS and its metadata, a term per instrument since its size follows the structure
+# of the instrument's SPECWCS (traced: 0.65-0.9 MB with NIRCam's references of the operational
+# structure, 1.1 MB with NIRISS's five orders), and bkg_subtract's clipping, about two float64 arrays
 # per frame pixel; wfss_contam's dispersion of a chunk, about 11 float64 arrays per segment pixel
 # and wavelength sample (a first run: 2.9 GB for 3380 pixels at 10 105 samples)
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
                    "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0,
-                   "soss_box_per_pixel": 14.0, "wfss_per_cutout": 9.0e5, "wfss_background_per_pixel": 16.0,
+                   "soss_box_per_pixel": 14.0, "wfss_per_cutout_nircam": 7.0e5, "wfss_per_cutout_niriss": 1.1e6,
+                   "wfss_background_per_pixel": 16.0,
                    "wfss_contam_per_element": 88.0}
 
 
@@ -223,7 +223,7 @@ class Image2Inputs:
         str
             ``calwebb_spec2`` for the measured spectroscopic types, else ``calwebb_image2``.
         """
-        spectra = SPEC2_EXP_TYPES + UNMEASURED_SPEC2_EXP_TYPES + WFSS_EXP_TYPES
+        spectra = SPEC2_EXP_TYPES + UNMEASURED_SPEC2_EXP_TYPES
         return "calwebb_spec2" if self.exp_type in spectra else "calwebb_image2"
 
     @property
@@ -360,10 +360,11 @@ class Image2Baseline(StageBaseline):
             return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) for step, value in counted.items()}
         if inputs.wfss:
             elements, processes, workers = inputs.contam_work()
+            per_cutout = f"wfss_per_cutout_{'niriss' if inputs.instrument == 'NIRISS' else 'nircam'}"
             fitted = {term: c.get(term, FIRST_FIT_START[term])
-                      for term in ("wfss_per_cutout", "wfss_background_per_pixel", "wfss_contam_per_element")}
+                      for term in (per_cutout, "wfss_background_per_pixel", "wfss_contam_per_element")}
             counted = wfss_step_bytes(inputs.frame_pixels, inputs.full_frame_pixels, inputs.slit_pixels,
-                                      inputs.cutouts, fitted["wfss_per_cutout"], fitted["wfss_background_per_pixel"],
+                                      inputs.cutouts, fitted[per_cutout], fitted["wfss_background_per_pixel"],
                                       c["extract_per_pixel"], elements, processes, workers,
                                       fitted["wfss_contam_per_element"], c["base_bytes"])
             kept = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels}

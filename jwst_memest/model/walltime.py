@@ -65,6 +65,8 @@ calwebb_spec2 per exposure (MIRI LRS and MRS, NIRISS SOSS, WFSS; the same inputs
                      + soss_box_integration * NINTS [SOSS, soss_atoca false]  (a box extraction)
                      + wfss_cutout * cutouts [WFSS]         (extract_2d's WCS copy, extract_1d and the
                                                              write of each source's order)
+                     + wfss_cutout_niriss * cutouts [NIRISS WFSS]  (its five-order grism WCS)
+                     + wfss_cutout_squared * cutouts^2 [WFSS]  (the files written, outside the steps)
                      + wfss_contam_element * segment pixels x samples / processes [WFSS, wfss_contam]
 
 Coefficients (seconds per unit of work on the machine they were measured on) live in
@@ -418,6 +420,12 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
             "atoca_integration": np.array([float(max(r.nints, 1)) if r.atoca else 0.0 for r in rows]),
             "soss_box_integration": np.array([float(max(r.nints, 1)) if r.soss_box else 0.0 for r in rows]),
             "wfss_cutout": np.array([float(r.cutouts) if r.wfss else 0.0 for r in rows]),
+            # NIRISS's grism WCS, five orders of field-dependent polynomials, evaluated for every cutout
+            "wfss_cutout_niriss": np.array([float(r.cutouts) if r.wfss and r.instrument == "NIRISS" else 0.0
+                                            for r in rows]),
+            # the time outside the steps (the cal and x1d files written, every cutout's WCS with them)
+            # grows with the cutouts squared: 56, 180, 627 s at 200, 400, 800 NIRCam cutouts
+            "wfss_cutout_squared": np.array([float(r.cutouts) ** 2 if r.wfss else 0.0 for r in rows]),
             "wfss_contam_element": np.array([_contam_elements(r) for r in rows])}
 
 

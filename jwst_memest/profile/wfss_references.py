@@ -31,14 +31,14 @@ import numpy as np
 from jwst_memest.atomic import write_datamodel
 from jwst_memest.exposures import ExposureLayout, instrument_of
 from jwst_memest.instruments import full_frame, imaging_pixel_scale
+from jwst_memest.model.image2 import WFSS_EXP_TYPES
 from jwst_memest.profile.reference_meta import set_reference_meta
 from jwst_memest.spec2_layout import (WFSS_DISPERSION, WFSS_RANGES, wfss_blocking_filter, wfss_dispersion_axis,
                                        wfss_orders)
 
-__all__ = ["WFSS_EXP_TYPES", "dispersion_direction", "wfss_distortion_model", "write_wfss_references",
+__all__ = ["dispersion_direction", "wfss_distortion_model", "write_wfss_references",
            "write_wfss_rate", "catalog_name"]
 
-WFSS_EXP_TYPES = ("NRC_WFSS", "NIS_WFSS")
 _NIRISS_ORDERS = (-1, 0, 1, 2, 3)
 _FWCPOS_REF = 198.0  # NIRISS: the filter wheel position the traces are given at
 
@@ -130,8 +130,9 @@ def _nircam_specwcs(layout: ExposureLayout):
     low2, high2 = WFSS_RANGES["NRC_WFSS"][blocking_filter(layout)][2]
     step = WFSS_DISPERSION["NRC_WFSS"]
     along1, along2 = (high1 - low1) / step, (high2 - low2) / (step / 2)
-    # the trace starts this far from the source, along the dispersion; order 2 beyond it
-    start1, start2 = -along1 / 2, along1 / 2
+    # each order's trace centred on its source: order 2, twice as long as the detector is wide for
+    # most filters, crosses the whole detector, as the layout's count of its cutouts takes it
+    start1, start2 = -along1 / 2, -along2 / 2
     model = datamodels.NIRCAMGrismModel()
     model.orders = [1, 2]
     model.displ = [(_poly2d(3, low1), _poly2d(3, high1 - low1), _poly2d(3, 0.0)),
@@ -269,7 +270,7 @@ def write_wfss_references(layout: ExposureLayout, cache: str | Path) -> dict[str
     writers = {
         "distortion": (f"{detector}_siaf_distortion.asdf", lambda: wfss_distortion_model(layout.detectors[0])),
         "filteroffset": (f"{optics}_filteroffset.asdf", lambda: _filteroffset(layout)),
-        "specwcs": (f"{optics}_specwcs.asdf",
+        "specwcs": (f"{optics}_specwcs_v2.asdf",
                     lambda: (_nircam_specwcs if layout.exp_type == "NRC_WFSS" else _niriss_specwcs)(layout)),
         "wavelengthrange": (f"{layout.exp_type.lower()}_wavelengthrange.asdf", lambda: _wavelengthrange(layout)),
         "bkg": (f"{optics}_wfssbkg.fits", lambda: _background(layout)),
