@@ -14,7 +14,7 @@ from jwst_memest.estimate_records import AssociationEstimate, ProductEstimate, r
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.member_metadata import read_association_members
 from jwst_memest.metadata import ExposureMetadata
-from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
+from jwst_memest.model.baseline import PhysicsBaseline, load_baseline, slit_tree_beyond_corpus
 from jwst_memest.model.estimator import MemoryEstimator
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.model.terms import with_settings
@@ -134,7 +134,8 @@ def estimate_features(
             scale = float(size) / physics_gb if physics_gb > 0 else 1.0
             breakdown = {stage: gb_ * scale for stage, gb_ in breakdown.items()}
             note = f"stages of {baseline.name} {baseline.version}, scaled to the {estimator.name} estimate"
-        reasons = assessment.reasons + unmeasured_bound
+        tree = slit_tree_beyond_corpus(str(feats.values.get("exp_type")), feats.slit_tree_bytes)
+        reasons = assessment.reasons + unmeasured_bound + ([tree] if tree else [])
         warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + model_warnings[i] + reasons
         # the margin in bytes goes on top of every relative bound, widened or not
         size, bound = float(size), float(max(bound, size + margin, size * assessment.factor + margin))
@@ -151,7 +152,7 @@ def estimate_features(
                 upper_bound_gb=bound, request_gb=request, quantile=quantile,
                 in_memory=bool(feats.values.get("in_memory", True)),
                 estimator=description, warnings=warnings, features=feats,
-                calibrated=assessment.calibrated and not unmeasured_bound, bound_widening=assessment.factor,
+                calibrated=assessment.calibrated and not unmeasured_bound and not tree, bound_widening=assessment.factor,
                 uncalibrated_reasons=list(reasons),
                 breakdown=breakdown, peak_step=peak_step, breakdown_note=note,
                 settings=feats.settings, flags=list(feats.flags), bound_margin_gb=margin,
@@ -192,7 +193,7 @@ def _baseline_input(named_features, X: np.ndarray, settings: list[RunSettings]) 
     say beyond the schema (``model.terms.SETTING_COLUMNS``)."""
     features = [f for _, f in named_features]
     return with_settings(X, settings, [f.output_area_ratio for f in features], [f.psf_input_bytes for f in features],
-                         [f.outlier_grid_pixels for f in features])
+                         [f.outlier_grid_pixels for f in features], [f.slit_tree_bytes for f in features])
 
 
 def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: PhysicsBaseline, X: np.ndarray,

@@ -119,6 +119,8 @@ class ExposureMetadata:
         SCI extensions of a multi-slit cal file: slits (NIRSpec) or sources (WFSS).
     slit_pixels : int, optional
         Their pixels, summed.
+    tree_bytes : int, optional
+        A multi-slit cal file's ASDF extension bytes (its slits' WCS and metadata, serialized).
     pixel_scale : float, optional
         Arcsec per pixel (from PIXAR_A2, else the detector's).
     ra_ref, dec_ref : float, optional
@@ -180,6 +182,7 @@ class ExposureMetadata:
     nrows: int = 0
     n_slits: int = 0  # SCI extensions of a multi-slit cal file: slits (NIRSpec) or sources (WFSS)
     slit_pixels: int = 0  # their pixels, summed
+    tree_bytes: int = 0  # a multi-slit cal file's ASDF extension: the slits' WCS and metadata, serialized
     pixel_scale: float = math.nan  # arcsec per pixel
     ra_ref: float = math.nan
     dec_ref: float = math.nan
@@ -545,7 +548,7 @@ def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadat
                     sci = None
                 except OSError as exc:
                     raise MetadataError(f"{path}: truncated or corrupt FITS ({exc})") from None
-                slits = _slit_sizes(hdul) if _is_multi_slit(primary, path) else []
+                slits, tree = _slit_sizes(hdul) if _is_multi_slit(primary, path) else ([], 0)
     except MetadataError:
         raise
     except (OSError, ValueError, TypeError, IndexError) as exc:
@@ -553,7 +556,7 @@ def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadat
     if _first([primary, sci], "INSTRUME") is None and _first([primary, sci], "EXP_TYPE") is None:
         raise MetadataError(f"{path}: no INSTRUME or EXP_TYPE keyword; not a JWST exposure")
     meta = metadata_from_headers(str(path), primary, sci, problems)
-    meta.n_slits, meta.slit_pixels = len(slits), sum(slits)
+    meta.n_slits, meta.slit_pixels, meta.tree_bytes = len(slits), sum(slits), tree
     return meta, primary._header
 
 
@@ -744,18 +747,22 @@ def _is_multi_slit(primary, path: Path) -> bool:
     return _as_str(_first([primary], "EXP_TYPE")) in MULTI_SLIT_EXP_TYPES and product_level(path) in ("cal", "s2d", "crf")
 
 
-def _slit_sizes(hdul) -> list[int]:
-    """Pixels of every SCI extension, from its header (NAXISn, else SLTSIZE1/2): no data is read."""
-    sizes = []
+def _slit_sizes(hdul) -> tuple[list[int], int]:
+    """Pixels of every SCI extension, from its header (NAXISn, else SLTSIZE1/2), and the bytes of the
+    ASDF extension (the slits' serialized WCS and metadata), from its header: no data is read."""
+    sizes, tree = [], 0
     for hdu in hdul[1:]:
         header = hdu.header
-        if str(header.get("EXTNAME", "")).strip().upper() != "SCI":
+        name = str(header.get("EXTNAME", "")).strip().upper()
+        if name == "ASDF":
+            tree = int(header.get("NAXIS1", 0) or 0) * int(header.get("NAXIS2", 0) or 0)
+        if name != "SCI":
             continue
         if int(header.get("NAXIS", 0) or 0) >= 2:
             sizes.append(int(header.get("NAXIS1", 0)) * int(header.get("NAXIS2", 0)))
         else:
             sizes.append(int(header.get("SLTSIZE1", 0) or 0) * int(header.get("SLTSIZE2", 0) or 0))
-    return sizes
+    return sizes, tree
 
 
 # The header keywords metadata_from_headers reads from a member; a datamodel's schema says where each lives

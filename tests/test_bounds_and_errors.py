@@ -742,7 +742,7 @@ def test_the_slits_of_a_multi_slit_member_are_counted_from_their_headers(tmp_pat
              sci((4, 3)), sci(SLTSIZE2=5), sci(SLTSIZE1=9), sci((1, 6, 2))]
     meta = read_exposure_metadata(_fits(tmp_path / "jw01234001001_03101_00001_nrs1_cal.fits", primary,
                                         extra=slits))
-    assert meta.n_slits == 6
+    assert meta.n_slits == 6 and meta.tree_bytes == 0  # no ASDF extension: no serialized tree
     assert meta.slit_pixels == 200 + 21 + 12 + 0 + 0 + 12  # a slit without both sizes counts no pixels
     assert meta.science_pixels == meta.slit_pixels
     # the same file at another level, or of a single-slit mode, has no slits
@@ -751,6 +751,11 @@ def test_the_slits_of_a_multi_slit_member_are_counted_from_their_headers(tmp_pat
     for level in ("s2d", "crf"):
         path = _fits(tmp_path / f"jw01234001001_03101_00001_nrs1_{level}.fits", primary, extra=[sci((20, 10))])
         assert read_exposure_metadata(path).n_slits == 1
+    # the slits' serialized WCS and metadata: the ASDF extension's bytes, from its header
+    tree = fits.BinTableHDU.from_columns([fits.Column(name="ASDF_METADATA", format="1234B",
+                                                      array=np.zeros((1, 1234), np.uint8))], name="ASDF")
+    path = _fits(tmp_path / "jw01234001001_03101_00002_nrs1_cal.fits", primary, extra=[sci((20, 10)), tree])
+    assert read_exposure_metadata(path).tree_bytes == 1234
     image = _fits(tmp_path / "jw01234001001_03101_00001_nrca1_cal.fits", {"INSTRUME": "NIRCAM",
                                                                           "EXP_TYPE": "NRC_IMAGE"},
                   extra=[sci((20, 10)), sci((20, 10))])

@@ -63,6 +63,9 @@ class ProductFeatures:
         ``member_bytes`` of the PSF references among the members (coron3, ami3).
     outlier_grid_pixels : float, optional
         outlier_detection's grid: the mosaic at the members' scale.
+    slit_tree_bytes : float, optional
+        Serialized tree bytes per slit of the multi-slit members (their ASDF extension over their
+        slits, the largest member's); NaN when none says.
     """
 
     pipeline: str
@@ -76,6 +79,7 @@ class ProductFeatures:
     output_area_ratio: float = 1.0  # output pixels per member pixel of the same sky (the output grid's scale)
     psf_input_bytes: float = 0.0  # member_bytes of the PSF references among the members (coron3, ami3)
     outlier_grid_pixels: float = math.nan  # outlier_detection's grid: the mosaic at the members' scale
+    slit_tree_bytes: float = math.nan  # serialized tree bytes per slit of the multi-slit members
 
     def __post_init__(self):
         self.feature_set = self.feature_set or feature_set_for(self.pipeline)
@@ -352,7 +356,7 @@ def product_features(
                                members=tuple(members), settings=settings, flags=flags,
                                output_area_ratio=area_ratio,
                                psf_input_bytes=float(sum(b for m, b in zip(members, member_bytes) if m.is_psf)),
-                               outlier_grid_pixels=outlier_grid)
+                               outlier_grid_pixels=outlier_grid, slit_tree_bytes=_slit_tree_bytes(members))
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as unknown")
     # keep only schema names plus nothing else: one source of truth
@@ -374,3 +378,10 @@ def _other_features(members: Sequence[ExposureMetadata], level3: str, feature_se
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as spacekit encodes a value it has not seen")
     return features
+
+
+def _slit_tree_bytes(members) -> float:
+    """Serialized tree bytes per slit of the multi-slit members (the largest member's), NaN when none
+    records its ASDF extension."""
+    per_slit = [m.tree_bytes / m.n_slits for m in members if getattr(m, "tree_bytes", 0) and m.n_slits]
+    return float(max(per_slit)) if per_slit else math.nan

@@ -114,6 +114,7 @@ class PhysicsBaseline:
         self.checksum = self._checksum()
         self._ifu_codes = [self.schema["exp_type"].encode(t) for t in IFU_EXP_TYPES]
         self._wfss_codes = [self.schema["exp_type"].encode(t) for t in WFSS_EXP_TYPES]
+        self._slit_tree_of_code = {self.schema["exp_type"].encode(t): tree for t, tree in CORPUS_SLIT_TREE_BYTES.items()}
         self._tso_imaging_codes = [self.schema["exp_type"].encode(t) for t in TSO_IMAGING_EXP_TYPES]
         self._soss_code = self.schema["exp_type"].encode("NIS_SOSS")
 
@@ -154,7 +155,7 @@ class PhysicsBaseline:
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         col = {name: X[:, i] for i, name in enumerate(self.schema.names)}
-        if self.terms in ("image3", "coron3"):
+        if self.terms in ("image3", "coron3", "spec3"):
             return getattr(self, f"_{self.terms}_stages")(col, self.coefficients,
                                                           setting_columns(X, len(self.schema.names)))
         return getattr(self, f"_{self.terms}_stages")(col, self.coefficients)
@@ -198,7 +199,7 @@ class PhysicsBaseline:
                                        + c["catalog_out"] * npix_out),
         }
 
-    def _spec3_stages(self, col, c):
+    def _spec3_stages(self, col, c, s):
         n = col["n_members"]
         npix_in = col["member_pixels"]
         npix_out = np.nan_to_num(col["output_pixels"], nan=0.0)
@@ -206,8 +207,11 @@ class PhysicsBaseline:
         wfss = np.isin(col["exp_type"], self._wfss_codes)
         slits = np.nan_to_num(col["n_slits"])
         resident = c["base_bytes"] + c["spec_per_member_pixel"] * col["total_input_bytes"] / 28.0
-        # per slit of each member (cutouts, WCS), and per source over all members (its products)
-        with_slits = resident + c["per_slit_bytes"] * n * slits + c.get("per_source_bytes", 0.0) * slits
+        # per slit of each member (cutouts, WCS), and per source over all members (its products);
+        # a slit's WCS as its cal file carries it, beyond the corpus's (`opened_slit_tree_bytes`)
+        corpus_tree = np.array([self._slit_tree_of_code.get(code, np.nan) for code in col["exp_type"]])
+        per_slit = c["per_slit_bytes"] + opened_slit_tree_bytes(s["slit_tree_bytes"], corpus_tree)
+        with_slits = resident + per_slit * n * slits + c.get("per_source_bytes", 0.0) * slits
         nan = np.full(len(n), np.nan)
         # IFU steps hold more per member than the container does (slice maps, pathloss, per-pixel
         # coordinates): a term of its own, paid during both IFU steps
@@ -426,6 +430,63 @@ class PhysicsBaseline:
                                  setting_columns(X, len(names)))
         crowded = stages["source_catalog"] + CROWDED_CATALOG_PER_PIXEL * covered
         return np.fmax(peak, crowded / GB)
+
+
+# Opened from its cal file, a slit's WCS and metadata cost in memory about 38.5 times their
+# serialized tree (the file's ASDF extension over its slits) less 139 kB: traced (tracemalloc, the
+# slope over files of 20 to 400 slits) 236 kB per slit for the corpus's synthetic WFSS slits (9.75 kB
+# of tree each), 958 kB for NIRCam's and 1498 kB for NIRISS's grism WCS of the operational structure
+# (28.5 and 43.4 kB). per_slit_bytes was fitted on the corpus's slits, so what a member's slits
+# carry beyond the corpus's tree of their mode is counted here. NIRSpec's WCS of the operational
+# structure cannot be built here: its slits are counted at the same rate and the estimate says so.
+OPENED_BYTES_PER_TREE_BYTE = 38.5
+CORPUS_SLIT_TREE_BYTES = {"NRC_WFSS": 9.75e3, "NIS_WFSS": 9.75e3, "NRS_MSASPEC": 7.8e3, "NRS_FIXEDSLIT": 8.3e3}
+
+
+def opened_slit_tree_bytes(tree_bytes, corpus_tree_bytes) -> np.ndarray:
+    """Bytes an opened slit holds beyond the corpus's slits of its mode, from the serialized tree bytes
+    per slit of its cal file (NaN: not known, nothing added).
+
+    Parameters
+    ----------
+    tree_bytes : array_like
+        Serialized tree bytes per slit (``slit_tree_bytes``).
+    corpus_tree_bytes : array_like
+        The corpus's serialized tree bytes per slit of the same mode (NaN: a mode not counted).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bytes per slit and member.
+    """
+    corpus = np.asarray(corpus_tree_bytes, float)
+    tree = np.asarray(tree_bytes, float)
+    beyond = np.where(np.isnan(tree) | np.isnan(corpus), 0.0, tree - np.nan_to_num(corpus))
+    return OPENED_BYTES_PER_TREE_BYTE * np.maximum(beyond, 0.0)
+
+
+def slit_tree_beyond_corpus(exp_type: str, tree_bytes: float) -> str | None:
+    """Why a NIRSpec product's estimate is not calibrated by its slits' WCS, or None.
+
+    Parameters
+    ----------
+    exp_type : str
+        The members' EXP_TYPE.
+    tree_bytes : float
+        Serialized tree bytes per slit of its members (NaN: not known).
+
+    Returns
+    -------
+    str or None
+        The reason, when its slits carry more tree than the corpus's and no run measured what an
+        opened WCS of that mode costs.
+    """
+    corpus = CORPUS_SLIT_TREE_BYTES.get(exp_type)
+    if exp_type in WFSS_EXP_TYPES or corpus is None or not tree_bytes > 1.5 * corpus:
+        return None
+    return (f"its slits carry {tree_bytes / 1e3:.1f} kB of serialized WCS and metadata each, "
+            f"{tree_bytes / corpus:.1f}x the measured {exp_type} runs': counted at WFSS's traced "
+            f"{OPENED_BYTES_PER_TREE_BYTE:g} bytes opened per serialized byte, not measured for NIRSpec")
 
 
 @cache

@@ -26,15 +26,16 @@ __all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "setting_colum
 # scale) and the bytes of the PSF references (NaN: not known, e.g. a vector without these columns)
 SETTING_COLUMNS = ("enable_ctx", "enable_err", "report_var", "outlier_resample_data", "skip_outlier_detection",
                    "skip_source_catalog", "pixmap_stepsize", "outlier_pixmap_stepsize", "output_area_ratio",
-                   "psf_input_bytes", "outlier_grid_pixels")
+                   "psf_input_bytes", "outlier_grid_pixels", "slit_tree_bytes")
 _DEFAULTS = {"enable_ctx": 1.0, "enable_err": 1.0, "report_var": 1.0, "outlier_resample_data": 1.0,
              "skip_outlier_detection": 0.0, "skip_source_catalog": 0.0, "pixmap_stepsize": 1.0,
              "outlier_pixmap_stepsize": 1.0, "output_area_ratio": 1.0, "psf_input_bytes": np.nan,
-             "outlier_grid_pixels": np.nan}
+             "outlier_grid_pixels": np.nan, "slit_tree_bytes": np.nan}
 # what the members say beyond the schema: the output pixels one input pixel covers, the PSF
 # references' bytes, and outlier_detection's grid (the mosaic at the members' scale: resample's
-# pixel_scale, pixel_scale_ratio and output_shape do not reach it)
-_MEMBER_COLUMNS = ("output_area_ratio", "psf_input_bytes", "outlier_grid_pixels")
+# pixel_scale, pixel_scale_ratio and output_shape do not reach it), and the serialized tree (WCS and
+# metadata) each slit of a multi-slit member carries in its file's ASDF extension
+_MEMBER_COLUMNS = ("output_area_ratio", "psf_input_bytes", "outlier_grid_pixels", "slit_tree_bytes")
 
 # Peak resident memory counts the pages a process has written, not those it allocated: an array
 # made by np.zeros or np.empty and written only where members land costs only the covered part of
@@ -141,7 +142,8 @@ def setting_columns(X: np.ndarray, n_features: int) -> dict[str, np.ndarray]:
 
 
 def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = None,
-                    psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None) -> np.ndarray:
+                    psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None,
+                    slit_trees: Sequence[float] | None = None) -> np.ndarray:
     """One row of ``SETTING_COLUMNS`` per RunSettings (None: jwst's defaults).
 
     Parameters
@@ -154,6 +156,8 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
         The PSF references' bytes among each row's members (None: not known).
     outlier_grids : sequence of float or None, optional
         The pixels of outlier_detection's grid (None: not known).
+    slit_trees : sequence of float or None, optional
+        Serialized tree bytes per slit of each row's multi-slit members (None: not known).
 
     Returns
     -------
@@ -162,7 +166,7 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
     """
     n = len(settings)
     members = {name: list(values) if values is not None else [_DEFAULTS[name]] * n
-               for name, values in zip(_MEMBER_COLUMNS, (area_ratios, psf_bytes, outlier_grids))}
+               for name, values in zip(_MEMBER_COLUMNS, (area_ratios, psf_bytes, outlier_grids, slit_trees))}
     own = [name for name in SETTING_COLUMNS if name not in _MEMBER_COLUMNS]
     rows = []
     for i, s in enumerate(settings):
@@ -173,7 +177,8 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
 
 
 def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequence[float] | None = None,
-                  psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None) -> np.ndarray:
+                  psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None,
+                  slit_trees: Sequence[float] | None = None) -> np.ndarray:
     """The baseline input of features ``X`` run with ``settings``.
 
     Parameters
@@ -188,6 +193,8 @@ def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequenc
         The PSF references' bytes among each row's members.
     outlier_grids : sequence of float or None, optional
         The pixels of outlier_detection's grid (None: not known).
+    slit_trees : sequence of float or None, optional
+        Serialized tree bytes per slit of each row's multi-slit members (None: not known).
 
     Returns
     -------
@@ -197,7 +204,7 @@ def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequenc
     X = np.atleast_2d(np.asarray(X, dtype=float))
     if settings is None:
         settings = [None] * len(X)
-    return np.hstack([X, settings_matrix(settings, area_ratios, psf_bytes, outlier_grids)])
+    return np.hstack([X, settings_matrix(settings, area_ratios, psf_bytes, outlier_grids, slit_trees)])
 
 
 def outlier_grid_pixels(output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:

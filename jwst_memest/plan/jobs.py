@@ -204,7 +204,7 @@ def _wall_times_with(estimate, arguments: list[str]) -> tuple[float | None, floa
         settings = RunSettings.from_arguments(arguments, base=estimate.settings)
         other = product_features(features.members, features.pipeline, settings=settings)
         X = with_settings(np.atleast_2d(other.vector()), [settings], [other.output_area_ratio],
-                          [other.psf_input_bytes], [other.outlier_grid_pixels])
+                          [other.psf_input_bytes], [other.outlier_grid_pixels], [other.slit_tree_bytes])
         seconds, upper = estimate_wall_times(estimate.pipeline, X, estimate.quantile, estimate.speed_factor)
     except (ValueError, AttributeError, KeyError, TypeError):
         return None
