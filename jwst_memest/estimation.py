@@ -135,10 +135,11 @@ def estimate_features(
             breakdown = {stage: gb_ * scale for stage, gb_ in breakdown.items()}
             note = f"stages of {baseline.name} {baseline.version}, scaled to the {estimator.name} estimate"
         tree = slit_tree_beyond_corpus(str(feats.values.get("exp_type")), feats.slit_tree_bytes)
-        reasons = assessment.reasons + unmeasured_bound + ([tree] if tree else [])
+        widening = max(assessment.factor, tree[1] if tree else 1.0)
+        reasons = assessment.reasons + unmeasured_bound + ([tree[0]] if tree else [])
         warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + model_warnings[i] + reasons
         # the margin in bytes goes on top of every relative bound, widened or not
-        size, bound = float(size), float(max(bound, size + margin, size * assessment.factor + margin))
+        size, bound = float(size), float(max(bound, size + margin, size * widening + margin))
         request = bound
         if max_request_gb and bound > max_request_gb:
             request = float(max_request_gb)
@@ -152,12 +153,12 @@ def estimate_features(
                 upper_bound_gb=bound, request_gb=request, quantile=quantile,
                 in_memory=bool(feats.values.get("in_memory", True)),
                 estimator=description, warnings=warnings, features=feats,
-                calibrated=assessment.calibrated and not unmeasured_bound and not tree, bound_widening=assessment.factor,
+                calibrated=assessment.calibrated and not unmeasured_bound and not tree, bound_widening=widening,
                 uncalibrated_reasons=list(reasons),
                 breakdown=breakdown, peak_step=peak_step, breakdown_note=note,
                 settings=feats.settings, flags=list(feats.flags), bound_margin_gb=margin,
                 alternatives=[{**a, "upper_bound_gb": round_up(max(a["upper_bound_gb"],
-                                                                    a["gbSize"] * assessment.factor + margin))}
+                                                                    a["gbSize"] * widening + margin))}
                               for a in alternatives[i]],
                 wall_time_s=None if wall is None else float(wall[i]),
                 wall_time_upper_s=None if wall_upper is None else float(wall_upper[i]), speed_factor=speed,
