@@ -33,7 +33,9 @@ CORPUS_LAYOUTS = {"NRC_WFSS": (NIRCAM, 20),
                   "NRS_FIXEDSLIT": (dict(MOS, exp_type="NRS_FIXEDSLIT", grating="G395M", filter="F290LP"), 5)}
 
 
-@pytest.mark.parametrize("exp_type", CORPUS_LAYOUTS)
+# one WFSS and one NIRSpec mode in the default run (each writes full-size cal files); the others slow
+@pytest.mark.parametrize("exp_type", [e if e in ("NRC_WFSS", "NRS_MSASPEC") else pytest.param(e, marks=pytest.mark.slow)
+                                      for e in CORPUS_LAYOUTS])
 def test_the_corpus_slits_carry_the_tree_the_count_starts_from(tmp_path, exp_type):
     # the synthetic cal files the spec3 corpus ran on: the count adds only what a slit carries beyond them
     layout, n_slits = CORPUS_LAYOUTS[exp_type]
