@@ -14,7 +14,7 @@ from jwst_memest.estimate_records import AssociationEstimate, ProductEstimate, r
 from jwst_memest.features.build import ProductFeatures, product_features
 from jwst_memest.member_metadata import read_association_members
 from jwst_memest.metadata import ExposureMetadata
-from jwst_memest.model.baseline import PhysicsBaseline, load_baseline, slit_tree_beyond_corpus
+from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.estimator import MemoryEstimator
 from jwst_memest.model.registry import resolve_estimator
 from jwst_memest.model.terms import with_settings
@@ -126,7 +126,7 @@ def estimate_features(
     wall, wall_upper = estimate_wall_times(pipeline, _baseline_input(named_features, X, settings), quantile, speed)
     results = []
     for i, ((name, feats), size, bound) in enumerate(zip(named_features, gb, upper)):
-        assessment = baseline.assess(feats.values)
+        assessment = baseline.assess(feats.values, feats.slit_tree_bytes)
         breakdown, peak_step = stages[i]
         note = ""
         if baseline is not estimator:  # the model's estimate, shared out as the physics shares its own
@@ -134,12 +134,10 @@ def estimate_features(
             scale = float(size) / physics_gb if physics_gb > 0 else 1.0
             breakdown = {stage: gb_ * scale for stage, gb_ in breakdown.items()}
             note = f"stages of {baseline.name} {baseline.version}, scaled to the {estimator.name} estimate"
-        tree = slit_tree_beyond_corpus(str(feats.values.get("exp_type")), feats.slit_tree_bytes)
-        widening = max(assessment.factor, tree[1] if tree else 1.0)
-        reasons = assessment.reasons + unmeasured_bound + ([tree[0]] if tree else [])
+        reasons = assessment.reasons + unmeasured_bound
         warnings = list((extra_warnings or {}).get(name, [])) + feats.warnings + model_warnings[i] + reasons
         # the margin in bytes goes on top of every relative bound, widened or not
-        size, bound = float(size), float(max(bound, size + margin, size * widening + margin))
+        size, bound = float(size), float(max(bound, size + margin, size * assessment.factor + margin))
         request = bound
         if max_request_gb and bound > max_request_gb:
             request = float(max_request_gb)
@@ -153,12 +151,12 @@ def estimate_features(
                 upper_bound_gb=bound, request_gb=request, quantile=quantile,
                 in_memory=bool(feats.values.get("in_memory", True)),
                 estimator=description, warnings=warnings, features=feats,
-                calibrated=assessment.calibrated and not unmeasured_bound and not tree, bound_widening=widening,
+                calibrated=assessment.calibrated and not unmeasured_bound, bound_widening=assessment.factor,
                 uncalibrated_reasons=list(reasons),
                 breakdown=breakdown, peak_step=peak_step, breakdown_note=note,
                 settings=feats.settings, flags=list(feats.flags), bound_margin_gb=margin,
                 alternatives=[{**a, "upper_bound_gb": round_up(max(a["upper_bound_gb"],
-                                                                    a["gbSize"] * widening + margin))}
+                                                                    a["gbSize"] * assessment.factor + margin))}
                               for a in alternatives[i]],
                 wall_time_s=None if wall is None else float(wall[i]),
                 wall_time_upper_s=None if wall_upper is None else float(wall_upper[i]), speed_factor=speed,

@@ -62,7 +62,7 @@ class _Estimator:
         gb = np.where(in_memory > 0, 2.0, 1.0)
         return gb, gb * self.ratio
 
-    def assess(self, values):
+    def assess(self, values, slit_tree_bytes=float("nan")):
         if self.factor == 1.0:
             return Assessment()
         return Assessment(calibrated=False, reasons=["n_members outside", f"widened x{self.factor}"],

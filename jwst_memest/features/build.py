@@ -383,5 +383,5 @@ def _other_features(members: Sequence[ExposureMetadata], level3: str, feature_se
 def _slit_tree_bytes(members) -> float:
     """Serialized tree bytes per slit of the multi-slit members (the largest member's), NaN when none
     records its ASDF extension."""
-    per_slit = [m.tree_bytes / m.n_slits for m in members if getattr(m, "tree_bytes", 0) and m.n_slits]
+    per_slit = [m.tree_bytes / m.n_slits for m in members if m.tree_bytes and m.n_slits]
     return float(max(per_slit)) if per_slit else math.nan

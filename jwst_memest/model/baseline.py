@@ -43,7 +43,7 @@ import yaml
 from jwst_memest.features.schema import load_schema
 from jwst_memest.instruments import IFU_EXP_TYPES, TSO_IMAGING_EXP_TYPES, WFSS_EXP_TYPES
 from jwst_memest.model.constants import GB, GIB, MEMBERS_STAGE
-from jwst_memest.model.coverage import Envelope
+from jwst_memest.model.coverage import Assessment, Envelope
 from jwst_memest.model.terms import (CROWDED_CATALOG_PER_PIXEL, catalog_output_bytes, covered_pixels, lingering_group_bytes, member_footprint,
                                      outlier_grid_pixels,
                                      outlier_input_bytes, outlier_output_bytes, pixmap_factor, resample_output_bytes,
@@ -340,20 +340,29 @@ class PhysicsBaseline:
             rows.append((values, max(steps, key=steps.get) if steps else MEMBERS_STAGE))
         return rows
 
-    def assess(self, values: dict):
+    def assess(self, values: dict, slit_tree_bytes: float = float("nan")):
         """Whether a product (raw feature values) lies inside the runs the coefficients were fitted to.
 
         Parameters
         ----------
         values : dict
             The product's raw feature values (``exp_type`` by name).
+        slit_tree_bytes : float, optional
+            Serialized tree bytes per slit of its multi-slit members (NaN: not known): slits that
+            carry more than the measured runs' are outside them too.
 
         Returns
         -------
         jwst_memest.model.coverage.Assessment
             Whether it is calibrated, why not, and the bound's widening factor.
         """
-        return self.envelope.assess(values, self.pipeline)
+        assessment = self.envelope.assess(values, self.pipeline)
+        tree = slit_tree_beyond_corpus(str(values.get("exp_type")), slit_tree_bytes)
+        if tree is None:
+            return assessment
+        reason, factor = tree
+        return Assessment(calibrated=False, reasons=[*assessment.reasons, reason],
+                          factor=max(assessment.factor, factor))
 
     def _row_factors(self, X: np.ndarray, quantile: float) -> np.ndarray:
         """Upper-bound factor per row: its exposure type's calibration where there is one, else the pooled one."""
@@ -496,7 +505,7 @@ def slit_tree_beyond_corpus(exp_type: str, tree_bytes: float) -> tuple[str, floa
             f"{tree_bytes / corpus:.1f}x the measured {exp_type} runs'")
     if exp_type in WFSS_EXP_TYPES:
         how = (f"counted at the traced {OPENED_BYTES_PER_TREE_BYTE:g} bytes opened per serialized byte; runs on "
-               "such cal files peaked up to 1.30x that estimate")
+               f"such cal files peaked up to {SLIT_TREE_WIDENING:.2f}x that estimate")
     else:
         how = (f"counted at WFSS's traced {OPENED_BYTES_PER_TREE_BYTE:g} bytes opened per serialized byte, "
                "not measured for NIRSpec")
