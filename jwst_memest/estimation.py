@@ -17,7 +17,7 @@ from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.model.baseline import PhysicsBaseline, load_baseline
 from jwst_memest.model.estimator import MemoryEstimator
 from jwst_memest.model.registry import resolve_estimator
-from jwst_memest.model.terms import with_settings
+from jwst_memest.model.terms import with_product_settings
 from jwst_memest.model.walltime import estimate_wall_times
 from jwst_memest.speed import machine_speed_factor
 from jwst_memest.settings import RunSettings
@@ -190,9 +190,7 @@ def _model_inputs(named_features, estimator: MemoryEstimator, X: np.ndarray) -> 
 def _baseline_input(named_features, X: np.ndarray, settings: list[RunSettings]) -> np.ndarray:
     """The physics baseline's input: the features ``X``, run with ``settings``, and what the members
     say beyond the schema (``model.terms.SETTING_COLUMNS``)."""
-    features = [f for _, f in named_features]
-    return with_settings(X, settings, [f.output_area_ratio for f in features], [f.psf_input_bytes for f in features],
-                         [f.outlier_grid_pixels for f in features], [f.slit_tree_bytes for f in features])
+    return with_product_settings(X, settings, [f for _, f in named_features])
 
 
 def _estimate_rows(named_features, estimator: MemoryEstimator, baseline: PhysicsBaseline, X: np.ndarray,

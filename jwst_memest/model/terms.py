@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "setting_columns", "context_planes",
+__all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "with_product_settings", "setting_columns", "context_planes",
            "covered_pixels", "member_footprint", "outlier_grid_pixels", "resample_output_bytes", "outlier_output_bytes", "outlier_input_bytes",
            "lingering_group_bytes", "CROWDED_CATALOG_PER_PIXEL",
            "i2d_bytes", "catalog_output_bytes", "pixmap_factor"]
@@ -205,6 +205,27 @@ def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequenc
     if settings is None:
         settings = [None] * len(X)
     return np.hstack([X, settings_matrix(settings, area_ratios, psf_bytes, outlier_grids, slit_trees)])
+
+
+def with_product_settings(X: np.ndarray, settings: Sequence | None, features: Sequence) -> np.ndarray:
+    """`with_settings`, what the members say read off each product's features.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Feature vectors, one row per product.
+    settings : sequence of RunSettings or None
+        Each row's settings (None: jwst's defaults).
+    features : sequence of jwst_memest.features.build.ProductFeatures
+        Each row's features: they carry the member columns (``output_area_ratio``,
+        ``psf_input_bytes``, ``outlier_grid_pixels``, ``slit_tree_bytes``) by the same names.
+
+    Returns
+    -------
+    numpy.ndarray
+        The baseline input.
+    """
+    return with_settings(X, settings, *([getattr(f, name) for f in features] for name in _MEMBER_COLUMNS))
 
 
 def outlier_grid_pixels(output_pixels, s: dict[str, np.ndarray]) -> np.ndarray:

@@ -197,14 +197,13 @@ def _wall_times_with(estimate, arguments: list[str]) -> tuple[float | None, floa
         import numpy as np
 
         from jwst_memest.features.build import product_features
-        from jwst_memest.model.terms import with_settings
+        from jwst_memest.model.terms import with_product_settings
         from jwst_memest.model.walltime import estimate_wall_times
         from jwst_memest.settings import RunSettings
 
         settings = RunSettings.from_arguments(arguments, base=estimate.settings)
         other = product_features(features.members, features.pipeline, settings=settings)
-        X = with_settings(np.atleast_2d(other.vector()), [settings], [other.output_area_ratio],
-                          [other.psf_input_bytes], [other.outlier_grid_pixels], [other.slit_tree_bytes])
+        X = with_product_settings(np.atleast_2d(other.vector()), [settings], [other])
         seconds, upper = estimate_wall_times(estimate.pipeline, X, estimate.quantile, estimate.speed_factor)
     except (ValueError, AttributeError, KeyError, TypeError):
         return None
