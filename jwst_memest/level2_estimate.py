@@ -3,10 +3,10 @@
 An uncal file is sized for calwebb_detector1 and then for the Level-2 run of its rate (rateints
 for a time series); a rate or rateints file for its Level-2 run only. calwebb_image2 is estimated
 for the imaging types it calibrates, calwebb_spec2 for MIRI LRS (slitless time series and fixed
-slit), MIRI MRS, NIRISS SOSS and NIRCam and NIRISS WFSS (the spectroscopic modes measured here) and,
-by their count alone, uncalibrated, for NIRSpec and NIRCam's grism time series; another
-spectroscopic mode (MIRI WFSS, NIRSpec lamps), or WFSS with wfss_contam run, is reported as not
-estimated rather than given a number nothing supports.
+slit), MIRI MRS, NIRISS SOSS and NIRCam and NIRISS WFSS, wfss_contam included (the spectroscopic
+modes measured here) and, by their count alone, uncalibrated, for NIRSpec and NIRCam's grism time
+series; another spectroscopic mode (MIRI WFSS, NIRSpec lamps) is reported as not estimated rather
+than given a number nothing supports.
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
                         output_area_ratio=settings.area_ratio(scale), output_pixels=output_pixels,
                         cube_voxels=voxels, slit_pixels=slits.slit_pixels,
                         largest_slit_pixels=slits.largest_slit_pixels, cutouts=slits.slits,
-                        segment_pixels=slits.segment_pixels, filter=meta.filter, pupil=meta.pupil,
+                        segment_pixels=slits.segment_pixels,
+                        dispersed_pixels=slits.dispersed_pixels, filter=meta.filter, pupil=meta.pupil,
                         background_slit_pixels=slits.background_slit_pixels,
                         background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0,
                         flat_planes=planes or FLAT_PLANES, flat_planes_known=planes is not None)
@@ -202,31 +203,45 @@ def estimate_level2(meta: ExposureMetadata, settings: RunSettings | None = None,
     if model is None:
         raise ValueError("no calwebb_image2 model is installed")
     inputs = image2_inputs(meta, settings, search_path, background_exposures, source_catalog=source_catalog)
-    if inputs.contam:
-        raise ValueError(f"{meta.path}: wfss_contam runs (skip=false): its dispersion is measured "
-                         "(data/corpus/spec2-wfss-contam.csv) but its count is not yet settled; jwst's default "
-                         "(wfss_contam skipped) is estimated")
     result = model.estimate(inputs, quantile)
     timing = load_walltime(inputs.pipeline)
     speed = machine_speed_factor() if timing is not None else 1.0
     wall, wall_upper = _wall_times(timing, inputs, quantile, speed)
     alternatives = []
-    if inputs.atoca:  # a box extraction holds no ATOCA model: gigabytes less for a short series
-        box = dataclasses.replace(inputs, settings=dataclasses.replace(inputs.settings or RunSettings(),
-                                                                       soss_atoca=False))
-        smaller = model.estimate(box, quantile)
+    for arguments, changed in _lighter_settings(inputs):
+        lighter = dataclasses.replace(inputs, settings=dataclasses.replace(inputs.settings or RunSettings(), **changed))
+        smaller = model.estimate(lighter, quantile)
         if smaller["upper_gb"] < result["upper_gb"]:
-            box_wall, box_wall_upper = _wall_times(timing, box, quantile, speed)
-            alternatives.append({"arguments": [SOSS_BOX_ARGUMENT], "gbSize": round(smaller["gb"], 4),
+            lighter_wall, lighter_wall_upper = _wall_times(timing, lighter, quantile, speed)
+            alternatives.append({"arguments": arguments, "gbSize": round(smaller["gb"], 4),
                                  "upper_bound_gb": round(smaller["upper_gb"], 4),
-                                 **({} if box_wall is None else {"wall_time_s": round(box_wall, 1),
-                                                                 "wall_time_upper_s": math.ceil(box_wall_upper)})})
+                                 **({} if lighter_wall is None else {"wall_time_s": round(lighter_wall, 1),
+                                                                     "wall_time_upper_s": math.ceil(lighter_wall_upper)})})
     return ExposureEstimate(path=str(meta.path), gb=result["gb"], upper_gb=result["upper_gb"],
                             peak_step=result["peak_step"], breakdown=result["breakdown"],
                             calibrated=result["calibrated"], reasons=result["reasons"], inputs=inputs.to_dict(),
                             model=f"{model.name} {model.version}", pipeline=inputs.pipeline,
                             wall_time_s=wall, wall_time_upper_s=wall_upper, speed_factor=speed,
                             alternatives=alternatives)
+
+
+def _lighter_settings(inputs: Image2Inputs) -> list[tuple[list[str], dict]]:
+    """Settings that lower the exposure's memory: (their arguments, the RunSettings fields they change).
+
+    A box extraction holds no ATOCA model (gigabytes less for a short series); wfss_contam in one
+    process spawns no worker and disperses one chunk at a time, and half the chunk halves the
+    dispersion's arrays.
+    """
+    lighter = []
+    if inputs.atoca:
+        lighter.append(([SOSS_BOX_ARGUMENT], {"soss_atoca": False}))
+    if inputs.contam:
+        if inputs.contam_dispersion()[1]:
+            lighter.append((["--steps.wfss_contam.maximum_cores=none"], {"wfss_contam_maximum_cores": "none"}))
+        half = int(inputs.settings.wfss_contam_max_pixels) // 2
+        if half >= 1 and inputs.segment_pixels > half:
+            lighter.append(([f"--steps.wfss_contam.max_pixels_per_chunk={half}"], {"wfss_contam_max_pixels": half}))
+    return lighter
 
 
 def _wall_times(timing, inputs: Image2Inputs, quantile: float, speed: float) -> tuple[float | None, float | None]:

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SlitLayout", "nirspec_slit_layout", "wfss_slit_layout", "wfss_orders", "wfss_dispersion_axis",
-           "wfss_blocking_filter", "wfss_trace_samples", "WFSS_RANGES", "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
+           "wfss_blocking_filter", "wfss_trace_samples", "wfss_order_samples", "wfss_trace_pixels", "WFSS_RANGES",
+           "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
 
 DETECTOR_COLUMNS = 2048
 ROWS_PER_SHUTTER_HEIGHT = 6.0  # ~5 rows per shutter height at 0.1" a pixel, rounded up
@@ -53,6 +54,9 @@ class SlitLayout:
         Where the layout comes from (one line for the annotation).
     segment_pixels : float, optional
         WFSS: the sources' pixels in the segmentation map (wfss_contam disperses each of them).
+    dispersed_pixels : float, optional
+        WFSS: pixels of every catalog source's dispersed image in every order wfss_contam simulates
+        (each the source's box widened by its trace, at most the detector along the dispersion).
     """
 
     slit_pixels: float
@@ -61,6 +65,7 @@ class SlitLayout:
     slits: int
     source: str
     segment_pixels: float = 0.0
+    dispersed_pixels: float = 0.0
 
 
 def _find(name: str, exposure: Path, search_path) -> Path | None:
@@ -341,16 +346,68 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
     # wfss_contam disperses every catalog source's segment (its box where the area is not given)
     _, all_x, all_y, _, all_area = (np.asarray(v, float) for v in zip(*catalog_boxes))
     segments = np.where(np.isfinite(all_area), all_area, np.ceil(all_x / scale + 1) * np.ceil(all_y / scale + 1))
+    # ... and keeps each one's dispersed image in every order it simulates (the clipped pixels' box)
+    all_along, all_across = (all_x, all_y) if axis == 1 else (all_y, all_x)
+    all_along, all_across = np.round(all_along / scale, 3), np.round(all_across / scale, 3)
+    blocking = wfss_blocking_filter(exp_type, meta.filter, meta.pupil)
+    dispersed = sum(float(np.sum(np.minimum(np.ceil(wfss_trace_pixels(exp_type, blocking, order) + all_along) + 2,
+                                            along_limit) * np.minimum(np.ceil(all_across) + 2, across_limit)))
+                    for order in WFSS_RANGES[exp_type][next(iter(WFSS_RANGES[exp_type]))])
     return SlitLayout(float(sizes.sum()), float(sizes.max()), 0.0, int(sizes.size),
                       f"{len(boxes)} sources of {path.name} x {len(orders)} order{'s' if len(orders) > 1 else ''}, "
-                      "every one on the detector, at their largest", float(segments.sum()))
+                      "every one on the detector, at their largest", float(segments.sum()), dispersed)
+
+
+def wfss_trace_pixels(exp_type: str, blocking: str, order: int) -> float:
+    """Pixels along the dispersion an order's trace spans (order 0 is not dispersed: none).
+
+    Parameters
+    ----------
+    exp_type : str
+        NRC_WFSS or NIS_WFSS.
+    blocking : str
+        The blocking filter.
+    order : int
+        The spectral order.
+
+    Returns
+    -------
+    float
+        The trace's length in pixels.
+    """
+    if order == 0:
+        return 0.0
+    low, high = _order_range(exp_type, blocking, order)
+    return (high - low) / (WFSS_DISPERSION[exp_type] / abs(order))
+
+
+def wfss_order_samples(exp_type: str, blocking: str, oversample: int = 2) -> dict[int, int]:
+    """The wavelengths wfss_contam disperses each segment pixel at, per order it simulates.
+
+    wfss_contam simulates every order of the WAVELENGTHRANGE reference (NIRCam 1 and 2, NIRISS -1
+    to 3), sampling each order's range at its pixel spacing over ``wl_oversample`` (at least 3).
+
+    Parameters
+    ----------
+    exp_type : str
+        NRC_WFSS or NIS_WFSS.
+    blocking : str
+        The blocking filter.
+    oversample : int, optional
+        ``wl_oversample``.
+
+    Returns
+    -------
+    dict of int to int
+        Order -> wavelength samples.
+    """
+    orders = next(iter(WFSS_RANGES[exp_type].values()))
+    return {order: max(int(np.ceil(wfss_trace_pixels(exp_type, blocking, order) * oversample)), 3)
+            for order in orders}
 
 
 def wfss_trace_samples(exp_type: str, blocking: str, oversample: int = 2) -> int:
     """The wavelengths wfss_contam disperses each segment pixel at, in its longest order.
-
-    wfss_contam simulates every order of the WAVELENGTHRANGE reference (NIRCam 1 and 2, NIRISS -1
-    to 3), sampling each order's range at its pixel spacing over ``wl_oversample``.
 
     Parameters
     ----------
@@ -366,8 +423,4 @@ def wfss_trace_samples(exp_type: str, blocking: str, oversample: int = 2) -> int
     int
         Wavelength samples of the order with the most.
     """
-    samples = []
-    for order in next(iter(WFSS_RANGES[exp_type].values())):
-        low, high = _order_range(exp_type, blocking, order)
-        samples.append((high - low) / (WFSS_DISPERSION[exp_type] / max(abs(order), 1)) * oversample)
-    return int(np.ceil(max(samples)))
+    return max(wfss_order_samples(exp_type, blocking, oversample).values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -141,9 +142,9 @@ def test_a_level2_association_s_source_catalog_member_is_the_one_counted(tmp_pat
 
 
 def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_and_cores(tmp_path):
-    import dataclasses
-
-    from jwst_memest.spec2_layout import wfss_trace_samples
+    from jwst_memest.model.image2_terms import (CLIPPED_PER_SAMPLE, CONTAM_PER_CLIPPED, CONTAM_PER_SAMPLE,
+                                                CONTAM_RESIDENT_PER_TRACED, CONTAM_WORKER_BYTES)
+    from jwst_memest.spec2_layout import wfss_order_samples
 
     n = 40
     _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.ones(n, bool))
@@ -154,24 +155,61 @@ def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_an
     # each source's segment is its box where the catalog gives no area: 21 x 21 pixels
     assert default.segment_pixels == pytest.approx(n * 22 * 22, rel=0.1)
     on = image2_inputs(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
-    elements, processes, workers = on.contam_work(cpus=8)
-    # one chunk of max_pixels_per_chunk segment pixels at every sample of NIRCam's order 2 (the longest)
-    assert elements == 5000 * wfss_trace_samples("NRC_WFSS", "F444W", 2) and (processes, workers) == (1, 0)
+    dispersing, workers = on.contam_dispersion(cpus=8)
+    # one chunk of max_pixels_per_chunk segment pixels; F444W's order 2 (2.50-4.90 um at 0.475 nm per
+    # pixel: 5053 pixels, 10 106 samples) is the largest: mapping its samples (96 B each) outweighs
+    # clipping them, whose trace lands on the 2048 columns for at most 2048 of its pixels
+    samples = wfss_order_samples("NRC_WFSS", "F444W", 2)
+    assert samples[2] == 10106 and samples[1] == 2527
+    mapped = CONTAM_PER_SAMPLE * 5000 * samples[2]
+    clipped = CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * 5000 * samples[2] * 2048 / (samples[2] / 2)
+    assert dispersing == pytest.approx(max(mapped, clipped)) and workers == 0
     stages = model.stages(on)
-    assert stages["wfss_contam"] > stages["extract_2d"] + model.coefficients["wfss_contam_per_element"] * elements * 0.99
+    assert stages["wfss_contam"] > stages["extract_2d"] + dispersing
+    resident = CONTAM_RESIDENT_PER_TRACED * dispersing
     two = dataclasses.replace(on, settings=dataclasses.replace(on.settings, wfss_contam_maximum_cores="2"))
-    assert two.contam_work(cpus=8)[1:] == (2, 2)  # the segments fill two chunks: both dispersed at once
-    assert model.stages(two)["wfss_contam"] > stages["wfss_contam"] + model.coefficients["base_bytes"]
+    # the segments fill four chunks: two full ones dispersed at once, in two spawned workers
+    assert two.contam_dispersion(cpus=8) == (pytest.approx(2 * dispersing), 2)
+    assert model.stages(two)["wfss_contam"] == pytest.approx(stages["wfss_contam"] + resident + 2 * CONTAM_WORKER_BYTES)
+    three = dataclasses.replace(on, segment_pixels=7000.0,
+                                settings=dataclasses.replace(on.settings, wfss_contam_maximum_cores="4"))
+    # two chunks (5000 and 2000 pixels) however many workers: four spawned, two at work
+    assert three.contam_dispersion(cpus=8) == (pytest.approx(dispersing * 1.4), 4)
     small = dataclasses.replace(on, settings=dataclasses.replace(on.settings, wfss_contam_max_pixels=1000))
-    assert model.stages(small)["wfss_contam"] < stages["wfss_contam"]
+    assert model.stages(small)["wfss_contam"] == pytest.approx(stages["wfss_contam"] - resident * 0.8)
 
 
-def test_with_wfss_contam_run_the_exposure_is_not_estimated_and_says_so(tmp_path):
+def test_a_short_trace_is_counted_by_its_clipped_pixels_and_every_source_keeps_its_dispersed_images(tmp_path):
+    from jwst_memest.model.image2_terms import CLIPPED_PER_SAMPLE, CONTAM_PER_CLIPPED, DISPERSED_PER_PIXEL
+    from jwst_memest.spec2_layout import wfss_order_samples, wfss_trace_pixels
+
+    n = 30
+    _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.ones(n, bool))
+    meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv", "F200W", "GR150C", "NIS_WFSS", "NIS"))
+    inputs = image2_inputs(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
+    # NIRISS F200W: orders -1 to 3 at 4.65 nm per pixel over |order|; order 3's 374 pixels fit the
+    # detector, so each sample lands on 2 x 2 of its pixels (58 B each): more than mapping it (96 B)
+    samples = wfss_order_samples("NIS_WFSS", "F200W", 2)
+    assert samples == {-1: 250, 0: 3, 1: 250, 2: 499, 3: 749}
+    assert inputs.contam_dispersion()[0] == pytest.approx(
+        CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * min(inputs.segment_pixels, 5000) * samples[3])
+    # each source's 20 x 20 pixel box, widened along the rows by each order's trace (order 0: none), and
+    # by the two pixels a clipped footprint reaches beyond it on each axis
+    boxes = sum((np.ceil(wfss_trace_pixels("NIS_WFSS", "F200W", order) + 20) + 2) * (20 + 2) for order in samples)
+    assert inputs.dispersed_pixels == pytest.approx(n * boxes, rel=0.01)
+    model = load_image2_baseline()
+    without = model.stages(dataclasses.replace(inputs, dispersed_pixels=0.0))["wfss_contam"]
+    assert model.stages(inputs)["wfss_contam"] - without == pytest.approx(DISPERSED_PER_PIXEL * inputs.dispersed_pixels)
+
+
+def test_with_wfss_contam_run_the_exposure_is_estimated_with_the_step_as_its_peak(tmp_path):
     _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, 10), np.full(10, 10.0), np.ones(10, bool))
     meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv"))
-    assert len(estimate_reduction(meta)[0]) == 1  # jwst's default: wfss_contam skipped
+    (skipped,), _ = estimate_reduction(meta)  # jwst's default: wfss_contam skipped
     estimates, not_estimated = estimate_reduction(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
-    assert not estimates and "wfss_contam runs (skip=false)" in not_estimated[0]
+    (run,) = estimates
+    assert not not_estimated and run.peak_step == "wfss_contam" and skipped.peak_step != "wfss_contam"
+    assert run.gb > skipped.gb and run.upper_gb > run.gb
 
 
 def test_each_instrument_s_cutouts_carry_its_own_grism_wcs(tmp_path):
@@ -194,3 +232,21 @@ def test_each_instrument_s_cutouts_carry_its_own_grism_wcs(tmp_path):
     assert grown["nircam"] == pytest.approx(model.coefficients["wfss_per_cutout_nircam"], rel=0.02)
     assert grown["niriss"] == pytest.approx(model.coefficients["wfss_per_cutout_niriss"], rel=0.02)
     assert grown["niriss"] > grown["nircam"]
+
+
+def test_wfss_contam_offers_one_process_and_half_the_chunk_as_lighter_settings(tmp_path):
+    from jwst_memest.level2_estimate import estimate_level2
+
+    n = 40
+    _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.ones(n, bool))
+    meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv"))
+    settings = RunSettings.from_arguments(["--steps.wfss_contam.skip=false", "--steps.wfss_contam.maximum_cores=2"])
+    estimate = estimate_level2(meta, settings)
+    offered = {tuple(a["arguments"]): a for a in estimate.alternatives}
+    one, half = (("--steps.wfss_contam.maximum_cores=none",), ("--steps.wfss_contam.max_pixels_per_chunk=2500",))
+    assert set(offered) == {one, half}
+    # one process: one chunk at a time and no worker; half the chunk: two half chunks at once
+    assert offered[one]["upper_bound_gb"] < estimate.upper_gb and offered[half]["upper_bound_gb"] < estimate.upper_gb
+    single = estimate_level2(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
+    assert offered[one]["gbSize"] == pytest.approx(single.gb, abs=1e-4)
+    assert not estimate_level2(meta).alternatives  # wfss_contam skipped: nothing to lighten

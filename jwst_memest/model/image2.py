@@ -49,7 +49,7 @@ UNMEASURED_REASON = {
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
                 "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel", "wfss_per_cutout_nircam",
-                "wfss_per_cutout_niriss", "wfss_background_per_pixel", "wfss_contam_per_element")
+                "wfss_per_cutout_niriss", "wfss_background_per_pixel")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
@@ -59,13 +59,11 @@ FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_ou
 # copy of the grism WCS and its metadata, a term per instrument since its size follows the structure
 # of the instrument's SPECWCS (traced: 0.65-0.9 MB with NIRCam's references of the operational
 # structure, 1.1 MB with NIRISS's five orders), and bkg_subtract's clipping, about two float64 arrays
-# per frame pixel; wfss_contam's dispersion of a chunk, about 11 float64 arrays per segment pixel
-# and wavelength sample (a first run: 2.9 GB for 3380 pixels at 10 105 samples)
+# per frame pixel (wfss_contam is counted, not fitted: `contam_chunk_bytes`)
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
                    "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0,
                    "soss_box_per_pixel": 14.0, "wfss_per_cutout_nircam": 7.0e5, "wfss_per_cutout_niriss": 1.1e6,
-                   "wfss_background_per_pixel": 16.0,
-                   "wfss_contam_per_element": 88.0}
+                   "wfss_background_per_pixel": 16.0}
 
 
 @dataclass(frozen=True)
@@ -98,6 +96,8 @@ class Image2Inputs:
         extract_2d's cutouts (WFSS: sources x orders).
     segment_pixels : float, optional
         WFSS: the catalog sources' pixels in the segmentation map (wfss_contam disperses them).
+    dispersed_pixels : float, optional
+        WFSS: pixels of the sources' dispersed images in every order wfss_contam simulates.
     filter, pupil : str or None, optional
         FILTER and PUPIL (WFSS: the blocking filter sets wfss_contam's wavelength samples).
     background_slit_pixels : float, optional
@@ -124,6 +124,7 @@ class Image2Inputs:
     largest_slit_pixels: float = 0.0
     cutouts: int = 0
     segment_pixels: float = 0.0
+    dispersed_pixels: float = 0.0
     filter: str | None = None
     pupil: str | None = None
     background_slit_pixels: float = 0.0
@@ -191,6 +192,41 @@ class Image2Inputs:
         cores = worker_processes(settings.wfss_contam_maximum_cores, cpus)
         workers = cores if cores > 1 else 0
         return min(self.segment_pixels, per_chunk) * samples, min(cores, chunks), workers
+
+    def contam_dispersion(self, cpus: int | None = None) -> tuple[float, int]:
+        """wfss_contam's chunks dispersed at once, at their peak, and the worker interpreters it spawns.
+
+        The first ``maximum_cores`` chunks (each ``max_pixels_per_chunk`` segment pixels, the last the
+        rest) are dispersed at once, each at its peak over the orders (`contam_chunk_bytes`): a sum
+        that assumes the workers peak together.
+
+        Parameters
+        ----------
+        cpus : int or None, optional
+            Cores of the machine (``maximum_cores`` of half or all).
+
+        Returns
+        -------
+        tuple of (float, int)
+            Bytes of the chunks at once; worker interpreters (0 when it disperses in the pipeline's
+            own process); zeros when the step does not run.
+        """
+        if not self.contam or self.segment_pixels <= 0:
+            return 0.0, 0
+        from jwst_memest.model.detector1 import worker_processes
+        from jwst_memest.model.image2_terms import contam_chunk_bytes
+        from jwst_memest.spec2_layout import wfss_blocking_filter, wfss_order_samples
+
+        settings = self.settings
+        per_chunk = float(settings.wfss_contam_max_pixels)
+        oversample = settings.wfss_contam_oversample
+        samples = wfss_order_samples(self.exp_type, wfss_blocking_filter(self.exp_type, self.filter, self.pupil),
+                                     oversample)
+        cores = worker_processes(settings.wfss_contam_maximum_cores, cpus)
+        chunks = int(np.ceil(self.segment_pixels / per_chunk))
+        at_once = [min(per_chunk, self.segment_pixels - k * per_chunk) for k in range(min(cores, chunks))]
+        dispersing = sum(contam_chunk_bytes(pixels, samples, oversample) for pixels in at_once)
+        return dispersing, cores if cores > 1 else 0
 
     @property
     def frame_pixels(self) -> int:
@@ -302,6 +338,7 @@ class Image2Inputs:
             record["soss_atoca"] = self.atoca
         if self.wfss:
             record.update(cutouts=self.cutouts, slit_pixels=self.slit_pixels, segment_pixels=self.segment_pixels,
+                          dispersed_pixels=self.dispersed_pixels,
                           filter=self.filter, pupil=self.pupil, wfss_contam=self.contam)
         if not self.measured:
             record.update(slit_pixels=self.slit_pixels, largest_slit_pixels=self.largest_slit_pixels,
@@ -359,14 +396,13 @@ class Image2Baseline(StageBaseline):
                 inputs.background_exposures, inputs.nx, inputs.flat_planes)
             return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) for step, value in counted.items()}
         if inputs.wfss:
-            elements, processes, workers = inputs.contam_work()
+            dispersing, workers = inputs.contam_dispersion()
             per_cutout = f"wfss_per_cutout_{'niriss' if inputs.instrument == 'NIRISS' else 'nircam'}"
             fitted = {term: c.get(term, FIRST_FIT_START[term])
-                      for term in (per_cutout, "wfss_background_per_pixel", "wfss_contam_per_element")}
+                      for term in (per_cutout, "wfss_background_per_pixel")}
             counted = wfss_step_bytes(inputs.frame_pixels, inputs.full_frame_pixels, inputs.slit_pixels,
                                       inputs.cutouts, fitted[per_cutout], fitted["wfss_background_per_pixel"],
-                                      c["extract_per_pixel"], elements, processes, workers,
-                                      fitted["wfss_contam_per_element"], c["base_bytes"])
+                                      c["extract_per_pixel"], dispersing, workers, inputs.dispersed_pixels)
             kept = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels}
             return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) + kept.get(step, 0.0)
                     for step, value in counted.items()}
@@ -445,6 +481,10 @@ class Image2Baseline(StageBaseline):
         if self.beyond(inputs):
             size = f"{inputs.cutouts} cutouts are" if inputs.wfss else f"{inputs.science_pixels:.3g} science pixels are"
             reasons.append(f"{size} beyond the measured {inputs.instrument} runs")
+        if inputs.contam and inputs.instrument.upper() == "NIRISS":
+            reasons.append("wfss_contam: every order's trace counted as landing on the detector (NIRISS's orders 2 "
+                           "and 3 land far from their sources, partly off it): an upper count, 18-27 % above the "
+                           "measured NIRISS runs")
         return reasons
 
     def unmeasured_reason(self, inputs: Image2Inputs) -> str | None:

@@ -32,7 +32,8 @@ from jwst_memest.model.terms import (covered_pixels, member_footprint, resample_
                                      settings_matrix)
 
 __all__ = ["RATE_PER_PIXEL", "CALIBRATED_PER_PIXEL", "FLAT_REFERENCE_PER_PIXEL", "image2_step_bytes", "IMAGE2_STEPS",
-           "spec2_step_bytes", "SPEC2_STEPS", "wfss_step_bytes"]
+           "spec2_step_bytes", "SPEC2_STEPS", "wfss_step_bytes",
+           "contam_chunk_bytes"]
 
 RATE_PER_PIXEL = 20.0  # SCI, ERR, VAR_POISSON, VAR_RNOISE float32; DQ uint32
 # and VAR_FLAT after flat_field, with the ERR and DQ it replaced still held by the open rate file
@@ -111,13 +112,66 @@ MASK_PER_PIXEL = 4.0
 # and the copies of SCI, ERR squared and the background it scales (float32)
 BACKGROUND_REFERENCE_PER_PIXEL = 12.0
 BACKGROUND_COPIES_PER_PIXEL = 13.0
-# wfss_contam: the simulated dispersed frame and the direct image's background-subtracted copy (float64)
-SIMULATED_PER_FULL_FRAME_PIXEL = 16.0
+# wfss_contam, traced (jwst 3.0): while the grism WCS maps one chunk of segment pixels at every wavelength
+# sample of an order (sky and direct-image positions, repeated wavelengths, grism positions and the
+# transforms' temporaries) it holds 96 B per pixel and sample; once they are clipped to detector pixels,
+# 58 B per clipped pixel (int32 indices, float64 areas, wavelengths, fluxes, sensitivities and counts,
+# then their copies sorted by source). The two phases follow one another: the chunk's peak is the larger
+CONTAM_PER_SAMPLE = 96.0
+CONTAM_PER_CLIPPED = 58.0
+# the resident pages while dispersing exceed the traced bytes (the transforms' freed temporaries, whose
+# pages the allocator keeps): measured 1.126-1.134 on the four single-process NIRCam runs of
+# data/corpus/spec2-wfss-contam.csv, 1.09 between a traced run's start and its high-water mark
+CONTAM_RESIDENT_PER_TRACED = 1.13
+# a pixel-wide footprint at a fractional position covers 2 x 2 detector pixels (traced 3.4-4.0 where the
+# whole trace lands on the detector)
+CLIPPED_PER_SAMPLE = 4.0
+# the Observation's frames: the direct image (float32), the segmentation map (uint32), the direct image's
+# background-subtracted copy and the simulated frame (float64)
+CONTAM_FRAMES_PER_FULL_FRAME_PIXEL = 24.0
+# every source's dispersed image in every simulated order, kept as a float32 slit until the step ends
+DISPERSED_PER_PIXEL = 4.0
+# a spawned worker before its chunk: the interpreter and jwst.wfss_contam's imports (measured 145 MB)
+CONTAM_WORKER_BYTES = 1.5e8
+
+
+def contam_chunk_bytes(pixels, order_samples, oversample=2, along_pixels=2048.0) -> float:
+    """Peak bytes one process holds dispersing one chunk of segment pixels, over the orders.
+
+    Each sample of a pixel's trace covers ``CLIPPED_PER_SAMPLE`` detector pixels where it lands on
+    the detector; a trace longer than the detector along the dispersion lands on it for at most the
+    detector's length, whichever source it comes from. Every order's trace is counted as landing on the
+    detector as far as it can (an upper count: traces of sources near an edge, and NIRISS's higher
+    orders far from their source, partly fall off).
+
+    Parameters
+    ----------
+    pixels : float
+        Segment pixels of the chunk.
+    order_samples : dict of int to int
+        Wavelength samples per simulated order.
+    oversample : int, optional
+        ``wl_oversample``: samples per pixel of the trace.
+    along_pixels : float, optional
+        The detector's pixels along the dispersion.
+
+    Returns
+    -------
+    float
+        Bytes at the chunk's peak.
+    """
+    peak = 0.0
+    for samples in order_samples.values():
+        elements = float(pixels) * samples
+        trace = samples / max(oversample, 1)
+        landing = min(1.0, along_pixels / trace) if trace > 0 else 1.0
+        peak = max(peak, CONTAM_PER_SAMPLE * elements, CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * elements * landing)
+    return peak
 
 
 def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per_cutout,
-                    background_per_pixel, extract_per_pixel, contam_elements=0.0, contam_processes=0,
-                    contam_workers=0, contam_per_element=0.0, worker_bytes=0.0) -> dict[str, np.ndarray]:
+                    background_per_pixel, extract_per_pixel, contam_bytes=0.0, contam_workers=0,
+                    dispersed_pixels=0.0, worker_bytes=CONTAM_WORKER_BYTES) -> dict[str, np.ndarray]:
     """Counted bytes (beyond the interpreter) each step of calwebb_spec2 holds for a WFSS exposure.
 
     bkg_subtract scales the WFSSBKG reference to the source-masked frame (its iterative clipping,
@@ -129,10 +183,11 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
     cutout pixel, fitted). The frame stays open under everything.
 
     wfss_contam (when not skipped) simulates the whole dispersed frame: each of its processes
-    disperses one chunk of segment pixels at every wavelength sample of an order at once (the
-    positions, wavelengths, clipped pixels and counts: ``contam_per_element`` per pixel and sample,
-    fitted), beside the simulated frame (float64); with ``maximum_cores`` above 1 it spawns that many
-    worker interpreters (``worker_bytes`` each), each holding its own chunk.
+    disperses one chunk of segment pixels at every wavelength sample of an order at once
+    (``contam_bytes`` traced for the chunks dispersed at once, `contam_chunk_bytes`, resident
+    ``CONTAM_RESIDENT_PER_TRACED`` times as many), beside the direct image,
+    segmentation map and simulated frame, and every source's dispersed image of the orders done;
+    with ``maximum_cores`` above 1 it spawns that many worker interpreters (``worker_bytes`` each).
 
     Parameters
     ----------
@@ -150,17 +205,14 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
         bkg_subtract's clipping arrays per frame pixel.
     extract_per_pixel : array_like
         extract_1d's own bytes per cutout pixel.
-    contam_elements : array_like, optional
-        wfss_contam's segment pixels in one chunk times the wavelength samples of the longest order
-        (0: the step is skipped).
-    contam_processes : int, optional
-        Chunks dispersed at once (processes at work).
+    contam_bytes : array_like, optional
+        wfss_contam's chunks dispersed at once, at their peak (0: the step is skipped).
     contam_workers : int, optional
         Worker interpreters spawned (0 when it runs in the pipeline's process).
-    contam_per_element : array_like, optional
-        Bytes per pixel and wavelength sample.
+    dispersed_pixels : array_like, optional
+        Pixels of every source's dispersed image in every simulated order.
     worker_bytes : array_like, optional
-        One worker interpreter.
+        One worker interpreter before its chunk.
 
     Returns
     -------
@@ -183,10 +235,10 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
              "copies": frame + 3 * one,
              "extract_1d": frame + 3 * one + np.asarray(extract_per_pixel, float) * G,
              "save": frame + 2 * one}
-    if np.any(np.asarray(contam_elements, float) > 0):
-        steps["wfss_contam"] = (frame + one + SIMULATED_PER_FULL_FRAME_PIXEL * FF
-                                + contam_processes * np.asarray(contam_per_element, float)
-                                * np.asarray(contam_elements, float)
+    if np.any(np.asarray(contam_bytes, float) > 0):
+        steps["wfss_contam"] = (frame + one + CONTAM_FRAMES_PER_FULL_FRAME_PIXEL * FF
+                                + DISPERSED_PER_PIXEL * np.asarray(dispersed_pixels, float)
+                                + CONTAM_RESIDENT_PER_TRACED * np.asarray(contam_bytes, float)
                                 + contam_workers * np.asarray(worker_bytes, float))
     return steps
 

@@ -26,6 +26,11 @@ from jwst_memest.spec2_layout import SlitLayout
 __all__ = ["load_image2_runs", "image2_inputs_of_row", "image2_spec", "size_key", "main"]
 
 
+def _known(value) -> float:
+    """A corpus cell as a number: 0 where the run's CSV has no such column or leaves it empty."""
+    return float(value) if value is not None and value == value else 0.0
+
+
 def image2_inputs_of_row(row) -> Image2Inputs:
     """The model's inputs of one corpus row, made as the estimate makes them from a rate header.
 
@@ -52,9 +57,9 @@ def image2_inputs_of_row(row) -> Image2Inputs:
     # a WFSS run's cutouts were counted from its catalog when it ran (the catalog is gone)
     cutouts = None
     if str(row["exp_type"]).upper() in WFSS_EXP_TYPES:
-        segments = row.get("segment_pixels")
+        segments, dispersed = (_known(row.get(column)) for column in ("segment_pixels", "dispersed_pixels"))
         cutouts = SlitLayout(float(row["slit_pixels"]), 0.0, 0.0, int(row["slits"]), "the run's catalog",
-                             float(segments) if segments == segments and segments is not None else 0.0)
+                             segments, dispersed)
     return image2_inputs(meta, RunSettings.from_arguments(arguments), cutouts=cutouts)
 
 

@@ -32,7 +32,7 @@ LEVEL2_COLUMNS = [
     "run_id", "pipeline", "status", "measured_gb", "peak_kernel_gb", "peak_sampled_gb", "wall_s",
     "step_peaks", "step_times", "instrument", "detector", "exp_type", "subarray", "tso", "nints", "ny", "nx",
     "rate_bytes", "pipeline_args", "layout", "jwst_version", "timestamp", "split", "slits", "slit_pixels",
-    "segment_pixels",
+    "segment_pixels", "dispersed_pixels",
 ]
 # plan key -> the strun alias it runs
 LEVEL2_PIPELINES = {"image2": "calwebb_image2", "spec2": "calwebb_spec2"}
@@ -92,7 +92,8 @@ def _cutout_columns(exposure: Path) -> dict:
     if (meta.exp_type or "").upper() not in ("NRC_WFSS", "NIS_WFSS"):
         return {}
     slits = wfss_slit_layout(meta)
-    return {"slits": slits.slits, "slit_pixels": slits.slit_pixels, "segment_pixels": slits.segment_pixels}
+    return {"slits": slits.slits, "slit_pixels": slits.slit_pixels, "segment_pixels": slits.segment_pixels,
+            "dispersed_pixels": slits.dispersed_pixels}
 
 
 def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(), run_id: str | None = None,
