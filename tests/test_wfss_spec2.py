@@ -250,3 +250,31 @@ def test_wfss_contam_offers_one_process_and_half_the_chunk_as_lighter_settings(t
     single = estimate_level2(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
     assert offered[one]["gbSize"] == pytest.approx(single.gb, abs=1e-4)
     assert not estimate_level2(meta).alternatives  # wfss_contam skipped: nothing to lighten
+
+
+def test_as_a_spec2_hook_above_its_limit_it_runs_wfss_contam_in_one_process_then_smaller_chunks(tmp_path, caplog):
+    from jwst.pipeline import Spec2Pipeline
+
+    from jwst_memest.step import MIN_CONTAM_CHUNK, MemoryEstimateStep
+
+    n = 40
+    _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.ones(n, bool))
+    rate = str(_wfss_rate(tmp_path, "cat.ecsv"))
+    pipeline = Spec2Pipeline()
+    pipeline.wfss_contam.skip, pipeline.wfss_contam.maximum_cores = False, "2"
+    roomy = MemoryEstimateStep(parent=pipeline, memory_limit=1000.0)
+    assert roomy.run(rate) is None
+    assert (pipeline.wfss_contam.maximum_cores, pipeline.wfss_contam.max_pixels_per_chunk) == ("2", 5000)
+    (several,) = roomy.estimation
+    # one process alone is not enough under 3 GB: the chunk is halved until the bound fits
+    tight = MemoryEstimateStep(parent=pipeline, memory_limit=3.0)
+    assert tight.run(rate) is None
+    (lowered,) = tight.estimation
+    chunk = pipeline.wfss_contam.max_pixels_per_chunk
+    assert pipeline.wfss_contam.maximum_cores == "none" and MIN_CONTAM_CHUNK <= chunk < 5000
+    assert lowered.upper_gb <= 3.0 < several.upper_gb and lowered.inputs["wfss_contam"]
+    assert f"max_pixels_per_chunk={chunk}" in caplog.text and "maximum_cores=none" in caplog.text
+    # the halving stops at the smallest chunk, above the limit if need be, and says so
+    floor = MemoryEstimateStep(parent=pipeline, memory_limit=0.1)
+    floor.run(rate)
+    assert pipeline.wfss_contam.max_pixels_per_chunk == MIN_CONTAM_CHUNK and floor.estimation[0].upper_gb > 0.1
