@@ -278,3 +278,26 @@ def test_as_a_spec2_hook_above_its_limit_it_runs_wfss_contam_in_one_process_then
     floor = MemoryEstimateStep(parent=pipeline, memory_limit=0.1)
     floor.run(rate)
     assert pipeline.wfss_contam.max_pixels_per_chunk == MIN_CONTAM_CHUNK and floor.estimation[0].upper_gb > 0.1
+
+
+def test_niriss_extract_1d_holds_its_fixed_resident_bytes_and_nircam_s_does_not(tmp_path):
+    model = load_image2_baseline()
+    held = {}
+    for instrument, exp_type, detector, pupil, filter_name in (("nircam", "NRC_WFSS", "NRCALONG", "GRISMR", "F444W"),
+                                                               ("niriss", "NIS_WFSS", "NIS", "F200W", "GR150C")):
+        folder = tmp_path / instrument
+        folder.mkdir()
+        _catalog(folder / "cat.ecsv", np.linspace(18, 26, 50), np.full(50, 10.0), np.zeros(50, bool))
+        inputs = image2_inputs(read_exposure_metadata(_wfss_rate(folder, "cat.ecsv", pupil, filter_name, exp_type,
+                                                                 detector)))
+        with_term = model.stages(inputs)
+        saved = dict(model.coefficients)
+        try:
+            model.coefficients = {**saved, "wfss_extract_niriss": 0.0}
+            without = model.stages(inputs)
+        finally:
+            model.coefficients = saved
+        held[instrument] = {step: with_term[step] - without[step] for step in with_term}
+    assert held["niriss"]["extract_1d"] == pytest.approx(model.coefficients["wfss_extract_niriss"])
+    assert model.coefficients["wfss_extract_niriss"] > 0
+    assert not any(held["nircam"].values()) and not any(v for s, v in held["niriss"].items() if s != "extract_1d")

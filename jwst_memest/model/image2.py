@@ -49,7 +49,7 @@ UNMEASURED_REASON = {
 
 FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_out", "extract_per_pixel",
                 "ifu_per_pixel", "atoca_bytes", "atoca_per_pixel", "soss_box_per_pixel", "wfss_per_cutout_nircam",
-                "wfss_per_cutout_niriss", "wfss_background_per_pixel")
+                "wfss_per_cutout_niriss", "wfss_background_per_pixel", "wfss_extract_niriss")
 # where a first fit starts: the interpreter and jwst's imports; half the FLAT reference still
 # resident during photom; the pixel map's cost per input pixel fitted on calwebb_image3 (traced
 # 136-144); no remainder per output pixel; extract_1d's own arrays, about 14 B per science pixel
@@ -59,11 +59,12 @@ FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_ou
 # copy of the grism WCS and its metadata, a term per instrument since its size follows the structure
 # of the instrument's SPECWCS (traced: 0.65-0.9 MB with NIRCam's references of the operational
 # structure, 1.1 MB with NIRISS's five orders), and bkg_subtract's clipping, about two float64 arrays
-# per frame pixel (wfss_contam is counted, not fitted: `contam_chunk_bytes`)
+# per frame pixel; NIRISS's extract_1d holds about 170 MB more whatever its cutouts (resident, not
+# traced: its runs at 20-600 cutouts all hold it) (wfss_contam is counted, not fitted: `contam_chunk_bytes`)
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
                    "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0,
                    "soss_box_per_pixel": 14.0, "wfss_per_cutout_nircam": 7.0e5, "wfss_per_cutout_niriss": 1.1e6,
-                   "wfss_background_per_pixel": 16.0}
+                   "wfss_background_per_pixel": 16.0, "wfss_extract_niriss": 1.7e8}
 
 
 @dataclass(frozen=True)
@@ -403,7 +404,8 @@ class Image2Baseline(StageBaseline):
             counted = wfss_step_bytes(inputs.frame_pixels, inputs.full_frame_pixels, inputs.slit_pixels,
                                       inputs.cutouts, fitted[per_cutout], fitted["wfss_background_per_pixel"],
                                       c["extract_per_pixel"], dispersing, workers, inputs.dispersed_pixels)
-            kept = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels}
+            kept = {"photom": c["flat_reference_kept"] * FLAT_REFERENCE_PER_PIXEL * inputs.full_frame_pixels,
+                    "extract_1d": c.get("wfss_extract_niriss", 0.0) if inputs.instrument.upper() == "NIRISS" else 0.0}
             return {step: c["base_bytes"] + float(np.asarray(value).ravel()[0]) + kept.get(step, 0.0)
                     for step, value in counted.items()}
         if inputs.pipeline == "calwebb_spec2":
