@@ -301,3 +301,26 @@ def test_niriss_extract_1d_holds_its_fixed_resident_bytes_and_nircam_s_does_not(
     assert held["niriss"]["extract_1d"] == pytest.approx(model.coefficients["wfss_extract_niriss"])
     assert model.coefficients["wfss_extract_niriss"] > 0
     assert not any(held["nircam"].values()) and not any(v for s, v in held["niriss"].items() if s != "extract_1d")
+
+
+def test_wfss_contam_s_time_follows_every_order_s_samples_over_its_processes_and_its_pools(tmp_path):
+    from jwst_memest.model.walltime import load_walltime, spec2_work_terms
+    from jwst_memest.spec2_layout import wfss_order_samples
+
+    n = 40
+    _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.ones(n, bool))
+    meta = read_exposure_metadata(_wfss_rate(tmp_path, "cat.ecsv"))
+    skipped = image2_inputs(meta)
+    one = image2_inputs(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false"]))
+    two = image2_inputs(meta, RunSettings.from_arguments(["--steps.wfss_contam.skip=false",
+                                                          "--steps.wfss_contam.maximum_cores=2"]))
+    terms = spec2_work_terms([skipped, one, two])
+    samples = sum(wfss_order_samples("NRC_WFSS", "F444W", 2).values())
+    assert list(terms["wfss_contam_element"]) == pytest.approx([0.0, one.segment_pixels * samples,
+                                                                one.segment_pixels * samples / 2])
+    assert list(terms["wfss_contam_pool"]) == [0.0, 0.0, 2.0]  # NIRCam's two orders, a pool each
+    timing = load_walltime("spec2")
+    seconds, _ = timing.estimate([skipped, one], 0.95, 1.0)
+    assert seconds[1] - seconds[0] == pytest.approx(timing.coefficients["wfss_contam_element"]
+                                                    * one.segment_pixels * samples)
+    assert 10 < seconds[1] < 3600  # minutes, as the measured runs took

@@ -166,34 +166,6 @@ class Image2Inputs:
         """
         return self.wfss and not bool(getattr(self.settings, "skip_wfss_contam", True))
 
-    def contam_work(self, cpus: int | None = None) -> tuple[float, int, int]:
-        """wfss_contam's dispersion: pixels x samples of one chunk, chunks at once, spawned workers.
-
-        Parameters
-        ----------
-        cpus : int or None, optional
-            Cores of the machine (``maximum_cores`` of half or all).
-
-        Returns
-        -------
-        tuple of (float, int, int)
-            Elements per chunk, processes dispersing at once, worker interpreters (0 when it
-            disperses in the pipeline's own process); zeros when the step does not run.
-        """
-        if not self.contam or self.segment_pixels <= 0:
-            return 0.0, 0, 0
-        from jwst_memest.model.detector1 import worker_processes
-        from jwst_memest.spec2_layout import wfss_blocking_filter, wfss_trace_samples
-
-        settings = self.settings
-        per_chunk = float(settings.wfss_contam_max_pixels)
-        chunks = int(np.ceil(self.segment_pixels / per_chunk))
-        samples = wfss_trace_samples(self.exp_type, wfss_blocking_filter(self.exp_type, self.filter, self.pupil),
-                                     settings.wfss_contam_oversample)
-        cores = worker_processes(settings.wfss_contam_maximum_cores, cpus)
-        workers = cores if cores > 1 else 0
-        return min(self.segment_pixels, per_chunk) * samples, min(cores, chunks), workers
-
     def contam_dispersion(self, cpus: int | None = None) -> tuple[float, int]:
         """wfss_contam's chunks dispersed at once, at their peak, and the worker interpreters it spawns.
 
@@ -485,7 +457,7 @@ class Image2Baseline(StageBaseline):
             reasons.append(f"{size} beyond the measured {inputs.instrument} runs")
         if inputs.contam and inputs.instrument.upper() == "NIRISS":
             reasons.append("wfss_contam: every order's trace counted as landing on the detector (NIRISS's orders 2 "
-                           "and 3 land far from their sources, partly off it): an upper count, 18-27 % above the "
+                           "and 3 land far from their sources, partly off it): an upper count, up to 30 % above the "
                            "measured NIRISS runs")
         return reasons
 

@@ -67,7 +67,8 @@ calwebb_spec2 per exposure (MIRI LRS and MRS, NIRISS SOSS, WFSS; the same inputs
                                                              write of each source's order)
                      + wfss_cutout_niriss * cutouts [NIRISS WFSS]  (its five-order grism WCS)
                      + wfss_cutout_squared * cutouts^2 [WFSS]  (the files written, outside the steps)
-                     + wfss_contam_element * segment pixels x samples / processes [WFSS, wfss_contam]
+                     + wfss_contam_element * segment pixels x samples of every order / processes [WFSS, wfss_contam]
+                     + wfss_contam_pool * orders [wfss_contam in several processes]  (a pool spawned per order)
 
 Coefficients (seconds per unit of work on the machine they were measured on) live in
 ``walltime.yaml`` beside this module, fitted on the measured corpus' ``wall_s`` by
@@ -426,16 +427,33 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
             # the time outside the steps (the cal and x1d files written, every cutout's WCS with them)
             # grows with the cutouts squared: 56, 180, 627 s at 200, 400, 800 NIRCam cutouts
             "wfss_cutout_squared": np.array([float(r.cutouts) ** 2 if r.wfss else 0.0 for r in rows]),
-            "wfss_contam_element": np.array([_contam_elements(r) for r in rows])}
+            "wfss_contam_element": np.array([_contam_elements(r) for r in rows]),
+            # with maximum_cores above one, a pool of spawned workers per order, each importing jwst
+            "wfss_contam_pool": np.array([_contam_pools(r) for r in rows])}
+
+
+def _contam_pools(inputs) -> float:
+    """wfss_contam's pools of spawned workers: one per order when it runs in more than one process."""
+    if not inputs.contam or inputs.segment_pixels <= 0 or not inputs.contam_dispersion()[1]:
+        return 0.0
+    from jwst_memest.spec2_layout import WFSS_RANGES
+
+    return float(len(next(iter(WFSS_RANGES[inputs.exp_type].values()))))
 
 
 def _contam_elements(inputs) -> float:
-    """wfss_contam's dispersion work: every segment pixel at every sample, shared by its processes."""
-    elements, processes, _ = inputs.contam_work()
-    if not processes:
+    """wfss_contam's dispersion work: every segment pixel at every sample of every order, shared by its processes."""
+    if not inputs.contam or inputs.segment_pixels <= 0:
         return 0.0
-    chunks = np.ceil(inputs.segment_pixels / inputs.settings.wfss_contam_max_pixels)
-    return float(elements * chunks / processes)
+    from jwst_memest.model.detector1 import worker_processes
+    from jwst_memest.spec2_layout import wfss_blocking_filter, wfss_order_samples
+
+    settings = inputs.settings
+    samples = wfss_order_samples(inputs.exp_type, wfss_blocking_filter(inputs.exp_type, inputs.filter, inputs.pupil),
+                                 settings.wfss_contam_oversample)
+    chunks = np.ceil(inputs.segment_pixels / settings.wfss_contam_max_pixels)
+    processes = min(worker_processes(settings.wfss_contam_maximum_cores, None), chunks)
+    return float(inputs.segment_pixels * sum(samples.values()) / processes)
 
 
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml
@@ -618,8 +636,10 @@ def fit_walltime_coefficients(X: np.ndarray, wall_s: np.ndarray, pipeline: str,
         timed = np.all([np.isfinite(np.asarray(v, float)) for v in step_seconds.values()], axis=0)
         by_step = bool(timed.any())
     ok = np.isfinite(wall_s) & (wall_s > 0) & timed
-    if ok.sum() < len(names) and not by_step:
-        raise ValueError(f"{int(ok.sum())} runs with a wall time are too few for {len(names)} terms")
+    # a term no run has (a mode none of them ran) is not fitted: only the terms present need runs
+    present = int(np.any(A[ok] > 0, axis=0).sum())
+    if ok.sum() < present and not by_step:
+        raise ValueError(f"{int(ok.sum())} runs with a wall time are too few for {present} terms")
     if not by_step:
         x0 = np.array([float(start.get(name, 0.0)) for name in names]) if start else None
         return dict(zip(names, map(float, _fit_log(A[ok], wall_s[ok], x0))))

@@ -153,8 +153,6 @@ def load_walltime_runs(paths, pipeline: str):
             X[:] = rows
             # the Level-2 loader reads image2 and spec2 runs alike: each model is fitted on its own pipeline's
             ours = (table["pipeline"].astype(str) == pipeline).to_numpy().copy()
-            # WFSS with wfss_contam run is not estimated (its count is not settled): nor is its time
-            ours &= np.array([not getattr(row, "contam", False) for row in rows])
             X, table = X[ours], table[ours].reset_index(drop=True)
             split = table["split"].astype(str).to_numpy()
         else:
