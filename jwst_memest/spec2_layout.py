@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SlitLayout", "nirspec_slit_layout", "wfss_slit_layout", "wfss_orders", "wfss_dispersion_axis",
-           "wfss_blocking_filter", "wfss_trace_samples", "wfss_order_samples", "wfss_trace_pixels", "WFSS_RANGES",
+           "wfss_blocking_filter", "wfss_order_samples", "wfss_trace_pixels", "WFSS_RANGES",
            "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
 
 DETECTOR_COLUMNS = 2048
@@ -405,22 +405,3 @@ def wfss_order_samples(exp_type: str, blocking: str, oversample: int = 2) -> dic
     return {order: max(int(np.ceil(wfss_trace_pixels(exp_type, blocking, order) * oversample)), 3)
             for order in orders}
 
-
-def wfss_trace_samples(exp_type: str, blocking: str, oversample: int = 2) -> int:
-    """The wavelengths wfss_contam disperses each segment pixel at, in its longest order.
-
-    Parameters
-    ----------
-    exp_type : str
-        NRC_WFSS or NIS_WFSS.
-    blocking : str
-        The blocking filter.
-    oversample : int, optional
-        ``wl_oversample``.
-
-    Returns
-    -------
-    int
-        Wavelength samples of the order with the most.
-    """
-    return max(wfss_order_samples(exp_type, blocking, oversample).values())
