@@ -34,15 +34,15 @@ LAYOUTS = {
 
 
 def _spec2_cal(params: dict, folder: Path) -> Path:
-    from jwst_memest.profile.level2 import _exposure_and_arguments, default_level2_reference_cache
     from jwst_memest.profile.image2 import image2_layout
+    from jwst_memest.profile.level2 import default_level2_reference_cache, level2_exposure
     from jwst_memest.profile.run import crds_free_env, pipeline_runner
 
     found = sorted(folder.glob("*_cal.fits"))
     if found:  # a cal file made by an earlier run of this script
         return found[0]
-    exposure, arguments = _exposure_and_arguments("spec2", image2_layout(params), folder,
-                                                  Path(default_level2_reference_cache("spec2")), 1)
+    exposure, arguments = level2_exposure("spec2", image2_layout(params), folder,
+                                          Path(default_level2_reference_cache("spec2")), 1)
     with open(folder / "spec2.log", "w") as log:
         subprocess.run([pipeline_runner(), "calwebb_spec2", str(exposure), *arguments], cwd=folder,
                        env=crds_free_env(folder / "crds"), stdout=log, stderr=subprocess.STDOUT, check=True)

@@ -26,7 +26,8 @@ from jwst_memest.profile.detector1 import expand_detector1_plan
 from jwst_memest.profile.monitor import step_times
 from jwst_memest.profile.image2 import frame_shape, image2_layout, layout_is_tso, rate_bytes
 
-__all__ = ["LEVEL2_COLUMNS", "LEVEL2_PIPELINES", "run_level2", "build_level2_corpus", "default_level2_reference_cache"]
+__all__ = ["LEVEL2_COLUMNS", "LEVEL2_PIPELINES", "run_level2", "build_level2_corpus", "default_level2_reference_cache",
+           "level2_exposure"]
 
 LEVEL2_COLUMNS = [
     "run_id", "pipeline", "status", "measured_gb", "peak_kernel_gb", "peak_sampled_gb", "wall_s",
@@ -66,8 +67,28 @@ def _driver_columns(layout: ExposureLayout, pipeline: str) -> dict:
             "nints": layout.nints, "ny": nrows, "nx": ncols, "rate_bytes": rate_bytes(layout)}
 
 
-def _exposure_and_arguments(pipeline: str, layout: ExposureLayout, scratch: Path, cache: Path,
-                            seed: int) -> tuple[Path, list[str]]:
+def level2_exposure(pipeline: str, layout: ExposureLayout, scratch: Path, cache: Path,
+                    seed: int) -> tuple[Path, list[str]]:
+    """Write one synthetic Level-2 input and the references it needs; return it and the pipeline's arguments.
+
+    Parameters
+    ----------
+    pipeline : str
+        ``image2`` or ``spec2``.
+    layout : jwst_memest.exposures.ExposureLayout
+        The exposure.
+    scratch : pathlib.Path
+        Where the rate (and a WFSS exposure's catalog, direct image and segmentation map) go.
+    cache : pathlib.Path
+        The synthetic references' folder (written once per layout).
+    seed : int
+        The random seed of the synthetic data.
+
+    Returns
+    -------
+    tuple of (pathlib.Path, list of str)
+        The rate file and the arguments that point the pipeline at the references.
+    """
     if pipeline == "image2":
         from jwst_memest.profile.image2 import write_rate
         from jwst_memest.profile.image2_references import image2_arguments, write_image2_references
@@ -141,7 +162,7 @@ def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(),
     scratch = Path(tempfile.mkdtemp(prefix=f"memest-{pipeline}-", dir=scratch_root))
     run_id = run_id or f"{pipeline}-{detector.lower()}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     try:
-        exposure, arguments = _exposure_and_arguments(pipeline, layout, scratch, cache, seed)
+        exposure, arguments = level2_exposure(pipeline, layout, scratch, cache, seed)
         cutouts = _cutout_columns(exposure)
         arguments = [*arguments, *_settings_arguments(settings)]
         log_path = scratch / "pipeline.log"
