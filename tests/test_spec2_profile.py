@@ -121,3 +121,21 @@ def test_a_whole_wfss_spec2_run_is_measured_and_within_its_bound(tmp_path):
     assert row["slits"] == 24 and "extract_2d" in row["step_times"]
     estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
     assert row["measured_gb"] <= estimate["upper_gb"]
+
+
+@pytest.mark.slow
+def test_a_wfss_spec2_run_with_wfss_contam_is_measured_and_its_dispersion_counted(tmp_path):
+    from jwst_memest.model.image2 import load_image2_baseline
+    from jwst_memest.profile.fit_image2 import image2_inputs_of_row
+    from jwst_memest.profile.level2 import run_level2
+
+    params = {**WFSS, "n_slits": 6}
+    row = run_level2(ExposureLayout.from_plan(params), "spec2", settings=[("wfss_contam.skip", False)],
+                     run_id="slow-spec2-wfss-contam", reference_cache=tmp_path / "cache",
+                     scratch_root=str(tmp_path), params=params)
+    assert row["status"] == "ok", row["status"]
+    assert row["segment_pixels"] > 0 and row["dispersed_pixels"] > 0
+    estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
+    # wfss_contam's chunk is the run's peak, and the count from jwst's arrays holds it within 10 %
+    assert estimate["peak_step"] == "wfss_contam" and row["measured_gb"] <= estimate["upper_gb"]
+    assert estimate["gb"] == pytest.approx(row["measured_gb"], rel=0.10)
