@@ -33,9 +33,6 @@ __all__ = ["MemoryEstimateStep", "MemoryEstimateError", "ProductsNotEstimatedErr
 # strun's exit statuses (README): 2 nothing estimated (bad input or parameters), 3 some products not estimated
 EXIT_NOTHING_ESTIMATED = 2
 EXIT_SOME_PRODUCTS_FAILED = 3
-# wfss_contam's smallest chunk the hook sets: below it each chunk's fixed work (the WCS evaluated per
-# chunk, a result per source) outweighs what a smaller chunk saves
-MIN_CONTAM_CHUNK = 500
 
 
 class _ToLogger(logging.Handler):
@@ -451,10 +448,10 @@ class MemoryEstimateStep(Step):
 
     def _level2_hook(self, exposure, pipeline) -> None:
         """As a pre-hook of calwebb_image2 or calwebb_spec2: estimate the run from the rate file's
-        header or the open model's meta, and say when the bound is above memory_limit: wfss_contam's
-        processes and chunk are lowered (the same result in less memory); no setting lowers the
-        calibration steps; skipping resample lowers an imaging run's peak, a box extraction a NIRISS
-        SOSS run's: said, never applied, since it changes the products)."""
+        header or the open model's meta, and say when the bound is above memory_limit: wfss_contam runs
+        in one process (the same result in less memory); no setting lowers the calibration steps;
+        skipping resample lowers an imaging run's peak, a box extraction a NIRISS SOSS run's, a smaller
+        chunk wfss_contam's: said, never applied, since they change the products)."""
         from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
 
         settings = RunSettings.from_pipeline(pipeline)
@@ -480,27 +477,19 @@ class MemoryEstimateStep(Step):
         return None
 
     def _lighter_contam(self, meta, settings: RunSettings, pipeline, estimate, limit: float):
-        """Above memory_limit, wfss_contam in one process, then its chunk halved (down to
-        ``MIN_CONTAM_CHUNK`` pixels) until the bound fits: the same pixels are dispersed, the
-        contamination model is the same, so it is applied, logged."""
-        lowered, changes = settings, {}
-        if estimate.inputs.get("wfss_contam") and lowered.wfss_contam_maximum_cores not in ("none", "1"):
-            changes["maximum_cores"] = "none"
-            lowered = dataclasses.replace(lowered, wfss_contam_maximum_cores="none")
-            estimate = estimate_level2(meta, lowered, self.upper_quantile)
-        chunk = int(lowered.wfss_contam_max_pixels)
-        while estimate.upper_gb > limit and chunk > MIN_CONTAM_CHUNK:
-            chunk = max(chunk // 2, MIN_CONTAM_CHUNK)
-            changes["max_pixels_per_chunk"] = chunk
-            lowered = dataclasses.replace(lowered, wfss_contam_max_pixels=chunk)
-            estimate = estimate_level2(meta, lowered, self.upper_quantile)
-        if changes:
-            for name, value in changes.items():
-                setattr(pipeline.wfss_contam, name, value)
-            log.warning("memory_limit %.3f GB: wfss_contam run with %s; upper bound now %.3f GB", limit,
-                        ", ".join(f"{name}={value}" for name, value in changes.items()), estimate.upper_gb)
-            self.estimation = [estimate]
-        return estimate
+        """Above memory_limit, wfss_contam in one process (the same result: its workers each hold a
+        chunk more), applied and logged. A smaller chunk is only said, with the other lighter
+        settings: each chunk takes its wavelength grid from its first pixel, so the chunk size moves
+        the contamination model slightly (jwst #9950)."""
+        if settings.wfss_contam_maximum_cores in ("none", "1"):
+            return estimate
+        lowered = estimate_level2(meta, dataclasses.replace(settings, wfss_contam_maximum_cores="none"),
+                                  self.upper_quantile)
+        pipeline.wfss_contam.maximum_cores = "none"
+        log.warning("upper bound %.3f GB above memory_limit %.3f GB: wfss_contam run in one process "
+                    "(maximum_cores=none); upper bound now %.3f GB", estimate.upper_gb, limit, lowered.upper_gb)
+        self.estimation = [lowered]
+        return lowered
 
     def _detector1_hook(self, ramp, pipeline) -> None:
         """As a pre-hook of calwebb_detector1 (or of one of its steps): estimate the run from the

@@ -252,10 +252,11 @@ def test_wfss_contam_offers_one_process_and_half_the_chunk_as_lighter_settings(t
     assert not estimate_level2(meta).alternatives  # wfss_contam skipped: nothing to lighten
 
 
-def test_as_a_spec2_hook_above_its_limit_it_runs_wfss_contam_in_one_process_then_smaller_chunks(tmp_path, caplog):
+def test_as_a_spec2_hook_above_its_limit_it_runs_wfss_contam_in_one_process_and_names_a_smaller_chunk(tmp_path,
+                                                                                                  caplog):
     from jwst.pipeline import Spec2Pipeline
 
-    from jwst_memest.step import MIN_CONTAM_CHUNK, MemoryEstimateStep
+    from jwst_memest.step import MemoryEstimateStep
 
     n = 40
     _catalog(tmp_path / "cat.ecsv", np.linspace(18, 26, n), np.full(n, 10.0), np.ones(n, bool))
@@ -266,41 +267,13 @@ def test_as_a_spec2_hook_above_its_limit_it_runs_wfss_contam_in_one_process_then
     assert roomy.run(rate) is None
     assert (pipeline.wfss_contam.maximum_cores, pipeline.wfss_contam.max_pixels_per_chunk) == ("2", 5000)
     (several,) = roomy.estimation
-    # one process alone is not enough under 3 GB: the chunk is halved until the bound fits
+    # one process: applied (the same result); still above 3 GB, the smaller chunk is named, not set
     tight = MemoryEstimateStep(parent=pipeline, memory_limit=3.0)
     assert tight.run(rate) is None
     (lowered,) = tight.estimation
-    chunk = pipeline.wfss_contam.max_pixels_per_chunk
-    assert pipeline.wfss_contam.maximum_cores == "none" and MIN_CONTAM_CHUNK <= chunk < 5000
-    assert lowered.upper_gb <= 3.0 < several.upper_gb and lowered.inputs["wfss_contam"]
-    assert f"max_pixels_per_chunk={chunk}" in caplog.text and "maximum_cores=none" in caplog.text
-    # the halving stops at the smallest chunk, above the limit if need be, and says so
-    floor = MemoryEstimateStep(parent=pipeline, memory_limit=0.1)
-    floor.run(rate)
-    assert pipeline.wfss_contam.max_pixels_per_chunk == MIN_CONTAM_CHUNK and floor.estimation[0].upper_gb > 0.1
-
-
-def test_niriss_extract_1d_holds_its_fixed_resident_bytes_and_nircam_s_does_not(tmp_path):
-    model = load_image2_baseline()
-    held = {}
-    for instrument, exp_type, detector, pupil, filter_name in (("nircam", "NRC_WFSS", "NRCALONG", "GRISMR", "F444W"),
-                                                               ("niriss", "NIS_WFSS", "NIS", "F200W", "GR150C")):
-        folder = tmp_path / instrument
-        folder.mkdir()
-        _catalog(folder / "cat.ecsv", np.linspace(18, 26, 50), np.full(50, 10.0), np.zeros(50, bool))
-        inputs = image2_inputs(read_exposure_metadata(_wfss_rate(folder, "cat.ecsv", pupil, filter_name, exp_type,
-                                                                 detector)))
-        with_term = model.stages(inputs)
-        saved = dict(model.coefficients)
-        try:
-            model.coefficients = {**saved, "wfss_extract_niriss": 0.0}
-            without = model.stages(inputs)
-        finally:
-            model.coefficients = saved
-        held[instrument] = {step: with_term[step] - without[step] for step in with_term}
-    assert held["niriss"]["extract_1d"] == pytest.approx(model.coefficients["wfss_extract_niriss"])
-    assert model.coefficients["wfss_extract_niriss"] > 0
-    assert not any(held["nircam"].values()) and not any(v for s, v in held["niriss"].items() if s != "extract_1d")
+    assert pipeline.wfss_contam.maximum_cores == "none" and pipeline.wfss_contam.max_pixels_per_chunk == 5000
+    assert 3.0 < lowered.upper_gb < several.upper_gb and "maximum_cores=none" in caplog.text
+    assert "--steps.wfss_contam.max_pixels_per_chunk=2500 lowers it to" in caplog.text
 
 
 def test_wfss_contam_s_time_follows_every_order_s_samples_over_its_processes_and_its_pools(tmp_path):
