@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SlitLayout", "nirspec_slit_layout", "wfss_slit_layout", "wfss_orders", "wfss_dispersion_axis",
-           "wfss_blocking_filter", "wfss_order_samples", "wfss_trace_pixels", "WFSS_RANGES",
+           "wfss_blocking_filter", "wfss_order_samples", "wfss_simulated_orders", "wfss_trace_pixels",
+           "WFSS_RANGES",
            "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
 
 DETECTOR_COLUMNS = 2048
@@ -337,11 +338,10 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
     along_box, across_box = (x_extent, y_extent) if axis == 1 else (y_extent, x_extent)
     across = np.where(extended > 0, np.ceil(across_box) + 1, 2 * WFSS_HALF_HEIGHT + 1) + WFSS_TRACE_BEND
     across = np.minimum(across, across_limit)
-    orders = wfss_orders(exp_type, wfss_blocking_filter(exp_type, meta.filter, meta.pupil))
-    sizes = []
-    for order, (low, high) in orders.items():
-        trace = (high - low) / (WFSS_DISPERSION[exp_type] / max(abs(order), 1))
-        sizes.append(np.minimum(np.ceil(trace + along_box) + 1, along_limit) * across)
+    blocking = wfss_blocking_filter(exp_type, meta.filter, meta.pupil)
+    orders = wfss_orders(exp_type, blocking)
+    sizes = [np.minimum(np.ceil(wfss_trace_pixels(exp_type, blocking, order) + along_box) + 1, along_limit) * across
+             for order in orders]
     sizes = np.concatenate(sizes)
     # wfss_contam disperses every catalog source's segment (its box where the area is not given)
     _, all_x, all_y, _, all_area = (np.asarray(v, float) for v in zip(*catalog_boxes))
@@ -349,13 +349,29 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
     # ... and keeps each one's dispersed image in every order it simulates (the clipped pixels' box)
     all_along, all_across = (all_x, all_y) if axis == 1 else (all_y, all_x)
     all_along, all_across = np.round(all_along / scale, 3), np.round(all_across / scale, 3)
-    blocking = wfss_blocking_filter(exp_type, meta.filter, meta.pupil)
     dispersed = sum(float(np.sum(np.minimum(np.ceil(wfss_trace_pixels(exp_type, blocking, order) + all_along) + 2,
                                             along_limit) * np.minimum(np.ceil(all_across) + 2, across_limit)))
-                    for order in WFSS_RANGES[exp_type][next(iter(WFSS_RANGES[exp_type]))])
+                    for order in wfss_simulated_orders(exp_type))
     return SlitLayout(float(sizes.sum()), float(sizes.max()), 0.0, int(sizes.size),
                       f"{len(boxes)} sources of {path.name} x {len(orders)} order{'s' if len(orders) > 1 else ''}, "
                       "every one on the detector, at their largest", float(segments.sum()), dispersed)
+
+
+def wfss_simulated_orders(exp_type: str) -> tuple[int, ...]:
+    """The orders wfss_contam simulates: every order of the WAVELENGTHRANGE reference (NIRCam 1 and 2,
+    NIRISS -1 to 3), whatever the filter.
+
+    Parameters
+    ----------
+    exp_type : str
+        NRC_WFSS or NIS_WFSS.
+
+    Returns
+    -------
+    tuple of int
+        The orders.
+    """
+    return tuple(next(iter(WFSS_RANGES[exp_type].values())))
 
 
 def wfss_trace_pixels(exp_type: str, blocking: str, order: int) -> float:
@@ -401,7 +417,6 @@ def wfss_order_samples(exp_type: str, blocking: str, oversample: int = 2) -> dic
     dict of int to int
         Order -> wavelength samples.
     """
-    orders = next(iter(WFSS_RANGES[exp_type].values()))
     return {order: max(int(np.ceil(wfss_trace_pixels(exp_type, blocking, order) * oversample)), 3)
-            for order in orders}
+            for order in wfss_simulated_orders(exp_type)}
 

@@ -166,6 +166,19 @@ class Image2Inputs:
         """
         return self.wfss and not bool(getattr(self.settings, "skip_wfss_contam", True))
 
+    def contam_samples(self) -> dict[int, int]:
+        """The wavelength samples wfss_contam disperses each segment pixel at, per order it simulates.
+
+        Returns
+        -------
+        dict of int to int
+            Order -> samples at ``wl_oversample`` (`jwst_memest.spec2_layout.wfss_order_samples`).
+        """
+        from jwst_memest.spec2_layout import wfss_blocking_filter, wfss_order_samples
+
+        return wfss_order_samples(self.exp_type, wfss_blocking_filter(self.exp_type, self.filter, self.pupil),
+                                  self.settings.wfss_contam_oversample)
+
     def contam_dispersion(self, cpus: int | None = None) -> tuple[float, int]:
         """wfss_contam's chunks dispersed at once, at their peak, and the worker interpreters it spawns.
 
@@ -188,13 +201,11 @@ class Image2Inputs:
             return 0.0, 0
         from jwst_memest.model.detector1 import worker_processes
         from jwst_memest.model.image2_terms import contam_chunk_bytes
-        from jwst_memest.spec2_layout import wfss_blocking_filter, wfss_order_samples
 
         settings = self.settings
         per_chunk = float(settings.wfss_contam_max_pixels)
         oversample = settings.wfss_contam_oversample
-        samples = wfss_order_samples(self.exp_type, wfss_blocking_filter(self.exp_type, self.filter, self.pupil),
-                                     oversample)
+        samples = self.contam_samples()
         cores = worker_processes(settings.wfss_contam_maximum_cores, cpus)
         chunks = int(np.ceil(self.segment_pixels / per_chunk))
         at_once = [min(per_chunk, self.segment_pixels - k * per_chunk) for k in range(min(cores, chunks))]

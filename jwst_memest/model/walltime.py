@@ -436,9 +436,7 @@ def _contam_pools(inputs) -> float:
     """wfss_contam's pools of spawned workers: one per order when it runs in more than one process."""
     if not inputs.contam or inputs.segment_pixels <= 0 or not inputs.contam_dispersion()[1]:
         return 0.0
-    from jwst_memest.spec2_layout import WFSS_RANGES
-
-    return float(len(next(iter(WFSS_RANGES[inputs.exp_type].values()))))
+    return float(len(inputs.contam_samples()))
 
 
 def _contam_elements(inputs) -> float:
@@ -446,11 +444,9 @@ def _contam_elements(inputs) -> float:
     if not inputs.contam or inputs.segment_pixels <= 0:
         return 0.0
     from jwst_memest.model.detector1 import worker_processes
-    from jwst_memest.spec2_layout import wfss_blocking_filter, wfss_order_samples
 
     settings = inputs.settings
-    samples = wfss_order_samples(inputs.exp_type, wfss_blocking_filter(inputs.exp_type, inputs.filter, inputs.pupil),
-                                 settings.wfss_contam_oversample)
+    samples = inputs.contam_samples()
     chunks = np.ceil(inputs.segment_pixels / settings.wfss_contam_max_pixels)
     processes = min(worker_processes(settings.wfss_contam_maximum_cores, None), chunks)
     return float(inputs.segment_pixels * sum(samples.values()) / processes)
