@@ -15,8 +15,8 @@ from astropy.io import fits
 
 from jwst_memest.atomic import atomic_write
 from jwst_memest.pipelines import AMI_EXP_TYPES, CORON_EXP_TYPES, TSO_EXP_TYPES, pipeline_for_exposure
-from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, exposure_file_name, full_frame,
-                                     imaging_pixel_scale)
+from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, SPECTRAL_PIXEL_AREA, WFSS_EXP_TYPES, exposure_file_name,
+                                     full_frame, imaging_pixel_scale)
 
 __all__ = [
     "ExposureLayout",
@@ -364,5 +364,8 @@ def _slit_headers(layout: ExposureLayout) -> list[fits.ImageHDU]:
         hdu.header["SLTNAME"] = (NIRSPEC_FIXED_SLITS[(number - 1) % len(NIRSPEC_FIXED_SLITS)]
                                  if layout.exp_type == "NRS_FIXEDSLIT" else str(number))
         hdu.header["SLTSIZE1"], hdu.header["SLTSIZE2"] = nx, ny
+        if layout.exp_type in WFSS_EXP_TYPES:
+            # one first-order cutout per source, dispersed along its rows (as the synthetic cal files)
+            hdu.header["SOURCEID"], hdu.header["SPORDER"], hdu.header["DISPAXIS"] = number, 1, 1
         extensions.append(hdu)
     return extensions

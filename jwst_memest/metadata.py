@@ -18,7 +18,8 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyError
 
-from jwst_memest.instruments import IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE, full_frame
+from jwst_memest.instruments import (IMAGING_PIXEL_SCALE, NIRCAM_SW_PIXEL_SCALE, NOMINAL_PIXEL_SCALE, WFSS_EXP_TYPES,
+                                     full_frame)
 
 
 __all__ = [
@@ -121,6 +122,8 @@ class ExposureMetadata:
         Their pixels, summed.
     tree_bytes : int, optional
         A multi-slit cal file's ASDF extension bytes (its slits' WCS and metadata, serialized).
+    slit_spectra : tuple of (int, int, int), optional
+        A WFSS cal file's cutouts: spectral order, source id and pixels along the dispersion axis each.
     pixel_scale : float, optional
         Arcsec per pixel (from PIXAR_A2, else the detector's).
     ra_ref, dec_ref : float, optional
@@ -183,6 +186,8 @@ class ExposureMetadata:
     n_slits: int = 0  # SCI extensions of a multi-slit cal file: slits (NIRSpec) or sources (WFSS)
     slit_pixels: int = 0  # their pixels, summed
     tree_bytes: int = 0  # a multi-slit cal file's ASDF extension: the slits' WCS and metadata, serialized
+    # a WFSS cal file's spectra as its SCI headers say: (SPORDER, SOURCEID, pixels along DISPAXIS)
+    slit_spectra: tuple[tuple[int, int, int], ...] = ()
     pixel_scale: float = math.nan  # arcsec per pixel
     ra_ref: float = math.nan
     dec_ref: float = math.nan
@@ -548,7 +553,7 @@ def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadat
                     sci = None
                 except OSError as exc:
                     raise MetadataError(f"{path}: truncated or corrupt FITS ({exc})") from None
-                slits, tree = _slit_sizes(hdul) if _is_multi_slit(primary, path) else ([], 0)
+                slits, tree, spectra = _slit_sizes(hdul) if _is_multi_slit(primary, path) else ([], 0, ())
     except MetadataError:
         raise
     except (OSError, ValueError, TypeError, IndexError) as exc:
@@ -557,6 +562,7 @@ def read_exposure_metadata_and_header(path: str | Path) -> tuple[ExposureMetadat
         raise MetadataError(f"{path}: no INSTRUME or EXP_TYPE keyword; not a JWST exposure")
     meta = metadata_from_headers(str(path), primary, sci, problems)
     meta.n_slits, meta.slit_pixels, meta.tree_bytes = len(slits), sum(slits), tree
+    meta.slit_spectra = spectra if meta.exp_type in WFSS_EXP_TYPES else ()
     return meta, primary._header
 
 
@@ -747,10 +753,12 @@ def _is_multi_slit(primary, path: Path) -> bool:
     return _as_str(_first([primary], "EXP_TYPE")) in MULTI_SLIT_EXP_TYPES and product_level(path) in ("cal", "s2d", "crf")
 
 
-def _slit_sizes(hdul) -> tuple[list[int], int]:
-    """Pixels of every SCI extension, from its header (NAXISn, else SLTSIZE1/2), and the bytes of the
-    ASDF extension (the slits' serialized WCS and metadata), from its header: no data is read."""
-    sizes, tree = [], 0
+def _slit_sizes(hdul) -> tuple[list[int], int, tuple[tuple[int, int, int], ...]]:
+    """Pixels of every SCI extension, from its header (NAXISn, else SLTSIZE1/2), the bytes of the
+    ASDF extension (the slits' serialized WCS and metadata), from its header, and each SCI
+    extension's spectral order, source and pixels along its dispersion axis (DISPAXIS; the length
+    extract_1d gives its spectrum): no data is read."""
+    sizes, tree, spectra = [], 0, []
     for hdu in hdul[1:]:
         header = hdu.header
         name = str(header.get("EXTNAME", "")).strip().upper()
@@ -759,10 +767,13 @@ def _slit_sizes(hdul) -> tuple[list[int], int]:
         if name != "SCI":
             continue
         if int(header.get("NAXIS", 0) or 0) >= 2:
-            sizes.append(int(header.get("NAXIS1", 0)) * int(header.get("NAXIS2", 0)))
+            shape = int(header.get("NAXIS1", 0)), int(header.get("NAXIS2", 0))
         else:
-            sizes.append(int(header.get("SLTSIZE1", 0) or 0) * int(header.get("SLTSIZE2", 0) or 0))
-    return sizes, tree
+            shape = int(header.get("SLTSIZE1", 0) or 0), int(header.get("SLTSIZE2", 0) or 0)
+        sizes.append(shape[0] * shape[1])
+        along = shape[1] if header.get("DISPAXIS") == 2 else shape[0]
+        spectra.append((int(header.get("SPORDER", 1) or 1), int(header.get("SOURCEID", len(sizes)) or 0), along))
+    return sizes, tree, tuple(spectra)
 
 
 # The header keywords metadata_from_headers reads from a member; a datamodel's schema says where each lives
@@ -823,4 +834,9 @@ def metadata_from_datamodel(model, name: str | None = None) -> ExposureMetadata:
     if slits:
         result.n_slits = len(slits)
         result.slit_pixels = sum(int(s.data.shape[0]) * int(s.data.shape[1]) for s in slits if s.data is not None)
+        if result.exp_type in WFSS_EXP_TYPES:
+            result.slit_spectra = tuple(
+                (int(s.meta.wcsinfo.spectral_order or 1), int(s.source_id or 0),
+                 int(s.data.shape[0] if s.meta.wcsinfo.dispersion_direction == 2 else s.data.shape[1]))
+                for s in slits if s.data is not None)
     return result

@@ -70,7 +70,7 @@ def load_measured(corpus, pipeline: str = "image3"):
     table = data.table.reset_index()
     settings, layouts = settings_of(table), _layouts_of(table)
     return (with_settings(data.X, settings, area_ratios_of(layouts, settings), psf_bytes_of(table, layouts),
-                          outlier_grids_of(table, layouts, settings, pipeline)),
+                          outlier_grids_of(table, layouts, settings, pipeline), None, wfss_tables_of(table)),
             data.y, split, table)
 
 
@@ -110,6 +110,37 @@ def psf_bytes_of(table, layouts: list[dict]) -> list[float]:
     sizes = table["member_bytes"].astype(float) if "member_bytes" in table.columns else [np.nan] * len(table)
     return [float(layout["psf_exposures"]) * float(size) if layout.get("psf_exposures") is not None else np.nan
             for layout, size in zip(layouts, sizes)]
+
+
+def wfss_tables_of(table) -> list[float]:
+    """The x1d and c1d tables of each WFSS run (bytes), from the synthetic members it measured: every
+    member holds the same ``n_slits`` sources, one first-order cutout each, of its mode's
+    ``SLIT_SHAPE`` (NaN for other runs).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Corpus rows (``exp_type``, ``n_members``, ``n_slits``).
+
+    Returns
+    -------
+    list of float
+        Bytes per run.
+    """
+    from jwst_memest.exposures import SLIT_SHAPE
+    from jwst_memest.instruments import WFSS_EXP_TYPES
+    from jwst_memest.wfss_products import uniform_slit_spectra, wfss_table_bytes
+
+    if not {"exp_type", "n_members", "n_slits"} <= set(table.columns):
+        return [np.nan] * len(table)
+    sizes = []
+    for exp_type, members, slits in zip(table["exp_type"], table["n_members"], table["n_slits"]):
+        if exp_type not in WFSS_EXP_TYPES or exp_type not in SLIT_SHAPE or not slits > 0:
+            sizes.append(np.nan)
+            continue
+        spectra = uniform_slit_spectra(int(slits), SLIT_SHAPE[exp_type][1])
+        sizes.append(wfss_table_bytes([spectra] * int(members)))
+    return sizes
 
 
 def outlier_grids_of(table, layouts: list[dict], settings: list[RunSettings], pipeline: str) -> list[float]:

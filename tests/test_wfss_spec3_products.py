@@ -1,0 +1,111 @@
+"""calwebb_spec3 of WFSS: the product's one x1d and one c1d, built after the per-source loop, counted
+from the members' cutouts (their SCI headers)."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jwst_memest.exposures import ExposureLayout, write_header_exposures
+from jwst_memest.features.build import product_features
+from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
+from jwst_memest.profile.fit import wfss_tables_of
+from jwst_memest.wfss_products import uniform_slit_spectra, wfss_table_bytes
+
+NIRCAM = dict(exp_type="NRC_WFSS", detectors=("NRCALONG",), filter="F444W", pupil="GRISMR")
+
+# two exposures; per source, the pixels along the dispersion of its order 1 and order 2 cutouts
+# (source 3 only in the first exposure, source 4 has no order 2)
+CUTOUTS = {"a": {1: (110, 420), 2: (120, 500), 3: (90, 300), 4: (700, None)},
+           "b": {1: (115, 410), 2: (130, 505), 4: (650, None)}}
+
+
+def _spectra(exposure):
+    return [(order, source, length) for source, lengths in CUTOUTS[exposure].items()
+            for order, length in zip((1, 2), lengths) if length]
+
+
+def _jwst_tables(caplog):
+    """The x1d and c1d tables jwst 3.0's calwebb_spec3 builds from these spectra."""
+    import stdatamodels.jwst.datamodels as dm
+    from jwst.datamodels.utils.wfss_multispec import make_wfss_multicombined, make_wfss_multiexposure
+
+    def spectrum(model_class, order, source, length, group=None):
+        spec = model_class()
+        spec.spec_table = np.zeros(length, dtype=spec.get_dtype("spec_table"))
+        spec.spectral_order, spec.source_id, spec.dispersion_direction = order, source, 1
+        if group:
+            spec.meta.group_id = group
+        return spec
+
+    extracted, combined = [], []
+    for source in sorted({s for cutouts in CUTOUTS.values() for s in cutouts}):
+        x1d, c1d = dm.MultiSpecModel(), dm.MultiCombinedSpecModel()
+        x1d.meta.exposure.exposure_time = x1d.meta.exposure.integration_time = 1.0
+        longest = {}
+        for exposure, cutouts in CUTOUTS.items():
+            for order, length in zip((1, 2), cutouts.get(source, ())):
+                if length:
+                    # jwst's group_id: one per exposure and order
+                    x1d.spec.append(spectrum(dm.SpecModel, order, source, length, f"{exposure}{order}"))
+                    longest[order] = max(longest.get(order, 0), length)
+        for order, length in longest.items():
+            c1d.spec.append(spectrum(dm.CombinedSpecModel, order, source, length))
+        extracted.append(x1d)
+        combined.append(c1d)
+    with caplog.at_level(logging.ERROR):
+        tables = make_wfss_multiexposure(extracted).spec, make_wfss_multicombined(combined).spec
+    return sum(t.spec_table.nbytes for group in tables for t in group)
+
+
+def test_the_counted_tables_are_the_bytes_jwst_builds(caplog):
+    assert wfss_table_bytes([_spectra("a"), _spectra("b")]) == _jwst_tables(caplog)
+
+
+def test_a_longer_spectrum_pads_every_source_of_its_table():
+    base = wfss_table_bytes([_spectra("a"), _spectra("b")])
+    longer = [(o, s, 2000 if (o, s) == (1, 1) else n) for o, s, n in _spectra("a")]
+    # every row of exposure a's order-1 table and of the order-1 c1d grows to 2000 elements
+    added = 4 * ((2000 - 700) * 140 + (2000 - 700) * 60)
+    assert wfss_table_bytes([longer, _spectra("b")]) - base == added
+
+
+def _cal_file(tmp_path, dispaxis):
+    from stdatamodels.jwst.datamodels import MultiSlitModel, SlitModel
+
+    model = MultiSlitModel()
+    model.meta.instrument.name, model.meta.exposure.type = "NIRCAM", "NRC_WFSS"
+    for source, order, shape in ((7, 1, (12, 900)), (7, 2, (12, 1500)), (9, 1, (30, 640))):
+        slit = SlitModel(data=np.zeros(shape if dispaxis == 1 else shape[::-1], np.float32))
+        slit.source_id, slit.name = source, str(source)
+        slit.meta.wcsinfo.spectral_order, slit.meta.wcsinfo.dispersion_direction = order, dispaxis
+        model.slits.append(slit)
+    path = tmp_path / f"jw01234001001_03101_0000{dispaxis}_nrcalong_cal.fits"
+    model.save(path)
+    return path, model
+
+
+@pytest.mark.parametrize("dispaxis", [1, 2])
+def test_a_cal_files_cutouts_are_read_from_its_sci_headers(tmp_path, dispaxis):
+    # GRISMR disperses along rows, GRISMC along columns: the spectrum's length follows DISPAXIS
+    path, model = _cal_file(tmp_path, dispaxis)
+    expected = ((1, 7, 900), (2, 7, 1500), (1, 9, 640))
+    assert read_exposure_metadata(path).slit_spectra == expected
+    assert metadata_from_datamodel(model).slit_spectra == expected
+
+
+def test_the_corpus_runs_are_given_the_tables_their_members_make(tmp_path):
+    # the fit reads a corpus row's tables off its layout; an estimate reads them off the members'
+    # headers: the same synthetic members give the same bytes
+    layout = ExposureLayout(n_slits=30, dither_points=4, suffix="cal", **NIRCAM)
+    members = [read_exposure_metadata(p) for p in write_header_exposures(layout, tmp_path)]
+    features = product_features(members, "spec3")
+    row = pd.DataFrame([{"exp_type": "NRC_WFSS", "n_members": 4, "n_slits": 30}])
+    assert wfss_tables_of(row) == [pytest.approx(features.wfss_table_bytes)]
+    assert features.wfss_table_bytes == wfss_table_bytes([uniform_slit_spectra(30, 1100)] * 4)
+
+
+def test_products_other_than_wfss_have_no_tables():
+    row = pd.DataFrame([{"exp_type": "NRS_MSASPEC", "n_members": 3, "n_slits": 40}])
+    assert np.isnan(wfss_tables_of(row)[0])
