@@ -17,9 +17,11 @@ holds its source's scalar columns (76 and 44 bytes).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-__all__ = ["X1D_BYTES_PER_ELEMENT", "C1D_BYTES_PER_ELEMENT", "X1D_ROW_BYTES", "C1D_ROW_BYTES", "wfss_table_bytes",
+__all__ = ["X1D_BYTES_PER_ELEMENT", "C1D_BYTES_PER_ELEMENT", "X1D_ROW_BYTES", "C1D_ROW_BYTES", "EXPANDED_SPECTRUM_BYTES",
+           "EXPANSION_BYTES", "RESIDENT_PER_TRACED", "WfssTables", "wfss_tables", "wfss_products_bytes",
            "uniform_slit_spectra"]
 
 X1D_BYTES_PER_ELEMENT = 17 * 8 + 4
@@ -30,8 +32,52 @@ X1D_ROW_BYTES = 4 + 4 + 20 + 4 * 8 + 4 * 4
 C1D_ROW_BYTES = 4 + 4 + 20 + 2 * 8
 
 
-def wfss_table_bytes(members_spectra: Sequence[Iterable[tuple[int, int, int]]]) -> float:
-    """Bytes of the x1d and c1d tables of one WFSS product.
+# Traced with tracemalloc after the per-source loop (NIRCam, 50 sources: 3 synthetic members of one
+# order, 3 members of two orders with the operational WCS; docs/corpus.md): while the x1d tables are
+# built, every kept spectrum is expanded back into a SpecModel of its own (its elements at 140 bytes,
+# and about 183 kB of model, schema nodes and spectral WCS each), plus 14.6 MB once; writing the x1d
+# then copies its tables. Resident memory rose 1.09-1.1x the traced peak (untraced runs).
+EXPANDED_SPECTRUM_BYTES = 183e3
+EXPANSION_BYTES = 14.6e6
+RESIDENT_PER_TRACED = 1.1
+
+
+@dataclass(frozen=True)
+class WfssTables:
+    """The x1d and c1d tables of one WFSS product and the spectra they are built from.
+
+    Parameters
+    ----------
+    x1d_bytes, c1d_bytes : float
+        Bytes of the x1d tables (one per exposure and order) and the c1d tables (one per order).
+    spectra : int
+        Extracted spectra (a source's cutout in one exposure and order).
+    spectrum_bytes : float
+        Those spectra's own bytes (their elements at 140 bytes each).
+    """
+
+    x1d_bytes: float
+    c1d_bytes: float
+    spectra: int
+    spectrum_bytes: float
+
+    @property
+    def table_bytes(self) -> float:
+        """Bytes of both tables."""
+        return self.x1d_bytes + self.c1d_bytes
+
+    @property
+    def final_bytes(self) -> float:
+        """Resident bytes calwebb_spec3 adds after its per-source loop: expanding the spectra beside the
+        x1d tables, or writing the x1d (a copy of its tables) with the c1d tables, whichever is more."""
+        if not self.spectra:
+            return 0.0
+        expanded = self.spectrum_bytes + EXPANDED_SPECTRUM_BYTES * self.spectra + EXPANSION_BYTES
+        return RESIDENT_PER_TRACED * max(expanded + self.x1d_bytes, 2 * self.x1d_bytes + 2 * self.c1d_bytes)
+
+
+def wfss_tables(members_spectra: Sequence[Iterable[tuple[int, int, int]]]) -> WfssTables:
+    """The x1d and c1d tables of one WFSS product.
 
     Parameters
     ----------
@@ -41,22 +87,43 @@ def wfss_table_bytes(members_spectra: Sequence[Iterable[tuple[int, int, int]]]) 
 
     Returns
     -------
-    float
-        Bytes of both tables; 0 when no member lists its cutouts.
+    WfssTables
+        Their bytes (0 when no member lists its cutouts).
     """
     sources: set[int] = set()
     exposure_rows: list[dict[int, int]] = []
     product_rows: dict[int, int] = defaultdict(int)
-    for spectra in members_spectra:
+    spectra = elements_total = 0
+    for cutouts in members_spectra:
         longest: dict[int, int] = defaultdict(int)
-        for order, source, elements in spectra:
+        for order, source, elements in cutouts:
             sources.add(source)
             longest[order] = max(longest[order], elements)
             product_rows[order] = max(product_rows[order], elements)
+            spectra += 1
+            elements_total += elements
         exposure_rows.append(longest)
     x1d = sum(length * X1D_BYTES_PER_ELEMENT + X1D_ROW_BYTES for longest in exposure_rows for length in longest.values())
     c1d = sum(length * C1D_BYTES_PER_ELEMENT + C1D_ROW_BYTES for length in product_rows.values())
-    return float(len(sources) * (x1d + c1d))
+    return WfssTables(float(len(sources) * x1d), float(len(sources) * c1d), spectra,
+                      float(elements_total * X1D_BYTES_PER_ELEMENT))
+
+
+def wfss_products_bytes(members_spectra: Sequence[Iterable[tuple[int, int, int]]]) -> float:
+    """Resident bytes calwebb_spec3 adds after its per-source loop to build and write a WFSS product's
+    x1d and c1d (`WfssTables.final_bytes`).
+
+    Parameters
+    ----------
+    members_spectra : sequence of iterables of (int, int, int)
+        Per member, its cutouts (``ExposureMetadata.slit_spectra``).
+
+    Returns
+    -------
+    float
+        Bytes.
+    """
+    return wfss_tables(members_spectra).final_bytes
 
 
 def uniform_slit_spectra(n_sources: int, elements: int, order: int = 1) -> tuple[tuple[int, int, int], ...]:

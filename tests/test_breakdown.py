@@ -36,7 +36,7 @@ def test_the_example_explains_its_peak_and_its_in_memory_alternative(example_asn
     (ExposureLayout(exp_type="NRS_IFU", detectors=("NRS1",), grating="G395H", filter="F290LP", suffix="cal"),
      {"outlier_detection", "cube_build"}),
     (ExposureLayout(exp_type="NIS_WFSS", detectors=("NIS",), filter="GR150R", pupil="F150W", n_slits=30, suffix="cal"),
-     {"extract_1d"}),
+     {"extract_1d", "wfss_products"}),
     (ExposureLayout(exp_type="NRS_MSASPEC", detectors=("NRS1",), grating="G395M", filter="F290LP", n_slits=30,
                     suffix="cal"), {"resample_spec"}),
 ])

@@ -10,8 +10,8 @@ import pytest
 from jwst_memest.exposures import ExposureLayout, write_header_exposures
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import metadata_from_datamodel, read_exposure_metadata
-from jwst_memest.profile.fit import wfss_tables_of
-from jwst_memest.wfss_products import uniform_slit_spectra, wfss_table_bytes
+from jwst_memest.profile.fit import wfss_products_of
+from jwst_memest.wfss_products import uniform_slit_spectra, wfss_products_bytes, wfss_tables
 
 NIRCAM = dict(exp_type="NRC_WFSS", detectors=("NRCALONG",), filter="F444W", pupil="GRISMR")
 
@@ -60,15 +60,17 @@ def _jwst_tables(caplog):
 
 
 def test_the_counted_tables_are_the_bytes_jwst_builds(caplog):
-    assert wfss_table_bytes([_spectra("a"), _spectra("b")]) == _jwst_tables(caplog)
+    tables = wfss_tables([_spectra("a"), _spectra("b")])
+    assert tables.table_bytes == _jwst_tables(caplog)
+    assert tables.spectra == 12 and tables.spectrum_bytes == 140 * sum(n for e in "ab" for _, _, n in _spectra(e))
 
 
 def test_a_longer_spectrum_pads_every_source_of_its_table():
-    base = wfss_table_bytes([_spectra("a"), _spectra("b")])
+    base = wfss_tables([_spectra("a"), _spectra("b")]).table_bytes
     longer = [(o, s, 2000 if (o, s) == (1, 1) else n) for o, s, n in _spectra("a")]
     # every row of exposure a's order-1 table and of the order-1 c1d grows to 2000 elements
     added = 4 * ((2000 - 700) * 140 + (2000 - 700) * 60)
-    assert wfss_table_bytes([longer, _spectra("b")]) - base == added
+    assert wfss_tables([longer, _spectra("b")]).table_bytes - base == added
 
 
 def _cal_file(tmp_path, dispaxis):
@@ -102,10 +104,60 @@ def test_the_corpus_runs_are_given_the_tables_their_members_make(tmp_path):
     members = [read_exposure_metadata(p) for p in write_header_exposures(layout, tmp_path)]
     features = product_features(members, "spec3")
     row = pd.DataFrame([{"exp_type": "NRC_WFSS", "n_members": 4, "n_slits": 30}])
-    assert wfss_tables_of(row) == [pytest.approx(features.wfss_table_bytes)]
-    assert features.wfss_table_bytes == wfss_table_bytes([uniform_slit_spectra(30, 1100)] * 4)
+    assert wfss_products_of(row) == [pytest.approx(features.wfss_products_bytes)]
+    assert features.wfss_products_bytes == wfss_products_bytes([uniform_slit_spectra(30, 1100)] * 4)
 
 
 def test_products_other_than_wfss_have_no_tables():
     row = pd.DataFrame([{"exp_type": "NRS_MSASPEC", "n_members": 3, "n_slits": 40}])
-    assert np.isnan(wfss_tables_of(row)[0])
+    assert np.isnan(wfss_products_of(row)[0])
+
+
+def _two_order_members(tmp_path, n_sources):
+    import dataclasses
+
+    layout = ExposureLayout(n_slits=2 * n_sources, dither_points=3, suffix="cal", **NIRCAM)
+    members = [read_exposure_metadata(p) for p in write_header_exposures(layout, tmp_path / str(n_sources))]
+    cutouts = tuple((order, source, length) for source in range(1, n_sources + 1)
+                    for order, length in ((1, 1200), (2, 2048)))
+    return [dataclasses.replace(m, slit_spectra=cutouts) for m in members]
+
+
+def test_a_wfss_estimate_adds_its_final_products_beyond_the_memory_the_loop_freed(tmp_path):
+    from jwst_memest.estimation import estimate_products
+    from jwst_memest.model.baseline import WFSS_PRODUCTS_STAGE, load_baseline
+
+    reused = load_baseline("spec3").coefficients["wfss_reused_bytes"]
+    many = _two_order_members(tmp_path, 150)
+    (estimate,) = estimate_products([("p", many)], "spec3")
+    final = wfss_products_bytes([m.slit_spectra for m in many])
+    assert final > reused
+    assert estimate.peak_step == WFSS_PRODUCTS_STAGE
+    added = estimate.breakdown[WFSS_PRODUCTS_STAGE] - estimate.breakdown["extract_1d"]
+    assert added == pytest.approx((final - reused) / 1e9, abs=2e-4)
+    # a few short spectra fit in what the loop freed: nothing is added
+    few = _two_order_members(tmp_path, 3)
+    (small,) = estimate_products([("p", few)], "spec3")
+    assert wfss_products_bytes([m.slit_spectra for m in few]) < reused
+    assert small.breakdown[WFSS_PRODUCTS_STAGE] == pytest.approx(small.breakdown["extract_1d"], abs=1e-9)
+
+
+# the order-1 cutouts (pixels along the dispersion) of the cal file calwebb_spec2 wrote with NIRCam
+# F444W's grism WCS of the operational structure, 100 sources; every order-2 cutout spans 2048
+ORDER1_PIXELS = (752, 851, 1268, 1273, 801, 800, 1268, 1286, 1245, 748, 1268, 1302, 717, 1288, 1049, 990, 1268, 1284,
+                 983, 769, 994, 1293, 1021, 1169, 1126, 935, 876, 1275, 1268, 1137, 842, 1276, 793, 1294, 1026, 1084,
+                 1268, 871, 771, 928, 1122, 1282, 1268, 1302, 1194, 826, 1268, 1299, 1268, 1149, 1269, 984, 1268, 890,
+                 1268, 1297, 1074, 1056, 1268, 1290, 884, 1296, 952, 860, 787, 1303, 1017, 1280, 1268, 1302, 895, 1297,
+                 906, 1281, 939, 1281, 751, 1105, 1051, 701, 1268, 1298, 1269, 1290, 1050, 1291, 1078, 1290, 1268, 1301,
+                 1268, 1290, 1174, 823, 1269, 1230, 813, 1021, 986, 765)
+
+
+def test_the_final_products_are_counted_as_traced():
+    # jwst 3.0, traced with tracemalloc after the per-source loop of calwebb_spec3 on 3 copies of that
+    # cal file (600 spectra): building the x1d peaked at 407.5 MB traced
+    from jwst_memest.wfss_products import RESIDENT_PER_TRACED
+
+    cutouts = [(1, source, n) for source, n in enumerate(ORDER1_PIXELS, 1)] + [(2, s, 2048) for s in range(1, 101)]
+    tables = wfss_tables([cutouts] * 3)
+    assert tables.spectra == 600
+    assert tables.final_bytes / RESIDENT_PER_TRACED == pytest.approx(407.5e6, rel=0.05)

@@ -11,7 +11,8 @@ from jwst_memest.estimation import estimate_products
 from jwst_memest.exposures import ExposureLayout, write_header_exposures
 from jwst_memest.features.build import product_features
 from jwst_memest.metadata import read_exposure_metadata
-from jwst_memest.model.baseline import CORPUS_SLIT_TREE_BYTES, GB, OPENED_BYTES_PER_TREE_BYTE, SLIT_TREE_WIDENING
+from jwst_memest.model.baseline import (CORPUS_SLIT_TREE_BYTES, GB, OPENED_BYTES_PER_TREE_BYTE, SLIT_TREE_WIDENING,
+                                        WFSS_TREE_WIDENING)
 from jwst_memest.profile.spectra import write_spec3_exposures
 
 NIRCAM = dict(exp_type="NRC_WFSS", detectors=("NRCALONG",), filter="F444W", pupil="GRISMR")
@@ -83,7 +84,13 @@ def test_a_product_whose_slits_carry_more_wcs_than_the_measured_runs_is_flagged_
     members = _members(tmp_path)
     plain, operational = (estimate_products([("p", m)], "spec3")[0] for m in (members, _with_tree(members, 43.4e3)))
     assert not any("serialized WCS" in r for r in plain.uncalibrated_reasons)
-    assert not operational.calibrated and operational.bound_widening == SLIT_TREE_WIDENING
-    assert any("43.4 kB of serialized WCS" in r and "widened x1.3" in r for r in operational.uncalibrated_reasons)
-    # the measured runs on such cal files peaked up to 1.30x the count: the bound covers that
-    assert operational.upper_bound_gb >= SLIT_TREE_WIDENING * operational.gb_size
+    assert not operational.calibrated and operational.bound_widening == WFSS_TREE_WIDENING
+    assert any("43.4 kB of serialized WCS" in r and "widened x1.1" in r for r in operational.uncalibrated_reasons)
+    # the measured runs on such cal files peaked up to 1.09x the count: the bound covers that
+    assert operational.upper_bound_gb >= WFSS_TREE_WIDENING * operational.gb_size
+
+
+def test_a_nirspec_product_with_larger_trees_keeps_the_wider_unmeasured_widening(tmp_path):
+    members = _members(tmp_path, n_slits=40, dither_points=2, **MOS)
+    operational = estimate_products([("p", _with_tree(members, 30e3))], "spec3")[0]
+    assert operational.bound_widening == SLIT_TREE_WIDENING > WFSS_TREE_WIDENING

@@ -20,7 +20,7 @@ from jwst_memest.instruments import BYTES_PER_PIXEL_CAL
 from jwst_memest.metadata import ExposureMetadata
 from jwst_memest.pipelines import PIPELINES, normalize
 from jwst_memest.settings import RunSettings
-from jwst_memest.wfss_products import wfss_table_bytes
+from jwst_memest.wfss_products import wfss_products_bytes
 
 __all__ = ["ProductFeatures", "product_features", "cube_pixels", "BYTES_PER_PIXEL_CAL"]
 
@@ -67,9 +67,10 @@ class ProductFeatures:
     slit_tree_bytes : float, optional
         Serialized tree bytes per slit of the multi-slit members (their ASDF extension over their
         slits, the largest member's); NaN when none says.
-    wfss_table_bytes : float, optional
-        Bytes of the x1d and c1d tables calwebb_spec3 builds for a WFSS product from its members'
-        cutouts (`jwst_memest.wfss_products.wfss_table_bytes`); NaN when no member lists them.
+    wfss_products_bytes : float, optional
+        Bytes calwebb_spec3 adds after its per-source loop to build and write a WFSS product's x1d
+        and c1d, from its members' cutouts (`jwst_memest.wfss_products.wfss_products_bytes`); NaN
+        when no member lists them.
     """
 
     pipeline: str
@@ -84,7 +85,7 @@ class ProductFeatures:
     psf_input_bytes: float = 0.0  # member_bytes of the PSF references among the members (coron3, ami3)
     outlier_grid_pixels: float = math.nan  # outlier_detection's grid: the mosaic at the members' scale
     slit_tree_bytes: float = math.nan  # serialized tree bytes per slit of the multi-slit members
-    wfss_table_bytes: float = math.nan  # the x1d and c1d tables of a WFSS product, from its members' cutouts
+    wfss_products_bytes: float = math.nan  # a WFSS product's final x1d and c1d, from its members' cutouts
 
     def __post_init__(self):
         self.feature_set = self.feature_set or feature_set_for(self.pipeline)
@@ -362,7 +363,7 @@ def product_features(
                                output_area_ratio=area_ratio,
                                psf_input_bytes=float(sum(b for m, b in zip(members, member_bytes) if m.is_psf)),
                                outlier_grid_pixels=outlier_grid, slit_tree_bytes=_slit_tree_bytes(members),
-                               wfss_table_bytes=_wfss_table_bytes(members))
+                               wfss_products_bytes=_wfss_products_bytes(members))
     for unknown in features.unknown_categories():
         features.warnings.append(f"unknown category {unknown}; encoded as unknown")
     # keep only schema names plus nothing else: one source of truth
@@ -393,8 +394,8 @@ def _slit_tree_bytes(members) -> float:
     return float(max(per_slit)) if per_slit else math.nan
 
 
-def _wfss_table_bytes(members) -> float:
-    """The x1d and c1d tables of a WFSS product, NaN when no member lists its cutouts."""
+def _wfss_products_bytes(members) -> float:
+    """What building and writing a WFSS product's x1d and c1d adds, NaN when no member lists its cutouts."""
     if not any(m.slit_spectra for m in members):
         return math.nan
-    return wfss_table_bytes([m.slit_spectra for m in members])
+    return wfss_products_bytes([m.slit_spectra for m in members])

@@ -18,7 +18,7 @@ TERMS = {
     "image3": ("base_bytes", "bytes_per_member_pixel", "resample_in", "resample_out", "outlier_in", "outlier_out",
                "catalog_out", "outlier_per_member_pixel", "bytes_per_member", "on_disk_member_pixel"),
     "spec3": ("base_bytes", "spec_per_member_pixel", "per_slit_bytes", "per_source_bytes", "ifu_per_member_pixel",
-              "ifu_median_per_pixel", "cube_per_voxel", "spec_out"),
+              "ifu_median_per_pixel", "cube_per_voxel", "spec_out", "wfss_reused_bytes"),
     "tso3": ("base_bytes", "tso_per_input_byte", "outlier_per_cube_byte", "extract_per_cube_byte", "soss_atoca_bytes"),
     "coron3": ("base_bytes", "coron_per_input_byte", "align_per_cube_byte", "klip_per_cube_byte", "resample_in",
                "align_per_psf_byte", "klip_per_psf_byte"),
@@ -27,7 +27,7 @@ TERMS = {
 # where a first fit of a pipeline's own terms starts: the interpreter and jwst's imports, and one
 # byte per byte of input (the least squares scale each term by its starting value)
 FIRST_FIT_START = {"base_bytes": 3e8, "per_slit_bytes": 1e6, "per_source_bytes": 1e6, "bytes_per_member": 1e6,
-                   "soss_atoca_bytes": 5e9, "align_per_psf_byte": 0.5, "klip_per_psf_byte": 0.5}
+                   "soss_atoca_bytes": 5e9, "wfss_reused_bytes": 3e7, "align_per_psf_byte": 0.5, "klip_per_psf_byte": 0.5}
 # weight of each stage's error against its measured step peak, where not given. Since image3's stages
 # count what each step allocates (model/terms.py), the step peaks need no more weight than the other
 # pipelines': at 0.5 the held-out runs are estimated best (median 1.8 %, p90 4.5 %, none above the

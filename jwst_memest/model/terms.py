@@ -26,18 +26,18 @@ __all__ = ["SETTING_COLUMNS", "settings_matrix", "with_settings", "with_product_
 # scale) and the bytes of the PSF references (NaN: not known, e.g. a vector without these columns)
 SETTING_COLUMNS = ("enable_ctx", "enable_err", "report_var", "outlier_resample_data", "skip_outlier_detection",
                    "skip_source_catalog", "pixmap_stepsize", "outlier_pixmap_stepsize", "output_area_ratio",
-                   "psf_input_bytes", "outlier_grid_pixels", "slit_tree_bytes", "wfss_table_bytes")
+                   "psf_input_bytes", "outlier_grid_pixels", "slit_tree_bytes", "wfss_products_bytes")
 _DEFAULTS = {"enable_ctx": 1.0, "enable_err": 1.0, "report_var": 1.0, "outlier_resample_data": 1.0,
              "skip_outlier_detection": 0.0, "skip_source_catalog": 0.0, "pixmap_stepsize": 1.0,
              "outlier_pixmap_stepsize": 1.0, "output_area_ratio": 1.0, "psf_input_bytes": np.nan,
-             "outlier_grid_pixels": np.nan, "slit_tree_bytes": np.nan, "wfss_table_bytes": np.nan}
+             "outlier_grid_pixels": np.nan, "slit_tree_bytes": np.nan, "wfss_products_bytes": np.nan}
 # what the members say beyond the schema: the output pixels one input pixel covers, the PSF
 # references' bytes, and outlier_detection's grid (the mosaic at the members' scale: resample's
 # pixel_scale, pixel_scale_ratio and output_shape do not reach it), and the serialized tree (WCS and
 # metadata) each slit of a multi-slit member carries in its file's ASDF extension, and the bytes of
-# a WFSS product's final x1d and c1d tables (its members' cutouts: jwst_memest.wfss_products)
+# what a WFSS product's final x1d and c1d add (from its members' cutouts: jwst_memest.wfss_products)
 _MEMBER_COLUMNS = ("output_area_ratio", "psf_input_bytes", "outlier_grid_pixels", "slit_tree_bytes",
-                   "wfss_table_bytes")
+                   "wfss_products_bytes")
 
 # Peak resident memory counts the pages a process has written, not those it allocated: an array
 # made by np.zeros or np.empty and written only where members land costs only the covered part of
@@ -146,7 +146,7 @@ def setting_columns(X: np.ndarray, n_features: int) -> dict[str, np.ndarray]:
 def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = None,
                     psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None,
                     slit_trees: Sequence[float] | None = None,
-                    wfss_tables: Sequence[float] | None = None) -> np.ndarray:
+                    wfss_products: Sequence[float] | None = None) -> np.ndarray:
     """One row of ``SETTING_COLUMNS`` per RunSettings (None: jwst's defaults).
 
     Parameters
@@ -161,8 +161,8 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
         The pixels of outlier_detection's grid (None: not known).
     slit_trees : sequence of float or None, optional
         Serialized tree bytes per slit of each row's multi-slit members (None: not known).
-    wfss_tables : sequence of float or None, optional
-        Bytes of each row's WFSS x1d and c1d tables (None: not known).
+    wfss_products : sequence of float or None, optional
+        Bytes each row's WFSS product adds after the per-source loop (None: not known).
 
     Returns
     -------
@@ -171,7 +171,7 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
     """
     n = len(settings)
     members = {name: list(values) if values is not None else [_DEFAULTS[name]] * n
-               for name, values in zip(_MEMBER_COLUMNS, (area_ratios, psf_bytes, outlier_grids, slit_trees, wfss_tables))}
+               for name, values in zip(_MEMBER_COLUMNS, (area_ratios, psf_bytes, outlier_grids, slit_trees, wfss_products))}
     own = [name for name in SETTING_COLUMNS if name not in _MEMBER_COLUMNS]
     rows = []
     for i, s in enumerate(settings):
@@ -184,7 +184,7 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
 def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequence[float] | None = None,
                   psf_bytes: Sequence[float] | None = None, outlier_grids: Sequence[float] | None = None,
                   slit_trees: Sequence[float] | None = None,
-                  wfss_tables: Sequence[float] | None = None) -> np.ndarray:
+                  wfss_products: Sequence[float] | None = None) -> np.ndarray:
     """The baseline input of features ``X`` run with ``settings``.
 
     Parameters
@@ -201,8 +201,8 @@ def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequenc
         The pixels of outlier_detection's grid (None: not known).
     slit_trees : sequence of float or None, optional
         Serialized tree bytes per slit of each row's multi-slit members (None: not known).
-    wfss_tables : sequence of float or None, optional
-        Bytes of each row's WFSS x1d and c1d tables (None: not known).
+    wfss_products : sequence of float or None, optional
+        Bytes each row's WFSS product adds after the per-source loop (None: not known).
 
     Returns
     -------
@@ -213,7 +213,7 @@ def with_settings(X: np.ndarray, settings: Sequence | None, area_ratios: Sequenc
     if settings is None:
         settings = [None] * len(X)
     return np.hstack([X, settings_matrix(settings, area_ratios, psf_bytes, outlier_grids, slit_trees,
-                                          wfss_tables)])
+                                          wfss_products)])
 
 
 def with_product_settings(X: np.ndarray, settings: Sequence | None, features: Sequence) -> np.ndarray:
@@ -227,7 +227,7 @@ def with_product_settings(X: np.ndarray, settings: Sequence | None, features: Se
         Each row's settings (None: jwst's defaults).
     features : sequence of jwst_memest.features.build.ProductFeatures
         Each row's features: they carry the member columns (``output_area_ratio``,
-        ``psf_input_bytes``, ``outlier_grid_pixels``, ``slit_tree_bytes``, ``wfss_table_bytes``) by the
+        ``psf_input_bytes``, ``outlier_grid_pixels``, ``slit_tree_bytes``, ``wfss_products_bytes``) by the
         same names.
 
     Returns

@@ -70,7 +70,7 @@ def load_measured(corpus, pipeline: str = "image3"):
     table = data.table.reset_index()
     settings, layouts = settings_of(table), _layouts_of(table)
     return (with_settings(data.X, settings, area_ratios_of(layouts, settings), psf_bytes_of(table, layouts),
-                          outlier_grids_of(table, layouts, settings, pipeline), None, wfss_tables_of(table)),
+                          outlier_grids_of(table, layouts, settings, pipeline), None, wfss_products_of(table)),
             data.y, split, table)
 
 
@@ -112,8 +112,9 @@ def psf_bytes_of(table, layouts: list[dict]) -> list[float]:
             for layout, size in zip(layouts, sizes)]
 
 
-def wfss_tables_of(table) -> list[float]:
-    """The x1d and c1d tables of each WFSS run (bytes), from the synthetic members it measured: every
+def wfss_products_of(table) -> list[float]:
+    """What building and writing each WFSS run's x1d and c1d adds (bytes), from the synthetic members it
+    measured: every
     member holds the same ``n_slits`` sources, one first-order cutout each, of its mode's
     ``SLIT_SHAPE`` (NaN for other runs).
 
@@ -129,7 +130,7 @@ def wfss_tables_of(table) -> list[float]:
     """
     from jwst_memest.exposures import SLIT_SHAPE
     from jwst_memest.instruments import WFSS_EXP_TYPES
-    from jwst_memest.wfss_products import uniform_slit_spectra, wfss_table_bytes
+    from jwst_memest.wfss_products import uniform_slit_spectra, wfss_products_bytes
 
     if not {"exp_type", "n_members", "n_slits"} <= set(table.columns):
         return [np.nan] * len(table)
@@ -139,7 +140,7 @@ def wfss_tables_of(table) -> list[float]:
             sizes.append(np.nan)
             continue
         spectra = uniform_slit_spectra(int(slits), SLIT_SHAPE[exp_type][1])
-        sizes.append(wfss_table_bytes([spectra] * int(members)))
+        sizes.append(wfss_products_bytes([spectra] * int(members)))
     return sizes
 
 
