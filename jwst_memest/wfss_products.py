@@ -6,6 +6,7 @@ loop and, after it, copies them into the product's two tables (`make_wfss_multie
 
 - x1d: one table per exposure and spectral order, one row per source of the whole product, each
   row as long as that exposure's longest spectrum of that order (shorter ones padded with NaN);
+  the detectors of one exposure share its tables;
 - c1d: one table per order, the same rows, as long as the longest spectrum of that order.
 
 A spectrum has as many elements as its cutout has pixels along the dispersion axis; an x1d element
@@ -76,54 +77,56 @@ class WfssTables:
         return RESIDENT_PER_TRACED * max(expanded + self.x1d_bytes, 2 * self.x1d_bytes + 2 * self.c1d_bytes)
 
 
-def wfss_tables(members_spectra: Sequence[Iterable[tuple[int, int, int]]]) -> WfssTables:
+def wfss_tables(members: Sequence[tuple[str, Iterable[tuple[int, int, int]]]]) -> WfssTables:
     """The x1d and c1d tables of one WFSS product.
+
+    jwst files each spectrum under its exposure's group (``group_id``: program, observation, visit,
+    visit group, sequence, activity and exposure, not the detector), so members taken at the same time
+    by two detectors share one table of each order, and a source seen by both gives it one spectrum.
 
     Parameters
     ----------
-    members_spectra : sequence of iterables of (int, int, int)
-        Per member (one exposure each), its cutouts' spectral order, source id and pixels along
-        the dispersion axis (``ExposureMetadata.slit_spectra``).
+    members : sequence of (str, iterable of (int, int, int))
+        Per member, its exposure group (``ExposureMetadata.exposure_id``) and its cutouts' spectral
+        order, source id and pixels along the dispersion axis (``ExposureMetadata.slit_spectra``).
 
     Returns
     -------
     WfssTables
         Their bytes (0 when no member lists its cutouts).
     """
-    sources: set[int] = set()
-    exposure_rows: list[dict[int, int]] = []
-    product_rows: dict[int, int] = defaultdict(int)
-    spectra = elements_total = 0
-    for cutouts in members_spectra:
-        longest: dict[int, int] = defaultdict(int)
+    spectra: dict[tuple[str, int, int], int] = {}
+    for group, cutouts in members:
         for order, source, elements in cutouts:
-            sources.add(source)
-            longest[order] = max(longest[order], elements)
-            product_rows[order] = max(product_rows[order], elements)
-            spectra += 1
-            elements_total += elements
-        exposure_rows.append(longest)
-    x1d = sum(length * X1D_BYTES_PER_ELEMENT + X1D_ROW_BYTES for longest in exposure_rows for length in longest.values())
+            key = (group, order, source)
+            spectra[key] = max(spectra.get(key, 0), elements)
+    sources = {source for _, _, source in spectra}
+    table_rows: dict[tuple[str, int], int] = defaultdict(int)
+    product_rows: dict[int, int] = defaultdict(int)
+    for (group, order, _), elements in spectra.items():
+        table_rows[group, order] = max(table_rows[group, order], elements)
+        product_rows[order] = max(product_rows[order], elements)
+    x1d = sum(length * X1D_BYTES_PER_ELEMENT + X1D_ROW_BYTES for length in table_rows.values())
     c1d = sum(length * C1D_BYTES_PER_ELEMENT + C1D_ROW_BYTES for length in product_rows.values())
-    return WfssTables(float(len(sources) * x1d), float(len(sources) * c1d), spectra,
-                      float(elements_total * X1D_BYTES_PER_ELEMENT))
+    return WfssTables(float(len(sources) * x1d), float(len(sources) * c1d), len(spectra),
+                      float(sum(spectra.values()) * X1D_BYTES_PER_ELEMENT))
 
 
-def wfss_products_bytes(members_spectra: Sequence[Iterable[tuple[int, int, int]]]) -> float:
+def wfss_products_bytes(members: Sequence[tuple[str, Iterable[tuple[int, int, int]]]]) -> float:
     """Resident bytes calwebb_spec3 adds after its per-source loop to build and write a WFSS product's
     x1d and c1d (`WfssTables.final_bytes`).
 
     Parameters
     ----------
-    members_spectra : sequence of iterables of (int, int, int)
-        Per member, its cutouts (``ExposureMetadata.slit_spectra``).
+    members : sequence of (str, iterable of (int, int, int))
+        Per member, its exposure group and its cutouts (`wfss_tables`).
 
     Returns
     -------
     float
         Bytes.
     """
-    return wfss_tables(members_spectra).final_bytes
+    return wfss_tables(members).final_bytes
 
 
 def uniform_slit_spectra(n_sources: int, elements: int, order: int = 1) -> tuple[tuple[int, int, int], ...]:

@@ -36,9 +36,12 @@ def test_cal_files_and_header_only_exposures_give_the_same_features(tmp_path, ex
     cal = [read_exposure_metadata(p) for p in write_spec3_exposures(layout, tmp_path / "cal", np.random.default_rng(1))]
     header_layout = ExposureLayout(exp_type=exp_type, suffix="cal", **LAYOUTS[exp_type])
     headers = [read_exposure_metadata(p) for p in write_header_exposures(header_layout, tmp_path / "headers")]
-    from_cal = product_features(cal, "spec3").values
-    from_headers = product_features(headers, "spec3").values
+    cal_features, header_features = product_features(cal, "spec3"), product_features(headers, "spec3")
+    from_cal, from_headers = cal_features.values, header_features.values
     assert {k: from_cal[k] for k in COMPARED} == {k: from_headers[k] for k in COMPARED}
+    # a WFSS product's final x1d and c1d: the same from the cal files' SCI headers as from the layout's
+    assert cal_features.wfss_products_bytes == pytest.approx(header_features.wfss_products_bytes, nan_ok=True)
+    assert np.isfinite(cal_features.wfss_products_bytes) == exp_type.endswith("WFSS")
     expected_slits = LAYOUTS[exp_type].get("n_slits", 0)
     assert from_cal["n_slits"] == expected_slits
     if expected_slits:  # members hold their slits, not a detector image
@@ -100,3 +103,23 @@ def test_spec3_members_without_is_psf_are_science_members(tmp_path):
     paths = write_spec3_exposures(layout, tmp_path, np.random.default_rng(0))
     asn = json.loads(_make_association(paths, tmp_path, "jw01234-o001_t001_niriss", "spec3").read_text())
     assert [m["exptype"] for m in asn["products"][0]["members"]] == ["science"] * len(paths)
+
+
+@pytest.mark.slow
+def test_a_wfss_product_with_many_sources_is_measured_within_its_bound(tmp_path):
+    # 3 members of 100 NIRCam sources (beyond the corpus): the final x1d and c1d set the peak
+    from jwst_memest.estimation import estimate_products
+    from jwst_memest.model.baseline import WFSS_PRODUCTS_STAGE
+
+    layout = dict(LAYOUTS["NRC_WFSS"], n_slits=100, dither_points=3)
+    row = corpus_module.run_configuration(
+        Configuration("slow-wfss-products", {"exp_type": "NRC_WFSS", **{k: list(v) if isinstance(v, tuple) else v
+                                                                        for k, v in layout.items()}}),
+        scratch_root=str(tmp_path))
+    assert row["status"] == "ok", row
+    headers = [read_exposure_metadata(p) for p in write_header_exposures(
+        ExposureLayout(exp_type="NRC_WFSS", suffix="cal", **layout), tmp_path / "headers")]
+    (estimate,) = estimate_products([("p", headers)], "spec3")
+    assert estimate.peak_step == WFSS_PRODUCTS_STAGE
+    assert estimate.gb_size == pytest.approx(row["measured_gb"], rel=0.1)
+    assert row["measured_gb"] <= estimate.upper_bound_gb

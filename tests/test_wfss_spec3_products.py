@@ -60,17 +60,17 @@ def _jwst_tables(caplog):
 
 
 def test_the_counted_tables_are_the_bytes_jwst_builds(caplog):
-    tables = wfss_tables([_spectra("a"), _spectra("b")])
+    tables = wfss_tables([("a", _spectra("a")), ("b", _spectra("b"))])
     assert tables.table_bytes == _jwst_tables(caplog)
     assert tables.spectra == 12 and tables.spectrum_bytes == 140 * sum(n for e in "ab" for _, _, n in _spectra(e))
 
 
 def test_a_longer_spectrum_pads_every_source_of_its_table():
-    base = wfss_tables([_spectra("a"), _spectra("b")]).table_bytes
+    base = wfss_tables([("a", _spectra("a")), ("b", _spectra("b"))]).table_bytes
     longer = [(o, s, 2000 if (o, s) == (1, 1) else n) for o, s, n in _spectra("a")]
     # every row of exposure a's order-1 table and of the order-1 c1d grows to 2000 elements
     added = 4 * ((2000 - 700) * 140 + (2000 - 700) * 60)
-    assert wfss_tables([longer, _spectra("b")]).table_bytes - base == added
+    assert wfss_tables([("a", longer), ("b", _spectra("b"))]).table_bytes - base == added
 
 
 def _cal_file(tmp_path, dispaxis):
@@ -105,7 +105,23 @@ def test_the_corpus_runs_are_given_the_tables_their_members_make(tmp_path):
     features = product_features(members, "spec3")
     row = pd.DataFrame([{"exp_type": "NRC_WFSS", "n_members": 4, "n_slits": 30}])
     assert wfss_products_of(row) == [pytest.approx(features.wfss_products_bytes)]
-    assert features.wfss_products_bytes == wfss_products_bytes([uniform_slit_spectra(30, 1100)] * 4)
+    assert features.wfss_products_bytes == wfss_products_bytes([(str(n), uniform_slit_spectra(30, 1100)) for n in range(4)])
+
+
+def test_the_detectors_of_one_exposure_share_its_tables():
+    # jwst's group_id leaves the detector out: module A and B of one dither fill one table per order,
+    # and a source both see has one spectrum there
+    module_a = [(1, source, 1000) for source in range(1, 41)]
+    module_b = [(1, source, 1100) for source in range(31, 81)]
+    shared = wfss_tables([("dither1", module_a), ("dither1", module_b)])
+    apart = wfss_tables([("dither1", module_a), ("dither2", module_b)])
+    assert shared.spectra == 80 and apart.spectra == 90
+    assert shared.x1d_bytes == 80 * (1100 * 140 + 76)
+    assert apart.x1d_bytes == 2 * 80 * (1000 * 140 + 76) + 80 * 100 * 140
+    # the corpus's two-detector runs: 6 members over 3 exposure groups
+    both = pd.DataFrame([{"exp_type": "NRC_WFSS", "n_members": 6, "n_exposure_groups": 3, "n_slits": 80}])
+    one = pd.DataFrame([{"exp_type": "NRC_WFSS", "n_members": 3, "n_exposure_groups": 3, "n_slits": 80}])
+    assert wfss_products_of(both) == wfss_products_of(one)
 
 
 def test_products_other_than_wfss_have_no_tables():
@@ -130,7 +146,7 @@ def test_a_wfss_estimate_adds_its_final_products_beyond_the_memory_the_loop_free
     reused = load_baseline("spec3").coefficients["wfss_reused_bytes"]
     many = _two_order_members(tmp_path, 150)
     (estimate,) = estimate_products([("p", many)], "spec3")
-    final = wfss_products_bytes([m.slit_spectra for m in many])
+    final = wfss_products_bytes([(m.exposure_id, m.slit_spectra) for m in many])
     assert final > reused
     assert estimate.peak_step == WFSS_PRODUCTS_STAGE
     added = estimate.breakdown[WFSS_PRODUCTS_STAGE] - estimate.breakdown["extract_1d"]
@@ -138,7 +154,7 @@ def test_a_wfss_estimate_adds_its_final_products_beyond_the_memory_the_loop_free
     # a few short spectra fit in what the loop freed: nothing is added
     few = _two_order_members(tmp_path, 3)
     (small,) = estimate_products([("p", few)], "spec3")
-    assert wfss_products_bytes([m.slit_spectra for m in few]) < reused
+    assert wfss_products_bytes([(m.exposure_id, m.slit_spectra) for m in few]) < reused
     assert small.breakdown[WFSS_PRODUCTS_STAGE] == pytest.approx(small.breakdown["extract_1d"], abs=1e-9)
 
 
@@ -158,6 +174,6 @@ def test_the_final_products_are_counted_as_traced():
     from jwst_memest.wfss_products import RESIDENT_PER_TRACED
 
     cutouts = [(1, source, n) for source, n in enumerate(ORDER1_PIXELS, 1)] + [(2, s, 2048) for s in range(1, 101)]
-    tables = wfss_tables([cutouts] * 3)
+    tables = wfss_tables([(str(n), cutouts) for n in range(3)])
     assert tables.spectra == 600
     assert tables.final_bytes / RESIDENT_PER_TRACED == pytest.approx(407.5e6, rel=0.05)

@@ -398,4 +398,4 @@ def _wfss_products_bytes(members) -> float:
     """What building and writing a WFSS product's x1d and c1d adds, NaN when no member lists its cutouts."""
     if not any(m.slit_spectra for m in members):
         return math.nan
-    return wfss_products_bytes([m.slit_spectra for m in members])
+    return wfss_products_bytes([(m.exposure_id, m.slit_spectra) for m in members])

@@ -114,14 +114,13 @@ def psf_bytes_of(table, layouts: list[dict]) -> list[float]:
 
 def wfss_products_of(table) -> list[float]:
     """What building and writing each WFSS run's x1d and c1d adds (bytes), from the synthetic members it
-    measured: every
-    member holds the same ``n_slits`` sources, one first-order cutout each, of its mode's
-    ``SLIT_SHAPE`` (NaN for other runs).
+    measured: every member holds the same ``n_slits`` sources, one first-order cutout each, of its
+    mode's ``SLIT_SHAPE``, and its detectors share each exposure group (NaN for other runs).
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Corpus rows (``exp_type``, ``n_members``, ``n_slits``).
+        Corpus rows (``exp_type``, ``n_members``, ``n_exposure_groups``, ``n_slits``).
 
     Returns
     -------
@@ -134,13 +133,15 @@ def wfss_products_of(table) -> list[float]:
 
     if not {"exp_type", "n_members", "n_slits"} <= set(table.columns):
         return [np.nan] * len(table)
+    groups = table["n_exposure_groups"] if "n_exposure_groups" in table.columns else table["n_members"]
     sizes = []
-    for exp_type, members, slits in zip(table["exp_type"], table["n_members"], table["n_slits"]):
+    for exp_type, members, exposures, slits in zip(table["exp_type"], table["n_members"], groups, table["n_slits"]):
         if exp_type not in WFSS_EXP_TYPES or exp_type not in SLIT_SHAPE or not slits > 0:
             sizes.append(np.nan)
             continue
         spectra = uniform_slit_spectra(int(slits), SLIT_SHAPE[exp_type][1])
-        sizes.append(wfss_products_bytes([spectra] * int(members)))
+        exposures = int(exposures) if exposures == exposures and exposures > 0 else int(members)
+        sizes.append(wfss_products_bytes([(str(number % exposures), spectra) for number in range(int(members))]))
     return sizes
 
 
