@@ -21,9 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-__all__ = ["X1D_BYTES_PER_ELEMENT", "C1D_BYTES_PER_ELEMENT", "X1D_ROW_BYTES", "C1D_ROW_BYTES", "EXPANDED_SPECTRUM_BYTES",
-           "EXPANSION_BYTES", "RESIDENT_PER_TRACED", "WfssTables", "wfss_tables", "wfss_products_bytes",
-           "uniform_slit_spectra"]
+__all__ = ["X1D_BYTES_PER_ELEMENT", "C1D_BYTES_PER_ELEMENT", "X1D_ROW_BYTES", "C1D_ROW_BYTES",
+           "EXPANDED_SPECTRUM_BYTES", "EXPANSION_BYTES", "RESIDENT_PER_TRACED", "WfssTables", "wfss_tables",
+           "wfss_products_bytes", "uniform_slit_spectra"]
 
 X1D_BYTES_PER_ELEMENT = 17 * 8 + 4
 C1D_BYTES_PER_ELEMENT = 7 * 8 + 4

@@ -105,7 +105,8 @@ def test_the_corpus_runs_are_given_the_tables_their_members_make(tmp_path):
     features = product_features(members, "spec3")
     row = pd.DataFrame([{"exp_type": "NRC_WFSS", "n_members": 4, "n_slits": 30}])
     assert wfss_products_of(row) == [pytest.approx(features.wfss_products_bytes)]
-    assert features.wfss_products_bytes == wfss_products_bytes([(str(n), uniform_slit_spectra(30, 1100)) for n in range(4)])
+    members = [(str(number), uniform_slit_spectra(30, 1100)) for number in range(4)]
+    assert features.wfss_products_bytes == wfss_products_bytes(members)
 
 
 def test_the_detectors_of_one_exposure_share_its_tables():

@@ -486,8 +486,10 @@ def opened_slit_tree_bytes(tree_bytes, corpus_tree_bytes) -> np.ndarray:
 # (benchmarks/spec3_wfss_wcs.py, 3 members): with the trees and the final x1d/c1d counted
 # (`WFSS_PRODUCTS_STAGE`), NIRCam F444W (two orders) of 50, 100 and 200 sources peaked 1.024, 1.009
 # and 1.070 times their estimates, NIRISS F200W of 150 sources 1.071; such products stay flagged
-# (none of these runs is in the fit) and their bound is widened by the largest of those. NIRSpec's operational WCS cannot be built here: unmeasured, its
-# bound is widened by the spread the WFSS trees showed before their final products were counted
+# (none of these runs is in the fit) and their bound is widened by the largest of those, rounded up.
+# NIRSpec's operational WCS cannot be built here: unmeasured, its bound is widened by the spread the
+# WFSS trees showed before their final products were counted
+WFSS_TREE_MEASURED_RATIO = 1.071
 WFSS_TREE_WIDENING = 1.08
 SLIT_TREE_WIDENING = 1.30
 
@@ -515,7 +517,7 @@ def slit_tree_beyond_corpus(exp_type: str, tree_bytes: float) -> tuple[str, floa
             f"{tree_bytes / corpus:.1f}x the measured {exp_type} runs'")
     if exp_type in WFSS_EXP_TYPES:
         how = (f"counted at the traced {OPENED_BYTES_PER_TREE_BYTE:g} bytes opened per serialized byte; runs on "
-               f"such cal files (50-200 sources) peaked up to 1.07x their estimate")
+               f"such cal files (50-200 sources) peaked up to {WFSS_TREE_MEASURED_RATIO:.2f}x their estimate")
         factor = WFSS_TREE_WIDENING
     else:
         how = (f"counted at WFSS's traced {OPENED_BYTES_PER_TREE_BYTE:g} bytes opened per serialized byte, "

@@ -171,7 +171,8 @@ def settings_matrix(settings: Sequence, area_ratios: Sequence[float] | None = No
     """
     n = len(settings)
     members = {name: list(values) if values is not None else [_DEFAULTS[name]] * n
-               for name, values in zip(_MEMBER_COLUMNS, (area_ratios, psf_bytes, outlier_grids, slit_trees, wfss_products))}
+               for name, values in zip(_MEMBER_COLUMNS,
+                                       (area_ratios, psf_bytes, outlier_grids, slit_trees, wfss_products))}
     own = [name for name in SETTING_COLUMNS if name not in _MEMBER_COLUMNS]
     rows = []
     for i, s in enumerate(settings):
