@@ -236,7 +236,7 @@ def _lighter_settings(inputs: Image2Inputs) -> list[tuple[list[str], dict]]:
     if inputs.atoca:
         lighter.append(([SOSS_BOX_ARGUMENT], {"soss_atoca": False}))
     if inputs.contam:
-        if inputs.contam_dispersion()[1]:
+        if inputs.contam_processes()[1]:
             lighter.append((["--steps.wfss_contam.maximum_cores=none"], {"wfss_contam_maximum_cores": "none"}))
         half = int(inputs.settings.wfss_contam_max_pixels) // 2
         if half >= 1 and inputs.segment_pixels > half:

@@ -59,8 +59,9 @@ FITTED_TERMS = ("base_bytes", "flat_reference_kept", "resample_in", "resample_ou
 # copy of the grism WCS and its metadata, a term per instrument since its size follows the structure
 # of the instrument's SPECWCS (traced: 0.65-0.9 MB with NIRCam's references of the operational
 # structure, 1.1 MB with NIRISS's five orders), and bkg_subtract's clipping, about two float64 arrays
-# per frame pixel; NIRISS's extract_1d holds about 170 MB more whatever its cutouts (resident, not
-# traced: its runs at 20-600 cutouts all hold it) (wfss_contam is counted, not fitted: `contam_chunk_bytes`)
+# per frame pixel; NIRISS's extract_1d holds about 100 MB more whatever its cutouts (resident, not
+# traced: its runs at 20-600 cutouts all hold it; the first fit starts at 170 MB). wfss_contam is
+# counted, not fitted (`contam_chunk_bytes`)
 FIRST_FIT_START = {"base_bytes": 2.7e8, "flat_reference_kept": 0.5, "resample_in": 144.0, "resample_out": 0.0,
                    "extract_per_pixel": 14.0, "ifu_per_pixel": 240.0, "atoca_bytes": 4.4e9, "atoca_per_pixel": 14.0,
                    "soss_box_per_pixel": 14.0, "wfss_per_cutout_nircam": 7.0e5, "wfss_per_cutout_niriss": 1.1e6,
@@ -179,6 +180,28 @@ class Image2Inputs:
         return wfss_order_samples(self.exp_type, wfss_blocking_filter(self.exp_type, self.filter, self.pupil),
                                   self.settings.wfss_contam_oversample)
 
+    def contam_processes(self, cpus: int | None = None) -> tuple[int, int]:
+        """wfss_contam's processes dispersing chunks at once, and the worker interpreters it spawns.
+
+        Parameters
+        ----------
+        cpus : int or None, optional
+            Cores of the machine (``maximum_cores`` of half or all).
+
+        Returns
+        -------
+        tuple of (int, int)
+            Chunks dispersed at once (at most the chunks there are); workers spawned (0 when it
+            disperses in the pipeline's own process); zeros when the step does not run.
+        """
+        if not self.contam or self.segment_pixels <= 0:
+            return 0, 0
+        from jwst_memest.model.detector1 import worker_processes
+
+        cores = worker_processes(self.settings.wfss_contam_maximum_cores, cpus)
+        chunks = int(np.ceil(self.segment_pixels / float(self.settings.wfss_contam_max_pixels)))
+        return min(cores, chunks), cores if cores > 1 else 0
+
     def contam_dispersion(self, cpus: int | None = None) -> tuple[float, int]:
         """wfss_contam's chunks dispersed at once, at their peak, and the worker interpreters it spawns.
 
@@ -197,20 +220,16 @@ class Image2Inputs:
             Bytes of the chunks at once; worker interpreters (0 when it disperses in the pipeline's
             own process); zeros when the step does not run.
         """
-        if not self.contam or self.segment_pixels <= 0:
+        at_once, workers = self.contam_processes(cpus)
+        if not at_once:
             return 0.0, 0
-        from jwst_memest.model.detector1 import worker_processes
         from jwst_memest.model.image2_terms import contam_chunk_bytes
 
-        settings = self.settings
-        per_chunk = float(settings.wfss_contam_max_pixels)
-        oversample = settings.wfss_contam_oversample
+        per_chunk = float(self.settings.wfss_contam_max_pixels)
         samples = self.contam_samples()
-        cores = worker_processes(settings.wfss_contam_maximum_cores, cpus)
-        chunks = int(np.ceil(self.segment_pixels / per_chunk))
-        at_once = [min(per_chunk, self.segment_pixels - k * per_chunk) for k in range(min(cores, chunks))]
-        dispersing = sum(contam_chunk_bytes(pixels, samples, oversample) for pixels in at_once)
-        return dispersing, cores if cores > 1 else 0
+        dispersing = sum(contam_chunk_bytes(min(per_chunk, self.segment_pixels - k * per_chunk), samples,
+                                            self.settings.wfss_contam_oversample) for k in range(at_once))
+        return dispersing, workers
 
     @property
     def frame_pixels(self) -> int:

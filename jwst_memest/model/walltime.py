@@ -434,22 +434,15 @@ def spec2_work_terms(rows) -> dict[str, np.ndarray]:
 
 def _contam_pools(inputs) -> float:
     """wfss_contam's pools of spawned workers: one per order when it runs in more than one process."""
-    if not inputs.contam or inputs.segment_pixels <= 0 or not inputs.contam_dispersion()[1]:
-        return 0.0
-    return float(len(inputs.contam_samples()))
+    return float(len(inputs.contam_samples())) if inputs.contam_processes()[1] else 0.0
 
 
 def _contam_elements(inputs) -> float:
     """wfss_contam's dispersion work: every segment pixel at every sample of every order, shared by its processes."""
-    if not inputs.contam or inputs.segment_pixels <= 0:
+    processes = inputs.contam_processes()[0]
+    if not processes:
         return 0.0
-    from jwst_memest.model.detector1 import worker_processes
-
-    settings = inputs.settings
-    samples = inputs.contam_samples()
-    chunks = np.ceil(inputs.segment_pixels / settings.wfss_contam_max_pixels)
-    processes = min(worker_processes(settings.wfss_contam_maximum_cores, None), chunks)
-    return float(inputs.segment_pixels * sum(samples.values()) / processes)
+    return float(inputs.segment_pixels * sum(inputs.contam_samples().values()) / processes)
 
 
 DETECTOR1 = "detector1"  # the key of calwebb_detector1's model in walltime.yaml

@@ -70,7 +70,7 @@ def load_measured(corpus, pipeline: str = "image3"):
     table = data.table.reset_index()
     settings, layouts = settings_of(table), _layouts_of(table)
     return (with_settings(data.X, settings, area_ratios_of(layouts, settings), psf_bytes_of(table, layouts),
-                          outlier_grids_of(table, layouts, settings, pipeline), None, wfss_products_of(table)),
+                          outlier_grids_of(table, layouts, settings, pipeline), wfss_products=wfss_products_of(table)),
             data.y, split, table)
 
 
