@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DarkLookup", "crds_cache", "cached_dark", "cached_reference_planes"]
+__all__ = ["DarkLookup", "crds_cache", "cached_dark", "cached_reference_planes", "cached_references"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,61 @@ def cached_dark(exposure) -> DarkLookup | None:
     return cached_reference_planes(exposure, "dark", "frames")
 
 
+def cached_references(exposure, reftypes, optional=()) -> dict | str | None:
+    """The files CRDS selects for an exposure from the local cache, for every reference type asked.
+
+    Parameters
+    ----------
+    exposure : str, pathlib.Path or stdatamodels.jwst.datamodels.JwstDataModel
+        The exposure's file, or its open model (a hook's input).
+    reftypes : sequence of str
+        The reference types.
+    optional : sequence of str, optional
+        Those of them the pipeline goes on without (``N/A``): given as the string ``N/A``.
+
+    Returns
+    -------
+    dict, str or None
+        reftype -> path of each (and ``context``), when every one is selected and cached; else one
+        line saying why not; None without a CRDS cache.
+    """
+    cache = crds_cache()
+    if cache is None:
+        return None
+    context = _context(cache)
+    if context is None:
+        return f"CRDS cache {cache} holds no context"
+    try:
+        with _local_crds():
+            import crds
+            from crds import config
+
+            if isinstance(exposure, (str, Path)):
+                parameters = _crds_parameters(exposure)
+            else:
+                parameters = exposure.get_crds_parameters()
+            selected = crds.getrecommendations(parameters, reftypes=list(reftypes), context=context,
+                                               observatory="jwst")
+            found: dict = {"context": context}
+            for reftype in reftypes:
+                name = selected.get(reftype, "")
+                if reftype in optional and name.upper().startswith("N/A"):
+                    found[reftype] = "N/A"
+                    continue
+                if not name or name.upper().startswith(("NOT FOUND", "N/A")):
+                    return f"CRDS context {context} selects no {reftype} ({name or 'nothing'})"
+                found[reftype] = Path(config.locate_file(name, "jwst"))
+    # a cache CRDS cannot read (one without its config makes CRDS exit): the estimate goes on with what it assumes
+    except (Exception, SystemExit) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.debug("CRDS %s lookup failed: %s", ", ".join(reftypes), reason)
+        return f"CRDS cache {cache} could not select the {', '.join(reftypes)} ({reason[:120]})"
+    for reftype in reftypes:
+        if isinstance(found[reftype], Path) and not found[reftype].is_file():
+            return f"CRDS context {context} selects {found[reftype].name}, not in the cache"
+    return found
+
+
 def cached_reference_planes(exposure, reftype: str, unit: str = "planes") -> DarkLookup | None:
     """The planes (NAXIS3 of SCI) of the reference CRDS selects for an exposure, from the local cache.
 
@@ -149,33 +204,12 @@ def cached_reference_planes(exposure, reftype: str, unit: str = "planes") -> Dar
         The reference's planes when the selected file is cached, else why not; None when there is
         no CRDS cache.
     """
-    cache = crds_cache()
-    if cache is None:
+    found = cached_references(exposure, (reftype,))
+    if found is None:
         return None
-    context = _context(cache)
-    if context is None:
-        return DarkLookup(None, f"CRDS cache {cache} holds no context")
-    try:
-        with _local_crds():
-            import crds
-            from crds import config
-
-            if isinstance(exposure, (str, Path)):
-                parameters = _crds_parameters(exposure)
-            else:
-                parameters = exposure.get_crds_parameters()
-            selected = crds.getrecommendations(parameters, reftypes=[reftype], context=context,
-                                               observatory="jwst").get(reftype, "")
-            if not selected or selected.upper().startswith(("NOT FOUND", "N/A")):
-                return DarkLookup(None, f"CRDS context {context} selects no {reftype} ({selected or 'nothing'})")
-            path = Path(config.locate_file(selected, "jwst"))
-    # a cache CRDS cannot read (one without its config makes CRDS exit): the estimate goes on with what it assumes
-    except (Exception, SystemExit) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        log.debug("CRDS %s lookup failed: %s", reftype, reason)
-        return DarkLookup(None, f"CRDS cache {cache} could not select the {reftype} ({reason[:120]})")
-    if not path.is_file():
-        return DarkLookup(None, f"CRDS context {context} selects {selected}, not in the cache")
+    if isinstance(found, str):
+        return DarkLookup(None, found)
+    path, selected, context = found[reftype], found[reftype].name, found["context"]
     try:
         frames = _sci_planes(path)
     except (OSError, KeyError, ValueError) as exc:

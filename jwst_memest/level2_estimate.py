@@ -28,6 +28,7 @@ from jwst_memest.spec2_layout import SlitLayout, nirspec_slit_layout, wfss_slit_
 from jwst_memest.model.walltime import load_walltime
 from jwst_memest.settings import RunSettings
 from jwst_memest.speed import machine_speed_factor
+from jwst_memest.wfss_landing import exposure_contam_geometry
 
 __all__ = ["estimate_level2_association", "level2_host", "keeps_integrations", "image2_inputs", "estimate_level2", "estimate_reduction", "write_reduction_estimate",
            "LEVEL2_INPUT_LEVELS", "SPEC2_NOT_ESTIMATED", "SOSS_BOX_ARGUMENT"]
@@ -85,7 +86,7 @@ def keeps_integrations(meta: ExposureMetadata) -> bool:
 
 def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, search_path=(),
                   background_exposures: int = 0, cutouts: SlitLayout | None = None,
-                  source_catalog: str | Path | None = None) -> Image2Inputs:
+                  source_catalog: str | Path | None = None, contam_geometry=None) -> Image2Inputs:
     """The image2 model's inputs of one exposure.
 
     Parameters
@@ -103,6 +104,9 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
         source catalog.
     source_catalog : str or pathlib.Path or None, optional
         A WFSS exposure's catalog (a Level-2 association's ``sourcecat``), instead of SCATFILE's.
+    contam_geometry : jwst_memest.wfss_landing.ContamGeometry or None, optional
+        A WFSS exposure's trace geometry when already known (a corpus row); else, with wfss_contam
+        on, computed from the grism references a local CRDS cache selects, when it holds them.
 
     Returns
     -------
@@ -132,6 +136,9 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
     else:
         slits = SlitLayout(0.0, 0.0, 0.0, 0, "")
     planes = nirspec_flat_planes(meta) if exp_type in UNMEASURED_SPEC2_EXP_TYPES and exp_type.startswith("NRS") else None
+    if (contam_geometry is None and exp_type in WFSS_EXP_TYPES and cutouts is None
+            and not getattr(settings, "skip_wfss_contam", True)):
+        contam_geometry = exposure_contam_geometry(meta, search_path=search_path, catalog=source_catalog)[0]
     return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
                         ny=meta.nrows, nx=meta.ncols,
                         nints=meta.n_integrations if keeps_integrations(meta) else 1,
@@ -143,7 +150,8 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
                         dispersed_pixels=slits.dispersed_pixels, filter=meta.filter, pupil=meta.pupil,
                         background_slit_pixels=slits.background_slit_pixels,
                         background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0,
-                        flat_planes=planes or FLAT_PLANES, flat_planes_known=planes is not None)
+                        flat_planes=planes or FLAT_PLANES, flat_planes_known=planes is not None,
+                        contam_geometry=contam_geometry)
 
 
 def nirspec_flat_planes(meta: ExposureMetadata) -> int | None:

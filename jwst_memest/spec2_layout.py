@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SlitLayout", "nirspec_slit_layout", "wfss_slit_layout", "wfss_orders", "wfss_dispersion_axis",
-           "wfss_blocking_filter", "wfss_order_samples", "wfss_simulated_orders", "wfss_trace_pixels",
-           "WFSS_RANGES",
+           "wfss_blocking_filter", "wfss_order_samples", "wfss_catalog", "wfss_catalog_sources",
+           "wfss_simulated_orders", "wfss_trace_pixels", "WFSS_RANGES",
            "WFSS_DISPERSION", "ROWS_PER_SHUTTER_HEIGHT", "ROWS_CURVATURE", "FIXED_SLIT_ROWS"]
 
 DETECTOR_COLUMNS = 2048
@@ -278,6 +278,84 @@ def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, flo
     return tuple(zip(magnitude.tolist(), width.tolist(), height.tolist(), extended.tolist(), area.tolist()))
 
 
+def _segment_pixels(catalog_boxes, scale: float) -> np.ndarray:
+    """Each catalog source's segment, which wfss_contam disperses: its area, else its box's pixels."""
+    _, x_extent, y_extent, _, area = (np.asarray(v, float) for v in zip(*catalog_boxes))
+    return np.where(np.isfinite(area), area, np.ceil(x_extent / scale + 1) * np.ceil(y_extent / scale + 1))
+
+
+@lru_cache(maxsize=256)
+def _catalog_centroids(path: Path, modified: float) -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...]]:
+    """(labels, RA, Dec in degrees) of the catalog's sources, in its rows' order."""
+    from astropy.table import Table
+
+    del modified  # part of the cache key
+    table = Table.read(path, format="ascii.ecsv")
+    if "sky_centroid" not in table.colnames:
+        raise ValueError(f"{path}: a source catalog without sky_centroid")
+    labels = np.asarray(table["label"], int) if "label" in table.colnames else np.arange(1, len(table) + 1)
+    sky = table["sky_centroid"]
+    return tuple(labels.tolist()), tuple(sky.ra.deg.tolist()), tuple(sky.dec.deg.tolist())
+
+
+def wfss_catalog(meta, search_path=(), catalog: str | Path | None = None) -> Path:
+    """The source catalog of a WFSS exposure: its association's ``sourcecat``, else SCATFILE's, found.
+
+    Parameters
+    ----------
+    meta : jwst_memest.metadata.ExposureMetadata
+        The exposure's header.
+    search_path : sequence of str or pathlib.Path, optional
+        More folders to look in.
+    catalog : str or pathlib.Path or None, optional
+        The catalog an association names.
+
+    Returns
+    -------
+    pathlib.Path
+        The catalog.
+
+    Raises
+    ------
+    ValueError
+        No catalog named or found.
+    """
+    name = catalog or meta.source_catalog
+    if not name:
+        raise ValueError(f"{meta.path}: a WFSS exposure without SCATFILE: its sources cannot be known")
+    path = Path(name) if Path(name).is_absolute() and Path(name).is_file() else _find(Path(name).name,
+                                                                                      Path(meta.path), search_path)
+    if path is None:
+        named = "its association's sourcecat" if catalog else "SCATFILE"
+        raise ValueError(f"{meta.path}: its source catalog {Path(name).name} ({named}) is not beside it; "
+                         "calwebb_spec2 needs it too")
+    return path
+
+
+def wfss_catalog_sources(meta, search_path=(), catalog: str | Path | None = None):
+    """Every catalog source as wfss_contam disperses it: label, centroid and segment pixels.
+
+    Parameters
+    ----------
+    meta : jwst_memest.metadata.ExposureMetadata
+        The exposure's header.
+    search_path : sequence of str or pathlib.Path, optional
+        More folders to look for the catalog in.
+    catalog : str or pathlib.Path or None, optional
+        The catalog an association names.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Labels, RA and Dec (degrees), segment pixels; in the catalog's order.
+    """
+    path = wfss_catalog(meta, search_path, catalog)
+    modified = path.stat().st_mtime
+    labels, ra, dec = (np.asarray(v) for v in _catalog_centroids(path, modified))
+    scale = meta.pixel_scale if meta.pixel_scale == meta.pixel_scale and meta.pixel_scale else 0.065
+    return labels, ra, dec, _segment_pixels(_catalog_boxes(path, modified), scale)
+
+
 def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_extract: float | None = None,
                      catalog: str | Path | None = None) -> SlitLayout:
     """extract_2d's cutouts of a WFSS exposure: one per catalog source and extracted order, at their largest.
@@ -311,15 +389,7 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
         No catalog named, found, or readable.
     """
     exp_type = (meta.exp_type or "").upper()
-    name = catalog or meta.source_catalog
-    if not name:
-        raise ValueError(f"{meta.path}: a WFSS exposure without SCATFILE: its sources cannot be known")
-    path = Path(name) if Path(name).is_absolute() and Path(name).is_file() else _find(Path(name).name,
-                                                                                      Path(meta.path), search_path)
-    if path is None:
-        named = "its association's sourcecat" if catalog else "SCATFILE"
-        raise ValueError(f"{meta.path}: its source catalog {Path(name).name} ({named}) is not beside it; "
-                         "calwebb_spec2 needs it too")
+    path = wfss_catalog(meta, search_path, catalog)
     catalog_boxes = _catalog_boxes(path, path.stat().st_mtime)
     boxes = catalog_boxes
     if mmag_extract is not None:
@@ -343,9 +413,8 @@ def wfss_slit_layout(meta, search_path=(), nbright: int = WFSS_NBRIGHT, mmag_ext
     sizes = [np.minimum(np.ceil(wfss_trace_pixels(exp_type, blocking, order) + along_box) + 1, along_limit) * across
              for order in orders]
     sizes = np.concatenate(sizes)
-    # wfss_contam disperses every catalog source's segment (its box where the area is not given)
-    _, all_x, all_y, _, all_area = (np.asarray(v, float) for v in zip(*catalog_boxes))
-    segments = np.where(np.isfinite(all_area), all_area, np.ceil(all_x / scale + 1) * np.ceil(all_y / scale + 1))
+    segments = _segment_pixels(catalog_boxes, scale)
+    _, all_x, all_y, _, _ = (np.asarray(v, float) for v in zip(*catalog_boxes))
     # ... and keeps each one's dispersed image in every order it simulates (the clipped pixels' box)
     all_along, all_across = (all_x, all_y) if axis == 1 else (all_y, all_x)
     all_along, all_across = np.round(all_along / scale, 3), np.round(all_across / scale, 3)

@@ -17,7 +17,7 @@ LAYERS = [
     ("jwst_memest.pipelines", "jwst_memest.instruments", "jwst_memest.atomic", "jwst_memest.settings",
      "jwst_memest.speed", "jwst_memest.forking"),
     ("jwst_memest.metadata", "jwst_memest.exposures", "jwst_memest.dark_reference", "jwst_memest.spec2_layout",
-     "jwst_memest.wfss_products"),
+     "jwst_memest.wfss_products", "jwst_memest.wfss_landing"),
     ("jwst_memest.features",),
     ("jwst_memest.model",),
     ("jwst_memest.association", "jwst_memest.tables", "jwst_memest.pools", "jwst_memest.folder_screening",

@@ -143,7 +143,8 @@ def test_a_level2_association_s_source_catalog_member_is_the_one_counted(tmp_pat
 
 def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_and_cores(tmp_path):
     from jwst_memest.model.image2_terms import (CLIPPED_PER_SAMPLE, CONTAM_PER_CLIPPED, CONTAM_PER_SAMPLE,
-                                                CONTAM_RESIDENT_PER_TRACED, CONTAM_WORKER_BYTES)
+                                                CONTAM_RESIDENT_CLIPPING, CONTAM_RESIDENT_MAPPING,
+                                                CONTAM_WORKER_BYTES)
     from jwst_memest.spec2_layout import wfss_order_samples
 
     n = 40
@@ -161,12 +162,14 @@ def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_an
     # clipping them, whose trace lands on the 2048 columns for at most 2048 of its pixels
     samples = wfss_order_samples("NRC_WFSS", "F444W", 2)
     assert samples[2] == 10106 and samples[1] == 2527
-    mapped = CONTAM_PER_SAMPLE * 5000 * samples[2]
-    clipped = CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * 5000 * samples[2] * 2048 / (samples[2] / 2)
+    # each phase resident its own ratio times its traced bytes
+    mapped = CONTAM_RESIDENT_MAPPING * CONTAM_PER_SAMPLE * 5000 * samples[2]
+    clipped = (CONTAM_RESIDENT_CLIPPING * CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * 5000 * samples[2]
+               * 2048 / (samples[2] / 2))
     assert dispersing == pytest.approx(max(mapped, clipped)) and workers == 0
     stages = model.stages(on)
     assert stages["wfss_contam"] > stages["extract_2d"] + dispersing
-    resident = CONTAM_RESIDENT_PER_TRACED * dispersing
+    resident = dispersing
     two = dataclasses.replace(on, settings=dataclasses.replace(on.settings, wfss_contam_maximum_cores="2"))
     # the segments fill four chunks: two full ones dispersed at once, in two spawned workers
     assert two.contam_dispersion(cpus=8) == (pytest.approx(2 * dispersing), 2)
@@ -180,7 +183,8 @@ def test_wfss_contam_is_estimated_only_when_it_runs_and_grows_with_its_chunks_an
 
 
 def test_a_short_trace_is_counted_by_its_clipped_pixels_and_every_source_keeps_its_dispersed_images(tmp_path):
-    from jwst_memest.model.image2_terms import CLIPPED_PER_SAMPLE, CONTAM_PER_CLIPPED, DISPERSED_PER_PIXEL
+    from jwst_memest.model.image2_terms import (CLIPPED_PER_SAMPLE, CONTAM_PER_CLIPPED, CONTAM_RESIDENT_CLIPPING,
+                                                DISPERSED_PER_PIXEL)
     from jwst_memest.spec2_layout import wfss_order_samples, wfss_trace_pixels
 
     n = 30
@@ -191,8 +195,9 @@ def test_a_short_trace_is_counted_by_its_clipped_pixels_and_every_source_keeps_i
     # detector, so each sample lands on 2 x 2 of its pixels (58 B each): more than mapping it (96 B)
     samples = wfss_order_samples("NIS_WFSS", "F200W", 2)
     assert samples == {-1: 250, 0: 3, 1: 250, 2: 499, 3: 749}
+    chunk = min(inputs.segment_pixels, 5000)
     assert inputs.contam_dispersion()[0] == pytest.approx(
-        CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * min(inputs.segment_pixels, 5000) * samples[3])
+        CONTAM_RESIDENT_CLIPPING * CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * chunk * samples[3])
     # each source's 20 x 20 pixel box, widened along the rows by each order's trace (order 0: none), and
     # by the two pixels a clipped footprint reaches beyond it on each axis
     boxes = sum((np.ceil(wfss_trace_pixels("NIS_WFSS", "F200W", order) + 20) + 2) * (20 + 2) for order in samples)

@@ -110,6 +110,9 @@ class Image2Inputs:
         Wavelength planes of NIRSpec's DFLAT (and MOS SFLAT).
     flat_planes_known : bool, optional
         Whether they were read from the selected references (a CRDS cache), not assumed.
+    contam_geometry : jwst_memest.wfss_landing.ContamGeometry or None, optional
+        WFSS: each source's share of every simulated order landing on the detector, when the
+        references are at hand (None: every trace counted as landing as far as it can).
     """
 
     instrument: str
@@ -133,6 +136,7 @@ class Image2Inputs:
     background_exposures: int = 0
     flat_planes: int = FLAT_PLANES
     flat_planes_known: bool = False
+    contam_geometry: object = None
 
     @property
     def measured(self) -> bool:
@@ -205,9 +209,12 @@ class Image2Inputs:
     def contam_dispersion(self, cpus: int | None = None) -> tuple[float, int]:
         """wfss_contam's chunks dispersed at once, at their peak, and the worker interpreters it spawns.
 
-        The first ``maximum_cores`` chunks (each ``max_pixels_per_chunk`` segment pixels, the last the
-        rest) are dispersed at once, each at its peak over the orders (`contam_chunk_bytes`): a sum
-        that assumes the workers peak together.
+        The chunks are ``max_pixels_per_chunk`` segment pixels each (the last the rest); each peaks
+        at its largest order (`contam_chunk_bytes`). With the trace geometry known
+        (``contam_geometry``) each chunk's sources land their own share; the ``maximum_cores``
+        largest chunks are then taken as dispersed at once. Without it, the first chunks are
+        counted, every trace landing as far as it can. With several processes the sum assumes
+        the workers peak together.
 
         Parameters
         ----------
@@ -227,8 +234,13 @@ class Image2Inputs:
 
         per_chunk = float(self.settings.wfss_contam_max_pixels)
         samples = self.contam_samples()
-        dispersing = sum(contam_chunk_bytes(min(per_chunk, self.segment_pixels - k * per_chunk), samples,
-                                            self.settings.wfss_contam_oversample) for k in range(at_once))
+        oversample = self.settings.wfss_contam_oversample
+        if self.contam_geometry is not None:
+            chunks = sorted((contam_chunk_bytes(pixels, samples, oversample, landing=shares)
+                             for pixels, shares in self.contam_geometry.chunk_landing(per_chunk)), reverse=True)
+            return sum(chunks[:at_once]), workers
+        dispersing = sum(contam_chunk_bytes(min(per_chunk, self.segment_pixels - k * per_chunk), samples, oversample)
+                         for k in range(at_once))
         return dispersing, workers
 
     @property
@@ -485,10 +497,10 @@ class Image2Baseline(StageBaseline):
         if self.beyond(inputs):
             size = f"{inputs.cutouts} cutouts are" if inputs.wfss else f"{inputs.science_pixels:.3g} science pixels are"
             reasons.append(f"{size} beyond the measured {inputs.instrument} runs")
-        if inputs.contam and inputs.instrument.upper() == "NIRISS":
+        if inputs.contam and inputs.instrument.upper() == "NIRISS" and inputs.contam_geometry is None:
             reasons.append("wfss_contam: every order's trace counted as landing on the detector (NIRISS's orders 2 "
-                           "and 3 land far from their sources, partly off it): an upper count, up to 30 % above the "
-                           "measured NIRISS runs")
+                           "and 3 land far from their sources, partly off it; the grism references were not at "
+                           "hand to tell how far): an upper count, up to 30 % above the measured NIRISS runs")
         return reasons
 
     def unmeasured_reason(self, inputs: Image2Inputs) -> str | None:

@@ -119,10 +119,14 @@ BACKGROUND_COPIES_PER_PIXEL = 13.0
 # then their copies sorted by source). The two phases follow one another: the chunk's peak is the larger
 CONTAM_PER_SAMPLE = 96.0
 CONTAM_PER_CLIPPED = 58.0
-# the resident pages while dispersing exceed the traced bytes (the transforms' freed temporaries, whose
-# pages the allocator keeps): measured 1.126-1.134 on the four single-process NIRCam runs of
-# data/corpus/spec2-wfss-contam.csv, 1.09 between a traced run's start and its high-water mark
-CONTAM_RESIDENT_PER_TRACED = 1.13
+# the resident pages while dispersing exceed the traced bytes (freed temporaries whose pages the
+# allocator keeps). Mapping: measured 1.124-1.132 on the four single-process NIRCam runs of
+# data/corpus/spec2-wfss-contam.csv whose peak it sets (1.09 between a traced run's start and its
+# high-water mark). Clipping, whose many smaller arrays leave more behind: 1.148-1.226 on the five runs
+# of data/corpus/spec2-wfss-contam-clipped.csv whose peak it sets (their median; the six such runs
+# measured before it was set need 1.160-1.239)
+CONTAM_RESIDENT_MAPPING = 1.13
+CONTAM_RESIDENT_CLIPPING = 1.16
 # a pixel-wide footprint at a fractional position covers 2 x 2 detector pixels (traced 3.4-4.0 where the
 # whole trace lands on the detector)
 CLIPPED_PER_SAMPLE = 4.0
@@ -135,14 +139,16 @@ DISPERSED_PER_PIXEL = 4.0
 CONTAM_WORKER_BYTES = 1.5e8
 
 
-def contam_chunk_bytes(pixels, order_samples, oversample=2, along_pixels=2048.0) -> float:
-    """Peak bytes one process holds dispersing one chunk of segment pixels, over the orders.
+def contam_chunk_bytes(pixels, order_samples, oversample=2, along_pixels=2048.0, landing=None) -> float:
+    """Peak resident bytes one process holds dispersing one chunk of segment pixels, over the orders.
 
     Each sample of a pixel's trace covers ``CLIPPED_PER_SAMPLE`` detector pixels where it lands on
-    the detector; a trace longer than the detector along the dispersion lands on it for at most the
-    detector's length, whichever source it comes from. Every order's trace is counted as landing on the
-    detector as far as it can (an upper count: traces of sources near an edge, and NIRISS's higher
-    orders far from their source, partly fall off).
+    the detector. With the chunk's ``landing`` known (`jwst_memest.wfss_landing`: each order's
+    share of samples on the detector, from the trace geometry of the references and where the
+    sources sit), that share lands. Otherwise every order's trace is counted as landing as far as it
+    can: a trace longer than the detector along the dispersion lands for at most the detector's
+    length, whichever source it comes from (an upper count: traces of sources near an edge, and
+    NIRISS's higher orders far from their source, partly fall off).
 
     Parameters
     ----------
@@ -154,18 +160,25 @@ def contam_chunk_bytes(pixels, order_samples, oversample=2, along_pixels=2048.0)
         ``wl_oversample``: samples per pixel of the trace.
     along_pixels : float, optional
         The detector's pixels along the dispersion.
+    landing : dict of int to float or None, optional
+        Order -> share of the chunk's samples landing on the detector (None: the upper count).
 
     Returns
     -------
     float
-        Bytes at the chunk's peak.
+        Resident bytes at the chunk's peak: each phase's traced bytes times its resident ratio
+        (``CONTAM_RESIDENT_MAPPING``, ``CONTAM_RESIDENT_CLIPPING``).
     """
     peak = 0.0
-    for samples in order_samples.values():
+    for order, samples in order_samples.items():
         elements = float(pixels) * samples
-        trace = samples / max(oversample, 1)
-        landing = min(1.0, along_pixels / trace) if trace > 0 else 1.0
-        peak = max(peak, CONTAM_PER_SAMPLE * elements, CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * elements * landing)
+        if landing is not None:
+            share = float(landing.get(order, 1.0))
+        else:
+            trace = samples / max(oversample, 1)
+            share = min(1.0, along_pixels / trace) if trace > 0 else 1.0
+        peak = max(peak, CONTAM_RESIDENT_MAPPING * CONTAM_PER_SAMPLE * elements,
+                   CONTAM_RESIDENT_CLIPPING * CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE * elements * share)
     return peak
 
 
@@ -184,8 +197,8 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
 
     wfss_contam (when not skipped) simulates the whole dispersed frame: each of its processes
     disperses one chunk of segment pixels at every wavelength sample of an order at once
-    (``contam_bytes`` traced for the chunks dispersed at once, `contam_chunk_bytes`, resident
-    ``CONTAM_RESIDENT_PER_TRACED`` times as many), beside the direct image,
+    (``contam_bytes`` resident for the chunks dispersed at once, `contam_chunk_bytes`), beside the
+    direct image,
     segmentation map and simulated frame, and every source's dispersed image of the orders done;
     with ``maximum_cores`` above 1 it spawns that many worker interpreters (``worker_bytes`` each).
 
@@ -206,7 +219,7 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
     extract_per_pixel : array_like
         extract_1d's own bytes per cutout pixel.
     contam_bytes : array_like, optional
-        wfss_contam's chunks dispersed at once, at their peak (0: the step is skipped).
+        wfss_contam's chunks dispersed at once, resident at their peak (0: the step is skipped).
     contam_workers : int, optional
         Worker interpreters spawned (0 when it runs in the pipeline's process).
     dispersed_pixels : array_like, optional
@@ -238,7 +251,7 @@ def wfss_step_bytes(frame_pixels, full_frame_pixels, cutout_pixels, cutouts, per
     if np.any(np.asarray(contam_bytes, float) > 0):
         steps["wfss_contam"] = (frame + one + CONTAM_FRAMES_PER_FULL_FRAME_PIXEL * FF
                                 + DISPERSED_PER_PIXEL * np.asarray(dispersed_pixels, float)
-                                + CONTAM_RESIDENT_PER_TRACED * np.asarray(contam_bytes, float)
+                                + np.asarray(contam_bytes, float)
                                 + contam_workers * np.asarray(worker_bytes, float))
     return steps
 

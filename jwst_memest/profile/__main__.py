@@ -12,6 +12,8 @@ COMMANDS = {
     "fit-walltime": ("jwst_memest.profile.fit_walltime", "refit the wall-time model to measured corpora"),
     "fit-detector1": ("jwst_memest.profile.fit_detector1", "refit the calwebb_detector1 model to its measured corpus"),
     "fit-image2": ("jwst_memest.profile.fit_image2", "refit the calwebb_image2 model to its measured corpus"),
+    "contam-geometry": ("jwst_memest.profile.contam_geometry",
+                        "add the trace geometry to WFSS rows measured before it was recorded"),
 }
 USAGE = "usage: python -m jwst_memest.profile {run ASN | corpus --plan P --out CSV | fit-baseline --corpus CSV} ..."
 

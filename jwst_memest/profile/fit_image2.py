@@ -22,6 +22,7 @@ from jwst_memest.model.upper import UpperBound
 from jwst_memest.profile.stage_fit import StageCommand, StageModelSpec, run_stage_fit
 from jwst_memest.settings import RunSettings
 from jwst_memest.spec2_layout import SlitLayout
+from jwst_memest.wfss_landing import ContamGeometry
 
 __all__ = ["load_image2_runs", "image2_inputs_of_row", "image2_spec", "size_key", "main"]
 
@@ -60,7 +61,8 @@ def image2_inputs_of_row(row) -> Image2Inputs:
         segments, dispersed = (_known(row.get(column)) for column in ("segment_pixels", "dispersed_pixels"))
         cutouts = SlitLayout(float(row["slit_pixels"]), 0.0, 0.0, int(row["slits"]), "the run's catalog",
                              segments, dispersed)
-    return image2_inputs(meta, RunSettings.from_arguments(arguments), cutouts=cutouts)
+    geometry = ContamGeometry.from_json(row.get("contam_geometry"))
+    return image2_inputs(meta, RunSettings.from_arguments(arguments), cutouts=cutouts, contam_geometry=geometry)
 
 
 def load_image2_runs(paths) -> tuple[list[Image2Inputs], np.ndarray, np.ndarray, list[dict], object]:

@@ -27,13 +27,13 @@ from jwst_memest.profile.monitor import step_times
 from jwst_memest.profile.image2 import frame_shape, image2_layout, layout_is_tso, rate_bytes
 
 __all__ = ["LEVEL2_COLUMNS", "LEVEL2_PIPELINES", "run_level2", "build_level2_corpus", "default_level2_reference_cache",
-           "level2_exposure"]
+           "cutout_columns", "level2_exposure"]
 
 LEVEL2_COLUMNS = [
     "run_id", "pipeline", "status", "measured_gb", "peak_kernel_gb", "peak_sampled_gb", "wall_s",
     "step_peaks", "step_times", "instrument", "detector", "exp_type", "subarray", "tso", "nints", "ny", "nx",
     "rate_bytes", "pipeline_args", "layout", "jwst_version", "timestamp", "split", "slits", "slit_pixels",
-    "segment_pixels", "dispersed_pixels",
+    "segment_pixels", "dispersed_pixels", "contam_geometry",
 ]
 # plan key -> the strun alias it runs
 LEVEL2_PIPELINES = {"image2": "calwebb_image2", "spec2": "calwebb_spec2"}
@@ -104,17 +104,44 @@ def level2_exposure(pipeline: str, layout: ExposureLayout, scratch: Path, cache:
     return write_spec2_exposure(layout, scratch, seed=seed), spec2_arguments(references, wfss=wfss)
 
 
-def _cutout_columns(exposure: Path) -> dict:
-    """A WFSS exposure's cutouts as the estimator counts them from its header and catalog."""
+def cutout_columns(exposure: Path, layout: ExposureLayout, cache: Path) -> dict:
+    """A WFSS exposure's cutouts as the estimator counts them from its header and catalog, and its
+    trace geometry through the references the run reads (the estimator's own, `wfss_landing`).
+
+    Parameters
+    ----------
+    exposure : pathlib.Path
+        The rate file written for the run.
+    layout : jwst_memest.exposures.ExposureLayout
+        Its layout.
+    cache : pathlib.Path
+        The synthetic references' folder.
+
+    Returns
+    -------
+    dict
+        The WFSS columns of its corpus row (empty for other types).
+
+    Raises
+    ------
+    RuntimeError
+        The trace geometry could not be computed.
+    """
     from jwst_memest.metadata import read_exposure_metadata
+    from jwst_memest.profile.wfss_references import write_wfss_references
     from jwst_memest.spec2_layout import wfss_slit_layout
+    from jwst_memest.wfss_landing import WFSS_REFERENCE_TYPES, exposure_contam_geometry
 
     meta = read_exposure_metadata(exposure)
     if (meta.exp_type or "").upper() not in ("NRC_WFSS", "NIS_WFSS"):
         return {}
     slits = wfss_slit_layout(meta)
+    references = write_wfss_references(layout, cache / "wfss")
+    geometry, why = exposure_contam_geometry(meta, {k: references[k] for k in WFSS_REFERENCE_TYPES})
+    if geometry is None:
+        raise RuntimeError(f"{exposure.name}: its trace geometry could not be computed: {why}")
     return {"slits": slits.slits, "slit_pixels": slits.slit_pixels, "segment_pixels": slits.segment_pixels,
-            "dispersed_pixels": slits.dispersed_pixels}
+            "dispersed_pixels": slits.dispersed_pixels, "contam_geometry": geometry.to_json()}
 
 
 def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(), run_id: str | None = None,
@@ -163,7 +190,7 @@ def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(),
     run_id = run_id or f"{pipeline}-{detector.lower()}-{datetime.datetime.now():%Y%m%dT%H%M%S}"
     try:
         exposure, arguments = level2_exposure(pipeline, layout, scratch, cache, seed)
-        cutouts = _cutout_columns(exposure)
+        cutouts = cutout_columns(exposure, layout, cache) if pipeline == "spec2" else {}
         arguments = [*arguments, *_settings_arguments(settings)]
         log_path = scratch / "pipeline.log"
         result = measure([runner, LEVEL2_PIPELINES[pipeline], str(exposure), *arguments],
