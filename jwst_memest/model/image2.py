@@ -499,8 +499,8 @@ class Image2Baseline(StageBaseline):
             reasons.append(f"{size} beyond the measured {inputs.instrument} runs")
         if inputs.contam and inputs.instrument.upper() == "NIRISS" and inputs.contam_geometry is None:
             reasons.append("wfss_contam: every order's trace counted as landing on the detector (NIRISS's orders 2 "
-                           "and 3 land far from their sources, partly off it; the grism references were not at "
-                           "hand to tell how far): an upper count, up to 30 % above the measured NIRISS runs")
+                           "and 3 land far from their sources, partly off it; no local CRDS cache held the grism "
+                           "references that tell how far): an upper count, up to 33 % above the measured NIRISS runs")
         return reasons
 
     def unmeasured_reason(self, inputs: Image2Inputs) -> str | None:
