@@ -481,7 +481,7 @@ class MemoryEstimateStep(Step):
         chunk more), applied and logged. A smaller chunk is only said, with the other lighter
         settings: each chunk takes its wavelength grid from its first pixel, so the chunk size moves
         the contamination model slightly (jwst #9950)."""
-        if settings.wfss_contam_maximum_cores in ("none", "1"):
+        if not _runs_in_several_processes(settings.wfss_contam_maximum_cores):
             return estimate
         lowered = estimate_level2(meta, dataclasses.replace(settings, wfss_contam_maximum_cores="none"),
                                   self.upper_quantile)
@@ -505,7 +505,7 @@ class MemoryEstimateStep(Step):
         log.info("calwebb_detector1 memory estimate: %.3f GB (upper bound %.3f GB), peak in %s",
                  estimate.gb, estimate.upper_gb, estimate.peak_step)
         multiprocess = [step for step in ("jump", "ramp_fit")
-                        if getattr(settings, f"{step}_maximum_cores") not in ("none", "1")]
+                        if _runs_in_several_processes(getattr(settings, f"{step}_maximum_cores"))]
         if estimate.upper_gb > limit and multiprocess:
             for step in multiprocess:
                 setattr(getattr(pipeline, step), "maximum_cores", "none")
@@ -589,6 +589,17 @@ class MemoryEstimateStep(Step):
         for p in products:
             for warning in p.warnings:
                 log.warning("%s: %s", p.product, warning)
+
+
+def _runs_in_several_processes(maximum_cores) -> bool:
+    """Whether a step's ``maximum_cores`` makes it spawn workers on this machine (``quarter`` of two
+    cores, ``1`` or ``None`` do not); a value jwst would refuse lowers nothing here: jwst says why."""
+    from jwst_memest.model.detector1 import worker_processes
+
+    try:
+        return worker_processes(maximum_cores) > 1
+    except ValueError:
+        return False
 
 
 def _is_level2_file(path) -> bool:

@@ -146,6 +146,24 @@ def test_as_a_detector1_hook_it_runs_jump_and_ramp_fit_in_one_process_above_memo
     assert tight.estimation.inputs["jump_processes"] == 1 and tight.estimation.upper_gb < several.upper_gb
 
 
+def test_as_a_detector1_hook_it_leaves_a_setting_that_already_runs_one_process(monkeypatch, caplog):
+    import logging
+    import os
+
+    from jwst.pipeline import Detector1Pipeline
+
+    from jwst_memest.step import MemoryEstimateStep
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    pipeline = Detector1Pipeline()
+    # a quarter of two cores is one process, as is 1 given as a number: nothing to lower
+    pipeline.jump.maximum_cores, pipeline.ramp_fit.maximum_cores = "quarter", 1
+    with caplog.at_level(logging.WARNING):
+        MemoryEstimateStep(parent=pipeline, memory_limit=0.5).process(_ramp())
+    assert (pipeline.jump.maximum_cores, pipeline.ramp_fit.maximum_cores) == ("quarter", 1)
+    assert "no setting of this pipeline lowers it" in caplog.text and "one process" not in caplog.text
+
+
 def test_as_a_pipeline_pre_hook_it_reads_the_uncal_header(tmp_path):
     from jwst.pipeline import Detector1Pipeline
 
