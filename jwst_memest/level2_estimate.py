@@ -138,7 +138,8 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
     planes = nirspec_flat_planes(meta) if exp_type in UNMEASURED_SPEC2_EXP_TYPES and exp_type.startswith("NRS") else None
     if (contam_geometry is None and exp_type in WFSS_EXP_TYPES and cutouts is None
             and not getattr(settings, "skip_wfss_contam", True)):
-        contam_geometry = exposure_contam_geometry(meta, search_path=search_path, catalog=source_catalog)[0]
+        contam_geometry = exposure_contam_geometry(meta, _grism_overrides(settings), search_path,
+                                                   source_catalog)[0]
     return Image2Inputs(instrument=(meta.instrument or "NIRCAM").upper(), exp_type=(meta.exp_type or "").upper(),
                         ny=meta.nrows, nx=meta.ncols,
                         nints=meta.n_integrations if keeps_integrations(meta) else 1,
@@ -152,6 +153,17 @@ def image2_inputs(meta: ExposureMetadata, settings: RunSettings | None = None, s
                         background_exposures=int(background_exposures) if exp_type in UNMEASURED_SPEC2_EXP_TYPES else 0,
                         flat_planes=planes or FLAT_PLANES, flat_planes_known=planes is not None,
                         contam_geometry=contam_geometry)
+
+
+def _grism_overrides(settings: RunSettings) -> dict | None:
+    """The grism WCS's references the run is pointed at (assign_wcs's ``override_<reftype>``), when
+    its DISTORTION, SPECWCS and WAVELENGTHRANGE all are (a FILTEROFFSET not given is taken as none:
+    an offset of a few pixels); else None, and a local CRDS cache is asked."""
+    given = {"distortion": settings.wfss_distortion, "specwcs": settings.wfss_specwcs,
+             "wavelengthrange": settings.wfss_wavelengthrange}
+    if not all(path and path.upper() != "N/A" for path in given.values()):
+        return None
+    return {**given, "filteroffset": settings.wfss_filteroffset or "N/A"}
 
 
 def nirspec_flat_planes(meta: ExposureMetadata) -> int | None:

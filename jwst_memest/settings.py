@@ -46,7 +46,12 @@ _PARAMETERS = {
     "wfss_contam_maximum_cores": ("wfss_contam", "maximum_cores"),
     "wfss_contam_max_pixels": ("wfss_contam", "max_pixels_per_chunk"),
     "wfss_contam_oversample": ("wfss_contam", "wl_oversample"),
+    "wfss_distortion": ("assign_wcs", "override_distortion"),
+    "wfss_filteroffset": ("assign_wcs", "override_filteroffset"),
+    "wfss_specwcs": ("assign_wcs", "override_specwcs"),
+    "wfss_wavelengthrange": ("assign_wcs", "override_wavelengthrange"),
 }
+# the references whose overrides are read: the grism WCS wfss_contam's traces follow
 _BY_ARGUMENT = {(step, name): field for field, (step, name) in _PARAMETERS.items()}
 
 
@@ -116,6 +121,12 @@ def _cores(text: Any, what: str) -> str:
     if number < 1 or number != int(number):
         raise SettingsError(f"{what}={text}: must be none, quarter, half, all or a whole number of 1 or more")
     return str(int(number))
+
+
+def _reference(text: Any) -> str | None:
+    """A step's ``override_<reftype>``: a file, ``N/A``, or None (CRDS selects it)."""
+    value = "" if text is None else str(text).strip()
+    return None if value.lower() in ("", "none") else value
 
 
 def _count(text: Any, what: str) -> int | None:
@@ -193,6 +204,9 @@ class RunSettings:
         wfss_contam's ``max_pixels_per_chunk``: segment pixels dispersed at once by one process.
     wfss_contam_oversample : int, optional
         wfss_contam's ``wl_oversample``: wavelengths per pixel of the trace.
+    wfss_distortion, wfss_filteroffset, wfss_specwcs, wfss_wavelengthrange : str or None, optional
+        assign_wcs's ``override_<reftype>`` of the grism WCS (a file or ``N/A``; None: CRDS selects
+        it): where wfss_contam's traces land follows them.
 
     Raises
     ------
@@ -222,6 +236,10 @@ class RunSettings:
     wfss_contam_maximum_cores: str = "1"
     wfss_contam_max_pixels: int = 5000
     wfss_contam_oversample: int = 2
+    wfss_distortion: str | None = None
+    wfss_filteroffset: str | None = None
+    wfss_specwcs: str | None = None
+    wfss_wavelengthrange: str | None = None
 
     def __post_init__(self):
         checks = {
@@ -237,6 +255,8 @@ class RunSettings:
             "wfss_contam_maximum_cores": lambda v: _cores(v, "steps.wfss_contam.maximum_cores"),
             "wfss_contam_max_pixels": lambda v: _count(v, "steps.wfss_contam.max_pixels_per_chunk"),
             "wfss_contam_oversample": lambda v: _count(v, "steps.wfss_contam.wl_oversample"),
+            **{name: _reference for name in ("wfss_distortion", "wfss_filteroffset", "wfss_specwcs",
+                                             "wfss_wavelengthrange")},
         }
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -244,7 +264,7 @@ class RunSettings:
             what = f"steps.{step}.{name}" if step else name
             if field.name in checks:
                 value = checks[field.name](value)
-                if value is None and field.name not in ("pixel_scale", "output_shape", "wfss_mmag_extract"):
+                if value is None and field.default is not None:
                     value = field.default
             else:
                 value = _boolean(value, what)

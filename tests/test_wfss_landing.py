@@ -239,3 +239,29 @@ def test_rows_measured_before_the_geometry_are_given_the_one_their_run_had(tmp_p
     with pytest.raises(ValueError, match="not the run's catalog"):
         add_contam_geometry(corpus, cache, progress=lambda line: None)
     assert corpus.read_text() == before
+
+
+def test_the_references_the_run_is_pointed_at_give_the_geometry_as_a_cache_would(niriss_exposure):
+    rate, references = niriss_exposure
+    meta = read_exposure_metadata(rate)
+    pointed = [*CONTAM, *(f"--steps.assign_wcs.override_{k}={v}" for k, v in references.items())]
+    inputs = image2_inputs(meta, RunSettings.from_arguments(pointed))
+    expected, _ = exposure_contam_geometry(meta, references)
+    assert inputs.contam_geometry is not None and "specwcs_v2.asdf" in inputs.contam_geometry.source
+    assert np.allclose(inputs.contam_geometry.landing, expected.landing)
+    # a SPECWCS left to CRDS (none here): the traces are not known, the upper count stays
+    partial = [a for a in pointed if "override_specwcs" not in a]
+    assert image2_inputs(meta, RunSettings.from_arguments(partial)).contam_geometry is None
+
+
+def test_a_spec2_hook_reads_the_references_its_pipeline_is_pointed_at(niriss_exposure):
+    from jwst.pipeline import Spec2Pipeline
+
+    rate, references = niriss_exposure
+    pipeline = Spec2Pipeline()
+    pipeline.wfss_contam.skip = False
+    for reftype, path in references.items():
+        setattr(pipeline.assign_wcs, f"override_{reftype}", str(path))
+    settings = RunSettings.from_pipeline(pipeline)
+    assert settings.wfss_specwcs == str(references["specwcs"]) and not settings.skip_wfss_contam
+    assert image2_inputs(read_exposure_metadata(rate), settings).contam_geometry is not None
