@@ -83,7 +83,13 @@ class ContamGeometry:
         return chunks
 
     def to_json(self) -> str:
-        """The geometry as one CSV cell."""
+        """The geometry as one CSV cell.
+
+        Returns
+        -------
+        str
+            JSON of the orders, each source's pixels and shares, and the references' line.
+        """
         return json.dumps({"orders": list(self.orders), "pixels": [round(p, 3) for p in self.pixels],
                            "landing": [[round(f, 4) for f in row] for row in self.landing], "source": self.source})
 
