@@ -265,3 +265,18 @@ def test_a_spec2_hook_reads_the_references_its_pipeline_is_pointed_at(niriss_exp
     settings = RunSettings.from_pipeline(pipeline)
     assert settings.wfss_specwcs == str(references["specwcs"]) and not settings.skip_wfss_contam
     assert image2_inputs(read_exposure_metadata(rate), settings).contam_geometry is not None
+
+
+def test_a_run_whose_geometry_cannot_be_computed_is_recorded_without_it(niriss_exposure, tmp_path, monkeypatch,
+                                                                        caplog):
+    import logging
+
+    from jwst_memest.profile import level2
+
+    rate, _ = niriss_exposure
+    monkeypatch.setattr("jwst_memest.wfss_landing.contam_geometry",
+                        lambda *args, **kwargs: (_ for _ in ()).throw(ValueError("no trace model")))
+    with caplog.at_level(logging.WARNING):
+        columns = level2.cutout_columns(rate, ExposureLayout.from_plan(NIRISS), tmp_path / "cache")
+    assert columns["contam_geometry"] == "" and columns["segment_pixels"] > 0
+    assert "no trace model" in caplog.text

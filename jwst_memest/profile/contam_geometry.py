@@ -33,6 +33,8 @@ def _geometry_of(row: dict, cache: Path) -> str:
         columns = cutout_columns(exposure, layout, cache)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if not columns["contam_geometry"]:
+        raise ValueError(f"{row['run_id']}: its trace geometry could not be computed (logged above)")
     if abs(float(columns["segment_pixels"]) - float(row["segment_pixels"])) > 0.5:
         raise ValueError(f"{row['run_id']}: the exposure written again has {columns['segment_pixels']:g} segment "
                          f"pixels, the row {row['segment_pixels']}: not the run's catalog")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import shutil
 import sys
 import tempfile
@@ -35,6 +36,8 @@ LEVEL2_COLUMNS = [
     "rate_bytes", "pipeline_args", "layout", "jwst_version", "timestamp", "split", "slits", "slit_pixels",
     "segment_pixels", "dispersed_pixels", "contam_geometry",
 ]
+log = logging.getLogger(__name__)
+
 # plan key -> the strun alias it runs
 LEVEL2_PIPELINES = {"image2": "calwebb_image2", "spec2": "calwebb_spec2"}
 
@@ -122,10 +125,9 @@ def cutout_columns(exposure: Path, layout: ExposureLayout, cache: Path) -> dict:
     dict
         The WFSS columns of its corpus row (empty for other types).
 
-    Raises
-    ------
-    RuntimeError
-        The trace geometry could not be computed.
+    Notes
+    -----
+    A geometry that cannot be computed is logged and left empty: the run is measured all the same.
     """
     from jwst_memest.metadata import read_exposure_metadata
     from jwst_memest.profile.wfss_references import write_wfss_references
@@ -138,10 +140,10 @@ def cutout_columns(exposure: Path, layout: ExposureLayout, cache: Path) -> dict:
     slits = wfss_slit_layout(meta)
     references = write_wfss_references(layout, cache / "wfss")
     geometry, why = exposure_contam_geometry(meta, {k: references[k] for k in WFSS_REFERENCE_TYPES})
-    if geometry is None:
-        raise RuntimeError(f"{exposure.name}: its trace geometry could not be computed: {why}")
+    if geometry is None:  # the run is measured all the same; its estimate keeps the upper count
+        log.warning("%s: its trace geometry could not be computed: %s", exposure.name, why)
     return {"slits": slits.slits, "slit_pixels": slits.slit_pixels, "segment_pixels": slits.segment_pixels,
-            "dispersed_pixels": slits.dispersed_pixels, "contam_geometry": geometry.to_json()}
+            "dispersed_pixels": slits.dispersed_pixels, "contam_geometry": geometry.to_json() if geometry else ""}
 
 
 def run_level2(layout: ExposureLayout, pipeline: str = "image2", *, settings=(), run_id: str | None = None,
