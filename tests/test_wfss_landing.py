@@ -249,6 +249,10 @@ def test_the_references_the_run_is_pointed_at_give_the_geometry_as_a_cache_would
     expected, _ = exposure_contam_geometry(meta, references)
     assert inputs.contam_geometry is not None and "specwcs_v2.asdf" in inputs.contam_geometry.source
     assert np.allclose(inputs.contam_geometry.landing, expected.landing)
+    # the estimate's record says which references the traces followed, or that none were at hand
+    assert "specwcs_v2.asdf" in inputs.to_dict()["wfss_contam_traces"]
+    assert "no grism references" in image2_inputs(meta, RunSettings.from_arguments(CONTAM)).to_dict()[
+        "wfss_contam_traces"]
     # a SPECWCS left to CRDS (none here): the traces are not known, the upper count stays
     partial = [a for a in pointed if "override_specwcs" not in a]
     assert image2_inputs(meta, RunSettings.from_arguments(partial)).contam_geometry is None

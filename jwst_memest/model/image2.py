@@ -355,6 +355,10 @@ class Image2Inputs:
             record.update(cutouts=self.cutouts, slit_pixels=self.slit_pixels, segment_pixels=self.segment_pixels,
                           dispersed_pixels=self.dispersed_pixels,
                           filter=self.filter, pupil=self.pupil, wfss_contam=self.contam)
+            if self.contam:  # where the traces were taken to land
+                record["wfss_contam_traces"] = (self.contam_geometry.source if self.contam_geometry is not None
+                                                else "every trace landing as far as the detector allows "
+                                                     "(no grism references at hand)")
         if not self.measured:
             record.update(slit_pixels=self.slit_pixels, largest_slit_pixels=self.largest_slit_pixels,
                           background_slit_pixels=self.background_slit_pixels,
