@@ -208,6 +208,7 @@ def test_a_crds_cache_holding_the_grism_references_gives_the_estimate_its_geomet
     assert image2_inputs(meta).contam_geometry is None
 
 
+@pytest.mark.slow  # writes five full-frame exposures, as the profile does
 def test_rows_measured_before_the_geometry_are_given_the_one_their_run_had(tmp_path):
     import json
 
