@@ -135,7 +135,11 @@ def test_a_wfss_spec2_run_with_wfss_contam_is_measured_and_its_dispersion_counte
                      scratch_root=str(tmp_path), params=params)
     assert row["status"] == "ok", row["status"]
     assert row["segment_pixels"] > 0 and row["dispersed_pixels"] > 0
-    estimate = load_image2_baseline().estimate(image2_inputs_of_row(row))
+    inputs = image2_inputs_of_row(row)
+    # the row carries its traces' geometry, so the estimate counts where they land
+    assert inputs.contam_geometry is not None and len(inputs.contam_geometry.pixels) == 6
+    estimate = load_image2_baseline().estimate(inputs)
+    assert estimate["calibrated"]
     # wfss_contam's chunk is the run's peak, and the count from jwst's arrays holds it within 10 %
     assert estimate["peak_step"] == "wfss_contam" and row["measured_gb"] <= estimate["upper_gb"]
     assert estimate["gb"] == pytest.approx(row["measured_gb"], rel=0.10)
