@@ -212,7 +212,8 @@ def contam_geometry(model, references: dict, labels, ra, dec, pixels, blocking: 
         x, y = detector_to_grism(np.broadcast_to(x0, shape), np.broadcast_to(y0, shape),
                                  np.broadcast_to(waves, shape), np.full(shape, order))[:2]
         on = (x >= 0) & (x < nx) & (y >= 0) & (y < ny)
-        shares[:, column] = on.mean(axis=0)
+        # a source without a position (a masked centroid) is taken as landing whole: never short
+        shares[:, column] = np.where(np.isfinite(x0) & np.isfinite(y0), on.mean(axis=0), 1.0)
     names = ", ".join(Path(str(references[k])).name for k in ("specwcs", "distortion"))
     return ContamGeometry(orders, tuple(np.asarray(pixels, float)[order_of].tolist()),
                           tuple(tuple(row) for row in shares.tolist()), f"traces through {names}")

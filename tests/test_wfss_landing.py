@@ -102,6 +102,21 @@ def test_each_source_lands_the_share_of_its_trace_jwst_clips_to_the_detector(nir
     assert checked == 12 * 4
 
 
+def test_a_source_without_a_position_is_taken_as_landing_whole(niriss_exposure):
+    from astropy.table import QTable
+
+    from jwst_memest.wfss_landing import contam_geometry, header_model
+
+    rate, references = niriss_exposure
+    catalog = QTable.read(rate.parent / read_exposure_metadata(rate).source_catalog)
+    ra, dec = catalog["sky_centroid"].ra.deg.copy(), catalog["sky_centroid"].dec.deg.copy()
+    ra[0] = dec[0] = np.nan
+    geometry = contam_geometry(header_model(rate), references, catalog["label"], ra, dec, catalog["area"], "F200W")
+    assert list(catalog["label"]) == sorted(catalog["label"])  # the first row is the first in label order
+    assert geometry.landing[0] == (1.0,) * len(geometry.orders)
+    assert min(min(row) for row in geometry.landing[1:]) < 1.0  # the others land as they do
+
+
 def test_a_chunk_whose_traces_fall_off_the_detector_is_counted_by_its_mapping_alone():
     samples = {1: 250, 3: 749}
     clipped = CONTAM_RESIDENT_CLIPPING * CONTAM_PER_CLIPPED * CLIPPED_PER_SAMPLE
