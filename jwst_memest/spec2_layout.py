@@ -256,13 +256,19 @@ def _order_range(exp_type: str, blocking: str, order: int) -> tuple[float, float
     return min(r[order][0] for r in ranges.values()), max(r[order][1] for r in ranges.values())
 
 
-@lru_cache(maxsize=256)
-def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, float, bool, float], ...]:
-    """(magnitude, box x extent, box y extent in arcsec, extended, segment pixels or NaN) per catalog source."""
+@lru_cache(maxsize=8)
+def _catalog_table(path: Path, modified: float):
+    """The catalog as read once for its boxes and its centroids (only read from, never changed)."""
     from astropy.table import Table
 
     del modified  # part of the cache key: a rewritten catalog is read again
-    table = Table.read(path, format="ascii.ecsv")
+    return Table.read(path, format="ascii.ecsv")
+
+
+@lru_cache(maxsize=256)
+def _catalog_boxes(path: Path, modified: float) -> tuple[tuple[float, float, float, bool, float], ...]:
+    """(magnitude, box x extent, box y extent in arcsec, extended, segment pixels or NaN) per catalog source."""
+    table = _catalog_table(path, modified)
     missing = {"sky_bbox_ll", "sky_bbox_lr", "sky_bbox_ul", "isophotal_abmag"} - set(table.colnames)
     if missing:
         raise ValueError(f"{path}: not a source catalog extract_2d reads (no {', '.join(sorted(missing))})")
@@ -287,10 +293,7 @@ def _segment_pixels(catalog_boxes, scale: float) -> np.ndarray:
 @lru_cache(maxsize=256)
 def _catalog_centroids(path: Path, modified: float) -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...]]:
     """(labels, RA, Dec in degrees) of the catalog's sources, in its rows' order."""
-    from astropy.table import Table
-
-    del modified  # part of the cache key
-    table = Table.read(path, format="ascii.ecsv")
+    table = _catalog_table(path, modified)
     if "sky_centroid" not in table.colnames:
         raise ValueError(f"{path}: a source catalog without sky_centroid")
     labels = np.asarray(table["label"], int) if "label" in table.colnames else np.arange(1, len(table) + 1)
