@@ -75,8 +75,9 @@ CALIBRATING = "spec2-wfss-contam-clipped.csv"
 def _contam_lines(model, paths) -> list[str]:
     """Each run with wfss_contam on: measured, counted, bound, and the processes it dispersed in."""
     rows, measured, _, peaks, table = load_image2_runs(paths)
-    setting = set(load_image2_runs([p for p in paths if Path(p).name == CALIBRATING])[4]["run_id"]
-                  if any(Path(p).name == CALIBRATING for p in paths) else [])
+    import pandas as pd
+
+    setting = {run for p in paths if Path(p).name == CALIBRATING for run in pd.read_csv(p, usecols=["run_id"])["run_id"]}
     lines = [f"With wfss_contam on ({', '.join(paths)}; counted, not fitted: the runs of {CALIBRATING} set the "
              "clipping phase's resident ratio, marked (sets), every other run is held out):", "",
              "| run | settings | measured GB | estimated GB | error | bound GB | calibrated | peak step (measured / estimated) |",
